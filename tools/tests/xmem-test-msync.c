@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msync(MS_SYNC) and fsync() make data visible to another client: client1
+ * writes a region and syncs it, keeping it mapped, and client2 (over ssh)
+ * attaches the same region and checks every word.
+ *
+ *	xmem-test-msync [TEST...]		the tests, on client1
+ *	xmem-test-msync verify NAME SEED	the check, on client2
+ *
+ * client2 must be reachable as "client2" by ssh without a prompt.  Without
+ * it the tests are skipped, unless XMEM_CLIENTS >= 2 says the test bed has
+ * one: then they fail.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xsys.h"
+#include "xtest.h"
+
+#define REGION_SIZE	(2 * MiB)
+#define PEER		"client2"
+#define SSH		"ssh -o BatchMode=yes -o ConnectTimeout=20 " PEER " "
+
+static void require_peer(void)
+{
+	const char *clients = getenv("XMEM_CLIENTS");
+
+	if (!system(SSH "true </dev/null >/dev/null 2>&1"))
+		return;
+	if (clients && atoi(clients) >= 2)
+		FAIL("%s unreachable by ssh but XMEM_CLIENTS=%s", PEER, clients);
+	SKIP("%s unreachable by ssh (needs a test bed with 2 clients)", PEER);
+}
+
+/* Runs the verifier on the peer; its output becomes diagnostics. */
+static int verify_on_peer(const char *name, uint64_t seed)
+{
+	char cmd[256], line[512];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 SSH "/xmem/bin/xmem-test-msync verify %s %" PRIu64
+		 " </dev/null 2>&1", name, seed);
+	f = popen(cmd, "r");
+	if (!f)
+		FAIL("popen: %s", xt_errname(errno));
+	while (fgets(line, sizeof(line), f))
+		xt_diag("%s: %s", PEER, line[0] == '#' ? line + 2 : line);
+	return pclose(f);
+}
+
+static void sync_then_peer_reads(int use_fsync)
+{
+	uint64_t seed = xnow() * 1000 + 2;
+	char name[XMEM_REGION_NAME_MAX];
+	int fd, status;
+	char *p;
+
+	xr_require_connected();
+	require_peer();
+
+	xr_name(name, use_fsync ? "fsync" : "msync");
+	fd = ATTACH_OK(name, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, REGION_SIZE);
+	xpat_fill(p, REGION_SIZE, 0, seed);
+	if (use_fsync)
+		ASSERT_OK(fsync(fd));
+	else
+		ASSERT_OK(msync(p, REGION_SIZE, MS_SYNC));
+
+	/* Still mapped and open: only the sync may have carried the data. */
+	status = verify_on_peer(name, seed);
+	if (status)
+		FAIL("verifier on %s: wait status %#x", PEER, status);
+	ASSERT_PATTERN(p, REGION_SIZE, 0, seed);
+	ASSERT_OK(munmap(p, REGION_SIZE));
+	ASSERT_OK(close(fd));
+}
+
+TEST_TIMEOUT(msync_second_client, 300)
+{
+	sync_then_peer_reads(0);
+}
+
+TEST_TIMEOUT(fsync_second_client, 300)
+{
+	sync_then_peer_reads(1);
+}
+
+/* Attach NAME at its size and check the pattern; exit 0 iff it matches. */
+static int verify(const char *name, const char *seed_str)
+{
+	uint64_t seed = strtoull(seed_str, NULL, 10);
+	struct xstats before, after;
+	struct xmem_attach at;
+	struct xpat_err err;
+	int fd;
+	char *p;
+
+	if (xstats_read(&before))
+		memset(&before, 0, sizeof(before));
+	fd = xr_attach(name, 0, 0, &at);
+	if (fd < 0) {
+		printf("# attach %s: %s\n", name, xt_errname(-fd));
+		return 1;
+	}
+	p = xr_map(fd, 0, at.size);
+	if (p == MAP_FAILED) {
+		printf("# mmap %llu bytes: %s\n", (unsigned long long)at.size,
+		       xt_errname(errno));
+		return 1;
+	}
+	if (xpat_check(p, at.size, 0, seed, &err)) {
+		printf("# %s: %llu of %llu words wrong, first at %#llx: "
+		       "want %#llx got %#llx\n", name,
+		       (unsigned long long)err.count,
+		       (unsigned long long)at.size / 8,
+		       (unsigned long long)err.first,
+		       (unsigned long long)err.want,
+		       (unsigned long long)err.got);
+		return 1;
+	}
+	if (!xstats_read(&after))
+		printf("# %s: %llu bytes verified, %llu RDMA reads\n", name,
+		       (unsigned long long)at.size,
+		       (unsigned long long)(after.v[XS_RDMA_READS] -
+					    before.v[XS_RDMA_READS]));
+	munmap(p, at.size);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "verify")) {
+		if (argc != 4) {
+			fprintf(stderr, "usage: %s verify NAME SEED\n",
+				argv[0]);
+			return 2;
+		}
+		return verify(argv[2], argv[3]);
+	}
+	return xt_main(argc, argv);
+}
