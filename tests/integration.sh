@@ -1,0 +1,123 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs the xmem integration test programs in the client guest and merges
+# their TAP output into one stream, renumbered and prefixed with the
+# program's short name:
+#
+#	ok 7 - pattern: write-verify-4x-limit
+#
+# A program that crashes, times out, stops before its plan is complete or
+# exits non-zero without a failing test adds a "not ok" line of its own,
+# so no failure goes unreported.  Exit status 0 iff nothing failed and
+# something passed.
+#
+# usage: integration.sh [--clients N] [--timeout SECONDS] [NAME...]
+#	NAME: short program names (default: all), e.g. "pattern reload"
+#
+# Environment: XMEM_BIN (default /xmem/bin), and XMEM_APPLIANCE /
+# XMEM_KERNEL as set by scripts/xmem-vm.
+set -euo pipefail
+
+bin=${XMEM_BIN:-/xmem/bin}
+timeout_s=900
+# The order matters: reload unloads the module and resets its counters.
+names=(badinput fork pattern clean msync reload)
+
+while (($#)); do
+	case $1 in
+	--clients) export XMEM_CLIENTS=$2; shift 2 ;;
+	--timeout) timeout_s=$2; shift 2 ;;
+	-h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "integration.sh: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+if (($#)); then
+	names=("$@")
+fi
+
+num=0
+passed=0
+failed=0
+skipped=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+emit() {	# emit ok|not-ok TEXT: one renumbered result line
+	num=$((num + 1))
+	if [[ $1 == ok ]]; then
+		echo "ok $num - $2"
+		if [[ $2 =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
+			skipped=$((skipped + 1))
+		else
+			passed=$((passed + 1))
+		fi
+	else
+		echo "not ok $num - $2"
+		failed=$((failed + 1))
+	fi
+}
+
+run_program() {	# run_program NAME
+	local name=$1 prog="$bin/xmem-test-$1" line plan=0 seen=0 bad=0 rc
+	local start=$SECONDS re='^(not )?ok [0-9]+( -)? ?(.*)$' klines
+
+	echo "# ---- $name ($prog)"
+	if [[ ! -x $prog ]]; then
+		emit not-ok "$name: program $prog missing"
+		return
+	fi
+	rm -f "$tmp/rc"
+	klines=$(dmesg 2>/dev/null | wc -l || echo 0)
+	exec {out}< <(
+		rc=0
+		timeout --kill-after=10 "$timeout_s" "$prog" 2>&1 || rc=$?
+		echo "$rc" >"$tmp/rc"
+	)
+	while IFS= read -r -u "$out" line; do
+		if [[ $line =~ $re ]]; then
+			seen=$((seen + 1))
+			if [[ -n ${BASH_REMATCH[1]} ]]; then
+				bad=$((bad + 1))
+				emit not-ok "$name: ${BASH_REMATCH[3]}"
+			else
+				emit ok "$name: ${BASH_REMATCH[3]}"
+			fi
+		elif [[ $line =~ ^1\.\.([0-9]+) ]]; then
+			plan=${BASH_REMATCH[1]}
+		elif [[ $line == \#* ]]; then
+			echo "$line"
+		else
+			echo "# $line"
+		fi
+	done
+	exec {out}<&-
+	rc=$(cat "$tmp/rc" 2>/dev/null || echo "?")
+
+	if [[ $rc == 124 || $rc == 137 ]]; then
+		emit not-ok "$name: timed out after $timeout_s s or killed (exit status $rc)"
+		bad=$((bad + 1))
+	elif ((plan == 0 || seen < plan)); then
+		emit not-ok "$name: incomplete: plan $plan, $seen results, exit status $rc"
+		bad=$((bad + 1))
+	elif [[ $rc != 0 ]] && ((bad == 0)); then
+		emit not-ok "$name: exit status $rc without a failing test"
+		bad=$((bad + 1))
+	fi
+	echo "# ---- $name: $((SECONDS - start)) s, exit status $rc"
+	if ((bad)); then
+		echo "# kernel messages during $name (last 60):"
+		dmesg 2>/dev/null | tail -n "+$((klines + 1))" | tail -n 60 |
+			sed 's/^/#   /' || true
+	fi
+}
+
+echo "# xmem integration tests: kernel $(uname -r), flavour ${XMEM_KERNEL:-?}," \
+	"appliance ${XMEM_APPLIANCE:-?}, clients ${XMEM_CLIENTS:-?}"
+for name in "${names[@]}"; do
+	run_program "$name"
+done
+echo "# integration: $passed passed, $failed failed, $skipped skipped"
+echo "1..$num"
+((failed == 0 && passed > 0))
