@@ -3,6 +3,7 @@
  * Shared mapping semantics: a mapping of /dev/xmem is MAP_SHARED memory,
  * so a forked child and its parent see each other's writes, and so do two
  * file descriptors (or two offsets) of the same region in one process.
+ * Every test syncs what it wrote, so later tests start with nothing dirty.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -57,6 +58,7 @@ TEST(child_writes_parent_sees)
 	}
 	wait_child_ok(pid);
 	ASSERT_PATTERN(p, REGION_SIZE, 0, seed);
+	ASSERT_OK(fsync(fd));
 }
 
 TEST(parent_writes_child_sees)
@@ -83,6 +85,7 @@ TEST(parent_writes_child_sees)
 	xpat_fill(p, REGION_SIZE, 0, seed);
 	ASSERT_EQ(write(go[1], &c, 1), 1);
 	wait_child_ok(pid);
+	ASSERT_OK(fsync(fd));
 }
 
 TEST(two_fds_one_region)
@@ -106,6 +109,7 @@ TEST(two_fds_one_region)
 	ASSERT_PATTERN(q, REGION_SIZE, 0, 13);
 	xpat_fill(q, REGION_SIZE / 2, 0, 14);
 	ASSERT_PATTERN(p, REGION_SIZE / 2, 0, 14);
+	ASSERT_OK(fsync(fd2));
 }
 
 TEST(mmap_offset)
@@ -120,6 +124,7 @@ TEST(mmap_offset)
 	p = MAP_OK(fd, 0, REGION_SIZE);
 	xpat_fill(q, REGION_SIZE / 2, off, 15);
 	ASSERT_PATTERN(p + off, REGION_SIZE / 2, off, 15);
+	ASSERT_OK(fsync(fd));
 }
 
 int main(int argc, char **argv)
