@@ -1,0 +1,1078 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xmem-wire-test: exercise an xmemd over the wire protocol of
+ * include/xmem_proto.h, good requests and bad, and print TAP.
+ *
+ * Usage: xmem-wire-test ADDR PORT
+ *
+ * It connects as a userspace RDMA CM client, checks that bad hellos are
+ * refused, creates a region and moves data in and out of it with one-sided
+ * RDMA, then sends every kind of malformed request it knows and checks the
+ * documented status of each answer, and that the connection survives.
+ * Region names carry the process id, so runs against one daemon do not
+ * collide.  Exit status 0 only if every test passed.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "xmem_proto.h"
+
+#define WT_TIMEOUT_MS	30000	/* QEMU without KVM is slow */
+#define WT_NRX		32
+#define WT_NTX		32
+#define WT_MSG_SIZE	1024	/* room for oversized messages */
+#define WT_DATA_SIZE	(64 * 1024)
+#define WT_REGION_SIZE	(1024 * 1024)
+#define WT_PAGE		4096ULL
+#define WT_REGION_MAX	(1ULL << 40)
+
+/* Work request ids. */
+#define WT_WR_RECV	(1ULL << 32)
+#define WT_WR_SEND	(2ULL << 32)
+#define WT_WR_RDMA	(3ULL << 32)
+#define WT_WR_KIND(x)	((x) & ~0xffffffffULL)
+
+struct wt_msg {
+	uint32_t len;
+	uint8_t data[WT_MSG_SIZE];
+};
+
+struct wt_conn {
+	struct rdma_event_channel *ec;
+	struct rdma_cm_id *id;
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *cc;
+	struct ibv_cq *cq;
+	struct ibv_mr *mr;
+	uint8_t *buf;
+	unsigned int credits;
+	unsigned int next_tx;
+	unsigned int sends_out;
+	/* Received messages not consumed yet. */
+	struct wt_msg rxq[WT_NRX];
+	unsigned int rxq_head, rxq_len;
+	bool rdma_done;
+	bool broken;
+};
+
+struct wt_region {
+	uint32_t status;
+	uint32_t created;
+	uint64_t region_id;
+	uint64_t size;
+	uint64_t addr;
+	uint32_t rkey;
+};
+
+static const char *wt_addr, *wt_port;
+static unsigned int wt_n, wt_failed;
+static uint64_t wt_tag = 1000;
+
+__attribute__((format(printf, 2, 3)))
+static bool wt_ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	wt_n++;
+	if (!cond)
+		wt_failed++;
+	printf("%sok %u - ", cond ? "" : "not ", wt_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return cond;
+}
+
+__attribute__((format(printf, 1, 2)))
+static void wt_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+__attribute__((noreturn))
+static void wt_bail(const char *why)
+{
+	printf("Bail out! %s\n", why);
+	printf("1..%u\n", wt_n);
+	exit(1);
+}
+
+static uint8_t *wt_rx(struct wt_conn *c, unsigned int i)
+{
+	return c->buf + (size_t)i * WT_MSG_SIZE;
+}
+
+static uint8_t *wt_tx(struct wt_conn *c, unsigned int i)
+{
+	return c->buf + (size_t)(WT_NRX + i) * WT_MSG_SIZE;
+}
+
+static uint8_t *wt_data(struct wt_conn *c, unsigned int i)
+{
+	return c->buf + (size_t)(WT_NRX + WT_NTX) * WT_MSG_SIZE +
+		(size_t)i * WT_DATA_SIZE;
+}
+
+static size_t wt_buf_size(void)
+{
+	return (size_t)(WT_NRX + WT_NTX) * WT_MSG_SIZE + 2 * WT_DATA_SIZE;
+}
+
+/* Wait for the next CM event on @c; NULL (and a diag) on timeout. */
+static struct rdma_cm_event *wt_cm_wait(struct wt_conn *c)
+{
+	struct pollfd pfd = { .fd = c->ec->fd, .events = POLLIN };
+	struct rdma_cm_event *ev;
+
+	for (;;) {
+		if (!rdma_get_cm_event(c->ec, &ev))
+			return ev;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			wt_diag("rdma_get_cm_event: %s", strerror(errno));
+			return NULL;
+		}
+		if (poll(&pfd, 1, WT_TIMEOUT_MS) <= 0) {
+			wt_diag("timed out waiting for an RDMA CM event");
+			return NULL;
+		}
+	}
+}
+
+/* Wait for event @want; anything else is printed and fails. */
+static int wt_cm_expect(struct wt_conn *c, enum rdma_cm_event_type want)
+{
+	struct rdma_cm_event *ev = wt_cm_wait(c);
+	int ret = 0;
+
+	if (!ev)
+		return -1;
+	if (ev->event != want) {
+		wt_diag("expected %s, got %s (status %d)", rdma_event_str(want),
+			rdma_event_str(ev->event), ev->status);
+		ret = -1;
+	}
+	rdma_ack_cm_event(ev);
+	return ret;
+}
+
+static int wt_post_recv(struct wt_conn *c, unsigned int i)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)wt_rx(c, i),
+		.length = WT_MSG_SIZE,
+		.lkey = c->mr->lkey,
+	};
+	struct ibv_recv_wr wr = {
+		.wr_id = WT_WR_RECV | i,
+		.sg_list = &sge,
+		.num_sge = 1,
+	};
+	struct ibv_recv_wr *bad;
+
+	return ibv_post_recv(c->id->qp, &wr, &bad);
+}
+
+static void wt_close(struct wt_conn *c)
+{
+	struct rdma_cm_event *ev;
+
+	if (c->id && c->id->qp && !c->broken) {
+		if (!rdma_disconnect(c->id)) {
+			ev = wt_cm_wait(c);
+			if (ev)
+				rdma_ack_cm_event(ev);
+		}
+	}
+	if (c->id && c->id->qp)
+		rdma_destroy_qp(c->id);
+	if (c->cq)
+		ibv_destroy_cq(c->cq);
+	if (c->cc)
+		ibv_destroy_comp_channel(c->cc);
+	if (c->mr)
+		ibv_dereg_mr(c->mr);
+	if (c->pd)
+		ibv_dealloc_pd(c->pd);
+	if (c->id)
+		rdma_destroy_id(c->id);
+	if (c->ec)
+		rdma_destroy_event_channel(c->ec);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Connect with @hello as private data.  Returns 0 when accepted (and the
+ * accept data was checked), a positive status when rejected with a
+ * struct xmem_hello_rep (-2 when rejected without one), -1 on failure.
+ */
+static int wt_connect(struct wt_conn *c, const struct xmem_hello *hello)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	struct rdma_conn_param param;
+	struct ibv_qp_init_attr qpa;
+	struct ibv_device_attr attr;
+	struct xmem_hello_rep rep;
+	struct rdma_cm_event *ev;
+	struct addrinfo *ai;
+	unsigned int i;
+	int ret, fl;
+
+	memset(c, 0, sizeof(*c));
+	ret = getaddrinfo(wt_addr, wt_port, &hints, &ai);
+	if (ret) {
+		wt_diag("%s: %s", wt_addr, gai_strerror(ret));
+		return -1;
+	}
+	c->ec = rdma_create_event_channel();
+	if (!c->ec) {
+		wt_diag("rdma_create_event_channel: %s", strerror(errno));
+		goto err;
+	}
+	fl = fcntl(c->ec->fd, F_GETFL);
+	fcntl(c->ec->fd, F_SETFL, fl | O_NONBLOCK);
+	if (rdma_create_id(c->ec, &c->id, c, RDMA_PS_TCP)) {
+		wt_diag("rdma_create_id: %s", strerror(errno));
+		c->id = NULL;
+		goto err;
+	}
+	if (rdma_resolve_addr(c->id, NULL, ai->ai_addr, 5000) ||
+	    wt_cm_expect(c, RDMA_CM_EVENT_ADDR_RESOLVED)) {
+		wt_diag("cannot resolve %s", wt_addr);
+		goto err;
+	}
+	if (rdma_resolve_route(c->id, 5000) ||
+	    wt_cm_expect(c, RDMA_CM_EVENT_ROUTE_RESOLVED)) {
+		wt_diag("cannot resolve a route to %s", wt_addr);
+		goto err;
+	}
+	freeaddrinfo(ai);
+	ai = NULL;
+
+	if (ibv_query_device(c->id->verbs, &attr)) {
+		wt_diag("ibv_query_device: %s", strerror(errno));
+		goto err;
+	}
+	c->pd = ibv_alloc_pd(c->id->verbs);
+	c->cc = ibv_create_comp_channel(c->id->verbs);
+	c->buf = aligned_alloc(WT_PAGE, wt_buf_size());
+	if (!c->pd || !c->cc || !c->buf) {
+		wt_diag("cannot allocate verbs resources: %s", strerror(errno));
+		goto err;
+	}
+	memset(c->buf, 0, wt_buf_size());
+	c->mr = ibv_reg_mr(c->pd, c->buf, wt_buf_size(),
+			   IBV_ACCESS_LOCAL_WRITE);
+	c->cq = ibv_create_cq(c->id->verbs, WT_NRX + WT_NTX + 2, c, c->cc, 0);
+	if (!c->mr || !c->cq) {
+		wt_diag("cannot register memory or create CQ: %s",
+			strerror(errno));
+		goto err;
+	}
+	fl = fcntl(c->cc->fd, F_GETFL);
+	fcntl(c->cc->fd, F_SETFL, fl | O_NONBLOCK);
+	memset(&qpa, 0, sizeof(qpa));
+	qpa.send_cq = c->cq;
+	qpa.recv_cq = c->cq;
+	qpa.qp_type = IBV_QPT_RC;
+	qpa.cap.max_send_wr = WT_NTX + 2;
+	qpa.cap.max_recv_wr = WT_NRX;
+	qpa.cap.max_send_sge = 1;
+	qpa.cap.max_recv_sge = 1;
+	if (rdma_create_qp(c->id, c->pd, &qpa)) {
+		wt_diag("rdma_create_qp: %s", strerror(errno));
+		goto err;
+	}
+	for (i = 0; i < WT_NRX; i++) {
+		if (wt_post_recv(c, i)) {
+			wt_diag("ibv_post_recv failed");
+			goto err;
+		}
+	}
+
+	memset(&param, 0, sizeof(param));
+	param.private_data = hello;
+	param.private_data_len = sizeof(*hello);
+	param.initiator_depth = attr.max_qp_init_rd_atom < 4 ?
+				attr.max_qp_init_rd_atom : 4;
+	param.responder_resources = attr.max_qp_rd_atom < 4 ?
+				    attr.max_qp_rd_atom : 4;
+	param.retry_count = 7;
+	param.rnr_retry_count = 7;
+	if (rdma_connect(c->id, &param)) {
+		wt_diag("rdma_connect: %s", strerror(errno));
+		goto err;
+	}
+	ev = wt_cm_wait(c);
+	if (!ev)
+		goto err;
+	if (ev->event == RDMA_CM_EVENT_REJECTED) {
+		if (ev->param.conn.private_data &&
+		    ev->param.conn.private_data_len >= sizeof(rep)) {
+			memcpy(&rep, ev->param.conn.private_data, sizeof(rep));
+			ret = le16toh(rep.status);
+			if (le32toh(rep.magic) != XMEM_PROTO_MAGIC) {
+				wt_diag("reject data has bad magic 0x%08x",
+					le32toh(rep.magic));
+				ret = -2;
+			}
+		} else {
+			wt_diag("rejected without private data (reason %d)",
+				ev->status);
+			ret = -2;
+		}
+		rdma_ack_cm_event(ev);
+		c->broken = true;
+		wt_close(c);
+		return ret ? ret : -2;
+	}
+	if (ev->event != RDMA_CM_EVENT_ESTABLISHED) {
+		wt_diag("connect: %s (status %d)", rdma_event_str(ev->event),
+			ev->status);
+		rdma_ack_cm_event(ev);
+		goto err;
+	}
+	if (!ev->param.conn.private_data ||
+	    ev->param.conn.private_data_len < sizeof(rep)) {
+		wt_diag("accept without private data");
+		rdma_ack_cm_event(ev);
+		goto err;
+	}
+	memcpy(&rep, ev->param.conn.private_data, sizeof(rep));
+	rdma_ack_cm_event(ev);
+	if (le32toh(rep.magic) != XMEM_PROTO_MAGIC ||
+	    le16toh(rep.major) != XMEM_PROTO_MAJOR || rep.status ||
+	    rep.reserved || !le16toh(rep.credits)) {
+		wt_diag("bad accept data: magic 0x%08x major %u status %u credits %u",
+			le32toh(rep.magic), le16toh(rep.major),
+			le16toh(rep.status), le16toh(rep.credits));
+		goto err;
+	}
+	c->credits = le16toh(rep.credits);
+	if (ibv_req_notify_cq(c->cq, 0))
+		goto err;
+	return 0;
+
+err:
+	if (ai)
+		freeaddrinfo(ai);
+	c->broken = true;
+	wt_close(c);
+	return -1;
+}
+
+static void wt_good_hello(struct xmem_hello *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->magic = htole32(XMEM_PROTO_MAGIC);
+	h->major = htole16(XMEM_PROTO_MAJOR);
+	h->minor = htole16(XMEM_PROTO_MINOR);
+	h->credits = htole16(WT_NRX);
+}
+
+/* Handle one completion; -1 on error. */
+static int wt_handle_wc(struct wt_conn *c, const struct ibv_wc *wc)
+{
+	unsigned int i = wc->wr_id & 0xffffffffu;
+	struct wt_msg *m;
+
+	if (wc->status != IBV_WC_SUCCESS) {
+		wt_diag("work completion 0x%" PRIx64 " failed: %s",
+			(uint64_t)wc->wr_id, ibv_wc_status_str(wc->status));
+		c->broken = true;
+		return -1;
+	}
+	switch (WT_WR_KIND(wc->wr_id)) {
+	case WT_WR_SEND:
+		c->sends_out--;
+		return 0;
+	case WT_WR_RDMA:
+		c->rdma_done = true;
+		return 0;
+	case WT_WR_RECV:
+		if (c->rxq_len == WT_NRX || i >= WT_NRX)
+			return -1;
+		m = &c->rxq[(c->rxq_head + c->rxq_len) % WT_NRX];
+		m->len = wc->byte_len;
+		memcpy(m->data, wt_rx(c, i), wc->byte_len);
+		c->rxq_len++;
+		return wt_post_recv(c, i) ? -1 : 0;
+	}
+	return -1;
+}
+
+/* Process completions until @done is true; -1 on error or timeout. */
+static int wt_poll_until(struct wt_conn *c, bool (*done)(struct wt_conn *))
+{
+	struct pollfd pfd = { .fd = c->cc->fd, .events = POLLIN };
+	struct ibv_wc wc;
+	struct ibv_cq *cq;
+	void *ctx;
+	int n;
+
+	while (!done(c)) {
+		n = ibv_poll_cq(c->cq, 1, &wc);
+		if (n < 0)
+			return -1;
+		if (n) {
+			if (wt_handle_wc(c, &wc))
+				return -1;
+			continue;
+		}
+		if (!ibv_get_cq_event(c->cc, &cq, &ctx)) {
+			ibv_ack_cq_events(cq, 1);
+			if (ibv_req_notify_cq(c->cq, 0))
+				return -1;
+			continue;
+		}
+		if (poll(&pfd, 1, WT_TIMEOUT_MS) <= 0) {
+			wt_diag("timed out waiting for a completion");
+			c->broken = true;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool wt_have_msg(struct wt_conn *c)
+{
+	return c->rxq_len > 0;
+}
+
+static bool wt_have_rdma(struct wt_conn *c)
+{
+	return c->rdma_done;
+}
+
+static int wt_send(struct wt_conn *c, const void *msg, uint32_t len)
+{
+	unsigned int i = c->next_tx++ % WT_NTX;
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)wt_tx(c, i),
+		.length = len,
+		.lkey = c->mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = WT_WR_SEND | i,
+		.sg_list = &sge,
+		.num_sge = len ? 1 : 0,
+		.opcode = IBV_WR_SEND,
+		.send_flags = IBV_SEND_SIGNALED,
+	};
+	struct ibv_send_wr *bad;
+
+	if (c->broken || len > WT_MSG_SIZE || c->sends_out >= WT_NTX)
+		return -1;
+	memcpy(wt_tx(c, i), msg, len);
+	if (ibv_post_send(c->id->qp, &wr, &bad)) {
+		wt_diag("ibv_post_send failed");
+		return -1;
+	}
+	c->sends_out++;
+	return 0;
+}
+
+/* Take the next received message; -1 on timeout or error. */
+static int wt_recv(struct wt_conn *c, struct wt_msg *out)
+{
+	if (c->broken || wt_poll_until(c, wt_have_msg))
+		return -1;
+	*out = c->rxq[c->rxq_head];
+	c->rxq_head = (c->rxq_head + 1) % WT_NRX;
+	c->rxq_len--;
+	return 0;
+}
+
+static int wt_rpc(struct wt_conn *c, const void *req, uint32_t len,
+		  struct wt_msg *rep)
+{
+	if (wt_send(c, req, len))
+		return -1;
+	return wt_recv(c, rep);
+}
+
+/* One-sided @opcode of @len bytes between data buffer @i and the region. */
+static int wt_rdma(struct wt_conn *c, enum ibv_wr_opcode opcode,
+		   unsigned int i, uint32_t len, uint64_t raddr, uint32_t rkey,
+		   uint32_t imm)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)wt_data(c, i),
+		.length = len,
+		.lkey = c->mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = WT_WR_RDMA,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = opcode,
+		.send_flags = IBV_SEND_SIGNALED,
+		.imm_data = htobe32(imm),
+		.wr.rdma.remote_addr = raddr,
+		.wr.rdma.rkey = rkey,
+	};
+	struct ibv_send_wr *bad;
+
+	if (c->broken)
+		return -1;
+	c->rdma_done = false;
+	if (ibv_post_send(c->id->qp, &wr, &bad)) {
+		wt_diag("ibv_post_send (rdma) failed");
+		return -1;
+	}
+	return wt_poll_until(c, wt_have_rdma);
+}
+
+static void wt_hdr(struct xmem_msg_hdr *h, uint16_t type, uint32_t len,
+		   uint64_t tag)
+{
+	h->type = htole16(type);
+	h->flags = 0;
+	h->len = htole32(len);
+	h->tag = htole64(tag);
+}
+
+static void wt_attach_req(struct xmem_msg_attach_req *req, uint64_t tag,
+			  const char *name, uint64_t size, uint32_t flags)
+{
+	memset(req, 0, sizeof(*req));
+	wt_hdr(&req->hdr, XMEM_MSG_ATTACH_REQ, sizeof(*req), tag);
+	req->size = htole64(size);
+	req->flags = htole32(flags);
+	/* No NUL needed: tests send 64-character names on purpose. */
+	memcpy(req->name, name, strnlen(name, sizeof(req->name)));
+}
+
+/*
+ * Check that @m is a well-formed ATTACH_REP for @tag and decode it;
+ * -1 (with a diag) if it is not.
+ */
+static int wt_parse_attach_rep(const struct wt_msg *m, uint64_t tag,
+			       struct wt_region *out)
+{
+	struct xmem_msg_attach_rep rep;
+
+	if (m->len != sizeof(rep)) {
+		if (m->len == sizeof(struct xmem_msg_error_rep)) {
+			struct xmem_msg_error_rep e;
+
+			memcpy(&e, m->data, sizeof(e));
+			wt_diag("got ERROR_REP status %u instead of ATTACH_REP",
+				le32toh(e.status));
+		} else {
+			wt_diag("reply of %u bytes, want %zu", m->len,
+				sizeof(rep));
+		}
+		return -1;
+	}
+	memcpy(&rep, m->data, sizeof(rep));
+	if (le16toh(rep.hdr.type) != XMEM_MSG_ATTACH_REP || rep.hdr.flags ||
+	    le32toh(rep.hdr.len) != sizeof(rep) ||
+	    le64toh(rep.hdr.tag) != tag || rep.reserved || rep.reserved2) {
+		wt_diag("bad reply header: type %u flags %u len %u tag %" PRIu64
+			" (want %" PRIu64 ")", le16toh(rep.hdr.type),
+			le16toh(rep.hdr.flags), le32toh(rep.hdr.len),
+			(uint64_t)le64toh(rep.hdr.tag), tag);
+		return -1;
+	}
+	out->status = le32toh(rep.status);
+	out->created = le32toh(rep.created);
+	out->region_id = le64toh(rep.region_id);
+	out->size = le64toh(rep.size);
+	out->addr = le64toh(rep.addr);
+	out->rkey = le32toh(rep.rkey);
+	if (out->status && (out->created || out->region_id || out->size ||
+			    out->addr || out->rkey)) {
+		wt_diag("failed ATTACH_REP has nonzero fields");
+		return -1;
+	}
+	return 0;
+}
+
+static int wt_attach_raw(struct wt_conn *c, const struct xmem_msg_attach_req *req,
+			 struct wt_region *out)
+{
+	struct wt_msg m;
+
+	if (wt_rpc(c, req, sizeof(*req), &m))
+		return -1;
+	return wt_parse_attach_rep(&m, le64toh(req->hdr.tag), out);
+}
+
+static int wt_attach(struct wt_conn *c, const char *name, uint64_t size,
+		     uint32_t flags, struct wt_region *out)
+{
+	struct xmem_msg_attach_req req;
+
+	wt_attach_req(&req, ++wt_tag, name, size, flags);
+	return wt_attach_raw(c, &req, out);
+}
+
+/* Expect ATTACH_REP with @status for @req. */
+static void wt_expect_attach_status(struct wt_conn *c,
+				    const struct xmem_msg_attach_req *req,
+				    uint32_t status, const char *desc)
+{
+	struct wt_region r;
+	int ret = wt_attach_raw(c, req, &r);
+
+	if (!ret && r.status != status)
+		wt_diag("status %u (%s), want %u (%s)", r.status,
+			strerror(r.status), status, strerror(status));
+	wt_ok(!ret && r.status == status, "%s -> %s", desc, strerror(status));
+}
+
+/* Expect an ERROR_REP with @status and @tag to @len bytes of @msg. */
+static void wt_expect_error(struct wt_conn *c, const void *msg, uint32_t len,
+			    uint64_t tag, uint32_t status, const char *desc)
+{
+	struct xmem_msg_error_rep rep;
+	struct wt_msg m;
+	bool good = false;
+
+	if (!wt_rpc(c, msg, len, &m)) {
+		if (m.len == sizeof(rep)) {
+			memcpy(&rep, m.data, sizeof(rep));
+			good = le16toh(rep.hdr.type) == XMEM_MSG_ERROR_REP &&
+			       !rep.hdr.flags && !rep.reserved &&
+			       le32toh(rep.hdr.len) == sizeof(rep) &&
+			       le64toh(rep.hdr.tag) == tag &&
+			       le32toh(rep.status) == status;
+			if (!good)
+				wt_diag("reply: type %u len %u tag %" PRIu64
+					" status %u (want ERROR_REP tag %"
+					PRIu64 " status %u)",
+					le16toh(rep.hdr.type),
+					le32toh(rep.hdr.len),
+					(uint64_t)le64toh(rep.hdr.tag),
+					le32toh(rep.status), tag, status);
+		} else {
+			wt_diag("reply of %u bytes, want %zu", m.len,
+				sizeof(rep));
+		}
+	}
+	wt_ok(good, "%s -> ERROR_REP %s", desc, strerror(status));
+}
+
+static int wt_stat(struct wt_conn *c, struct xmem_msg_stat_rep *out)
+{
+	struct xmem_msg_stat_req req;
+	uint64_t tag = ++wt_tag;
+	struct wt_msg m;
+
+	memset(&req, 0, sizeof(req));
+	wt_hdr(&req.hdr, XMEM_MSG_STAT_REQ, sizeof(req), tag);
+	if (wt_rpc(c, &req, sizeof(req), &m))
+		return -1;
+	if (m.len != sizeof(*out))
+		return -1;
+	memcpy(out, m.data, sizeof(*out));
+	if (le16toh(out->hdr.type) != XMEM_MSG_STAT_REP || out->hdr.flags ||
+	    le32toh(out->hdr.len) != sizeof(*out) ||
+	    le64toh(out->hdr.tag) != tag)
+		return -1;
+	return 0;
+}
+
+static void wt_fill(uint8_t *p, size_t len, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = seed >> 16;
+	}
+}
+
+static bool wt_all_zero(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Read [off, off + len) of region @r and compare with the pattern @seed. */
+static bool wt_check_data(struct wt_conn *c, const struct wt_region *r,
+			  uint64_t off, uint32_t len, uint32_t seed)
+{
+	uint8_t *want = malloc(len);
+	bool good;
+
+	if (!want)
+		return false;
+	wt_fill(want, len, seed);
+	memset(wt_data(c, 1), 0, len);
+	good = !wt_rdma(c, IBV_WR_RDMA_READ, 1, len, r->addr + off, r->rkey,
+			0) && !memcmp(wt_data(c, 1), want, len);
+	free(want);
+	return good;
+}
+
+static bool wt_write_data(struct wt_conn *c, const struct wt_region *r,
+			  uint64_t off, uint32_t len, uint32_t seed)
+{
+	wt_fill(wt_data(c, 0), len, seed);
+	return !wt_rdma(c, IBV_WR_RDMA_WRITE, 0, len, r->addr + off, r->rkey,
+			0);
+}
+
+static void wt_test_hellos(void)
+{
+	struct xmem_hello h;
+	struct wt_conn c;
+	int ret;
+
+	wt_good_hello(&h);
+	h.magic = htole32(0x12345678);
+	ret = wt_connect(&c, &h);
+	if (!ret)
+		wt_close(&c);
+	wt_ok(ret == EPROTO, "bad magic is rejected with EPROTO (got %d)", ret);
+
+	wt_good_hello(&h);
+	h.major = htole16(XMEM_PROTO_MAJOR + 1);
+	ret = wt_connect(&c, &h);
+	if (!ret)
+		wt_close(&c);
+	wt_ok(ret == EPROTO, "bad major is rejected with EPROTO (got %d)", ret);
+
+	wt_good_hello(&h);
+	h.reserved[1] = htole16(1);
+	ret = wt_connect(&c, &h);
+	if (!ret)
+		wt_close(&c);
+	wt_ok(ret == EPROTO, "nonzero reserved hello field is rejected with EPROTO (got %d)",
+	      ret);
+}
+
+/* Requests that must be refused with an ATTACH_REP status. */
+static void wt_test_bad_attach(struct wt_conn *c, const char *name,
+			       const char *missing,
+			       const struct xmem_msg_stat_rep *st)
+{
+	struct xmem_msg_attach_req req;
+	uint64_t avail, size;
+	struct wt_region r;
+
+	wt_attach_req(&req, ++wt_tag, name, WT_REGION_SIZE * 2, 0);
+	wt_expect_attach_status(c, &req, EINVAL, "ATTACH with another size");
+	wt_attach_req(&req, ++wt_tag, name, WT_REGION_SIZE,
+		      XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL);
+	wt_expect_attach_status(c, &req, EEXIST, "ATTACH CREATE|EXCL of an existing region");
+	wt_attach_req(&req, ++wt_tag, missing, WT_REGION_SIZE, 0);
+	wt_expect_attach_status(c, &req, ENOENT, "ATTACH of a missing region without CREATE");
+	wt_attach_req(&req, ++wt_tag, missing, 0, XMEM_ATTACH_F_CREATE);
+	wt_expect_attach_status(c, &req, EINVAL, "ATTACH CREATE with size 0");
+	wt_attach_req(&req, ++wt_tag, missing, WT_REGION_SIZE,
+		      XMEM_ATTACH_F_EXCL);
+	wt_expect_attach_status(c, &req, EINVAL, "ATTACH EXCL without CREATE");
+	wt_attach_req(&req, ++wt_tag, missing, WT_REGION_SIZE + 512,
+		      XMEM_ATTACH_F_CREATE);
+	wt_expect_attach_status(c, &req, EINVAL, "ATTACH size not a multiple of 4096");
+	wt_attach_req(&req, ++wt_tag, missing, 0ULL - WT_PAGE,
+		      XMEM_ATTACH_F_CREATE);
+	wt_expect_attach_status(c, &req, EINVAL, "ATTACH size 2^64-4096 (overflow)");
+
+	avail = le64toh(st->bytes_capacity) - le64toh(st->bytes_allocated);
+	size = (avail + WT_PAGE) & ~(WT_PAGE - 1);
+	if (size <= WT_REGION_MAX) {
+		wt_attach_req(&req, ++wt_tag, missing, size,
+			      XMEM_ATTACH_F_CREATE);
+		wt_expect_attach_status(c, &req, ENOMEM, "ATTACH larger than the free capacity");
+		wt_ok(!wt_attach(c, missing, 0, 0, &r) && r.status == ENOENT,
+		      "refused ATTACH created nothing");
+	} else {
+		wt_ok(true, "# SKIP capacity above 1 TiB");
+		wt_ok(true, "# SKIP capacity above 1 TiB");
+	}
+
+	/* Names. */
+	wt_attach_req(&req, ++wt_tag, "", WT_REGION_SIZE, XMEM_ATTACH_F_CREATE);
+	wt_expect_attach_status(c, &req, EINVAL, "empty name");
+	wt_attach_req(&req, ++wt_tag, "", WT_REGION_SIZE, XMEM_ATTACH_F_CREATE);
+	memset(req.name, 'a', sizeof(req.name));
+	wt_expect_attach_status(c, &req, EINVAL, "64-character name without NUL");
+	wt_attach_req(&req, ++wt_tag, "a/b", WT_REGION_SIZE, XMEM_ATTACH_F_CREATE);
+	wt_expect_attach_status(c, &req, EINVAL, "name 'a/b'");
+	wt_attach_req(&req, ++wt_tag, "..", WT_REGION_SIZE, XMEM_ATTACH_F_CREATE);
+	wt_expect_attach_status(c, &req, EINVAL, "name '..'");
+	wt_attach_req(&req, ++wt_tag, ".", WT_REGION_SIZE, XMEM_ATTACH_F_CREATE);
+	wt_expect_attach_status(c, &req, EINVAL, "name '.'");
+	wt_attach_req(&req, ++wt_tag, "caf\xc3\xa9", WT_REGION_SIZE,
+		      XMEM_ATTACH_F_CREATE);
+	wt_expect_attach_status(c, &req, EINVAL, "non-ASCII name");
+	wt_attach_req(&req, ++wt_tag, "a b", WT_REGION_SIZE, XMEM_ATTACH_F_CREATE);
+	wt_expect_attach_status(c, &req, EINVAL, "name with a space");
+	wt_attach_req(&req, ++wt_tag, "ab", WT_REGION_SIZE, XMEM_ATTACH_F_CREATE);
+	req.name[10] = 'x';
+	wt_expect_attach_status(c, &req, EINVAL, "name not NUL padded");
+}
+
+/* Messages that must be refused with an ERROR_REP. */
+static void wt_test_bad_messages(struct wt_conn *c, const char *name)
+{
+	uint8_t raw[WT_MSG_SIZE];
+	struct xmem_msg_attach_req req;
+	struct xmem_msg_stat_req st;
+	struct xmem_msg_hdr *h = (struct xmem_msg_hdr *)raw;
+	uint64_t tag;
+
+	memset(raw, 0, sizeof(raw));
+	wt_hdr(h, XMEM_MSG_STAT_REQ, 8, 77);
+	wt_expect_error(c, raw, 8, 0, EBADMSG, "truncated header (8 bytes)");
+
+	tag = ++wt_tag;
+	wt_attach_req(&req, tag, name, WT_REGION_SIZE, 0);
+	wt_expect_error(c, &req, 40, tag, EBADMSG, "truncated ATTACH_REQ (len field says 96)");
+
+	tag = ++wt_tag;
+	wt_attach_req(&req, tag, name, WT_REGION_SIZE, 0);
+	req.hdr.len = htole32(40);
+	wt_expect_error(c, &req, 40, tag, EBADMSG, "short ATTACH_REQ with matching len field");
+
+	tag = ++wt_tag;
+	wt_attach_req(&req, tag, name, WT_REGION_SIZE, 0);
+	req.hdr.len = htole32(4096);
+	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "len field 4096, oversize");
+
+	tag = ++wt_tag;
+	wt_attach_req(&req, tag, name, WT_REGION_SIZE, 0);
+	req.hdr.len = htole32(16);
+	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "len field smaller than the message");
+
+	tag = ++wt_tag;
+	memset(raw, 0, sizeof(raw));
+	wt_attach_req(&req, tag, name, WT_REGION_SIZE, 0);
+	memcpy(raw, &req, sizeof(req));
+	h->len = htole32(sizeof(req) + 8);
+	wt_expect_error(c, raw, sizeof(req) + 8, tag, EBADMSG, "padded ATTACH_REQ");
+
+	tag = ++wt_tag;
+	memset(raw, 0, sizeof(raw));
+	wt_hdr(h, XMEM_MSG_ATTACH_REQ, XMEM_MSG_MAX_SIZE + 44, tag);
+	wt_expect_error(c, raw, XMEM_MSG_MAX_SIZE + 44, tag, EBADMSG,
+			"message longer than XMEM_MSG_MAX_SIZE");
+
+	tag = ++wt_tag;
+	memset(raw, 0, sizeof(raw));
+	wt_hdr(h, 99, sizeof(*h), tag);
+	wt_expect_error(c, raw, sizeof(*h), tag, EOPNOTSUPP, "unknown type 99");
+
+	tag = ++wt_tag;
+	wt_hdr(h, 0xffff, sizeof(*h), tag);
+	wt_expect_error(c, raw, sizeof(*h), tag, EOPNOTSUPP, "unknown type 0xffff");
+
+	tag = ++wt_tag;
+	wt_hdr(h, XMEM_MSG_INVALID, sizeof(*h), tag);
+	wt_expect_error(c, raw, sizeof(*h), tag, EBADMSG, "type 0 (INVALID)");
+
+	tag = ++wt_tag;
+	memset(raw, 0, sizeof(raw));
+	wt_hdr(h, XMEM_MSG_ATTACH_REP, sizeof(struct xmem_msg_attach_rep), tag);
+	wt_expect_error(c, raw, sizeof(struct xmem_msg_attach_rep), tag, EBADMSG,
+			"a reply type sent as request");
+
+	tag = ++wt_tag;
+	wt_attach_req(&req, tag, name, WT_REGION_SIZE, 0);
+	req.hdr.flags = htole16(1);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "nonzero header flags");
+
+	tag = ++wt_tag;
+	wt_attach_req(&req, tag, name, WT_REGION_SIZE, 0);
+	req.flags = htole32(1u << 7);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "unknown ATTACH flag");
+
+	tag = ++wt_tag;
+	wt_attach_req(&req, tag, name, WT_REGION_SIZE, 0);
+	req.reserved = htole32(1);
+	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "nonzero ATTACH reserved field");
+
+	tag = ++wt_tag;
+	memset(raw, 0, sizeof(raw));
+	wt_hdr(h, XMEM_MSG_STAT_REQ, sizeof(st) + 8, tag);
+	wt_expect_error(c, raw, sizeof(st) + 8, tag, EBADMSG, "STAT_REQ with extra bytes");
+
+	memset(raw, 0, sizeof(raw));
+	wt_expect_error(c, raw, 0, 0, EBADMSG, "empty SEND");
+}
+
+/* A full window of requests at once: each answered, with its tag. */
+static void wt_test_pipeline(struct wt_conn *c)
+{
+	unsigned int n = c->credits < WT_NRX ? c->credits : WT_NRX;
+	struct xmem_msg_stat_req req;
+	struct xmem_msg_stat_rep rep;
+	uint64_t first = wt_tag + 1;
+	bool seen[WT_NRX] = { false };
+	bool good = true;
+	struct wt_msg m;
+	unsigned int i;
+	uint64_t tag;
+
+	for (i = 0; i < n && good; i++) {
+		memset(&req, 0, sizeof(req));
+		wt_hdr(&req.hdr, XMEM_MSG_STAT_REQ, sizeof(req), ++wt_tag);
+		good = !wt_send(c, &req, sizeof(req));
+	}
+	for (i = 0; i < n && good; i++) {
+		good = !wt_recv(c, &m) && m.len == sizeof(rep);
+		if (!good)
+			break;
+		memcpy(&rep, m.data, sizeof(rep));
+		tag = le64toh(rep.hdr.tag);
+		good = le16toh(rep.hdr.type) == XMEM_MSG_STAT_REP &&
+		       tag >= first && tag < first + n && !seen[tag - first];
+		if (good)
+			seen[tag - first] = true;
+	}
+	wt_ok(good, "%u STAT_REQs in flight at once are all answered", n);
+}
+
+int main(int argc, char **argv)
+{
+	char name[XMEM_NAME_MAX], missing[XMEM_NAME_MAX];
+	struct xmem_msg_stat_rep st;
+	struct wt_region r, r2;
+	struct wt_conn c, c2;
+	struct xmem_hello h;
+	struct wt_msg m;
+	bool good;
+
+	if (argc != 3 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fprintf(stderr, "Usage: %s ADDR PORT\n"
+			"Exercise the xmem wire protocol against xmemd at ADDR:PORT; prints TAP.\n",
+			argv[0]);
+		return argc == 2 && (!strcmp(argv[1], "-h") ||
+				     !strcmp(argv[1], "--help")) ? 0 : 2;
+	}
+	wt_addr = argv[1];
+	wt_port = argv[2];
+	snprintf(name, sizeof(name), "wire-test-%ld-%ld", (long)getpid(),
+		 (long)time(NULL));
+	snprintf(missing, sizeof(missing), "wire-test-%ld-%ld-missing",
+		 (long)getpid(), (long)time(NULL));
+
+	wt_test_hellos();
+
+	wt_good_hello(&h);
+	if (!wt_ok(wt_connect(&c, &h) == 0, "good hello is accepted"))
+		wt_bail("cannot connect");
+	wt_diag("appliance grants %u credits", c.credits);
+
+	good = !wt_stat(&c, &st);
+	wt_ok(good && le64toh(st.bytes_capacity) > 0,
+	      "STAT_REQ is answered (%" PRIu64 " regions, %" PRIu64 " of %" PRIu64 " bytes)",
+	      (uint64_t)le64toh(st.regions), (uint64_t)le64toh(st.bytes_allocated),
+	      (uint64_t)le64toh(st.bytes_capacity));
+
+	good = !wt_attach(&c, name, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE, &r);
+	if (!wt_ok(good && !r.status && r.created == 1 && r.region_id &&
+		   r.addr && r.rkey && r.size == WT_REGION_SIZE,
+		   "ATTACH CREATE of '%s' returns a new region", name)) {
+		wt_diag("status %u created %u id %" PRIu64 " size %" PRIu64
+			" addr 0x%" PRIx64 " rkey 0x%x", r.status, r.created,
+			r.region_id, r.size, r.addr, r.rkey);
+		wt_bail("cannot create a region");
+	}
+
+	memset(wt_data(&c, 1), 0xff, WT_DATA_SIZE);
+	wt_ok(!wt_rdma(&c, IBV_WR_RDMA_READ, 1, WT_DATA_SIZE, r.addr, r.rkey, 0) &&
+	      wt_all_zero(wt_data(&c, 1), WT_DATA_SIZE),
+	      "a new region reads as zeroes");
+	good = wt_write_data(&c, &r, 0, WT_DATA_SIZE, 1) &&
+	       wt_write_data(&c, &r, r.size - WT_PAGE, WT_PAGE, 2);
+	good = good && wt_check_data(&c, &r, 0, WT_DATA_SIZE, 1) &&
+	       wt_check_data(&c, &r, r.size - WT_PAGE, WT_PAGE, 2);
+	wt_ok(good, "RDMA WRITE then READ returns the data (first 64K, last page)");
+
+	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);
+	wt_ok(good && !r2.status && !r2.created && r2.region_id == r.region_id &&
+	      r2.addr == r.addr && r2.rkey == r.rkey && r2.size == r.size,
+	      "ATTACH without CREATE returns the same region");
+	good = !wt_attach(&c, name, 0, 0, &r2);
+	wt_ok(good && !r2.status && r2.region_id == r.region_id &&
+	      r2.size == r.size, "ATTACH with size 0 takes the existing size");
+	good = !wt_attach(&c, name, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE, &r2);
+	wt_ok(good && !r2.status && !r2.created && r2.region_id == r.region_id,
+	      "ATTACH CREATE of an existing region attaches it");
+
+	wt_test_bad_attach(&c, name, missing, &st);
+	wt_test_bad_messages(&c, name);
+
+	/* A RDMA WRITE with immediate consumes a receive but carries no message. */
+	wt_fill(wt_data(&c, 0), 8, 3);
+	good = !wt_rdma(&c, IBV_WR_RDMA_WRITE_WITH_IMM, 0, 8,
+			r.addr + WT_DATA_SIZE, r.rkey, 42) && !wt_recv(&c, &m);
+	if (good) {
+		struct xmem_msg_error_rep e;
+
+		memcpy(&e, m.data, sizeof(e));
+		good = m.len == sizeof(e) &&
+		       le16toh(e.hdr.type) == XMEM_MSG_ERROR_REP &&
+		       le32toh(e.status) == EBADMSG && !e.hdr.tag;
+	}
+	wt_ok(good, "RDMA WRITE with immediate -> ERROR_REP EBADMSG");
+
+	wt_test_pipeline(&c);
+
+	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);
+	wt_ok(good && !r2.status && r2.region_id == r.region_id &&
+	      wt_check_data(&c, &r, 0, WT_DATA_SIZE, 1),
+	      "after all that the connection still works (ATTACH, RDMA READ)");
+
+	/* A second client sees the same region; it outlives connections. */
+	wt_good_hello(&h);
+	good = !wt_connect(&c2, &h);
+	good = good && !wt_attach(&c2, name, 0, 0, &r2) && !r2.status &&
+	       r2.region_id == r.region_id;
+	wt_ok(good, "a second connection attaches the same region");
+	wt_close(&c);
+	good = good && wt_check_data(&c2, &r2, 0, WT_DATA_SIZE, 1) &&
+	       wt_check_data(&c2, &r2, r2.size - WT_PAGE, WT_PAGE, 2);
+	wt_ok(good, "the region and its data survive the first disconnect");
+	wt_close(&c2);
+
+	good = !wt_connect(&c, &h);
+	good = good && !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2) &&
+	       !r2.status && r2.region_id == r.region_id &&
+	       wt_check_data(&c, &r2, 0, WT_DATA_SIZE, 1);
+	wt_ok(good, "after reconnecting, the region still holds the data");
+	good = good && !wt_stat(&c, &st) && le64toh(st.regions) >= 1 &&
+	       le64toh(st.bytes_allocated) >= WT_REGION_SIZE;
+	wt_ok(good, "STAT_REP counts the region");
+	wt_close(&c);
+
+	printf("1..%u\n", wt_n);
+	if (wt_failed)
+		wt_diag("%u of %u tests failed", wt_failed, wt_n);
+	return wt_failed ? 1 : 0;
+}

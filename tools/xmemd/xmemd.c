@@ -1,0 +1,1636 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xmemd: the xmem memory appliance.
+ *
+ * Hands out named regions of its memory to xmem clients over RDMA.  A
+ * client connects with RDMA CM (include/xmem_proto.h), asks for a region
+ * by name with XMEM_MSG_ATTACH_REQ and then moves data itself with
+ * one-sided RDMA READ and WRITE; the daemon only answers control messages.
+ *
+ * Regions live as long as the daemon, not as long as a connection: any
+ * client may attach the same name later and gets the same memory.
+ *
+ * One thread runs everything from a poll() loop over the RDMA CM event
+ * channel, one completion channel per RDMA device and a signalfd.  So no
+ * state below needs a lock.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "xmem_proto.h"
+
+/* Receive buffers (and thus requests in flight) per connection at most. */
+#define XMEMD_CREDITS		16
+/*
+ * Receive buffers are larger than XMEM_MSG_MAX_SIZE so that a peer that
+ * sends a slightly oversized message gets an XMEM_MSG_ERROR_REP instead of
+ * a broken connection.
+ */
+#define XMEMD_RX_SIZE		1024
+#define XMEMD_PAGE_SIZE		4096ULL
+/* The largest region the xmem client accepts (xmem_wire.h). */
+#define XMEMD_REGION_MAX	(1ULL << 40)
+#define XMEMD_MAX_CONNS		1024
+#define XMEMD_BACKLOG		64
+#define XMEMD_HASH_SIZE		1024
+/* Work request ids: receives are slot numbers, sends carry this bit. */
+#define XMEMD_WR_SEND		(1ULL << 32)
+/* Peer-triggered error lines: a burst of this many, then one a second. */
+#define XMEMD_LOG_BURST		64
+
+/**
+ * struct xmemd_dev - state kept per RDMA device (ibv_context)
+ * @next: list of devices
+ * @verbs: the device context, owned by librdmacm
+ * @pd: protection domain shared by every connection and region MR on it
+ * @cc: completion channel of every CQ on this device
+ * @attr: the device's limits
+ * @refs: connections using this device
+ * @dead: the device was removed; freed when @refs drops to zero
+ */
+struct xmemd_dev {
+	struct xmemd_dev *next;
+	struct ibv_context *verbs;
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *cc;
+	struct ibv_device_attr attr;
+	unsigned int refs;
+	bool dead;
+};
+
+/**
+ * struct xmemd_region_mr - registration of a region on one device
+ * @next: list of the region's registrations
+ * @dev: the device whose PD the MR belongs to
+ * @mr: the memory region
+ */
+struct xmemd_region_mr {
+	struct xmemd_region_mr *next;
+	struct xmemd_dev *dev;
+	struct ibv_mr *mr;
+};
+
+/**
+ * struct xmemd_region - a named region of appliance memory
+ * @next: hash chain
+ * @mrs: one registration per device that a client attached it through
+ * @mem: the memory, anonymous and zero filled at creation
+ * @id: appliance-wide identifier, never 0 and never reused
+ * @size: size in bytes, a multiple of XMEMD_PAGE_SIZE
+ * @name: NUL terminated name
+ */
+struct xmemd_region {
+	struct xmemd_region *next;
+	struct xmemd_region_mr *mrs;
+	void *mem;
+	uint64_t id;
+	uint64_t size;
+	char name[XMEM_NAME_MAX];
+};
+
+/**
+ * struct xmemd_pending - a received request not answered yet
+ * @slot: its receive buffer, not reposted until it is answered
+ * @len: bytes received
+ */
+struct xmemd_pending {
+	unsigned int slot;
+	uint32_t len;
+};
+
+/**
+ * struct xmemd_conn - one client connection
+ * @next: list of connections
+ * @id: the RDMA CM id; its context points back here
+ * @dev: device the connection runs on
+ * @cq: completion queue for sends and receives
+ * @mr: registration of @buf
+ * @buf: @credits receive buffers of XMEMD_RX_SIZE bytes, then @ntx send
+ *	buffers of XMEM_MSG_MAX_SIZE bytes
+ * @credits: receive buffers posted, as announced to the client
+ * @ntx: send buffers
+ * @tx_free: stack of free send buffer indices, @tx_nfree of them
+ * @tx_nfree: entries on @tx_free
+ * @pending: requests waiting for a free send buffer, oldest first
+ * @npending: entries in @pending
+ * @failed: an error occurred; wait for the disconnect, process nothing
+ * @nr: connection number for the log
+ * @requests: requests handled
+ * @log_tokens: peer-triggered log lines allowed now
+ * @log_stamp: time @log_tokens was last refilled
+ * @log_dropped: lines suppressed since the last one printed
+ * @peer: the client's address, for the log
+ */
+struct xmemd_conn {
+	struct xmemd_conn *next;
+	struct rdma_cm_id *id;
+	struct xmemd_dev *dev;
+	struct ibv_cq *cq;
+	struct ibv_mr *mr;
+	uint8_t *buf;
+	unsigned int credits;
+	unsigned int ntx;
+	unsigned int *tx_free;
+	unsigned int tx_nfree;
+	struct xmemd_pending *pending;
+	unsigned int npending;
+	bool failed;
+	unsigned long long nr;
+	unsigned long long requests;
+	unsigned int log_tokens;
+	time_t log_stamp;
+	unsigned long log_dropped;
+	char peer[NI_MAXHOST + NI_MAXSERV + 4];
+};
+
+/* Everything the daemon knows; only the main loop touches it. */
+static struct {
+	struct rdma_event_channel *ec;
+	struct rdma_cm_id *listen_id;
+	struct sockaddr_storage bind_addr;
+	const char *bind_str;
+	uint16_t port;
+	struct xmemd_dev *devs;
+	struct xmemd_conn *conns;
+	unsigned int nconns;
+	unsigned long long next_conn_nr;
+	struct xmemd_region *regions[XMEMD_HASH_SIZE];
+	uint64_t nregions;
+	uint64_t allocated;
+	uint64_t capacity;
+	uint64_t next_region_id;
+	bool verbose;
+	bool relisten_logged;
+} xmemd;
+
+static const char *xmemd_prog = "xmemd";
+
+static void xmemd_vlog(const char *prefix, const char *fmt, va_list ap)
+{
+	char line[1024];
+	char stamp[32];
+	struct timespec ts;
+	struct tm tm;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "%s.%03ld xmemd: %s", stamp,
+		     ts.tv_nsec / 1000000, prefix);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	/* One write per line, so lines never interleave in a shared log. */
+	fprintf(stderr, "%s\n", line);
+}
+
+__attribute__((format(printf, 1, 2)))
+static void xmemd_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	xmemd_vlog("", fmt, ap);
+	va_end(ap);
+}
+
+#define xmemd_dbg(...)					\
+	do {						\
+		if (xmemd.verbose)			\
+			xmemd_log(__VA_ARGS__);		\
+	} while (0)
+
+__attribute__((format(printf, 2, 3)))
+static void xmemd_conn_log(const struct xmemd_conn *conn, const char *fmt, ...)
+{
+	char prefix[sizeof(conn->peer) + 32];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "conn %llu %s: ", conn->nr,
+		 conn->peer);
+	va_start(ap, fmt);
+	xmemd_vlog(prefix, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Log a line a peer can trigger at will: rate limited per connection to a
+ * burst of XMEMD_LOG_BURST lines, refilled at one line a second.
+ */
+__attribute__((format(printf, 2, 3)))
+static void xmemd_conn_err(struct xmemd_conn *conn, const char *fmt, ...)
+{
+	char prefix[sizeof(conn->peer) + 32];
+	time_t now = time(NULL);
+	va_list ap;
+
+	if (now > conn->log_stamp) {
+		uint64_t add = (uint64_t)(now - conn->log_stamp);
+
+		conn->log_tokens = add >= XMEMD_LOG_BURST ? XMEMD_LOG_BURST :
+			conn->log_tokens + (unsigned int)add;
+		if (conn->log_tokens > XMEMD_LOG_BURST)
+			conn->log_tokens = XMEMD_LOG_BURST;
+		conn->log_stamp = now;
+	}
+	if (!conn->log_tokens) {
+		conn->log_dropped++;
+		return;
+	}
+	conn->log_tokens--;
+	if (conn->log_dropped) {
+		xmemd_conn_log(conn, "%lu error lines suppressed",
+			       conn->log_dropped);
+		conn->log_dropped = 0;
+	}
+	snprintf(prefix, sizeof(prefix), "conn %llu %s: ", conn->nr,
+		 conn->peer);
+	va_start(ap, fmt);
+	xmemd_vlog(prefix, fmt, ap);
+	va_end(ap);
+}
+
+static const char *xmemd_errname(int err)
+{
+	switch (err) {
+	case 0:		return "OK";
+	case EINVAL:	return "EINVAL";
+	case ENOENT:	return "ENOENT";
+	case EEXIST:	return "EEXIST";
+	case ENOMEM:	return "ENOMEM";
+	case EBADMSG:	return "EBADMSG";
+	case EPROTO:	return "EPROTO";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EBUSY:	return "EBUSY";
+	default:	return "error";
+	}
+}
+
+/* Print up to @n bytes of untrusted @src into @dst, escaping oddities. */
+static const char *xmemd_escape(char *dst, size_t dstlen, const char *src,
+				size_t n)
+{
+	size_t o = 0, i;
+
+	for (i = 0; i < n && src[i] && o + 5 < dstlen; i++) {
+		unsigned char c = src[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'')
+			dst[o++] = c;
+		else
+			o += snprintf(dst + o, dstlen - o, "\\x%02x", c);
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+static int xmemd_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- regions ----------------------------------------------------------- */
+
+static unsigned int xmemd_hash(const char *name)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (*name) {
+		h ^= (unsigned char)*name++;
+		h *= 16777619u;
+	}
+	return h % XMEMD_HASH_SIZE;
+}
+
+static struct xmemd_region *xmemd_region_find(const char *name)
+{
+	struct xmemd_region *r;
+
+	for (r = xmemd.regions[xmemd_hash(name)]; r; r = r->next)
+		if (!strcmp(r->name, name))
+			return r;
+	return NULL;
+}
+
+/*
+ * A valid name is 1 to XMEM_NAME_MAX - 1 characters of [A-Za-z0-9._-],
+ * NUL padded to the end of the field, and not "." or "..".
+ */
+static bool xmemd_name_valid(const char name[XMEM_NAME_MAX])
+{
+	size_t len = strnlen(name, XMEM_NAME_MAX);
+	size_t i;
+
+	if (len == 0 || len == XMEM_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+		    !(c >= '0' && c <= '9') && c != '.' && c != '_' &&
+		    c != '-')
+			return false;
+	}
+	for (; i < XMEM_NAME_MAX; i++)
+		if (name[i])
+			return false;
+	return strcmp(name, ".") && strcmp(name, "..");
+}
+
+static struct xmemd_region *xmemd_region_create(const char *name,
+						uint64_t size, int *err)
+{
+	struct xmemd_region *r;
+	unsigned int h;
+
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	/* Anonymous memory reads as zeroes; ibv_reg_mr() pins it in. */
+	r->mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->mem == MAP_FAILED) {
+		*err = ENOMEM;
+		free(r);
+		return NULL;
+	}
+	r->id = ++xmemd.next_region_id;
+	r->size = size;
+	strcpy(r->name, name);
+	h = xmemd_hash(name);
+	r->next = xmemd.regions[h];
+	xmemd.regions[h] = r;
+	xmemd.nregions++;
+	xmemd.allocated += size;
+	return r;
+}
+
+static void xmemd_region_destroy(struct xmemd_region *r)
+{
+	struct xmemd_region **pp = &xmemd.regions[xmemd_hash(r->name)];
+	struct xmemd_region_mr *rm;
+
+	while (*pp != r)
+		pp = &(*pp)->next;
+	*pp = r->next;
+	while ((rm = r->mrs)) {
+		r->mrs = rm->next;
+		ibv_dereg_mr(rm->mr);
+		free(rm);
+	}
+	munmap(r->mem, r->size);
+	xmemd.nregions--;
+	xmemd.allocated -= r->size;
+	free(r);
+}
+
+/* The region's MR on @dev, registered on first use. Returns errno on error. */
+static int xmemd_region_mr(struct xmemd_region *r, struct xmemd_dev *dev,
+			   struct ibv_mr **mrp)
+{
+	struct xmemd_region_mr *rm;
+	int err;
+
+	for (rm = r->mrs; rm; rm = rm->next) {
+		if (rm->dev == dev) {
+			*mrp = rm->mr;
+			return 0;
+		}
+	}
+	rm = calloc(1, sizeof(*rm));
+	if (!rm)
+		return ENOMEM;
+	rm->mr = ibv_reg_mr(dev->pd, r->mem, r->size,
+			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+			    IBV_ACCESS_REMOTE_WRITE);
+	if (!rm->mr) {
+		err = errno ? errno : ENOMEM;
+		free(rm);
+		xmemd_log("region %" PRIu64 " '%s': ibv_reg_mr of %" PRIu64
+			  " bytes on %s failed: %s", r->id, r->name, r->size,
+			  ibv_get_device_name(dev->verbs->device),
+			  strerror(err));
+		return err;
+	}
+	rm->dev = dev;
+	rm->next = r->mrs;
+	r->mrs = rm;
+	*mrp = rm->mr;
+	return 0;
+}
+
+/* Drop every region registration on @dev, before its PD goes away. */
+static void xmemd_region_drop_dev(struct xmemd_dev *dev)
+{
+	struct xmemd_region_mr **pp, *rm;
+	unsigned int h;
+	struct xmemd_region *r;
+
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = r->next) {
+			for (pp = &r->mrs; (rm = *pp);) {
+				if (rm->dev != dev) {
+					pp = &rm->next;
+					continue;
+				}
+				*pp = rm->next;
+				ibv_dereg_mr(rm->mr);
+				free(rm);
+			}
+		}
+	}
+}
+
+/* ---- devices ----------------------------------------------------------- */
+
+static struct xmemd_dev *xmemd_dev_get(struct ibv_context *verbs, int *err)
+{
+	const char *name = ibv_get_device_name(verbs->device);
+	struct xmemd_dev *dev;
+
+	for (dev = xmemd.devs; dev; dev = dev->next) {
+		if (dev->verbs == verbs && !dev->dead) {
+			dev->refs++;
+			return dev;
+		}
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	dev->verbs = verbs;
+	if (ibv_query_device(verbs, &dev->attr)) {
+		*err = errno ? errno : EIO;
+		xmemd_log("%s: ibv_query_device: %s", name, strerror(*err));
+		goto err_free;
+	}
+	dev->pd = ibv_alloc_pd(verbs);
+	if (!dev->pd) {
+		*err = errno ? errno : ENOMEM;
+		xmemd_log("%s: ibv_alloc_pd: %s", name, strerror(*err));
+		goto err_free;
+	}
+	dev->cc = ibv_create_comp_channel(verbs);
+	if (!dev->cc) {
+		*err = errno ? errno : ENOMEM;
+		xmemd_log("%s: ibv_create_comp_channel: %s", name,
+			  strerror(*err));
+		goto err_dealloc_pd;
+	}
+	if (xmemd_set_nonblock(dev->cc->fd)) {
+		*err = errno;
+		xmemd_log("%s: completion channel: %s", name, strerror(*err));
+		goto err_destroy_cc;
+	}
+	dev->refs = 1;
+	dev->next = xmemd.devs;
+	xmemd.devs = dev;
+	xmemd_log("%s: using device (max_qp_wr %d, max_cqe %d, max_qp_rd_atom %d, max_qp_init_rd_atom %d)",
+		  name, dev->attr.max_qp_wr, dev->attr.max_cqe,
+		  dev->attr.max_qp_rd_atom, dev->attr.max_qp_init_rd_atom);
+	return dev;
+
+err_destroy_cc:
+	ibv_destroy_comp_channel(dev->cc);
+err_dealloc_pd:
+	ibv_dealloc_pd(dev->pd);
+err_free:
+	free(dev);
+	return NULL;
+}
+
+static void xmemd_dev_free(struct xmemd_dev *dev)
+{
+	struct xmemd_dev **pp = &xmemd.devs;
+
+	while (*pp != dev)
+		pp = &(*pp)->next;
+	*pp = dev->next;
+	xmemd_region_drop_dev(dev);
+	ibv_dealloc_pd(dev->pd);
+	ibv_destroy_comp_channel(dev->cc);
+	free(dev);
+}
+
+/*
+ * Devices stay set up while unused, so a reconnecting client does not pay
+ * for registering its regions again; a removed device is freed once its
+ * last connection is gone, before librdmacm closes its context.
+ */
+static void xmemd_dev_put(struct xmemd_dev *dev)
+{
+	if (!--dev->refs && dev->dead)
+		xmemd_dev_free(dev);
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static uint8_t *xmemd_rx_buf(struct xmemd_conn *conn, unsigned int slot)
+{
+	return conn->buf + (size_t)slot * XMEMD_RX_SIZE;
+}
+
+static uint8_t *xmemd_tx_buf(struct xmemd_conn *conn, unsigned int tx)
+{
+	return conn->buf + (size_t)conn->credits * XMEMD_RX_SIZE +
+		(size_t)tx * XMEM_MSG_MAX_SIZE;
+}
+
+static int xmemd_post_recv(struct xmemd_conn *conn, unsigned int slot)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)xmemd_rx_buf(conn, slot),
+		.length = XMEMD_RX_SIZE,
+		.lkey = conn->mr->lkey,
+	};
+	struct ibv_recv_wr wr = {
+		.wr_id = slot,
+		.sg_list = &sge,
+		.num_sge = 1,
+	};
+	struct ibv_recv_wr *bad;
+
+	return ibv_post_recv(conn->id->qp, &wr, &bad);
+}
+
+static int xmemd_post_send(struct xmemd_conn *conn, unsigned int tx,
+			   uint32_t len)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)xmemd_tx_buf(conn, tx),
+		.length = len,
+		.lkey = conn->mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = XMEMD_WR_SEND | tx,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = IBV_WR_SEND,
+		.send_flags = IBV_SEND_SIGNALED,
+	};
+	struct ibv_send_wr *bad;
+
+	return ibv_post_send(conn->id->qp, &wr, &bad);
+}
+
+/* Stop serving @conn; the DISCONNECTED event then releases it. */
+static void xmemd_conn_fail(struct xmemd_conn *conn)
+{
+	if (conn->failed)
+		return;
+	conn->failed = true;
+	if (rdma_disconnect(conn->id))
+		xmemd_dbg("conn %llu: rdma_disconnect: %s", conn->nr,
+			  strerror(errno));
+}
+
+static void xmemd_conn_link(struct xmemd_conn *conn)
+{
+	conn->next = xmemd.conns;
+	xmemd.conns = conn;
+	xmemd.nconns++;
+}
+
+/*
+ * Free everything of @conn but its CM id, which the caller destroys once
+ * the event that led here is acknowledged.  Regions stay, and so do their
+ * registrations, which other connections on the device may be using.
+ */
+static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
+{
+	struct rdma_cm_id *id = conn->id;
+	struct xmemd_conn **pp;
+
+	for (pp = &xmemd.conns; *pp; pp = &(*pp)->next) {
+		if (*pp == conn) {
+			*pp = conn->next;
+			xmemd.nconns--;
+			break;
+		}
+	}
+	if (id->qp)
+		rdma_destroy_qp(id);
+	if (conn->cq)
+		ibv_destroy_cq(conn->cq);
+	if (conn->mr)
+		ibv_dereg_mr(conn->mr);
+	free(conn->buf);
+	free(conn->tx_free);
+	free(conn->pending);
+	if (conn->dev)
+		xmemd_dev_put(conn->dev);
+	id->context = NULL;
+	free(conn);
+	return id;
+}
+
+static void xmemd_peer_name(struct rdma_cm_id *id, char *buf, size_t len)
+{
+	struct sockaddr *sa = rdma_get_peer_addr(id);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	socklen_t salen;
+
+	salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+		sizeof(struct sockaddr_in);
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) {
+		snprintf(buf, len, "(family %d)", sa->sa_family);
+		return;
+	}
+	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
+			NI_NUMERICHOST | NI_NUMERICSERV)) {
+		snprintf(buf, len, "(unknown)");
+		return;
+	}
+	if (sa->sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%s", host, serv);
+	else
+		snprintf(buf, len, "%s:%s", host, serv);
+}
+
+static void xmemd_build_hello_rep(struct xmem_hello_rep *rep,
+				  unsigned int credits, int status)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->magic = htole32(XMEM_PROTO_MAGIC);
+	rep->major = htole16(XMEM_PROTO_MAJOR);
+	rep->minor = htole16(XMEM_PROTO_MINOR);
+	rep->credits = htole16(credits);
+	rep->status = htole16(status);
+}
+
+/* Check a connection request's private data; 0 or a positive errno. */
+static int xmemd_check_hello(struct xmemd_conn *conn,
+			     const struct rdma_conn_param *p)
+{
+	struct xmem_hello hello;
+
+	/* Transports may pad private data, never shorten it. */
+	if (!p->private_data || p->private_data_len < sizeof(hello)) {
+		xmemd_conn_log(conn, "rejected: private data of %u bytes, want %zu",
+			       p->private_data ? p->private_data_len : 0,
+			       sizeof(hello));
+		return EPROTO;
+	}
+	memcpy(&hello, p->private_data, sizeof(hello));
+	if (le32toh(hello.magic) != XMEM_PROTO_MAGIC) {
+		xmemd_conn_log(conn, "rejected: bad magic 0x%08x",
+			       le32toh(hello.magic));
+		return EPROTO;
+	}
+	if (le16toh(hello.major) != XMEM_PROTO_MAJOR) {
+		xmemd_conn_log(conn, "rejected: protocol %u.%u, we speak %u.x",
+			       le16toh(hello.major), le16toh(hello.minor),
+			       XMEM_PROTO_MAJOR);
+		return EPROTO;
+	}
+	if (hello.reserved[0] || hello.reserved[1] || hello.reserved[2]) {
+		xmemd_conn_log(conn, "rejected: reserved fields not zero");
+		return EPROTO;
+	}
+	if (!le16toh(hello.credits)) {
+		xmemd_conn_log(conn, "rejected: client announces 0 credits");
+		return EPROTO;
+	}
+	xmemd_dbg("conn %llu: hello: protocol %u.%u, %u credits", conn->nr,
+		  le16toh(hello.major), le16toh(hello.minor),
+		  le16toh(hello.credits));
+	return 0;
+}
+
+/* Set up queues and buffers of @conn on its device; 0 or a positive errno. */
+static int xmemd_conn_setup(struct xmemd_conn *conn)
+{
+	const struct ibv_device_attr *attr = &conn->dev->attr;
+	struct ibv_qp_init_attr qpa;
+	size_t buflen;
+	unsigned int i;
+	int err;
+
+	/* The SQ holds 2 sends per credit, the CQ all sends and receives. */
+	conn->credits = XMEMD_CREDITS;
+	if (attr->max_qp_wr > 0 && conn->credits > (unsigned int)attr->max_qp_wr / 2)
+		conn->credits = attr->max_qp_wr / 2;
+	if (attr->max_cqe > 0 && conn->credits > (unsigned int)attr->max_cqe / 3)
+		conn->credits = attr->max_cqe / 3;
+	if (!conn->credits || attr->max_sge < 1) {
+		xmemd_conn_log(conn, "device too small (max_qp_wr %d, max_cqe %d)",
+			       attr->max_qp_wr, attr->max_cqe);
+		return ENOMEM;
+	}
+	conn->ntx = 2 * conn->credits;
+
+	buflen = (size_t)conn->credits * XMEMD_RX_SIZE +
+		 (size_t)conn->ntx * XMEM_MSG_MAX_SIZE;
+	conn->buf = aligned_alloc(XMEMD_PAGE_SIZE, buflen);
+	conn->tx_free = calloc(conn->ntx, sizeof(*conn->tx_free));
+	conn->pending = calloc(conn->credits, sizeof(*conn->pending));
+	if (!conn->buf || !conn->tx_free || !conn->pending)
+		return ENOMEM;
+	memset(conn->buf, 0, buflen);
+	for (i = 0; i < conn->ntx; i++)
+		conn->tx_free[i] = i;
+	conn->tx_nfree = conn->ntx;
+
+	conn->mr = ibv_reg_mr(conn->dev->pd, conn->buf, buflen,
+			      IBV_ACCESS_LOCAL_WRITE);
+	if (!conn->mr) {
+		err = errno ? errno : ENOMEM;
+		xmemd_conn_log(conn, "ibv_reg_mr: %s", strerror(err));
+		return err;
+	}
+	conn->cq = ibv_create_cq(conn->id->verbs, conn->credits + conn->ntx,
+				 conn, conn->dev->cc, 0);
+	if (!conn->cq) {
+		err = errno ? errno : ENOMEM;
+		xmemd_conn_log(conn, "ibv_create_cq: %s", strerror(err));
+		return err;
+	}
+	if (ibv_req_notify_cq(conn->cq, 0)) {
+		err = errno ? errno : EIO;
+		xmemd_conn_log(conn, "ibv_req_notify_cq: %s", strerror(err));
+		return err;
+	}
+
+	memset(&qpa, 0, sizeof(qpa));
+	qpa.qp_context = conn;
+	qpa.send_cq = conn->cq;
+	qpa.recv_cq = conn->cq;
+	qpa.qp_type = IBV_QPT_RC;
+	qpa.cap.max_send_wr = conn->ntx;
+	qpa.cap.max_recv_wr = conn->credits;
+	qpa.cap.max_send_sge = 1;
+	qpa.cap.max_recv_sge = 1;
+	qpa.sq_sig_all = 0;
+	if (rdma_create_qp(conn->id, conn->dev->pd, &qpa)) {
+		err = errno ? errno : ENOMEM;
+		xmemd_conn_log(conn, "rdma_create_qp: %s", strerror(err));
+		return err;
+	}
+	for (i = 0; i < conn->credits; i++) {
+		err = xmemd_post_recv(conn, i);
+		if (err) {
+			xmemd_conn_log(conn, "ibv_post_recv: %s", strerror(err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A client asks to connect: check its hello, set the connection up and
+ * accept, or reject with a status.  Returns an id to destroy once the
+ * event is acknowledged, or NULL.
+ */
+static struct rdma_cm_id *xmemd_conn_request(struct rdma_cm_event *ev)
+{
+	const struct rdma_conn_param *p = &ev->param.conn;
+	struct rdma_cm_id *id = ev->id;
+	struct rdma_conn_param param;
+	struct xmem_hello_rep rep;
+	struct xmemd_conn *conn;
+	int status;
+
+	conn = calloc(1, sizeof(*conn));
+	if (!conn) {
+		xmemd_log("connect request: out of memory");
+		xmemd_build_hello_rep(&rep, 0, ENOMEM);
+		rdma_reject(id, &rep, sizeof(rep));
+		return id;
+	}
+	conn->id = id;
+	conn->nr = ++xmemd.next_conn_nr;
+	conn->log_tokens = XMEMD_LOG_BURST;
+	conn->log_stamp = time(NULL);
+	xmemd_peer_name(id, conn->peer, sizeof(conn->peer));
+	xmemd_conn_log(conn, "connect request on %s",
+		       id->verbs ? ibv_get_device_name(id->verbs->device) :
+		       "(no device)");
+
+	status = xmemd_check_hello(conn, p);
+	if (status)
+		goto reject;
+	if (xmemd.nconns >= XMEMD_MAX_CONNS) {
+		xmemd_conn_log(conn, "rejected: %u connections already",
+			       xmemd.nconns);
+		status = EBUSY;
+		goto reject;
+	}
+	if (!id->verbs) {
+		xmemd_conn_log(conn, "rejected: no device");
+		status = ENODEV;
+		goto reject;
+	}
+	conn->dev = xmemd_dev_get(id->verbs, &status);
+	if (!conn->dev)
+		goto reject;
+	status = xmemd_conn_setup(conn);
+	if (status)
+		goto reject;
+
+	/*
+	 * The event reports the client's limits from our point of view;
+	 * never promise more than the device can do.
+	 */
+	memset(&param, 0, sizeof(param));
+	param.responder_resources = p->responder_resources;
+	if (param.responder_resources > conn->dev->attr.max_qp_rd_atom)
+		param.responder_resources = conn->dev->attr.max_qp_rd_atom;
+	param.initiator_depth = p->initiator_depth;
+	if (param.initiator_depth > conn->dev->attr.max_qp_init_rd_atom)
+		param.initiator_depth = conn->dev->attr.max_qp_init_rd_atom;
+	param.rnr_retry_count = 7;
+	param.flow_control = 1;
+	xmemd_build_hello_rep(&rep, conn->credits, 0);
+	param.private_data = &rep;
+	param.private_data_len = sizeof(rep);
+	id->context = conn;
+	if (rdma_accept(id, &param)) {
+		status = errno ? errno : EIO;
+		xmemd_conn_log(conn, "rdma_accept: %s", strerror(status));
+		id->context = NULL;
+		goto reject;
+	}
+	xmemd_conn_link(conn);
+	xmemd_conn_log(conn, "accepted: %u credits, responder_resources %u, initiator_depth %u",
+		       conn->credits, param.responder_resources,
+		       param.initiator_depth);
+	return NULL;
+
+reject:
+	xmemd_build_hello_rep(&rep, 0, status);
+	if (rdma_reject(id, &rep, sizeof(rep)))
+		xmemd_conn_log(conn, "rdma_reject: %s", strerror(errno));
+	return xmemd_conn_release(conn);
+}
+
+/* ---- control messages -------------------------------------------------- */
+
+/* Fill an XMEM_MSG_ERROR_REP; returns its length. */
+static uint32_t xmemd_error_rep(void *tx, uint64_t tag, int status)
+{
+	struct xmem_msg_error_rep *rep = tx;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = htole16(XMEM_MSG_ERROR_REP);
+	rep->hdr.len = htole32(sizeof(*rep));
+	rep->hdr.tag = htole64(tag);
+	rep->status = htole32(status);
+	return sizeof(*rep);
+}
+
+static uint32_t xmemd_stat(struct xmemd_conn *conn,
+			   const struct xmem_msg_stat_req *req, void *tx)
+{
+	struct xmem_msg_stat_rep *rep = tx;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = htole16(XMEM_MSG_STAT_REP);
+	rep->hdr.len = htole32(sizeof(*rep));
+	rep->hdr.tag = req->hdr.tag;
+	rep->regions = htole64(xmemd.nregions);
+	rep->bytes_allocated = htole64(xmemd.allocated);
+	rep->bytes_capacity = htole64(xmemd.capacity);
+	xmemd_dbg("conn %llu: stat: %" PRIu64 " regions, %" PRIu64 " of %"
+		  PRIu64 " bytes", conn->nr, xmemd.nregions, xmemd.allocated,
+		  xmemd.capacity);
+	return sizeof(*rep);
+}
+
+/*
+ * Look up or create a region.  The caller checked the message's length,
+ * flags and reserved field; here go the request's values.  On failure the
+ * reply carries only the status.
+ */
+static uint32_t xmemd_attach(struct xmemd_conn *conn,
+			     const struct xmem_msg_attach_req *req, void *tx)
+{
+	struct xmem_msg_attach_rep *rep = tx;
+	uint64_t size = le64toh(req->size);
+	uint32_t flags = le32toh(req->flags);
+	struct xmemd_region *r = NULL;
+	char ename[4 * XMEM_NAME_MAX + 1];
+	const char *why;
+	bool created = false;
+	struct ibv_mr *mr;
+	int status;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = htole16(XMEM_MSG_ATTACH_REP);
+	rep->hdr.len = htole32(sizeof(*rep));
+	rep->hdr.tag = req->hdr.tag;
+	xmemd_escape(ename, sizeof(ename), req->name, XMEM_NAME_MAX);
+
+	status = EINVAL;
+	if (!xmemd_name_valid(req->name)) {
+		why = "bad name";
+		goto fail;
+	}
+	if (size % XMEMD_PAGE_SIZE) {
+		why = "size not a multiple of 4096";
+		goto fail;
+	}
+	if (size > XMEMD_REGION_MAX) {
+		why = "size above the 1 TiB limit";
+		goto fail;
+	}
+	if ((flags & XMEM_ATTACH_F_EXCL) && !(flags & XMEM_ATTACH_F_CREATE)) {
+		why = "EXCL without CREATE";
+		goto fail;
+	}
+
+	r = xmemd_region_find(req->name);
+	if (r) {
+		if (flags & XMEM_ATTACH_F_EXCL) {
+			status = EEXIST;
+			why = "exists";
+			goto fail;
+		}
+		if (size && size != r->size) {
+			why = "size differs from the existing region's";
+			goto fail;
+		}
+	} else {
+		if (!(flags & XMEM_ATTACH_F_CREATE)) {
+			status = ENOENT;
+			why = "no such region";
+			goto fail;
+		}
+		if (!size) {
+			why = "size 0 for a new region";
+			goto fail;
+		}
+		if (size > xmemd.capacity - xmemd.allocated) {
+			status = ENOMEM;
+			why = "capacity exhausted";
+			goto fail;
+		}
+		r = xmemd_region_create(req->name, size, &status);
+		if (!r) {
+			why = "cannot allocate memory";
+			goto fail;
+		}
+		created = true;
+	}
+
+	status = xmemd_region_mr(r, conn->dev, &mr);
+	if (status) {
+		why = "cannot register memory";
+		status = ENOMEM;
+		if (created)
+			xmemd_region_destroy(r);
+		goto fail;
+	}
+
+	rep->created = htole32(created);
+	rep->region_id = htole64(r->id);
+	rep->size = htole64(r->size);
+	rep->addr = htole64((uintptr_t)r->mem);
+	rep->rkey = htole32(mr->rkey);
+	xmemd_conn_log(conn, "attach '%s' size %" PRIu64 " flags 0x%x: %s region %"
+		       PRIu64 " (%" PRIu64 " bytes; %" PRIu64 " regions, %"
+		       PRIu64 " of %" PRIu64 " bytes in use)", ename, size,
+		       flags, created ? "created" : "attached", r->id, r->size,
+		       xmemd.nregions, xmemd.allocated, xmemd.capacity);
+	return sizeof(*rep);
+
+fail:
+	rep->status = htole32(status);
+	xmemd_conn_err(conn, "attach '%s' size %" PRIu64 " flags 0x%x: %s (%s)",
+		       ename, size, flags, why, xmemd_errname(status));
+	return sizeof(*rep);
+}
+
+/* Answer the message of @len bytes in receive slot @slot into @tx. */
+static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
+			     uint32_t len, void *tx)
+{
+	/* A zeroed copy: nothing past @len can leak into the decision. */
+	union {
+		struct xmem_msg_hdr hdr;
+		struct xmem_msg_attach_req attach;
+		struct xmem_msg_stat_req stat;
+		uint8_t raw[XMEMD_RX_SIZE];
+	} msg;
+	uint16_t type;
+	uint64_t tag = 0;
+	const char *why;
+	int status;
+
+	memset(&msg, 0, sizeof(msg));
+	memcpy(&msg, xmemd_rx_buf(conn, slot), len);
+	conn->requests++;
+
+	status = EBADMSG;
+	if (len < sizeof(msg.hdr)) {
+		why = "truncated header";
+		goto bad;
+	}
+	tag = le64toh(msg.hdr.tag);
+	type = le16toh(msg.hdr.type);
+	if (len > XMEM_MSG_MAX_SIZE) {
+		why = "message too long";
+		goto bad;
+	}
+	if (le32toh(msg.hdr.len) != len) {
+		why = "length field differs from bytes received";
+		goto bad;
+	}
+	switch (type) {
+	case XMEM_MSG_ATTACH_REQ:
+	case XMEM_MSG_STAT_REQ:
+		break;
+	case XMEM_MSG_INVALID:
+	case XMEM_MSG_ATTACH_REP:
+	case XMEM_MSG_STAT_REP:
+	case XMEM_MSG_ERROR_REP:
+		why = "not a request type";
+		goto bad;
+	default:
+		status = EOPNOTSUPP;
+		why = "unknown type";
+		goto bad;
+	}
+	if (msg.hdr.flags) {
+		status = EPROTO;
+		why = "header flags not zero";
+		goto bad;
+	}
+
+	if (type == XMEM_MSG_STAT_REQ) {
+		if (len != sizeof(msg.stat)) {
+			why = "bad length for STAT_REQ";
+			goto bad;
+		}
+		return xmemd_stat(conn, &msg.stat, tx);
+	}
+
+	if (len != sizeof(msg.attach)) {
+		why = "bad length for ATTACH_REQ";
+		goto bad;
+	}
+	if (le32toh(msg.attach.flags) & ~XMEM_ATTACH_F_ALL) {
+		status = EPROTO;
+		why = "unknown attach flags";
+		goto bad;
+	}
+	if (msg.attach.reserved) {
+		why = "reserved field not zero";
+		goto bad;
+	}
+	return xmemd_attach(conn, &msg.attach, tx);
+
+bad:
+	if (len >= sizeof(msg.hdr))
+		xmemd_conn_err(conn, "bad message (type %u, flags 0x%x, len field %u, %u bytes, tag %" PRIu64 "): %s (%s)",
+			       le16toh(msg.hdr.type), le16toh(msg.hdr.flags),
+			       le32toh(msg.hdr.len), len, tag, why,
+			       xmemd_errname(status));
+	else
+		xmemd_conn_err(conn, "bad message (%u bytes): %s (%s)", len,
+			       why, xmemd_errname(status));
+	return xmemd_error_rep(tx, tag, status);
+}
+
+/*
+ * Answer the request in receive slot @slot with send buffer @tx, then give
+ * the receive buffer back.  The receive is reposted before the reply goes
+ * out, so a client that sends its next request as soon as it has the reply
+ * always finds a buffer.
+ */
+static void xmemd_serve(struct xmemd_conn *conn, unsigned int slot,
+			uint32_t len, unsigned int tx)
+{
+	uint32_t replen;
+	int err;
+
+	replen = xmemd_handle(conn, slot, len, xmemd_tx_buf(conn, tx));
+	err = xmemd_post_recv(conn, slot);
+	if (err) {
+		xmemd_conn_log(conn, "ibv_post_recv: %s", strerror(err));
+		goto fail;
+	}
+	err = xmemd_post_send(conn, tx, replen);
+	if (err) {
+		xmemd_conn_log(conn, "ibv_post_send: %s", strerror(err));
+		goto fail;
+	}
+	return;
+
+fail:
+	conn->tx_free[conn->tx_nfree++] = tx;
+	xmemd_conn_fail(conn);
+}
+
+static void xmemd_conn_wc(struct xmemd_conn *conn, const struct ibv_wc *wc)
+{
+	unsigned int idx = (unsigned int)(wc->wr_id & 0xffffffffu);
+	bool send = wc->wr_id & XMEMD_WR_SEND;
+	uint32_t len;
+
+	if (wc->status != IBV_WC_SUCCESS) {
+		if (!conn->failed && wc->status != IBV_WC_WR_FLUSH_ERR)
+			xmemd_conn_log(conn, "%s failed: %s (vendor error 0x%x)",
+				       send ? "send" : "receive",
+				       ibv_wc_status_str(wc->status),
+				       wc->vendor_err);
+		xmemd_conn_fail(conn);
+		return;
+	}
+	if (conn->failed)
+		return;
+	if (send ? idx >= conn->ntx : idx >= conn->credits) {
+		xmemd_conn_log(conn, "completion with bad wr_id 0x%" PRIx64,
+			       (uint64_t)wc->wr_id);
+		xmemd_conn_fail(conn);
+		return;
+	}
+
+	if (send) {
+		conn->tx_free[conn->tx_nfree++] = idx;
+		if (conn->npending) {
+			struct xmemd_pending p = conn->pending[0];
+
+			conn->npending--;
+			memmove(conn->pending, conn->pending + 1,
+				conn->npending * sizeof(*conn->pending));
+			xmemd_serve(conn, p.slot, p.len,
+				    conn->tx_free[--conn->tx_nfree]);
+		}
+		return;
+	}
+
+	/* Only plain SENDs carry a message; anything else is empty. */
+	len = wc->opcode == IBV_WC_RECV ? wc->byte_len : 0;
+	if (len > XMEMD_RX_SIZE)
+		len = 0;
+	if (!conn->tx_nfree || conn->npending) {
+		/*
+		 * Every send buffer is still in flight (the client got its
+		 * replies before we saw the send completions): answer when
+		 * one comes back.  At most one request per receive buffer
+		 * can wait, so @pending never overflows.
+		 */
+		conn->pending[conn->npending].slot = idx;
+		conn->pending[conn->npending].len = len;
+		conn->npending++;
+		xmemd_dbg("conn %llu: request parked, no free send buffer",
+			  conn->nr);
+		return;
+	}
+	xmemd_serve(conn, idx, len, conn->tx_free[--conn->tx_nfree]);
+}
+
+static void xmemd_conn_poll(struct xmemd_conn *conn)
+{
+	struct ibv_wc wc[16];
+	int n, i;
+
+	do {
+		n = ibv_poll_cq(conn->cq, 16, wc);
+		for (i = 0; i < n; i++)
+			xmemd_conn_wc(conn, &wc[i]);
+	} while (n > 0);
+	if (n < 0) {
+		xmemd_conn_log(conn, "ibv_poll_cq failed");
+		xmemd_conn_fail(conn);
+	}
+}
+
+/* Drain the completion channel of @dev. */
+static void xmemd_dev_events(struct xmemd_dev *dev)
+{
+	struct xmemd_conn *conn;
+	struct ibv_cq *cq;
+	void *ctx;
+
+	while (!ibv_get_cq_event(dev->cc, &cq, &ctx)) {
+		conn = ctx;
+		/* Acked at once: a CQ can then be destroyed at any time. */
+		ibv_ack_cq_events(cq, 1);
+		if (ibv_req_notify_cq(cq, 0)) {
+			xmemd_conn_log(conn, "ibv_req_notify_cq: %s",
+				       strerror(errno));
+			xmemd_conn_fail(conn);
+		}
+		xmemd_conn_poll(conn);
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		xmemd_log("%s: ibv_get_cq_event: %s",
+			  ibv_get_device_name(dev->verbs->device),
+			  strerror(errno));
+}
+
+/* ---- RDMA CM ----------------------------------------------------------- */
+
+static int xmemd_listen(bool quiet)
+{
+	struct rdma_cm_id *id;
+	struct sockaddr_in6 any6 = {
+		.sin6_family = AF_INET6,
+		.sin6_addr = IN6ADDR_ANY_INIT,
+		.sin6_port = htons(xmemd.port),
+	};
+	struct sockaddr_in any4 = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_ANY),
+		.sin_port = htons(xmemd.port),
+	};
+	struct sockaddr *addrs[2];
+	int naddrs, i, err = 0;
+
+	if (xmemd.bind_str) {
+		addrs[0] = (struct sockaddr *)&xmemd.bind_addr;
+		naddrs = 1;
+	} else {
+		/* [::] takes IPv4 too, unless IPv6 is off: then 0.0.0.0. */
+		addrs[0] = (struct sockaddr *)&any6;
+		addrs[1] = (struct sockaddr *)&any4;
+		naddrs = 2;
+	}
+	for (i = 0; i < naddrs; i++) {
+		if (rdma_create_id(xmemd.ec, &id, NULL, RDMA_PS_TCP)) {
+			err = errno;
+			if (!quiet)
+				xmemd_log("rdma_create_id: %s", strerror(err));
+			return -1;
+		}
+		/* Dual stack for [::], whatever net.ipv6.bindv6only says. */
+		if (addrs[i]->sa_family == AF_INET6 && !xmemd.bind_str) {
+			int afonly = 0;
+
+			rdma_set_option(id, RDMA_OPTION_ID,
+					RDMA_OPTION_ID_AFONLY, &afonly,
+					sizeof(afonly));
+		}
+		if (!rdma_bind_addr(id, addrs[i]) &&
+		    !rdma_listen(id, XMEMD_BACKLOG)) {
+			xmemd.listen_id = id;
+			return 0;
+		}
+		err = errno;
+		rdma_destroy_id(id);
+	}
+	if (!quiet)
+		xmemd_log("cannot listen on %s port %u: %s",
+			  xmemd.bind_str ? xmemd.bind_str : "any address",
+			  xmemd.port, strerror(err));
+	return -1;
+}
+
+/* Handle one CM event; returns an id to destroy after the ack, or NULL. */
+static struct rdma_cm_id *xmemd_cm_event(struct rdma_cm_event *ev)
+{
+	struct xmemd_conn *conn;
+	struct rdma_cm_id *id;
+
+	if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST)
+		return xmemd_conn_request(ev);
+
+	if (ev->id == xmemd.listen_id) {
+		if (ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL) {
+			xmemd_log("listening device removed; listening again when possible");
+			id = xmemd.listen_id;
+			xmemd.listen_id = NULL;
+			xmemd.relisten_logged = false;
+			return id;
+		}
+		xmemd_dbg("listener: %s", rdma_event_str(ev->event));
+		return NULL;
+	}
+
+	conn = ev->id->context;
+	if (!conn) {
+		xmemd_dbg("%s on an unknown id", rdma_event_str(ev->event));
+		return NULL;
+	}
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ESTABLISHED:
+		xmemd_conn_log(conn, "established");
+		return NULL;
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		conn->dev->dead = true;
+		/* fall through */
+	case RDMA_CM_EVENT_DISCONNECTED:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_REJECTED:
+		xmemd_conn_log(conn, "%s (status %d) after %llu requests",
+			       rdma_event_str(ev->event), ev->status,
+			       conn->requests);
+		if (ev->event != RDMA_CM_EVENT_DISCONNECTED)
+			rdma_disconnect(ev->id);
+		return xmemd_conn_release(conn);
+	default:
+		xmemd_dbg("conn %llu: %s", conn->nr, rdma_event_str(ev->event));
+		return NULL;
+	}
+}
+
+static void xmemd_cm_events(void)
+{
+	struct rdma_cm_event *ev;
+	struct rdma_cm_id *id;
+
+	while (!rdma_get_cm_event(xmemd.ec, &ev)) {
+		id = xmemd_cm_event(ev);
+		rdma_ack_cm_event(ev);
+		/* An id is destroyed only once its events are acknowledged. */
+		if (id)
+			rdma_destroy_id(id);
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		xmemd_log("rdma_get_cm_event: %s", strerror(errno));
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static void xmemd_shutdown(void)
+{
+	struct rdma_cm_id *id;
+	unsigned int h;
+
+	while (xmemd.conns) {
+		rdma_disconnect(xmemd.conns->id);
+		id = xmemd_conn_release(xmemd.conns);
+		rdma_destroy_id(id);
+	}
+	while (xmemd.devs)
+		xmemd_dev_free(xmemd.devs);
+	if (xmemd.listen_id)
+		rdma_destroy_id(xmemd.listen_id);
+	for (h = 0; h < XMEMD_HASH_SIZE; h++)
+		while (xmemd.regions[h])
+			xmemd_region_destroy(xmemd.regions[h]);
+	rdma_destroy_event_channel(xmemd.ec);
+}
+
+static int xmemd_run(int sigfd)
+{
+	struct xmemd_dev **devs = NULL;
+	struct pollfd *pfd = NULL;
+	size_t cap = 0;
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		struct xmemd_dev *dev;
+		size_t n = 2, i;
+		int ret;
+
+		for (dev = xmemd.devs; dev; dev = dev->next)
+			n++;
+		if (n > cap) {
+			free(pfd);
+			free(devs);
+			pfd = calloc(n, sizeof(*pfd));
+			devs = calloc(n, sizeof(*devs));
+			if (!pfd || !devs) {
+				xmemd_log("out of memory");
+				free(pfd);
+				free(devs);
+				return 1;
+			}
+			cap = n;
+		}
+		pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = xmemd.ec->fd, .events = POLLIN };
+		for (i = 2, dev = xmemd.devs; dev; dev = dev->next, i++) {
+			pfd[i] = (struct pollfd){ .fd = dev->cc->fd,
+						  .events = POLLIN };
+			devs[i] = dev;
+		}
+
+		ret = poll(pfd, n, xmemd.listen_id ? -1 : 1000);
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			xmemd_log("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents &&
+		    read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+			xmemd_log("%s: shutting down (%" PRIu64 " regions, %u connections)",
+				  strsignal(si.ssi_signo), xmemd.nregions,
+				  xmemd.nconns);
+			break;
+		}
+		/* Completions first: CM events may free devices. */
+		for (i = 2; i < n; i++)
+			if (pfd[i].revents)
+				xmemd_dev_events(devs[i]);
+		if (pfd[1].revents)
+			xmemd_cm_events();
+		if (!xmemd.listen_id) {
+			if (!xmemd_listen(xmemd.relisten_logged))
+				xmemd_log("listening again on port %u",
+					  xmemd.port);
+			xmemd.relisten_logged = true;
+		}
+	}
+	free(pfd);
+	free(devs);
+	return 0;
+}
+
+/* Parse a byte count with an optional K, M, G or T suffix (powers of 2). */
+static int xmemd_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static void xmemd_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [-p PORT] [-a ADDR] [-c CAPACITY] [-v]\n"
+		"The xmem memory appliance: serves named memory regions over RDMA.\n"
+		"\n"
+		"  -p PORT      RDMA CM port to listen on (default %u)\n"
+		"  -a ADDR      address to bind to (default: any)\n"
+		"  -c CAPACITY  bytes to hand out in all, K/M/G/T suffixes allowed\n"
+		"               (default: half of physical memory)\n"
+		"  -v           verbose log\n"
+		"  -h           this help\n",
+		xmemd_prog, XMEM_PROTO_DEFAULT_PORT);
+}
+
+static int xmemd_resolve_bind(const char *addr)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE,
+	};
+	struct addrinfo *ai;
+	int ret;
+
+	ret = getaddrinfo(addr, NULL, &hints, &ai);
+	if (ret) {
+		fprintf(stderr, "%s: -a %s: %s\n", xmemd_prog, addr,
+			gai_strerror(ret));
+		return -1;
+	}
+	memcpy(&xmemd.bind_addr, ai->ai_addr, ai->ai_addrlen);
+	if (ai->ai_family == AF_INET6)
+		((struct sockaddr_in6 *)&xmemd.bind_addr)->sin6_port =
+			htons(xmemd.port);
+	else
+		((struct sockaddr_in *)&xmemd.bind_addr)->sin_port =
+			htons(xmemd.port);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *bind_str = NULL;
+	unsigned long port = XMEM_PROTO_DEFAULT_PORT;
+	uint64_t capacity = 0;
+	sigset_t mask;
+	char *end;
+	int sigfd, opt, ret;
+	long pages, psize;
+
+	if (argv[0] && *argv[0]) {
+		xmemd_prog = strrchr(argv[0], '/');
+		xmemd_prog = xmemd_prog ? xmemd_prog + 1 : argv[0];
+	}
+	while ((opt = getopt(argc, argv, "p:a:c:vh")) != -1) {
+		switch (opt) {
+		case 'p':
+			errno = 0;
+			port = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || !port ||
+			    port > 65535) {
+				fprintf(stderr, "%s: -p %s: not a port number\n",
+					xmemd_prog, optarg);
+				return 2;
+			}
+			break;
+		case 'a':
+			bind_str = optarg;
+			break;
+		case 'c':
+			if (xmemd_parse_size(optarg, &capacity) ||
+			    capacity < XMEMD_PAGE_SIZE) {
+				fprintf(stderr, "%s: -c %s: not a size of at least 4K\n",
+					xmemd_prog, optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			xmemd.verbose = true;
+			break;
+		case 'h':
+			xmemd_usage(stdout);
+			return 0;
+		default:
+			xmemd_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", xmemd_prog,
+			argv[optind]);
+		xmemd_usage(stderr);
+		return 2;
+	}
+
+	xmemd.port = port;
+	xmemd.bind_str = bind_str;
+	if (bind_str && xmemd_resolve_bind(bind_str))
+		return 2;
+	if (!capacity) {
+		pages = sysconf(_SC_PHYS_PAGES);
+		psize = sysconf(_SC_PAGESIZE);
+		if (pages <= 0 || psize <= 0) {
+			fprintf(stderr, "%s: cannot tell the memory size; use -c\n",
+				xmemd_prog);
+			return 1;
+		}
+		capacity = (uint64_t)pages * (uint64_t)psize / 2;
+	}
+	xmemd.capacity = capacity & ~(XMEMD_PAGE_SIZE - 1);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
+	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+		fprintf(stderr, "%s: signalfd: %s\n", xmemd_prog,
+			strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	xmemd.ec = rdma_create_event_channel();
+	if (!xmemd.ec) {
+		xmemd_log("rdma_create_event_channel: %s (no RDMA device or rdma_ucm module?)",
+			  strerror(errno));
+		return 1;
+	}
+	if (xmemd_set_nonblock(xmemd.ec->fd)) {
+		xmemd_log("event channel: %s", strerror(errno));
+		return 1;
+	}
+	if (xmemd_listen(false)) {
+		rdma_destroy_event_channel(xmemd.ec);
+		return 1;
+	}
+	xmemd_log("listening on %s port %u, capacity %" PRIu64 " bytes, protocol %u.%u",
+		  bind_str ? bind_str : "any address", xmemd.port,
+		  xmemd.capacity, XMEM_PROTO_MAJOR, XMEM_PROTO_MINOR);
+
+	ret = xmemd_run(sigfd);
+	xmemd_shutdown();
+	close(sigfd);
+	xmemd_log("stopped");
+	return ret;
+}
