@@ -334,16 +334,16 @@ static int xc_cmd_version(int argc, char **argv)
 	if (ret)
 		return xc_err("version", ret);
 	if (json) {
-		printf("{\"xmemctl_uapi\": \"%u.%u\", \"module_uapi\": \"%u.%u\", \"protocol\": \"%u.%u\"}\n",
+		printf("{\"xmemctl_uapi\": \"%d.%d\", \"module_uapi\": \"%u.%u\", \"protocol\": \"%u.%u\"}\n",
 		       XMEM_UAPI_MAJOR, XMEM_UAPI_MINOR, v.major, v.minor,
 		       v.proto_major, v.proto_minor);
 		return XC_EXIT_OK;
 	}
-	printf("xmemctl uapi   %u.%u\n", XMEM_UAPI_MAJOR, XMEM_UAPI_MINOR);
+	printf("xmemctl uapi   %d.%d\n", XMEM_UAPI_MAJOR, XMEM_UAPI_MINOR);
 	printf("module uapi    %u.%u\n", v.major, v.minor);
 	printf("wire protocol  %u.%u\n", v.proto_major, v.proto_minor);
 	if (v.major != XMEM_UAPI_MAJOR) {
-		fprintf(stderr, "xmemctl: module speaks uapi %u.x, xmemctl %u.x\n",
+		fprintf(stderr, "xmemctl: module speaks uapi %u.x, xmemctl %d.x\n",
 			v.major, XMEM_UAPI_MAJOR);
 		return XC_EXIT_ERR;
 	}
@@ -477,12 +477,12 @@ static int xc_cmd_stat(int argc, char **argv)
 			cap = cap ? 2 * cap : 32;
 			tmp = realloc(names, cap * sizeof(*names));
 			if (!tmp)
-				break;
+				goto err_nomem;
 			names = tmp;
 		}
 		names[n] = strdup(de->d_name);
 		if (!names[n])
-			break;
+			goto err_nomem;
 		n++;
 	}
 	closedir(dir);
@@ -516,6 +516,13 @@ static int xc_cmd_stat(int argc, char **argv)
 		puts("}");
 	free(names);
 	return status;
+
+err_nomem:
+	closedir(dir);
+	while (n)
+		free(names[--n]);
+	free(names);
+	return xc_err("stat", ENOMEM);
 }
 
 static int xc_cmd_limit(int argc, char **argv)

@@ -187,6 +187,7 @@ static struct {
 
 static const char *xmemd_prog = "xmemd";
 
+__attribute__((format(printf, 2, 0)))
 static void xmemd_vlog(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[1024];
@@ -1498,7 +1499,7 @@ static void xmemd_usage(FILE *f)
 		"               (default: half of physical memory)\n"
 		"  -v           verbose log\n"
 		"  -h           this help\n",
-		xmemd_prog, XMEM_PROTO_DEFAULT_PORT);
+		xmemd_prog, (unsigned int)XMEM_PROTO_DEFAULT_PORT);
 }
 
 static int xmemd_resolve_bind(const char *addr)
