@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of xmem's pure logic: wire-message encoding and validation,
+ * and the pager (fetch, portion tracking, eviction, write-back) driven by
+ * a fake backend in memory instead of an appliance.
+ *
+ * Built as xmem_kunit.ko; loading it (with xmem.ko loaded) runs the suites.
+ */
+#include <kunit/test.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "../xmem_pager.h"
+#include "../xmem_rdma.h"
+#include "../xmem_wire.h"
+
+/* --- wire --- */
+
+static void xmem_wire_test_names(struct kunit *test)
+{
+	char long_name[XMEM_NAME_MAX];
+	char buf[8] = "abc";
+
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name("vm-1.mem_A", 64), 0);
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name("", 64), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name(".", 64), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name("..", 64), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name("a/b", 64), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name("a b", 64), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name("caf\xe9", 64), -EINVAL);
+
+	/* 63 characters fit; 64 without a NUL do not. */
+	memset(long_name, 'x', sizeof(long_name));
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name(long_name, 64), -EINVAL);
+	long_name[63] = '\0';
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name(long_name, 64), 0);
+
+	/* The NUL must be inside the buffer the caller owns. */
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name(buf, 3), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_check_name(buf, 4), 0);
+}
+
+static int xmem_build(struct xmem_msg_attach_req *req, const char *name,
+		      u64 size, u32 flags)
+{
+	return xmem_wire_build_attach_req(req, 42, name, size, flags);
+}
+
+static void xmem_wire_test_attach_req(struct kunit *test)
+{
+	const u64 too_big = XMEM_REGION_MAX_BYTES + PAGE_SIZE;
+	const u32 create = XMEM_ATTACH_F_CREATE;
+	struct xmem_msg_attach_req req;
+
+	KUNIT_ASSERT_EQ(test, xmem_build(&req, "r1", 2 * PAGE_SIZE, create), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.hdr.type), XMEM_MSG_ATTACH_REQ);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.hdr.len), sizeof(req));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.hdr.tag), 42);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.size), 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.flags), create);
+	KUNIT_EXPECT_STREQ(test, req.name, "r1");
+	KUNIT_EXPECT_EQ(test, req.reserved, 0);
+	KUNIT_EXPECT_EQ(test, req.name[63], 0);
+
+	KUNIT_EXPECT_EQ(test, xmem_build(&req, "r1", 100, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_build(&req, "r1", PAGE_SIZE, 0x80), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_build(&req, "r1", PAGE_SIZE,
+					 XMEM_ATTACH_F_EXCL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_build(&req, "r/1", PAGE_SIZE, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_build(&req, "r1", too_big, 0), -EINVAL);
+}
+
+static void xmem_wire_fill_rep(struct xmem_msg_attach_rep *rep, u64 tag)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = cpu_to_le16(XMEM_MSG_ATTACH_REP);
+	rep->hdr.len = cpu_to_le32(sizeof(*rep));
+	rep->hdr.tag = cpu_to_le64(tag);
+	rep->region_id = cpu_to_le64(7);
+	rep->size = cpu_to_le64(16 * PAGE_SIZE);
+	rep->addr = cpu_to_le64(0x10000);
+	rep->rkey = cpu_to_le32(0x1234);
+	rep->created = cpu_to_le32(1);
+}
+
+static void xmem_wire_test_attach_rep(struct kunit *test)
+{
+	struct xmem_msg_attach_rep rep;
+	struct xmem_msg_error_rep err;
+	struct xmem_wire_region r;
+
+	xmem_wire_fill_rep(&rep, 9);
+	KUNIT_ASSERT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 9,
+							 &r), 0);
+	KUNIT_EXPECT_EQ(test, r.region_id, 7);
+	KUNIT_EXPECT_EQ(test, r.size, 16 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, r.addr, 0x10000);
+	KUNIT_EXPECT_EQ(test, r.rkey, 0x1234);
+	KUNIT_EXPECT_TRUE(test, r.created);
+
+	/* Truncated, padded, another tag, another type. */
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep) - 1,
+							 9, &r), -EBADMSG);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 8,
+							 &r), -EBADMSG);
+	rep.hdr.type = cpu_to_le16(XMEM_MSG_STAT_REP);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 9,
+							 &r), -EBADMSG);
+
+	/* Reserved fields, implausible values. */
+	xmem_wire_fill_rep(&rep, 9);
+	rep.reserved2 = cpu_to_le32(1);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 9,
+							 &r), -EBADMSG);
+	xmem_wire_fill_rep(&rep, 9);
+	rep.size = cpu_to_le64(PAGE_SIZE + 1);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 9,
+							 &r), -EBADMSG);
+	xmem_wire_fill_rep(&rep, 9);
+	rep.addr = cpu_to_le64(U64_MAX - PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 9,
+							 &r), -EBADMSG);
+	xmem_wire_fill_rep(&rep, 9);
+	rep.region_id = 0;
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 9,
+							 &r), -EBADMSG);
+
+	/* A refusal carries only its status. */
+	xmem_wire_fill_rep(&rep, 9);
+	rep.status = cpu_to_le32(ENOENT);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 9,
+							 &r), -EBADMSG);
+	memset(&rep.created, 0, sizeof(rep) - offsetof(typeof(rep), created));
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 9,
+							 &r), -ENOENT);
+	rep.status = cpu_to_le32(100000);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&rep, sizeof(rep), 9,
+							 &r), -EBADMSG);
+
+	/* An error reply to an unparseable request. */
+	memset(&err, 0, sizeof(err));
+	err.hdr.type = cpu_to_le16(XMEM_MSG_ERROR_REP);
+	err.hdr.len = cpu_to_le32(sizeof(err));
+	err.hdr.tag = cpu_to_le64(9);
+	err.status = cpu_to_le32(EBADMSG);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&err, sizeof(err), 9,
+							 &r), -EBADMSG);
+	err.status = cpu_to_le32(EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_attach_rep(&err, sizeof(err), 9,
+							 &r), -EOPNOTSUPP);
+}
+
+static void xmem_wire_test_hello(struct kunit *test)
+{
+	struct xmem_hello_rep rep = {
+		.magic = cpu_to_le32(XMEM_PROTO_MAGIC),
+		.major = cpu_to_le16(XMEM_PROTO_MAJOR),
+		.minor = cpu_to_le16(XMEM_PROTO_MINOR + 3),
+		.credits = cpu_to_le16(16),
+	};
+	struct xmem_hello hello;
+	u16 credits = 0;
+
+	xmem_wire_build_hello(&hello, 4);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(hello.magic), XMEM_PROTO_MAGIC);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(hello.major), XMEM_PROTO_MAJOR);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(hello.credits), 4);
+
+	/* A newer minor is fine; transports may pad private data. */
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_hello_rep(&rep, sizeof(rep) + 8,
+							&credits), 0);
+	KUNIT_EXPECT_EQ(test, credits, 16);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_hello_rep(&rep, sizeof(rep) - 1,
+							&credits), -EPROTO);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_hello_rep(NULL, 0, &credits),
+			-EPROTO);
+	rep.status = cpu_to_le16(EPERM);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_hello_rep(&rep, sizeof(rep),
+							&credits), -EPERM);
+	rep.status = 0;
+	rep.major = cpu_to_le16(XMEM_PROTO_MAJOR + 1);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_hello_rep(&rep, sizeof(rep),
+							&credits), -EPROTO);
+	rep.major = cpu_to_le16(XMEM_PROTO_MAJOR);
+	rep.magic = 0;
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_hello_rep(&rep, sizeof(rep),
+							&credits), -EPROTO);
+}
+
+static struct kunit_case xmem_wire_cases[] = {
+	KUNIT_CASE(xmem_wire_test_names),
+	KUNIT_CASE(xmem_wire_test_attach_req),
+	KUNIT_CASE(xmem_wire_test_attach_rep),
+	KUNIT_CASE(xmem_wire_test_hello),
+	{}
+};
+
+static struct kunit_suite xmem_wire_suite = {
+	.name = "xmem_wire",
+	.test_cases = xmem_wire_cases,
+};
+
+/* --- pager, with a fake backend --- */
+
+#define FAKE_PAGES	16
+
+/**
+ * struct xmem_fake - a region's remote memory, kept in local memory
+ * @cache: the cache under test
+ * @region: the region under test
+ * @mem: FAKE_PAGES pages of "remote" memory
+ * @reads: pages read
+ * @writes: pages written
+ * @fail_reads: fail every read with -EIO
+ * @fail_writes: fail every write with -EIO
+ * @freed: the region's free callback ran
+ */
+struct xmem_fake {
+	struct xmem_cache cache;
+	struct xmem_region region;
+	u8 *mem;
+	unsigned int reads;
+	unsigned int writes;
+	bool fail_reads;
+	bool fail_writes;
+	bool freed;
+};
+
+static int xmem_fake_rw(struct xmem_region *region, const struct xmem_io *ios,
+			unsigned int n, bool write)
+{
+	struct xmem_fake *f = region->priv;
+	unsigned int i;
+
+	if (write ? f->fail_writes : f->fail_reads)
+		return -EIO;
+	for (i = 0; i < n; i++) {
+		u8 *remote = f->mem + ios[i].offset;
+
+		if (write) {
+			memcpy_from_page(remote, ios[i].page, 0, PAGE_SIZE);
+			f->writes++;
+		} else {
+			memcpy_to_page(ios[i].page, 0, remote, PAGE_SIZE);
+			f->reads++;
+		}
+	}
+	return 0;
+}
+
+static const struct xmem_backend_ops xmem_fake_ops = {
+	.rw = xmem_fake_rw,
+};
+
+static void xmem_fake_free(struct xmem_region *region)
+{
+	struct xmem_fake *f = region->priv;
+
+	f->freed = true;
+}
+
+static int xmem_pager_test_init(struct kunit *test)
+{
+	struct xmem_fake *f;
+	unsigned int i;
+
+	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	f->mem = vmalloc(FAKE_PAGES * PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, f->mem);
+	for (i = 0; i < FAKE_PAGES; i++)
+		memset(f->mem + i * PAGE_SIZE, 'a' + i, PAGE_SIZE);
+	xmem_cache_init(&f->cache, NULL, &xmem_fake_ops, 4);
+	xmem_region_init(&f->region, &f->cache, "fake", FAKE_PAGES, 0);
+	f->region.priv = f;
+	f->region.free = xmem_fake_free;
+	test->priv = f;
+	return 0;
+}
+
+static void xmem_pager_test_exit(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+
+	f->fail_writes = false;
+	xmem_region_drop(&f->region);
+	xmem_region_put(&f->region);
+	KUNIT_EXPECT_TRUE(test, f->freed);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
+	vfree(f->mem);
+}
+
+static u8 xmem_page_byte(struct xmem_portion *p, size_t off)
+{
+	return ((u8 *)page_address(p->page))[off];
+}
+
+static void xmem_pager_test_fetch_once(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+
+	p = xmem_pager_get(&f->region, 3);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	KUNIT_EXPECT_EQ(test, xmem_page_byte(p, 0), 'a' + 3);
+	KUNIT_EXPECT_EQ(test, xmem_page_byte(p, PAGE_SIZE - 1), 'a' + 3);
+	KUNIT_EXPECT_TRUE(test, test_bit(XMEM_PORTION_LOCKED, &p->flags));
+	xmem_pager_unlock(p);
+
+	p = xmem_pager_get(&f->region, 3);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, f->reads, 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.cache_hits), 1);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
+
+	KUNIT_EXPECT_EQ(test, PTR_ERR(xmem_pager_get(&f->region, FAKE_PAGES)),
+			-EINVAL);
+}
+
+static void xmem_pager_test_limit_clean(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+	unsigned int i;
+
+	for (i = 0; i < FAKE_PAGES; i++) {
+		p = xmem_pager_get(&f->region, i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+		KUNIT_EXPECT_EQ(test, xmem_page_byte(p, 100), 'a' + i);
+		xmem_pager_unlock(p);
+		KUNIT_EXPECT_LE(test, f->cache.nr_pages, 4);
+	}
+	KUNIT_EXPECT_EQ(test, f->reads, FAKE_PAGES);
+	/* Clean pages leave without a transfer. */
+	KUNIT_EXPECT_EQ(test, f->writes, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.evictions_dirty),
+			0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.evictions_clean),
+			FAKE_PAGES - f->cache.nr_pages);
+}
+
+/* Write to a page the way a process would, and mark it as a fault does. */
+static void xmem_write_page(struct kunit *test, struct xmem_fake *f,
+			    pgoff_t index, u8 val)
+{
+	struct xmem_portion *p = xmem_pager_get(&f->region, index);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_portion_set_dirty(&f->cache, p);
+	memset(page_address(p->page), val, PAGE_SIZE);
+	xmem_pager_unlock(p);
+}
+
+static void xmem_pager_test_sync(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	unsigned long resident, dirty;
+
+	xmem_write_page(test, f, 1, 'X');
+	xmem_write_page(test, f, 2, 'Y');
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 2);
+	xmem_region_counts(&f->region, &resident, &dirty);
+	KUNIT_EXPECT_EQ(test, resident, 2);
+	KUNIT_EXPECT_EQ(test, dirty, 2);
+
+	/* Only part of the range is synced. */
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 1), 0);
+	KUNIT_EXPECT_EQ(test, f->writes, 1);
+	KUNIT_EXPECT_EQ(test, f->mem[PAGE_SIZE], 'X');
+	KUNIT_EXPECT_EQ(test, f->mem[2 * PAGE_SIZE], 'a' + 2);
+
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES), 0);
+	KUNIT_EXPECT_EQ(test, f->writes, 2);
+	KUNIT_EXPECT_EQ(test, f->mem[3 * PAGE_SIZE - 1], 'Y');
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 0);
+
+	/* Nothing dirty: nothing sent, pages still resident. */
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES), 0);
+	KUNIT_EXPECT_EQ(test, f->writes, 2);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 2);
+}
+
+static void xmem_pager_test_evict_dirty(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+	unsigned int i;
+
+	/* More dirty pages than the limit: they must reach "remote" memory. */
+	for (i = 0; i < 8; i++)
+		xmem_write_page(test, f, i, 'A' + i);
+	KUNIT_EXPECT_LE(test, f->cache.nr_pages, 4);
+	KUNIT_EXPECT_EQ(test, f->writes,
+			atomic64_read(&f->cache.stats.evictions_dirty));
+	KUNIT_EXPECT_GE(test, f->writes, 4);
+
+	for (i = 0; i < 8; i++) {
+		p = xmem_pager_get(&f->region, i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+		KUNIT_EXPECT_EQ(test, xmem_page_byte(p, 7), 'A' + i);
+		xmem_pager_unlock(p);
+	}
+}
+
+static void xmem_pager_test_second_chance(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		p = xmem_pager_get(&f->region, i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+		xmem_pager_unlock(p);
+	}
+	/* One eviction pass clears every ACCESSED bit; evict 0 and 1. */
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 2), 2);
+	/* Touch 2: 3 is now the least recently used. */
+	p = xmem_pager_get(&f->region, 2);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 1);
+	KUNIT_EXPECT_NOT_NULL(test, xa_load(&f->region.portions, 2));
+	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 3));
+	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 0));
+}
+
+static void xmem_pager_test_busy_skipped(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+
+	p = xmem_pager_get(&f->region, 5);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	/* Locked by us: the evictor must pass over it. */
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 0);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 1);
+}
+
+static void xmem_pager_test_write_error(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+
+	xmem_write_page(test, f, 0, 'Z');
+	f->fail_writes = true;
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0), -EIO);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 1);
+	/* Eviction keeps the page rather than lose the data. */
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 0);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.writeback_errors),
+			2);
+
+	/* The eviction's failure is reported by the next sync as well. */
+	f->fail_writes = false;
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0), -EIO);
+	KUNIT_EXPECT_EQ(test, f->mem[0], 'Z');
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0), 0);
+}
+
+static void xmem_pager_test_read_error(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+
+	f->fail_reads = true;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(xmem_pager_get(&f->region, 0)), -EIO);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
+	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 0));
+	f->fail_reads = false;
+	xmem_write_page(test, f, 0, 'Q');
+}
+
+static void xmem_pager_test_limit_lowered(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	unsigned int i;
+
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 8), 0);
+	for (i = 0; i < 8; i++)
+		xmem_write_page(test, f, i, '0' + i);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 8);
+	KUNIT_EXPECT_EQ(test, xmem_cache_set_limit(&f->cache, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_cache_set_limit(&f->cache, 2), 0);
+	KUNIT_EXPECT_LE(test, f->cache.nr_pages, 2);
+	KUNIT_EXPECT_GE(test, f->writes, 6);
+}
+
+static void xmem_pager_test_drop(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+
+	xmem_write_page(test, f, 9, 'D');
+	xmem_write_page(test, f, 10, 'E');
+	KUNIT_EXPECT_EQ(test, xmem_region_drop(&f->region), 0);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
+	KUNIT_EXPECT_EQ(test, f->mem[9 * PAGE_SIZE], 'D');
+	KUNIT_EXPECT_EQ(test, f->mem[10 * PAGE_SIZE + 5], 'E');
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 0);
+}
+
+static struct kunit_case xmem_pager_cases[] = {
+	KUNIT_CASE(xmem_pager_test_fetch_once),
+	KUNIT_CASE(xmem_pager_test_limit_clean),
+	KUNIT_CASE(xmem_pager_test_sync),
+	KUNIT_CASE(xmem_pager_test_evict_dirty),
+	KUNIT_CASE(xmem_pager_test_second_chance),
+	KUNIT_CASE(xmem_pager_test_busy_skipped),
+	KUNIT_CASE(xmem_pager_test_write_error),
+	KUNIT_CASE(xmem_pager_test_read_error),
+	KUNIT_CASE(xmem_pager_test_limit_lowered),
+	KUNIT_CASE(xmem_pager_test_drop),
+	{}
+};
+
+static struct kunit_suite xmem_pager_suite = {
+	.name = "xmem_pager",
+	.init = xmem_pager_test_init,
+	.exit = xmem_pager_test_exit,
+	.test_cases = xmem_pager_cases,
+};
+
+kunit_test_suites(&xmem_wire_suite, &xmem_pager_suite);
+
+MODULE_DESCRIPTION("KUnit tests for xmem");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);

@@ -1,0 +1,1042 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xmem: external primary memory over RDMA.
+ *
+ * This file holds the device: /dev/xmem, its file operations and ioctls,
+ * the regions known to this client, the connection to the appliance and
+ * its recovery, and the sysfs knobs.  Faults, eviction and write-back are
+ * in xmem_pager.c, the PTE side in xmem_tlb.c, the transport in
+ * xmem_rdma.c and message encoding in xmem_wire.c.
+ *
+ * Every open of /dev/xmem shares one address space (one anonymous inode's
+ * mapping), so the kernel's mapping helpers reach every PTE of a page in
+ * every process.  Each region owns a window of that address space: page i
+ * of a region lives at page offset region->base + i.  mmap offsets are
+ * region relative; ->mmap moves vm_pgoff into the region's window.
+ *
+ * Lock ordering, outermost first:
+ *   mmap_lock (held by the mm core around ->mmap and the fault handlers)
+ *   xmem_file.lock
+ *   xmem_device.lock
+ *   xmem_rdma_conn.call_lock (inside the transport)
+ *   portion LOCKED bits: several only in ascending (region, index) order,
+ *     or with trylock (the evictor)
+ *   i_mmap_rwsem, page table locks (taken by the mm helpers)
+ *   xmem_device.conn_lock, xmem_cache.lock, a region's xa_lock (innermost;
+ *     never nested with one another)
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/inet.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pseudo_fs.h>
+#include <linux/random.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+
+#include "uapi/xmem.h"
+#include "xmem_compat.h"
+#include "xmem_pager.h"
+#include "xmem_rdma.h"
+#include "xmem_wire.h"
+
+/* Page offsets per region window: 1 TiB, the largest region. */
+#define XMEM_WINDOW_SHIFT	(40 - PAGE_SHIFT)
+/* Windows 1 .. XMEM_MAX_WINDOWS - 1; offsets stay below 2^60 bytes. */
+#define XMEM_MAX_WINDOWS	BIT(20)
+
+#define XMEM_MIN_LIMIT		SZ_1M
+#define XMEM_DEFAULT_LIMIT	SZ_64M
+#define XMEM_IO_WAIT		(30 * HZ)
+#define XMEM_RECONNECT_MAX	30
+#define XMEM_RECONNECT_DELAY	(2 * HZ)
+
+static char *appliance;
+module_param(appliance, charp, 0444);
+MODULE_PARM_DESC(appliance, "appliance to connect to at load, ADDR:PORT");
+
+static unsigned long local_limit = XMEM_DEFAULT_LIMIT;
+module_param(local_limit, ulong, 0444);
+MODULE_PARM_DESC(local_limit, "initial local memory limit in bytes");
+
+enum xmem_state {
+	XMEM_DISCONNECTED,	/* no appliance configured */
+	XMEM_CONNECTING,	/* configured, (re)connecting */
+	XMEM_CONNECTED,
+	XMEM_FAILED,		/* gave up; write the address again */
+};
+
+static const char * const xmem_state_names[] = {
+	[XMEM_DISCONNECTED] = "disconnected",
+	[XMEM_CONNECTING] = "connecting",
+	[XMEM_CONNECTED] = "connected",
+	[XMEM_FAILED] = "failed",
+};
+
+/**
+ * struct xmem_core_region - a region as this client knows it
+ * @r: the pager's view
+ * @node: entry in &xmem_device.regions, under &xmem_device.lock
+ * @window: its window in the shared address space (IDA slot)
+ * @region_id: the appliance's identifier; under &xmem_device.conn_lock
+ * @addr: remote address of byte 0; under &xmem_device.conn_lock
+ * @rkey: remote key; under &xmem_device.conn_lock
+ * @lost: the appliance no longer has it; under &xmem_device.conn_lock
+ */
+struct xmem_core_region {
+	struct xmem_region r;
+	struct list_head node;
+	int window;
+	u64 region_id;
+	u64 addr;
+	u32 rkey;
+	bool lost;
+};
+
+/**
+ * struct xmem_file - state of one open file
+ * @lock: protects @region
+ * @region: the region the file is bound to, or NULL; holds a reference
+ */
+struct xmem_file {
+	/* Protects @region. */
+	struct mutex lock;
+	struct xmem_core_region *region;
+};
+
+/**
+ * struct xmem_device - the one xmem device
+ * @misc: /dev/xmem
+ * @mnt: pseudo file system holding @inode
+ * @inode: anonymous inode whose mapping every open file shares
+ * @cache: the local page cache
+ * @lock: protects @addr, @addr_set, @regions, @attempts and changes of
+ *	@conn and @state (readers use @conn_lock)
+ * @addr: the appliance's address
+ * @addr_set: @addr is configured
+ * @regions: known regions (struct xmem_core_region.node)
+ * @attempts: reconnection attempts since the link was lost
+ * @conn_lock: protects @conn and @state for readers, and the remote
+ *	fields of every region
+ * @conn: the connection, or NULL
+ * @state: an enum xmem_state
+ * @conn_wq: woken when @state changes
+ * @connect_work: (re)connects, with back-off
+ * @link_work: tears a failed connection down
+ * @windows: allocates region windows
+ */
+struct xmem_device {
+	struct miscdevice misc;
+	struct vfsmount *mnt;
+	struct inode *inode;
+	struct xmem_cache cache;
+
+	/* Protects addr, addr_set, regions, attempts; serialises conn changes. */
+	struct mutex lock;
+	struct sockaddr_storage addr;
+	bool addr_set;
+	struct list_head regions;
+	unsigned int attempts;
+
+	/* Protects conn, state and the remote fields of every region. */
+	spinlock_t conn_lock;
+	struct xmem_rdma_conn *conn;
+	enum xmem_state state;
+	wait_queue_head_t conn_wq;
+	struct delayed_work connect_work;
+	struct work_struct link_work;
+	struct ida windows;
+};
+
+static struct xmem_device xmem_dev;
+
+#define to_core_region(region) container_of(region, struct xmem_core_region, r)
+
+static void xmem_set_state(struct xmem_device *dev, enum xmem_state state)
+{
+	lockdep_assert_held(&dev->lock);
+	spin_lock(&dev->conn_lock);
+	dev->state = state;
+	spin_unlock(&dev->conn_lock);
+	wake_up_all(&dev->conn_wq);
+}
+
+/* Install a new connection, or none; returns the old one to disconnect. */
+static struct xmem_rdma_conn *xmem_swap_conn(struct xmem_device *dev,
+					     struct xmem_rdma_conn *conn,
+					     enum xmem_state state)
+{
+	struct xmem_rdma_conn *old;
+
+	lockdep_assert_held(&dev->lock);
+	spin_lock(&dev->conn_lock);
+	old = dev->conn;
+	dev->conn = conn;
+	dev->state = state;
+	spin_unlock(&dev->conn_lock);
+	wake_up_all(&dev->conn_wq);
+	return old;
+}
+
+static bool xmem_conn_settled(struct xmem_device *dev)
+{
+	return READ_ONCE(dev->state) != XMEM_CONNECTING;
+}
+
+/* A referenced connection, waiting for a reconnection in progress. */
+static struct xmem_rdma_conn *xmem_get_conn(struct xmem_device *dev)
+{
+	struct xmem_rdma_conn *conn;
+
+	wait_event_killable_timeout(dev->conn_wq, xmem_conn_settled(dev),
+				    XMEM_IO_WAIT);
+	spin_lock(&dev->conn_lock);
+	conn = dev->conn;
+	if (conn)
+		xmem_rdma_get(conn);
+	spin_unlock(&dev->conn_lock);
+	return conn;
+}
+
+/* The pager's backend: one-sided transfers on the current connection. */
+static int xmem_backend_rw(struct xmem_region *region,
+			   const struct xmem_io *ios, unsigned int n,
+			   bool write)
+{
+	struct xmem_core_region *cr = to_core_region(region);
+	struct xmem_device *dev = &xmem_dev;
+	struct xmem_rdma_conn *conn;
+	u64 addr;
+	u32 rkey;
+	bool lost;
+	int ret;
+
+	conn = xmem_get_conn(dev);
+	if (!conn)
+		return -ENOTCONN;
+	spin_lock(&dev->conn_lock);
+	addr = cr->addr;
+	rkey = cr->rkey;
+	lost = cr->lost;
+	spin_unlock(&dev->conn_lock);
+
+	ret = lost ? -EIO : xmem_rdma_rw(conn, addr, rkey, ios, n, write);
+	xmem_rdma_put(conn);
+	return ret;
+}
+
+static const struct xmem_backend_ops xmem_backend_ops = {
+	.rw = xmem_backend_rw,
+};
+
+static void xmem_link_down(void *priv)
+{
+	struct xmem_device *dev = priv;
+
+	queue_work(system_long_wq, &dev->link_work);
+}
+
+static const struct xmem_rdma_ops xmem_rdma_ops = {
+	.link_down = xmem_link_down,
+};
+
+/*
+ * Refresh where each known region lives after a (re)connection.  A region
+ * the appliance does not have any more, or has recreated, is lost: its
+ * faults get SIGBUS rather than other data.
+ */
+static void xmem_reattach_all(struct xmem_device *dev,
+			      struct xmem_rdma_conn *conn)
+{
+	struct xmem_core_region *cr;
+	struct xmem_wire_region wr;
+	int ret;
+
+	lockdep_assert_held(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, node) {
+		ret = xmem_rdma_attach(conn, cr->r.name,
+				       (u64)cr->r.nr_pages << PAGE_SHIFT, 0,
+				       &wr);
+		spin_lock(&dev->conn_lock);
+		if (ret || wr.region_id != cr->region_id) {
+			cr->lost = true;
+		} else {
+			cr->addr = wr.addr;
+			cr->rkey = wr.rkey;
+		}
+		spin_unlock(&dev->conn_lock);
+		if (ret || wr.region_id != cr->region_id)
+			pr_err("region %s: lost by the appliance (%d); its pages fault with SIGBUS\n",
+			       cr->r.name, ret);
+	}
+}
+
+/* Connect to dev->addr and install the connection.  Under dev->lock. */
+static int xmem_connect_locked(struct xmem_device *dev)
+{
+	struct xmem_rdma_conn *conn, *old;
+	int ret;
+
+	lockdep_assert_held(&dev->lock);
+	ret = xmem_rdma_connect(&dev->addr, &xmem_rdma_ops, dev, &conn);
+	if (ret)
+		return ret;
+	xmem_reattach_all(dev, conn);
+	old = xmem_swap_conn(dev, conn, XMEM_CONNECTED);
+	if (old)
+		xmem_rdma_disconnect(old);
+	dev->attempts = 0;
+	return 0;
+}
+
+static void xmem_connect_work(struct work_struct *work)
+{
+	struct xmem_device *dev = container_of(to_delayed_work(work),
+					       struct xmem_device,
+					       connect_work);
+	unsigned long delay;
+	int ret;
+
+	mutex_lock(&dev->lock);
+	if (!dev->addr_set || dev->conn)
+		goto out;
+	ret = xmem_connect_locked(dev);
+	if (!ret)
+		goto out;
+	if (++dev->attempts >= XMEM_RECONNECT_MAX) {
+		pr_err("appliance %pISpc: giving up after %u attempts (%d)\n",
+		       &dev->addr, dev->attempts, ret);
+		xmem_set_state(dev, XMEM_FAILED);
+		goto out;
+	}
+	/* Back off, with jitter so that many clients do not march in step. */
+	delay = min_t(unsigned long, dev->attempts, 5) * XMEM_RECONNECT_DELAY;
+	delay += get_random_u32_below(HZ);
+	queue_delayed_work(system_long_wq, &dev->connect_work, delay);
+out:
+	mutex_unlock(&dev->lock);
+}
+
+static void xmem_link_work(struct work_struct *work)
+{
+	struct xmem_device *dev = container_of(work, struct xmem_device,
+					       link_work);
+	struct xmem_rdma_conn *old;
+
+	mutex_lock(&dev->lock);
+	if (!dev->conn) {
+		mutex_unlock(&dev->lock);
+		return;
+	}
+	pr_warn("appliance %pISpc: connection lost, reconnecting\n",
+		&dev->addr);
+	old = xmem_swap_conn(dev, NULL, XMEM_CONNECTING);
+	dev->attempts = 0;
+	queue_delayed_work(system_long_wq, &dev->connect_work, 0);
+	mutex_unlock(&dev->lock);
+	xmem_rdma_disconnect(old);
+}
+
+/* Write back every dirty page of every region; under dev->lock. */
+static int xmem_sync_all(struct xmem_device *dev)
+{
+	struct xmem_core_region *cr;
+	int ret = 0;
+
+	lockdep_assert_held(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, node) {
+		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1))
+			ret = -EIO;
+	}
+	return ret;
+}
+
+/* Parse "ADDR:PORT", with an IPv6 address in brackets. */
+static int xmem_parse_addr(const char *buf, struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN + 2], *port;
+	const char *h;
+	size_t len;
+	u16 p;
+
+	len = strcspn(buf, "\n");
+	if (!len || len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, buf, len);
+	host[len] = '\0';
+	port = strrchr(host, ':');
+	if (!port || kstrtou16(port + 1, 10, &p) || !p)
+		return -EINVAL;
+	*port = '\0';
+	h = host;
+	if (h[0] == '[') {
+		if (port[-1] != ']')
+			return -EINVAL;
+		port[-1] = '\0';
+		h++;
+	}
+	return inet_pton_with_scope(&init_net, AF_UNSPEC, h, port + 1, ss);
+}
+
+/**
+ * xmem_set_appliance() - connect to an appliance, or disconnect
+ * @dev: the device
+ * @addr: the address, or NULL to disconnect
+ *
+ * Writes back every dirty page over the current connection first; if
+ * that fails nothing changes, so no data is lost by reconfiguring.
+ *
+ * Context: process context, may sleep for the connection timeouts.
+ * Return: 0, -EIO (write-back failed) or the connection error.
+ */
+static int xmem_set_appliance(struct xmem_device *dev,
+			      const struct sockaddr_storage *addr)
+{
+	struct xmem_rdma_conn *old = NULL;
+	int ret = 0;
+
+	cancel_delayed_work_sync(&dev->connect_work);
+	mutex_lock(&dev->lock);
+	if (dev->conn && xmem_sync_all(dev)) {
+		pr_err_ratelimited("appliance %pISpc: dirty pages could not be written back; keeping the connection\n",
+				   &dev->addr);
+		ret = -EIO;
+		goto out;
+	}
+	old = xmem_swap_conn(dev, NULL,
+			     addr ? XMEM_CONNECTING : XMEM_DISCONNECTED);
+	dev->addr_set = false;
+	if (old) {
+		xmem_rdma_disconnect(old);
+		pr_info("appliance %pISpc: disconnected\n", &dev->addr);
+	}
+	if (!addr)
+		goto out;
+	dev->addr = *addr;
+	dev->addr_set = true;
+	dev->attempts = 0;
+	ret = xmem_connect_locked(dev);
+	if (ret) {
+		pr_err_ratelimited("appliance %pISpc: cannot connect: %d\n",
+				   &dev->addr, ret);
+		xmem_set_state(dev, XMEM_FAILED);
+	}
+out:
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+static void xmem_region_free(struct xmem_region *region)
+{
+	struct xmem_core_region *cr = to_core_region(region);
+
+	ida_free(&xmem_dev.windows, cr->window);
+	kfree(cr);
+}
+
+/* Find a known region, checking the request against it; under dev->lock. */
+static struct xmem_core_region *xmem_find_region(struct xmem_device *dev,
+						 const struct xmem_attach *a)
+{
+	struct xmem_core_region *cr;
+
+	lockdep_assert_held(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, node) {
+		if (strcmp(cr->r.name, a->name))
+			continue;
+		if (a->flags & XMEM_ATTACH_EXCL)
+			return ERR_PTR(-EEXIST);
+		if (a->size && a->size != (u64)cr->r.nr_pages << PAGE_SHIFT)
+			return ERR_PTR(-EINVAL);
+		xmem_region_get(&cr->r);
+		return cr;
+	}
+	return NULL;
+}
+
+/* Attach a region by name, from this client's list or the appliance. */
+static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
+						   const struct xmem_attach *a)
+{
+	struct xmem_core_region *cr;
+	struct xmem_rdma_conn *conn;
+	struct xmem_wire_region wr;
+	u32 flags = 0;
+	int ret;
+
+	mutex_lock(&dev->lock);
+	cr = xmem_find_region(dev, a);
+	if (cr)
+		goto out;
+
+	spin_lock(&dev->conn_lock);
+	conn = dev->conn;
+	if (conn)
+		xmem_rdma_get(conn);
+	spin_unlock(&dev->conn_lock);
+	if (!conn) {
+		cr = ERR_PTR(-ENOTCONN);
+		goto out;
+	}
+
+	if (a->flags & XMEM_ATTACH_CREATE)
+		flags |= XMEM_ATTACH_F_CREATE;
+	if (a->flags & XMEM_ATTACH_EXCL)
+		flags |= XMEM_ATTACH_F_EXCL;
+	ret = xmem_rdma_attach(conn, a->name, a->size, flags, &wr);
+	xmem_rdma_put(conn);
+	if (ret) {
+		cr = ERR_PTR(ret);
+		goto out;
+	}
+	if (a->size && wr.size != a->size) {
+		pr_err_ratelimited("region %s: appliance answered size %llu for %llu\n",
+				   a->name, wr.size, a->size);
+		cr = ERR_PTR(-EBADMSG);
+		goto out;
+	}
+
+	cr = kzalloc(sizeof(*cr), GFP_KERNEL);
+	if (!cr) {
+		cr = ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	ret = ida_alloc_range(&dev->windows, 1, XMEM_MAX_WINDOWS - 1,
+			      GFP_KERNEL);
+	if (ret < 0) {
+		kfree(cr);
+		cr = ERR_PTR(ret);
+		goto out;
+	}
+	cr->window = ret;
+	cr->region_id = wr.region_id;
+	cr->addr = wr.addr;
+	cr->rkey = wr.rkey;
+	xmem_region_init(&cr->r, &dev->cache, a->name, wr.size >> PAGE_SHIFT,
+			 (pgoff_t)cr->window << XMEM_WINDOW_SHIFT);
+	cr->r.free = xmem_region_free;
+	list_add_tail(&cr->node, &dev->regions);	/* the list's reference */
+	xmem_region_get(&cr->r);			/* the caller's */
+	pr_info("region %s: attached, %llu bytes%s\n", a->name, wr.size,
+		wr.created ? ", created" : "");
+out:
+	mutex_unlock(&dev->lock);
+	return cr;
+}
+
+static int xmem_open(struct inode *inode, struct file *file)
+{
+	struct xmem_file *xf;
+
+	xf = kzalloc(sizeof(*xf), GFP_KERNEL);
+	if (!xf)
+		return -ENOMEM;
+	mutex_init(&xf->lock);
+	file->private_data = xf;
+	/* One address space for every open, see the top of this file. */
+	file->f_mapping = xmem_dev.inode->i_mapping;
+	return 0;
+}
+
+static int xmem_release(struct inode *inode, struct file *file)
+{
+	struct xmem_file *xf = file->private_data;
+
+	/* Dirty pages stay cached; they are written back on eviction. */
+	if (xf->region)
+		xmem_region_put(&xf->region->r);
+	mutex_destroy(&xf->lock);
+	kfree(xf);
+	return 0;
+}
+
+static struct xmem_core_region *xmem_file_region(struct xmem_file *xf)
+{
+	struct xmem_core_region *cr;
+
+	mutex_lock(&xf->lock);
+	cr = xf->region;
+	if (cr)
+		xmem_region_get(&cr->r);
+	mutex_unlock(&xf->lock);
+	return cr;
+}
+
+static long xmem_ioctl_version(void __user *arg)
+{
+	struct xmem_version v;
+
+	if (copy_from_user(&v, arg, sizeof(v)))
+		return -EFAULT;
+	if (v.reserved[0] || v.reserved[1]) {
+		pr_warn_ratelimited("VERSION: reserved fields not zero\n");
+		return -EINVAL;
+	}
+	v.major = XMEM_UAPI_MAJOR;
+	v.minor = XMEM_UAPI_MINOR;
+	v.proto_major = XMEM_PROTO_MAJOR;
+	v.proto_minor = XMEM_PROTO_MINOR;
+	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static int xmem_check_attach(const struct xmem_attach *a)
+{
+	const char *why;
+
+	if (a->reserved || a->reserved2[0] || a->reserved2[1])
+		why = "reserved fields not zero";
+	else if (a->flags & ~(XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL))
+		why = "unknown flags";
+	else if ((a->flags & XMEM_ATTACH_EXCL) &&
+		 !(a->flags & XMEM_ATTACH_CREATE))
+		why = "EXCL without CREATE";
+	else if (xmem_wire_check_name(a->name, sizeof(a->name)))
+		why = "bad region name";
+	else if (!IS_ALIGNED(a->size, PAGE_SIZE) ||
+		 a->size > XMEM_REGION_MAX_BYTES)
+		why = "size not a page multiple up to 1 TiB";
+	else
+		return 0;
+	pr_warn_ratelimited("ATTACH: %s\n", why);
+	return -EINVAL;
+}
+
+static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
+{
+	struct xmem_core_region *cr;
+	struct xmem_attach a;
+	long ret;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	ret = xmem_check_attach(&a);
+	if (ret)
+		return ret;
+
+	mutex_lock(&xf->lock);
+	if (xf->region) {
+		pr_warn_ratelimited("ATTACH: file already bound to region %s\n",
+				    xf->region->r.name);
+		ret = -EBUSY;
+		goto out;
+	}
+	cr = xmem_attach_region(&xmem_dev, &a);
+	if (IS_ERR(cr)) {
+		ret = PTR_ERR(cr);
+		pr_warn_ratelimited("ATTACH %s: %ld\n", a.name, ret);
+		goto out;
+	}
+	a.size = (u64)cr->r.nr_pages << PAGE_SHIFT;
+	a.region_id = cr->region_id;
+	if (copy_to_user(arg, &a, sizeof(a))) {
+		xmem_region_put(&cr->r);
+		ret = -EFAULT;
+		goto out;
+	}
+	xf->region = cr;
+out:
+	mutex_unlock(&xf->lock);
+	return ret;
+}
+
+static long xmem_ioctl_info(struct xmem_file *xf, void __user *arg)
+{
+	struct xmem_region_info info;
+	struct xmem_core_region *cr;
+	unsigned long resident, dirty;
+
+	if (copy_from_user(&info, arg, sizeof(info)))
+		return -EFAULT;
+	if (memchr_inv(info.reserved, 0, sizeof(info.reserved))) {
+		pr_warn_ratelimited("INFO: reserved fields not zero\n");
+		return -EINVAL;
+	}
+	cr = xmem_file_region(xf);
+	if (!cr)
+		return -ENXIO;
+	xmem_region_counts(&cr->r, &resident, &dirty);
+	info.size = (u64)cr->r.nr_pages << PAGE_SHIFT;
+	info.region_id = cr->region_id;
+	info.resident_bytes = (u64)resident << PAGE_SHIFT;
+	info.dirty_bytes = (u64)dirty << PAGE_SHIFT;
+	xmem_region_put(&cr->r);
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long xmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct xmem_file *xf = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case XMEM_IOC_VERSION:
+		return xmem_ioctl_version(uarg);
+	case XMEM_IOC_ATTACH:
+		return xmem_ioctl_attach(xf, uarg);
+	case XMEM_IOC_INFO:
+		return xmem_ioctl_info(xf, uarg);
+	default:
+		pr_warn_ratelimited("unknown ioctl %#x from %s[%d]\n", cmd,
+				    current->comm, task_pid_nr(current));
+		return -ENOTTY;
+	}
+}
+
+static int xmem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct xmem_core_region *cr = xmem_file_region(file->private_data);
+	unsigned long pages = vma_pages(vma);
+
+	if (!cr) {
+		pr_warn_ratelimited("mmap: file not bound to a region\n");
+		return -ENXIO;
+	}
+	if (!(vma->vm_flags & VM_SHARED)) {
+		pr_warn_ratelimited("region %s: mmap must be MAP_SHARED\n",
+				    cr->r.name);
+		goto err_put;
+	}
+	if (vma->vm_pgoff >= cr->r.nr_pages ||
+	    pages > cr->r.nr_pages - vma->vm_pgoff) {
+		pr_warn_ratelimited("region %s: mmap past the end of the region\n",
+				    cr->r.name);
+		goto err_put;
+	}
+	vma->vm_pgoff += cr->r.base;
+	xmem_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &xmem_vm_ops;
+	vma->vm_private_data = &cr->r;	/* the mapping's reference */
+	return 0;
+
+err_put:
+	xmem_region_put(&cr->r);
+	return -EINVAL;
+}
+
+static int xmem_fsync(struct file *file, loff_t start, loff_t end,
+		      int datasync)
+{
+	struct xmem_core_region *cr = xmem_file_region(file->private_data);
+	pgoff_t first, last, base;
+	int ret;
+
+	if (!cr)
+		return 0;
+	/* Offsets are in the shared address space; clamp to the window. */
+	base = cr->r.base;
+	first = max_t(pgoff_t, start >> PAGE_SHIFT, base);
+	last = min_t(pgoff_t, end >> PAGE_SHIFT, base + cr->r.nr_pages - 1);
+	ret = first <= last ? xmem_region_sync(&cr->r, first - base,
+					       last - base) : 0;
+	xmem_region_put(&cr->r);
+	return ret;
+}
+
+static const struct file_operations xmem_fops = {
+	.owner = THIS_MODULE,
+	.open = xmem_open,
+	.release = xmem_release,
+	.unlocked_ioctl = xmem_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = xmem_mmap,
+	.fsync = xmem_fsync,
+	.llseek = noop_llseek,
+};
+
+/* sysfs */
+
+static ssize_t appliance_show(struct device *d, struct device_attribute *attr,
+			      char *buf)
+{
+	struct xmem_device *dev = &xmem_dev;
+	ssize_t ret;
+
+	mutex_lock(&dev->lock);
+	if (dev->addr_set)
+		ret = sysfs_emit(buf, "%pISpc\n", &dev->addr);
+	else
+		ret = sysfs_emit(buf, "none\n");
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+static ssize_t appliance_store(struct device *d, struct device_attribute *attr,
+			       const char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	int ret;
+
+	if (sysfs_streq(buf, "none")) {
+		ret = xmem_set_appliance(&xmem_dev, NULL);
+	} else if (xmem_parse_addr(buf, &ss)) {
+		pr_warn_ratelimited("appliance: expected ADDR:PORT or none\n");
+		ret = -EINVAL;
+	} else {
+		ret = xmem_set_appliance(&xmem_dev, &ss);
+	}
+	return ret ? ret : len;
+}
+static DEVICE_ATTR_RW(appliance);
+
+static ssize_t state_show(struct device *d, struct device_attribute *attr,
+			  char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  xmem_state_names[READ_ONCE(xmem_dev.state)]);
+}
+static DEVICE_ATTR_RO(state);
+
+static ssize_t local_limit_show(struct device *d,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  (u64)READ_ONCE(xmem_dev.cache.limit_pages) <<
+			  PAGE_SHIFT);
+}
+
+static ssize_t local_limit_store(struct device *d,
+				 struct device_attribute *attr,
+				 const char *buf, size_t len)
+{
+	unsigned long long bytes;
+	char *end;
+	int ret;
+
+	bytes = memparse(buf, &end);
+	if (end == buf || (*end && *end != '\n') || bytes < XMEM_MIN_LIMIT ||
+	    bytes > (u64)totalram_pages() << PAGE_SHIFT) {
+		pr_warn_ratelimited("local_limit: expected bytes from 1M up to the RAM size\n");
+		return -EINVAL;
+	}
+	ret = xmem_cache_set_limit(&xmem_dev.cache, bytes >> PAGE_SHIFT);
+	if (ret == -EBUSY)
+		pr_warn_ratelimited("local_limit: set, but busy pages keep the cache above it for now\n");
+	return len;
+}
+static DEVICE_ATTR_RW(local_limit);
+
+static int xmem_appliance_stat(struct xmem_wire_stat *st)
+{
+	struct xmem_rdma_conn *conn;
+	int ret;
+
+	spin_lock(&xmem_dev.conn_lock);
+	conn = xmem_dev.conn;
+	if (conn)
+		xmem_rdma_get(conn);
+	spin_unlock(&xmem_dev.conn_lock);
+	if (!conn)
+		return -ENOTCONN;
+	ret = xmem_rdma_stat(conn, st);
+	xmem_rdma_put(conn);
+	return ret;
+}
+
+static ssize_t appliance_regions_show(struct device *d,
+				      struct device_attribute *attr, char *buf)
+{
+	struct xmem_wire_stat st;
+	int ret = xmem_appliance_stat(&st);
+
+	return ret ? ret : sysfs_emit(buf, "%llu\n", st.regions);
+}
+static DEVICE_ATTR_RO(appliance_regions);
+
+static ssize_t appliance_bytes_show(struct device *d,
+				    struct device_attribute *attr, char *buf)
+{
+	struct xmem_wire_stat st;
+	int ret = xmem_appliance_stat(&st);
+
+	return ret ? ret : sysfs_emit(buf, "%llu\n", st.bytes_allocated);
+}
+static DEVICE_ATTR_RO(appliance_bytes);
+
+static struct attribute *xmem_attrs[] = {
+	&dev_attr_appliance.attr,
+	&dev_attr_state.attr,
+	&dev_attr_local_limit.attr,
+	&dev_attr_appliance_regions.attr,
+	&dev_attr_appliance_bytes.attr,
+	NULL,
+};
+
+static const struct attribute_group xmem_attr_group = {
+	.attrs = xmem_attrs,
+};
+
+#define XMEM_STAT_ATTR(_name, _expr)					\
+static ssize_t _name##_show(struct device *d,				\
+			    struct device_attribute *attr, char *buf)	\
+{									\
+	struct xmem_cache *cache = &xmem_dev.cache;			\
+									\
+	return sysfs_emit(buf, "%llu\n", (u64)(_expr));			\
+}									\
+static DEVICE_ATTR_RO(_name)
+
+#define XMEM_COUNTER(_name) atomic64_read(&cache->stats._name)
+
+XMEM_STAT_ATTR(faults, XMEM_COUNTER(faults));
+XMEM_STAT_ATTR(cache_hits, XMEM_COUNTER(cache_hits));
+XMEM_STAT_ATTR(rdma_reads, XMEM_COUNTER(rdma_reads));
+XMEM_STAT_ATTR(rdma_writes, XMEM_COUNTER(rdma_writes));
+XMEM_STAT_ATTR(bytes_read, XMEM_COUNTER(rdma_reads) << PAGE_SHIFT);
+XMEM_STAT_ATTR(bytes_written, XMEM_COUNTER(rdma_writes) << PAGE_SHIFT);
+XMEM_STAT_ATTR(evictions_clean, XMEM_COUNTER(evictions_clean));
+XMEM_STAT_ATTR(evictions_dirty, XMEM_COUNTER(evictions_dirty));
+XMEM_STAT_ATTR(writeback_errors, XMEM_COUNTER(writeback_errors));
+XMEM_STAT_ATTR(tlb_flushes, XMEM_COUNTER(tlb_flushes));
+XMEM_STAT_ATTR(resident_bytes, (u64)READ_ONCE(cache->nr_pages) << PAGE_SHIFT);
+XMEM_STAT_ATTR(dirty_bytes,
+	       (u64)atomic_long_read(&cache->nr_dirty) << PAGE_SHIFT);
+
+static struct attribute *xmem_stats_attrs[] = {
+	&dev_attr_faults.attr,
+	&dev_attr_cache_hits.attr,
+	&dev_attr_rdma_reads.attr,
+	&dev_attr_rdma_writes.attr,
+	&dev_attr_bytes_read.attr,
+	&dev_attr_bytes_written.attr,
+	&dev_attr_evictions_clean.attr,
+	&dev_attr_evictions_dirty.attr,
+	&dev_attr_writeback_errors.attr,
+	&dev_attr_tlb_flushes.attr,
+	&dev_attr_resident_bytes.attr,
+	&dev_attr_dirty_bytes.attr,
+	NULL,
+};
+
+static const struct attribute_group xmem_stats_group = {
+	.name = "stats",
+	.attrs = xmem_stats_attrs,
+};
+
+static const struct attribute_group *xmem_groups[] = {
+	&xmem_attr_group,
+	&xmem_stats_group,
+	NULL,
+};
+
+/* The pseudo file system that holds the shared inode, as DRM does. */
+
+static int xmem_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, 0x786d656d) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type xmem_fs_type = {
+	.name = "xmem",
+	.owner = THIS_MODULE,
+	.init_fs_context = xmem_fs_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+static int xmem_mnt_count;
+
+static int __init xmem_init(void)
+{
+	struct xmem_device *dev = &xmem_dev;
+	struct sockaddr_storage ss;
+	int ret;
+
+	if (local_limit < XMEM_MIN_LIMIT) {
+		pr_err("local_limit must be at least 1M\n");
+		return -EINVAL;
+	}
+	if (appliance && xmem_parse_addr(appliance, &ss)) {
+		pr_err("appliance=%s: expected ADDR:PORT\n", appliance);
+		return -EINVAL;
+	}
+
+	mutex_init(&dev->lock);
+	spin_lock_init(&dev->conn_lock);
+	INIT_LIST_HEAD(&dev->regions);
+	init_waitqueue_head(&dev->conn_wq);
+	INIT_DELAYED_WORK(&dev->connect_work, xmem_connect_work);
+	INIT_WORK(&dev->link_work, xmem_link_work);
+	ida_init(&dev->windows);
+	dev->state = XMEM_DISCONNECTED;
+
+	ret = simple_pin_fs(&xmem_fs_type, &dev->mnt, &xmem_mnt_count);
+	if (ret)
+		return ret;
+	dev->inode = alloc_anon_inode(dev->mnt->mnt_sb);
+	if (IS_ERR(dev->inode)) {
+		ret = PTR_ERR(dev->inode);
+		goto err_release_fs;
+	}
+	xmem_cache_init(&dev->cache, dev->inode->i_mapping, &xmem_backend_ops,
+			local_limit >> PAGE_SHIFT);
+
+	dev->misc.minor = MISC_DYNAMIC_MINOR;
+	dev->misc.name = "xmem";
+	dev->misc.fops = &xmem_fops;
+	dev->misc.groups = xmem_groups;
+	dev->misc.mode = 0600;
+	ret = misc_register(&dev->misc);
+	if (ret)
+		goto err_put_inode;
+
+	if (appliance) {
+		mutex_lock(&dev->lock);
+		dev->addr = ss;
+		dev->addr_set = true;
+		xmem_set_state(dev, XMEM_CONNECTING);
+		mutex_unlock(&dev->lock);
+		queue_delayed_work(system_long_wq, &dev->connect_work, 0);
+	}
+	pr_info("loaded, local limit %lu bytes\n", local_limit);
+	return 0;
+
+err_put_inode:
+	iput(dev->inode);
+err_release_fs:
+	simple_release_fs(&dev->mnt, &xmem_mnt_count);
+	return ret;
+}
+
+static void __exit xmem_exit(void)
+{
+	struct xmem_device *dev = &xmem_dev;
+	struct xmem_core_region *cr, *tmp;
+	struct xmem_rdma_conn *conn;
+
+	misc_deregister(&dev->misc);
+	cancel_delayed_work_sync(&dev->connect_work);
+	flush_work(&dev->link_work);
+
+	/* No file is open: write everything back, then drop it. */
+	mutex_lock(&dev->lock);
+	dev->addr_set = false;
+	list_for_each_entry_safe(cr, tmp, &dev->regions, node) {
+		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
+		    xmem_region_drop(&cr->r))
+			pr_err("region %s: write-back failed at unload\n",
+			       cr->r.name);
+		list_del(&cr->node);
+		xmem_region_put(&cr->r);
+	}
+	conn = xmem_swap_conn(dev, NULL, XMEM_DISCONNECTED);
+	mutex_unlock(&dev->lock);
+	cancel_work_sync(&dev->link_work);
+	if (conn)
+		xmem_rdma_disconnect(conn);
+
+	iput(dev->inode);
+	simple_release_fs(&dev->mnt, &xmem_mnt_count);
+	ida_destroy(&dev->windows);
+	pr_info("unloaded\n");
+}
+
+module_init(xmem_init);
+module_exit(xmem_exit);
+
+MODULE_DESCRIPTION("xmem: external primary memory over RDMA");
+MODULE_LICENSE("GPL");

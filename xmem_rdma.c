@@ -1,0 +1,911 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xmem: RDMA transport to a memory appliance.
+ *
+ * One reliable-connected QP per appliance, set up through RDMA CM.  Control
+ * messages (include/xmem_proto.h) travel as SEND/RECV, one request at a
+ * time; region data moves only by one-sided RDMA READ and WRITE through the
+ * kernel's rdma_rw API, which also registers memory where the device needs
+ * it (iWARP), so the same code runs on InfiniBand, RoCE and iWARP.
+ *
+ * Lifetime: a connection is reference counted.  xmem_rdma_disconnect()
+ * stops new work, disconnects and drains the QP, so every posted work
+ * request completes (flushed if need be) before anything is freed; the
+ * last reference frees the verbs resources in process context.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/inet.h>
+#include <linux/kref.h>
+#include <linux/module.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+#include <rdma/ib_verbs.h>
+#include <rdma/rdma_cm.h>
+#include <rdma/rw.h>
+
+#include "xmem_rdma.h"
+#include "xmem_wire.h"
+
+#define XMEM_RDMA_RECV_BUFS	4
+#define XMEM_RDMA_MAX_RW	64
+#define XMEM_RDMA_CM_TIMEOUT_MS	5000
+#define XMEM_RDMA_CALL_TIMEOUT	(10 * HZ)
+
+#define xmem_rdma_err(conn, fmt, ...)					\
+	pr_err_ratelimited("appliance %pISpc: " fmt, &(conn)->dst, ##__VA_ARGS__)
+#define xmem_rdma_info(conn, fmt, ...)					\
+	pr_info("appliance %pISpc: " fmt, &(conn)->dst, ##__VA_ARGS__)
+
+enum xmem_rdma_state {
+	XMEM_RDMA_CONNECTING,
+	XMEM_RDMA_CONNECTED,
+	XMEM_RDMA_FAILED,	/* link lost; waiting to be disconnected */
+	XMEM_RDMA_CLOSED,	/* xmem_rdma_disconnect() was called */
+};
+
+/**
+ * struct xmem_rdma_buf - a control message buffer
+ * @cqe: completion context; done handler finds the buffer from it
+ * @conn: owning connection
+ * @data: XMEM_MSG_MAX_SIZE bytes
+ * @dma: DMA address of @data
+ */
+struct xmem_rdma_buf {
+	struct ib_cqe cqe;
+	struct xmem_rdma_conn *conn;
+	void *data;
+	u64 dma;
+};
+
+/**
+ * struct xmem_rdma_conn - a connection to one appliance
+ * @ref: references: the owner's and one per caller in a transfer or call
+ * @dst: the appliance's address
+ * @cm_id: RDMA CM identifier
+ * @pd: protection domain
+ * @cq: completion queue for sends, receives and transfers
+ * @qp: the RC queue pair (also @cm_id->qp)
+ * @port_num: port of @cm_id, for rdma_rw
+ * @ops: user callbacks
+ * @priv: argument of @ops callbacks
+ * @state_lock: protects @state
+ * @state: an enum xmem_rdma_state
+ * @cm_done: completed when connection setup succeeded or failed
+ * @cm_error: result of connection setup
+ * @recv: receive buffers, always posted while connected
+ * @call_lock: serialises control calls; protects @send, @tag, @rep_len
+ *	and the contents of @rep
+ * @send: send buffer of the current call
+ * @tag: tag of the current call
+ * @rep_lock: protects @rep_wanted against the receive handler
+ * @rep_wanted: the receive handler may copy a reply with @tag into @rep
+ * @rep: copy of the reply of the current call
+ * @rep_len: its length
+ * @rep_done: completed when the reply of the current call arrived
+ * @send_done: completed when the send of the current call completed
+ * @rw_lock: protects @rw_avail
+ * @rw_avail: rdma_rw contexts still available on @qp
+ * @rw_max: rdma_rw contexts the QP was created with
+ * @rw_wait: woken when contexts return or the connection fails
+ */
+struct xmem_rdma_conn {
+	struct kref ref;
+	struct sockaddr_storage dst;
+	struct rdma_cm_id *cm_id;
+	struct ib_pd *pd;
+	struct ib_cq *cq;
+	struct ib_qp *qp;
+	u32 port_num;
+	const struct xmem_rdma_ops *ops;
+	void *priv;
+
+	/* Protects state. */
+	spinlock_t state_lock;
+	enum xmem_rdma_state state;
+	struct completion cm_done;
+	int cm_error;
+
+	struct xmem_rdma_buf recv[XMEM_RDMA_RECV_BUFS];
+
+	/* Serialises control calls; protects send, tag, rep and rep_len. */
+	struct mutex call_lock;
+	struct xmem_rdma_buf send;
+	u64 tag;
+	/* Protects rep_wanted against the receive handler. */
+	spinlock_t rep_lock;
+	bool rep_wanted;
+	u8 rep[XMEM_MSG_MAX_SIZE];
+	size_t rep_len;
+	struct completion rep_done;
+	struct completion send_done;
+
+	/* Protects rw_avail. */
+	spinlock_t rw_lock;
+	unsigned int rw_avail;
+	unsigned int rw_max;
+	wait_queue_head_t rw_wait;
+};
+
+/**
+ * struct xmem_rdma_batch - transfers waited for together
+ * @pending: transfers not yet completed
+ * @error: first error seen, 0 if none
+ * @done: completed when @pending drops to zero
+ */
+struct xmem_rdma_batch {
+	atomic_t pending;
+	int error;
+	struct completion done;
+};
+
+/**
+ * struct xmem_rdma_req - one page transfer
+ * @cqe: completion context
+ * @batch: the batch it belongs to
+ * @ctx: rdma_rw context
+ * @sg: the page
+ * @posted: @ctx was initialised and must be destroyed
+ */
+struct xmem_rdma_req {
+	struct ib_cqe cqe;
+	struct xmem_rdma_batch *batch;
+	struct rdma_rw_ctx ctx;
+	struct scatterlist sg;
+	bool posted;
+};
+
+static bool xmem_rdma_usable(struct xmem_rdma_conn *conn)
+{
+	return READ_ONCE(conn->state) == XMEM_RDMA_CONNECTED;
+}
+
+/*
+ * The one place a connection changes state.  Returns true if it did: a
+ * failure after the connection was established tells the user once.
+ */
+static bool xmem_rdma_set_state(struct xmem_rdma_conn *conn,
+				enum xmem_rdma_state state)
+{
+	enum xmem_rdma_state old;
+	unsigned long flags;
+	bool allowed;
+
+	spin_lock_irqsave(&conn->state_lock, flags);
+	old = conn->state;
+	switch (state) {
+	case XMEM_RDMA_CONNECTED:
+		allowed = old == XMEM_RDMA_CONNECTING;
+		break;
+	case XMEM_RDMA_FAILED:
+		allowed = old == XMEM_RDMA_CONNECTING ||
+			  old == XMEM_RDMA_CONNECTED;
+		break;
+	case XMEM_RDMA_CLOSED:
+		allowed = old != XMEM_RDMA_CLOSED;
+		break;
+	default:
+		allowed = false;
+	}
+	if (allowed)
+		WRITE_ONCE(conn->state, state);
+	spin_unlock_irqrestore(&conn->state_lock, flags);
+
+	if (!allowed)
+		return false;
+	if (state == XMEM_RDMA_FAILED || state == XMEM_RDMA_CLOSED) {
+		/* Wake every waiter: they see the state and give up. */
+		wake_up_all(&conn->rw_wait);
+		complete(&conn->rep_done);
+	}
+	if (state == XMEM_RDMA_FAILED && old == XMEM_RDMA_CONNECTED &&
+	    conn->ops && conn->ops->link_down)
+		conn->ops->link_down(conn->priv);
+	return true;
+}
+
+/* Every failed completion ends here. */
+static void xmem_rdma_wc_error(struct xmem_rdma_conn *conn, struct ib_wc *wc,
+			       const char *what)
+{
+	if (wc->status != IB_WC_WR_FLUSH_ERR)
+		xmem_rdma_err(conn, "%s failed: %s (%d)\n", what,
+			      ib_wc_status_msg(wc->status), wc->status);
+	xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
+}
+
+static int xmem_rdma_post_recv(struct xmem_rdma_buf *buf)
+{
+	struct xmem_rdma_conn *conn = buf->conn;
+	struct ib_sge sge = {
+		.addr = buf->dma,
+		.length = XMEM_MSG_MAX_SIZE,
+		.lkey = conn->pd->local_dma_lkey,
+	};
+	struct ib_recv_wr wr = {
+		.wr_cqe = &buf->cqe,
+		.sg_list = &sge,
+		.num_sge = 1,
+	};
+
+	return ib_post_recv(conn->qp, &wr, NULL);
+}
+
+static void xmem_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct xmem_rdma_buf *buf =
+		container_of(wc->wr_cqe, struct xmem_rdma_buf, cqe);
+	struct xmem_rdma_conn *conn = buf->conn;
+	struct ib_device *dev = conn->cm_id->device;
+	unsigned long flags;
+	u64 tag;
+
+	if (unlikely(wc->status != IB_WC_SUCCESS)) {
+		xmem_rdma_wc_error(conn, wc, "RECV");
+		return;
+	}
+
+	ib_dma_sync_single_for_cpu(dev, buf->dma, XMEM_MSG_MAX_SIZE,
+				   DMA_FROM_DEVICE);
+	spin_lock_irqsave(&conn->rep_lock, flags);
+	if (!xmem_wire_reply_tag(buf->data, wc->byte_len, &tag) &&
+	    conn->rep_wanted && tag == conn->tag) {
+		memcpy(conn->rep, buf->data, wc->byte_len);
+		conn->rep_len = wc->byte_len;
+		conn->rep_wanted = false;
+		complete(&conn->rep_done);
+	} else {
+		xmem_rdma_err(conn, "unexpected message (%u bytes), dropped\n",
+			      wc->byte_len);
+	}
+	spin_unlock_irqrestore(&conn->rep_lock, flags);
+
+	ib_dma_sync_single_for_device(dev, buf->dma, XMEM_MSG_MAX_SIZE,
+				      DMA_FROM_DEVICE);
+	if (xmem_rdma_usable(conn) && xmem_rdma_post_recv(buf)) {
+		xmem_rdma_err(conn, "cannot repost a receive buffer\n");
+		xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
+	}
+}
+
+static void xmem_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct xmem_rdma_buf *buf =
+		container_of(wc->wr_cqe, struct xmem_rdma_buf, cqe);
+
+	if (unlikely(wc->status != IB_WC_SUCCESS))
+		xmem_rdma_wc_error(buf->conn, wc, "SEND");
+	complete(&buf->conn->send_done);
+}
+
+static int xmem_rdma_buf_init(struct xmem_rdma_conn *conn,
+			      struct xmem_rdma_buf *buf,
+			      enum dma_data_direction dir,
+			      void (*done)(struct ib_cq *cq, struct ib_wc *wc))
+{
+	struct ib_device *dev = conn->cm_id->device;
+
+	buf->conn = conn;
+	buf->cqe.done = done;
+	buf->data = kzalloc(XMEM_MSG_MAX_SIZE, GFP_KERNEL);
+	if (!buf->data)
+		return -ENOMEM;
+	buf->dma = ib_dma_map_single(dev, buf->data, XMEM_MSG_MAX_SIZE, dir);
+	if (ib_dma_mapping_error(dev, buf->dma)) {
+		kfree(buf->data);
+		buf->data = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void xmem_rdma_buf_free(struct xmem_rdma_conn *conn,
+			       struct xmem_rdma_buf *buf,
+			       enum dma_data_direction dir)
+{
+	if (!buf->data)
+		return;
+	ib_dma_unmap_single(conn->cm_id->device, buf->dma, XMEM_MSG_MAX_SIZE,
+			    dir);
+	kfree(buf->data);
+	buf->data = NULL;
+}
+
+static void xmem_rdma_free_bufs(struct xmem_rdma_conn *conn)
+{
+	int i;
+
+	for (i = 0; i < XMEM_RDMA_RECV_BUFS; i++)
+		xmem_rdma_buf_free(conn, &conn->recv[i], DMA_FROM_DEVICE);
+	xmem_rdma_buf_free(conn, &conn->send, DMA_TO_DEVICE);
+}
+
+static void xmem_rdma_qp_event(struct ib_event *event, void *context)
+{
+	struct xmem_rdma_conn *conn = context;
+
+	xmem_rdma_err(conn, "QP event %s (%d)\n",
+		      ib_event_msg(event->event), event->event);
+	if (event->event != IB_EVENT_COMM_EST)
+		xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
+}
+
+/*
+ * Create PD, CQ, QP and buffers once the route is known.  Sizes follow the
+ * device's limits, never assumed constants beyond them.
+ */
+static int xmem_rdma_create_queues(struct xmem_rdma_conn *conn)
+{
+	struct ib_device *dev = conn->cm_id->device;
+	const struct ib_device_attr *attrs = &dev->attrs;
+	struct ib_qp_init_attr init_attr = {};
+	unsigned int rw, factor, send_wr, recv_wr, cqe;
+	int ret, i;
+
+	conn->port_num = conn->cm_id->port_num;
+	factor = rdma_rw_mr_factor(dev, conn->port_num, 1);
+	rw = XMEM_RDMA_MAX_RW;
+	/* Room for the rdma_rw work requests, one SEND and the drain. */
+	while (rw > 1 && rw * (2 * factor + 1) + 2 > attrs->max_qp_wr)
+		rw /= 2;
+	send_wr = rw + 2;
+	recv_wr = XMEM_RDMA_RECV_BUFS + 1;
+	cqe = rw * (2 * factor + 1) + 2 + recv_wr;
+	if (cqe > attrs->max_cqe || recv_wr > attrs->max_qp_wr) {
+		xmem_rdma_err(conn, "device %s is too small (max_qp_wr %d, max_cqe %d)\n",
+			      dev->name, attrs->max_qp_wr, attrs->max_cqe);
+		return -EINVAL;
+	}
+
+	conn->pd = ib_alloc_pd(dev, 0);
+	if (IS_ERR(conn->pd)) {
+		ret = PTR_ERR(conn->pd);
+		conn->pd = NULL;
+		return ret;
+	}
+
+	conn->cq = ib_alloc_cq(dev, conn, cqe, 0, IB_POLL_SOFTIRQ);
+	if (IS_ERR(conn->cq)) {
+		ret = PTR_ERR(conn->cq);
+		conn->cq = NULL;
+		goto err_free_pd;
+	}
+
+	init_attr.event_handler = xmem_rdma_qp_event;
+	init_attr.qp_context = conn;
+	init_attr.send_cq = conn->cq;
+	init_attr.recv_cq = conn->cq;
+	init_attr.cap.max_send_wr = send_wr;
+	init_attr.cap.max_recv_wr = recv_wr;
+	init_attr.cap.max_send_sge = 1;
+	init_attr.cap.max_recv_sge = 1;
+	init_attr.cap.max_rdma_ctxs = rw;
+	init_attr.sq_sig_type = IB_SIGNAL_REQ_WR;
+	init_attr.qp_type = IB_QPT_RC;
+	init_attr.port_num = conn->port_num;
+	ret = rdma_create_qp(conn->cm_id, conn->pd, &init_attr);
+	if (ret)
+		goto err_free_cq;
+	conn->qp = conn->cm_id->qp;
+	conn->rw_max = rw;
+	conn->rw_avail = rw;
+
+	ret = xmem_rdma_buf_init(conn, &conn->send, DMA_TO_DEVICE,
+				 xmem_rdma_send_done);
+	if (ret)
+		goto err_free_bufs;
+	for (i = 0; i < XMEM_RDMA_RECV_BUFS; i++) {
+		ret = xmem_rdma_buf_init(conn, &conn->recv[i], DMA_FROM_DEVICE,
+					 xmem_rdma_recv_done);
+		if (ret)
+			goto err_free_bufs;
+		ret = xmem_rdma_post_recv(&conn->recv[i]);
+		if (ret)
+			goto err_free_bufs;
+	}
+	return 0;
+
+err_free_bufs:
+	/* Posted receives are flushed when the QP is destroyed. */
+	rdma_destroy_qp(conn->cm_id);
+	conn->qp = NULL;
+	xmem_rdma_free_bufs(conn);
+err_free_cq:
+	ib_free_cq(conn->cq);
+	conn->cq = NULL;
+err_free_pd:
+	ib_dealloc_pd(conn->pd);
+	conn->pd = NULL;
+	return ret;
+}
+
+static int xmem_rdma_route_resolved(struct xmem_rdma_conn *conn)
+{
+	const struct ib_device_attr *attrs = &conn->cm_id->device->attrs;
+	struct rdma_conn_param param = {};
+	struct xmem_hello hello;
+	int ret;
+
+	ret = xmem_rdma_create_queues(conn);
+	if (ret)
+		return ret;
+
+	xmem_wire_build_hello(&hello, XMEM_RDMA_RECV_BUFS);
+	param.private_data = &hello;
+	param.private_data_len = sizeof(hello);
+	param.responder_resources = min_t(int, attrs->max_qp_rd_atom, 255);
+	param.initiator_depth = min_t(int, attrs->max_qp_init_rd_atom, 255);
+	param.retry_count = 7;
+	param.rnr_retry_count = 7;
+	return rdma_connect_locked(conn->cm_id, &param);
+}
+
+static void xmem_rdma_setup_done(struct xmem_rdma_conn *conn, int error)
+{
+	conn->cm_error = error;
+	if (error)
+		xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
+	complete(&conn->cm_done);
+}
+
+static int xmem_rdma_cm_handler(struct rdma_cm_id *cm_id,
+				struct rdma_cm_event *ev)
+{
+	struct xmem_rdma_conn *conn = cm_id->context;
+	u8 len = 0;
+	u16 credits;
+	int ret;
+
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ADDR_RESOLVED:
+		ret = rdma_resolve_route(cm_id, XMEM_RDMA_CM_TIMEOUT_MS);
+		if (ret)
+			xmem_rdma_setup_done(conn, ret);
+		break;
+	case RDMA_CM_EVENT_ROUTE_RESOLVED:
+		ret = xmem_rdma_route_resolved(conn);
+		if (ret)
+			xmem_rdma_setup_done(conn, ret);
+		break;
+	case RDMA_CM_EVENT_ESTABLISHED:
+		ret = xmem_wire_parse_hello_rep(ev->param.conn.private_data,
+						ev->param.conn.private_data_len,
+						&credits);
+		if (ret) {
+			xmem_rdma_err(conn, "bad accept private data\n");
+			xmem_rdma_setup_done(conn, ret);
+			break;
+		}
+		xmem_rdma_set_state(conn, XMEM_RDMA_CONNECTED);
+		xmem_rdma_setup_done(conn, 0);
+		break;
+	case RDMA_CM_EVENT_REJECTED: {
+		const void *data = rdma_consumer_reject_data(cm_id, ev, &len);
+
+		ret = xmem_wire_parse_hello_rep(data, len, &credits);
+		xmem_rdma_err(conn, "connection rejected: %s (%d)\n",
+			      rdma_reject_msg(cm_id, ev->status), ret);
+		xmem_rdma_setup_done(conn, ret ? ret : -ECONNREFUSED);
+		break;
+	}
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+		xmem_rdma_err(conn, "%s (%d)\n", rdma_event_msg(ev->event),
+			      ev->status);
+		xmem_rdma_setup_done(conn, ev->status ? ev->status :
+					   -EHOSTUNREACH);
+		break;
+	case RDMA_CM_EVENT_DISCONNECTED:
+	case RDMA_CM_EVENT_ADDR_CHANGE:
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		if (xmem_rdma_set_state(conn, XMEM_RDMA_FAILED))
+			xmem_rdma_info(conn, "link lost: %s\n",
+				       rdma_event_msg(ev->event));
+		if (!completion_done(&conn->cm_done))
+			xmem_rdma_setup_done(conn, -ECONNRESET);
+		break;
+	default:
+		break;
+	}
+	/* Never nonzero: the id is always destroyed by its owner. */
+	return 0;
+}
+
+static void xmem_rdma_release(struct kref *ref)
+{
+	struct xmem_rdma_conn *conn =
+		container_of(ref, struct xmem_rdma_conn, ref);
+
+	if (conn->qp) {
+		rdma_destroy_qp(conn->cm_id);
+		conn->qp = NULL;
+	}
+	xmem_rdma_free_bufs(conn);
+	if (conn->cq)
+		ib_free_cq(conn->cq);
+	if (conn->pd)
+		ib_dealloc_pd(conn->pd);
+	rdma_destroy_id(conn->cm_id);
+	kfree(conn);
+}
+
+/**
+ * xmem_rdma_get() - take a reference on a connection
+ * @conn: the connection
+ *
+ * Context: any.
+ */
+void xmem_rdma_get(struct xmem_rdma_conn *conn)
+{
+	kref_get(&conn->ref);
+}
+
+/**
+ * xmem_rdma_put() - drop a reference; the last one frees the connection
+ * @conn: the connection
+ *
+ * Context: process context, may sleep.
+ */
+void xmem_rdma_put(struct xmem_rdma_conn *conn)
+{
+	might_sleep();
+	kref_put(&conn->ref, xmem_rdma_release);
+}
+
+/* Stop all work: disconnect and wait until every work request is done. */
+static void xmem_rdma_quiesce(struct xmem_rdma_conn *conn)
+{
+	xmem_rdma_set_state(conn, XMEM_RDMA_CLOSED);
+	rdma_disconnect(conn->cm_id);
+	if (conn->qp)
+		ib_drain_qp(conn->qp);
+}
+
+/**
+ * xmem_rdma_connect() - connect to an appliance
+ * @dst: the appliance's RDMA CM address and port
+ * @ops: callbacks, may be NULL
+ * @priv: argument of the callbacks
+ * @connp: out, the connection, holding one reference for the caller
+ *
+ * Resolves the address and route, creates the queues within the device's
+ * limits and connects, checking the appliance's protocol version.
+ *
+ * Context: process context, may sleep for the RDMA CM timeouts.
+ * Return: 0; -EPROTO (protocol mismatch), -ECONNREFUSED, -ETIMEDOUT,
+ * -EHOSTUNREACH, -ENOMEM or another negative errno.
+ */
+int xmem_rdma_connect(const struct sockaddr_storage *dst,
+		      const struct xmem_rdma_ops *ops, void *priv,
+		      struct xmem_rdma_conn **connp)
+{
+	struct xmem_rdma_conn *conn;
+	long left;
+	int ret;
+
+	conn = kzalloc(sizeof(*conn), GFP_KERNEL);
+	if (!conn)
+		return -ENOMEM;
+	kref_init(&conn->ref);
+	conn->dst = *dst;
+	conn->ops = ops;
+	conn->priv = priv;
+	conn->state = XMEM_RDMA_CONNECTING;
+	spin_lock_init(&conn->state_lock);
+	init_completion(&conn->cm_done);
+	mutex_init(&conn->call_lock);
+	spin_lock_init(&conn->rep_lock);
+	init_completion(&conn->rep_done);
+	init_completion(&conn->send_done);
+	spin_lock_init(&conn->rw_lock);
+	init_waitqueue_head(&conn->rw_wait);
+
+	conn->cm_id = rdma_create_id(&init_net, xmem_rdma_cm_handler, conn,
+				     RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(conn->cm_id)) {
+		ret = PTR_ERR(conn->cm_id);
+		kfree(conn);
+		return ret;
+	}
+
+	ret = rdma_resolve_addr(conn->cm_id, NULL, (struct sockaddr *)dst,
+				XMEM_RDMA_CM_TIMEOUT_MS);
+	if (ret)
+		goto err_put;
+
+	/* Address, route and connection each have their own timeout. */
+	left = msecs_to_jiffies(4 * XMEM_RDMA_CM_TIMEOUT_MS);
+	left = wait_for_completion_timeout(&conn->cm_done, left);
+	ret = left ? conn->cm_error : -ETIMEDOUT;
+	if (ret)
+		goto err_quiesce;
+
+	xmem_rdma_info(conn, "connected (%s, %u transfers in flight)\n",
+		       dev_name(&conn->cm_id->device->dev), conn->rw_max);
+	*connp = conn;
+	return 0;
+
+err_quiesce:
+	xmem_rdma_quiesce(conn);
+err_put:
+	xmem_rdma_put(conn);
+	return ret;
+}
+
+/**
+ * xmem_rdma_disconnect() - stop a connection and drop the owner's reference
+ * @conn: the connection
+ *
+ * Every transfer or call in progress fails with -ENOTCONN or -EIO; none
+ * is left with work requests posted.  Resources are freed once the last
+ * caller has dropped its reference.
+ *
+ * Context: process context, may sleep.
+ */
+void xmem_rdma_disconnect(struct xmem_rdma_conn *conn)
+{
+	xmem_rdma_quiesce(conn);
+	xmem_rdma_put(conn);
+}
+
+/* One control request and its reply; called with call_lock held. */
+static int xmem_rdma_call(struct xmem_rdma_conn *conn, size_t req_len)
+{
+	struct ib_device *dev = conn->cm_id->device;
+	struct ib_sge sge = {
+		.addr = conn->send.dma,
+		.length = req_len,
+		.lkey = conn->pd->local_dma_lkey,
+	};
+	struct ib_send_wr wr = {
+		.wr_cqe = &conn->send.cqe,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = IB_WR_SEND,
+		.send_flags = IB_SEND_SIGNALED,
+	};
+	unsigned long flags;
+	int ret;
+
+	lockdep_assert_held(&conn->call_lock);
+	if (!xmem_rdma_usable(conn))
+		return -ENOTCONN;
+
+	reinit_completion(&conn->rep_done);
+	reinit_completion(&conn->send_done);
+	spin_lock_irqsave(&conn->rep_lock, flags);
+	conn->rep_wanted = true;
+	conn->rep_len = 0;
+	spin_unlock_irqrestore(&conn->rep_lock, flags);
+
+	ib_dma_sync_single_for_device(dev, conn->send.dma, req_len,
+				      DMA_TO_DEVICE);
+	ret = ib_post_send(conn->qp, &wr, NULL);
+	if (ret) {
+		xmem_rdma_err(conn, "cannot post a control message: %d\n", ret);
+		xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
+		goto out;
+	}
+
+	/*
+	 * The send buffer must not be reused before its completion, so wait
+	 * for it even when the reply does not come; a flushed send completes
+	 * once the connection is quiesced.
+	 */
+	if (!wait_for_completion_timeout(&conn->rep_done,
+					 XMEM_RDMA_CALL_TIMEOUT)) {
+		xmem_rdma_err(conn, "no reply from the appliance\n");
+		xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
+		ret = -ETIMEDOUT;
+	} else if (!xmem_rdma_usable(conn)) {
+		ret = -ENOTCONN;
+	}
+	wait_for_completion(&conn->send_done);
+out:
+	spin_lock_irqsave(&conn->rep_lock, flags);
+	conn->rep_wanted = false;
+	spin_unlock_irqrestore(&conn->rep_lock, flags);
+	return ret;
+}
+
+/**
+ * xmem_rdma_attach() - look up, and maybe create, a region on the appliance
+ * @conn: the connection
+ * @name: region name
+ * @size: size in bytes, or 0 for an existing region's size
+ * @flags: XMEM_ATTACH_F_*
+ * @out: out, where the region lives
+ *
+ * Context: process context, may sleep up to the call timeout.
+ * Return: 0; the appliance's answer (-ENOENT, -EEXIST, -EINVAL,
+ * -ENOMEM); -EBADMSG for a malformed reply; -ENOTCONN or -ETIMEDOUT.
+ */
+int xmem_rdma_attach(struct xmem_rdma_conn *conn, const char *name, u64 size,
+		     u32 flags, struct xmem_wire_region *out)
+{
+	int ret;
+
+	mutex_lock(&conn->call_lock);
+	conn->tag++;
+	ret = xmem_wire_build_attach_req(conn->send.data, conn->tag, name,
+					 size, flags);
+	if (ret)
+		goto out;
+	ret = xmem_rdma_call(conn, sizeof(struct xmem_msg_attach_req));
+	if (ret)
+		goto out;
+	ret = xmem_wire_parse_attach_rep(conn->rep, conn->rep_len, conn->tag,
+					 out);
+	if (ret == -EBADMSG)
+		xmem_rdma_err(conn, "malformed reply to attach of %s\n", name);
+out:
+	mutex_unlock(&conn->call_lock);
+	return ret;
+}
+
+/**
+ * xmem_rdma_stat() - ask the appliance for its totals
+ * @conn: the connection
+ * @out: out, the totals
+ *
+ * Context: process context, may sleep up to the call timeout.
+ * Return: 0, -EBADMSG, -ENOTCONN or -ETIMEDOUT.
+ */
+int xmem_rdma_stat(struct xmem_rdma_conn *conn, struct xmem_wire_stat *out)
+{
+	int ret;
+
+	mutex_lock(&conn->call_lock);
+	conn->tag++;
+	xmem_wire_build_stat_req(conn->send.data, conn->tag);
+	ret = xmem_rdma_call(conn, sizeof(struct xmem_msg_stat_req));
+	if (!ret)
+		ret = xmem_wire_parse_stat_rep(conn->rep, conn->rep_len,
+					       conn->tag, out);
+	mutex_unlock(&conn->call_lock);
+	return ret;
+}
+
+static void xmem_rdma_rw_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct xmem_rdma_req *req =
+		container_of(wc->wr_cqe, struct xmem_rdma_req, cqe);
+	struct xmem_rdma_batch *batch = req->batch;
+
+	if (unlikely(wc->status != IB_WC_SUCCESS)) {
+		xmem_rdma_wc_error(cq->cq_context, wc,
+				   wc->opcode == IB_WC_RDMA_READ ?
+				   "RDMA READ" : "RDMA WRITE");
+		batch->error = -EIO;
+	}
+	if (atomic_dec_and_test(&batch->pending))
+		complete(&batch->done);
+}
+
+/*
+ * Wait condition of a transfer: true once @n contexts are reserved
+ * (*@reserved is then true) or the connection cannot be used any more.
+ */
+static bool xmem_rdma_reserve(struct xmem_rdma_conn *conn, unsigned int n,
+			      bool *reserved)
+{
+	if (!xmem_rdma_usable(conn))
+		return true;
+	spin_lock(&conn->rw_lock);
+	if (conn->rw_avail >= n) {
+		conn->rw_avail -= n;
+		*reserved = true;
+	}
+	spin_unlock(&conn->rw_lock);
+	return *reserved;
+}
+
+static void xmem_rdma_unreserve(struct xmem_rdma_conn *conn, unsigned int n)
+{
+	spin_lock(&conn->rw_lock);
+	conn->rw_avail += n;
+	spin_unlock(&conn->rw_lock);
+	wake_up_all(&conn->rw_wait);
+}
+
+/* Up to rw_max transfers; contexts are reserved all at once. */
+static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
+			      u32 rkey, const struct xmem_io *ios,
+			      struct xmem_rdma_req *reqs, unsigned int n,
+			      bool write)
+{
+	enum dma_data_direction dir = write ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+	struct xmem_rdma_batch batch;
+	bool reserved = false;
+	unsigned int i;
+	int ret;
+
+	wait_event(conn->rw_wait, xmem_rdma_reserve(conn, n, &reserved));
+	if (!reserved)
+		return -ENOTCONN;
+
+	atomic_set(&batch.pending, 1);
+	batch.error = 0;
+	init_completion(&batch.done);
+	for (i = 0; i < n; i++) {
+		struct xmem_rdma_req *req = &reqs[i];
+
+		req->batch = &batch;
+		req->cqe.done = xmem_rdma_rw_done;
+		req->posted = false;
+		sg_init_table(&req->sg, 1);
+		sg_set_page(&req->sg, ios[i].page, PAGE_SIZE, 0);
+		ret = rdma_rw_ctx_init(&req->ctx, conn->qp, conn->port_num,
+				       &req->sg, 1, 0, raddr + ios[i].offset,
+				       rkey, dir);
+		if (ret < 0) {
+			batch.error = ret;
+			break;
+		}
+		req->posted = true;
+		atomic_inc(&batch.pending);
+		ret = rdma_rw_ctx_post(&req->ctx, conn->qp, conn->port_num,
+				       &req->cqe, NULL);
+		if (ret) {
+			xmem_rdma_err(conn, "cannot post a transfer: %d\n", ret);
+			atomic_dec(&batch.pending);
+			batch.error = ret;
+			xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
+			break;
+		}
+	}
+	if (!atomic_dec_and_test(&batch.pending))
+		wait_for_completion(&batch.done);
+
+	for (i = 0; i < n; i++) {
+		if (reqs[i].posted)
+			rdma_rw_ctx_destroy(&reqs[i].ctx, conn->qp,
+					    conn->port_num, &reqs[i].sg, 1,
+					    dir);
+	}
+	xmem_rdma_unreserve(conn, n);
+	return batch.error;
+}
+
+/**
+ * xmem_rdma_rw() - read or write whole pages of a remote region
+ * @conn: the connection
+ * @raddr: remote address of the region's byte 0
+ * @rkey: the region's remote key
+ * @ios: the pages and their offsets in the region
+ * @n: number of entries in @ios
+ * @write: true for RDMA WRITE (local to remote), false for RDMA READ
+ *
+ * Posts up to the QP's depth at once and returns when every transfer has
+ * completed: on return no transfer on these pages is in flight, whatever
+ * the result.
+ *
+ * Context: process context, may sleep.  Does not allocate with
+ * __GFP_IO or __GFP_FS, so it may be called on the write-back path.
+ * Return: 0; -ENOTCONN if the connection is not usable; -EIO if a
+ * transfer failed (the connection is then failed); -ENOMEM.
+ */
+int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
+		 const struct xmem_io *ios, unsigned int n, bool write)
+{
+	struct xmem_rdma_req *reqs;
+	unsigned int done, chunk;
+	int ret = 0;
+
+	if (!n)
+		return 0;
+	chunk = min(n, conn->rw_max);
+	reqs = kmalloc_array(chunk, sizeof(*reqs), GFP_NOIO);
+	if (!reqs)
+		return -ENOMEM;
+	for (done = 0; done < n && !ret; done += chunk) {
+		chunk = min(n - done, conn->rw_max);
+		ret = xmem_rdma_rw_chunk(conn, raddr, rkey, ios + done, reqs,
+					 chunk, write);
+	}
+	kfree(reqs);
+	return ret;
+}

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xmem: write-protect, clean and unmap PTEs of the device's shared address
+ * space (claims 18 and 19).
+ *
+ * Every open of /dev/xmem shares one address_space, so the kernel's
+ * mapping helpers reach every PTE of a portion in every process with one
+ * call: wp_shared_mapping_range() and clean_record_shared_mapping_range()
+ * from mm/mapping_dirty_helpers.c, and unmap_mapping_pages().  Each call
+ * flushes the TLB of the range it changed once, for all processes: that is
+ * the batched shootdown, and callers pass ranges as long as they can.
+ *
+ * The mappings are VM_PFNMAP: zapping a PTE drops its dirty bit silently.
+ * Dirty state is therefore always recorded before a PTE is unmapped.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <kunit/visibility.h>
+
+#include "xmem_compat.h"
+#include "xmem_tlb.h"
+
+/**
+ * xmem_tlb_clean() - write-protect a range and record which PTEs were dirty
+ * @mapping: the device's address space, or NULL (nothing is mapped)
+ * @first: first page offset of the range in @mapping
+ * @nr: number of pages
+ * @bitmap: @nr bits; bit i is set if page @first + i had a dirty PTE in
+ *	any process.  Bits already set are left set.
+ *
+ * On return no PTE of the range is writable or dirty, and the TLB has been
+ * flushed: a write to the range faults and reaches ->pfn_mkwrite first.
+ *
+ * Context: process context; takes i_mmap_rwsem and page table locks, so
+ * the caller holds neither.
+ * Return: the number of dirty PTEs found.
+ */
+unsigned long xmem_tlb_clean(struct address_space *mapping, pgoff_t first,
+			     pgoff_t nr, unsigned long *bitmap)
+{
+	pgoff_t start = nr, end = 0;
+
+	if (!mapping || !nr)
+		return 0;
+	wp_shared_mapping_range(mapping, first, nr);
+	return clean_record_shared_mapping_range(mapping, first, nr, first,
+						 bitmap, &start, &end);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_tlb_clean);
+
+/**
+ * xmem_tlb_unmap() - remove every PTE of a range, in every process
+ * @mapping: the device's address space, or NULL
+ * @first: first page offset of the range in @mapping
+ * @nr: number of pages
+ *
+ * The caller has recorded the range's dirty state with xmem_tlb_clean()
+ * and keeps writers out (they wait in ->pfn_mkwrite or ->fault).
+ *
+ * Context: process context, as for xmem_tlb_clean().
+ */
+void xmem_tlb_unmap(struct address_space *mapping, pgoff_t first, pgoff_t nr)
+{
+	if (!mapping || !nr)
+		return;
+	unmap_mapping_pages(mapping, first, nr, false);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_tlb_unmap);

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xmem: encoding and validation of the control messages exchanged with the
+ * appliance.  Everything that arrives from the wire is checked here before
+ * any other part of the module looks at it: exact length, type, flags,
+ * reserved fields, tag, and the plausibility of every value.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/string.h>
+#include <kunit/visibility.h>
+
+#include "xmem_wire.h"
+
+/**
+ * xmem_wire_check_name() - check a region name
+ * @name: buffer holding the name
+ * @max: size of @name in bytes
+ *
+ * A valid name is 1 to XMEM_NAME_MAX - 1 characters of [A-Za-z0-9._-],
+ * terminated by a NUL within @max bytes, and not "." or "..".
+ *
+ * Context: any.
+ * Return: 0 if valid, -EINVAL otherwise.
+ */
+int xmem_wire_check_name(const char *name, size_t max)
+{
+	size_t len = strnlen(name, min_t(size_t, max, XMEM_NAME_MAX));
+	size_t i;
+
+	if (len == 0 || len >= XMEM_NAME_MAX || len >= max)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		/* Not isalnum(): the kernel's ctype knows Latin-1 letters. */
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+		    !(c >= '0' && c <= '9') && c != '.' && c != '_' && c != '-')
+			return -EINVAL;
+	}
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_check_name);
+
+/**
+ * xmem_wire_build_hello() - fill the private data of a connection request
+ * @hello: the buffer to fill
+ * @credits: receive buffers the client keeps posted
+ *
+ * Context: any.
+ */
+void xmem_wire_build_hello(struct xmem_hello *hello, u16 credits)
+{
+	memset(hello, 0, sizeof(*hello));
+	hello->magic = cpu_to_le32(XMEM_PROTO_MAGIC);
+	hello->major = cpu_to_le16(XMEM_PROTO_MAJOR);
+	hello->minor = cpu_to_le16(XMEM_PROTO_MINOR);
+	hello->credits = cpu_to_le16(credits);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_hello);
+
+static bool xmem_wire_status_ok(u32 status)
+{
+	return status > 0 && status < MAX_ERRNO;
+}
+
+/**
+ * xmem_wire_parse_hello_rep() - check the private data of an accept or reject
+ * @data: private data as received, may be NULL
+ * @len: its length; transports may pad it, so it may exceed the struct
+ * @credits: out, the appliance's receive credits (on success)
+ *
+ * Context: any.
+ * Return: 0 for a valid accept; the negated status of a valid reject;
+ * -EPROTO for a missing, short or malformed reply or another major version.
+ */
+int xmem_wire_parse_hello_rep(const void *data, size_t len, u16 *credits)
+{
+	const struct xmem_hello_rep *rep = data;
+	u16 status;
+
+	if (!data || len < sizeof(*rep))
+		return -EPROTO;
+	if (le32_to_cpu(rep->magic) != XMEM_PROTO_MAGIC ||
+	    le16_to_cpu(rep->major) != XMEM_PROTO_MAJOR || rep->reserved)
+		return -EPROTO;
+	status = le16_to_cpu(rep->status);
+	if (status)
+		return xmem_wire_status_ok(status) ? -(int)status : -EPROTO;
+	if (!le16_to_cpu(rep->credits))
+		return -EPROTO;
+	*credits = le16_to_cpu(rep->credits);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_hello_rep);
+
+static void xmem_wire_hdr(struct xmem_msg_hdr *hdr, u16 type, u32 len, u64 tag)
+{
+	hdr->type = cpu_to_le16(type);
+	hdr->flags = 0;
+	hdr->len = cpu_to_le32(len);
+	hdr->tag = cpu_to_le64(tag);
+}
+
+/**
+ * xmem_wire_build_attach_req() - encode an XMEM_MSG_ATTACH_REQ
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @name: region name
+ * @size: region size in bytes, or 0 for an existing region's size
+ * @flags: XMEM_ATTACH_F_*
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for a bad name, size or flags (nothing is encoded).
+ */
+int xmem_wire_build_attach_req(struct xmem_msg_attach_req *req, u64 tag,
+			       const char *name, u64 size, u32 flags)
+{
+	if (xmem_wire_check_name(name, XMEM_NAME_MAX))
+		return -EINVAL;
+	if (flags & ~XMEM_ATTACH_F_ALL)
+		return -EINVAL;
+	if ((flags & XMEM_ATTACH_F_EXCL) && !(flags & XMEM_ATTACH_F_CREATE))
+		return -EINVAL;
+	if (!IS_ALIGNED(size, PAGE_SIZE) || size > XMEM_REGION_MAX_BYTES)
+		return -EINVAL;
+
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_ATTACH_REQ, sizeof(*req), tag);
+	req->size = cpu_to_le64(size);
+	req->flags = cpu_to_le32(flags);
+	strscpy(req->name, name, sizeof(req->name));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_attach_req);
+
+/* Checks common to every reply: exact length, type, flags and tag. */
+static int xmem_wire_check_hdr(const void *buf, size_t len, u16 type,
+			       size_t want, u64 tag)
+{
+	const struct xmem_msg_hdr *hdr = buf;
+
+	if (len != want || le32_to_cpu(hdr->len) != want)
+		return -EBADMSG;
+	if (le16_to_cpu(hdr->type) != type || hdr->flags)
+		return -EBADMSG;
+	if (le64_to_cpu(hdr->tag) != tag)
+		return -EBADMSG;
+	return 0;
+}
+
+/**
+ * xmem_wire_reply_tag() - the tag of a received message, to match it
+ * @buf: message as received
+ * @len: bytes received
+ * @tag: out, the tag
+ *
+ * Context: any, also the receive completion handler.
+ * Return: 0, or -EBADMSG if @buf is too short to hold a header.
+ */
+int xmem_wire_reply_tag(const void *buf, size_t len, u64 *tag)
+{
+	const struct xmem_msg_hdr *hdr = buf;
+
+	if (len < sizeof(*hdr))
+		return -EBADMSG;
+	*tag = le64_to_cpu(hdr->tag);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_reply_tag);
+
+/* An XMEM_MSG_ERROR_REP answers any request: turn it into its errno. */
+static int xmem_wire_parse_error(const void *buf, size_t len, u64 tag)
+{
+	const struct xmem_msg_error_rep *rep = buf;
+	u32 status;
+
+	if (xmem_wire_check_hdr(buf, len, XMEM_MSG_ERROR_REP, sizeof(*rep),
+				tag))
+		return 0;
+	status = le32_to_cpu(rep->status);
+	if (rep->reserved || !xmem_wire_status_ok(status))
+		return -EBADMSG;
+	return -(int)status;
+}
+
+/**
+ * xmem_wire_parse_attach_rep() - decode and check an XMEM_MSG_ATTACH_REP
+ * @buf: message as received
+ * @len: bytes received
+ * @tag: the tag of the request it must answer
+ * @out: decoded region, filled only on success
+ *
+ * Context: any.
+ * Return: 0; the negated status the appliance sent (-ENOENT, -EEXIST,
+ * -EINVAL, -ENOMEM, ...); or -EBADMSG for a malformed or implausible reply.
+ */
+int xmem_wire_parse_attach_rep(const void *buf, size_t len, u64 tag,
+			       struct xmem_wire_region *out)
+{
+	const struct xmem_msg_attach_rep *rep = buf;
+	u64 size, addr, end;
+	u32 status;
+	int err;
+
+	err = xmem_wire_parse_error(buf, len, tag);
+	if (err)
+		return err;
+	if (xmem_wire_check_hdr(buf, len, XMEM_MSG_ATTACH_REP, sizeof(*rep),
+				tag))
+		return -EBADMSG;
+	if (rep->reserved || rep->reserved2)
+		return -EBADMSG;
+
+	status = le32_to_cpu(rep->status);
+	if (status) {
+		if (!xmem_wire_status_ok(status) || rep->created ||
+		    rep->region_id || rep->size || rep->addr || rep->rkey)
+			return -EBADMSG;
+		return -(int)status;
+	}
+
+	size = le64_to_cpu(rep->size);
+	addr = le64_to_cpu(rep->addr);
+	if (!size || !IS_ALIGNED(size, PAGE_SIZE) ||
+	    size > XMEM_REGION_MAX_BYTES)
+		return -EBADMSG;
+	if (check_add_overflow(addr, size, &end))
+		return -EBADMSG;
+	if (!rep->region_id || le32_to_cpu(rep->created) > 1)
+		return -EBADMSG;
+
+	out->region_id = le64_to_cpu(rep->region_id);
+	out->size = size;
+	out->addr = addr;
+	out->rkey = le32_to_cpu(rep->rkey);
+	out->created = le32_to_cpu(rep->created);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_attach_rep);
+
+/**
+ * xmem_wire_build_stat_req() - encode an XMEM_MSG_STAT_REQ
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ *
+ * Context: any.
+ */
+void xmem_wire_build_stat_req(struct xmem_msg_stat_req *req, u64 tag)
+{
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_STAT_REQ, sizeof(*req), tag);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_stat_req);
+
+/**
+ * xmem_wire_parse_stat_rep() - decode and check an XMEM_MSG_STAT_REP
+ * @buf: message as received
+ * @len: bytes received
+ * @tag: the tag of the request it must answer
+ * @out: decoded totals, filled only on success
+ *
+ * Context: any.
+ * Return: 0; the negated status of an error reply; or -EBADMSG.
+ */
+int xmem_wire_parse_stat_rep(const void *buf, size_t len, u64 tag,
+			     struct xmem_wire_stat *out)
+{
+	const struct xmem_msg_stat_rep *rep = buf;
+	int err;
+
+	err = xmem_wire_parse_error(buf, len, tag);
+	if (err)
+		return err;
+	if (xmem_wire_check_hdr(buf, len, XMEM_MSG_STAT_REP, sizeof(*rep),
+				tag))
+		return -EBADMSG;
+	out->regions = le64_to_cpu(rep->regions);
+	out->bytes_allocated = le64_to_cpu(rep->bytes_allocated);
+	out->bytes_capacity = le64_to_cpu(rep->bytes_capacity);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_stat_rep);
