@@ -46,7 +46,7 @@ demo:
 	scripts/demo
 
 checkpatch:
-	scripts/checkpatch
+	scripts/check checkpatch
 
 clean:
 	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -1009,12 +1009,15 @@ static void __exit xmem_exit(void)
 	struct xmem_rdma_conn *conn;
 
 	misc_deregister(&dev->misc);
+
+	/* No reconnection from now on. */
+	mutex_lock(&dev->lock);
+	dev->addr_set = false;
+	mutex_unlock(&dev->lock);
 	cancel_delayed_work_sync(&dev->connect_work);
-	flush_work(&dev->link_work);
 
 	/* No file is open: write everything back, then drop it. */
 	mutex_lock(&dev->lock);
-	dev->addr_set = false;
 	list_for_each_entry_safe(cr, tmp, &dev->regions, node) {
 		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
 		    xmem_region_drop(&cr->r))
@@ -1025,9 +1028,12 @@ static void __exit xmem_exit(void)
 	}
 	conn = xmem_swap_conn(dev, NULL, XMEM_DISCONNECTED);
 	mutex_unlock(&dev->lock);
-	cancel_work_sync(&dev->link_work);
 	if (conn)
 		xmem_rdma_disconnect(conn);
+
+	/* A link failure before the disconnect may have queued both. */
+	cancel_work_sync(&dev->link_work);
+	cancel_delayed_work_sync(&dev->connect_work);
 
 	iput(dev->inode);
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);
