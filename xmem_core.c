@@ -931,9 +931,12 @@ static int xmem_fs_init_fs_context(struct fs_context *fc)
 	return init_pseudo(fc, 0x786d656d) ? 0 : -ENOMEM;
 }
 
+/*
+ * No .owner: the mount is pinned from module init to exit, and a module
+ * reference held by it would make the module impossible to unload.
+ */
 static struct file_system_type xmem_fs_type = {
 	.name = "xmem",
-	.owner = THIS_MODULE,
 	.init_fs_context = xmem_fs_init_fs_context,
 	.kill_sb = kill_anon_super,
 };
