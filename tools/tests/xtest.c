@@ -42,7 +42,7 @@ const char *xt_errname(int err)
 	const char *s = strerrorname_np(err);
 	static char buf[24];
 
-	if (s)
+	if (s && err)
 		return s;
 	snprintf(buf, sizeof(buf), "errno %d", err);
 	return buf;
