@@ -64,7 +64,7 @@ TEST(child_writes_parent_sees)
 TEST(parent_writes_child_sees)
 {
 	char name[XMEM_REGION_NAME_MAX];
-	int fd, go[2], status;
+	int fd, go[2], ready[2];
 	uint64_t seed = 12;
 	char c = 0, *p;
 	pid_t pid;
@@ -73,14 +73,40 @@ TEST(parent_writes_child_sees)
 	p = MAP_OK(fd, 0, REGION_SIZE);
 	xpat_fill(p, REGION_SIZE / 2, 0, 1);
 	ASSERT_OK(pipe(go));
+	ASSERT_OK(pipe(ready));
 	pid = fork();
 	ASSERT_OK(pid);
 	if (!pid) {
+		struct xpat_err err;
+
 		/* The child has faulted the pages in before the parent writes. */
-		status = !xpat_check(p, REGION_SIZE / 2, 0, 1, NULL);
-		if (read(go[0], &c, 1) != 1 || !status)
+		if (xpat_check(p, REGION_SIZE / 2, 0, 1, &err)) {
+			xt_diag("child: data written before fork: %llu words "
+				"wrong, first at %#llx: want %#llx got %#llx",
+				(unsigned long long)err.count,
+				(unsigned long long)err.first,
+				(unsigned long long)err.want,
+				(unsigned long long)err.got);
 			_exit(2);
-		_exit(xpat_check(p, REGION_SIZE, 0, seed, NULL) ? 1 : 0);
+		}
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		if (xpat_check(p, REGION_SIZE, 0, seed, &err)) {
+			xt_diag("child: data written by the parent after fork: "
+				"%llu words wrong, first at %#llx: want %#llx "
+				"got %#llx", (unsigned long long)err.count,
+				(unsigned long long)err.first,
+				(unsigned long long)err.want,
+				(unsigned long long)err.got);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	/* Write only once the child has checked the old data. */
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		wait_child_ok(pid);
+		FAIL("child exited without checking the data");
 	}
 	xpat_fill(p, REGION_SIZE, 0, seed);
 	ASSERT_EQ(write(go[1], &c, 1), 1);
