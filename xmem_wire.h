@@ -6,12 +6,11 @@
 #ifndef XMEM_WIRE_H
 #define XMEM_WIRE_H
 
-#include <linux/bits.h>
 #include <linux/types.h>
 #include "xmem_proto.h"
 
-/* The largest region xmem accepts: 1 TiB. */
-#define XMEM_REGION_MAX_BYTES	BIT_ULL(40)
+/* The largest region xmem accepts. */
+#define XMEM_REGION_MAX_BYTES	XMEM_REGION_MAX
 
 /**
  * struct xmem_wire_region - a decoded XMEM_MSG_ATTACH_REP

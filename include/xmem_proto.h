@@ -13,6 +13,11 @@
  * message is rejected.  Reserved fields must be zero when sent and are
  * rejected when not.
  *
+ * A receiver checks, in this order: the received length against the
+ * header's @len, the type, the header flags, then the type's own fields.
+ * A message longer than the receiver's buffers cannot be answered: it
+ * fails the receive and so the connection.
+ *
  * Versioning: the connection request carries struct xmem_hello.  A peer
  * refuses a different major version; a newer minor version only adds message
  * types, which the other side answers with XMEM_MSG_ERROR_REP (-EOPNOTSUPP).
@@ -35,8 +40,14 @@
 /* Upper bound of any message, so receive buffers can be preposted. */
 #define XMEM_MSG_MAX_SIZE	256
 
-/* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL padded. */
+/*
+ * Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL padded, and
+ * neither "." nor "..".
+ */
 #define XMEM_NAME_MAX		64
+
+/* The largest region: 1 TiB. */
+#define XMEM_REGION_MAX		0x10000000000ULL
 
 /**
  * struct xmem_hello - private data of the RDMA CM connection request
@@ -47,7 +58,8 @@
  * @reserved: must be zero
  *
  * The appliance rejects the connection, with a struct xmem_hello_rep as
- * reject private data whose @status says why, on a wrong magic or major.
+ * reject private data whose @status says why (EPROTO), on a wrong magic or
+ * major, a reserved field not zero or zero credits.
  */
 struct xmem_hello {
 	__le32 magic;
@@ -185,8 +197,10 @@ struct xmem_msg_stat_rep {
 /**
  * struct xmem_msg_error_rep - refusal of a request that could not be parsed
  * @hdr: type XMEM_MSG_ERROR_REP, tag of the request (0 if unreadable)
- * @status: positive errno value: EBADMSG (bad length, type or reserved
- *	field), EPROTO (wrong flags), EOPNOTSUPP (unknown type)
+ * @status: positive errno value: EBADMSG (bad length, a reply type sent
+ *	as a request, type 0, or a reserved field not zero), EPROTO (unknown
+ *	bits in the header's or the request's flags), EOPNOTSUPP (a type
+ *	this version does not know)
  * @reserved: must be zero
  */
 struct xmem_msg_error_rep {
