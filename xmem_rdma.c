@@ -480,21 +480,18 @@ static int xmem_rdma_cm_handler(struct rdma_cm_id *cm_id,
 		xmem_rdma_set_state(conn, XMEM_RDMA_CONNECTED);
 		xmem_rdma_setup_done(conn, 0);
 		break;
-	case RDMA_CM_EVENT_REJECTED:
-		/* xmemd says why in its reject data; nobody listening is not. */
-		ret = -ECONNREFUSED;
-		if (rdma_is_consumer_reject(cm_id, ev->status)) {
-			const void *data = rdma_consumer_reject_data(cm_id, ev,
-								     &len);
+	case RDMA_CM_EVENT_REJECTED: {
+		/* Only a consumer reject (xmemd's) carries private data. */
+		const void *data = rdma_consumer_reject_data(cm_id, ev, &len);
 
-			ret = xmem_wire_parse_hello_rep(data, len, &credits);
-			if (!ret)
-				ret = -ECONNREFUSED;
-		}
+		ret = data ? xmem_wire_parse_hello_rep(data, len, &credits) : 0;
+		if (!ret)
+			ret = -ECONNREFUSED;
 		xmem_rdma_err(conn, "connection rejected: %s (%d)\n",
 			      rdma_reject_msg(cm_id, ev->status), ret);
 		xmem_rdma_setup_done(conn, ret);
 		break;
+	}
 	case RDMA_CM_EVENT_ADDR_ERROR:
 	case RDMA_CM_EVENT_ROUTE_ERROR:
 	case RDMA_CM_EVENT_CONNECT_ERROR:
