@@ -15,8 +15,8 @@
  * region relative; ->mmap moves vm_pgoff into the region's window.
  *
  * Lock ordering, outermost first:
+ *   xmem_file.lock (ATTACH only; copy_to_user() under it may take mmap_lock)
  *   mmap_lock (held by the mm core around ->mmap and the fault handlers)
- *   xmem_file.lock
  *   xmem_device.lock
  *   xmem_rdma_conn.call_lock (inside the transport)
  *   portion LOCKED bits: several only in ascending (region, index) order,
@@ -101,11 +101,14 @@ struct xmem_core_region {
 
 /**
  * struct xmem_file - state of one open file
- * @lock: protects @region
- * @region: the region the file is bound to, or NULL; holds a reference
+ * @lock: serialises binding
+ * @region: the region the file is bound to, or NULL; holds a reference.
+ *	Set once, with release semantics, under @lock; read without it
+ *	(->mmap runs under mmap_lock, which ATTACH's copy_to_user() may take
+ *	inside @lock) and stable until the file is released.
  */
 struct xmem_file {
-	/* Protects @region. */
+	/* Serialises ATTACH: protects the transition of region from NULL. */
 	struct mutex lock;
 	struct xmem_core_region *region;
 };
@@ -556,15 +559,13 @@ static int xmem_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* The file's region, referenced, or NULL; takes no lock. */
 static struct xmem_core_region *xmem_file_region(struct xmem_file *xf)
 {
-	struct xmem_core_region *cr;
+	struct xmem_core_region *cr = smp_load_acquire(&xf->region);
 
-	mutex_lock(&xf->lock);
-	cr = xf->region;
 	if (cr)
 		xmem_region_get(&cr->r);
-	mutex_unlock(&xf->lock);
 	return cr;
 }
 
@@ -639,7 +640,7 @@ static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
 		ret = -EFAULT;
 		goto out;
 	}
-	xf->region = cr;
+	smp_store_release(&xf->region, cr);
 out:
 	mutex_unlock(&xf->lock);
 	return ret;
