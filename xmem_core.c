@@ -562,6 +562,7 @@ static int xmem_release(struct inode *inode, struct file *file)
 /* The file's region, referenced, or NULL; takes no lock. */
 static struct xmem_core_region *xmem_file_region(struct xmem_file *xf)
 {
+	/* Pairs with the release in ATTACH: the region is seen whole. */
 	struct xmem_core_region *cr = smp_load_acquire(&xf->region);
 
 	if (cr)
@@ -640,6 +641,7 @@ static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
 		ret = -EFAULT;
 		goto out;
 	}
+	/* Publish after the region is complete; see xmem_file_region(). */
 	smp_store_release(&xf->region, cr);
 out:
 	mutex_unlock(&xf->lock);
