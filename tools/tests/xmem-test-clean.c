@@ -12,13 +12,15 @@
 #include "xsys.h"
 #include "xtest.h"
 
-/* 4x the cache, kept small: every page read costs an RDMA READ. */
-#define LIMIT		(2 * MiB)
-#define REGION_SIZE	(4 * LIMIT)
+/*
+ * The cache size (XMEM_TEST_LIMIT, default 2 MiB) and a region four times
+ * as large: every page goes out and comes back at least once.
+ */
+#define DEFAULT_LIMIT	(2 * MiB)
 
 TEST_TIMEOUT(clean_no_write, 600)
 {
-	uint64_t seed = xnow() * 1000 + 1;
+	uint64_t seed = xnow() * 1000 + 1, limit, size;
 	char name[XMEM_REGION_NAME_MAX];
 	struct xstats before, after;
 	struct xmem_attach at;
@@ -27,16 +29,18 @@ TEST_TIMEOUT(clean_no_write, 600)
 	int fd;
 
 	xr_require_connected();
-	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", LIMIT));
+	limit = xenv_size("XMEM_TEST_LIMIT", DEFAULT_LIMIT);
+	size = 4 * limit;
+	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", limit));
 
 	/* Write the region and store it on the appliance. */
 	xr_name(name, "clean");
-	fd = ATTACH_OK(name, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+	fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
 		       NULL);
-	p = MAP_OK(fd, 0, REGION_SIZE);
-	xpat_fill(p, REGION_SIZE, 0, seed);
-	ASSERT_OK(msync(p, REGION_SIZE, MS_SYNC));
-	ASSERT_OK(munmap(p, REGION_SIZE));
+	p = MAP_OK(fd, 0, size);
+	xpat_fill(p, size, 0, seed);
+	ASSERT_OK(msync(p, size, MS_SYNC));
+	ASSERT_OK(munmap(p, size));
 	ASSERT_OK(close(fd));
 
 	/*
@@ -51,13 +55,13 @@ TEST_TIMEOUT(clean_no_write, 600)
 
 	/* Read all of it through a fresh, writable mapping. */
 	fd = ATTACH_OK(name, 0, 0, &at);
-	ASSERT_EQ(at.size, REGION_SIZE);
-	p = MAP_OK(fd, 0, REGION_SIZE);
+	ASSERT_EQ(at.size, size);
+	p = MAP_OK(fd, 0, size);
 	t0 = xnow();
-	ASSERT_PATTERN(p, REGION_SIZE, 0, seed);
+	ASSERT_PATTERN(p, size, 0, seed);
 	ASSERT_ZERO_ERR(xstats_read(&after));
-	xt_diag("read %llu MiB in %.2f s through a %llu MiB cache",
-		REGION_SIZE / MiB, xnow() - t0, LIMIT / MiB);
+	xt_diag("read %" PRIu64 " KiB in %.2f s through a %" PRIu64 " KiB cache",
+		size / KiB, xnow() - t0, limit / KiB);
 	xstats_diag(&before, &after);
 
 	ASSERT_GT(after.v[XS_EVICTIONS_CLEAN], before.v[XS_EVICTIONS_CLEAN]);
@@ -66,9 +70,9 @@ TEST_TIMEOUT(clean_no_write, 600)
 	ASSERT_EQ(after.v[XS_RDMA_WRITES], before.v[XS_RDMA_WRITES]);
 	ASSERT_EQ(after.v[XS_BYTES_WRITTEN], before.v[XS_BYTES_WRITTEN]);
 	ASSERT_EQ(after.v[XS_DIRTY_BYTES], 0);
-	ASSERT_LE(after.v[XS_RESIDENT_BYTES], LIMIT);
+	ASSERT_LE(after.v[XS_RESIDENT_BYTES], limit);
 
-	ASSERT_OK(munmap(p, REGION_SIZE));
+	ASSERT_OK(munmap(p, size));
 	ASSERT_OK(close(fd));
 }
 

@@ -9,7 +9,7 @@
  *
  * client2 must be reachable as "client2" by ssh without a prompt.  Without
  * it the tests are skipped, unless XMEM_CLIENTS >= 2 says the test bed has
- * one: then they fail.
+ * one: then they fail (and the reachability check is skipped).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -29,10 +29,11 @@ static void require_peer(void)
 {
 	const char *clients = getenv("XMEM_CLIENTS");
 
+	/* The test bed has one: the verifier's failure will say if not. */
+	if (clients && atoi(clients) >= 2)
+		return;
 	if (!system(SSH "true </dev/null >/dev/null 2>&1"))
 		return;
-	if (clients && atoi(clients) >= 2)
-		FAIL("%s unreachable by ssh but XMEM_CLIENTS=%s", PEER, clients);
 	SKIP("%s unreachable by ssh (needs a test bed with 2 clients)", PEER);
 }
 

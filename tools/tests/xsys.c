@@ -41,6 +41,33 @@ double xnow(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+uint64_t xenv_size(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+	unsigned long long n;
+	char *end;
+
+	if (!v || !*v)
+		return def;
+	errno = 0;
+	n = strtoull(v, &end, 0);
+	if (errno || end == v)
+		return def;
+	switch (*end) {
+	case 'G': case 'g':
+		n <<= 10;
+		/* fall through */
+	case 'M': case 'm':
+		n <<= 10;
+		/* fall through */
+	case 'K': case 'k':
+		n <<= 10;
+		end++;
+		break;
+	}
+	return *end ? def : n;
+}
+
 static void xsys_path(char *buf, size_t len, const char *attr)
 {
 	snprintf(buf, len, "%s/%s", XSYS_DIR, attr);

@@ -21,8 +21,8 @@
 #define XMEM_DEV	"/dev/xmem"
 #define XMEM_MODULE	"/xmem/xmem.ko"		/* env XMEM_MODULE overrides */
 
-#define KiB	(1024ull)
-#define MiB	(1024ull * 1024)
+#define KiB	((uint64_t)1024)
+#define MiB	(KiB * 1024)
 
 /* @attr is relative to XSYS_DIR, e.g. "state" or "stats/faults". */
 int xsys_read(const char *attr, char *buf, size_t len);	/* strips '\n' */
@@ -135,6 +135,12 @@ uint64_t xpat_check(const void *p, size_t len, uint64_t off, uint64_t seed,
 		     (unsigned long long)_pe.want,			\
 		     (unsigned long long)_pe.got);			\
 } while (0)
+
+/*
+ * Size from environment variable @name ("4M", "512K", "1048576"), or @def
+ * when unset or unparsable.
+ */
+uint64_t xenv_size(const char *name, uint64_t def);
 
 /* Monotonic clock in seconds. */
 double xnow(void);
