@@ -524,6 +524,14 @@ static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	xmem_region_init(&cr->r, &dev->cache, a->name, wr.size >> PAGE_SHIFT,
 			 (pgoff_t)cr->window << XMEM_WINDOW_SHIFT);
 	cr->r.free = xmem_region_free;
+	ret = xmem_region_sysfs_add(&cr->r, NULL);
+	if (ret) {
+		pr_err_ratelimited("region %s: no sysfs directory: %d\n",
+				   a->name, ret);
+		xmem_region_put(&cr->r);	/* frees the window and cr */
+		cr = ERR_PTR(ret);
+		goto out;
+	}
 	list_add_tail(&cr->node, &dev->regions);	/* the list's reference */
 	xmem_region_get(&cr->r);			/* the caller's */
 	pr_info("region %s: attached, %llu bytes%s\n", a->name, wr.size,
@@ -795,35 +803,6 @@ static ssize_t state_show(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(state);
 
-static ssize_t local_limit_show(struct device *d,
-				struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%llu\n",
-			  (u64)READ_ONCE(xmem_dev.cache.limit_pages) <<
-			  PAGE_SHIFT);
-}
-
-static ssize_t local_limit_store(struct device *d,
-				 struct device_attribute *attr,
-				 const char *buf, size_t len)
-{
-	unsigned long long bytes;
-	char *end;
-	int ret;
-
-	bytes = memparse(buf, &end);
-	if (end == buf || (*end && *end != '\n') || bytes < XMEM_MIN_LIMIT ||
-	    bytes > (u64)totalram_pages() << PAGE_SHIFT) {
-		pr_warn_ratelimited("local_limit: expected bytes from 1M up to the RAM size\n");
-		return -EINVAL;
-	}
-	ret = xmem_cache_set_limit(&xmem_dev.cache, bytes >> PAGE_SHIFT);
-	if (ret == -EBUSY)
-		pr_warn_ratelimited("local_limit: set, but busy pages keep the cache above it for now\n");
-	return len;
-}
-static DEVICE_ATTR_RW(local_limit);
-
 static int xmem_appliance_stat(struct xmem_wire_stat *st)
 {
 	struct xmem_rdma_conn *conn;
@@ -864,7 +843,6 @@ static DEVICE_ATTR_RO(appliance_bytes);
 static struct attribute *xmem_attrs[] = {
 	&dev_attr_appliance.attr,
 	&dev_attr_state.attr,
-	&dev_attr_local_limit.attr,
 	&dev_attr_appliance_regions.attr,
 	&dev_attr_appliance_bytes.attr,
 	NULL,
@@ -874,56 +852,10 @@ static const struct attribute_group xmem_attr_group = {
 	.attrs = xmem_attrs,
 };
 
-#define XMEM_STAT_ATTR(_name, _expr)					\
-static ssize_t _name##_show(struct device *d,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	struct xmem_cache *cache = &xmem_dev.cache;			\
-									\
-	return sysfs_emit(buf, "%llu\n", (u64)(_expr));			\
-}									\
-static DEVICE_ATTR_RO(_name)
-
-#define XMEM_COUNTER(_name) atomic64_read(&cache->stats._name)
-
-XMEM_STAT_ATTR(faults, XMEM_COUNTER(faults));
-XMEM_STAT_ATTR(cache_hits, XMEM_COUNTER(cache_hits));
-XMEM_STAT_ATTR(rdma_reads, XMEM_COUNTER(rdma_reads));
-XMEM_STAT_ATTR(rdma_writes, XMEM_COUNTER(rdma_writes));
-XMEM_STAT_ATTR(bytes_read, XMEM_COUNTER(rdma_reads) << PAGE_SHIFT);
-XMEM_STAT_ATTR(bytes_written, XMEM_COUNTER(rdma_writes) << PAGE_SHIFT);
-XMEM_STAT_ATTR(evictions_clean, XMEM_COUNTER(evictions_clean));
-XMEM_STAT_ATTR(evictions_dirty, XMEM_COUNTER(evictions_dirty));
-XMEM_STAT_ATTR(writeback_errors, XMEM_COUNTER(writeback_errors));
-XMEM_STAT_ATTR(tlb_flushes, XMEM_COUNTER(tlb_flushes));
-XMEM_STAT_ATTR(resident_bytes, (u64)READ_ONCE(cache->nr_pages) << PAGE_SHIFT);
-XMEM_STAT_ATTR(dirty_bytes,
-	       (u64)atomic_long_read(&cache->nr_dirty) << PAGE_SHIFT);
-
-static struct attribute *xmem_stats_attrs[] = {
-	&dev_attr_faults.attr,
-	&dev_attr_cache_hits.attr,
-	&dev_attr_rdma_reads.attr,
-	&dev_attr_rdma_writes.attr,
-	&dev_attr_bytes_read.attr,
-	&dev_attr_bytes_written.attr,
-	&dev_attr_evictions_clean.attr,
-	&dev_attr_evictions_dirty.attr,
-	&dev_attr_writeback_errors.attr,
-	&dev_attr_tlb_flushes.attr,
-	&dev_attr_resident_bytes.attr,
-	&dev_attr_dirty_bytes.attr,
-	NULL,
-};
-
-static const struct attribute_group xmem_stats_group = {
-	.name = "stats",
-	.attrs = xmem_stats_attrs,
-};
-
 static const struct attribute_group *xmem_groups[] = {
 	&xmem_attr_group,
-	&xmem_stats_group,
+	&xmem_pager_attr_group,
+	&xmem_pager_stats_group,
 	NULL,
 };
 
@@ -978,8 +910,11 @@ static int __init xmem_init(void)
 		ret = PTR_ERR(dev->inode);
 		goto err_release_fs;
 	}
-	xmem_cache_init(&dev->cache, dev->inode->i_mapping, &xmem_backend_ops,
-			local_limit >> PAGE_SHIFT);
+	ret = xmem_cache_init(&dev->cache, dev->inode->i_mapping,
+			      &xmem_backend_ops, local_limit >> PAGE_SHIFT);
+	if (ret)
+		goto err_put_inode;
+	xmem_pager_sysfs_init(&dev->cache);
 
 	dev->misc.minor = MISC_DYNAMIC_MINOR;
 	dev->misc.name = "xmem";
@@ -988,7 +923,13 @@ static int __init xmem_init(void)
 	dev->misc.mode = 0600;
 	ret = misc_register(&dev->misc);
 	if (ret)
-		goto err_put_inode;
+		goto err_destroy_cache;
+	ret = xmem_pager_sysfs_add(&dev->misc.this_device->kobj);
+	if (ret)
+		goto err_deregister;
+	ret = xmem_cache_register_shrinker(&dev->cache);
+	if (ret)
+		goto err_sysfs_exit;
 
 	if (appliance) {
 		mutex_lock(&dev->lock);
@@ -1001,6 +942,12 @@ static int __init xmem_init(void)
 	pr_info("loaded, local limit %lu bytes\n", local_limit);
 	return 0;
 
+err_sysfs_exit:
+	xmem_pager_sysfs_exit();
+err_deregister:
+	misc_deregister(&dev->misc);
+err_destroy_cache:
+	xmem_cache_destroy(&dev->cache);
 err_put_inode:
 	iput(dev->inode);
 err_release_fs:
@@ -1013,8 +960,6 @@ static void __exit xmem_exit(void)
 	struct xmem_device *dev = &xmem_dev;
 	struct xmem_core_region *cr, *tmp;
 	struct xmem_rdma_conn *conn;
-
-	misc_deregister(&dev->misc);
 
 	/* No reconnection from now on. */
 	mutex_lock(&dev->lock);
@@ -1037,10 +982,15 @@ static void __exit xmem_exit(void)
 	if (conn)
 		xmem_rdma_disconnect(conn);
 
+	/* The regions' directories are gone with the regions. */
+	xmem_pager_sysfs_exit();
+	misc_deregister(&dev->misc);
+
 	/* A link failure before the disconnect may have queued both. */
 	cancel_work_sync(&dev->link_work);
 	cancel_delayed_work_sync(&dev->connect_work);
 
+	xmem_cache_destroy(&dev->cache);
 	iput(dev->inode);
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);
 	ida_destroy(&dev->windows);

@@ -1,30 +1,53 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * xmem: the pager.  Serves page faults on /dev/xmem mappings from a bounded
- * local cache of remote regions, evicts and writes back.
+ * local cache of remote regions, reads ahead, evicts and writes back.
  *
- * Every resident page of a region has a portion-tracking structure (struct
- * xmem_portion) in the region's xarray.  A portion's LOCKED bit makes one
- * task its owner while it is fetched, mapped into a page table, written
- * back or evicted.
+ * Portions.  A region is cut into portions of 2^order pages (the
+ * portion_size knob when the region was set up).  The portion is the unit
+ * of transfer, dirty tracking and eviction; every resident portion has a
+ * portion-tracking structure (struct xmem_portion) in the region's xarray.
+ * A portion's LOCKED bit makes one task its owner while it is fetched,
+ * mapped into a page table, written back or evicted.
  *
  * Dirty tracking.  A PTE is made writable only by the fault handlers, with
  * the portion locked and its DIRTY bit set first: a write fault inserts a
  * writable PTE, and a write to a read-only PTE reaches ->pfn_mkwrite, which
  * replaces the PTE.  Write-back and eviction lock the portion, write-protect
  * its PTEs in every process and collect their dirty bits (xmem_tlb_clean(),
- * one TLB flush per range), and only then clear DIRTY: a write can never
- * land in a page whose DIRTY bit was cleared without the PTE having been
- * write-protected first.  Eviction then unmaps the PTEs, writes back the
- * portions found dirty by RDMA WRITE, and drops clean ones with no
- * transfer at all (claims 18 and 19).
+ * one TLB flush per run of consecutive portions), and only then clear
+ * DIRTY: a write can never land in a page whose DIRTY bit was cleared
+ * without the PTE having been write-protected first, and a writer that
+ * comes meanwhile waits for the portion in ->pfn_mkwrite or ->fault.
+ * Eviction then unmaps the PTEs, writes back the portions found dirty by
+ * RDMA WRITE, and drops clean ones with no transfer at all (claims 18, 19).
  *
- * Victim selection is a second-chance LRU: the fault handlers set
- * ACCESSED, and the evictor moves accessed portions to the tail once before
- * it takes them.  Hardware accessed bits are not consulted.
+ * Victim selection is a second-chance LRU of portions: the fault handlers
+ * set the software ACCESSED bit, and the evictor moves accessed portions
+ * to the tail once before it takes them.  Hardware accessed bits are not
+ * consulted: the mappings are VM_PFNMAP and only the fault handlers see
+ * accesses, so a portion mapped once and then used through its PTEs ages
+ * like one not used at all.
+ *
+ * Reclaim.  A fault that would take the cache over its limit, or its
+ * region over the region's limit, evicts a batch itself (direct reclaim).
+ * Below that, a background reclaimer on the pager's workqueue keeps
+ * between wmark_low and wmark_high pages free under the limit, so that a
+ * fault rarely waits for an eviction.  A shrinker gives clean portions
+ * back to the kernel under global memory pressure.
+ *
+ * Readahead.  Each open file's struct file_ra_state tracks the last
+ * portion faulted on and the window of portions requested ahead.  A fault
+ * on the portion after the previous one extends the window (doubling it,
+ * up to readahead_max) when less than half of it is left; the portions
+ * are fetched by workqueue items, several RDMA READs in flight each, while
+ * the faulting task goes on.  Any other fault closes the window, so random
+ * access costs no extra transfer.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -37,11 +60,48 @@
 #include "xmem_rdma.h"
 #include "xmem_tlb.h"
 
-/* Portions evicted or written back together, and per TLB flush at most. */
-#define XMEM_BATCH	32
+#define CREATE_TRACE_POINTS
+#include "xmem_trace.h"
+
+/* Portions evicted, written back or read ahead together at most ... */
+#define XMEM_BATCH		32
+/* ... and their pages (the size of the dirty bitmap of one batch). */
+#define XMEM_BATCH_PAGES	512
+/* Pages per call of the backend; its struct xmem_io array is on the stack. */
+#define XMEM_IO_CHUNK		32
+/* The first readahead window, in portions. */
+#define XMEM_RA_INIT		4
+/* Default largest readahead window, in bytes. */
+#define XMEM_RA_DEFAULT		SZ_512K
 
 #define xmem_region_err(r, fmt, ...)					\
 	pr_err_ratelimited("region %s: " fmt, (r)->name, ##__VA_ARGS__)
+
+/* Add @n to the counter at offset @field of a region's and its cache's stats. */
+static void xmem_count(struct xmem_region *region, size_t field, s64 n)
+{
+	atomic64_add(n, (atomic64_t *)((void *)&region->stats + field));
+	atomic64_add(n, (atomic64_t *)((void *)&region->cache->stats + field));
+}
+
+#define XMEM_STAT(name)	offsetof(struct xmem_stats, name)
+
+/* Pages of portion @index of a region of @nr_pages pages; 0 past its end. */
+static unsigned int xmem_portion_span(const struct xmem_region *region,
+				      pgoff_t index, pgoff_t nr_pages)
+{
+	pgoff_t first = index << region->order;
+
+	if (first >= nr_pages)
+		return 0;
+	return min_t(pgoff_t, 1UL << region->order, nr_pages - first);
+}
+
+static pgoff_t xmem_region_nr_portions(const struct xmem_region *region,
+				       pgoff_t nr_pages)
+{
+	return (nr_pages + (1UL << region->order) - 1) >> region->order;
+}
 
 static struct xmem_portion *xmem_portion_lookup(struct xmem_region *region,
 						pgoff_t index)
@@ -56,13 +116,50 @@ static struct xmem_portion *xmem_portion_lookup(struct xmem_region *region,
 	return p;
 }
 
+/* A new portion: locked, two references (the index's and the caller's). */
+static struct xmem_portion *xmem_portion_alloc(struct xmem_region *region,
+					       pgoff_t index, unsigned int nr,
+					       gfp_t gfp)
+{
+	struct xmem_portion *p;
+	unsigned int i;
+
+	p = kzalloc(struct_size(p, pages, nr), gfp);
+	if (!p)
+		return NULL;
+	for (i = 0; i < nr; i++) {
+		p->pages[i] = alloc_page(gfp);
+		if (!p->pages[i])
+			goto err_free_pages;
+	}
+	p->region = region;
+	p->index = index;
+	p->nr_pages = nr;
+	INIT_LIST_HEAD(&p->lru);
+	refcount_set(&p->ref, 2);
+	__set_bit(XMEM_PORTION_LOCKED, &p->flags);
+	return p;
+
+err_free_pages:
+	while (i--)
+		__free_page(p->pages[i]);
+	kfree(p);
+	return NULL;
+}
+
+static void xmem_portion_free(struct xmem_portion *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nr_pages; i++)
+		__free_page(p->pages[i]);
+	kfree(p);
+}
+
 static void xmem_portion_put(struct xmem_portion *p)
 {
-	if (refcount_dec_and_test(&p->ref)) {
-		if (p->page)
-			__free_page(p->page);
-		kfree(p);
-	}
+	if (refcount_dec_and_test(&p->ref))
+		xmem_portion_free(p);
 }
 
 static void xmem_portion_lock(struct xmem_portion *p)
@@ -80,6 +177,16 @@ static void xmem_portion_unlock(struct xmem_portion *p)
 	clear_and_wake_up_bit(XMEM_PORTION_LOCKED, &p->flags);
 }
 
+static void xmem_account(struct xmem_region *region, long nr)
+{
+	struct xmem_cache *cache = region->cache;
+
+	spin_lock(&cache->lock);
+	cache->nr_pages += nr;
+	spin_unlock(&cache->lock);
+	atomic_long_add(nr, &region->nr_resident);
+}
+
 /**
  * xmem_portion_set_dirty() - mark a portion dirty
  * @cache: its cache
@@ -91,7 +198,7 @@ VISIBLE_IF_KUNIT void xmem_portion_set_dirty(struct xmem_cache *cache,
 					     struct xmem_portion *p)
 {
 	if (!test_and_set_bit(XMEM_PORTION_DIRTY, &p->flags))
-		atomic_long_inc(&cache->nr_dirty);
+		atomic_long_add(p->nr_pages, &cache->nr_dirty);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_portion_set_dirty);
 
@@ -100,8 +207,41 @@ static bool xmem_portion_clear_dirty(struct xmem_cache *cache,
 {
 	if (!test_and_clear_bit(XMEM_PORTION_DIRTY, &p->flags))
 		return false;
-	atomic_long_dec(&cache->nr_dirty);
+	atomic_long_sub(p->nr_pages, &cache->nr_dirty);
 	return true;
+}
+
+/*
+ * Publish a new locked portion in its region.  Returns 0, -EBUSY if
+ * another task published that portion first, or -EAGAIN if the region was
+ * resized meanwhile so that the portion's size is wrong or it is past the
+ * end (the caller looks at the region again).
+ */
+static int xmem_portion_insert(struct xmem_region *region,
+			       struct xmem_portion *p)
+{
+	bool fits;
+	int ret;
+
+	ret = xa_insert(&region->portions, p->index, p, GFP_KERNEL);
+	if (ret)
+		return ret;
+	/*
+	 * xa_insert() may drop the lock to allocate: check the size only
+	 * now.  xmem_region_resize() changes it under the same lock and
+	 * then looks for portions, so it either finds this one or it is
+	 * taken out again here.
+	 */
+	xa_lock(&region->portions);
+	fits = p->nr_pages == xmem_portion_span(region, p->index,
+						region->nr_pages);
+	if (!fits)
+		__xa_erase(&region->portions, p->index);
+	xa_unlock(&region->portions);
+	if (!fits)
+		return -EAGAIN;
+	xmem_account(region, p->nr_pages);
+	return 0;
 }
 
 /* Remove a locked portion from its region; waiters will look again. */
@@ -111,60 +251,107 @@ static void xmem_portion_remove(struct xmem_cache *cache,
 	xa_erase(&p->region->portions, p->index);
 	xmem_portion_clear_dirty(cache, p);
 	set_bit(XMEM_PORTION_DEAD, &p->flags);
-	spin_lock(&cache->lock);
-	cache->nr_pages--;
-	spin_unlock(&cache->lock);
+	xmem_account(p->region, -(long)p->nr_pages);
 	xmem_portion_unlock(p);
 	xmem_portion_put(p);	/* the region index's reference */
 }
 
-/**
- * xmem_cache_init() - set up the local cache
- * @cache: the cache
- * @mapping: the device's shared address space, or NULL without mappings
- * @ops: backend
- * @limit: local memory limit in pages, at least 1
- *
- * Context: any.
- */
-void xmem_cache_init(struct xmem_cache *cache, struct address_space *mapping,
-		     const struct xmem_backend_ops *ops, unsigned long limit)
+static void xmem_lru_add(struct xmem_cache *cache, struct xmem_portion *p)
 {
-	memset(cache, 0, sizeof(*cache));
-	cache->mapping = mapping;
-	cache->ops = ops;
-	spin_lock_init(&cache->lock);
-	INIT_LIST_HEAD(&cache->lru);
-	cache->limit_pages = max(limit, 1UL);
+	spin_lock(&cache->lock);
+	list_add_tail(&p->lru, &cache->lru);
+	spin_unlock(&cache->lock);
 }
-EXPORT_SYMBOL_IF_KUNIT(xmem_cache_init);
 
 /*
- * Take up to @max victims from the head of the LRU: locked, off the LRU
- * and referenced.  Accessed or busy portions go to the tail instead.
+ * Transfer every page of the locked portions @v[0..@n) of @region, @n at
+ * most XMEM_BATCH, in calls of XMEM_IO_CHUNK pages to the backend.  The
+ * portions with a page in a call that failed are marked in @failed.
+ * Returns 0 or the first error.
+ */
+static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
+			 unsigned int n, bool write, unsigned long *failed)
+{
+	const struct xmem_backend_ops *ops = region->cache->ops;
+	struct xmem_io ios[XMEM_IO_CHUNK];
+	DECLARE_BITMAP(in_call, XMEM_BATCH);
+	unsigned int i, j, k = 0;
+	int ret = 0, err;
+
+	bitmap_zero(in_call, XMEM_BATCH);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < v[i]->nr_pages; j++) {
+			pgoff_t page = (v[i]->index << region->order) + j;
+
+			ios[k].page = v[i]->pages[j];
+			ios[k].offset = (u64)page << PAGE_SHIFT;
+			__set_bit(i, in_call);
+			if (++k < XMEM_IO_CHUNK &&
+			    (i < n - 1 || j < v[i]->nr_pages - 1))
+				continue;
+			err = ops->rw(region, ios, k, write);
+			if (err) {
+				bitmap_or(failed, failed, in_call, n);
+				ret = ret ?: err;
+			} else if (write) {
+				xmem_count(region, XMEM_STAT(rdma_writes), k);
+			} else {
+				xmem_count(region, XMEM_STAT(rdma_reads), k);
+			}
+			bitmap_zero(in_call, XMEM_BATCH);
+			k = 0;
+		}
+	}
+	return ret;
+}
+
+/*
+ * Take victims from the head of the LRU: locked, off the LRU and
+ * referenced; at most @max portions and, beyond the first, at most
+ * @max_pages pages.  With @only, portions of that region only; with
+ * @clean_only, clean ones only.  Accessed or busy portions go to the tail
+ * instead (second chance).
  */
 static unsigned int xmem_cache_pick(struct xmem_cache *cache,
+				    struct xmem_region *only, bool clean_only,
 				    struct xmem_portion **victims,
-				    unsigned int max)
+				    unsigned int max, unsigned long max_pages)
 {
-	unsigned long scan;
+	struct xmem_portion *p, *tmp;
+	unsigned long scan, pages = 0;
 	unsigned int n = 0;
+	bool moved;
 
 	spin_lock(&cache->lock);
 	scan = 2 * cache->nr_pages;
-	while (n < max && scan-- && !list_empty(&cache->lru)) {
-		struct xmem_portion *p = list_first_entry(&cache->lru,
-					struct xmem_portion, lru);
-
+again:
+	moved = false;
+	list_for_each_entry_safe(p, tmp, &cache->lru, lru) {
+		if (n == max || pages >= max_pages || !scan)
+			goto out;
+		scan--;
+		if ((only && p->region != only) ||
+		    (clean_only && test_bit(XMEM_PORTION_DIRTY, &p->flags)))
+			continue;
 		if (test_and_clear_bit(XMEM_PORTION_ACCESSED, &p->flags) ||
 		    !xmem_portion_trylock(p)) {
 			list_move_tail(&p->lru, &cache->lru);
+			moved = true;
 			continue;
+		}
+		if (n && pages + p->nr_pages > XMEM_BATCH_PAGES) {
+			xmem_portion_unlock(p);
+			goto out;
 		}
 		list_del_init(&p->lru);
 		refcount_inc(&p->ref);
 		victims[n++] = p;
+		pages += p->nr_pages;
 	}
+	/* Portions moved behind the end of the walk get their second look. */
+	if (moved)
+		goto again;
+out:
 	spin_unlock(&cache->lock);
 	return n;
 }
@@ -181,7 +368,7 @@ static int xmem_portion_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Length of the run of consecutive pages of one region starting at @v. */
+/* Length of the run of consecutive portions of one region starting at @v. */
 static unsigned int xmem_run_len(struct xmem_portion **v, unsigned int n)
 {
 	unsigned int len = 1;
@@ -194,15 +381,17 @@ static unsigned int xmem_run_len(struct xmem_portion **v, unsigned int n)
 
 /**
  * xmem_pager_clean_ptes() - write-protect the PTEs of locked portions and
- * mark dirty those whose PTE was dirty
+ * mark dirty those with a dirty PTE
  * @cache: the cache
  * @v: locked portions, sorted by region and index
- * @n: number of portions, at most XMEM_BATCH
+ * @n: number of portions, at most XMEM_BATCH, of XMEM_BATCH_PAGES pages
+ *	at most together
  * @unmap: also remove the PTEs (eviction)
  *
- * After it returns no PTE maps any of the portions writably (or at all,
- * with @unmap), every TLB is flushed, and any write made through a PTE is
- * recorded in the portion's DIRTY bit.
+ * After it returns no PTE maps any page of the portions writably (or at
+ * all, with @unmap), every TLB is flushed, and any write made through a
+ * PTE is recorded in the portion's DIRTY bit.  Each run of consecutive
+ * portions costs one write-protect and clean pass, with one flush.
  *
  * Context: process context; portions locked by the caller.
  */
@@ -210,39 +399,51 @@ VISIBLE_IF_KUNIT void xmem_pager_clean_ptes(struct xmem_cache *cache,
 					    struct xmem_portion **v,
 					    unsigned int n, bool unmap)
 {
-	unsigned int i, j, len;
+	DECLARE_BITMAP(dirty, XMEM_BATCH_PAGES);
+	unsigned int i, j, len, off, nr;
 
 	for (i = 0; i < n; i += len) {
-		DECLARE_BITMAP(dirty, XMEM_BATCH);
-		pgoff_t first = v[i]->region->base + v[i]->index;
+		struct xmem_region *region = v[i]->region;
+		pgoff_t first = region->base + (v[i]->index << region->order);
 
 		len = xmem_run_len(v + i, n - i);
-		bitmap_zero(dirty, XMEM_BATCH);
+		for (nr = 0, j = i; j < i + len; j++)
+			nr += v[j]->nr_pages;
+		if (WARN_ON_ONCE(nr > XMEM_BATCH_PAGES))
+			nr = XMEM_BATCH_PAGES;
+		bitmap_zero(dirty, XMEM_BATCH_PAGES);
 		if (cache->mapping) {
-			xmem_tlb_clean(cache->mapping, first, len, dirty);
-			atomic64_inc(&cache->stats.tlb_flushes);
+			xmem_tlb_clean(cache->mapping, first, nr, dirty);
+			xmem_count(region, XMEM_STAT(tlb_flushes), 1);
 		}
-		for_each_set_bit(j, dirty, len)
-			xmem_portion_set_dirty(cache, v[i + j]);
+		for (off = 0, j = i; j < i + len; j++) {
+			unsigned int end = off + v[j]->nr_pages;
+
+			if (find_next_bit(dirty, end, off) < end)
+				xmem_portion_set_dirty(cache, v[j]);
+			off = end;
+		}
 		if (unmap)
-			xmem_tlb_unmap(cache->mapping, first, len);
+			xmem_tlb_unmap(cache->mapping, first, nr);
 	}
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_pager_clean_ptes);
 
 /*
  * Write back the dirty ones among locked portions whose PTEs are
- * write-protected or gone.  Each one written is marked in @written; each
- * one that could not be written is dirty again on return and marked in
- * @failed.  Returns 0 or -EIO.
+ * write-protected or gone, sorted by region.  Each one written is marked
+ * in @written; each one that could not be written is dirty again on
+ * return and marked in @failed.  Runs under memalloc_noio: nothing it
+ * allocates can recurse into I/O.  Returns 0 or -EIO.
  */
 static int xmem_pager_writeback(struct xmem_cache *cache,
 				struct xmem_portion **v, unsigned int n,
 				unsigned long *written, unsigned long *failed)
 {
-	struct xmem_io ios[XMEM_BATCH];
+	struct xmem_portion *w[XMEM_BATCH];
+	DECLARE_BITMAP(wfailed, XMEM_BATCH);
 	unsigned int idx[XMEM_BATCH];
-	unsigned int i, start, k;
+	unsigned int i, j, k, start, pages;
 	unsigned int noio;
 	int ret = 0, err;
 
@@ -251,31 +452,35 @@ static int xmem_pager_writeback(struct xmem_cache *cache,
 		struct xmem_region *region = v[start]->region;
 
 		k = 0;
+		pages = 0;
 		for (i = start; i < n && v[i]->region == region; i++) {
 			if (!xmem_portion_clear_dirty(cache, v[i]))
 				continue;
-			ios[k].page = v[i]->page;
-			ios[k].offset = (u64)v[i]->index << PAGE_SHIFT;
+			w[k] = v[i];
 			idx[k++] = i;
+			pages += v[i]->nr_pages;
 		}
 		if (!k)
 			continue;
-		err = cache->ops->rw(region, ios, k, true);
-		if (!err) {
-			atomic64_add(k, &cache->stats.rdma_writes);
-			while (k--)
-				__set_bit(idx[k], written);
-			continue;
+		bitmap_zero(wfailed, XMEM_BATCH);
+		err = xmem_pager_io(region, w, k, true, wfailed);
+		trace_xmem_writeback(region->name, pages, err);
+		for (j = 0; j < k; j++) {
+			if (!test_bit(j, wfailed)) {
+				__set_bit(idx[j], written);
+				continue;
+			}
+			xmem_portion_set_dirty(cache, w[j]);
+			__set_bit(idx[j], failed);
+			xmem_count(region, XMEM_STAT(writeback_errors),
+				   w[j]->nr_pages);
 		}
-		xmem_region_err(region, "write-back of %u pages failed: %d\n",
-				k, err);
-		atomic64_add(k, &cache->stats.writeback_errors);
-		atomic_set(&region->wb_error, 1);
-		while (k--) {
-			xmem_portion_set_dirty(cache, v[idx[k]]);
-			__set_bit(idx[k], failed);
+		if (err) {
+			xmem_region_err(region, "write-back of %u pages failed: %d\n",
+					pages, err);
+			atomic_set(&region->wb_error, 1);
+			ret = -EIO;
 		}
-		ret = -EIO;
 	}
 	memalloc_noio_restore(noio);
 	return ret;
@@ -284,36 +489,44 @@ static int xmem_pager_writeback(struct xmem_cache *cache,
 /*
  * Evict locked, referenced portions that are off the LRU (claim 18):
  * write-protect, record dirty PTEs and unmap them with one flush per run,
- * write back the dirty ones, free the pages.  Portions that could not be
- * written back stay resident and dirty.  Returns the number freed.
+ * write back the dirty ones, free the pages.  Portions of index
+ * @discard_from and beyond lose their dirty data instead of being written
+ * (a region shrinking).  Portions that could not be written back stay
+ * resident and dirty.  Returns the number of pages freed.
  */
-static unsigned int xmem_cache_evict(struct xmem_cache *cache,
-				     struct xmem_portion **v, unsigned int n)
+static unsigned long xmem_cache_evict(struct xmem_cache *cache,
+				      struct xmem_portion **v, unsigned int n,
+				      pgoff_t discard_from)
 {
 	DECLARE_BITMAP(written, XMEM_BATCH);
 	DECLARE_BITMAP(failed, XMEM_BATCH);
-	unsigned int i, freed = 0;
+	unsigned long freed = 0;
+	unsigned int i;
 
 	bitmap_zero(written, XMEM_BATCH);
 	bitmap_zero(failed, XMEM_BATCH);
 	sort(v, n, sizeof(*v), xmem_portion_cmp, NULL);
 	xmem_pager_clean_ptes(cache, v, n, true);
+	for (i = 0; i < n; i++)
+		if (v[i]->index >= discard_from)
+			xmem_portion_clear_dirty(cache, v[i]);
 	xmem_pager_writeback(cache, v, n, written, failed);
 
 	for (i = 0; i < n; i++) {
 		struct xmem_portion *p = v[i];
+		bool dirty = test_bit(i, written);
 
 		if (test_bit(i, failed)) {
-			spin_lock(&cache->lock);
-			list_add_tail(&p->lru, &cache->lru);
-			spin_unlock(&cache->lock);
+			xmem_lru_add(cache, p);
 			xmem_portion_unlock(p);
 		} else {
-			atomic64_inc(test_bit(i, written) ?
-				     &cache->stats.evictions_dirty :
-				     &cache->stats.evictions_clean);
+			if (dirty)
+				xmem_count(p->region, XMEM_STAT(evictions_dirty), 1);
+			else
+				xmem_count(p->region, XMEM_STAT(evictions_clean), 1);
+			trace_xmem_evict(p->region->name, p->index, dirty);
+			freed += p->nr_pages;
 			xmem_portion_remove(cache, p);
-			freed++;
 		}
 		xmem_portion_put(p);
 	}
@@ -321,43 +534,225 @@ static unsigned int xmem_cache_evict(struct xmem_cache *cache,
 }
 
 /**
- * xmem_cache_shrink() - evict portions from the cache
+ * xmem_cache_reclaim() - evict least recently used portions
  * @cache: the cache
+ * @only: evict portions of this region only, or NULL
+ * @clean_only: evict clean portions only (no transfer at all)
  * @goal: number of pages to free
  *
- * Evicts least recently used portions in batches until @goal pages are
- * freed or nothing more can be: busy portions are skipped, and dirty ones
- * whose write-back fails stay resident.
+ * Evicts in batches until @goal pages are freed or nothing more can be:
+ * busy portions are skipped, and dirty ones whose write-back fails stay
+ * resident.
  *
  * Context: process context, may sleep; holds no portion lock.
  * Return: the number of pages freed.
  */
-unsigned long xmem_cache_shrink(struct xmem_cache *cache, unsigned long goal)
+unsigned long xmem_cache_reclaim(struct xmem_cache *cache,
+				 struct xmem_region *only, bool clean_only,
+				 unsigned long goal)
 {
 	struct xmem_portion *victims[XMEM_BATCH];
-	unsigned long freed = 0;
-	unsigned int n, got;
+	unsigned long freed = 0, got;
+	unsigned int n;
 
 	while (freed < goal) {
-		n = min_t(unsigned long, goal - freed, XMEM_BATCH);
-		n = xmem_cache_pick(cache, victims, n);
+		n = xmem_cache_pick(cache, only, clean_only, victims,
+				    XMEM_BATCH,
+				    min(goal - freed, (unsigned long)XMEM_BATCH_PAGES));
 		if (!n)
 			break;
-		got = xmem_cache_evict(cache, victims, n);
+		got = xmem_cache_evict(cache, victims, n, ULONG_MAX);
 		if (!got)
 			break;
 		freed += got;
 	}
 	return freed;
 }
+EXPORT_SYMBOL_IF_KUNIT(xmem_cache_reclaim);
+
+/**
+ * xmem_cache_shrink() - evict least recently used portions of any region
+ * @cache: the cache
+ * @goal: number of pages to free
+ *
+ * As xmem_cache_reclaim() for every region, dirty portions included.
+ *
+ * Context: process context, may sleep; holds no portion lock.
+ * Return: the number of pages freed.
+ */
+unsigned long xmem_cache_shrink(struct xmem_cache *cache, unsigned long goal)
+{
+	return xmem_cache_reclaim(cache, NULL, false, goal);
+}
 EXPORT_SYMBOL_IF_KUNIT(xmem_cache_shrink);
+
+/* Free pages under the limit, 0 when over it. */
+static unsigned long xmem_cache_headroom(struct xmem_cache *cache,
+					 unsigned long extra)
+{
+	unsigned long nr = READ_ONCE(cache->nr_pages) + extra;
+	unsigned long limit = READ_ONCE(cache->limit_pages);
+
+	return nr < limit ? limit - nr : 0;
+}
+
+static void xmem_reclaim_work(struct work_struct *work)
+{
+	struct xmem_cache *cache =
+		container_of(work, struct xmem_cache, reclaim_work);
+	unsigned long high = READ_ONCE(cache->wmark_high);
+	unsigned long room = xmem_cache_headroom(cache, 0);
+
+	if (room < high)
+		xmem_cache_reclaim(cache, NULL, false, high - room);
+}
+
+/*
+ * Before @need pages of @region are added: evict directly what the limits
+ * require, and wake the background reclaimer when the headroom is low.
+ */
+static void xmem_cache_make_room(struct xmem_region *region,
+				 unsigned long need)
+{
+	struct xmem_cache *cache = region->cache;
+	unsigned long rlimit = READ_ONCE(region->limit_pages);
+	unsigned long nr, limit, low;
+
+	if (rlimit) {
+		nr = atomic_long_read(&region->nr_resident) + need;
+		if (nr > rlimit)
+			xmem_cache_reclaim(cache, region, false, nr - rlimit);
+	}
+
+	nr = READ_ONCE(cache->nr_pages) + need;
+	limit = READ_ONCE(cache->limit_pages);
+	if (nr > limit) {
+		/*
+		 * Free a batch when the limit allows, so the next faults
+		 * find room.  If everything is busy the cache overshoots by
+		 * the number of concurrent faults until the next eviction.
+		 */
+		xmem_cache_shrink(cache, max(nr - limit,
+					     min_t(unsigned long, XMEM_BATCH,
+						   limit / 4 + 1)));
+	}
+	low = READ_ONCE(cache->wmark_low);
+	if (low && xmem_cache_headroom(cache, need) < low)
+		queue_work(cache->wq, &cache->reclaim_work);
+}
+
+static void xmem_cache_default_wmarks(struct xmem_cache *cache,
+				      unsigned long limit)
+{
+	WRITE_ONCE(cache->wmark_low, limit / 32);
+	WRITE_ONCE(cache->wmark_high, limit / 16);
+}
+
+static unsigned long xmem_shrink_count(struct shrinker *s,
+				       struct shrink_control *sc)
+{
+	struct xmem_cache *cache = xmem_shrinker_priv(s);
+	unsigned long nr = READ_ONCE(cache->nr_pages);
+	unsigned long dirty = atomic_long_read(&cache->nr_dirty);
+
+	return nr > dirty ? nr - dirty : 0;
+}
+
+static unsigned long xmem_shrink_scan(struct shrinker *s,
+				      struct shrink_control *sc)
+{
+	struct xmem_cache *cache = xmem_shrinker_priv(s);
+	unsigned long freed;
+
+	/* Cleaning PTEs takes i_mmap_rwsem, as reclaim's rmap walks do. */
+	if (!(sc->gfp_mask & __GFP_FS))
+		return SHRINK_STOP;
+	freed = xmem_cache_reclaim(cache, NULL, true, sc->nr_to_scan);
+	return freed ?: SHRINK_STOP;
+}
+
+/**
+ * xmem_cache_init() - set up the local cache
+ * @cache: the cache
+ * @mapping: the device's shared address space, or NULL without mappings
+ * @ops: backend
+ * @limit: local memory limit in pages, at least 1
+ *
+ * Portion size one page, readahead up to 512 KiB, watermarks at 1/32 and
+ * 1/16 of the limit.  Undo with xmem_cache_destroy().
+ *
+ * Context: process context.
+ * Return: 0 or -ENOMEM.
+ */
+int xmem_cache_init(struct xmem_cache *cache, struct address_space *mapping,
+		    const struct xmem_backend_ops *ops, unsigned long limit)
+{
+	memset(cache, 0, sizeof(*cache));
+	cache->mapping = mapping;
+	cache->ops = ops;
+	spin_lock_init(&cache->lock);
+	INIT_LIST_HEAD(&cache->lru);
+	INIT_WORK(&cache->reclaim_work, xmem_reclaim_work);
+	cache->limit_pages = max(limit, 1UL);
+	xmem_cache_default_wmarks(cache, cache->limit_pages);
+	cache->portion_shift = PAGE_SHIFT;
+	cache->ra_max_pages = XMEM_RA_DEFAULT >> PAGE_SHIFT;
+	/* Reclaim and readahead must make progress under memory pressure. */
+	cache->wq = alloc_workqueue("xmem", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!cache->wq)
+		return -ENOMEM;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_cache_init);
+
+/**
+ * xmem_cache_register_shrinker() - let the kernel reclaim clean portions
+ * @cache: the cache, set up with xmem_cache_init()
+ *
+ * Context: process context.
+ * Return: 0 or a negative errno.
+ */
+int xmem_cache_register_shrinker(struct xmem_cache *cache)
+{
+	struct shrinker *s;
+	int ret;
+
+	s = xmem_shrinker_alloc("xmem", cache);
+	if (!s)
+		return -ENOMEM;
+	s->count_objects = xmem_shrink_count;
+	s->scan_objects = xmem_shrink_scan;
+	ret = xmem_shrinker_register(s, "xmem");
+	if (ret)
+		return ret;
+	cache->shrinker = s;
+	return 0;
+}
+
+/**
+ * xmem_cache_destroy() - tear the cache down
+ * @cache: the cache; every region is gone
+ *
+ * Waits for the background reclaimer and readahead in flight.
+ *
+ * Context: process context.
+ */
+void xmem_cache_destroy(struct xmem_cache *cache)
+{
+	if (cache->shrinker)
+		xmem_shrinker_free(cache->shrinker);
+	cache->shrinker = NULL;
+	destroy_workqueue(cache->wq);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_cache_destroy);
 
 /**
  * xmem_cache_set_limit() - change the local memory limit
  * @cache: the cache
  * @pages: new limit in pages, at least 1
  *
- * Evicts at once down to the new limit.
+ * Evicts at once down to the new limit, and sets the watermarks to their
+ * defaults for it (1/32 and 1/16 of the limit).
  *
  * Context: process context, may sleep.
  * Return: 0, -EINVAL for a zero limit, or -EBUSY if the cache could not be
@@ -371,6 +766,7 @@ int xmem_cache_set_limit(struct xmem_cache *cache, unsigned long pages)
 	if (!pages)
 		return -EINVAL;
 	WRITE_ONCE(cache->limit_pages, pages);
+	xmem_cache_default_wmarks(cache, pages);
 	nr = READ_ONCE(cache->nr_pages);
 	if (nr > pages && xmem_cache_shrink(cache, nr - pages) < nr - pages)
 		return -EBUSY;
@@ -378,32 +774,37 @@ int xmem_cache_set_limit(struct xmem_cache *cache, unsigned long pages)
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_cache_set_limit);
 
-/* Before a new page is added: evict a batch if the cache is full. */
-static void xmem_cache_make_room(struct xmem_cache *cache)
+/**
+ * xmem_cache_set_watermarks() - set the background reclaimer's watermarks
+ * @cache: the cache
+ * @low: start when fewer pages than this are free under the limit; 0
+ *	turns background reclaim off
+ * @high: stop when this many are free
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL unless @low <= @high < the limit.
+ */
+int xmem_cache_set_watermarks(struct xmem_cache *cache, unsigned long low,
+			      unsigned long high)
 {
-	unsigned long nr = READ_ONCE(cache->nr_pages);
-	unsigned long limit = READ_ONCE(cache->limit_pages);
-
-	if (nr < limit)
-		return;
-	/*
-	 * Free a whole batch when possible, so the next faults find room.
-	 * If everything is busy the cache overshoots by the number of
-	 * concurrent faults until the next eviction.
-	 */
-	xmem_cache_shrink(cache, max(nr - limit + 1,
-				     min_t(unsigned long, XMEM_BATCH, limit / 4 + 1)));
+	if (low > high || high >= READ_ONCE(cache->limit_pages))
+		return -EINVAL;
+	WRITE_ONCE(cache->wmark_low, low);
+	WRITE_ONCE(cache->wmark_high, high);
+	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(xmem_cache_set_watermarks);
 
 /**
  * xmem_region_init() - set up a region
- * @region: the region; @free and @priv are the caller's to set
+ * @region: the region, zeroed; @free and @priv are the caller's to set
  * @cache: the cache it uses
  * @name: its name
  * @nr_pages: its size in pages
  * @base: page offset of its page 0 in the cache's mapping
  *
- * The caller owns the one reference.
+ * The region's portions have the cache's current portion size.  The
+ * caller owns the one reference.
  *
  * Context: any.
  */
@@ -415,7 +816,9 @@ void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
 	strscpy(region->name, name, sizeof(region->name));
 	region->nr_pages = nr_pages;
 	region->base = base;
+	region->order = READ_ONCE(cache->portion_shift) - PAGE_SHIFT;
 	xa_init(&region->portions);
+	atomic_long_set(&region->nr_resident, 0);
 	atomic_set(&region->wb_error, 0);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_init);
@@ -440,13 +843,14 @@ static void xmem_region_release(struct kref *ref)
 	struct xmem_portion *p;
 	unsigned long index, lost = 0;
 
+	xmem_region_sysfs_del(region);
 	/*
 	 * The owner wrote back and dropped the portions before its last
 	 * put; what is left could not be written back.
 	 */
 	xa_for_each(&region->portions, index, p) {
 		if (test_bit(XMEM_PORTION_DIRTY, &p->flags))
-			lost++;
+			lost += p->nr_pages;
 		spin_lock(&cache->lock);
 		list_del_init(&p->lru);
 		spin_unlock(&cache->lock);
@@ -474,8 +878,9 @@ void xmem_region_put(struct xmem_region *region)
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_put);
 
 /*
- * Lock up to XMEM_BATCH portions of @region from index *@next to @last
- * that satisfy @want, in index order, and advance *@next.  Locking in
+ * Lock portions of @region from portion index *@next to @last (dirty ones
+ * only with @only_dirty), in index order, at most XMEM_BATCH of at most
+ * XMEM_BATCH_PAGES pages beyond the first, and advance *@next.  Locking in
  * index order keeps two such callers from deadlocking.
  */
 static unsigned int xmem_region_lock_batch(struct xmem_region *region,
@@ -485,21 +890,22 @@ static unsigned int xmem_region_lock_batch(struct xmem_region *region,
 {
 	XA_STATE(xas, &region->portions, *next);
 	struct xmem_portion *p;
-	unsigned int n = 0, i, kept = 0;
+	unsigned int n = 0, i, kept = 0, pages = 0;
 
+	*next = last + 1;
 	xas_lock(&xas);
 	xas_for_each(&xas, p, last) {
 		if (only_dirty && !test_bit(XMEM_PORTION_DIRTY, &p->flags))
 			continue;
-		refcount_inc(&p->ref);
-		v[n++] = p;
-		if (n == XMEM_BATCH) {
-			*next = xas.xa_index + 1;
+		if (n == XMEM_BATCH ||
+		    (n && pages + p->nr_pages > XMEM_BATCH_PAGES)) {
+			*next = xas.xa_index;
 			break;
 		}
+		refcount_inc(&p->ref);
+		v[n++] = p;
+		pages += p->nr_pages;
 	}
-	if (n < XMEM_BATCH)
-		*next = last + 1;
 	xas_unlock(&xas);
 
 	for (i = 0; i < n; i++) {
@@ -524,7 +930,7 @@ static unsigned int xmem_region_lock_batch(struct xmem_region *region,
  *
  * Every page of the range written before the call is on the appliance
  * when it returns 0.  Pages stay resident and mapped (read-only until the
- * next write).
+ * next write).  Whole portions are written.
  *
  * Context: process context, may sleep; no portion lock held.
  * Return: 0, or -EIO if a write-back failed during the call or since the
@@ -536,14 +942,15 @@ int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last)
 	struct xmem_portion *v[XMEM_BATCH];
 	DECLARE_BITMAP(written, XMEM_BATCH);
 	DECLARE_BITMAP(failed, XMEM_BATCH);
-	pgoff_t next = first;
+	pgoff_t next = first >> region->order;
+	pgoff_t plast = last >> region->order;
 	unsigned int n, i;
 	int ret = 0;
 
-	if (last >= region->nr_pages)
-		last = region->nr_pages - 1;
-	while (next <= last) {
-		n = xmem_region_lock_batch(region, &next, last, true, v);
+	if (last >= READ_ONCE(region->nr_pages))
+		plast = (READ_ONCE(region->nr_pages) - 1) >> region->order;
+	while (next <= plast) {
+		n = xmem_region_lock_batch(region, &next, plast, true, v);
 		if (!n)
 			continue;
 		bitmap_zero(written, XMEM_BATCH);
@@ -562,6 +969,38 @@ int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last)
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_sync);
 
+/*
+ * Evict every resident portion of @region from portion index @from on,
+ * writing dirty ones back unless their index is @discard_from or more.
+ * Returns 0, or -EIO if some stay resident after a failed write-back.
+ */
+static int xmem_region_evict_range(struct xmem_region *region, pgoff_t from,
+				   pgoff_t discard_from)
+{
+	struct xmem_cache *cache = region->cache;
+	struct xmem_portion *v[XMEM_BATCH];
+	unsigned long pages;
+	pgoff_t next = from;
+	unsigned int n, i;
+	int ret = 0;
+
+	while (next != ULONG_MAX) {
+		n = xmem_region_lock_batch(region, &next, ULONG_MAX - 1, false,
+					   v);
+		if (!n)
+			continue;
+		spin_lock(&cache->lock);
+		for (i = 0, pages = 0; i < n; i++) {
+			list_del_init(&v[i]->lru);
+			pages += v[i]->nr_pages;
+		}
+		spin_unlock(&cache->lock);
+		if (xmem_cache_evict(cache, v, n, discard_from) < pages)
+			ret = -EIO;
+	}
+	return ret;
+}
+
 /**
  * xmem_region_drop() - evict every resident page of a region
  * @region: the region
@@ -574,27 +1013,86 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_region_sync);
  */
 int xmem_region_drop(struct xmem_region *region)
 {
-	struct xmem_cache *cache = region->cache;
-	struct xmem_portion *v[XMEM_BATCH];
-	pgoff_t next = 0;
-	unsigned int n, i;
-	int ret = 0;
-
-	while (next < region->nr_pages) {
-		n = xmem_region_lock_batch(region, &next, region->nr_pages - 1,
-					   false, v);
-		if (!n)
-			continue;
-		spin_lock(&cache->lock);
-		for (i = 0; i < n; i++)
-			list_del_init(&v[i]->lru);
-		spin_unlock(&cache->lock);
-		if (xmem_cache_evict(cache, v, n) < n)
-			ret = -EIO;
-	}
-	return ret;
+	return xmem_region_evict_range(region, 0, ULONG_MAX);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_drop);
+
+/**
+ * xmem_region_resize() - change the size of a region in the cache
+ * @region: the region
+ * @nr_pages: its new size in pages, at least 1
+ * @writeback: when shrinking, write the dirty pages of the removed range
+ *	back (true) or discard them (false)
+ *
+ * From the call on, a fault on a page at or past @nr_pages gets SIGBUS.
+ * Shrinking unmaps and evicts every portion that reaches past the new
+ * end; the part below the new end of a portion cut in two is always
+ * written back.  Growing evicts the last portion if it was short.  The
+ * caller changes the appliance's side: after a shrink returned 0, nothing
+ * of the removed range is cached or will be written any more.
+ *
+ * Context: process context, may sleep; no portion lock held; the caller
+ * serialises resizes of a region.
+ * Return: 0, -EINVAL for a zero size, or -EIO if a shrink could not write
+ * back dirty pages: the region then keeps its old size.
+ */
+int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
+		       bool writeback)
+{
+	pgoff_t old, from, discard;
+	int ret;
+
+	if (!nr_pages)
+		return -EINVAL;
+	xa_lock(&region->portions);
+	old = region->nr_pages;
+	WRITE_ONCE(region->nr_pages, nr_pages);
+	xa_unlock(&region->portions);
+	if (nr_pages == old)
+		return 0;
+
+	from = min(old, nr_pages) >> region->order;
+	/* The first portion wholly past the new end. */
+	discard = xmem_region_nr_portions(region, nr_pages);
+	ret = xmem_region_evict_range(region, from,
+				      writeback ? ULONG_MAX : discard);
+	if (ret && nr_pages < old) {
+		xa_lock(&region->portions);
+		WRITE_ONCE(region->nr_pages, old);
+		xa_unlock(&region->portions);
+		xmem_region_err(region, "shrink to %lu pages failed: write-back error\n",
+				nr_pages);
+		return -EIO;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_region_resize);
+
+/**
+ * xmem_region_set_limit() - limit the local memory one region may use
+ * @region: the region
+ * @pages: the limit in pages; 0 leaves only the cache's limit
+ *
+ * Evicts the region's least recently used portions at once down to the
+ * new limit.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -EBUSY if busy or unwritable pages keep the region above
+ * the new limit for now (the limit is set all the same).
+ */
+int xmem_region_set_limit(struct xmem_region *region, unsigned long pages)
+{
+	unsigned long nr;
+
+	WRITE_ONCE(region->limit_pages, pages);
+	nr = atomic_long_read(&region->nr_resident);
+	if (pages && nr > pages &&
+	    xmem_cache_reclaim(region->cache, region, false, nr - pages) <
+	    nr - pages)
+		return -EBUSY;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_region_set_limit);
 
 /**
  * xmem_region_counts() - resident and dirty pages of a region
@@ -614,20 +1112,81 @@ void xmem_region_counts(struct xmem_region *region, unsigned long *resident,
 	*dirty = 0;
 	xas_lock(&xas);
 	xas_for_each(&xas, p, ULONG_MAX) {
-		(*resident)++;
+		*resident += p->nr_pages;
 		if (test_bit(XMEM_PORTION_DIRTY, &p->flags))
-			(*dirty)++;
+			*dirty += p->nr_pages;
 	}
 	xas_unlock(&xas);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_counts);
 
+/*
+ * Find or fetch the portion holding page @index, locked; *@hit says
+ * whether it was resident (or being read ahead).
+ */
+static struct xmem_portion *__xmem_pager_get(struct xmem_region *region,
+					     pgoff_t index, bool *hit)
+{
+	struct xmem_cache *cache = region->cache;
+	unsigned long failed = 0;
+	struct xmem_portion *p;
+	unsigned int nr;
+	pgoff_t pidx;
+	int ret;
+
+	pidx = index >> region->order;
+again:
+	nr = xmem_portion_span(region, pidx, READ_ONCE(region->nr_pages));
+	if (!nr || index >= READ_ONCE(region->nr_pages))
+		return ERR_PTR(-EINVAL);
+	p = xmem_portion_lookup(region, pidx);
+	if (p) {
+		xmem_portion_lock(p);
+		if (test_bit(XMEM_PORTION_DEAD, &p->flags)) {
+			xmem_pager_unlock(p);
+			goto again;
+		}
+		if (test_and_clear_bit(XMEM_PORTION_READAHEAD, &p->flags))
+			xmem_count(region, XMEM_STAT(readahead_hits), 1);
+		set_bit(XMEM_PORTION_ACCESSED, &p->flags);
+		xmem_count(region, XMEM_STAT(cache_hits), 1);
+		*hit = true;
+		return p;
+	}
+
+	xmem_cache_make_room(region, nr);
+	p = xmem_portion_alloc(region, pidx, nr, GFP_KERNEL);
+	if (!p)
+		return ERR_PTR(-ENOMEM);
+	ret = xmem_portion_insert(region, p);
+	if (ret) {
+		xmem_portion_free(p);
+		if (ret == -EBUSY || ret == -EAGAIN)
+			goto again;
+		return ERR_PTR(ret);
+	}
+
+	ret = xmem_pager_io(region, &p, 1, false, &failed);
+	trace_xmem_fetch(region->name, pidx, 1, false, ret);
+	if (ret) {
+		xmem_region_err(region, "cannot read page %lu: %d\n",
+				index, ret);
+		xmem_portion_remove(cache, p);
+		xmem_portion_put(p);
+		return ERR_PTR(ret);
+	}
+	set_bit(XMEM_PORTION_ACCESSED, &p->flags);
+	xmem_lru_add(cache, p);
+	*hit = false;
+	return p;
+}
+
 /**
- * xmem_pager_get() - find or fetch a page of a region, locked
+ * xmem_pager_get() - find or fetch the portion holding a page, locked
  * @region: the region
  * @index: page index in the region
  *
- * Two tasks asking for the same page cause one fetch: the second waits
+ * Two tasks asking for the same portion cause one fetch: the second waits
  * for the first.  The portion is returned locked, up to date, marked
  * accessed and referenced; release it with xmem_pager_unlock().
  *
@@ -638,70 +1197,9 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_region_counts);
 struct xmem_portion *xmem_pager_get(struct xmem_region *region,
 				    pgoff_t index)
 {
-	struct xmem_cache *cache = region->cache;
-	struct xmem_portion *p;
-	struct xmem_io io;
-	int ret;
+	bool hit;
 
-	if (index >= region->nr_pages)
-		return ERR_PTR(-EINVAL);
-again:
-	p = xmem_portion_lookup(region, index);
-	if (p) {
-		xmem_portion_lock(p);
-		if (test_bit(XMEM_PORTION_DEAD, &p->flags)) {
-			xmem_portion_unlock(p);
-			xmem_portion_put(p);
-			goto again;
-		}
-		set_bit(XMEM_PORTION_ACCESSED, &p->flags);
-		atomic64_inc(&cache->stats.cache_hits);
-		return p;
-	}
-
-	xmem_cache_make_room(cache);
-	p = kzalloc(sizeof(*p), GFP_KERNEL);
-	if (!p)
-		return ERR_PTR(-ENOMEM);
-	p->page = alloc_page(GFP_KERNEL);
-	if (!p->page) {
-		kfree(p);
-		return ERR_PTR(-ENOMEM);
-	}
-	p->region = region;
-	p->index = index;
-	INIT_LIST_HEAD(&p->lru);
-	refcount_set(&p->ref, 2);	/* the index's and ours */
-	__set_bit(XMEM_PORTION_LOCKED, &p->flags);
-
-	ret = xa_insert(&region->portions, index, p, GFP_KERNEL);
-	if (ret) {
-		__free_page(p->page);
-		kfree(p);
-		if (ret == -EBUSY)	/* someone else is fetching it */
-			goto again;
-		return ERR_PTR(ret);
-	}
-	spin_lock(&cache->lock);
-	cache->nr_pages++;
-	spin_unlock(&cache->lock);
-
-	io.page = p->page;
-	io.offset = (u64)index << PAGE_SHIFT;
-	ret = cache->ops->rw(region, &io, 1, false);
-	if (ret) {
-		xmem_region_err(region, "cannot read page %lu: %d\n",
-				index, ret);
-		xmem_portion_remove(cache, p);
-		xmem_portion_put(p);
-		return ERR_PTR(ret);
-	}
-	atomic64_inc(&cache->stats.rdma_reads);
-	set_bit(XMEM_PORTION_ACCESSED, &p->flags);
-	spin_lock(&cache->lock);
-	list_add_tail(&p->lru, &cache->lru);
-	spin_unlock(&cache->lock);
-	return p;
+	return __xmem_pager_get(region, index, &hit);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_pager_get);
 
@@ -717,6 +1215,174 @@ void xmem_pager_unlock(struct xmem_portion *portion)
 	xmem_portion_put(portion);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_pager_unlock);
+
+/**
+ * xmem_ra_window() - the readahead decision for one fault
+ * @ra: the file's readahead state: prev_pos is the last portion faulted
+ *	on, start the first portion not requested yet, size the window
+ * @index: the portion faulted on
+ * @nr_portions: portions in the region
+ * @max: largest window, in portions (0: no readahead)
+ * @start: out, first portion to request
+ *
+ * A fault on the portion after the previous one is sequential: when no
+ * more than half of the window is left ahead of it, the window doubles
+ * (from XMEM_RA_INIT, up to @max) and is requested up to @index + size.
+ * Any other fault but one on the same portion closes the window.
+ *
+ * Context: any; @ra is updated without a lock (it is only a hint).
+ * Return: the number of portions to request from *@start on.
+ */
+VISIBLE_IF_KUNIT unsigned int xmem_ra_window(struct file_ra_state *ra,
+					     pgoff_t index,
+					     pgoff_t nr_portions,
+					     unsigned int max, pgoff_t *start)
+{
+	pgoff_t prev = (pgoff_t)READ_ONCE(ra->prev_pos);
+	pgoff_t next, end;
+	unsigned int size;
+
+	if (index == prev)
+		return 0;
+	WRITE_ONCE(ra->prev_pos, index);
+	if (!max || index != prev + 1) {
+		WRITE_ONCE(ra->size, 0);
+		WRITE_ONCE(ra->start, index + 1);
+		return 0;
+	}
+	next = max_t(pgoff_t, READ_ONCE(ra->start), index + 1);
+	size = READ_ONCE(ra->size);
+	if (size && next - (index + 1) > size / 2)
+		return 0;
+	size = size ? min(2 * size, max) : min(XMEM_RA_INIT, max);
+	WRITE_ONCE(ra->size, size);
+	end = min_t(pgoff_t, index + 1 + size, nr_portions);
+	if (next >= end)
+		return 0;
+	WRITE_ONCE(ra->start, end);
+	*start = next;
+	return end - next;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_ra_window);
+
+/**
+ * struct xmem_ra_req - portions being read ahead by one work item
+ * @work: runs xmem_ra_work() on the cache's workqueue
+ * @region: their region, referenced
+ * @n: number of portions
+ * @v: the portions, locked, published in the region, off the LRU
+ */
+struct xmem_ra_req {
+	struct work_struct work;
+	struct xmem_region *region;
+	unsigned int n;
+	struct xmem_portion *v[XMEM_BATCH];
+};
+
+static void xmem_ra_work(struct work_struct *work)
+{
+	struct xmem_ra_req *req = container_of(work, struct xmem_ra_req, work);
+	struct xmem_region *region = req->region;
+	struct xmem_cache *cache = region->cache;
+	DECLARE_BITMAP(failed, XMEM_BATCH);
+	unsigned int i;
+	int ret;
+
+	bitmap_zero(failed, XMEM_BATCH);
+	ret = xmem_pager_io(region, req->v, req->n, false, failed);
+	trace_xmem_fetch(region->name, req->v[0]->index, req->n, true, ret);
+	for (i = 0; i < req->n; i++) {
+		struct xmem_portion *p = req->v[i];
+
+		if (test_bit(i, failed)) {
+			/* A fault will fetch it, and report the error. */
+			xmem_portion_remove(cache, p);
+		} else {
+			xmem_lru_add(cache, p);
+			xmem_portion_unlock(p);
+		}
+		xmem_portion_put(p);
+	}
+	xmem_region_put(region);
+	kfree(req);
+}
+
+/* Start reading up to XMEM_BATCH portions from @start; returns how many. */
+static unsigned int xmem_ra_issue(struct xmem_region *region, pgoff_t start,
+				  unsigned int n)
+{
+	const gfp_t gfp = GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN;
+	struct xmem_ra_req *req;
+	struct xmem_portion *p;
+	unsigned int nr;
+	pgoff_t idx;
+
+	req = kmalloc(sizeof(*req), gfp);
+	if (!req)
+		return 0;
+	req->n = 0;
+	xmem_cache_make_room(region, (unsigned long)n << region->order);
+	for (idx = start; idx < start + n; idx++) {
+		if (xa_load(&region->portions, idx))
+			continue;
+		nr = xmem_portion_span(region, idx,
+				       READ_ONCE(region->nr_pages));
+		if (!nr)
+			break;
+		p = xmem_portion_alloc(region, idx, nr, gfp);
+		if (!p)
+			break;
+		__set_bit(XMEM_PORTION_READAHEAD, &p->flags);
+		if (xmem_portion_insert(region, p)) {
+			xmem_portion_free(p);
+			continue;
+		}
+		req->v[req->n++] = p;
+	}
+	if (!req->n) {
+		kfree(req);
+		return 0;
+	}
+	xmem_region_get(region);
+	req->region = region;
+	INIT_WORK(&req->work, xmem_ra_work);
+	queue_work(region->cache->wq, &req->work);
+	return req->n;
+}
+
+/**
+ * xmem_pager_readahead() - read ahead for a fault if it is sequential
+ * @region: the region
+ * @ra: the readahead state of the file the fault came through
+ * @index: the page faulted on
+ *
+ * Decides with xmem_ra_window() and starts the transfers of the portions
+ * that are not resident yet on the cache's workqueue; returns at once.
+ *
+ * Context: process context, may sleep; no portion lock held.
+ * Return: the number of portions whose transfer was started.
+ */
+unsigned int xmem_pager_readahead(struct xmem_region *region,
+				  struct file_ra_state *ra, pgoff_t index)
+{
+	unsigned long max = READ_ONCE(region->cache->ra_max_pages) >>
+			    region->order;
+	pgoff_t nr_portions, start;
+	unsigned int n, k, issued = 0;
+
+	nr_portions = xmem_region_nr_portions(region,
+					      READ_ONCE(region->nr_pages));
+	n = xmem_ra_window(ra, index >> region->order, nr_portions,
+			   min_t(unsigned long, max, UINT_MAX), &start);
+	while (n) {
+		k = min_t(unsigned int, n, XMEM_BATCH);
+		issued += xmem_ra_issue(region, start, k);
+		start += k;
+		n -= k;
+	}
+	return issued;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_pager_readahead);
 
 static void xmem_vm_open(struct vm_area_struct *vma)
 {
@@ -736,42 +1402,63 @@ static bool xmem_vm_index(struct vm_fault *vmf, struct xmem_region *region,
 			  pgoff_t *index)
 {
 	if (vmf->pgoff < region->base ||
-	    vmf->pgoff - region->base >= region->nr_pages)
+	    vmf->pgoff - region->base >= READ_ONCE(region->nr_pages))
 		return false;
 	*index = vmf->pgoff - region->base;
 	return true;
 }
 
-/* Insert the PTE of a locked portion; writable only once it is DIRTY. */
+/* Insert the PTE of page @index of a locked portion; writable once DIRTY. */
 static vm_fault_t xmem_vm_insert(struct vm_fault *vmf, struct xmem_portion *p,
-				 bool write)
+				 pgoff_t index, bool write)
 {
 	struct vm_area_struct *vma = vmf->vma;
+	pgoff_t i = index - (p->index << p->region->order);
 	pgprot_t prot = vma->vm_page_prot;
 
+	if (i >= p->nr_pages)
+		return VM_FAULT_SIGBUS;
 	if (write) {
 		xmem_portion_set_dirty(p->region->cache, p);
 		prot = vm_get_page_prot(vma->vm_flags);
 	}
-	return vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(p->page),
+	return vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(p->pages[i]),
 				   prot);
+}
+
+static void xmem_fault_done(struct xmem_region *region, pgoff_t index,
+			    bool write, bool hit, ktime_t start)
+{
+	u64 ns = ktime_to_ns(ktime_sub(ktime_get(), start));
+	unsigned int bucket = fls64(div_u64(ns, NSEC_PER_USEC));
+
+	bucket = min(bucket, XMEM_LAT_BUCKETS - 1);
+	atomic64_inc(&region->cache->fault_lat[bucket]);
+	trace_xmem_fault(region->name, index, write, hit, ns);
 }
 
 static vm_fault_t xmem_vm_fault(struct vm_fault *vmf)
 {
-	struct xmem_region *region = vmf->vma->vm_private_data;
+	struct vm_area_struct *vma = vmf->vma;
+	struct xmem_region *region = vma->vm_private_data;
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	ktime_t start = ktime_get();
 	struct xmem_portion *p;
+	bool hit = false;
 	vm_fault_t ret;
 	pgoff_t index;
 
 	if (!xmem_vm_index(vmf, region, &index))
 		return VM_FAULT_SIGBUS;
-	atomic64_inc(&region->cache->stats.faults);
-	p = xmem_pager_get(region, index);
+	xmem_count(region, XMEM_STAT(faults), 1);
+	if (vma->vm_file)
+		xmem_pager_readahead(region, &vma->vm_file->f_ra, index);
+	p = __xmem_pager_get(region, index, &hit);
 	if (IS_ERR(p))
 		return PTR_ERR(p) == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-	ret = xmem_vm_insert(vmf, p, vmf->flags & FAULT_FLAG_WRITE);
+	ret = xmem_vm_insert(vmf, p, index, write);
 	xmem_pager_unlock(p);
+	xmem_fault_done(region, index, write, hit, start);
 	return ret;
 }
 
@@ -791,7 +1478,7 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 
 	if (!xmem_vm_index(vmf, region, &index))
 		return VM_FAULT_SIGBUS;
-	p = xmem_portion_lookup(region, index);
+	p = xmem_portion_lookup(region, index >> region->order);
 	if (!p)
 		goto retry;
 	xmem_portion_lock(p);
@@ -801,7 +1488,7 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 	}
 	set_bit(XMEM_PORTION_ACCESSED, &p->flags);
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
-	ret = xmem_vm_insert(vmf, p, true);
+	ret = xmem_vm_insert(vmf, p, index, true);
 	xmem_pager_unlock(p);
 	return ret;
 

@@ -14,46 +14,63 @@
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "xmem_proto.h"
 
+struct file_ra_state;
+struct kobject;
+struct attribute_group;
+struct shrinker;
 struct xmem_io;
 struct xmem_region;
+
+/* Portion sizes: from one page up to 2 MiB, powers of two. */
+#define XMEM_PORTION_MIN_SHIFT	PAGE_SHIFT
+#define XMEM_PORTION_MAX_SHIFT	21
+
+/* Buckets of the fault-latency histogram: < 1 us, < 2 us, ... , the rest. */
+#define XMEM_LAT_BUCKETS	24
 
 /*
  * Bits of struct xmem_portion.flags.
  * LOCKED: owned by one task (fetch, fault mapping, write-back or
  *	eviction); others wait with wait_on_bit_lock().
- * DIRTY: the page may differ from the appliance's copy.
+ * DIRTY: some page of the portion may differ from the appliance's copy.
  * ACCESSED: touched since the evictor last looked (second chance).
  * DEAD: removed from its region; whoever waited on it looks it up again.
+ * READAHEAD: fetched by readahead and not faulted on since.
  */
 enum {
 	XMEM_PORTION_LOCKED,
 	XMEM_PORTION_DIRTY,
 	XMEM_PORTION_ACCESSED,
 	XMEM_PORTION_DEAD,
+	XMEM_PORTION_READAHEAD,
 };
 
 /**
- * struct xmem_portion - portion-tracking structure of one cached page
+ * struct xmem_portion - portion-tracking structure: the unit of transfer,
+ * dirty tracking and eviction
  * @region: the region it belongs to (not referenced: a region is freed
  *	only once it has no portions)
- * @index: page index in the region
- * @page: the local copy
+ * @index: portion index in the region (page index >> region->order)
+ * @nr_pages: pages in @pages (the last portion of a region may be short)
  * @flags: XMEM_PORTION_* bits
  * @ref: one for the region's index, one per task using it
  * @lru: position in the cache's LRU list, under &xmem_cache.lock; empty
  *	while the portion is being fetched or evicted
+ * @pages: the local copy, one order-0 page per page of the portion
  */
 struct xmem_portion {
 	struct xmem_region *region;
 	pgoff_t index;
-	struct page *page;
+	unsigned int nr_pages;
 	unsigned long flags;
 	refcount_t ref;
 	struct list_head lru;
+	struct page *pages[];
 };
 
 /**
@@ -71,16 +88,18 @@ struct xmem_backend_ops {
  * struct xmem_stats - counters since load; exact, read without locking
  * @faults: page faults served
  * @cache_hits: faults served from the local cache
+ * @readahead_hits: faults served by a portion readahead fetched
  * @rdma_reads: pages read from the appliance
  * @rdma_writes: pages written to the appliance
- * @evictions_clean: pages dropped without a transfer
- * @evictions_dirty: pages written back and dropped
- * @writeback_errors: failed write-backs (the page was kept)
+ * @evictions_clean: portions dropped without a transfer
+ * @evictions_dirty: portions written back and dropped
+ * @writeback_errors: pages whose write-back failed (they were kept)
  * @tlb_flushes: write-protect and clean batches issued on the mapping
  */
 struct xmem_stats {
 	atomic64_t faults;
 	atomic64_t cache_hits;
+	atomic64_t readahead_hits;
 	atomic64_t rdma_reads;
 	atomic64_t rdma_writes;
 	atomic64_t evictions_clean;
@@ -96,10 +115,23 @@ struct xmem_stats {
  * @ops: the backend
  * @lock: protects @lru and @nr_pages
  * @lru: resident portions that are not busy, least recently used first
- * @nr_pages: resident portions, busy ones included
- * @nr_dirty: portions with XMEM_PORTION_DIRTY set
- * @limit_pages: local memory limit in pages; read without @lock
+ * @nr_pages: resident pages, of busy portions too
+ * @nr_dirty: pages of portions with XMEM_PORTION_DIRTY set
+ * @limit_pages: local memory limit in pages
+ * @wmark_low: background reclaim starts when fewer pages than this are
+ *	free under @limit_pages (0: no background reclaim)
+ * @wmark_high: and stops when this many are free
+ * @portion_shift: log2 of the portion size of regions set up from now on
+ * @ra_max_pages: largest readahead window, in pages (0: no readahead)
+ * @wq: runs @reclaim_work and readahead
+ * @reclaim_work: the background reclaimer
+ * @shrinker: gives clean pages back under global memory pressure, or NULL
  * @stats: counters
+ * @fault_lat: fault-latency histogram, bucket i counting faults of less
+ *	than 2^i microseconds and at least 2^(i-1); the last bucket, the rest
+ *
+ * The tunables (@limit_pages to @ra_max_pages) are read without a lock;
+ * each is consistent on its own.
  */
 struct xmem_cache {
 	struct address_space *mapping;
@@ -110,19 +142,35 @@ struct xmem_cache {
 	unsigned long nr_pages;
 	atomic_long_t nr_dirty;
 	unsigned long limit_pages;
+	unsigned long wmark_low;
+	unsigned long wmark_high;
+	unsigned int portion_shift;
+	unsigned long ra_max_pages;
+	struct workqueue_struct *wq;
+	struct work_struct reclaim_work;
+	struct shrinker *shrinker;
 	struct xmem_stats stats;
+	atomic64_t fault_lat[XMEM_LAT_BUCKETS];
 };
 
 /**
  * struct xmem_region - a remote region as the client knows it
- * @ref: references: the owner's, one per bound file and one per mapping
+ * @ref: references: the owner's, one per bound file, one per mapping and
+ *	one per readahead in flight
  * @cache: the cache it uses
  * @name: its name on the appliance
- * @nr_pages: size in pages
+ * @nr_pages: size in pages; changed only by xmem_region_resize(), under
+ *	the xa_lock of @portions
  * @base: page offset of its page 0 in @cache->mapping
- * @portions: page index -> struct xmem_portion; its xa_lock protects
+ * @order: log2 of the pages per portion, fixed at xmem_region_init()
+ * @portions: portion index -> struct xmem_portion; its xa_lock protects
  *	lookups together with taking a portion reference
+ * @nr_resident: resident pages of this region
+ * @limit_pages: local memory this region may use, in pages (0: only the
+ *	cache's limit applies)
  * @wb_error: a write-back failed since the last fsync reported it
+ * @stats: the region's share of the cache's counters
+ * @kobj: its sysfs directory, or NULL
  * @free: called when the last reference is dropped, after the pager has
  *	dropped the region's portions
  * @priv: owner's data
@@ -133,15 +181,27 @@ struct xmem_region {
 	char name[XMEM_NAME_MAX];
 	pgoff_t nr_pages;
 	pgoff_t base;
+	unsigned int order;
 	struct xarray portions;
+	atomic_long_t nr_resident;
+	unsigned long limit_pages;
 	atomic_t wb_error;
+	struct xmem_stats stats;
+	struct kobject *kobj;
 	void (*free)(struct xmem_region *region);
 	void *priv;
 };
 
-void xmem_cache_init(struct xmem_cache *cache, struct address_space *mapping,
-		     const struct xmem_backend_ops *ops, unsigned long limit);
+int xmem_cache_init(struct xmem_cache *cache, struct address_space *mapping,
+		    const struct xmem_backend_ops *ops, unsigned long limit);
+void xmem_cache_destroy(struct xmem_cache *cache);
+int xmem_cache_register_shrinker(struct xmem_cache *cache);
 int xmem_cache_set_limit(struct xmem_cache *cache, unsigned long pages);
+int xmem_cache_set_watermarks(struct xmem_cache *cache, unsigned long low,
+			      unsigned long high);
+unsigned long xmem_cache_reclaim(struct xmem_cache *cache,
+				 struct xmem_region *only, bool clean_only,
+				 unsigned long goal);
 unsigned long xmem_cache_shrink(struct xmem_cache *cache, unsigned long goal);
 
 void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
@@ -150,12 +210,28 @@ void xmem_region_get(struct xmem_region *region);
 void xmem_region_put(struct xmem_region *region);
 int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last);
 int xmem_region_drop(struct xmem_region *region);
+int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
+		       bool writeback);
+int xmem_region_set_limit(struct xmem_region *region, unsigned long pages);
 void xmem_region_counts(struct xmem_region *region, unsigned long *resident,
 			unsigned long *dirty);
 
 struct xmem_portion *xmem_pager_get(struct xmem_region *region,
 				    pgoff_t index);
 void xmem_pager_unlock(struct xmem_portion *portion);
+unsigned int xmem_pager_readahead(struct xmem_region *region,
+				  struct file_ra_state *ra, pgoff_t index);
+
+/* xmem_pager_sysfs.c */
+void xmem_pager_sysfs_init(struct xmem_cache *cache);
+int xmem_pager_sysfs_add(struct kobject *parent);
+void xmem_pager_sysfs_exit(void);
+struct xmem_region *xmem_kobj_region(struct kobject *kobj);
+int xmem_region_sysfs_add(struct xmem_region *region,
+			  const struct attribute_group **extra);
+void xmem_region_sysfs_del(struct xmem_region *region);
+extern const struct attribute_group xmem_pager_attr_group;
+extern const struct attribute_group xmem_pager_stats_group;
 
 extern const struct vm_operations_struct xmem_vm_ops;
 
@@ -163,6 +239,9 @@ extern const struct vm_operations_struct xmem_vm_ops;
 void xmem_portion_set_dirty(struct xmem_cache *cache, struct xmem_portion *p);
 void xmem_pager_clean_ptes(struct xmem_cache *cache, struct xmem_portion **v,
 			   unsigned int n, bool unmap);
+unsigned int xmem_ra_window(struct file_ra_state *ra, pgoff_t index,
+			    pgoff_t nr_portions, unsigned int max,
+			    pgoff_t *start);
 #endif
 
 #endif /* XMEM_PAGER_H */

@@ -7,6 +7,7 @@
  * Built as xmem_kunit.ko; loading it (with xmem.ko loaded) runs the suites.
  */
 #include <kunit/test.h>
+#include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -273,7 +274,10 @@ static int xmem_pager_test_init(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, f->mem);
 	for (i = 0; i < FAKE_PAGES; i++)
 		memset(f->mem + i * PAGE_SIZE, 'a' + i, PAGE_SIZE);
-	xmem_cache_init(&f->cache, NULL, &xmem_fake_ops, 4);
+	KUNIT_ASSERT_EQ(test, xmem_cache_init(&f->cache, NULL, &xmem_fake_ops,
+					      4), 0);
+	/* No background reclaim: every eviction below is the test's own. */
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
 	xmem_region_init(&f->region, &f->cache, "fake", FAKE_PAGES, 0);
 	f->region.priv = f;
 	f->region.free = xmem_fake_free;
@@ -290,12 +294,13 @@ static void xmem_pager_test_exit(struct kunit *test)
 	xmem_region_put(&f->region);
 	KUNIT_EXPECT_TRUE(test, f->freed);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
+	xmem_cache_destroy(&f->cache);
 	vfree(f->mem);
 }
 
 static u8 xmem_page_byte(struct xmem_portion *p, size_t off)
 {
-	return ((u8 *)page_address(p->page))[off];
+	return ((u8 *)page_address(p->pages[0]))[off];
 }
 
 static void xmem_pager_test_fetch_once(struct kunit *test)
@@ -351,7 +356,7 @@ static void xmem_write_page(struct kunit *test, struct xmem_fake *f,
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
 	xmem_portion_set_dirty(&f->cache, p);
-	memset(page_address(p->page), val, PAGE_SIZE);
+	memset(page_address(p->pages[0]), val, PAGE_SIZE);
 	xmem_pager_unlock(p);
 }
 
@@ -504,6 +509,239 @@ static void xmem_pager_test_drop(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 0);
 }
 
+/* A second region of the fake's memory with 4-page portions, 14 pages. */
+static void xmem_fake_free2(struct xmem_region *region)
+{
+}
+
+static void xmem_fake_region4(struct kunit *test, struct xmem_fake *f,
+			      struct xmem_region *r)
+{
+	f->cache.portion_shift = PAGE_SHIFT + 2;
+	xmem_region_init(r, &f->cache, "fake4", 14, 64);
+	f->cache.portion_shift = PAGE_SHIFT;
+	r->priv = f;
+	r->free = xmem_fake_free2;
+	KUNIT_ASSERT_EQ(test, r->order, 2);
+}
+
+static void xmem_fake_region4_done(struct kunit *test, struct xmem_region *r)
+{
+	KUNIT_EXPECT_EQ(test, xmem_region_drop(r), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&r->nr_resident), 0);
+	xmem_region_put(r);
+}
+
+static void xmem_pager_test_portions(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct xmem_portion *p;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
+	xmem_fake_region4(test, f, r);
+
+	/* Page 5 is in portion 1 (pages 4-7): one fetch of four pages. */
+	p = xmem_pager_get(r, 5);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	KUNIT_EXPECT_EQ(test, p->index, 1);
+	KUNIT_EXPECT_EQ(test, p->nr_pages, 4);
+	KUNIT_EXPECT_EQ(test, ((u8 *)page_address(p->pages[1]))[9], 'a' + 5);
+	KUNIT_EXPECT_EQ(test, f->reads, 4);
+	/* Dirty one page: the portion is the unit of write-back. */
+	xmem_portion_set_dirty(&f->cache, p);
+	memset(page_address(p->pages[2]), 'W', PAGE_SIZE);
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 4);
+
+	p = xmem_pager_get(r, 7);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, f->reads, 4);
+
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(r, 6, 6), 0);
+	KUNIT_EXPECT_EQ(test, f->writes, 4);
+	KUNIT_EXPECT_EQ(test, f->mem[6 * PAGE_SIZE], 'W');
+	KUNIT_EXPECT_EQ(test, f->mem[7 * PAGE_SIZE], 'a' + 7);
+
+	/* The last portion is short: pages 12 and 13 only. */
+	p = xmem_pager_get(r, 13);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	KUNIT_EXPECT_EQ(test, p->nr_pages, 2);
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, f->reads, 6);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(xmem_pager_get(r, 14)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&r->nr_resident), 6);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 6);
+
+	xmem_fake_region4_done(test, r);
+}
+
+static void xmem_pager_test_ra_window(struct kunit *test)
+{
+	struct file_ra_state ra = { .prev_pos = -1 };
+	pgoff_t start = 0, i;
+
+	/* Sequential from 0: a window of 4, then doubling as it is used. */
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 0, 100, 16, &start), 4);
+	KUNIT_EXPECT_EQ(test, start, 1);
+	/* The same portion again changes nothing. */
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 0, 100, 16, &start), 0);
+	/* 1: three of 4 left ahead, more than half: nothing. */
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 1, 100, 16, &start), 0);
+	/* 2: half left: the window doubles to 8, requested up to 2 + 8. */
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 2, 100, 16, &start), 6);
+	KUNIT_EXPECT_EQ(test, start, 5);
+	KUNIT_EXPECT_EQ(test, ra.size, 8);
+	for (i = 3; i <= 5; i++)
+		KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, i, 100, 16, &start),
+				0);
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 6, 100, 16, &start), 12);
+	KUNIT_EXPECT_EQ(test, start, 11);
+	KUNIT_EXPECT_EQ(test, ra.size, 16);
+	for (i = 7; i <= 13; i++)
+		KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, i, 100, 16, &start),
+				0);
+	/* The window stays at max. */
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 14, 100, 16, &start), 8);
+	KUNIT_EXPECT_EQ(test, start, 23);
+	KUNIT_EXPECT_EQ(test, ra.size, 16);
+
+	/* A jump closes the window: random access reads nothing ahead. */
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 50, 100, 16, &start), 0);
+	KUNIT_EXPECT_EQ(test, ra.size, 0);
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 20, 100, 16, &start), 0);
+	/* Sequential again, near the end: clipped to the region. */
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 98, 100, 16, &start), 0);
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 99, 100, 16, &start), 0);
+	/* No readahead at all with max 0. */
+	ra.prev_pos = 9;
+	KUNIT_EXPECT_EQ(test, xmem_ra_window(&ra, 10, 100, 0, &start), 0);
+}
+
+static void xmem_pager_test_readahead(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct file_ra_state ra = { .prev_pos = -1 };
+	struct xmem_portion *p;
+	unsigned int i;
+
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
+	f->cache.ra_max_pages = 8;
+	KUNIT_EXPECT_EQ(test, xmem_pager_readahead(&f->region, &ra, 0), 4);
+	flush_workqueue(f->cache.wq);
+	KUNIT_EXPECT_EQ(test, f->reads, 4);
+	/* Pages 1-4 are resident, and counted as readahead hits once. */
+	for (i = 1; i <= 4; i++) {
+		p = xmem_pager_get(&f->region, i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+		KUNIT_EXPECT_EQ(test, xmem_page_byte(p, 1), 'a' + i);
+		xmem_pager_unlock(p);
+	}
+	p = xmem_pager_get(&f->region, 1);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, f->reads, 4);
+	KUNIT_EXPECT_EQ(test,
+			atomic64_read(&f->cache.stats.readahead_hits), 4);
+
+	/* A failed readahead leaves nothing behind; the fault reports. */
+	f->fail_reads = true;
+	ra.prev_pos = 9;
+	ra.size = 0;
+	KUNIT_EXPECT_EQ(test, xmem_pager_readahead(&f->region, &ra, 10), 4);
+	flush_workqueue(f->cache.wq);
+	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 11));
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 4);
+	f->fail_reads = false;
+}
+
+static void xmem_pager_test_clean_only(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+
+	xmem_write_page(test, f, 0, 'C');
+	p = xmem_pager_get(&f->region, 1);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	/* The shrinker's kind of reclaim: clean pages only, no transfer. */
+	KUNIT_EXPECT_EQ(test, xmem_cache_reclaim(&f->cache, NULL, true, 4), 1);
+	KUNIT_EXPECT_EQ(test, f->writes, 0);
+	KUNIT_EXPECT_NOT_NULL(test, xa_load(&f->region.portions, 0));
+	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 1));
+}
+
+static void xmem_pager_test_region_limit(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct xmem_portion *p;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
+	xmem_fake_region4(test, f, r);
+	/* Two pages of the first region, then r limited to one portion. */
+	xmem_write_page(test, f, 0, 'L');
+	xmem_write_page(test, f, 1, 'M');
+	KUNIT_EXPECT_EQ(test, xmem_region_set_limit(r, 4), 0);
+	for (i = 0; i < 14; i++) {
+		p = xmem_pager_get(r, i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+		xmem_pager_unlock(p);
+		KUNIT_EXPECT_LE(test, atomic_long_read(&r->nr_resident), 4);
+	}
+	/* Only r's portions were evicted for r's limit. */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->region.nr_resident), 2);
+	KUNIT_EXPECT_EQ(test, f->writes, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&r->stats.evictions_clean), 3);
+	xmem_fake_region4_done(test, r);
+}
+
+static void xmem_pager_test_resize(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
+	xmem_write_page(test, f, 5, 'K');
+	xmem_write_page(test, f, 10, 'X');
+	xmem_write_page(test, f, 12, 'Y');
+
+	/* A failed write-back keeps the old size and the data. */
+	f->fail_writes = true;
+	KUNIT_EXPECT_EQ(test, xmem_region_resize(&f->region, 8, true), -EIO);
+	KUNIT_EXPECT_EQ(test, f->region.nr_pages, FAKE_PAGES);
+	f->fail_writes = false;
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES - 1),
+			-EIO);
+	KUNIT_EXPECT_EQ(test, f->writes, 3);
+	xmem_write_page(test, f, 10, 'Z');
+
+	/* Shrink discarding the removed range: page 10 is not written. */
+	KUNIT_EXPECT_EQ(test, xmem_region_resize(&f->region, 8, false), 0);
+	KUNIT_EXPECT_EQ(test, f->writes, 3);
+	KUNIT_EXPECT_EQ(test, f->mem[10 * PAGE_SIZE], 'X');
+	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 10));
+	KUNIT_EXPECT_NOT_NULL(test, xa_load(&f->region.portions, 5));
+	KUNIT_EXPECT_EQ(test, PTR_ERR(xmem_pager_get(&f->region, 8)),
+			-EINVAL);
+
+	/* Grow: the new range reads what the appliance has. */
+	KUNIT_EXPECT_EQ(test, xmem_region_resize(&f->region, FAKE_PAGES,
+						 true), 0);
+	p = xmem_pager_get(&f->region, 12);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	KUNIT_EXPECT_EQ(test, xmem_page_byte(p, 0), 'Y');
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, xmem_region_resize(&f->region, 0, true), -EINVAL);
+}
+
 static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_fetch_once),
 	KUNIT_CASE(xmem_pager_test_limit_clean),
@@ -515,6 +753,12 @@ static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_read_error),
 	KUNIT_CASE(xmem_pager_test_limit_lowered),
 	KUNIT_CASE(xmem_pager_test_drop),
+	KUNIT_CASE(xmem_pager_test_portions),
+	KUNIT_CASE(xmem_pager_test_ra_window),
+	KUNIT_CASE(xmem_pager_test_readahead),
+	KUNIT_CASE(xmem_pager_test_clean_only),
+	KUNIT_CASE(xmem_pager_test_region_limit),
+	KUNIT_CASE(xmem_pager_test_resize),
 	{}
 };
 
