@@ -85,10 +85,13 @@ struct xmem_rdma_buf {
  * @rep_len: its length
  * @rep_done: completed when the reply of the current call arrived
  * @send_done: completed when the send of the current call completed
- * @rw_lock: protects @rw_avail
+ * @rw_lock: protects @rw_avail and @rw_free
  * @rw_avail: rdma_rw contexts still available on @qp
  * @rw_max: rdma_rw contexts the QP was created with
  * @rw_wait: woken when contexts return or the connection fails
+ * @rw_reqs: @rw_max transfer requests, allocated with the QP so that no
+ *	transfer (write-back included) allocates memory
+ * @rw_free: the requests of @rw_reqs not in use, @rw_avail of them
  */
 struct xmem_rdma_conn {
 	struct kref ref;
@@ -121,11 +124,13 @@ struct xmem_rdma_conn {
 	struct completion rep_done;
 	struct completion send_done;
 
-	/* Protects rw_avail. */
+	/* Protects rw_avail and rw_free. */
 	spinlock_t rw_lock;
 	unsigned int rw_avail;
 	unsigned int rw_max;
 	wait_queue_head_t rw_wait;
+	struct xmem_rdma_req *rw_reqs;
+	struct list_head rw_free;
 };
 
 /**
@@ -147,6 +152,7 @@ struct xmem_rdma_batch {
  * @ctx: rdma_rw context
  * @sg: the page
  * @posted: @ctx was initialised and must be destroyed
+ * @node: in &xmem_rdma_conn.rw_free, or in the list of its transfer
  */
 struct xmem_rdma_req {
 	struct ib_cqe cqe;
@@ -154,6 +160,7 @@ struct xmem_rdma_req {
 	struct rdma_rw_ctx ctx;
 	struct scatterlist sg;
 	bool posted;
+	struct list_head node;
 };
 
 static bool xmem_rdma_usable(struct xmem_rdma_conn *conn)
@@ -388,6 +395,13 @@ static int xmem_rdma_create_queues(struct xmem_rdma_conn *conn)
 	if (ret)
 		goto err_free_cq;
 	conn->qp = conn->cm_id->qp;
+	conn->rw_reqs = kcalloc(rw, sizeof(*conn->rw_reqs), GFP_KERNEL);
+	if (!conn->rw_reqs) {
+		ret = -ENOMEM;
+		goto err_destroy_qp;
+	}
+	for (i = 0; i < rw; i++)
+		list_add_tail(&conn->rw_reqs[i].node, &conn->rw_free);
 	conn->rw_max = rw;
 	conn->rw_avail = rw;
 
@@ -411,6 +425,16 @@ err_free_bufs:
 	rdma_destroy_qp(conn->cm_id);
 	conn->qp = NULL;
 	xmem_rdma_free_bufs(conn);
+	goto err_free_reqs;
+err_destroy_qp:
+	rdma_destroy_qp(conn->cm_id);
+	conn->qp = NULL;
+err_free_reqs:
+	INIT_LIST_HEAD(&conn->rw_free);
+	kfree(conn->rw_reqs);
+	conn->rw_reqs = NULL;
+	conn->rw_max = 0;
+	conn->rw_avail = 0;
 err_free_cq:
 	ib_free_cq(conn->cq);
 	conn->cq = NULL;
@@ -532,6 +556,7 @@ static void xmem_rdma_release(struct kref *ref)
 	if (conn->pd)
 		ib_dealloc_pd(conn->pd);
 	rdma_destroy_id(conn->cm_id);
+	kfree(conn->rw_reqs);
 	kfree(conn);
 }
 
@@ -605,6 +630,7 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 	init_completion(&conn->send_done);
 	spin_lock_init(&conn->rw_lock);
 	init_waitqueue_head(&conn->rw_wait);
+	INIT_LIST_HEAD(&conn->rw_free);
 
 	conn->cm_id = rdma_create_id(&init_net, xmem_rdma_cm_handler, conn,
 				     RDMA_PS_TCP, IB_QPT_RC);
@@ -789,26 +815,33 @@ static void xmem_rdma_rw_done(struct ib_cq *cq, struct ib_wc *wc)
 }
 
 /*
- * Wait condition of a transfer: true once @n contexts are reserved
- * (*@reserved is then true) or the connection cannot be used any more.
+ * Wait condition of a transfer: true once @n contexts and requests are
+ * reserved (moved to @reqs; *@reserved is then true) or the connection
+ * cannot be used any more.
  */
 static bool xmem_rdma_reserve(struct xmem_rdma_conn *conn, unsigned int n,
-			      bool *reserved)
+			      struct list_head *reqs, bool *reserved)
 {
+	unsigned int i;
+
 	if (!xmem_rdma_usable(conn))
 		return true;
 	spin_lock(&conn->rw_lock);
 	if (conn->rw_avail >= n) {
 		conn->rw_avail -= n;
+		for (i = 0; i < n; i++)
+			list_move_tail(conn->rw_free.next, reqs);
 		*reserved = true;
 	}
 	spin_unlock(&conn->rw_lock);
 	return *reserved;
 }
 
-static void xmem_rdma_unreserve(struct xmem_rdma_conn *conn, unsigned int n)
+static void xmem_rdma_unreserve(struct xmem_rdma_conn *conn, unsigned int n,
+				struct list_head *reqs)
 {
 	spin_lock(&conn->rw_lock);
+	list_splice_tail_init(reqs, &conn->rw_free);
 	conn->rw_avail += n;
 	spin_unlock(&conn->rw_lock);
 	wake_up_all(&conn->rw_wait);
@@ -817,33 +850,35 @@ static void xmem_rdma_unreserve(struct xmem_rdma_conn *conn, unsigned int n)
 /* Up to rw_max transfers; contexts are reserved all at once. */
 static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
 			      u32 rkey, const struct xmem_io *ios,
-			      struct xmem_rdma_req *reqs, unsigned int n,
-			      bool write)
+			      unsigned int n, bool write)
 {
 	enum dma_data_direction dir = write ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
 	struct xmem_rdma_batch batch;
+	struct xmem_rdma_req *req;
 	bool reserved = false;
-	unsigned int i;
+	LIST_HEAD(reqs);
+	unsigned int i = 0;
 	int ret;
 
-	wait_event(conn->rw_wait, xmem_rdma_reserve(conn, n, &reserved));
+	wait_event(conn->rw_wait, xmem_rdma_reserve(conn, n, &reqs,
+						    &reserved));
 	if (!reserved)
 		return -ENOTCONN;
 
 	atomic_set(&batch.pending, 1);
 	batch.error = 0;
 	init_completion(&batch.done);
-	for (i = 0; i < n; i++) {
-		struct xmem_rdma_req *req = &reqs[i];
-
+	list_for_each_entry(req, &reqs, node)
+		req->posted = false;
+	list_for_each_entry(req, &reqs, node) {
 		req->batch = &batch;
 		req->cqe.done = xmem_rdma_rw_done;
-		req->posted = false;
 		sg_init_table(&req->sg, 1);
 		sg_set_page(&req->sg, ios[i].page, PAGE_SIZE, 0);
 		ret = rdma_rw_ctx_init(&req->ctx, conn->qp, conn->port_num,
 				       &req->sg, 1, 0, raddr + ios[i].offset,
 				       rkey, dir);
+		i++;
 		if (ret < 0) {
 			batch.error = ret;
 			break;
@@ -863,13 +898,12 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
 	if (!atomic_dec_and_test(&batch.pending))
 		wait_for_completion(&batch.done);
 
-	for (i = 0; i < n; i++) {
-		if (reqs[i].posted)
-			rdma_rw_ctx_destroy(&reqs[i].ctx, conn->qp,
-					    conn->port_num, &reqs[i].sg, 1,
-					    dir);
+	list_for_each_entry(req, &reqs, node) {
+		if (req->posted)
+			rdma_rw_ctx_destroy(&req->ctx, conn->qp,
+					    conn->port_num, &req->sg, 1, dir);
 	}
-	xmem_rdma_unreserve(conn, n);
+	xmem_rdma_unreserve(conn, n, &reqs);
 	return batch.error;
 }
 
@@ -886,29 +920,27 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
  * completed: on return no transfer on these pages is in flight, whatever
  * the result.
  *
- * Context: process context, may sleep.  Does not allocate with
- * __GFP_IO or __GFP_FS, so it may be called on the write-back path.
+ * Context: process context, may sleep.  Allocates no memory: the
+ * requests are preallocated with the QP, so it may be called on the
+ * write-back path under memory pressure.
  * Return: 0; -ENOTCONN if the connection is not usable; -EIO if a
- * transfer failed (the connection is then failed); -ENOMEM.
+ * transfer failed (the connection is then failed); -ENOMEM if the device
+ * could not map a page.
  */
 int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 		 const struct xmem_io *ios, unsigned int n, bool write)
 {
-	struct xmem_rdma_req *reqs;
 	unsigned int done, chunk;
 	int ret = 0;
 
 	if (!n)
 		return 0;
-	chunk = min(n, conn->rw_max);
-	reqs = kmalloc_array(chunk, sizeof(*reqs), GFP_NOIO);
-	if (!reqs)
-		return -ENOMEM;
+	if (!xmem_rdma_usable(conn) || !conn->rw_max)
+		return -ENOTCONN;
 	for (done = 0; done < n && !ret; done += chunk) {
 		chunk = min(n - done, conn->rw_max);
-		ret = xmem_rdma_rw_chunk(conn, raddr, rkey, ios + done, reqs,
-					 chunk, write);
+		ret = xmem_rdma_rw_chunk(conn, raddr, rkey, ios + done, chunk,
+					 write);
 	}
-	kfree(reqs);
 	return ret;
 }
