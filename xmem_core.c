@@ -982,7 +982,11 @@ static void __exit xmem_exit(void)
 	if (conn)
 		xmem_rdma_disconnect(conn);
 
-	/* The regions' directories are gone with the regions. */
+	/*
+	 * Readahead in flight holds region references: once the pager's
+	 * work is done, every region and its directory is gone.
+	 */
+	xmem_cache_destroy(&dev->cache);
 	xmem_pager_sysfs_exit();
 	misc_deregister(&dev->misc);
 
@@ -990,7 +994,6 @@ static void __exit xmem_exit(void)
 	cancel_work_sync(&dev->link_work);
 	cancel_delayed_work_sync(&dev->connect_work);
 
-	xmem_cache_destroy(&dev->cache);
 	iput(dev->inode);
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);
 	ida_destroy(&dev->windows);
