@@ -20,10 +20,10 @@
 #include "xsys.h"
 #include "xtest.h"
 
-#define DEFAULT_LIMIT	(4 * MiB)
+#define DEFAULT_LIMIT	(2 * MiB)	/* XMEM_TEST_LIMIT overrides */
 #define PAGE		4096u
 #define WORDS		(PAGE / 8)
-#define OPS_PER_PAGE	2	/* random operations per page of the region */
+#define OPS_PER_PAGE	1	/* random operations per page of the region */
 #define WORDS_PER_WRITE	8
 
 static void region_info(int fd, struct xmem_region_info *ri)

@@ -4,12 +4,13 @@
  * (issue 3, "Done when").
  *
  * A writer (a thread, or a forked child through the inherited shared
- * mapping) cycles over a few "hot" pages of region A: each iteration
- * checks the whole page against a shadow copy in anonymous memory, then
- * writes a new sequence number into four words of it and reads them back.
- * Meanwhile the main thread reads region B, twice the local limit, over
- * and over: every read misses, so eviction runs all the time and keeps
- * taking the hot pages, which are dirty, while the writer writes them.
+ * mapping) cycles over the "hot" pages of region A, a quarter of the
+ * cache: each iteration checks the whole page against a shadow copy in
+ * anonymous memory, then writes a new sequence number into four words of
+ * it and reads them back.  Meanwhile the main thread reads region B, twice
+ * the local limit (1 MiB), over and over: every read misses, so eviction
+ * runs all the time and keeps taking the hot pages, which are dirty, while
+ * the writer writes them.
  * B is only read, so every dirty eviction during the run is one of a hot
  * page: stats/evictions_dirty counts them, and the run goes on until it
  * has seen MIN_EVICTIONS of them and MIN_ITERS writer iterations.
@@ -21,6 +22,7 @@
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,13 +35,17 @@
 #include "xsys.h"
 #include "xtest.h"
 
-#define DEFAULT_LIMIT	(4 * MiB)
+/*
+ * The smallest limit there is, whatever XMEM_TEST_LIMIT says: the smaller
+ * the cache, the more often a hot page comes up for eviction.
+ */
+#define LIMIT		(1 * MiB)
 #define PAGE		4096u
 #define WORDS		(PAGE / 8)
-#define HOT_PAGES	32u		/* pages the writer cycles over */
-#define MIN_EVICTIONS	400u		/* dirty evictions of hot pages */
+#define HOT_PAGES	64u		/* pages the writer cycles over */
+#define MIN_EVICTIONS	500u		/* dirty evictions of hot pages */
 #define MIN_ITERS	5000u		/* writer iterations */
-#define RUN_MAX_S	180.0		/* to reach both */
+#define RUN_MAX_S	240.0		/* to reach both */
 
 /* Words of a hot page the writer changes: first, last, middle, moving. */
 static const unsigned int fixed_words[] = { 0, WORDS - 1, WORDS / 2 };
@@ -159,6 +165,8 @@ static int writer_run(struct writer *w)
 					sh[wd[k]]);
 		}
 		__atomic_store_n(&w->iters, i + 1, __ATOMIC_RELEASE);
+		/* One CPU in the test bed: leave it to the evictor often. */
+		sched_yield();
 	}
 	return 0;
 }
@@ -229,7 +237,7 @@ static void race(bool fork_writer)
 	int afd, bfd, status;
 
 	xr_require_connected();
-	limit = xenv_size("XMEM_TEST_LIMIT", DEFAULT_LIMIT);
+	limit = LIMIT;
 	bsize = 2 * limit;
 	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", limit));
 

@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "xsys.h"
@@ -34,7 +36,8 @@
 
 #define PAGE		4096u
 #define REGION_SIZE	(32 * PAGE)	/* one write-back batch */
-#define MSYNC_MAX_S	120.0	/* RDMA transport retries under TCG */
+/* RDMA transport retries under TCG; below the hung-task timeout (120 s). */
+#define MSYNC_MAX_S	60.0
 #define RECONNECT_S	240.0	/* reconnection back-off, CM timeouts */
 #define SSH		"ssh -o BatchMode=yes -o ConnectTimeout=20 appliance "
 #define RULE		"INPUT -p udp --dport 4791 -j DROP"
@@ -174,14 +177,67 @@ static void restore(void)
 	}
 }
 
+/* What an msync() in a child process did; in MAP_SHARED memory. */
+struct msync_result {
+	int ret;
+	int err;
+	double secs;
+};
+
+/*
+ * msync(MS_SYNC) of @len bytes at @p in a child, so that the caller can
+ * give up waiting for it: a transfer that never ends would keep it in D
+ * state, unkillable.  Returns the child's pid.
+ */
+static pid_t msync_child(void *p, size_t len, struct msync_result *res)
+{
+	pid_t pid;
+	double t0;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		t0 = xnow();
+		errno = 0;
+		res->ret = msync(p, len, MS_SYNC);
+		res->err = errno;
+		res->secs = xnow() - t0;
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Waits up to @secs for child @pid; true if it exited. */
+static bool reap(pid_t pid, double secs)
+{
+	double deadline = xnow() + secs;
+	int status;
+	pid_t r;
+
+	while (!(r = waitpid(pid, &status, WNOHANG))) {
+		if (xnow() > deadline)
+			return false;
+		usleep(50 * 1000);
+	}
+	if (r < 0)
+		FAIL("waitpid: %s", xt_errname(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("msync child: wait status %#x", status);
+	return true;
+}
+
 TEST_TIMEOUT(msync_fails_while_appliance_unreachable, 600)
 {
 	uint64_t seed1 = 0x3b1, seed2 = 0x3b2, limit;
 	char name[XMEM_REGION_NAME_MAX];
 	struct xstats before, failed, after;
 	struct xmem_region_info ri;
-	double t0, t_msync, t_conn;
-	int fd, ret, err, st;
+	struct msync_result *res;
+	double t0, t_conn;
+	int fd, st;
+	pid_t pid;
 	char *p;
 
 	xr_require_connected();
@@ -189,6 +245,10 @@ TEST_TIMEOUT(msync_fails_while_appliance_unreachable, 600)
 	if (limit < 4 * MiB)
 		ASSERT_ZERO_ERR(xsys_write_u64("local_limit", 4 * MiB));
 	io_timeout_low();
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		FAIL("mmap: %s", xt_errname(errno));
 
 	xr_name(name, "wbfail");
 	fd = ATTACH_OK(name, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
@@ -206,42 +266,51 @@ TEST_TIMEOUT(msync_fails_while_appliance_unreachable, 600)
 	if (st)
 		FAIL("iptables on the appliance: wait status %#x", st);
 	ASSERT_ZERO_ERR(xstats_read(&before));
-	t0 = xnow();
-	errno = 0;
-	ret = msync(p, REGION_SIZE, MS_SYNC);
-	err = errno;
-	t_msync = xnow() - t0;
+	pid = msync_child(p, REGION_SIZE, res);
+	if (!reap(pid, MSYNC_MAX_S)) {
+		/* Let the transfers through, so that nothing stays stuck. */
+		ASSERT_GE(unblock(), 1);
+		t0 = xnow();
+		if (!reap(pid, RECONNECT_S))
+			FAIL("msync(MS_SYNC) blocked %.0f s with the appliance "
+			     "unreachable, and %.0f s more after the rule was "
+			     "removed", MSYNC_MAX_S, RECONNECT_S);
+		ASSERT_ZERO_ERR(xstats_read(&failed));
+		xstats_diag(&before, &failed);
+		FAIL("msync(MS_SYNC) did not return within %.0f s with the "
+		     "appliance unreachable; it returned %d (%s) %.1f s after "
+		     "the rule was removed", MSYNC_MAX_S, res->ret,
+		     res->ret ? xt_errname(res->err) : "no error",
+		     xnow() - t0);
+	}
 	ASSERT_ZERO_ERR(xstats_read(&failed));
-	xt_diag("msync during the outage: %d (%s) after %.1f s", ret,
-		ret ? xt_errname(err) : "no error", t_msync);
+	xt_diag("msync during the outage: %d (%s) after %.1f s", res->ret,
+		res->ret ? xt_errname(res->err) : "no error", res->secs);
+	xstats_diag(&before, &failed);
+	if (res->ret != -1)
+		FAIL("msync with the appliance unreachable returned %d",
+		     res->ret);
+	if (res->err != EIO)
+		FAIL("msync with the appliance unreachable: errno %s, want EIO",
+		     xt_errname(res->err));
+	ASSERT_GE(failed.v[XS_WRITEBACK_ERRORS] - before.v[XS_WRITEBACK_ERRORS],
+		  1);
+	ASSERT_EQ(failed.v[XS_RDMA_WRITES], before.v[XS_RDMA_WRITES]);
 
 	/* Still cached and dirty: read without a transfer, which could not be. */
 	ASSERT_PATTERN(p, REGION_SIZE, 0, seed2);
 	region_info(fd, &ri);
 	ASSERT_ZERO_ERR(xstats_read(&after));
 	ASSERT_EQ(after.v[XS_RDMA_READS], failed.v[XS_RDMA_READS]);
-
-	ASSERT_GE(unblock(), 1);
-	t0 = xnow();
-	t_conn = state_wait("connected", RECONNECT_S);
-	xt_diag("rule removed; connected again after %.1f s", t_conn < 0 ?
-		-1 : t_conn);
-	xstats_diag(&before, &failed);
-
-	if (ret != -1)
-		FAIL("msync with the appliance unreachable returned %d", ret);
-	if (err != EIO)
-		FAIL("msync with the appliance unreachable: errno %s, want EIO",
-		     xt_errname(err));
-	ASSERT_LE(t_msync, MSYNC_MAX_S);
-	ASSERT_GE(failed.v[XS_WRITEBACK_ERRORS] - before.v[XS_WRITEBACK_ERRORS],
-		  1);
-	ASSERT_EQ(failed.v[XS_RDMA_WRITES], before.v[XS_RDMA_WRITES]);
 	ASSERT_EQ(ri.dirty_bytes, REGION_SIZE);
 	ASSERT_EQ(ri.resident_bytes, REGION_SIZE);
+
+	ASSERT_GE(unblock(), 1);
+	t_conn = state_wait("connected", RECONNECT_S);
 	if (t_conn < 0)
 		FAIL("not connected %.0f s after the rule was removed",
 		     RECONNECT_S);
+	xt_diag("rule removed; connected again after %.1f s", t_conn);
 
 	/* Back: the dirty data goes out now and is what the appliance has. */
 	ASSERT_ZERO_ERR(xstats_read(&before));
