@@ -4,7 +4,7 @@
  * (issue 3, "Done when").
  *
  * A writer (a thread, or a forked child through the inherited shared
- * mapping) cycles over the "hot" pages of region A, a quarter of the
+ * mapping) cycles over the "hot" pages of region A, half of the
  * cache: each iteration checks the whole page against a shadow copy in
  * anonymous memory, then writes a new sequence number into four words of
  * it and reads them back.  Meanwhile the main thread reads region B, twice
@@ -42,8 +42,8 @@
 #define LIMIT		(1 * MiB)
 #define PAGE		4096u
 #define WORDS		(PAGE / 8)
-#define HOT_PAGES	64u		/* pages the writer cycles over */
-#define MIN_EVICTIONS	500u		/* dirty evictions of hot pages */
+#define HOT_PAGES	128u		/* the writer's pages: half the cache */
+#define MIN_EVICTIONS	300u		/* dirty evictions of hot pages */
 #define MIN_ITERS	5000u		/* writer iterations */
 #define RUN_MAX_S	240.0		/* to reach both */
 
