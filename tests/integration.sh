@@ -22,8 +22,10 @@ set -euo pipefail
 
 bin=${XMEM_BIN:-/xmem/bin}
 timeout_s=900
-# The order matters: reload unloads the module and resets its counters.
-names=(badinput fork pattern clean msync reload)
+# The order matters: reload unloads the module and resets its counters;
+# wbfail cuts the appliance off for a while (it waits for the reconnection
+# and removes its iptables rule whatever happens) and goes just before it.
+names=(badinput fork pattern clean msync race mixed limit wbfail reload)
 
 while (($#)); do
 	case $1 in

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msync() after an appliance-side failure returns an error, and the data
+ * is not lost (issue 3, "Done when"; "an RDMA error during write-back is
+ * reported to the caller (-EIO), never swallowed").
+ *
+ * The failure: the appliance drops every RoCE packet (UDP port 4791) with
+ * iptables, so one-sided RDMA WRITEs time out in the client's transport and
+ * reconnection fails until the rule goes.  Stopping xmemd would not do:
+ * one-sided operations never reach the daemon.  Killing it would: its
+ * regions would be gone with it.
+ *
+ * With pages of a region dirty, msync(MS_SYNC) must fail with EIO within
+ * MSYNC_MAX_S, count write-back errors, and leave the data cached, dirty
+ * and readable.  Once the rule is removed the module reconnects by itself,
+ * a second msync() succeeds, and the data read back from the appliance is
+ * the data written before the outage.
+ *
+ * The parent removes the rule after every test, whatever happened, and
+ * waits for the module to be connected again, so that later tests find
+ * the test bed as it was.  Needs ssh to "appliance" as root (the test bed
+ * has it) and iptables there.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "xsys.h"
+#include "xtest.h"
+
+#define PAGE		4096u
+#define REGION_SIZE	(32 * PAGE)	/* one write-back batch */
+/* RDMA transport retries under TCG; below the hung-task timeout (120 s). */
+#define MSYNC_MAX_S	60.0
+#define RECONNECT_S	240.0	/* reconnection back-off, CM timeouts */
+#define SSH		"ssh -o BatchMode=yes -o ConnectTimeout=20 appliance "
+#define RULE		"INPUT -p udp --dport 4791 -j DROP"
+#define IO_TIMEOUT	"io_timeout"	/* optional knob: I/O wait in outage */
+
+static char saved_io_timeout[64];
+
+static void region_info(int fd, struct xmem_region_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	if (ioctl(fd, XMEM_IOC_INFO, ri))
+		FAIL("XMEM_IOC_INFO: %s", xt_errname(errno));
+}
+
+/*
+ * Evict every page of the region bound to @fd from the local cache, so
+ * that its next reads come from the appliance: with the limit at its
+ * minimum, read a scratch region twice as large until XMEM_IOC_INFO shows
+ * nothing of @fd resident.  The limit is put back.
+ */
+static void drop_cache(int fd)
+{
+	const uint64_t min = 1 * MiB, size = 2 * MiB;
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_info ri;
+	volatile char *s;
+	uint64_t limit, i;
+	double deadline;
+	int sfd;
+
+	ASSERT_ZERO_ERR(xsys_read_u64("local_limit", &limit));
+	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", min));
+	xr_name(name, "scratch");
+	sfd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+			NULL);
+	s = MAP_OK(sfd, 0, size);
+	deadline = xnow() + 120;
+	for (i = 0;; i++) {
+		(void)s[(i % (size / PAGE)) * PAGE];
+		if (i % 32)
+			continue;
+		region_info(fd, &ri);
+		if (!ri.resident_bytes)
+			break;
+		if (xnow() > deadline)
+			FAIL("%llu bytes still resident after reading %llu "
+			     "scratch pages", (unsigned long long)ri.resident_bytes,
+			     (unsigned long long)i);
+	}
+	ASSERT_OK(munmap((void *)s, size));
+	ASSERT_OK(close(sfd));
+	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", limit));
+}
+
+/* Runs @cmd on the appliance; its output becomes diagnostics. */
+static int appliance_sh(const char *cmd)
+{
+	char buf[512], line[256];
+	FILE *f;
+
+	snprintf(buf, sizeof(buf), SSH "'%s' </dev/null 2>&1", cmd);
+	fflush(NULL);
+	f = popen(buf, "r");
+	if (!f)
+		FAIL("popen: %s", xt_errname(errno));
+	while (fgets(line, sizeof(line), f))
+		xt_diag("appliance: %s", line);
+	return pclose(f);
+}
+
+/* Remove every copy of the rule; returns how many there were. */
+static int unblock(void)
+{
+	int n = 0;
+
+	while (n < 10 && !system(SSH "iptables -D " RULE
+				 " </dev/null >/dev/null 2>&1"))
+		n++;
+	return n;
+}
+
+static double state_wait(const char *want, double secs)
+{
+	double t0 = xnow();
+
+	if (xsys_wait_state(want, secs * 1000))
+		return -1;
+	return xnow() - t0;
+}
+
+/* Make I/O give up early in an outage, if the module has the knob. */
+static void io_timeout_low(void)
+{
+	int ret;
+
+	if (xsys_read(IO_TIMEOUT, saved_io_timeout, sizeof(saved_io_timeout))) {
+		xt_diag("no %s knob: I/O waits the module's fixed time", IO_TIMEOUT);
+		saved_io_timeout[0] = '\0';
+		return;
+	}
+	ret = xsys_write(IO_TIMEOUT, "5");
+	xt_diag("%s was %s, set to 5: %s", IO_TIMEOUT, saved_io_timeout,
+		ret ? xt_errname(-ret) : "ok");
+}
+
+/*
+ * After every test, in the parent: the appliance reachable again, the
+ * module connected, the I/O timeout as it was.
+ */
+static void restore(void)
+{
+	char state[64] = "?", addr[128];
+	double t;
+	int n, ret;
+
+	n = unblock();
+	if (n)
+		xt_diag("after test: removed %d iptables rule(s) on the appliance", n);
+	t = state_wait("connected", RECONNECT_S);
+	if (t < 0) {
+		xsys_read("state", state, sizeof(state));
+		xt_diag("after test: state %s; writing the appliance address", state);
+		if (xmod_appliance()) {
+			snprintf(addr, sizeof(addr), "%s", xmod_appliance());
+			ret = xsys_write("appliance", addr);
+			if (ret)
+				xt_diag("after test: appliance %s: %s", addr,
+					xt_errname(-ret));
+		}
+	}
+	if (saved_io_timeout[0]) {
+		ret = xsys_write(IO_TIMEOUT, saved_io_timeout);
+		if (ret)
+			xt_diag("after test: restoring %s: %s", IO_TIMEOUT,
+				xt_errname(-ret));
+		saved_io_timeout[0] = '\0';
+	}
+}
+
+/* What an msync() in a child process did; in MAP_SHARED memory. */
+struct msync_result {
+	int ret;
+	int err;
+	double secs;
+};
+
+/*
+ * msync(MS_SYNC) of @len bytes at @p in a child, so that the caller can
+ * give up waiting for it: a transfer that never ends would keep it in D
+ * state, unkillable.  Returns the child's pid.
+ */
+static pid_t msync_child(void *p, size_t len, struct msync_result *res)
+{
+	pid_t pid;
+	double t0;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		t0 = xnow();
+		errno = 0;
+		res->ret = msync(p, len, MS_SYNC);
+		res->err = errno;
+		res->secs = xnow() - t0;
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Waits up to @secs for child @pid; true if it exited. */
+static bool reap(pid_t pid, double secs)
+{
+	double deadline = xnow() + secs;
+	int status;
+	pid_t r;
+
+	while (!(r = waitpid(pid, &status, WNOHANG))) {
+		if (xnow() > deadline)
+			return false;
+		usleep(50 * 1000);
+	}
+	if (r < 0)
+		FAIL("waitpid: %s", xt_errname(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("msync child: wait status %#x", status);
+	return true;
+}
+
+TEST_TIMEOUT(msync_fails_while_appliance_unreachable, 600)
+{
+	uint64_t seed1 = 0x3b1, seed2 = 0x3b2, limit;
+	char name[XMEM_REGION_NAME_MAX];
+	struct xstats before, failed, after;
+	struct xmem_region_info ri;
+	struct msync_result *res;
+	double t0, t_conn;
+	int fd, st;
+	pid_t pid;
+	char *p;
+
+	xr_require_connected();
+	ASSERT_ZERO_ERR(xsys_read_u64("local_limit", &limit));
+	if (limit < 4 * MiB)
+		ASSERT_ZERO_ERR(xsys_write_u64("local_limit", 4 * MiB));
+	io_timeout_low();
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		FAIL("mmap: %s", xt_errname(errno));
+
+	xr_name(name, "wbfail");
+	fd = ATTACH_OK(name, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, REGION_SIZE);
+	/* The path works: seed1 is on the appliance. */
+	xpat_fill(p, REGION_SIZE, 0, seed1);
+	ASSERT_OK(msync(p, REGION_SIZE, MS_SYNC));
+	/* seed2 is only here, dirty. */
+	xpat_fill(p, REGION_SIZE, 0, seed2);
+	region_info(fd, &ri);
+	ASSERT_EQ(ri.dirty_bytes, REGION_SIZE);
+
+	st = appliance_sh("iptables -I " RULE " && iptables -S INPUT");
+	if (st)
+		FAIL("iptables on the appliance: wait status %#x", st);
+	ASSERT_ZERO_ERR(xstats_read(&before));
+	pid = msync_child(p, REGION_SIZE, res);
+	if (!reap(pid, MSYNC_MAX_S)) {
+		/* Let the transfers through, so that nothing stays stuck. */
+		ASSERT_GE(unblock(), 1);
+		t0 = xnow();
+		if (!reap(pid, RECONNECT_S))
+			FAIL("msync(MS_SYNC) blocked %.0f s with the appliance "
+			     "unreachable, and %.0f s more after the rule was "
+			     "removed", MSYNC_MAX_S, RECONNECT_S);
+		ASSERT_ZERO_ERR(xstats_read(&failed));
+		xstats_diag(&before, &failed);
+		FAIL("msync(MS_SYNC) did not return within %.0f s with the "
+		     "appliance unreachable; it returned %d (%s) %.1f s after "
+		     "the rule was removed", MSYNC_MAX_S, res->ret,
+		     res->ret ? xt_errname(res->err) : "no error",
+		     xnow() - t0);
+	}
+	ASSERT_ZERO_ERR(xstats_read(&failed));
+	xt_diag("msync during the outage: %d (%s) after %.1f s", res->ret,
+		res->ret ? xt_errname(res->err) : "no error", res->secs);
+	xstats_diag(&before, &failed);
+	if (res->ret != -1)
+		FAIL("msync with the appliance unreachable returned %d",
+		     res->ret);
+	if (res->err != EIO)
+		FAIL("msync with the appliance unreachable: errno %s, want EIO",
+		     xt_errname(res->err));
+	ASSERT_GE(failed.v[XS_WRITEBACK_ERRORS] - before.v[XS_WRITEBACK_ERRORS],
+		  1);
+	ASSERT_EQ(failed.v[XS_RDMA_WRITES], before.v[XS_RDMA_WRITES]);
+
+	/* Still cached and dirty: read without a transfer, which could not be. */
+	ASSERT_PATTERN(p, REGION_SIZE, 0, seed2);
+	region_info(fd, &ri);
+	ASSERT_ZERO_ERR(xstats_read(&after));
+	ASSERT_EQ(after.v[XS_RDMA_READS], failed.v[XS_RDMA_READS]);
+	ASSERT_EQ(ri.dirty_bytes, REGION_SIZE);
+	ASSERT_EQ(ri.resident_bytes, REGION_SIZE);
+
+	ASSERT_GE(unblock(), 1);
+	t_conn = state_wait("connected", RECONNECT_S);
+	if (t_conn < 0)
+		FAIL("not connected %.0f s after the rule was removed",
+		     RECONNECT_S);
+	xt_diag("rule removed; connected again after %.1f s", t_conn);
+
+	/* Back: the dirty data goes out now and is what the appliance has. */
+	ASSERT_ZERO_ERR(xstats_read(&before));
+	ASSERT_OK(msync(p, REGION_SIZE, MS_SYNC));
+	ASSERT_ZERO_ERR(xstats_read(&after));
+	ASSERT_GE(after.v[XS_RDMA_WRITES] - before.v[XS_RDMA_WRITES],
+		  REGION_SIZE / PAGE);
+	region_info(fd, &ri);
+	ASSERT_EQ(ri.dirty_bytes, 0);
+	drop_cache(fd);
+	ASSERT_PATTERN(p, REGION_SIZE, 0, seed2);
+	ASSERT_OK(munmap(p, REGION_SIZE));
+	ASSERT_OK(close(fd));
+}
+
+int main(int argc, char **argv)
+{
+	xsys_save_limit();
+	xt_after_each(restore);
+	xt_after_each(xsys_restore_limit);
+	return xt_main(argc, argv);
+}
