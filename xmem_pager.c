@@ -1358,6 +1358,8 @@ static unsigned int xmem_ra_issue(struct xmem_region *region, pgoff_t start,
  *
  * Decides with xmem_ra_window() and starts the transfers of the portions
  * that are not resident yet on the cache's workqueue; returns at once.
+ * The window is at most a quarter of the local memory limit, so that
+ * readahead cannot evict what it read before it is used.
  *
  * Context: process context, may sleep; no portion lock held.
  * Return: the number of portions whose transfer was started.
@@ -1365,7 +1367,9 @@ static unsigned int xmem_ra_issue(struct xmem_region *region, pgoff_t start,
 unsigned int xmem_pager_readahead(struct xmem_region *region,
 				  struct file_ra_state *ra, pgoff_t index)
 {
-	unsigned long max = READ_ONCE(region->cache->ra_max_pages) >>
+	struct xmem_cache *cache = region->cache;
+	unsigned long max = min(READ_ONCE(cache->ra_max_pages),
+				READ_ONCE(cache->limit_pages) / 4) >>
 			    region->order;
 	pgoff_t nr_portions, start;
 	unsigned int n, k, issued = 0;
