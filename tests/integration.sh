@@ -25,7 +25,7 @@ timeout_s=900
 # The order matters: reload unloads the module and resets its counters;
 # wbfail cuts the appliance off for a while (it waits for the reconnection
 # and removes its iptables rule whatever happens) and goes just before it.
-names=(badinput fork pattern clean msync race mixed limit wbfail reload)
+names=(badinput fork pattern clean msync race mixed limit pager wbfail reload)
 
 while (($#)); do
 	case $1 in
