@@ -460,7 +460,13 @@ static int xmem_rdma_route_resolved(struct xmem_rdma_conn *conn)
 	param.private_data_len = sizeof(hello);
 	param.responder_resources = min_t(int, attrs->max_qp_rd_atom, 255);
 	param.initiator_depth = min_t(int, attrs->max_qp_init_rd_atom, 255);
-	param.retry_count = 7;
+	/*
+	 * A finite transport retry count, so that a transfer to an appliance
+	 * that stopped answering fails (and write-back reports -EIO) instead
+	 * of waiting for ever: soft-RoCE takes 7 to mean "retry for ever".
+	 * Receives are credit-controlled, so RNR retries may stay unbounded.
+	 */
+	param.retry_count = 6;
 	param.rnr_retry_count = 7;
 	return rdma_connect_locked(conn->cm_id, &param);
 }
