@@ -16,6 +16,13 @@
  * a second msync() succeeds, and the data read back from the appliance is
  * the data written before the outage.
  *
+ * If msync() has not returned after MSYNC_MAX_S, the rule is removed, the
+ * child reaped, and the test fails saying so.  (Seen on 6.1 and 6.12 with
+ * xmem_rdma.c asking for retry_count 7: Soft-RoCE takes 7 as "retry
+ * forever", and xmem_rdma_rw() waits for completions without a timeout,
+ * so msync sleeps in D state until the appliance is back.  With 6 it
+ * returns EIO after 5 s and this test passes.)
+ *
  * The parent removes the rule after every test, whatever happened, and
  * waits for the module to be connected again, so that later tests find
  * the test bed as it was.  Needs ssh to "appliance" as root (the test bed
