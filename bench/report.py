@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""bench/report.py: results of `make bench` from the test bed's output.
+
+    report.py LOG RESULTS_JSON PNG
+
+Reads the "BENCH {json}" lines that scripts/guest/bench printed (LOG is
+the output of scripts/xmem-vm), prints the table and the target ratios,
+writes RESULTS_JSON (rows, ratios, setup) and a PNG chart (if matplotlib
+is there).  Exit status: 0 when every expected row was measured (whether
+or not a target is met), 1 when a row is missing or failed, saying which
+and why.  See Documentation/bench.rst.
+"""
+import datetime
+import json
+import sys
+
+# Rows every run must have (xmem-malloc-bench rows are optional).
+EXPECTED = [
+    "ib_read_lat.median", "ib_read_bw",
+    "xmem.fault.median", "xmem.fault.p99", "xmem.seq",
+    "xmem.rand2x.ro", "xmem.rand2x.rw50", "xmem.rand4x.ro", "xmem.rand4x.rw50",
+    "nvme_swap.rand2x.ro", "nvme_swap.rand2x.rw50",
+    "nvme_swap.rand4x.ro", "nvme_swap.rand4x.rw50", "nvme_swap.seq",
+    "dram.rand2x.ro", "dram.rand2x.rw50", "dram.rand4x.ro", "dram.rand4x.rw50",
+    "dram.seq",
+]
+
+# name: (numerator row, denominator row, target, "<=" or ">=", what)
+RATIOS = {
+    "fault_vs_ib_read_lat": ("xmem.fault.median", "ib_read_lat.median", 1.25,
+                             "<=", "xmem cold fault median / ib_read_lat median"),
+    "seq_vs_ib_read_bw": ("xmem.seq", "ib_read_bw", 0.8, ">=",
+                          "xmem sequential MiB/s / ib_read_bw MiB/s"),
+    "rand2x_vs_nvme_swap": ("xmem.rand2x.ro", "nvme_swap.rand2x.ro", 2.0, ">=",
+                            "xmem random reads/s / nvme-rdma swap random "
+                            "reads/s, set 2x the limit"),
+}
+
+GROUPS = [("ib_", "transport"), ("xmem.", "xmem"),
+          ("nvme_swap.", "nvme-rdma swap"), ("dram.", "local DRAM")]
+
+
+def group_of(name):
+    for prefix, group in GROUPS:
+        if name.startswith(prefix):
+            return group
+    return "other"
+
+
+def parse(log):
+    rows, errors, info = [], {}, {}
+    with open(log, errors="replace") as f:
+        for line in f:
+            line = line.strip().replace("\r", "")
+            at = line.find("BENCH {")
+            if at < 0:
+                continue
+            try:
+                obj = json.loads(line[at + 6:])
+            except ValueError:
+                print(f"bench: unreadable result line: {line[:200]}",
+                      file=sys.stderr)
+                continue
+            kind = obj.pop("type", "row")
+            if kind == "info":
+                info[obj.get("key", "?")] = obj.get("value")
+            elif kind == "error":
+                errors[obj.get("name", "?")] = obj.get("why", "?")
+            elif all(k in obj for k in ("name", "metric", "value", "unit")):
+                obj.setdefault("group", group_of(obj["name"]))
+                rows.append(obj)
+            else:
+                print(f"bench: row without name/metric/value/unit: "
+                      f"{line[:200]}", file=sys.stderr)
+    return rows, errors, info
+
+
+def fmt(v):
+    if isinstance(v, (int, float)):
+        if abs(v) >= 100:
+            return f"{v:,.0f}"
+        return f"{v:.2f}"
+    return str(v)
+
+
+def ratios_of(byname):
+    out = {}
+    for key, (num, den, target, cmp, what) in RATIOS.items():
+        r = {"target": target, "compare": cmp, "numerator": num,
+             "denominator": den, "what": what}
+        if num in byname and den in byname and byname[den]["value"]:
+            v = byname[num]["value"] / byname[den]["value"]
+            r["value"] = round(v, 3)
+            r["met"] = v <= target if cmp == "<=" else v >= target
+        else:
+            r["value"] = None
+            r["met"] = None
+            r["why"] = "row missing: " + ", ".join(
+                n for n in (num, den) if n not in byname)
+        out[key] = r
+    return out
+
+
+def table(rows, ratios):
+    lines = []
+    w = max([len(r["name"]) for r in rows] + [20])
+    lines.append(f"{'row':<{w}}  {'value':>12}  {'unit':<6}  metric")
+    lines.append("-" * (w + 60))
+    last = None
+    for r in rows:
+        if last is not None and r["group"] != last:
+            lines.append("")
+        last = r["group"]
+        lines.append(f"{r['name']:<{w}}  {fmt(r['value']):>12}  "
+                     f"{r['unit']:<6}  {r['metric']}")
+    lines.append("")
+    lines.append("ratios (target)")
+    for key, r in ratios.items():
+        if r["value"] is None:
+            verdict, val = "n/a", "-"
+        else:
+            verdict, val = ("pass" if r["met"] else "MISS"), f"{r['value']:.3f}"
+        lines.append(f"  {key:<22} {val:>8}  {r['compare']} {r['target']:<5} "
+                     f"{verdict:<5} {r['what']}")
+    return "\n".join(lines)
+
+
+def chart(rows, ratios, png):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench: no matplotlib: no chart", file=sys.stderr)
+        return False
+    byname = {r["name"]: r for r in rows}
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.5))
+    colours = {"transport": "#7f7f7f", "xmem": "#1f77b4",
+               "nvme-rdma swap": "#d62728", "local DRAM": "#2ca02c"}
+
+    # Random access: xmem vs swap (log scale, DRAM is far above).
+    ax = axes[0]
+    cases = ["rand2x.ro", "rand2x.rw50", "rand4x.ro", "rand4x.rw50"]
+    series = [("xmem", "xmem"), ("nvme_swap", "nvme-rdma swap"),
+              ("dram", "local DRAM")]
+    width = 0.27
+    for i, (prefix, label) in enumerate(series):
+        vals = [byname.get(f"{prefix}.{c}", {}).get("value", 0) for c in cases]
+        xs = [j + (i - 1) * width for j in range(len(cases))]
+        ax.bar(xs, vals, width, label=label, color=colours[label])
+    ax.set_xticks(range(len(cases)))
+    ax.set_xticklabels(["2x read", "2x 50% write", "4x read", "4x 50% write"])
+    ax.set_yscale("log")
+    ax.set_ylabel("ops/s (log)")
+    ax.set_title("random 4 KiB accesses (set = N x limit)")
+    ax.legend(fontsize=8)
+
+    # Latency: fault vs RDMA READ.
+    ax = axes[1]
+    names = [("ib_read_lat.median", "RDMA READ\nmedian"),
+             ("ib_read_lat.p99", "RDMA READ\np99"),
+             ("xmem.fault.median", "xmem fault\nmedian"),
+             ("xmem.fault.p99", "xmem fault\np99")]
+    names = [n for n in names if n[0] in byname]
+    ax.bar([n[1] for n in names], [byname[n[0]]["value"] for n in names],
+           color=[colours[byname[n[0]]["group"]] for n in names])
+    ax.set_ylabel("us")
+    ax.set_title("4 KiB latency")
+
+    # Bandwidth.
+    ax = axes[2]
+    names = [("ib_read_bw", "ib_read_bw"), ("xmem.seq", "xmem seq"),
+             ("nvme_swap.seq", "swap seq")]
+    names = [n for n in names if n[0] in byname]
+    ax.bar([n[1] for n in names], [byname[n[0]]["value"] for n in names],
+           color=[colours[byname[n[0]]["group"]] for n in names])
+    ax.set_ylabel("MiB/s")
+    ax.set_title("sequential read bandwidth")
+
+    txt = "   ".join(
+        f"{k}: {r['value']:.2f} ({r['compare']} {r['target']}: "
+        f"{'pass' if r['met'] else 'MISS'})" if r["value"] is not None
+        else f"{k}: n/a" for k, r in ratios.items())
+    fig.suptitle("xmem make bench: " + txt, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def main():
+    if len(sys.argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    log, out_json, png = sys.argv[1:]
+    rows, errors, info = parse(log)
+    byname = {r["name"]: r for r in rows}
+    ratios = ratios_of(byname)
+
+    missing = {}
+    for name in EXPECTED:
+        if name not in byname:
+            missing[name] = errors.get(name) or errors.get(
+                name.rsplit(".", 1)[0], "no result (the run stopped before "
+                "it, or the test bed failed: see its log)")
+    for name, why in errors.items():
+        if name not in byname and name not in missing and \
+           name.rsplit(".", 1)[0] + ".median" not in missing:
+            missing[name] = why
+
+    knobs = {k[5:]: v for k, v in info.items() if k.startswith("knob_")}
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        "setup": {k: v for k, v in info.items() if not k.startswith("knob_")},
+        "knobs": knobs,
+        "rows": rows,
+        "ratios": {k: {"value": r["value"], "target": r["target"],
+                       "compare": r["compare"], "met": r["met"],
+                       "what": r["what"]} for k, r in ratios.items()},
+        "missing": missing,
+    }
+    with open(out_json, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+
+    print(table(rows, ratios))
+    if knobs:
+        print("\nknobs: " + ", ".join(f"{k}={v}" for k, v in knobs.items()))
+    if "xmem_malloc_bench" in info:
+        print(f"xmem-malloc-bench: {info['xmem_malloc_bench']}")
+    drawn = chart(rows, ratios, png)
+    print(f"\nwrote {out_json}" + (f" and {png}" if drawn else ""))
+    if missing:
+        print("\nrows not measured:", file=sys.stderr)
+        for name, why in missing.items():
+            print(f"  {name}: {why}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
