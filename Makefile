@@ -46,6 +46,11 @@ check:
 demo:
 	scripts/demo
 
+# The benchmark: one test-bed boot, every row, bench/results.json and a
+# chart (see Documentation/bench.rst).
+bench:
+	scripts/bench
+
 checkpatch:
 	scripts/check checkpatch
 

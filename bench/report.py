@@ -204,9 +204,10 @@ def main():
             missing[name] = errors.get(name) or errors.get(
                 name.rsplit(".", 1)[0], "no result (the run stopped before "
                 "it, or the test bed failed: see its log)")
+    # Errors of other rows (xmem-malloc-bench), unless told above.
     for name, why in errors.items():
-        if name not in byname and name not in missing and \
-           name.rsplit(".", 1)[0] + ".median" not in missing:
+        if name not in byname and not any(
+                m == name or m.startswith(name + ".") for m in missing):
             missing[name] = why
 
     knobs = {k[5:]: v for k, v in info.items() if k.startswith("knob_")}

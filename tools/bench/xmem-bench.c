@@ -30,23 +30,28 @@
  *          up (not timed) with one read pass over the set, which pushes
  *          every page out to the backing store at least once, and WARMUP
  *          random accesses, which put the cache in its steady state; then
- *          OPS random accesses are timed.  An access reads and checks 3 words of a
- *          uniformly chosen page; with probability WRITE_PCT% it then
- *          writes the page's next generation into two of its words (a
- *          read-modify-write that dirties the page).  Row: ops/s.
+ *          OPS random accesses are timed.  An access reads and checks 3
+ *          words of a uniformly chosen page; with probability WRITE_PCT%
+ *          it then writes the page's next generation into two of its words
+ *          (a read-modify-write that dirties the page).  With a list of
+ *          percentages, each gets its own warm-up and timed phase on the
+ *          same mapping.  At the end every page is checked once more.
+ *          Rows: LABEL.ro (0% writes) or LABEL.rwP, in ops/s.
  *
  * Options:
  *   -m, --mem xmem|anon    memory under test (default xmem)
  *   -s, --size BYTES       working set of seq and rand (K, M, G suffixes)
  *   -n, --ops N            timed random accesses (default 4000)
  *   -W, --warmup N         untimed random accesses first (default: --ops)
- *   -w, --write-pct P      percent of accesses that write (default 0)
+ *   -w, --write-pct P,...  percent of accesses that write (default 0);
+ *                          up to 4, one rand phase and row each
  *   -c, --samples N        pages timed by fault (default 2048)
  *   -e, --evict BYTES      bytes written by fault to push its pages out of
  *                          the cache (default 2 x local_limit)
  *   -S, --seed N           seed of the pattern and of the access order
  *                          (default 1)
- *   -l, --label NAME       row name (fault: NAME.median and NAME.p99)
+ *   -l, --label NAME       row name (fault: NAME.median and NAME.p99;
+ *                          rand: NAME.ro or NAME.rwP)
  *   -h, --help             this text
  *
  * Exit status: 0 measured, 1 failed (verify, attach, mmap), 2 usage.
@@ -74,6 +79,8 @@
 #define XB_WORDS	(XB_PAGE / 8)
 #define XB_MiB		(1024.0 * 1024.0)
 
+#define XB_MAX_PCT	4
+
 enum xb_mem { XB_XMEM, XB_ANON };
 
 static struct {
@@ -83,6 +90,8 @@ static struct {
 	uint64_t warmup;
 	int warmup_set;
 	unsigned int write_pct;
+	unsigned int write_pcts[XB_MAX_PCT];
+	unsigned int nr_pct;
 	uint64_t samples;
 	uint64_t evict;
 	uint64_t seed;
@@ -286,6 +295,8 @@ static void xb_map_open(struct xb_map *m, uint64_t size, const char *tag)
 		if (m->p == MAP_FAILED)
 			die("mmap %" PRIu64 " anonymous bytes: %s", size,
 			    strerror(errno));
+		/* 4 KiB pages, like xmem's mapping (and 4 KiB swap-outs). */
+		madvise(m->p, size, MADV_NOHUGEPAGE);
 		return;
 	}
 	xb_region_name(m->name, tag);
@@ -328,13 +339,77 @@ static void xb_map_close(struct xb_map *m)
 		close(m->fd);
 }
 
+/*
+ * This process's cgroup v2 directory when it is not the root (the swap
+ * rows run in a cgroup with memory.max), else "".
+ */
+static char xb_cgdir[400];
+
+static void xb_cgroup_find(void)
+{
+	char line[400];
+	FILE *f;
+
+	f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "0::/", 4) || !line[4])
+			continue;
+		snprintf(xb_cgdir, sizeof(xb_cgdir), "/sys/fs/cgroup%.370s",
+			 line + 3);
+	}
+	fclose(f);
+}
+
+/* The value of KEY in the cgroup's FILE ("KEY VALUE" lines, or KEY ""). */
+static uint64_t xb_cgroup_value(const char *file, const char *key)
+{
+	unsigned long long v = 0;
+	char path[512], line[128];
+	size_t klen = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", xb_cgdir, file);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!klen) {
+			v = strtoull(line, NULL, 10);
+			break;
+		}
+		if (!strncmp(line, key, klen) && line[klen] == ' ') {
+			v = strtoull(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * Writes the pattern over the whole mapping.  In a memory cgroup, the fill
+ * dirties anonymous memory far faster than a slow swap device writes it
+ * out; when everything charged is under write-back, reclaim finds nothing
+ * to free and the cgroup's OOM killer fires.  So the fill waits (untimed)
+ * while more than a quarter of memory.max is being written back.
+ */
 static void xb_fill(struct xb_map *m)
 {
-	uint64_t *w = (uint64_t *)m->p;
-	uint64_t i;
+	uint64_t *w = (uint64_t *)m->p, i, max = 0;
 
-	for (i = 0; i < m->size / 8; i++)
+	if (opt.mem == XB_ANON && xb_cgdir[0])
+		max = xb_cgroup_value("memory.max", "");
+	for (i = 0; i < m->size / 8; i++) {
+		if (max && !(i % (64 * XB_WORDS))) {
+			while (xb_cgroup_value("memory.stat", "file_writeback") >
+			       max / 4)
+				usleep(1000);
+		}
 		w[i] = xb_word(i * 8, 0);
+	}
 }
 
 static uint64_t xb_verify_errors;
@@ -535,10 +610,11 @@ static inline void xb_access(struct xb_map *m, uint32_t *gen, uint64_t pages)
 
 static void xb_test_rand(void)
 {
-	uint64_t pages = opt.size / XB_PAGE, i, writes_before;
+	uint64_t pages = opt.size / XB_PAGE, i, writes;
+	char stats[1024], rows[XB_MAX_PCT][2048];
 	struct xb_stats s0, s1;
 	struct xb_map m;
-	char stats[1024];
+	unsigned int k;
 	uint32_t *gen;
 	double t0, t;
 
@@ -561,18 +637,37 @@ static void xb_test_rand(void)
 	for (i = 0; i < pages; i++)
 		xb_check(&m, i * XB_PAGE + 8 * (1 + i % (XB_WORDS - 1)), 0,
 			 "rand warm-up");
-	for (i = 0; i < opt.warmup; i++)
-		xb_access(&m, gen, pages);
 
-	writes_before = 0;
-	for (i = 0; i < pages; i++)
-		writes_before += gen[i];
-	xb_stats_read(&s0);
-	t0 = xb_now();
-	for (i = 0; i < opt.ops; i++)
-		xb_access(&m, gen, pages);
-	t = xb_now() - t0;
-	xb_stats_read(&s1);
+	/* One phase per write percentage, each warmed up on its own. */
+	for (k = 0; k < opt.nr_pct; k++) {
+		opt.write_pct = opt.write_pcts[k];
+		for (i = 0; i < opt.warmup; i++)
+			xb_access(&m, gen, pages);
+		writes = 0;
+		for (i = 0; i < pages; i++)
+			writes -= gen[i];
+		xb_stats_read(&s0);
+		t0 = xb_now();
+		for (i = 0; i < opt.ops; i++)
+			xb_access(&m, gen, pages);
+		t = xb_now() - t0;
+		xb_stats_read(&s1);
+		for (i = 0; i < pages; i++)
+			writes += gen[i];
+		xb_stats_json(stats, sizeof(stats), &s0, &s1);
+		snprintf(rows[k], sizeof(rows[k]),
+			 "{\"type\": \"row\", \"name\": \"%s.%s%.0u\", "
+			 "\"metric\": \"random 4 KiB accesses, %u%% writes, "
+			 "%.0f MiB set\", \"value\": %.1f, \"unit\": \"ops/s\", "
+			 "\"mem\": \"%s\", \"bytes\": %" PRIu64 ", "
+			 "\"ops\": %" PRIu64 ", \"warmup_ops\": %" PRIu64 ", "
+			 "\"writes\": %" PRIu64 ", \"seconds\": %.3f, "
+			 "\"verified\": true%s}",
+			 opt.label, opt.write_pct ? "rw" : "ro", opt.write_pct,
+			 opt.write_pct, pages * XB_PAGE / XB_MiB, opt.ops / t,
+			 xb_mem_name(), pages * XB_PAGE, opt.ops, opt.warmup,
+			 writes, t, stats);
+	}
 
 	/* Whatever was written must read back, wherever it is now. */
 	for (i = 0; i < pages; i++) {
@@ -580,18 +675,8 @@ static void xb_test_rand(void)
 		xb_check(&m, i * XB_PAGE + XB_PAGE - 8, gen[i], "rand final");
 	}
 	xb_finish();
-	for (i = 0; i < pages; i++)
-		writes_before -= gen[i];
-	xb_stats_json(stats, sizeof(stats), &s0, &s1);
-	printf("{\"type\": \"row\", \"name\": \"%s\", "
-	       "\"metric\": \"random 4 KiB accesses, %u%% writes, %.0f MiB set\", "
-	       "\"value\": %.1f, \"unit\": \"ops/s\", \"mem\": \"%s\", "
-	       "\"bytes\": %" PRIu64 ", \"ops\": %" PRIu64 ", "
-	       "\"warmup_ops\": %" PRIu64 ", \"writes\": %" PRIu64 ", "
-	       "\"seconds\": %.3f, \"verified\": true%s}\n",
-	       opt.label, opt.write_pct, pages * XB_PAGE / XB_MiB,
-	       opt.ops / t, xb_mem_name(), pages * XB_PAGE, opt.ops,
-	       opt.warmup, (uint64_t)-writes_before, t, stats);
+	for (k = 0; k < opt.nr_pct; k++)
+		printf("%s\n", rows[k]);
 	xb_map_close(&m);
 	free(gen);
 }
@@ -644,11 +729,21 @@ int main(int argc, char **argv)
 			opt.warmup = xb_parse_size(optarg, "--warmup");
 			opt.warmup_set = 1;
 			break;
-		case 'w':
-			opt.write_pct = xb_parse_size(optarg, "--write-pct");
-			if (opt.write_pct > 100)
-				xb_usage(stderr, 2);
+		case 'w': {
+			char *tok, *save = NULL;
+
+			opt.nr_pct = 0;
+			for (tok = strtok_r(optarg, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (opt.nr_pct == XB_MAX_PCT)
+					xb_usage(stderr, 2);
+				opt.write_pcts[opt.nr_pct] =
+					xb_parse_size(tok, "--write-pct");
+				if (opt.write_pcts[opt.nr_pct++] > 100)
+					xb_usage(stderr, 2);
+			}
 			break;
+		}
 		case 'c':
 			opt.samples = xb_parse_size(optarg, "--samples");
 			break;
@@ -671,11 +766,14 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		xb_usage(stderr, 2);
 	opt.test = argv[optind];
+	if (!opt.nr_pct)
+		opt.nr_pct = 1;
 	if (!opt.label)
 		opt.label = opt.test;
 	if (strchr(opt.label, '"') || strchr(opt.label, '\\'))
 		xb_usage(stderr, 2);
 	xb_rng = opt.seed;
+	xb_cgroup_find();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	if (!strcmp(opt.test, "fault"))
