@@ -160,7 +160,6 @@ def chart(rows, ratios, png):
     ax = axes[1]
     names = [("ib_read_lat.median", "RDMA READ\nmedian"),
              ("ib_read_lat.p99", "RDMA READ\np99"),
-             ("ib_read_lat.events.median", "RDMA READ\nmedian, -e"),
              ("xmem.fault.median", "xmem fault\nmedian"),
              ("xmem.fault.p99", "xmem fault\np99")]
     names = [n for n in names if n[0] in byname]
