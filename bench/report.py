@@ -229,6 +229,10 @@ def main():
     print(table(rows, ratios))
     if knobs:
         print("\nknobs: " + ", ".join(f"{k}={v}" for k, v in knobs.items()))
+    end = info.get("ib_read_lat_end_median")
+    if end is not None and "ib_read_lat.median" in byname:
+        print(f"ib_read_lat median at the start {fmt(byname['ib_read_lat.median']['value'])}"
+              f" us, at the end {fmt(end)} us (the host's load drifts)")
     if "xmem_malloc_bench" in info:
         print(f"xmem-malloc-bench: {info['xmem_malloc_bench']}")
     drawn = chart(rows, ratios, png)
