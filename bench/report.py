@@ -165,7 +165,8 @@ def chart(rows, ratios, png):
     names = [n for n in names if n[0] in byname]
     ax.bar([n[1] for n in names], [byname[n[0]]["value"] for n in names],
            color=[colours[byname[n[0]]["group"]] for n in names])
-    ax.set_ylabel("us")
+    ax.set_yscale("log")
+    ax.set_ylabel("us (log)")
     ax.set_title("4 KiB latency")
 
     # Bandwidth.
