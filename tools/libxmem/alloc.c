@@ -585,57 +585,60 @@ static int backend_extend(uint32_t pages)
 }
 
 /*
- * Pages [from, to) at the top of the heap are free and no longer wanted.
- * Local and test memory is given back to the kernel.  Region memory: with
- * XMEM_IOC_RESIZE the region shrinks; without it, the pages are mapped
- * afresh so that this process holds no PTE on them, but the module's
- * cache keeps its copy until it evicts it.  Caller holds heap.lock.
+ * Pages [from, to) are free and no longer wanted; @top: they are the top
+ * of the heap (nothing used above them).  Local and test memory is given
+ * back to the kernel (it reads as zeroes afterwards).  Region memory: at
+ * the top, with XMEM_IOC_RESIZE, the region shrinks; otherwise the pages
+ * are mapped afresh so this process holds no PTE on them, but the
+ * module's cache keeps its copy until it evicts it (dirty pages are
+ * written back then) and the appliance keeps the bytes: the module has
+ * no way yet to drop a range.  Caller holds heap.lock.
  */
-static void backend_release(uint32_t from, uint32_t to)
+static void backend_release(uint32_t from, uint32_t to, bool top)
 {
 	size_t a = (size_t)from << PG_SHIFT, b = (size_t)to << PG_SHIFT;
-	void *p = (void *)(heap.base + a);
-	bool dirty_above = heap.zero_hw > to;
+	bool zeroes = true;
+	size_t sh;
 
 	if (b > heap.mapped_bytes)
 		b = heap.mapped_bytes;
 	if (a >= b)
 		return;
 	heap.released += b - a;
-	if (a >= heap.shared_bytes || heap.bk == BK_LOCAL) {
-		madvise(p, b - a, MADV_DONTNEED);
-		if (!dirty_above)
-			heap.zero_hw = from;
-		return;
-	}
-	if (b > heap.shared_bytes)	/* local part above the region */
-		madvise((void *)(heap.base + heap.shared_bytes),
-			b - heap.shared_bytes, MADV_DONTNEED);
-	if (heap.bk == BK_ANON) {
-		madvise(p, heap.shared_bytes - a < b - a ?
-			heap.shared_bytes - a : b - a, MADV_REMOVE);
-		if (!dirty_above)
-			heap.zero_hw = from;
-		return;
-	}
-	if (heap.can_resize && heap.mapped_bytes == heap.shared_bytes &&
-	    b == heap.shared_bytes) {
-		size_t keep = a + heap.grow_bytes - 1;
+	sh = heap.bk == BK_LOCAL ? 0 : heap.shared_bytes;
+	if (b > sh) {			/* local memory */
+		size_t l = a > sh ? a : sh;
 
-		keep -= keep % heap.grow_bytes;
-		if (keep < b && !region_resize(keep)) {
-			raw_mmap((void *)(heap.base + keep), b - keep, PROT_NONE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
-				 MAP_NORESERVE, -1, 0);
-			heap.region_bytes = heap.shared_bytes = keep;
-			heap.mapped_bytes = keep;
-			heap.limit = keep >> PG_SHIFT;
-			heap.shrinks++;
-			b = keep;
-		}
+		madvise((void *)(heap.base + l), b - l, MADV_DONTNEED);
 	}
-	if (a < b)
-		map_shared(a, b);
+	if (a < sh && heap.bk == BK_ANON) {
+		madvise((void *)(heap.base + a), (b < sh ? b : sh) - a,
+			MADV_REMOVE);
+	} else if (a < sh) {
+		size_t e = b < sh ? b : sh;
+
+		zeroes = false;
+		if (top && heap.can_resize && heap.mapped_bytes == sh &&
+		    e == sh) {
+			size_t keep = a + heap.grow_bytes - 1;
+
+			keep -= keep % heap.grow_bytes;
+			if (keep < e && !region_resize(keep)) {
+				raw_mmap((void *)(heap.base + keep), e - keep,
+					 PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+					 MAP_FIXED | MAP_NORESERVE, -1, 0);
+				heap.region_bytes = heap.shared_bytes = keep;
+				heap.mapped_bytes = keep;
+				heap.limit = keep >> PG_SHIFT;
+				heap.shrinks++;
+				e = keep;
+			}
+		}
+		if (a < e)
+			map_shared(a, e);
+	}
+	if (top && zeroes && heap.zero_hw <= to)
+		heap.zero_hw = from;
 }
 
 /* Pages. */
@@ -681,12 +684,14 @@ static void pages_free_locked(struct span *s)
 		span_recycle(r);
 	}
 	end = s->start + s->npages;
-	if (end == heap.hw &&
-	    (size_t)s->npages << PG_SHIFT >= heap.trim_bytes) {
-		heap.hw = s->start;
-		backend_release(s->start, end);
-		span_recycle(s);
-		return;
+	if ((size_t)s->npages << PG_SHIFT >= heap.trim_bytes) {
+		if (end == heap.hw) {
+			heap.hw = s->start;
+			backend_release(s->start, end, true);
+			span_recycle(s);
+			return;
+		}
+		backend_release(s->start, end, false);
 	}
 	bin_insert(s);
 }
@@ -727,7 +732,8 @@ static struct span *pages_alloc_locked(uint32_t n, uint32_t align)
 	fill_zero_flag(s);
 	s->kind = SPAN_LARGE;
 	/* Trim to the alignment, then to the size; pieces go back. */
-	lead = (align - s->start % align) % align;
+	lead = (uint32_t)((align - ((heap.base >> PG_SHIFT) + s->start) % align) %
+			  align);
 	if (lead) {
 		t = span_split(s, lead);
 		if (!t)
