@@ -1514,6 +1514,29 @@ void *xa_realloc(void *ptr, size_t size)
 					pthread_mutex_unlock(&heap.lock);
 					return ptr;
 				}
+				/* At the top of the heap: extend it.  Growing
+				 * buffers (sort's, for one) then never copy,
+				 * which on remote memory would read and write
+				 * the whole old block. */
+				if ((end == heap.hw ||
+				     (r && r->kind == SPAN_FREE &&
+				      r->start + r->npages == heap.hw)) &&
+				    (s->start + need <= heap.limit ||
+				     !backend_extend(s->start + need))) {
+					if (r && r->kind == SPAN_FREE && end < heap.hw) {
+						bin_remove(r);
+						span_recycle(r);
+					}
+					map_range(s, end, more);
+					s->npages = need;
+					s->req = size;
+					heap.hw = s->start + need;
+					if (heap.zero_hw < heap.hw)
+						heap.zero_hw = heap.hw;
+					heap.large_pages += more;
+					pthread_mutex_unlock(&heap.lock);
+					return ptr;
+				}
 			}
 			pthread_mutex_unlock(&heap.lock);
 		}
