@@ -11,10 +11,12 @@
 #	ok N - sort: peak heap 9437184 >= 2 x local limit 2097152
 #	ok N - sort: 8388608 bytes placed on the appliance > local limit
 #
-# "Placed" counts the pages the module wrote to the appliance while the
-# program ran (stats/rdma_writes x 4096); before each run the cache is
-# squeezed to 1 MiB so that at most 1 MiB of earlier dirty pages can be
-# written during the run, and that 1 MiB is subtracted.
+# "Placed" is what the module wrote to the appliance for the program's
+# region (regions/<name>/stats/bytes_written).  Without per-region stats
+# it is the pages written while the program ran (stats/rdma_writes x
+# 4096); before each run the cache is squeezed to 1 MiB so that at most
+# 1 MiB of earlier dirty pages can be written during the run, and that
+# 1 MiB is subtracted.
 #
 # usage: preload.sh [--limit BYTES] [NAME...]	(default: all, 2M)
 # Environment: XMEM_LIB (default /xmem/lib).
@@ -168,8 +170,19 @@ for name in "${names[@]}"; do
 	peak=${peak:-0}
 	check "$name: peak heap $peak >= 2 x local limit $limit_b" \
 		test "$peak" -ge $((2 * limit_b))
-	placed=$(((w1 - w0) * 4096 - 1048576))
-	check "$name: $placed bytes placed on the appliance > local limit" \
+	# The program's own region's counter when the module has per-region
+	# stats; else the global page count, less the 1 MiB left before.
+	region=$(sed -n 's/^libxmem: backend xmem region \(.*\)$/\1/p' \
+		"$tmp/$name.err" | tail -n1)
+	rstat=$sys/regions/$region/stats/bytes_written
+	if [[ -n $region && -r $rstat ]]; then
+		placed=$(cat "$rstat")
+		how="region $region stats/bytes_written"
+	else
+		placed=$(((w1 - w0) * 4096 - 1048576))
+		how="stats/rdma_writes x 4096 - 1M"
+	fi
+	check "$name: $placed bytes placed on the appliance > local limit ($how)" \
 		test "$placed" -gt "$limit_b"
 done
 finish
