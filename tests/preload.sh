@@ -97,7 +97,7 @@ EOF
 cat >"$tmp/python3.py" <<'EOF'
 import gc, hashlib
 gc.disable()
-rows = [(i, str(i * 7919 % 1000003) * 4) for i in range(50000)]
+rows = [(i, str(i * 7919 % 1000003) * 4) for i in range(30000)]
 h = hashlib.sha256()
 for i, s in rows:
     h.update(s.encode())
