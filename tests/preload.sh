@@ -110,14 +110,14 @@ EOF
 cat >"$tmp/fork.py" <<'EOF'
 import gc, hashlib, os
 gc.disable()
-d = {i: str(i) * 8 for i in range(40000)}
+d = {i: str(i) * 8 for i in range(10000)}
 r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
     for k in d:
         d[k] = "child"
     d.clear()
-    junk = [str(i) * 50 for i in range(40000)]
+    junk = [str(i) * 50 for i in range(10000)]
     os.write(w, b"x")
     os._exit(0)
 os.read(r, 1)

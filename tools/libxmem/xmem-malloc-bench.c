@@ -10,13 +10,13 @@
  * used.  The working set is small, so after the first batch every
  * allocation is resident: this measures the allocator's fast path, not
  * the network.  Throughput is operations (malloc + free) per second of
- * wall time, all threads together; each figure is the best of three
+ * wall time, all threads together; each figure is the best of five
  * alternating runs.
  *
  * usage: xmem-malloc-bench [--json] [--seconds S]
  *   --json     one JSON object per line and row:
  *              {"name": .., "metric": .., "value": .., "unit": ..}
- *   --seconds  time per measurement (default 0.5)
+ *   --seconds  time per allocator and workload (default 1)
  *
  * The heap is set up as for any libxmem user (XMEM_* variables; the
  * region is 32 MiB unless XMEM_RESERVE says otherwise); on a host
@@ -155,7 +155,7 @@ static void row(bool json, const char *name, const char *metric,
 
 int main(int argc, char **argv)
 {
-	double seconds = 0.5, worst = 1e9;
+	double seconds = 1.0, worst = 1e9;
 	struct xmem_alloc_stats st;
 	bool json = false;
 	unsigned int wi, threads;
@@ -198,16 +198,16 @@ int main(int argc, char **argv)
 			int rep;
 
 			/* Warm both up (first touch of the region's pages),
-			 * then the best of three alternating runs each: the
+			 * then the best of five alternating runs each: the
 			 * machine is shared, and noise only ever slows. */
 			measure(w, true, threads, seconds / 5);
 			measure(w, false, threads, seconds / 5);
 			g = x = 0;
-			for (rep = 0; rep < 3; rep++) {
-				double v = measure(w, false, threads, seconds / 3);
+			for (rep = 0; rep < 5; rep++) {
+				double v = measure(w, false, threads, seconds / 5);
 
 				g = v > g ? v : g;
-				v = measure(w, true, threads, seconds / 3);
+				v = measure(w, true, threads, seconds / 5);
 				x = v > x ? v : x;
 			}
 			if (x / g < worst)
