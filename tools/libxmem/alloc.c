@@ -153,6 +153,7 @@ static struct {
 	size_t shared_bytes;		/* [0, shared_bytes) maps the region */
 	size_t mapped_bytes;		/* [0, mapped_bytes) is mapped */
 	bool can_resize;
+	bool can_shrink;		/* the module took a shrink, or untried */
 	uint64_t grows, shrinks, released;
 
 	/* Protects tc_list. */
@@ -486,16 +487,18 @@ static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd,
 
 #ifdef XMEM_IOC_RESIZE
 /*
- * XMEM_IOC_RESIZE comes with the control-plane work (issue 4); this is
- * the one place that knows its argument.  Adjust when it lands.
+ * XMEM_IOC_RESIZE comes with the control-plane work (issue 4): struct
+ * xmem_region_op names the region and gives the new size.  A grow is
+ * usable at once; a shrink of a mapped region may be refused (EBUSY).
  */
 static int region_resize(size_t bytes)
 {
-	struct xmem_resize r;
+	struct xmem_region_op op;
 
-	memset(&r, 0, sizeof(r));
-	r.size = bytes;
-	return ioctl(heap.fd, XMEM_IOC_RESIZE, &r) ? sys_err() : 0;
+	memset(&op, 0, sizeof(op));
+	memcpy(op.name, heap.name, sizeof(op.name));
+	op.size = bytes;
+	return ioctl(heap.fd, XMEM_IOC_RESIZE, &op) ? sys_err() : 0;
 }
 #else
 static int region_resize(size_t bytes)
@@ -618,20 +621,29 @@ static void backend_release(uint32_t from, uint32_t to, bool top)
 		size_t e = b < sh ? b : sh;
 
 		zeroes = false;
-		if (top && heap.can_resize && heap.mapped_bytes == sh &&
-		    e == sh) {
+		if (top && heap.can_resize && heap.can_shrink &&
+		    heap.mapped_bytes == sh && e == sh) {
 			size_t keep = a + heap.grow_bytes - 1;
 
 			keep -= keep % heap.grow_bytes;
-			if (keep < e && !region_resize(keep)) {
-				raw_mmap((void *)(heap.base + keep), e - keep,
-					 PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-					 MAP_FIXED | MAP_NORESERVE, -1, 0);
-				heap.region_bytes = heap.shared_bytes = keep;
-				heap.mapped_bytes = keep;
-				heap.limit = keep >> PG_SHIFT;
-				heap.shrinks++;
-				e = keep;
+			/* Unmap the tail first: the module may refuse to
+			 * shrink a range that is mapped. */
+			if (keep < e &&
+			    raw_mmap((void *)(heap.base + keep), e - keep,
+				     PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+				     MAP_FIXED | MAP_NORESERVE, -1, 0) !=
+			    MAP_FAILED) {
+				if (!region_resize(keep)) {
+					heap.region_bytes = keep;
+					heap.shared_bytes = keep;
+					heap.mapped_bytes = keep;
+					heap.limit = keep >> PG_SHIFT;
+					heap.shrinks++;
+					e = keep;
+				} else {
+					heap.can_shrink = false;
+					map_shared(keep, e);
+				}
 			}
 		}
 		if (a < e)
@@ -913,6 +925,7 @@ static int heap_setup(void)
 			heap.bk = BK_XMEM;
 #ifdef XMEM_IOC_RESIZE
 			heap.can_resize = !env_true("XMEM_NORESIZE");
+			heap.can_shrink = true;
 #endif
 		} else if (heap.fallback_local) {
 			heap.bk = BK_LOCAL;
