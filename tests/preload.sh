@@ -70,6 +70,11 @@ if [[ ! -r $lib ]]; then
 	emit not-ok "setup: $lib missing"
 	finish
 fi
+# After integration.sh's reload test the module may still be connecting.
+for _ in $(seq 120); do
+	[[ $(cat $sys/state 2>/dev/null) == connected ]] && break
+	sleep 0.5
+done
 if [[ ! -c /dev/xmem || $(cat $sys/state 2>/dev/null) != connected ]]; then
 	emit not-ok "setup: /dev/xmem not connected (state: $(cat $sys/state 2>/dev/null || echo none))"
 	finish
