@@ -625,6 +625,35 @@ static bool t_preload(void)
 	return true;
 }
 
+/* XMEM_LEAK_CHECK's report: the live allocations, large ones by address. */
+static bool t_leak_check(void)
+{
+	char buf[8192], want[64];
+	int pfd[2];
+	uint64_t before, after;
+	ssize_t n;
+	void *a, *b;
+
+	CHECK(!pipe(pfd));
+	before = xmem_leak_check(pfd[1]);
+	a = xmem_malloc(24);
+	b = xmem_malloc(123456);
+	CHECK(a && b);
+	after = xmem_leak_check(pfd[1]);
+	close(pfd[1]);
+	n = read(pfd[0], buf, sizeof(buf) - 1);
+	close(pfd[0]);
+	CHECK(n > 0);
+	buf[n] = 0;
+	CHECK(after == before + 2);
+	snprintf(want, sizeof(want), "leak: %p malloc 123456 bytes", b);
+	CHECK(strstr(buf, want));
+	CHECK(strstr(buf, "libxmem: leak check: "));
+	xmem_free(a);
+	xmem_free(b);
+	return true;
+}
+
 /* Child scenarios. */
 
 static int scenario(const char *name)
@@ -758,6 +787,7 @@ int main(int argc, char **argv)
 		{ "reuse-of-freed-memory", t_reuse },
 		{ "xmem-mmap-munmap", t_mmap },
 		{ "stats", t_stats_leak },
+		{ "leak-check-report", t_leak_check },
 		{ "threads-stress-verified", t_threads },
 		{ "fork-child-gets-a-copy", t_fork },
 		{ "double-free-detected", t_double_free },
