@@ -1,0 +1,193 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Unmodified Debian programs on external memory through libxmem-preload.so,
+# in a test-bed client, with the local cache limit set well below each
+# program's peak heap.  For each program (sort, sqlite3, python3, and
+# python3 forking a child that overwrites the heap it inherited):
+#
+#	ok N - sort: output identical with and without libxmem
+#	ok N - sort: heap on the appliance region (backend xmem)
+#	ok N - sort: peak heap 9437184 >= 2 x local limit 2097152
+#	ok N - sort: 8388608 bytes placed on the appliance > local limit
+#
+# "Placed" is what the module wrote to the appliance for the program's
+# region (regions/<name>/stats/bytes_written).  Without per-region stats
+# it is the pages written while the program ran (stats/rdma_writes x
+# 4096); before each run the cache is squeezed to 1 MiB so that at most
+# 1 MiB of earlier dirty pages can be written during the run, and that
+# 1 MiB is subtracted.
+#
+# usage: preload.sh [--limit BYTES] [NAME...]	(default: all, 2M)
+# Environment: XMEM_LIB (default /xmem/lib).
+set -uo pipefail
+
+lib=${XMEM_LIB:-/xmem/lib}/libxmem-preload.so
+limit=2M
+sys=/sys/class/misc/xmem
+names=(sort sqlite3 python3 fork)
+
+while (($#)); do
+	case $1 in
+	--limit) limit=$2; shift 2 ;;
+	-h|--help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "preload.sh: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+(($#)) && names=("$@")
+
+num=0
+failed=0
+passed=0
+emit() {	# emit ok|not-ok TEXT
+	num=$((num + 1))
+	if [[ $1 == ok ]]; then
+		echo "ok $num - $2"
+		passed=$((passed + 1))
+	else
+		echo "not ok $num - $2"
+		failed=$((failed + 1))
+	fi
+}
+check() {	# check TEXT COMMAND...: one result, ok iff COMMAND succeeds
+	local text=$1
+	shift
+	if "$@"; then emit ok "$text"; else emit not-ok "$text"; fi
+}
+finish() {
+	echo "# preload: $passed passed, $failed failed"
+	echo "1..$num"
+	((failed == 0 && passed > 0))
+	exit
+}
+
+bytes() {	# bytes 2M -> 2097152
+	numfmt --from=iec "${1%B}"
+}
+
+if [[ ! -r $lib ]]; then
+	emit not-ok "setup: $lib missing"
+	finish
+fi
+# After integration.sh's reload test the module may still be connecting.
+for _ in $(seq 120); do
+	[[ $(cat $sys/state 2>/dev/null) == connected ]] && break
+	sleep 0.5
+done
+if [[ ! -c /dev/xmem || $(cat $sys/state 2>/dev/null) != connected ]]; then
+	emit not-ok "setup: /dev/xmem not connected (state: $(cat $sys/state 2>/dev/null || echo none))"
+	finish
+fi
+
+old_limit=$(cat $sys/local_limit)
+tmp=$(mktemp -d)
+trap 'echo "$old_limit" >$sys/local_limit; rm -rf "$tmp"' EXIT
+limit_b=$(bytes "$limit")
+
+# Inputs and programs.  Each builds a heap of several MiB, touched mostly
+# in order (under TCG a fault costs milliseconds).
+awk 'BEGIN { srand(11); for (i = 0; i < 40000; i++)
+	printf "%08d %s\n", int(rand() * 1e8), substr("abcdefghijklmnopqrstuvwxyz0123456789", 1, 20 + i % 17) }' \
+	>"$tmp/sort.in"
+cat >"$tmp/sqlite3.sql" <<'EOF'
+create table t(a integer primary key, b text);
+with recursive c(x) as (select 1 union all select x + 1 from c where x < 30000)
+insert into t select x, printf('%.60d', x * 7919 % 1000003) from c;
+select count(*), sum(a), max(b), min(b) from t;
+select sum(length(b)) from t where a % 3 = 0;
+EOF
+# Python's cyclic GC would walk the whole structure at every full
+# collection (reading it all back over the network each time): off.
+cat >"$tmp/python3.py" <<'EOF'
+import gc, hashlib
+gc.disable()
+rows = [(i, str(i * 7919 % 1000003) * 4) for i in range(30000)]
+h = hashlib.sha256()
+for i, s in rows:
+    h.update(s.encode())
+print(len(rows), h.hexdigest())
+EOF
+
+# fork(): the child scribbles over and frees the parent's structure; with
+# the heap on a MAP_SHARED region that would show in the parent unless
+# libxmem gives the child its own copy (XMEM_FORK=copy).
+cat >"$tmp/fork.py" <<'EOF'
+import gc, hashlib, os
+gc.disable()
+d = {i: str(i) * 8 for i in range(10000)}
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    for k in d:
+        d[k] = "child"
+    d.clear()
+    junk = [str(i) * 50 for i in range(10000)]
+    os.write(w, b"x")
+    os._exit(0)
+os.read(r, 1)
+_, status = os.waitpid(pid, 0)
+print(status, len(d), hashlib.sha256(repr(sorted(d.items())).encode()).hexdigest())
+EOF
+
+run_prog() {	# run_prog NAME: the program's command line
+	case $1 in
+	# sort sizes its buffer from the machine's RAM (tens of MiB here);
+	# -S keeps the run short, the peak still several times the limit.
+	sort) sort -S 6M "$tmp/sort.in" ;;
+	sqlite3) sqlite3 :memory: <"$tmp/sqlite3.sql" ;;
+	python3) python3 "$tmp/python3.py" ;;
+	fork) python3 "$tmp/fork.py" ;;
+	*) echo "unknown program $1" >&2; return 2 ;;
+	esac
+}
+
+echo "# preload: kernel $(uname -r), local limit $limit ($limit_b bytes)," \
+	"was $old_limit; library $lib"
+for name in "${names[@]}"; do
+	start=$SECONDS
+	if ! run_prog "$name" >"$tmp/$name.plain" 2>"$tmp/$name.plain.err"; then
+		emit not-ok "$name: fails without libxmem: $(head -c 200 "$tmp/$name.plain.err")"
+		continue
+	fi
+	# Squeeze earlier regions' pages out, then the limit under test.
+	echo 1M >$sys/local_limit
+	echo "$limit_b" >$sys/local_limit
+	w0=$(cat $sys/stats/rdma_writes)
+	rc=0
+	LD_PRELOAD=$lib XMEM_STATS=1 XMEM_RESERVE=64M XMEM_MMAP_THRESHOLD=64K \
+		XMEM_FALLBACK=fail XMEM_REGION="preload-$name-%p" \
+		run_prog "$name" >"$tmp/$name.xmem" 2>"$tmp/$name.err" || rc=$?
+	w1=$(cat $sys/stats/rdma_writes)
+	sed 's/^/# /' "$tmp/$name.err"
+	echo "# $name: $((SECONDS - start)) s, exit status $rc," \
+		"$((w1 - w0)) pages written to the appliance"
+	if [[ $rc != 0 ]]; then
+		emit not-ok "$name: exit status $rc under libxmem"
+		continue
+	fi
+	check "$name: output identical with and without libxmem" \
+		cmp -s "$tmp/$name.plain" "$tmp/$name.xmem"
+	check "$name: heap on the appliance region (backend xmem)" \
+		grep -q '^libxmem: backend xmem region preload-' "$tmp/$name.err"
+	# The last report is the program's own (a forked child exits first).
+	peak=$(awk '$2 == "high_water_bytes" { v = $3 } END { print v }' "$tmp/$name.err")
+	peak=${peak:-0}
+	check "$name: peak heap $peak >= 2 x local limit $limit_b" \
+		test "$peak" -ge $((2 * limit_b))
+	# The program's own region's counter when the module has per-region
+	# stats; else the global page count, less the 1 MiB left before.
+	region=$(sed -n 's/^libxmem: backend xmem region \(.*\)$/\1/p' \
+		"$tmp/$name.err" | tail -n1)
+	rstat=$sys/regions/$region/stats/bytes_written
+	if [[ -n $region && -r $rstat ]]; then
+		placed=$(cat "$rstat")
+		how="region $region stats/bytes_written"
+	else
+		placed=$(((w1 - w0) * 4096 - 1048576))
+		how="stats/rdma_writes x 4096 - 1M"
+	fi
+	check "$name: $placed bytes placed on the appliance > local limit ($how)" \
+		test "$placed" -gt "$limit_b"
+done
+finish
