@@ -583,6 +583,18 @@ void xmem_rdma_put(struct xmem_rdma_conn *conn)
 	kref_put(&conn->ref, xmem_rdma_release);
 }
 
+/**
+ * xmem_rdma_connected() - whether a connection can still carry work
+ * @conn: the connection
+ *
+ * Context: any.
+ * Return: true until the connection failed or was disconnected.
+ */
+bool xmem_rdma_connected(struct xmem_rdma_conn *conn)
+{
+	return xmem_rdma_usable(conn);
+}
+
 /* Stop all work: disconnect and wait until every work request is done. */
 static void xmem_rdma_quiesce(struct xmem_rdma_conn *conn)
 {
@@ -741,35 +753,35 @@ out:
 }
 
 /**
- * xmem_rdma_attach() - look up, and maybe create, a region on the appliance
+ * xmem_rdma_region() - a region operation on the appliance
  * @conn: the connection
- * @name: region name
- * @size: size in bytes, or 0 for an existing region's size
- * @flags: XMEM_ATTACH_F_*
- * @out: out, where the region lives
+ * @r: the operation and its arguments
+ * @out: out, the region as the appliance answers
  *
  * Context: process context, may sleep up to the call timeout.
- * Return: 0; the appliance's answer (-ENOENT, -EEXIST, -EINVAL,
- * -ENOMEM); -EBADMSG for a malformed reply; -ENOTCONN or -ETIMEDOUT.
+ * Return: 0; the appliance's answer (-ENOENT, -EEXIST, -EINVAL, -EACCES,
+ * -EBUSY, -ENOMEM, -EOPNOTSUPP from an appliance older than protocol
+ * 1.1); -EBADMSG for a malformed reply; -ENOTCONN or -ETIMEDOUT.
  */
-int xmem_rdma_attach(struct xmem_rdma_conn *conn, const char *name, u64 size,
-		     u32 flags, struct xmem_wire_region *out)
+int xmem_rdma_region(struct xmem_rdma_conn *conn,
+		     const struct xmem_wire_region_req *r,
+		     struct xmem_wire_region *out)
 {
 	int ret;
 
 	mutex_lock(&conn->call_lock);
 	conn->tag++;
-	ret = xmem_wire_build_attach_req(conn->send.data, conn->tag, name,
-					 size, flags);
+	ret = xmem_wire_build_region_req(conn->send.data, conn->tag, r);
 	if (ret)
 		goto out;
-	ret = xmem_rdma_call(conn, sizeof(struct xmem_msg_attach_req));
+	ret = xmem_rdma_call(conn, sizeof(struct xmem_msg_region_req));
 	if (ret)
 		goto out;
-	ret = xmem_wire_parse_attach_rep(conn->rep, conn->rep_len, conn->tag,
-					 out);
+	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
+					 r->op, out);
 	if (ret == -EBADMSG)
-		xmem_rdma_err(conn, "malformed reply to attach of %s\n", name);
+		xmem_rdma_err(conn, "malformed reply to region operation %u of %s\n",
+			      r->op, r->name ? r->name : "(next)");
 out:
 	mutex_unlock(&conn->call_lock);
 	return ret;
