@@ -147,6 +147,8 @@ struct xmem_file {
  * @addr_set: @addr is configured
  * @regions: known regions (struct xmem_core_region.node)
  * @attempts: reconnection attempts since the link was lost
+ * @secret: shared secret for the appliance, never shown or logged
+ * @secret_len: its length, 0 without one
  * @conn_lock: protects @conn and @state for readers, and the remote
  *	fields of every region
  * @conn: the connection, or NULL
@@ -162,12 +164,17 @@ struct xmem_device {
 	struct inode *inode;
 	struct xmem_cache cache;
 
-	/* Protects addr, addr_set, regions, attempts; serialises conn changes. */
+	/*
+	 * Protects addr, addr_set, regions, attempts, secret and secret_len;
+	 * serialises conn changes.
+	 */
 	struct mutex lock;
 	struct sockaddr_storage addr;
 	bool addr_set;
 	struct list_head regions;
 	unsigned int attempts;
+	u8 secret[XMEM_AUTH_SECRET_MAX];
+	size_t secret_len;
 
 	/* Protects conn, state and the remote fields of every region. */
 	spinlock_t conn_lock;
@@ -365,7 +372,8 @@ static int xmem_connect_locked(struct xmem_device *dev)
 	int ret;
 
 	lockdep_assert_held(&dev->lock);
-	ret = xmem_rdma_connect(&dev->addr, &xmem_rdma_ops, dev, &conn);
+	ret = xmem_rdma_connect(&dev->addr, &xmem_rdma_ops, dev, dev->secret,
+				dev->secret_len, &conn);
 	if (ret)
 		return ret;
 	xmem_reattach_all(dev, conn);
@@ -1335,6 +1343,30 @@ static ssize_t appliance_store(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(appliance);
 
+static ssize_t secret_store(struct device *d, struct device_attribute *attr,
+			    const char *buf, size_t len)
+{
+	struct xmem_device *dev = &xmem_dev;
+	size_t n = len;
+
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n && (n < XMEM_AUTH_SECRET_MIN || n > XMEM_AUTH_SECRET_MAX)) {
+		pr_warn_ratelimited("secret: expected %u to %u bytes, or nothing to clear it\n",
+				    XMEM_AUTH_SECRET_MIN, XMEM_AUTH_SECRET_MAX);
+		return -EINVAL;
+	}
+	mutex_lock(&dev->lock);
+	memzero_explicit(dev->secret, sizeof(dev->secret));
+	memcpy(dev->secret, buf, n);
+	dev->secret_len = n;
+	mutex_unlock(&dev->lock);
+	pr_info("shared secret %s; it applies from the next connection\n",
+		n ? "set" : "cleared");
+	return len;
+}
+static DEVICE_ATTR_WO(secret);
+
 static ssize_t state_show(struct device *d, struct device_attribute *attr,
 			  char *buf)
 {
@@ -1407,6 +1439,7 @@ static struct attribute *xmem_attrs[] = {
 	&dev_attr_appliance.attr,
 	&dev_attr_state.attr,
 	&dev_attr_io_timeout.attr,
+	&dev_attr_secret.attr,
 	&dev_attr_appliance_regions.attr,
 	&dev_attr_appliance_bytes.attr,
 	NULL,
@@ -1563,6 +1596,7 @@ static void __exit xmem_exit(void)
 	iput(dev->inode);
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);
 	ida_destroy(&dev->windows);
+	memzero_explicit(dev->secret, sizeof(dev->secret));
 	pr_info("unloaded\n");
 }
 

@@ -88,7 +88,8 @@ int xmem_wire_parse_hello_rep(const void *data, size_t len, u16 *credits)
 	if (!data || len < sizeof(*rep))
 		return -EPROTO;
 	if (le32_to_cpu(rep->magic) != XMEM_PROTO_MAGIC ||
-	    le16_to_cpu(rep->major) != XMEM_PROTO_MAJOR || rep->reserved)
+	    le16_to_cpu(rep->major) != XMEM_PROTO_MAJOR ||
+	    le32_to_cpu(rep->flags) & ~XMEM_HELLO_F_ALL)
 		return -EPROTO;
 	status = le16_to_cpu(rep->status);
 	if (status)
@@ -99,6 +100,21 @@ int xmem_wire_parse_hello_rep(const void *data, size_t len, u16 *credits)
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_hello_rep);
+
+/**
+ * xmem_wire_hello_flags() - the flags of an accept
+ * @data: private data that xmem_wire_parse_hello_rep() accepted
+ *
+ * Context: any.
+ * Return: XMEM_HELLO_F_* bits.
+ */
+u32 xmem_wire_hello_flags(const void *data)
+{
+	const struct xmem_hello_rep *rep = data;
+
+	return le32_to_cpu(rep->flags);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_hello_flags);
 
 static void xmem_wire_hdr(struct xmem_msg_hdr *hdr, u16 type, u32 len, u64 tag)
 {
@@ -421,3 +437,71 @@ int xmem_wire_parse_region_rep(const void *buf, size_t len, u64 tag, u16 op,
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_region_rep);
+
+/**
+ * xmem_wire_build_auth_req() - encode an XMEM_MSG_AUTH_REQ
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @step: 1 (with @nonce) or 2 (with @mac)
+ * @nonce: step 1: the client's nonce, XMEM_AUTH_NONCE_SIZE bytes
+ * @mac: step 2: the client's proof, XMEM_AUTH_MAC_SIZE bytes
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for another step (nothing is encoded).
+ */
+int xmem_wire_build_auth_req(struct xmem_msg_auth_req *req, u64 tag,
+			     u16 step, const u8 *nonce, const u8 *mac)
+{
+	if (step != 1 && step != 2)
+		return -EINVAL;
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_AUTH_REQ, sizeof(*req), tag);
+	req->step = cpu_to_le16(step);
+	if (step == 1)
+		memcpy(req->nonce, nonce, sizeof(req->nonce));
+	else
+		memcpy(req->mac, mac, sizeof(req->mac));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_auth_req);
+
+/**
+ * xmem_wire_parse_auth_rep() - decode and check an XMEM_MSG_AUTH_REP
+ * @buf: message as received
+ * @len: bytes received
+ * @tag: the tag of the request it must answer
+ * @step: the step of that request
+ * @nonce: out, step 1: the appliance's nonce
+ * @mac: out, step 1: the appliance's proof
+ *
+ * Context: any.
+ * Return: 0; the negated status sent (-EACCES, -EPROTO, -EOPNOTSUPP);
+ * or -EBADMSG for a malformed reply.
+ */
+int xmem_wire_parse_auth_rep(const void *buf, size_t len, u64 tag, u16 step,
+			     u8 *nonce, u8 *mac)
+{
+	const struct xmem_msg_auth_rep *rep = buf;
+	u32 status;
+	int err;
+
+	err = xmem_wire_parse_error(buf, len, tag);
+	if (err)
+		return err;
+	if (xmem_wire_check_hdr(buf, len, XMEM_MSG_AUTH_REP, sizeof(*rep),
+				tag))
+		return -EBADMSG;
+	status = le32_to_cpu(rep->status);
+	if (rep->reserved || (status && !xmem_wire_status_ok(status)))
+		return -EBADMSG;
+	if (status || step != 1) {
+		if (memchr_inv(rep->nonce, 0, sizeof(rep->nonce)) ||
+		    memchr_inv(rep->mac, 0, sizeof(rep->mac)))
+			return -EBADMSG;
+		return -(int)status;
+	}
+	memcpy(nonce, rep->nonce, sizeof(rep->nonce));
+	memcpy(mac, rep->mac, sizeof(rep->mac));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_auth_rep);

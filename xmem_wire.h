@@ -75,6 +75,11 @@ struct xmem_wire_stat {
 int xmem_wire_check_name(const char *name, size_t max);
 void xmem_wire_build_hello(struct xmem_hello *hello, u16 credits);
 int xmem_wire_parse_hello_rep(const void *data, size_t len, u16 *credits);
+u32 xmem_wire_hello_flags(const void *data);
+int xmem_wire_build_auth_req(struct xmem_msg_auth_req *req, u64 tag,
+			     u16 step, const u8 *nonce, const u8 *mac);
+int xmem_wire_parse_auth_rep(const void *buf, size_t len, u64 tag, u16 step,
+			     u8 *nonce, u8 *mac);
 int xmem_wire_build_attach_req(struct xmem_msg_attach_req *req, u64 tag,
 			       const char *name, u64 size, u32 flags);
 int xmem_wire_parse_attach_rep(const void *buf, size_t len, u64 tag,

@@ -22,7 +22,9 @@
  * refuses a different major version; a newer minor version only adds message
  * types, which the other side answers with XMEM_MSG_ERROR_REP (-EOPNOTSUPP).
  * Minor 1 adds XMEM_MSG_REGION_REQ/REP: the region life cycle (attach with
- * an owner, detach, resize, destroy, info and listing).
+ * an owner, detach, resize, destroy, info and listing), and
+ * XMEM_MSG_AUTH_REQ/REP with XMEM_HELLO_F_AUTH: mutual authentication of
+ * client and appliance with a shared secret.
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -79,7 +81,7 @@ struct xmem_hello {
  * @credits: number of receive buffers the appliance keeps posted for
  *	this connection; the client never has more requests in flight
  * @status: 0 on accept, a positive errno value on reject
- * @reserved: must be zero
+ * @flags: XMEM_HELLO_F_*; zero before protocol 1.1
  */
 struct xmem_hello_rep {
 	__le32 magic;
@@ -87,8 +89,17 @@ struct xmem_hello_rep {
 	__le16 minor;
 	__le16 credits;
 	__le16 status;
-	__le32 reserved;
+	__le32 flags;
 };
+
+/*
+ * Flags of struct xmem_hello_rep.
+ * AUTH: the appliance has a shared secret; it answers every request but
+ *	XMEM_MSG_AUTH_REQ with XMEM_MSG_ERROR_REP (EACCES) until the client
+ *	has authenticated.
+ */
+#define XMEM_HELLO_F_AUTH	0x1u
+#define XMEM_HELLO_F_ALL	XMEM_HELLO_F_AUTH
 
 /**
  * enum xmem_msg_type - control message types
@@ -101,6 +112,8 @@ struct xmem_hello_rep {
  * @XMEM_MSG_ERROR_REP: appliance refuses a request it cannot parse
  * @XMEM_MSG_REGION_REQ: client asks for a region operation (minor 1)
  * @XMEM_MSG_REGION_REP: appliance answers a region operation (minor 1)
+ * @XMEM_MSG_AUTH_REQ: client takes a step of authentication (minor 1)
+ * @XMEM_MSG_AUTH_REP: appliance answers it (minor 1)
  */
 enum xmem_msg_type {
 	XMEM_MSG_INVALID	= 0,
@@ -111,6 +124,8 @@ enum xmem_msg_type {
 	XMEM_MSG_ERROR_REP	= 5,
 	XMEM_MSG_REGION_REQ	= 6,
 	XMEM_MSG_REGION_REP	= 7,
+	XMEM_MSG_AUTH_REQ	= 8,
+	XMEM_MSG_AUTH_REP	= 9,
 };
 
 /**
@@ -326,6 +341,64 @@ struct xmem_msg_region_rep {
 	__le32 users;
 	__le32 reserved;
 	char name[XMEM_NAME_MAX];
+};
+
+/*
+ * Authentication, when the appliance announces XMEM_HELLO_F_AUTH: both
+ * sides hold a shared secret K (16 to 128 bytes) and prove it with
+ * HMAC-SHA256 over fresh random nonces, so the secret never travels and a
+ * recorded exchange cannot be replayed:
+ *
+ *	client:    AUTH_REQ step 1, @nonce = Nc (random)
+ *	appliance: AUTH_REP, @nonce = Na (random),
+ *		   @mac = HMAC(K, "xmem-auth-appliance" || Nc || Na)
+ *	client:    checks @mac (the appliance knows K), then
+ *		   AUTH_REQ step 2, @mac = HMAC(K, "xmem-auth-client" || Na || Nc)
+ *	appliance: AUTH_REP, @status 0, or EACCES and it disconnects
+ *
+ * The label strings are hashed without their NUL.  A client with a secret
+ * refuses an appliance that does not announce XMEM_HELLO_F_AUTH.
+ */
+#define XMEM_AUTH_NONCE_SIZE	32
+#define XMEM_AUTH_MAC_SIZE	32
+#define XMEM_AUTH_SECRET_MIN	16
+#define XMEM_AUTH_SECRET_MAX	128
+#define XMEM_AUTH_LABEL_APPLIANCE	"xmem-auth-appliance"
+#define XMEM_AUTH_LABEL_CLIENT		"xmem-auth-client"
+
+/**
+ * struct xmem_msg_auth_req - a step of authentication
+ * @hdr: type XMEM_MSG_AUTH_REQ
+ * @step: 1 or 2
+ * @reserved: must be zero
+ * @nonce: step 1: the client's nonce; step 2: zero
+ * @mac: step 1: zero; step 2: the client's proof
+ */
+struct xmem_msg_auth_req {
+	struct xmem_msg_hdr hdr;
+	__le16 step;
+	__le16 reserved[3];
+	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
+	__u8 mac[XMEM_AUTH_MAC_SIZE];
+};
+
+/**
+ * struct xmem_msg_auth_rep - answer to a step of authentication
+ * @hdr: type XMEM_MSG_AUTH_REP, tag of the request
+ * @status: 0; EACCES (wrong proof), EPROTO (step out of order), or
+ *	EOPNOTSUPP (the appliance has no secret)
+ * @reserved: must be zero
+ * @nonce: step 1: the appliance's nonce; else zero
+ * @mac: step 1: the appliance's proof; else zero
+ *
+ * When @status is not zero, every field after it is zero.
+ */
+struct xmem_msg_auth_rep {
+	struct xmem_msg_hdr hdr;
+	__le32 status;
+	__le32 reserved;
+	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
+	__u8 mac[XMEM_AUTH_MAC_SIZE];
 };
 
 #endif /* XMEM_PROTO_H */
