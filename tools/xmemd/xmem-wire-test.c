@@ -368,7 +368,7 @@ static int wt_connect(struct wt_conn *c, const struct xmem_hello *hello)
 	rdma_ack_cm_event(ev);
 	if (le32toh(rep.magic) != XMEM_PROTO_MAGIC ||
 	    le16toh(rep.major) != XMEM_PROTO_MAJOR || rep.status ||
-	    rep.reserved || !le16toh(rep.credits)) {
+	    (le32toh(rep.flags) & ~XMEM_HELLO_F_ALL) || !le16toh(rep.credits)) {
 		wt_diag("bad accept data: magic 0x%08x major %u status %u credits %u",
 			le32toh(rep.magic), le16toh(rep.major),
 			le16toh(rep.status), le16toh(rep.credits));
@@ -1188,6 +1188,31 @@ static void wt_test_regions(struct wt_conn *c, struct wt_conn *c2,
 	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_INFO, name, 0, 0);
 	req.hdr.type = htole16(XMEM_MSG_REGION_REP);
 	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "REGION_REP sent as a request");
+
+	/* AUTH against an appliance without a secret (the test bed's). */
+	{
+		struct xmem_msg_auth_req a;
+		struct xmem_msg_auth_rep ar;
+		struct wt_msg m;
+
+		memset(&a, 0, sizeof(a));
+		wt_hdr(&a.hdr, XMEM_MSG_AUTH_REQ, sizeof(a), tag = ++wt_tag);
+		a.step = htole16(1);
+		good = !wt_rpc(c, &a, sizeof(a), &m) && m.len == sizeof(ar);
+		if (good) {
+			memcpy(&ar, m.data, sizeof(ar));
+			good = le16toh(ar.hdr.type) == XMEM_MSG_AUTH_REP &&
+			       le32toh(ar.status) == EOPNOTSUPP;
+		}
+		wt_ok(good, "AUTH_REQ to an appliance without a secret -> AUTH_REP EOPNOTSUPP");
+		a.reserved[1] = htole16(1);
+		a.hdr.tag = htole64(tag = ++wt_tag);
+		wt_expect_error(c, &a, sizeof(a), tag, EBADMSG, "AUTH_REQ reserved field not zero");
+		a.reserved[1] = 0;
+		a.hdr.len = htole32(sizeof(a) - 4);
+		a.hdr.tag = htole64(tag = ++wt_tag);
+		wt_expect_error(c, &a, sizeof(a) - 4, tag, EBADMSG, "short AUTH_REQ");
+	}
 
 	/* DESTROY by the owner, after the other connection detached. */
 	good = !wt_stat(c, &st0) &&

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -40,6 +41,9 @@
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "xmem_proto.h"
 
@@ -153,6 +157,10 @@ struct xmemd_pending {
  * @pending: requests waiting for a free send buffer, oldest first
  * @npending: entries in @pending
  * @failed: an error occurred; wait for the disconnect, process nothing
+ * @auth: authentication state: XMEMD_AUTH_* (XMEMD_AUTH_DONE without a
+ *	secret)
+ * @cnonce: the client's nonce of step 1
+ * @anonce: our nonce of step 1
  * @nr: connection number for the log
  * @requests: requests handled
  * @log_tokens: peer-triggered log lines allowed now
@@ -178,6 +186,9 @@ struct xmemd_conn {
 	struct xmemd_pending *pending;
 	unsigned int npending;
 	bool failed;
+	int auth;
+	uint8_t cnonce[XMEM_AUTH_NONCE_SIZE];
+	uint8_t anonce[XMEM_AUTH_NONCE_SIZE];
 	unsigned long long nr;
 	unsigned long long requests;
 	unsigned int log_tokens;
@@ -209,7 +220,17 @@ static struct {
 	bool relisten_logged;
 	const char *dir;
 	int dirfd;
+	uint8_t secret[XMEM_AUTH_SECRET_MAX];
+	size_t secret_len;
 } xmemd = { .dirfd = -1 };
+
+/* Authentication states of a connection. */
+enum {
+	XMEMD_AUTH_NONE,	/* nothing yet: only AUTH step 1 is served */
+	XMEMD_AUTH_CHALLENGED,	/* step 1 answered: step 2 expected */
+	XMEMD_AUTH_DONE,	/* authenticated, or no secret configured */
+	XMEMD_AUTH_FAILED,	/* wrong proof: everything refused */
+};
 
 static const char *xmemd_prog = "xmemd";
 
@@ -312,6 +333,7 @@ static const char *xmemd_errname(int err)
 	case EPROTO:	return "EPROTO";
 	case EOPNOTSUPP: return "EOPNOTSUPP";
 	case EBUSY:	return "EBUSY";
+	case EACCES:	return "EACCES";
 	default:	return "error";
 	}
 }
@@ -1310,6 +1332,9 @@ static struct rdma_cm_id *xmemd_conn_request(struct rdma_cm_event *ev)
 	param.rnr_retry_count = 7;
 	param.flow_control = 1;
 	xmemd_build_hello_rep(&rep, conn->credits, 0);
+	if (xmemd.secret_len)
+		rep.flags = htole32(XMEM_HELLO_F_AUTH);
+	conn->auth = xmemd.secret_len ? XMEMD_AUTH_NONE : XMEMD_AUTH_DONE;
 	param.private_data = &rep;
 	param.private_data_len = sizeof(rep);
 	id->context = conn;
@@ -1734,6 +1759,90 @@ fail_quiet:
 	return sizeof(*rep);
 }
 
+/* HMAC-SHA256(secret, @label || @a || @b) into @out; 0 or -1. */
+static int xmemd_hmac(const char *label, const uint8_t *a, const uint8_t *b,
+		      uint8_t *out)
+{
+	uint8_t msg[64 + 2 * XMEM_AUTH_NONCE_SIZE];
+	size_t l = strlen(label);
+	unsigned int outlen = 0;
+
+	memcpy(msg, label, l);
+	memcpy(msg + l, a, XMEM_AUTH_NONCE_SIZE);
+	memcpy(msg + l + XMEM_AUTH_NONCE_SIZE, b, XMEM_AUTH_NONCE_SIZE);
+	if (!HMAC(EVP_sha256(), xmemd.secret, (int)xmemd.secret_len, msg,
+		  l + 2 * XMEM_AUTH_NONCE_SIZE, out, &outlen) ||
+	    outlen != XMEM_AUTH_MAC_SIZE)
+		return -1;
+	return 0;
+}
+
+/*
+ * A step of the challenge-response of xmem_proto.h.  The secret itself is
+ * never logged, nor the nonces or proofs.
+ */
+static uint32_t xmemd_auth(struct xmemd_conn *conn,
+			   const struct xmem_msg_auth_req *req, void *tx)
+{
+	static const uint8_t zero[XMEM_AUTH_MAC_SIZE];
+	struct xmem_msg_auth_rep *rep = tx;
+	uint16_t step = le16toh(req->step);
+	uint8_t want[XMEM_AUTH_MAC_SIZE];
+	const char *why = NULL;
+	int status = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = htole16(XMEM_MSG_AUTH_REP);
+	rep->hdr.len = htole32(sizeof(*rep));
+	rep->hdr.tag = req->hdr.tag;
+
+	if (!xmemd.secret_len) {
+		status = EOPNOTSUPP;
+		why = "no shared secret configured";
+	} else if (conn->auth == XMEMD_AUTH_FAILED) {
+		status = EACCES;
+		why = "failed before";
+	} else if (step == 1 && conn->auth == XMEMD_AUTH_NONE &&
+		   !memcmp(req->mac, zero, sizeof(zero))) {
+		memcpy(conn->cnonce, req->nonce, sizeof(conn->cnonce));
+		if (getrandom(conn->anonce, sizeof(conn->anonce), 0) !=
+		    (ssize_t)sizeof(conn->anonce) ||
+		    xmemd_hmac(XMEM_AUTH_LABEL_APPLIANCE, conn->cnonce,
+			       conn->anonce, rep->mac)) {
+			status = EIO;
+			why = "cannot make a challenge";
+		} else {
+			memcpy(rep->nonce, conn->anonce, sizeof(rep->nonce));
+			conn->auth = XMEMD_AUTH_CHALLENGED;
+			return sizeof(*rep);
+		}
+	} else if (step == 2 && conn->auth == XMEMD_AUTH_CHALLENGED &&
+		   !memcmp(req->nonce, zero, sizeof(req->nonce))) {
+		if (xmemd_hmac(XMEM_AUTH_LABEL_CLIENT, conn->anonce,
+			       conn->cnonce, want) ||
+		    CRYPTO_memcmp(want, req->mac, sizeof(want))) {
+			status = EACCES;
+			why = "wrong proof (the client's secret differs)";
+			conn->auth = XMEMD_AUTH_FAILED;
+		} else {
+			conn->auth = XMEMD_AUTH_DONE;
+			xmemd_conn_log(conn, "authenticated");
+		}
+	} else {
+		status = EPROTO;
+		why = "step out of order or with fields of the other step";
+	}
+	OPENSSL_cleanse(want, sizeof(want));
+	if (status) {
+		memset(rep->nonce, 0, sizeof(rep->nonce));
+		memset(rep->mac, 0, sizeof(rep->mac));
+		rep->status = htole32(status);
+		xmemd_conn_err(conn, "authentication step %u refused: %s (%s)",
+			       step, why, xmemd_errname(status));
+	}
+	return sizeof(*rep);
+}
+
 /* Answer the message of @len bytes in receive slot @slot into @tx. */
 static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			     uint32_t len, void *tx)
@@ -1744,6 +1853,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		struct xmem_msg_attach_req attach;
 		struct xmem_msg_stat_req stat;
 		struct xmem_msg_region_req region;
+		struct xmem_msg_auth_req auth;
 		uint8_t raw[XMEMD_RX_SIZE];
 	} msg;
 	uint16_t type;
@@ -1774,12 +1884,14 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	case XMEM_MSG_ATTACH_REQ:
 	case XMEM_MSG_STAT_REQ:
 	case XMEM_MSG_REGION_REQ:
+	case XMEM_MSG_AUTH_REQ:
 		break;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
 	case XMEM_MSG_STAT_REP:
 	case XMEM_MSG_ERROR_REP:
 	case XMEM_MSG_REGION_REP:
+	case XMEM_MSG_AUTH_REP:
 		why = "not a request type";
 		goto bad;
 	default:
@@ -1790,6 +1902,24 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	if (msg.hdr.flags) {
 		status = EPROTO;
 		why = "header flags not zero";
+		goto bad;
+	}
+
+	if (type == XMEM_MSG_AUTH_REQ) {
+		if (len != sizeof(msg.auth)) {
+			why = "bad length for AUTH_REQ";
+			goto bad;
+		}
+		if (msg.auth.reserved[0] || msg.auth.reserved[1] ||
+		    msg.auth.reserved[2]) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		return xmemd_auth(conn, &msg.auth, tx);
+	}
+	if (conn->auth != XMEMD_AUTH_DONE) {
+		status = EACCES;
+		why = "not authenticated";
 		goto bad;
 	}
 
@@ -2234,9 +2364,51 @@ static void xmemd_usage(FILE *f)
 		"  -d, --dir DIR        keep regions in files in DIR (a tmpfs or\n"
 		"                       hugetlbfs), re-exported after a restart;\n"
 		"                       default: anonymous memory, gone at exit\n"
+		"  -s, --secret-file FILE  authenticate clients with the shared secret\n"
+		"                       in FILE (16 to 128 bytes; a final newline is\n"
+		"                       not part of it); default: no authentication\n"
 		"  -v, --verbose        verbose log\n"
 		"  -h, --help           this help\n",
 		xmemd_prog, XMEMD_CONFIG, (unsigned int)XMEM_PROTO_DEFAULT_PORT);
+}
+
+/*
+ * Read the shared secret; 0 or -1 with a message.  The secret is never
+ * printed; only the file name is.
+ */
+static int xmemd_load_secret(const char *path)
+{
+	uint8_t buf[XMEM_AUTH_SECRET_MAX + 2];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "%s: secret file %s: %s\n", xmemd_prog, path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n < XMEM_AUTH_SECRET_MIN || n > XMEM_AUTH_SECRET_MAX) {
+		fprintf(stderr, "%s: secret file %s: want %d to %d bytes\n",
+			xmemd_prog, path, XMEM_AUTH_SECRET_MIN,
+			XMEM_AUTH_SECRET_MAX);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return -1;
+	}
+	if (st.st_mode & 0077)
+		fprintf(stderr, "%s: warning: secret file %s can be read by others (mode %04o)\n",
+			xmemd_prog, path, (unsigned int)(st.st_mode & 07777));
+	memcpy(xmemd.secret, buf, n);
+	xmemd.secret_len = n;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
 }
 
 /* Settings from the config file and the command line. */
@@ -2245,6 +2417,7 @@ struct xmemd_settings {
 	unsigned long port;
 	uint64_t capacity;
 	const char *dir;
+	const char *secret_file;
 	bool verbose;
 };
 
@@ -2288,6 +2461,9 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 		}
 		set->dir = strdup(val);
 		return set->dir ? 0 : 2;
+	case 's':
+		set->secret_file = strdup(val);
+		return set->secret_file ? 0 : 2;
 	case 'v':
 		if (!strcmp(val, "yes") || !strcmp(val, "1")) {
 			set->verbose = true;
@@ -2305,7 +2481,7 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 
 /*
  * The config file: "key value" lines, '#' comments, blank lines.  Keys:
- * port, address, capacity, dir, verbose.  A missing default file is fine;
+ * port, address, capacity, dir, verbose, secret-file.  A missing default file is fine;
  * a missing file named with -f is not.  Returns 0, 1 or 2.
  */
 static int xmemd_read_config(struct xmemd_settings *set, const char *path,
@@ -2313,7 +2489,7 @@ static int xmemd_read_config(struct xmemd_settings *set, const char *path,
 {
 	static const struct { const char *key; int opt; } keys[] = {
 		{ "port", 'p' }, { "address", 'a' }, { "capacity", 'c' },
-		{ "dir", 'd' }, { "verbose", 'v' },
+		{ "dir", 'd' }, { "verbose", 'v' }, { "secret-file", 's' },
 	};
 	char line[1024], where[64], *key, *val, *e;
 	unsigned int lineno = 0, i;
@@ -2394,11 +2570,12 @@ int main(int argc, char **argv)
 		{ "address", required_argument, NULL, 'a' },
 		{ "capacity", required_argument, NULL, 'c' },
 		{ "dir", required_argument, NULL, 'd' },
+		{ "secret-file", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char optstring[] = "f:p:a:c:d:vh";
+	static const char optstring[] = "f:p:a:c:d:s:vh";
 	struct xmemd_settings set = { .port = XMEM_PROTO_DEFAULT_PORT };
 	const char *config = XMEMD_CONFIG, *bind_str;
 	bool config_given = false;
@@ -2440,6 +2617,7 @@ int main(int argc, char **argv)
 		case 'a':
 		case 'c':
 		case 'd':
+		case 's':
 			snprintf(where, sizeof(where), "-%c", opt);
 			if (xmemd_setting(&set, opt, optarg, where))
 				return 2;
@@ -2460,6 +2638,8 @@ int main(int argc, char **argv)
 	capacity = set.capacity;
 	xmemd.verbose = set.verbose;
 	xmemd.dir = set.dir;
+	if (set.secret_file && xmemd_load_secret(set.secret_file))
+		return 1;
 
 	xmemd.port = port;
 	xmemd.bind_str = bind_str;
@@ -2510,6 +2690,9 @@ int main(int argc, char **argv)
 		  bind_str ? bind_str : "any address", xmemd.port,
 		  xmemd.capacity, XMEM_PROTO_MAJOR, XMEM_PROTO_MINOR,
 		  xmemd.dir ? xmemd.dir : "anonymous memory", xmemd.nregions);
+	xmemd_log("clients %s", xmemd.secret_len ?
+		  "must authenticate with the shared secret" :
+		  "are not authenticated (no secret file)");
 
 	ret = xmemd_run(sigfd);
 	xmemd_shutdown();
