@@ -47,6 +47,8 @@ static const char xc_usage_text[] =
 "  connect [-t SECS] ADDR:PORT   connect to an appliance and wait up to SECS\n"
 "                                (default 30, 0: do not wait) until connected\n"
 "  disconnect                    drop the appliance connection\n"
+"  secret FILE|-|--clear         set the shared secret for the appliance from\n"
+"                                FILE or stdin (never an argument), or clear it\n"
 "  status [-j]                   state, appliance, local_limit, appliance totals\n"
 "  stat [-j]                     the module's counters (stats/)\n"
 "  limit [BYTES]                 show or set local_limit (at least 1M)\n"
@@ -414,6 +416,54 @@ static int xc_cmd_disconnect(int argc, char **argv)
 		return XC_EXIT_ERR;
 	ret = xc_write_attr("appliance", "none");
 	return ret ? xc_err("disconnect", ret) : XC_EXIT_OK;
+}
+
+/*
+ * secret FILE: hand the shared secret in FILE ("-": stdin) to the module,
+ * so it never appears on a command line; secret --clear removes it.
+ */
+static int xc_cmd_secret(int argc, char **argv)
+{
+	char buf[256];
+	size_t n = 0;
+	ssize_t r;
+	int fd, ret;
+
+	if (argc == 2 && !strcmp(argv[1], "--clear")) {
+		if (xc_check_sysfs())
+			return XC_EXIT_ERR;
+		ret = xc_write_attr("secret", "\n");
+		return ret ? xc_err("secret --clear", ret) : XC_EXIT_OK;
+	}
+	ret = xc_opts(argc, argv, NULL, NULL);
+	if (ret || (ret = xc_nargs(argc, argv, 1, 1)))
+		return ret;
+	if (xc_check_sysfs())
+		return XC_EXIT_ERR;
+	fd = strcmp(argv[optind], "-") ? open(argv[optind], O_RDONLY | O_CLOEXEC) :
+		STDIN_FILENO;
+	if (fd < 0)
+		return xc_err(argv[optind], errno);
+	while (n < sizeof(buf) - 1 &&
+	       (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += r;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n < 16 || n > 128 || strlen(buf) != n) {
+		memset(buf, 0, sizeof(buf));
+		fprintf(stderr, "xmemctl: secret: %s: want 16 to 128 bytes without NUL\n",
+			argv[optind]);
+		return XC_EXIT_ERR;
+	}
+	ret = xc_write_attr("secret", buf);
+	memset(buf, 0, sizeof(buf));
+	if (ret)
+		return xc_err("secret", ret);
+	puts("secret set; it applies from the next connection (xmemctl connect)");
+	return XC_EXIT_OK;
 }
 
 static int xc_cmd_status(int argc, char **argv)
@@ -840,6 +890,7 @@ static const struct {
 	{ "version", xc_cmd_version },
 	{ "connect", xc_cmd_connect },
 	{ "disconnect", xc_cmd_disconnect },
+	{ "secret", xc_cmd_secret },
 	{ "status", xc_cmd_status },
 	{ "stat", xc_cmd_stat },
 	{ "limit", xc_cmd_limit },
