@@ -23,7 +23,7 @@ set -euo pipefail
 bin=${XMEM_BIN:-/xmem/bin}
 timeout_s=900
 # The order matters: reload unloads the module and resets its counters.
-names=(badinput fork pattern clean msync region reload)
+names=(badinput fork pattern clean msync region restart reload)
 
 while (($#)); do
 	case $1 in
