@@ -859,37 +859,6 @@ static int xmem_region_call(struct xmem_device *dev,
 	return ret;
 }
 
-/*
- * XMEM_PAGER_RESIZE_TEMP -- replace with the pager's own function when the
- * lead's xmem_region_resize() (issue 3, xmem_pager.c) lands on main:
- *
- *	int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
- *			       bool writeback);
- *
- * Until then a grow only publishes the new size, and a shrink is done only
- * while nothing maps or binds the region (the list's reference alone; a
- * new reference needs dev->lock, held here): then no PTE exists and no
- * fault can run, so writing back and dropping every cached page is enough.
- * The temporary shrink writes dirty pages back even when asked to discard.
- */
-static int xmem_core_region_resize(struct xmem_core_region *cr, pgoff_t nr,
-				   bool writeback)
-{
-	struct xmem_region *r = &cr->r;
-
-	lockdep_assert_held(&xmem_dev.lock);
-	if (nr >= r->nr_pages) {
-		WRITE_ONCE(r->nr_pages, nr);
-		return 0;
-	}
-	if (kref_read(&r->ref) > 1)
-		return -EBUSY;
-	if (xmem_region_sync(r, 0, r->nr_pages - 1) || xmem_region_drop(r))
-		return -EIO;
-	WRITE_ONCE(r->nr_pages, nr);
-	return 0;
-}
-
 static int xmem_check_region_op(const char *what, struct xmem_region_op *op,
 				bool resize)
 {
@@ -1027,9 +996,12 @@ static long xmem_ioctl_resize(void __user *arg)
 	old = cr->r.nr_pages;
 	shrink = nr < old;
 	if (shrink) {
-		/* Unmap and drop the removed range before its memory goes. */
-		ret = xmem_core_region_resize(cr, nr,
-					      op.flags & XMEM_RESIZE_WRITEBACK);
+		/*
+		 * Unmap and drop the removed range before its memory goes:
+		 * from here on faults there get SIGBUS.
+		 */
+		ret = xmem_region_resize(&cr->r, nr,
+					 op.flags & XMEM_RESIZE_WRITEBACK);
 		if (ret)
 			goto out;
 		/* The old key stops working: no transfer may use it now. */
@@ -1050,11 +1022,17 @@ static long xmem_ioctl_resize(void __user *arg)
 	if (shrink)
 		up_write(&cr->io_lock);
 	if (ret) {
-		/* A failed shrink keeps the pages it wrote back, unmapped. */
+		/*
+		 * The appliance kept the old size: so does the region, minus
+		 * the cached pages of the range that was to go.
+		 */
+		if (shrink)
+			xmem_region_resize(&cr->r, old, false);
 		goto out;
 	}
+	/* A grow is published once the appliance has the memory. */
 	if (!shrink)
-		xmem_core_region_resize(cr, nr, false);
+		xmem_region_resize(&cr->r, nr, false);
 	pr_info("region %s: resized from %llu to %llu bytes\n", op.name,
 		(u64)old << PAGE_SHIFT, op.size);
 done:

@@ -288,13 +288,14 @@ TEST_TIMEOUT(grow_while_touched, 300)
 	ASSERT_OK(close(fd));
 }
 
-TEST_TIMEOUT(shrink_frees_and_keeps_data, 300)
+TEST_TIMEOUT(shrink_while_touched, 300)
 {
 	uint64_t seed = xnow() * 1000 + 13, before, after;
 	char name[XMEM_REGION_NAME_MAX];
+	int fd, pfd[2], status;
 	struct xmem_attach at;
-	int fd;
-	char *p;
+	pid_t pid, pid2;
+	char *p, *q;
 
 	xr_require_connected();
 	xr_name(name, "shrink");
@@ -303,38 +304,85 @@ TEST_TIMEOUT(shrink_frees_and_keeps_data, 300)
 	p = MAP_OK(fd, 0, 4 * MiB);
 	xpat_fill(p, 4 * MiB, 0, seed);
 	ASSERT_OK(msync(p, 4 * MiB, MS_SYNC));
-	/*
-	 * Until the pager's xmem_region_resize() lands, a mapped region
-	 * is only grown: a shrink says EBUSY and changes nothing.
-	 */
-	before = appliance_bytes();
-	OP_FAILS(XMEM_IOC_RESIZE, name, 1 * MiB, 0, EBUSY);
-	ASSERT_EQ(appliance_bytes(), before);
-	ASSERT_PATTERN(p, 4 * MiB, 0, seed);
-	ASSERT_OK(munmap(p, 4 * MiB));
-	ASSERT_OK(close(fd));
+	ASSERT_OK(pipe(pfd));
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		close(pfd[1]);
+		_exit(toucher(p, 1 * MiB, seed, pfd[0]));
+	}
+	close(pfd[0]);
 
+	/* Shrink while mapped and in use: the removed range is discarded. */
+	before = appliance_bytes();
 	OP_OK(XMEM_IOC_RESIZE, name, 1 * MiB, 0);
 	after = appliance_bytes();
 	ASSERT_EQ(before - after, 3 * MiB);
 
+	/* The removed range faults with SIGBUS, not stale data. */
+	pid2 = fork();
+	if (pid2 < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid2)
+		_exit(p[2 * MiB] == 0x7f ? 3 : 2);
+	ASSERT_EQ(waitpid(pid2, &status, 0), pid2);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGBUS)
+		FAIL("access past the new end: wait status %#x, want SIGBUS",
+		     status);
+
+	ASSERT_EQ(write(pfd[1], "x", 1), 1);
+	close(pfd[1]);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("toucher failed on the kept range: wait status %#x",
+		     status);
+	ASSERT_OK(munmap(p, 4 * MiB));
+	ASSERT_OK(close(fd));
+
 	fd = ATTACH_OK(name, 0, 0, &at);
 	ASSERT_EQ(at.size, 1 * MiB);
 	ASSERT_TRUE(xr_map(fd, 0, 2 * MiB) == MAP_FAILED);
-	p = MAP_OK(fd, 0, 1 * MiB);
-	ASSERT_PATTERN(p, 1 * MiB, 0, seed);
-	ASSERT_OK(munmap(p, 1 * MiB));
 	ASSERT_OK(close(fd));
 	/* Grow again: the range that came back reads as zeroes. */
 	OP_OK(XMEM_IOC_RESIZE, name, 2 * MiB, 0);
 	fd = ATTACH_OK(name, 0, 0, &at);
 	ASSERT_EQ(at.size, 2 * MiB);
-	p = MAP_OK(fd, 0, 2 * MiB);
-	ASSERT_PATTERN(p, 1 * MiB, 0, seed);
+	q = MAP_OK(fd, 0, 2 * MiB);
 	for (size_t i = 1 * MiB; i < 2 * MiB; i += 4096)
-		if (p[i])
-			FAIL("byte %zu of a regrown range is %d", i, p[i]);
+		if (q[i])
+			FAIL("byte %zu of a regrown range is %d", i, q[i]);
+	ASSERT_OK(munmap(q, 2 * MiB));
+	ASSERT_OK(close(fd));
+}
+
+TEST_TIMEOUT(shrink_unmapped_keeps_data, 300)
+{
+	uint64_t seed = xnow() * 1000 + 14;
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_op op;
+	struct xmem_attach at;
+	int fd;
+	char *p;
+
+	xr_require_connected();
+	xr_name(name, "shrink2");
+	fd = ATTACH_OK(name, 2 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, 2 * MiB);
+	xpat_fill(p, 2 * MiB, 0, seed);		/* dirty, not synced */
 	ASSERT_OK(munmap(p, 2 * MiB));
+	ASSERT_OK(close(fd));
+	/* -w: the kept range's dirty pages reach the appliance regardless. */
+	ASSERT_ZERO_ERR(region_op(XMEM_IOC_RESIZE, name, 1 * MiB,
+				  XMEM_RESIZE_WRITEBACK, &op));
+	ASSERT_EQ(op.size, 1 * MiB);
+	OP_OK(XMEM_IOC_DETACH, name, 0, 0);
+	fd = ATTACH_OK(name, 0, 0, &at);
+	ASSERT_EQ(at.size, 1 * MiB);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	ASSERT_PATTERN(p, 1 * MiB, 0, seed);
+	ASSERT_OK(munmap(p, 1 * MiB));
 	ASSERT_OK(close(fd));
 }
 
