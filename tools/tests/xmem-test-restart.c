@@ -43,15 +43,22 @@ static void kill_xmemd(void)
 		FAIL("cannot kill xmemd on the appliance");
 }
 
-/* Starts xmemd with the test bed's arguments and @extra. */
+/*
+ * Starts xmemd with the test bed's arguments and @extra, and waits until
+ * it listens (its RDMA CM id shows on port 7471), as the guest init does.
+ */
 static int start_xmemd_with(const char *extra)
 {
-	char cmd[512];
+	char cmd[768];
 
 	snprintf(cmd, sizeof(cmd), SSH_APPLIANCE
 		 "'setsid -f sh -c \"echo \\$\\$ >/run/xmemd.pid;"
 		 " exec /xmem/bin/xmemd \\$(cat /run/xmemd.args) %s\""
-		 " </dev/null >>/var/log/xmemd.log 2>&1' </dev/null", extra);
+		 " </dev/null >>/var/log/xmemd.log 2>&1;"
+		 " for i in $(seq 300); do"
+		 " rdma resource show cm_id 2>/dev/null |"
+		 " grep -q \"src-addr [^ ]*:7471 \" && exit 0; sleep 0.1;"
+		 " done; exit 1' </dev/null", extra);
 	return system(cmd);
 }
 
