@@ -122,9 +122,9 @@ struct xmem_region_info {
  * Errors: EINVAL (bad name, size, flags or reserved field), ENOENT (not
  * attached here, for DETACH; no such region, for the others), EBUSY (the
  * region is bound to an open file or mapped here, for DETACH and DESTROY;
- * attached by another client, for DESTROY), EACCES (RESIZE and DESTROY: neither the
- * owner nor root), EIO (write-back failed; nothing changed), ENOTCONN,
- * ENOMEM (RESIZE: appliance capacity exhausted).
+ * attached by another client, for DESTROY), EACCES (RESIZE and DESTROY:
+ * neither the owner nor root), EIO (write-back failed; nothing changed),
+ * ENOTCONN, ENOMEM (RESIZE: appliance capacity exhausted).
  */
 struct xmem_region_op {
 	char name[XMEM_REGION_NAME_MAX];
