@@ -124,13 +124,18 @@ static void writer(char *p, uint64_t seed, struct progress *pr)
 	_exit(0);
 }
 
-static void wait_committed(struct progress *pr, unsigned long n, int secs)
+static void wait_committed(struct progress *pr, pid_t pid, unsigned long n,
+			   int secs)
 {
 	double t0 = xnow();
+	int status;
 
 	while (pr->committed < n) {
 		if (pr->failed)
 			FAIL("writer: msync kept failing");
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			FAIL("writer died: wait status %#x after %lu rounds",
+			     status, pr->committed);
 		if (xnow() - t0 > secs)
 			FAIL("writer: %lu rounds after %d s, want %lu",
 			     pr->committed, secs, n);
@@ -138,7 +143,7 @@ static void wait_committed(struct progress *pr, unsigned long n, int secs)
 	}
 }
 
-TEST_TIMEOUT(restart_mid_workload, 600)
+TEST_TIMEOUT(restart_mid_workload, 1200)
 {
 	uint64_t seed = xnow() * 1000 + 21;
 	char name[XMEM_REGION_NAME_MAX];
@@ -154,6 +159,12 @@ TEST_TIMEOUT(restart_mid_workload, 600)
 	xr_require_connected();
 	require_dir_mode();
 	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", CACHE));
+	/*
+	 * The test is about losing nothing, not about the timeout: on a
+	 * loaded test bed a restart over ssh can take longer than the
+	 * default 30 s, so let I/O wait for it (the hook puts 30 back).
+	 */
+	ASSERT_ZERO_ERR(xsys_write("io_timeout", "600"));
 	xr_name(name, "restart");
 	fd = ATTACH_OK(name, REGION_SIZE, XMEM_ATTACH_CREATE |
 		       XMEM_ATTACH_EXCL, &at);
@@ -168,7 +179,7 @@ TEST_TIMEOUT(restart_mid_workload, 600)
 	if (!pid)
 		writer(p, seed, pr);
 
-	wait_committed(pr, 1, 120);
+	wait_committed(pr, pid, 1, 300);
 	before = pr->committed;
 	t_kill = xnow();
 	kill_xmemd();
@@ -179,7 +190,7 @@ TEST_TIMEOUT(restart_mid_workload, 600)
 		FAIL("module not connected %d s after xmemd restarted",
 		     STATE_MS / 1000);
 	t_back = xnow();
-	wait_committed(pr, pr->committed + 2, 300);
+	wait_committed(pr, pid, pr->committed + 2, 600);
 	pr->stop = 1;
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
