@@ -25,7 +25,7 @@
 #include "xtest.h"
 
 #define SSH_APPLIANCE	"ssh -o BatchMode=yes -o ConnectTimeout=20 appliance "
-#define REGION_SIZE	(4 * MiB)
+#define REGION_SIZE	(2 * MiB)
 #define CACHE		(1 * MiB)	/* so the workload faults throughout */
 #define STATE_MS	(120 * 1000)
 
@@ -199,7 +199,7 @@ TEST_TIMEOUT(restart_mid_workload, 1200)
 		FAIL("module not connected %d s after xmemd restarted",
 		     STATE_MS / 1000);
 	t_back = xnow();
-	wait_committed(pr, pid, pr->committed + 2, 600);
+	wait_committed(pr, pid, pr->committed + 1, 600);
 	pr->stop = 1;
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
