@@ -282,8 +282,9 @@ TEST_TIMEOUT(outage_fault_sigbus_after_io_timeout, 300)
 TEST_TIMEOUT(wrong_secret_refused, 600)
 {
 	uint64_t seed = xnow() * 1000 + 23;
-	char name[XMEM_REGION_NAME_MAX], state[32];
+	char name[XMEM_REGION_NAME_MAX], other[XMEM_REGION_NAME_MAX];
 	const char *a = xmod_appliance();
+	char state[32];
 	struct xmem_attach at;
 	int fd, ret;
 	char *p;
@@ -323,9 +324,12 @@ TEST_TIMEOUT(wrong_secret_refused, 600)
 	ASSERT_ZERO_ERR(xsys_read("state", state, sizeof(state)));
 	if (strcmp(state, "failed"))
 		FAIL("state \"%s\" after a refused connection", state);
-	fd = xr_attach(name, 0, 0, NULL);
-	if (fd >= 0)
-		FAIL("attach works after a refused connection");
+	/* A region not attached here needs the appliance: none now. */
+	xr_name(other, "nosecret");
+	fd = xr_attach(other, 1 * MiB, XMEM_ATTACH_CREATE, NULL);
+	if (fd != -ENOTCONN)
+		FAIL("attach of a new region after a refused connection: expected ENOTCONN, got %s",
+		     fd >= 0 ? "success" : xt_errname(-fd));
 	/* Too short a secret is bad input. */
 	ASSERT_EQ(xsys_write("secret", "short"), -EINVAL);
 
