@@ -27,6 +27,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/inet.h>
@@ -35,6 +36,7 @@
 #include <linux/mount.h>
 #include <linux/pseudo_fs.h>
 #include <linux/random.h>
+#include <linux/rwsem.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -53,13 +55,22 @@
 
 #define XMEM_MIN_LIMIT		SZ_1M
 #define XMEM_DEFAULT_LIMIT	SZ_64M
-#define XMEM_IO_WAIT		(30 * HZ)
+#define XMEM_IO_TIMEOUT		30	/* seconds, default of io_timeout */
+#define XMEM_IO_TIMEOUT_MAX	3600
 #define XMEM_RECONNECT_MAX	30
 #define XMEM_RECONNECT_DELAY	(2 * HZ)
 
 static char *appliance;
 module_param(appliance, charp, 0444);
 MODULE_PARM_DESC(appliance, "appliance to connect to at load, ADDR:PORT");
+
+/*
+ * Seconds a transfer waits for a working connection before it fails (and
+ * the fault that needs it gets SIGBUS); read without a lock.
+ */
+static unsigned int io_timeout = XMEM_IO_TIMEOUT;
+module_param(io_timeout, uint, 0444);
+MODULE_PARM_DESC(io_timeout, "seconds I/O waits for the appliance (1-3600)");
 
 static unsigned long local_limit = XMEM_DEFAULT_LIMIT;
 module_param(local_limit, ulong, 0444);
@@ -88,6 +99,12 @@ static const char * const xmem_state_names[] = {
  * @addr: remote address of byte 0; under &xmem_device.conn_lock
  * @rkey: remote key; under &xmem_device.conn_lock
  * @lost: the appliance no longer has it; under &xmem_device.conn_lock
+ * @uid: owner, as the appliance reports it; under &xmem_device.lock
+ * @gid: group; under &xmem_device.lock
+ * @mode: permission bits; under &xmem_device.lock
+ * @io_lock: taken shared around every transfer on the region, exclusive
+ *	while a shrink changes its remote key (the old key stops working
+ *	then); never held while waiting for a portion lock
  */
 struct xmem_core_region {
 	struct xmem_region r;
@@ -97,6 +114,11 @@ struct xmem_core_region {
 	u64 addr;
 	u32 rkey;
 	bool lost;
+	u32 uid;
+	u32 gid;
+	u32 mode;
+	/* Excludes transfers while the remote key changes, see above. */
+	struct rw_semaphore io_lock;
 };
 
 /**
@@ -125,6 +147,8 @@ struct xmem_file {
  * @addr_set: @addr is configured
  * @regions: known regions (struct xmem_core_region.node)
  * @attempts: reconnection attempts since the link was lost
+ * @secret: shared secret for the appliance, never shown or logged
+ * @secret_len: its length, 0 without one
  * @conn_lock: protects @conn and @state for readers, and the remote
  *	fields of every region
  * @conn: the connection, or NULL
@@ -140,12 +164,17 @@ struct xmem_device {
 	struct inode *inode;
 	struct xmem_cache cache;
 
-	/* Protects addr, addr_set, regions, attempts; serialises conn changes. */
+	/*
+	 * Protects addr, addr_set, regions, attempts, secret and secret_len;
+	 * serialises conn changes.
+	 */
 	struct mutex lock;
 	struct sockaddr_storage addr;
 	bool addr_set;
 	struct list_head regions;
 	unsigned int attempts;
+	u8 secret[XMEM_AUTH_SECRET_MAX];
+	size_t secret_len;
 
 	/* Protects conn, state and the remote fields of every region. */
 	spinlock_t conn_lock;
@@ -187,24 +216,54 @@ static struct xmem_rdma_conn *xmem_swap_conn(struct xmem_device *dev,
 	return old;
 }
 
+/*
+ * True once waiting for a connection is pointless or over: a working one
+ * is installed, or there is none and none is coming.  A failed connection
+ * still installed (its link work not run yet) means "wait".
+ */
 static bool xmem_conn_settled(struct xmem_device *dev)
 {
-	return READ_ONCE(dev->state) != XMEM_CONNECTING;
+	bool settled;
+
+	spin_lock(&dev->conn_lock);
+	if (dev->conn)
+		settled = xmem_rdma_connected(dev->conn);
+	else
+		settled = dev->state != XMEM_CONNECTING;
+	spin_unlock(&dev->conn_lock);
+	return settled;
 }
 
-/* A referenced connection, waiting for a reconnection in progress. */
-static struct xmem_rdma_conn *xmem_get_conn(struct xmem_device *dev)
+/*
+ * A referenced working connection, waiting until @deadline (jiffies) for
+ * a reconnection in progress; NULL if there is none by then, none is
+ * coming, or the task is being killed.
+ */
+static struct xmem_rdma_conn *xmem_get_conn(struct xmem_device *dev,
+					    unsigned long deadline)
 {
 	struct xmem_rdma_conn *conn;
+	long left;
 
-	wait_event_killable_timeout(dev->conn_wq, xmem_conn_settled(dev),
-				    XMEM_IO_WAIT);
-	spin_lock(&dev->conn_lock);
-	conn = dev->conn;
-	if (conn)
-		xmem_rdma_get(conn);
-	spin_unlock(&dev->conn_lock);
-	return conn;
+	for (;;) {
+		left = (long)(deadline - jiffies);
+		if (left > 0)
+			wait_event_killable_timeout(dev->conn_wq,
+						    xmem_conn_settled(dev),
+						    left);
+		spin_lock(&dev->conn_lock);
+		conn = dev->conn;
+		if (conn && xmem_rdma_connected(conn))
+			xmem_rdma_get(conn);
+		else
+			conn = NULL;
+		spin_unlock(&dev->conn_lock);
+		if (conn || time_after_eq(jiffies, deadline) ||
+		    fatal_signal_pending(current) ||
+		    (READ_ONCE(dev->state) != XMEM_CONNECTING &&
+		     READ_ONCE(dev->state) != XMEM_CONNECTED))
+			return conn;
+	}
 }
 
 /* The pager's backend: one-sided transfers on the current connection. */
@@ -213,6 +272,8 @@ static int xmem_backend_rw(struct xmem_region *region,
 			   bool write)
 {
 	struct xmem_core_region *cr = to_core_region(region);
+	unsigned int timeout = READ_ONCE(io_timeout);
+	unsigned long deadline = jiffies + timeout * HZ;
 	struct xmem_device *dev = &xmem_dev;
 	struct xmem_rdma_conn *conn;
 	u64 addr;
@@ -220,18 +281,38 @@ static int xmem_backend_rw(struct xmem_region *region,
 	bool lost;
 	int ret;
 
-	conn = xmem_get_conn(dev);
-	if (!conn)
-		return -ENOTCONN;
-	spin_lock(&dev->conn_lock);
-	addr = cr->addr;
-	rkey = cr->rkey;
-	lost = cr->lost;
-	spin_unlock(&dev->conn_lock);
+	/*
+	 * A transfer that fails because the connection went down is
+	 * retried on the next one: reads and writes of whole pages are
+	 * idempotent.  Only io_timeout seconds without a working
+	 * connection, or an error on a working one, fail it.
+	 */
+	for (;;) {
+		conn = xmem_get_conn(dev, deadline);
+		if (!conn) {
+			pr_err_ratelimited("region %s: no working connection to the appliance for %u s (io_timeout); %s fails, a fault gets SIGBUS\n",
+					   region->name, timeout,
+					   write ? "write-back" : "read");
+			return -ENOTCONN;
+		}
+		down_read(&cr->io_lock);
+		spin_lock(&dev->conn_lock);
+		addr = cr->addr;
+		rkey = cr->rkey;
+		lost = cr->lost;
+		spin_unlock(&dev->conn_lock);
 
-	ret = lost ? -EIO : xmem_rdma_rw(conn, addr, rkey, ios, n, write);
-	xmem_rdma_put(conn);
-	return ret;
+		ret = lost ? -EIO : xmem_rdma_rw(conn, addr, rkey, ios, n,
+						 write);
+		up_read(&cr->io_lock);
+		if (!ret || lost || xmem_rdma_connected(conn) ||
+		    time_after_eq(jiffies, deadline) ||
+		    fatal_signal_pending(current)) {
+			xmem_rdma_put(conn);
+			return ret;
+		}
+		xmem_rdma_put(conn);
+	}
 }
 
 static const struct xmem_backend_ops xmem_backend_ops = {
@@ -257,24 +338,28 @@ static const struct xmem_rdma_ops xmem_rdma_ops = {
 static void xmem_reattach_all(struct xmem_device *dev,
 			      struct xmem_rdma_conn *conn)
 {
+	struct xmem_wire_region_req req = { .op = XMEM_REGION_OP_ATTACH };
 	struct xmem_core_region *cr;
 	struct xmem_wire_region wr;
+	bool lost;
 	int ret;
 
 	lockdep_assert_held(&dev->lock);
 	list_for_each_entry(cr, &dev->regions, node) {
-		ret = xmem_rdma_attach(conn, cr->r.name,
-				       (u64)cr->r.nr_pages << PAGE_SHIFT, 0,
-				       &wr);
+		/* As uid 0: this client attached it before, for its users. */
+		req.name = cr->r.name;
+		ret = xmem_rdma_region(conn, &req, &wr);
+		lost = ret || wr.region_id != cr->region_id ||
+		       wr.size != (u64)cr->r.nr_pages << PAGE_SHIFT;
 		spin_lock(&dev->conn_lock);
-		if (ret || wr.region_id != cr->region_id) {
+		if (lost) {
 			cr->lost = true;
 		} else {
 			cr->addr = wr.addr;
 			cr->rkey = wr.rkey;
 		}
 		spin_unlock(&dev->conn_lock);
-		if (ret || wr.region_id != cr->region_id)
+		if (lost)
 			pr_err("region %s: lost by the appliance (%d); its pages fault with SIGBUS\n",
 			       cr->r.name, ret);
 	}
@@ -287,7 +372,8 @@ static int xmem_connect_locked(struct xmem_device *dev)
 	int ret;
 
 	lockdep_assert_held(&dev->lock);
-	ret = xmem_rdma_connect(&dev->addr, &xmem_rdma_ops, dev, &conn);
+	ret = xmem_rdma_connect(&dev->addr, &xmem_rdma_ops, dev, dev->secret,
+				dev->secret_len, &conn);
 	if (ret)
 		return ret;
 	xmem_reattach_all(dev, conn);
@@ -443,34 +529,89 @@ static void xmem_region_free(struct xmem_region *region)
 	kfree(cr);
 }
 
-/* Find a known region, checking the request against it; under dev->lock. */
-static struct xmem_core_region *xmem_find_region(struct xmem_device *dev,
-						 const struct xmem_attach *a)
+/* The caller's uid and gid as the appliance knows users. */
+static u32 xmem_caller_uid(void)
+{
+	return from_kuid_munged(&init_user_ns, current_fsuid());
+}
+
+static u32 xmem_caller_gid(void)
+{
+	return from_kgid_munged(&init_user_ns, current_fsgid());
+}
+
+/*
+ * The appliance's rule, applied to regions this client has attached
+ * already: uid 0, or read and write permission for the caller's class.
+ */
+static bool xmem_may_attach(const struct xmem_core_region *cr)
+{
+	u32 uid = xmem_caller_uid(), need;
+
+	if (!uid)
+		return true;
+	if (uid == cr->uid)
+		need = 0600;
+	else if (xmem_caller_gid() == cr->gid)
+		need = 0060;
+	else
+		need = 0006;
+	return (cr->mode & need) == need;
+}
+
+/* May the caller resize or destroy it: its owner, or uid 0. */
+static bool xmem_may_admin(const struct xmem_core_region *cr)
+{
+	u32 uid = xmem_caller_uid();
+
+	return !uid || uid == cr->uid;
+}
+
+/* A region attached here, by name, not referenced; under dev->lock. */
+static struct xmem_core_region *xmem_lookup_region(struct xmem_device *dev,
+						   const char *name)
 {
 	struct xmem_core_region *cr;
 
 	lockdep_assert_held(&dev->lock);
-	list_for_each_entry(cr, &dev->regions, node) {
-		if (strcmp(cr->r.name, a->name))
-			continue;
-		if (a->flags & XMEM_ATTACH_EXCL)
-			return ERR_PTR(-EEXIST);
-		if (a->size && a->size != (u64)cr->r.nr_pages << PAGE_SHIFT)
-			return ERR_PTR(-EINVAL);
-		xmem_region_get(&cr->r);
-		return cr;
-	}
+	list_for_each_entry(cr, &dev->regions, node)
+		if (!strcmp(cr->r.name, name))
+			return cr;
 	return NULL;
+}
+
+/* Find a known region, checking the request against it; under dev->lock. */
+static struct xmem_core_region *xmem_find_region(struct xmem_device *dev,
+						 const struct xmem_attach *a)
+{
+	struct xmem_core_region *cr = xmem_lookup_region(dev, a->name);
+
+	if (!cr)
+		return NULL;
+	if (a->flags & XMEM_ATTACH_EXCL)
+		return ERR_PTR(-EEXIST);
+	if (a->size && a->size != (u64)cr->r.nr_pages << PAGE_SHIFT)
+		return ERR_PTR(-EINVAL);
+	if (!xmem_may_attach(cr))
+		return ERR_PTR(-EACCES);
+	xmem_region_get(&cr->r);
+	return cr;
 }
 
 /* Attach a region by name, from this client's list or the appliance. */
 static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 						   const struct xmem_attach *a)
 {
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_ATTACH,
+		.uid = xmem_caller_uid(),
+		.gid = xmem_caller_gid(),
+		.size = a->size,
+		.name = a->name,
+	};
 	struct xmem_core_region *cr;
 	struct xmem_rdma_conn *conn;
 	struct xmem_wire_region wr;
-	u32 flags = 0;
 	int ret;
 
 	mutex_lock(&dev->lock);
@@ -489,10 +630,12 @@ static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	}
 
 	if (a->flags & XMEM_ATTACH_CREATE)
-		flags |= XMEM_ATTACH_F_CREATE;
+		req.flags |= XMEM_ATTACH_F_CREATE;
 	if (a->flags & XMEM_ATTACH_EXCL)
-		flags |= XMEM_ATTACH_F_EXCL;
-	ret = xmem_rdma_attach(conn, a->name, a->size, flags, &wr);
+		req.flags |= XMEM_ATTACH_F_EXCL;
+	if (a->flags & XMEM_ATTACH_MODE)
+		req.mode = a->mode;
+	ret = xmem_rdma_region(conn, &req, &wr);
 	xmem_rdma_put(conn);
 	if (ret) {
 		cr = ERR_PTR(ret);
@@ -521,6 +664,10 @@ static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	cr->region_id = wr.region_id;
 	cr->addr = wr.addr;
 	cr->rkey = wr.rkey;
+	cr->uid = wr.uid;
+	cr->gid = wr.gid;
+	cr->mode = wr.mode;
+	init_rwsem(&cr->io_lock);
 	xmem_region_init(&cr->r, &dev->cache, a->name, wr.size >> PAGE_SHIFT,
 			 (pgoff_t)cr->window << XMEM_WINDOW_SHIFT);
 	cr->r.free = xmem_region_free;
@@ -599,13 +746,17 @@ static int xmem_check_attach(const struct xmem_attach *a)
 {
 	const char *why;
 
-	if (a->reserved || a->reserved2[0] || a->reserved2[1])
+	if (a->reserved2[0] || a->reserved2[1])
 		why = "reserved fields not zero";
-	else if (a->flags & ~(XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL))
+	else if (a->flags & ~(XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL |
+			      XMEM_ATTACH_MODE))
 		why = "unknown flags";
-	else if ((a->flags & XMEM_ATTACH_EXCL) &&
+	else if ((a->flags & (XMEM_ATTACH_EXCL | XMEM_ATTACH_MODE)) &&
 		 !(a->flags & XMEM_ATTACH_CREATE))
-		why = "EXCL without CREATE";
+		why = "EXCL or MODE without CREATE";
+	else if (a->mode & ~XMEM_REGION_MODE_MASK ||
+		 (a->mode && !(a->flags & XMEM_ATTACH_MODE)))
+		why = "mode without MODE, or not within 0777";
 	else if (xmem_wire_check_name(a->name, sizeof(a->name)))
 		why = "bad region name";
 	else if (!IS_ALIGNED(a->size, PAGE_SIZE) ||
@@ -680,6 +831,373 @@ static long xmem_ioctl_info(struct xmem_file *xf, void __user *arg)
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+/* A referenced connection, or NULL; does not wait for a reconnection. */
+static struct xmem_rdma_conn *xmem_conn_now(struct xmem_device *dev)
+{
+	struct xmem_rdma_conn *conn;
+
+	spin_lock(&dev->conn_lock);
+	conn = dev->conn;
+	if (conn)
+		xmem_rdma_get(conn);
+	spin_unlock(&dev->conn_lock);
+	return conn;
+}
+
+/* One region operation on the current connection. */
+static int xmem_region_call(struct xmem_device *dev,
+			    const struct xmem_wire_region_req *req,
+			    struct xmem_wire_region *wr)
+{
+	struct xmem_rdma_conn *conn = xmem_conn_now(dev);
+	int ret;
+
+	if (!conn)
+		return -ENOTCONN;
+	ret = xmem_rdma_region(conn, req, wr);
+	xmem_rdma_put(conn);
+	return ret;
+}
+
+static int xmem_check_region_op(const char *what, struct xmem_region_op *op,
+				bool resize)
+{
+	const char *why;
+
+	if (op->reserved || op->reserved2[0] || op->reserved2[1])
+		why = "reserved fields not zero";
+	else if (op->flags & ~(resize ? XMEM_RESIZE_WRITEBACK : 0))
+		why = "unknown flags";
+	else if (xmem_wire_check_name(op->name, sizeof(op->name)))
+		why = "bad region name";
+	else if (resize && (!op->size || !IS_ALIGNED(op->size, PAGE_SIZE) ||
+			    op->size > XMEM_REGION_MAX_BYTES))
+		why = "size not a nonzero page multiple up to 1 TiB";
+	else if (!resize && op->size)
+		why = "size not zero";
+	else
+		return 0;
+	pr_warn_ratelimited("%s: %s\n", what, why);
+	return -EINVAL;
+}
+
+/* Forget a region here; its pages were dropped.  Under dev->lock. */
+static void xmem_forget_region(struct xmem_device *dev,
+			       struct xmem_core_region *cr)
+{
+	lockdep_assert_held(&dev->lock);
+	list_del(&cr->node);
+	xmem_region_put(&cr->r);	/* the list's reference */
+}
+
+/*
+ * Make a region attached here unused: nothing binds or maps it, and its
+ * cached pages are written back and dropped.  Under dev->lock.
+ */
+static int xmem_quiesce_region(struct xmem_core_region *cr, const char *what)
+{
+	if (kref_read(&cr->r.ref) > 1) {
+		pr_warn_ratelimited("%s %s: region is open or mapped\n", what,
+				    cr->r.name);
+		return -EBUSY;
+	}
+	if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
+	    xmem_region_drop(&cr->r)) {
+		pr_err_ratelimited("%s %s: write-back failed; nothing changed\n",
+				   what, cr->r.name);
+		return -EIO;
+	}
+	return 0;
+}
+
+static long xmem_ioctl_detach(void __user *arg)
+{
+	struct xmem_wire_region_req req = { .op = XMEM_REGION_OP_DETACH };
+	struct xmem_device *dev = &xmem_dev;
+	struct xmem_core_region *cr;
+	struct xmem_wire_region wr;
+	struct xmem_region_op op;
+	int ret;
+
+	if (copy_from_user(&op, arg, sizeof(op)))
+		return -EFAULT;
+	ret = xmem_check_region_op("DETACH", &op, false);
+	if (ret)
+		return ret;
+
+	mutex_lock(&dev->lock);
+	cr = xmem_lookup_region(dev, op.name);
+	if (!cr) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (!xmem_may_attach(cr)) {
+		ret = -EACCES;
+		goto out;
+	}
+	ret = xmem_quiesce_region(cr, "DETACH");
+	if (ret)
+		goto out;
+	op.size = (u64)cr->r.nr_pages << PAGE_SHIFT;
+	op.region_id = cr->region_id;
+	/* The appliance only counts users; a refusal changes nothing here. */
+	req.name = cr->r.name;
+	req.uid = xmem_caller_uid();
+	req.gid = xmem_caller_gid();
+	ret = xmem_region_call(dev, &req, &wr);
+	if (ret && ret != -ENOTCONN)
+		pr_warn_ratelimited("region %s: appliance refused DETACH: %d\n",
+				    cr->r.name, ret);
+	pr_info("region %s: detached\n", cr->r.name);
+	xmem_forget_region(dev, cr);
+	ret = 0;
+out:
+	mutex_unlock(&dev->lock);
+	if (!ret && copy_to_user(arg, &op, sizeof(op)))
+		ret = -EFAULT;
+	return ret;
+}
+
+static long xmem_ioctl_resize(void __user *arg)
+{
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_RESIZE,
+		.uid = xmem_caller_uid(),
+		.gid = xmem_caller_gid(),
+	};
+	struct xmem_device *dev = &xmem_dev;
+	struct xmem_core_region *cr;
+	struct xmem_wire_region wr;
+	struct xmem_region_op op;
+	pgoff_t nr, old;
+	bool shrink;
+	int ret;
+
+	if (copy_from_user(&op, arg, sizeof(op)))
+		return -EFAULT;
+	ret = xmem_check_region_op("RESIZE", &op, true);
+	if (ret)
+		return ret;
+	req.name = op.name;
+	req.size = op.size;
+	nr = op.size >> PAGE_SHIFT;
+
+	mutex_lock(&dev->lock);
+	cr = xmem_lookup_region(dev, op.name);
+	if (!cr) {
+		/* Not attached here: only the appliance's copy changes. */
+		ret = xmem_region_call(dev, &req, &wr);
+		goto done;
+	}
+	if (!xmem_may_admin(cr)) {
+		ret = -EACCES;
+		goto out;
+	}
+	old = cr->r.nr_pages;
+	shrink = nr < old;
+	if (shrink) {
+		/*
+		 * Unmap and drop the removed range before its memory goes:
+		 * from here on faults there get SIGBUS.
+		 */
+		ret = xmem_region_resize(&cr->r, nr,
+					 op.flags & XMEM_RESIZE_WRITEBACK);
+		if (ret)
+			goto out;
+		/* The old key stops working: no transfer may use it now. */
+		down_write(&cr->io_lock);
+	}
+	ret = xmem_region_call(dev, &req, &wr);
+	if (!ret && wr.size != op.size) {
+		pr_err_ratelimited("region %s: appliance resized to %llu, not %llu\n",
+				   op.name, wr.size, op.size);
+		ret = -EBADMSG;
+	}
+	if (!ret) {
+		spin_lock(&dev->conn_lock);
+		cr->addr = wr.addr;
+		cr->rkey = wr.rkey;
+		spin_unlock(&dev->conn_lock);
+	}
+	if (shrink)
+		up_write(&cr->io_lock);
+	if (ret) {
+		/*
+		 * The appliance kept the old size: so does the region, minus
+		 * the cached pages of the range that was to go.
+		 */
+		if (shrink)
+			xmem_region_resize(&cr->r, old, false);
+		goto out;
+	}
+	/* A grow is published once the appliance has the memory. */
+	if (!shrink)
+		xmem_region_resize(&cr->r, nr, false);
+	pr_info("region %s: resized from %llu to %llu bytes\n", op.name,
+		(u64)old << PAGE_SHIFT, op.size);
+done:
+	if (!ret)
+		op.region_id = wr.region_id;
+out:
+	mutex_unlock(&dev->lock);
+	if (ret) {
+		pr_warn_ratelimited("RESIZE %s to %llu: %d\n", op.name, op.size,
+				    ret);
+		return ret;
+	}
+	return copy_to_user(arg, &op, sizeof(op)) ? -EFAULT : 0;
+}
+
+static long xmem_ioctl_destroy(void __user *arg)
+{
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_DESTROY,
+		.uid = xmem_caller_uid(),
+		.gid = xmem_caller_gid(),
+	};
+	struct xmem_device *dev = &xmem_dev;
+	struct xmem_core_region *cr;
+	struct xmem_wire_region wr;
+	struct xmem_region_op op;
+	bool lost = false;
+	int ret;
+
+	if (copy_from_user(&op, arg, sizeof(op)))
+		return -EFAULT;
+	ret = xmem_check_region_op("DESTROY", &op, false);
+	if (ret)
+		return ret;
+	req.name = op.name;
+
+	mutex_lock(&dev->lock);
+	cr = xmem_lookup_region(dev, op.name);
+	if (cr) {
+		if (!xmem_may_admin(cr)) {
+			ret = -EACCES;
+			goto out;
+		}
+		spin_lock(&dev->conn_lock);
+		lost = cr->lost;
+		spin_unlock(&dev->conn_lock);
+		/* Pages of a lost region cannot be written back: drop them. */
+		ret = lost ? 0 : xmem_quiesce_region(cr, "DESTROY");
+		if (ret)
+			goto out;
+	}
+	ret = xmem_region_call(dev, &req, &wr);
+	if (ret == -ENOENT && lost)
+		ret = 0;
+	if (ret)
+		goto out;
+	op.size = wr.size;
+	op.region_id = wr.region_id;
+	if (cr) {
+		if (lost && kref_read(&cr->r.ref) > 1) {
+			ret = -EBUSY;
+			goto out;
+		}
+		xmem_forget_region(dev, cr);
+	}
+	pr_info("region %s: destroyed\n", op.name);
+out:
+	mutex_unlock(&dev->lock);
+	if (ret) {
+		pr_warn_ratelimited("DESTROY %s: %d\n", op.name, ret);
+		return ret;
+	}
+	return copy_to_user(arg, &op, sizeof(op)) ? -EFAULT : 0;
+}
+
+/* Fill @e from the appliance's answer and what this client knows. */
+static void xmem_fill_entry(struct xmem_device *dev,
+			    struct xmem_region_entry *e,
+			    const struct xmem_wire_region *wr)
+{
+	struct xmem_core_region *cr;
+	unsigned long resident, dirty;
+
+	memcpy(e->name, wr->name, sizeof(e->name));
+	e->size = wr->size;
+	e->region_id = wr->region_id;
+	e->uid = wr->uid;
+	e->gid = wr->gid;
+	e->mode = wr->mode;
+	e->users = wr->users;
+	mutex_lock(&dev->lock);
+	cr = xmem_lookup_region(dev, wr->name);
+	if (cr && cr->region_id == wr->region_id) {
+		e->flags |= XMEM_ENTRY_ATTACHED;
+		xmem_region_counts(&cr->r, &resident, &dirty);
+		e->resident_bytes = (u64)resident << PAGE_SHIFT;
+	}
+	if (dev->addr_set)
+		snprintf(e->appliance, sizeof(e->appliance), "%pISpc",
+			 &dev->addr);
+	mutex_unlock(&dev->lock);
+}
+
+static long xmem_ioctl_list(void __user *arg)
+{
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_NEXT,
+		.uid = xmem_caller_uid(),
+		.gid = xmem_caller_gid(),
+	};
+	struct xmem_device *dev = &xmem_dev;
+	struct xmem_region_entry *entries;
+	struct xmem_region_list l;
+	struct xmem_rdma_conn *conn;
+	struct xmem_wire_region wr;
+	unsigned int n = 0;
+	int ret = 0;
+
+	if (copy_from_user(&l, arg, sizeof(l)))
+		return -EFAULT;
+	if (l.flags || l.reserved[0] || l.reserved[1] || !l.count ||
+	    l.count > XMEM_LIST_MAX) {
+		pr_warn_ratelimited("LIST: count not 1 to %u, or flags or reserved fields not zero\n",
+				    XMEM_LIST_MAX);
+		return -EINVAL;
+	}
+	entries = kcalloc(l.count, sizeof(*entries), GFP_KERNEL);
+	if (!entries)
+		return -ENOMEM;
+	conn = xmem_conn_now(dev);
+	if (!conn) {
+		ret = -ENOTCONN;
+		goto out_free;
+	}
+	req.cursor = l.cursor;
+	while (n < l.count) {
+		ret = xmem_rdma_region(conn, &req, &wr);
+		if (ret == -ENOENT) {
+			ret = 0;
+			break;
+		}
+		if (ret)
+			break;
+		if (wr.region_id <= req.cursor) {
+			pr_err_ratelimited("LIST: appliance went backwards\n");
+			ret = -EBADMSG;
+			break;
+		}
+		xmem_fill_entry(dev, &entries[n++], &wr);
+		req.cursor = wr.region_id;
+	}
+	xmem_rdma_put(conn);
+	if (ret)
+		goto out_free;
+	l.count = n;
+	l.cursor = req.cursor;
+	if (copy_to_user(u64_to_user_ptr(l.entries), entries,
+			 n * sizeof(*entries)) ||
+	    copy_to_user(arg, &l, sizeof(l)))
+		ret = -EFAULT;
+out_free:
+	kfree(entries);
+	return ret;
+}
+
 static long xmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct xmem_file *xf = file->private_data;
@@ -692,6 +1210,14 @@ static long xmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xmem_ioctl_attach(xf, uarg);
 	case XMEM_IOC_INFO:
 		return xmem_ioctl_info(xf, uarg);
+	case XMEM_IOC_DETACH:
+		return xmem_ioctl_detach(uarg);
+	case XMEM_IOC_RESIZE:
+		return xmem_ioctl_resize(uarg);
+	case XMEM_IOC_DESTROY:
+		return xmem_ioctl_destroy(uarg);
+	case XMEM_IOC_LIST:
+		return xmem_ioctl_list(uarg);
 	default:
 		pr_warn_ratelimited("unknown ioctl %#x from %s[%d]\n", cmd,
 				    current->comm, task_pid_nr(current));
@@ -795,6 +1321,30 @@ static ssize_t appliance_store(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(appliance);
 
+static ssize_t secret_store(struct device *d, struct device_attribute *attr,
+			    const char *buf, size_t len)
+{
+	struct xmem_device *dev = &xmem_dev;
+	size_t n = len;
+
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n && (n < XMEM_AUTH_SECRET_MIN || n > XMEM_AUTH_SECRET_MAX)) {
+		pr_warn_ratelimited("secret: expected %u to %u bytes, or nothing to clear it\n",
+				    XMEM_AUTH_SECRET_MIN, XMEM_AUTH_SECRET_MAX);
+		return -EINVAL;
+	}
+	mutex_lock(&dev->lock);
+	memzero_explicit(dev->secret, sizeof(dev->secret));
+	memcpy(dev->secret, buf, n);
+	dev->secret_len = n;
+	mutex_unlock(&dev->lock);
+	pr_info("shared secret %s; it applies from the next connection\n",
+		n ? "set" : "cleared");
+	return len;
+}
+static DEVICE_ATTR_WO(secret);
+
 static ssize_t state_show(struct device *d, struct device_attribute *attr,
 			  char *buf)
 {
@@ -802,6 +1352,29 @@ static ssize_t state_show(struct device *d, struct device_attribute *attr,
 			  xmem_state_names[READ_ONCE(xmem_dev.state)]);
 }
 static DEVICE_ATTR_RO(state);
+
+static ssize_t io_timeout_show(struct device *d,
+			       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(io_timeout));
+}
+
+static ssize_t io_timeout_store(struct device *d,
+				struct device_attribute *attr,
+				const char *buf, size_t len)
+{
+	unsigned int secs;
+
+	if (kstrtouint(buf, 10, &secs) || !secs ||
+	    secs > XMEM_IO_TIMEOUT_MAX) {
+		pr_warn_ratelimited("io_timeout: expected seconds from 1 to %u\n",
+				    XMEM_IO_TIMEOUT_MAX);
+		return -EINVAL;
+	}
+	WRITE_ONCE(io_timeout, secs);
+	return len;
+}
+static DEVICE_ATTR_RW(io_timeout);
 
 static int xmem_appliance_stat(struct xmem_wire_stat *st)
 {
@@ -843,6 +1416,8 @@ static DEVICE_ATTR_RO(appliance_bytes);
 static struct attribute *xmem_attrs[] = {
 	&dev_attr_appliance.attr,
 	&dev_attr_state.attr,
+	&dev_attr_io_timeout.attr,
+	&dev_attr_secret.attr,
 	&dev_attr_appliance_regions.attr,
 	&dev_attr_appliance_bytes.attr,
 	NULL,
@@ -886,6 +1461,11 @@ static int __init xmem_init(void)
 
 	if (local_limit < XMEM_MIN_LIMIT) {
 		pr_err("local_limit must be at least 1M\n");
+		return -EINVAL;
+	}
+	if (!io_timeout || io_timeout > XMEM_IO_TIMEOUT_MAX) {
+		pr_err("io_timeout must be 1 to %u seconds\n",
+		       XMEM_IO_TIMEOUT_MAX);
 		return -EINVAL;
 	}
 	if (appliance && xmem_parse_addr(appliance, &ss)) {
@@ -997,6 +1577,7 @@ static void __exit xmem_exit(void)
 	iput(dev->inode);
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);
 	ida_destroy(&dev->windows);
+	memzero_explicit(dev->secret, sizeof(dev->secret));
 	pr_info("unloaded\n");
 }
 

@@ -15,9 +15,12 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <crypto/algapi.h>
+#include <crypto/hash.h>
 #include <linux/inet.h>
 #include <linux/kref.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
@@ -74,6 +77,7 @@ struct xmem_rdma_buf {
  * @state: an enum xmem_rdma_state
  * @cm_done: completed when connection setup succeeded or failed
  * @cm_error: result of connection setup
+ * @hello_flags: XMEM_HELLO_F_* of the appliance's accept
  * @recv: receive buffers, always posted while connected
  * @call_lock: serialises control calls; protects @send, @tag, @rep_len
  *	and the contents of @rep
@@ -109,6 +113,7 @@ struct xmem_rdma_conn {
 	enum xmem_rdma_state state;
 	struct completion cm_done;
 	int cm_error;
+	u32 hello_flags;
 
 	struct xmem_rdma_buf recv[XMEM_RDMA_RECV_BUFS];
 
@@ -507,6 +512,8 @@ static int xmem_rdma_cm_handler(struct rdma_cm_id *cm_id,
 			xmem_rdma_setup_done(conn, ret);
 			break;
 		}
+		conn->hello_flags =
+			xmem_wire_hello_flags(ev->param.conn.private_data);
 		xmem_rdma_set_state(conn, XMEM_RDMA_CONNECTED);
 		xmem_rdma_setup_done(conn, 0);
 		break;
@@ -589,6 +596,18 @@ void xmem_rdma_put(struct xmem_rdma_conn *conn)
 	kref_put(&conn->ref, xmem_rdma_release);
 }
 
+/**
+ * xmem_rdma_connected() - whether a connection can still carry work
+ * @conn: the connection
+ *
+ * Context: any.
+ * Return: true until the connection failed or was disconnected.
+ */
+bool xmem_rdma_connected(struct xmem_rdma_conn *conn)
+{
+	return xmem_rdma_usable(conn);
+}
+
 /* Stop all work: disconnect and wait until every work request is done. */
 static void xmem_rdma_quiesce(struct xmem_rdma_conn *conn)
 {
@@ -598,22 +617,31 @@ static void xmem_rdma_quiesce(struct xmem_rdma_conn *conn)
 		ib_drain_qp(conn->qp);
 }
 
+static int xmem_rdma_auth(struct xmem_rdma_conn *conn, const u8 *key,
+			  size_t keylen);
+
 /**
  * xmem_rdma_connect() - connect to an appliance
  * @dst: the appliance's RDMA CM address and port
  * @ops: callbacks, may be NULL
  * @priv: argument of the callbacks
+ * @secret: shared secret, or NULL
+ * @secret_len: its length in bytes, 0 without one
  * @connp: out, the connection, holding one reference for the caller
  *
  * Resolves the address and route, creates the queues within the device's
- * limits and connects, checking the appliance's protocol version.
+ * limits and connects, checking the appliance's protocol version.  With a
+ * secret, client and appliance then prove to each other that they know
+ * it; without one, an appliance that asks for it is refused.
  *
  * Context: process context, may sleep for the RDMA CM timeouts.
- * Return: 0; -EPROTO (protocol mismatch), -ECONNREFUSED, -ETIMEDOUT,
+ * Return: 0; -EPROTO (protocol mismatch), -EACCES (authentication
+ * failed, or a secret on one side only), -ECONNREFUSED, -ETIMEDOUT,
  * -EHOSTUNREACH, -ENOMEM or another negative errno.
  */
 int xmem_rdma_connect(const struct sockaddr_storage *dst,
 		      const struct xmem_rdma_ops *ops, void *priv,
+		      const u8 *secret, size_t secret_len,
 		      struct xmem_rdma_conn **connp)
 {
 	struct xmem_rdma_conn *conn;
@@ -657,6 +685,22 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 	ret = left ? conn->cm_error : -ETIMEDOUT;
 	if (ret)
 		goto err_quiesce;
+
+	if (secret_len && !(conn->hello_flags & XMEM_HELLO_F_AUTH)) {
+		xmem_rdma_err(conn, "the appliance has no shared secret, this client has one: refused\n");
+		ret = -EACCES;
+		goto err_quiesce;
+	}
+	if (!secret_len && (conn->hello_flags & XMEM_HELLO_F_AUTH)) {
+		xmem_rdma_err(conn, "the appliance asks for a shared secret; none is set (sysfs secret)\n");
+		ret = -EACCES;
+		goto err_quiesce;
+	}
+	if (secret_len) {
+		ret = xmem_rdma_auth(conn, secret, secret_len);
+		if (ret)
+			goto err_quiesce;
+	}
 
 	xmem_rdma_info(conn, "connected (%s, %u transfers in flight)\n",
 		       dev_name(&conn->cm_id->device->dev), conn->rw_max);
@@ -746,36 +790,110 @@ out:
 	return ret;
 }
 
+/* HMAC-SHA256(@key, @label || @a || @b) into @out; see xmem_proto.h. */
+static int xmem_rdma_hmac(const u8 *key, size_t keylen, const char *label,
+			  const u8 *a, const u8 *b, u8 *out)
+{
+	struct crypto_shash *tfm;
+	int ret;
+
+	tfm = crypto_alloc_shash("hmac(sha256)", 0, 0);
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
+	ret = crypto_shash_setkey(tfm, key, keylen);
+	if (!ret) {
+		SHASH_DESC_ON_STACK(desc, tfm);
+
+		desc->tfm = tfm;
+		ret = crypto_shash_init(desc) ?:
+		      crypto_shash_update(desc, label, strlen(label)) ?:
+		      crypto_shash_update(desc, a, XMEM_AUTH_NONCE_SIZE) ?:
+		      crypto_shash_update(desc, b, XMEM_AUTH_NONCE_SIZE) ?:
+		      crypto_shash_final(desc, out);
+		shash_desc_zero(desc);
+	}
+	crypto_free_shash(tfm);
+	return ret;
+}
+
+/*
+ * Mutual challenge-response with the shared secret (xmem_proto.h), on a
+ * connection just established.  The secret never travels.
+ */
+static int xmem_rdma_auth(struct xmem_rdma_conn *conn, const u8 *key,
+			  size_t keylen)
+{
+	u8 cn[XMEM_AUTH_NONCE_SIZE], an[XMEM_AUTH_NONCE_SIZE];
+	u8 mac[XMEM_AUTH_MAC_SIZE], want[XMEM_AUTH_MAC_SIZE];
+	int ret;
+
+	get_random_bytes(cn, sizeof(cn));
+	mutex_lock(&conn->call_lock);
+	conn->tag++;
+	ret = xmem_wire_build_auth_req(conn->send.data, conn->tag, 1, cn,
+				       NULL) ?:
+	      xmem_rdma_call(conn, sizeof(struct xmem_msg_auth_req)) ?:
+	      xmem_wire_parse_auth_rep(conn->rep, conn->rep_len, conn->tag, 1,
+				       an, mac) ?:
+	      xmem_rdma_hmac(key, keylen, XMEM_AUTH_LABEL_APPLIANCE, cn, an,
+			     want);
+	if (ret)
+		goto out;
+	if (crypto_memneq(want, mac, sizeof(mac))) {
+		xmem_rdma_err(conn, "the appliance does not know the shared secret\n");
+		ret = -EACCES;
+		goto out;
+	}
+	ret = xmem_rdma_hmac(key, keylen, XMEM_AUTH_LABEL_CLIENT, an, cn, mac);
+	if (ret)
+		goto out;
+	conn->tag++;
+	ret = xmem_wire_build_auth_req(conn->send.data, conn->tag, 2, NULL,
+				       mac) ?:
+	      xmem_rdma_call(conn, sizeof(struct xmem_msg_auth_req)) ?:
+	      xmem_wire_parse_auth_rep(conn->rep, conn->rep_len, conn->tag, 2,
+				       NULL, NULL);
+	if (ret == -EACCES)
+		xmem_rdma_err(conn, "refused: wrong shared secret\n");
+out:
+	mutex_unlock(&conn->call_lock);
+	memzero_explicit(mac, sizeof(mac));
+	memzero_explicit(want, sizeof(want));
+	if (ret && ret != -EACCES)
+		xmem_rdma_err(conn, "authentication failed: %d\n", ret);
+	return ret;
+}
+
 /**
- * xmem_rdma_attach() - look up, and maybe create, a region on the appliance
+ * xmem_rdma_region() - a region operation on the appliance
  * @conn: the connection
- * @name: region name
- * @size: size in bytes, or 0 for an existing region's size
- * @flags: XMEM_ATTACH_F_*
- * @out: out, where the region lives
+ * @r: the operation and its arguments
+ * @out: out, the region as the appliance answers
  *
  * Context: process context, may sleep up to the call timeout.
- * Return: 0; the appliance's answer (-ENOENT, -EEXIST, -EINVAL,
- * -ENOMEM); -EBADMSG for a malformed reply; -ENOTCONN or -ETIMEDOUT.
+ * Return: 0; the appliance's answer (-ENOENT, -EEXIST, -EINVAL, -EACCES,
+ * -EBUSY, -ENOMEM, -EOPNOTSUPP from an appliance older than protocol
+ * 1.1); -EBADMSG for a malformed reply; -ENOTCONN or -ETIMEDOUT.
  */
-int xmem_rdma_attach(struct xmem_rdma_conn *conn, const char *name, u64 size,
-		     u32 flags, struct xmem_wire_region *out)
+int xmem_rdma_region(struct xmem_rdma_conn *conn,
+		     const struct xmem_wire_region_req *r,
+		     struct xmem_wire_region *out)
 {
 	int ret;
 
 	mutex_lock(&conn->call_lock);
 	conn->tag++;
-	ret = xmem_wire_build_attach_req(conn->send.data, conn->tag, name,
-					 size, flags);
+	ret = xmem_wire_build_region_req(conn->send.data, conn->tag, r);
 	if (ret)
 		goto out;
-	ret = xmem_rdma_call(conn, sizeof(struct xmem_msg_attach_req));
+	ret = xmem_rdma_call(conn, sizeof(struct xmem_msg_region_req));
 	if (ret)
 		goto out;
-	ret = xmem_wire_parse_attach_rep(conn->rep, conn->rep_len, conn->tag,
-					 out);
+	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
+					 r->op, out);
 	if (ret == -EBADMSG)
-		xmem_rdma_err(conn, "malformed reply to attach of %s\n", name);
+		xmem_rdma_err(conn, "malformed reply to region operation %u of %s\n",
+			      r->op, r->name ? r->name : "(next)");
 out:
 	mutex_unlock(&conn->call_lock);
 	return ret;

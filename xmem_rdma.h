@@ -13,6 +13,7 @@ struct page;
 struct sockaddr_storage;
 struct xmem_rdma_conn;
 struct xmem_wire_region;
+struct xmem_wire_region_req;
 struct xmem_wire_stat;
 
 /**
@@ -38,12 +39,15 @@ struct xmem_io {
 
 int xmem_rdma_connect(const struct sockaddr_storage *dst,
 		      const struct xmem_rdma_ops *ops, void *priv,
+		      const u8 *secret, size_t secret_len,
 		      struct xmem_rdma_conn **connp);
 void xmem_rdma_disconnect(struct xmem_rdma_conn *conn);
+bool xmem_rdma_connected(struct xmem_rdma_conn *conn);
 void xmem_rdma_get(struct xmem_rdma_conn *conn);
 void xmem_rdma_put(struct xmem_rdma_conn *conn);
-int xmem_rdma_attach(struct xmem_rdma_conn *conn, const char *name, u64 size,
-		     u32 flags, struct xmem_wire_region *out);
+int xmem_rdma_region(struct xmem_rdma_conn *conn,
+		     const struct xmem_wire_region_req *r,
+		     struct xmem_wire_region *out);
 int xmem_rdma_stat(struct xmem_rdma_conn *conn, struct xmem_wire_stat *out);
 int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 		 const struct xmem_io *ios, unsigned int n, bool write);

@@ -88,7 +88,8 @@ int xmem_wire_parse_hello_rep(const void *data, size_t len, u16 *credits)
 	if (!data || len < sizeof(*rep))
 		return -EPROTO;
 	if (le32_to_cpu(rep->magic) != XMEM_PROTO_MAGIC ||
-	    le16_to_cpu(rep->major) != XMEM_PROTO_MAJOR || rep->reserved)
+	    le16_to_cpu(rep->major) != XMEM_PROTO_MAJOR ||
+	    le32_to_cpu(rep->flags) & ~XMEM_HELLO_F_ALL)
 		return -EPROTO;
 	status = le16_to_cpu(rep->status);
 	if (status)
@@ -99,6 +100,21 @@ int xmem_wire_parse_hello_rep(const void *data, size_t len, u16 *credits)
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_hello_rep);
+
+/**
+ * xmem_wire_hello_flags() - the flags of an accept
+ * @data: private data that xmem_wire_parse_hello_rep() accepted
+ *
+ * Context: any.
+ * Return: XMEM_HELLO_F_* bits.
+ */
+u32 xmem_wire_hello_flags(const void *data)
+{
+	const struct xmem_hello_rep *rep = data;
+
+	return le32_to_cpu(rep->flags);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_hello_flags);
 
 static void xmem_wire_hdr(struct xmem_msg_hdr *hdr, u16 type, u32 len, u64 tag)
 {
@@ -287,3 +303,205 @@ int xmem_wire_parse_stat_rep(const void *buf, size_t len, u64 tag,
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_stat_rep);
+
+/* The fields each operation may or must carry; see struct xmem_msg_region_req. */
+static int xmem_wire_check_region_req(const struct xmem_wire_region_req *r)
+{
+	bool attach = r->op == XMEM_REGION_OP_ATTACH;
+
+	if (r->op == XMEM_REGION_OP_INVALID || r->op >= XMEM_REGION_OP_MAX)
+		return -EINVAL;
+	if (attach ? r->flags & ~XMEM_ATTACH_F_ALL : r->flags)
+		return -EINVAL;
+	if ((r->flags & XMEM_ATTACH_F_EXCL) &&
+	    !(r->flags & XMEM_ATTACH_F_CREATE))
+		return -EINVAL;
+	if (r->mode & ~XMEM_REGION_MODE_MASK ||
+	    (r->mode && !(r->flags & XMEM_ATTACH_F_CREATE)))
+		return -EINVAL;
+	if (r->op == XMEM_REGION_OP_NEXT ? !!r->name : !r->name ||
+	    xmem_wire_check_name(r->name, XMEM_NAME_MAX))
+		return -EINVAL;
+	if (r->cursor && r->op != XMEM_REGION_OP_NEXT)
+		return -EINVAL;
+	if (!IS_ALIGNED(r->size, PAGE_SIZE) || r->size > XMEM_REGION_MAX_BYTES)
+		return -EINVAL;
+	if (r->op == XMEM_REGION_OP_RESIZE ? !r->size : r->size && !attach)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * xmem_wire_build_region_req() - encode an XMEM_MSG_REGION_REQ
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @r: the operation and its arguments
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for an unknown operation or a field the
+ * operation does not allow (nothing is encoded).
+ */
+int xmem_wire_build_region_req(struct xmem_msg_region_req *req, u64 tag,
+			       const struct xmem_wire_region_req *r)
+{
+	if (xmem_wire_check_region_req(r))
+		return -EINVAL;
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_REGION_REQ, sizeof(*req), tag);
+	req->op = cpu_to_le16(r->op);
+	req->flags = cpu_to_le16(r->flags);
+	req->mode = cpu_to_le32(r->mode);
+	req->uid = cpu_to_le32(r->uid);
+	req->gid = cpu_to_le32(r->gid);
+	req->size = cpu_to_le64(r->size);
+	req->cursor = cpu_to_le64(r->cursor);
+	if (r->name)
+		strscpy(req->name, r->name, sizeof(req->name));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_region_req);
+
+/**
+ * xmem_wire_parse_region_rep() - decode and check an XMEM_MSG_REGION_REP
+ * @buf: message as received
+ * @len: bytes received
+ * @tag: the tag of the request it must answer
+ * @op: the operation of that request
+ * @out: decoded region, filled only on success
+ *
+ * Beyond the format, checks that the answer fits the operation: a remote
+ * address and key for ATTACH and RESIZE and none otherwise, "created"
+ * only for ATTACH, a valid name and mode.
+ *
+ * Context: any.
+ * Return: 0; the negated status the appliance sent; or -EBADMSG for a
+ * malformed or implausible reply.
+ */
+int xmem_wire_parse_region_rep(const void *buf, size_t len, u64 tag, u16 op,
+			       struct xmem_wire_region *out)
+{
+	const struct xmem_msg_region_rep *rep = buf;
+	bool keyed = op == XMEM_REGION_OP_ATTACH || op == XMEM_REGION_OP_RESIZE;
+	u64 size, addr, end;
+	u32 status, flags;
+	int err;
+
+	err = xmem_wire_parse_error(buf, len, tag);
+	if (err)
+		return err;
+	if (xmem_wire_check_hdr(buf, len, XMEM_MSG_REGION_REP, sizeof(*rep),
+				tag))
+		return -EBADMSG;
+	if (rep->reserved)
+		return -EBADMSG;
+
+	status = le32_to_cpu(rep->status);
+	if (status) {
+		if (!xmem_wire_status_ok(status) ||
+		    memchr_inv(&rep->flags, 0, sizeof(*rep) -
+			       offsetof(struct xmem_msg_region_rep, flags)))
+			return -EBADMSG;
+		return -(int)status;
+	}
+
+	size = le64_to_cpu(rep->size);
+	addr = le64_to_cpu(rep->addr);
+	flags = le32_to_cpu(rep->flags);
+	if (!size || !IS_ALIGNED(size, PAGE_SIZE) ||
+	    size > XMEM_REGION_MAX_BYTES)
+		return -EBADMSG;
+	if (check_add_overflow(addr, size, &end))
+		return -EBADMSG;
+	if (!keyed && (addr || rep->rkey))
+		return -EBADMSG;
+	if (!rep->region_id || flags & ~XMEM_REGION_REP_F_CREATED ||
+	    (flags && op != XMEM_REGION_OP_ATTACH))
+		return -EBADMSG;
+	if (le32_to_cpu(rep->mode) & ~XMEM_REGION_MODE_MASK)
+		return -EBADMSG;
+	if (xmem_wire_check_name(rep->name, sizeof(rep->name)) ||
+	    memchr_inv(rep->name + strlen(rep->name), 0,
+		       sizeof(rep->name) - strlen(rep->name)))
+		return -EBADMSG;
+
+	out->region_id = le64_to_cpu(rep->region_id);
+	out->size = size;
+	out->addr = addr;
+	out->rkey = le32_to_cpu(rep->rkey);
+	out->created = flags & XMEM_REGION_REP_F_CREATED;
+	out->mode = le32_to_cpu(rep->mode);
+	out->uid = le32_to_cpu(rep->uid);
+	out->gid = le32_to_cpu(rep->gid);
+	out->users = le32_to_cpu(rep->users);
+	memcpy(out->name, rep->name, sizeof(out->name));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_region_rep);
+
+/**
+ * xmem_wire_build_auth_req() - encode an XMEM_MSG_AUTH_REQ
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @step: 1 (with @nonce) or 2 (with @mac)
+ * @nonce: step 1: the client's nonce, XMEM_AUTH_NONCE_SIZE bytes
+ * @mac: step 2: the client's proof, XMEM_AUTH_MAC_SIZE bytes
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for another step (nothing is encoded).
+ */
+int xmem_wire_build_auth_req(struct xmem_msg_auth_req *req, u64 tag,
+			     u16 step, const u8 *nonce, const u8 *mac)
+{
+	if (step != 1 && step != 2)
+		return -EINVAL;
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_AUTH_REQ, sizeof(*req), tag);
+	req->step = cpu_to_le16(step);
+	if (step == 1)
+		memcpy(req->nonce, nonce, sizeof(req->nonce));
+	else
+		memcpy(req->mac, mac, sizeof(req->mac));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_auth_req);
+
+/**
+ * xmem_wire_parse_auth_rep() - decode and check an XMEM_MSG_AUTH_REP
+ * @buf: message as received
+ * @len: bytes received
+ * @tag: the tag of the request it must answer
+ * @step: the step of that request
+ * @nonce: out, step 1: the appliance's nonce
+ * @mac: out, step 1: the appliance's proof
+ *
+ * Context: any.
+ * Return: 0; the negated status sent (-EACCES, -EPROTO, -EOPNOTSUPP);
+ * or -EBADMSG for a malformed reply.
+ */
+int xmem_wire_parse_auth_rep(const void *buf, size_t len, u64 tag, u16 step,
+			     u8 *nonce, u8 *mac)
+{
+	const struct xmem_msg_auth_rep *rep = buf;
+	u32 status;
+	int err;
+
+	err = xmem_wire_parse_error(buf, len, tag);
+	if (err)
+		return err;
+	if (xmem_wire_check_hdr(buf, len, XMEM_MSG_AUTH_REP, sizeof(*rep),
+				tag))
+		return -EBADMSG;
+	status = le32_to_cpu(rep->status);
+	if (rep->reserved || (status && !xmem_wire_status_ok(status)))
+		return -EBADMSG;
+	if (status || step != 1) {
+		if (memchr_inv(rep->nonce, 0, sizeof(rep->nonce)) ||
+		    memchr_inv(rep->mac, 0, sizeof(rep->mac)))
+			return -EBADMSG;
+		return -(int)status;
+	}
+	memcpy(nonce, rep->nonce, sizeof(rep->nonce));
+	memcpy(mac, rep->mac, sizeof(rep->mac));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_auth_rep);

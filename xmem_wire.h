@@ -13,12 +13,17 @@
 #define XMEM_REGION_MAX_BYTES	XMEM_REGION_MAX
 
 /**
- * struct xmem_wire_region - a decoded XMEM_MSG_ATTACH_REP
+ * struct xmem_wire_region - a decoded XMEM_MSG_ATTACH_REP or REGION_REP
  * @region_id: the appliance's identifier of the region
  * @size: region size in bytes
- * @addr: remote address of byte 0
- * @rkey: remote key
+ * @addr: remote address of byte 0 (0 where the operation gives none)
+ * @rkey: remote key (0 where the operation gives none)
  * @created: the request created the region
+ * @mode: permission bits (REGION_REP only)
+ * @uid: owner (REGION_REP only)
+ * @gid: group (REGION_REP only)
+ * @users: connections that have it attached (REGION_REP only)
+ * @name: its name, NUL terminated (REGION_REP only)
  */
 struct xmem_wire_region {
 	u64 region_id;
@@ -26,6 +31,33 @@ struct xmem_wire_region {
 	u64 addr;
 	u32 rkey;
 	bool created;
+	u32 mode;
+	u32 uid;
+	u32 gid;
+	u32 users;
+	char name[XMEM_NAME_MAX];
+};
+
+/**
+ * struct xmem_wire_region_req - what to put in an XMEM_MSG_REGION_REQ
+ * @op: an enum xmem_region_opcode value
+ * @flags: XMEM_ATTACH_F_* (ATTACH only)
+ * @mode: permission bits of a new region (ATTACH with CREATE), or 0
+ * @uid: the user the client acts for
+ * @gid: that user's group
+ * @size: ATTACH, RESIZE: size in bytes; else 0
+ * @cursor: NEXT: region id to continue after; else 0
+ * @name: region name; NULL for NEXT
+ */
+struct xmem_wire_region_req {
+	u16 op;
+	u16 flags;
+	u32 mode;
+	u32 uid;
+	u32 gid;
+	u64 size;
+	u64 cursor;
+	const char *name;
 };
 
 /**
@@ -43,6 +75,11 @@ struct xmem_wire_stat {
 int xmem_wire_check_name(const char *name, size_t max);
 void xmem_wire_build_hello(struct xmem_hello *hello, u16 credits);
 int xmem_wire_parse_hello_rep(const void *data, size_t len, u16 *credits);
+u32 xmem_wire_hello_flags(const void *data);
+int xmem_wire_build_auth_req(struct xmem_msg_auth_req *req, u64 tag,
+			     u16 step, const u8 *nonce, const u8 *mac);
+int xmem_wire_parse_auth_rep(const void *buf, size_t len, u64 tag, u16 step,
+			     u8 *nonce, u8 *mac);
 int xmem_wire_build_attach_req(struct xmem_msg_attach_req *req, u64 tag,
 			       const char *name, u64 size, u32 flags);
 int xmem_wire_parse_attach_rep(const void *buf, size_t len, u64 tag,
@@ -50,6 +87,10 @@ int xmem_wire_parse_attach_rep(const void *buf, size_t len, u64 tag,
 void xmem_wire_build_stat_req(struct xmem_msg_stat_req *req, u64 tag);
 int xmem_wire_parse_stat_rep(const void *buf, size_t len, u64 tag,
 			     struct xmem_wire_stat *out);
+int xmem_wire_build_region_req(struct xmem_msg_region_req *req, u64 tag,
+			       const struct xmem_wire_region_req *r);
+int xmem_wire_parse_region_rep(const void *buf, size_t len, u64 tag, u16 op,
+			       struct xmem_wire_region *out);
 int xmem_wire_reply_tag(const void *buf, size_t len, u64 *tag);
 
 #endif /* XMEM_WIRE_H */

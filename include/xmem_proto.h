@@ -21,6 +21,10 @@
  * Versioning: the connection request carries struct xmem_hello.  A peer
  * refuses a different major version; a newer minor version only adds message
  * types, which the other side answers with XMEM_MSG_ERROR_REP (-EOPNOTSUPP).
+ * Minor 1 adds XMEM_MSG_REGION_REQ/REP: the region life cycle (attach with
+ * an owner, detach, resize, destroy, info and listing), and
+ * XMEM_MSG_AUTH_REQ/REP with XMEM_HELLO_F_AUTH: mutual authentication of
+ * client and appliance with a shared secret.
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -32,7 +36,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	0
+#define XMEM_PROTO_MINOR	1
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -77,7 +81,7 @@ struct xmem_hello {
  * @credits: number of receive buffers the appliance keeps posted for
  *	this connection; the client never has more requests in flight
  * @status: 0 on accept, a positive errno value on reject
- * @reserved: must be zero
+ * @flags: XMEM_HELLO_F_*; zero before protocol 1.1
  */
 struct xmem_hello_rep {
 	__le32 magic;
@@ -85,8 +89,17 @@ struct xmem_hello_rep {
 	__le16 minor;
 	__le16 credits;
 	__le16 status;
-	__le32 reserved;
+	__le32 flags;
 };
+
+/*
+ * Flags of struct xmem_hello_rep.
+ * AUTH: the appliance has a shared secret; it answers every request but
+ *	XMEM_MSG_AUTH_REQ with XMEM_MSG_ERROR_REP (EACCES) until the client
+ *	has authenticated.
+ */
+#define XMEM_HELLO_F_AUTH	0x1u
+#define XMEM_HELLO_F_ALL	XMEM_HELLO_F_AUTH
 
 /**
  * enum xmem_msg_type - control message types
@@ -97,6 +110,10 @@ struct xmem_hello_rep {
  * @XMEM_MSG_STAT_REQ: client asks for the appliance's totals
  * @XMEM_MSG_STAT_REP: appliance answers with its totals
  * @XMEM_MSG_ERROR_REP: appliance refuses a request it cannot parse
+ * @XMEM_MSG_REGION_REQ: client asks for a region operation (minor 1)
+ * @XMEM_MSG_REGION_REP: appliance answers a region operation (minor 1)
+ * @XMEM_MSG_AUTH_REQ: client takes a step of authentication (minor 1)
+ * @XMEM_MSG_AUTH_REP: appliance answers it (minor 1)
  */
 enum xmem_msg_type {
 	XMEM_MSG_INVALID	= 0,
@@ -105,6 +122,10 @@ enum xmem_msg_type {
 	XMEM_MSG_STAT_REQ	= 3,
 	XMEM_MSG_STAT_REP	= 4,
 	XMEM_MSG_ERROR_REP	= 5,
+	XMEM_MSG_REGION_REQ	= 6,
+	XMEM_MSG_REGION_REP	= 7,
+	XMEM_MSG_AUTH_REQ	= 8,
+	XMEM_MSG_AUTH_REP	= 9,
 };
 
 /**
@@ -207,6 +228,177 @@ struct xmem_msg_error_rep {
 	struct xmem_msg_hdr hdr;
 	__le32 status;
 	__le32 reserved;
+};
+
+/**
+ * enum xmem_region_opcode - operations of struct xmem_msg_region_req
+ * @XMEM_REGION_OP_INVALID: zero is never valid
+ * @XMEM_REGION_OP_ATTACH: look up, or create, a region and attach it to
+ *	this connection; the reply carries @addr and @rkey
+ * @XMEM_REGION_OP_DETACH: this connection stops using the region
+ * @XMEM_REGION_OP_RESIZE: change the size to @size; a shrink frees the
+ *	appliance memory of the removed range.  The reply carries the new
+ *	@addr and @rkey; keys handed out before stop working for a shrink
+ *	and keep covering the old range for a grow.
+ * @XMEM_REGION_OP_DESTROY: free the region; EBUSY while another
+ *	connection has it attached
+ * @XMEM_REGION_OP_INFO: describe the region named @name
+ * @XMEM_REGION_OP_NEXT: describe the region with the smallest id above
+ *	@cursor; ENOENT after the last one
+ * @XMEM_REGION_OP_MAX: one past the last operation
+ */
+enum xmem_region_opcode {
+	XMEM_REGION_OP_INVALID	= 0,
+	XMEM_REGION_OP_ATTACH	= 1,
+	XMEM_REGION_OP_DETACH	= 2,
+	XMEM_REGION_OP_RESIZE	= 3,
+	XMEM_REGION_OP_DESTROY	= 4,
+	XMEM_REGION_OP_INFO	= 5,
+	XMEM_REGION_OP_NEXT	= 6,
+	XMEM_REGION_OP_MAX,
+};
+
+/* Region permission bits, as the owner/group/other bits of a file mode. */
+#define XMEM_REGION_MODE_MASK	0777u
+#define XMEM_REGION_MODE_DEFAULT 0600u
+
+/**
+ * struct xmem_msg_region_req - a region operation
+ * @hdr: type XMEM_MSG_REGION_REQ
+ * @op: an enum xmem_region_opcode value
+ * @flags: XMEM_ATTACH_F_* for XMEM_REGION_OP_ATTACH, else zero
+ * @mode: permission bits (XMEM_REGION_MODE_MASK) of a region that
+ *	ATTACH with XMEM_ATTACH_F_CREATE creates; zero means
+ *	XMEM_REGION_MODE_DEFAULT.  Zero for every other operation.
+ * @uid: user on whose behalf the client asks; owner of a new region
+ * @gid: that user's group
+ * @size: ATTACH as in struct xmem_msg_attach_req; RESIZE: the new size,
+ *	a nonzero multiple of 4096; zero for every other operation
+ * @cursor: NEXT: the region id to continue after (0: from the start);
+ *	zero for every other operation
+ * @reserved: must be zero
+ * @name: region name, see XMEM_NAME_MAX; all zero for NEXT
+ *
+ * Access: ATTACH of an existing region needs read and write permission
+ * for @uid/@gid in the region's mode (uid 0 always has it); RESIZE and
+ * DESTROY need @uid to own the region or be 0.  INFO, NEXT and DETACH
+ * need nothing.
+ *
+ * A nonzero @reserved is answered with XMEM_MSG_ERROR_REP (EBADMSG), an
+ * unknown @op with EOPNOTSUPP and flags the operation does not take with
+ * EPROTO; every other problem with a REGION_REP status.
+ */
+struct xmem_msg_region_req {
+	struct xmem_msg_hdr hdr;
+	__le16 op;
+	__le16 flags;
+	__le32 mode;
+	__le32 uid;
+	__le32 gid;
+	__le64 size;
+	__le64 cursor;
+	__le64 reserved;
+	char name[XMEM_NAME_MAX];
+};
+
+/* Flags of struct xmem_msg_region_rep. */
+#define XMEM_REGION_REP_F_CREATED	0x1u	/* ATTACH created it */
+
+/**
+ * struct xmem_msg_region_rep - answer to a region operation
+ * @hdr: type XMEM_MSG_REGION_REP, tag of the request
+ * @status: 0, or a positive errno value: EINVAL (bad request), ENOENT (no
+ *	such region; after the last one for NEXT), EEXIST, EACCES (no
+ *	permission), EBUSY (DESTROY of a region another connection uses),
+ *	ENOMEM (capacity exhausted)
+ * @flags: XMEM_REGION_REP_F_*
+ * @region_id: appliance-wide identifier of the region, never 0
+ * @size: region size in bytes (after the operation)
+ * @addr: ATTACH, RESIZE: remote address of byte 0; else zero
+ * @rkey: ATTACH, RESIZE: remote key covering [@addr, @addr + @size);
+ *	else zero
+ * @mode: the region's permission bits
+ * @uid: the region's owner
+ * @gid: the region's group
+ * @users: connections that have the region attached
+ * @reserved: must be zero
+ * @name: the region's name, NUL padded
+ *
+ * When @status is not zero, every field after it is zero.  DESTROY and
+ * DETACH answer with the region as it was.
+ */
+struct xmem_msg_region_rep {
+	struct xmem_msg_hdr hdr;
+	__le32 status;
+	__le32 flags;
+	__le64 region_id;
+	__le64 size;
+	__le64 addr;
+	__le32 rkey;
+	__le32 mode;
+	__le32 uid;
+	__le32 gid;
+	__le32 users;
+	__le32 reserved;
+	char name[XMEM_NAME_MAX];
+};
+
+/*
+ * Authentication, when the appliance announces XMEM_HELLO_F_AUTH: both
+ * sides hold a shared secret K (16 to 128 bytes) and prove it with
+ * HMAC-SHA256 over fresh random nonces, so the secret never travels and a
+ * recorded exchange cannot be replayed:
+ *
+ *	client:    AUTH_REQ step 1, @nonce = Nc (random)
+ *	appliance: AUTH_REP, @nonce = Na (random),
+ *		   @mac = HMAC(K, "xmem-auth-appliance" || Nc || Na)
+ *	client:    checks @mac (the appliance knows K), then
+ *		   AUTH_REQ step 2, @mac = HMAC(K, "xmem-auth-client" || Na || Nc)
+ *	appliance: AUTH_REP, @status 0, or EACCES and it disconnects
+ *
+ * The label strings are hashed without their NUL.  A client with a secret
+ * refuses an appliance that does not announce XMEM_HELLO_F_AUTH.
+ */
+#define XMEM_AUTH_NONCE_SIZE	32
+#define XMEM_AUTH_MAC_SIZE	32
+#define XMEM_AUTH_SECRET_MIN	16
+#define XMEM_AUTH_SECRET_MAX	128
+#define XMEM_AUTH_LABEL_APPLIANCE	"xmem-auth-appliance"
+#define XMEM_AUTH_LABEL_CLIENT		"xmem-auth-client"
+
+/**
+ * struct xmem_msg_auth_req - a step of authentication
+ * @hdr: type XMEM_MSG_AUTH_REQ
+ * @step: 1 or 2
+ * @reserved: must be zero
+ * @nonce: step 1: the client's nonce; step 2: zero
+ * @mac: step 1: zero; step 2: the client's proof
+ */
+struct xmem_msg_auth_req {
+	struct xmem_msg_hdr hdr;
+	__le16 step;
+	__le16 reserved[3];
+	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
+	__u8 mac[XMEM_AUTH_MAC_SIZE];
+};
+
+/**
+ * struct xmem_msg_auth_rep - answer to a step of authentication
+ * @hdr: type XMEM_MSG_AUTH_REP, tag of the request
+ * @status: 0; EACCES (wrong proof), EPROTO (step out of order), or
+ *	EOPNOTSUPP (the appliance has no secret)
+ * @reserved: must be zero
+ * @nonce: step 1: the appliance's nonce; else zero
+ * @mac: step 1: the appliance's proof; else zero
+ *
+ * When @status is not zero, every field after it is zero.
+ */
+struct xmem_msg_auth_rep {
+	struct xmem_msg_hdr hdr;
+	__le32 status;
+	__le32 reserved;
+	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
+	__u8 mac[XMEM_AUTH_MAC_SIZE];
 };
 
 #endif /* XMEM_PROTO_H */

@@ -23,9 +23,11 @@ set -euo pipefail
 bin=${XMEM_BIN:-/xmem/bin}
 timeout_s=900
 # The order matters: reload unloads the module and resets its counters;
-# wbfail cuts the appliance off for a while (it waits for the reconnection
-# and removes its iptables rule whatever happens) and goes just before it.
-names=(badinput fork pattern clean msync race mixed limit pager wbfail reload)
+# restart kills and restarts xmemd, and wbfail cuts the appliance off for a
+# while (it waits for the reconnection and removes its iptables rule
+# whatever happens): they go just before it.
+names=(badinput fork pattern clean msync region race mixed limit pager restart
+	wbfail reload)
 
 while (($#)); do
 	case $1 in

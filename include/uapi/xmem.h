@@ -7,6 +7,12 @@
  *	ioctl(fd, XMEM_IOC_ATTACH, &attach);	binds fd to a named region
  *	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
  *
+ * A region attached once stays attached to this client (cached, and
+ * reattached after a reconnection) until XMEM_IOC_DETACH or module unload,
+ * whatever the processes do; it lives on the appliance until
+ * XMEM_IOC_DESTROY.  Version 1.1 added DETACH, RESIZE, DESTROY, LIST and
+ * the @mode of struct xmem_attach.
+ *
  * The mmap offset is relative to the start of the region.  msync(MS_SYNC)
  * and fsync() return once every dirty page of the range (fsync: of the
  * region) is stored on the appliance.
@@ -22,7 +28,7 @@
 #include <linux/types.h>
 
 #define XMEM_UAPI_MAJOR		1
-#define XMEM_UAPI_MINOR		0
+#define XMEM_UAPI_MINOR		1
 
 /* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
 #define XMEM_REGION_NAME_MAX	64
@@ -46,6 +52,7 @@ struct xmem_version {
 /* Flags of struct xmem_attach. */
 #define XMEM_ATTACH_CREATE	0x1u	/* create the region if missing */
 #define XMEM_ATTACH_EXCL	0x2u	/* with CREATE: fail if it exists */
+#define XMEM_ATTACH_MODE	0x4u	/* with CREATE: @mode is given */
 
 /**
  * struct xmem_attach - XMEM_IOC_ATTACH
@@ -53,21 +60,24 @@ struct xmem_version {
  * @size: in, size in bytes (multiple of the page size); 0 attaches an
  *	existing region at its size.  out, the region's size
  * @flags: in, XMEM_ATTACH_*
- * @reserved: in, must be zero
+ * @mode: in, with XMEM_ATTACH_MODE: permission bits (0 to 0777, as a
+ *	file's) of the region if this call creates it; else must be zero
+ *	(a new region gets 0600).  The creator's uid and gid own it.
  * @region_id: out, the appliance's identifier of the region
  * @reserved2: in, must be zero
  *
  * Binds the file descriptor to the region; a file descriptor is bound at
  * most once (EBUSY).  Errors: EINVAL (bad name, size, flags or reserved
  * field; or @size differs from the existing region's), ENOENT (no such
- * region and no CREATE), EEXIST (CREATE|EXCL and it exists), ENOTCONN (no
+ * region and no CREATE), EEXIST (CREATE|EXCL and it exists), EACCES (the
+ * region's mode does not let the caller read and write it), ENOTCONN (no
  * appliance connected), ENOMEM, EIO/ETIMEDOUT (appliance failed to answer).
  */
 struct xmem_attach {
 	char name[XMEM_REGION_NAME_MAX];
 	__u64 size;
 	__u32 flags;
-	__u32 reserved;
+	__u32 mode;
 	__u64 region_id;
 	__u64 reserved2[2];
 };
@@ -88,11 +98,107 @@ struct xmem_region_info {
 	__u64 reserved[4];
 };
 
+/* Flags of struct xmem_region_op. */
+#define XMEM_RESIZE_WRITEBACK	0x1u	/* RESIZE: write back, not discard */
+
+/**
+ * struct xmem_region_op - XMEM_IOC_DETACH, XMEM_IOC_RESIZE, XMEM_IOC_DESTROY
+ * @name: in, region name, NUL terminated
+ * @size: in, RESIZE: the new size in bytes, a nonzero page multiple up to
+ *	1 TiB; else must be zero.  out, the region's size
+ * @flags: in, RESIZE: XMEM_RESIZE_*; else must be zero
+ * @reserved: in, must be zero
+ * @region_id: out, the appliance's identifier of the region
+ * @reserved2: in, must be zero
+ *
+ * DETACH writes back the region's dirty pages, drops its cached pages and
+ * forgets it on this client; it stays on the appliance.  RESIZE grows or
+ * shrinks the region on the appliance and here, while it is mapped: a
+ * grow is usable at once (map the new range); a shrink discards (or with
+ * XMEM_RESIZE_WRITEBACK writes back) the removed range's pages, unmaps
+ * them and frees the appliance memory, and later access there gets
+ * SIGBUS.  DESTROY detaches the region here and frees it on the appliance.
+ *
+ * Errors: EINVAL (bad name, size, flags or reserved field), ENOENT (not
+ * attached here, for DETACH; no such region, for the others), EBUSY (the
+ * region is bound to an open file or mapped here, for DETACH and DESTROY;
+ * attached by another client, for DESTROY), EACCES (RESIZE and DESTROY:
+ * neither the owner nor root), EIO (write-back failed; nothing changed),
+ * ENOTCONN, ENOMEM (RESIZE: appliance capacity exhausted).
+ */
+struct xmem_region_op {
+	char name[XMEM_REGION_NAME_MAX];
+	__u64 size;
+	__u32 flags;
+	__u32 reserved;
+	__u64 region_id;
+	__u64 reserved2[2];
+};
+
+/* Flags of struct xmem_region_entry. */
+#define XMEM_ENTRY_ATTACHED	0x1u	/* attached on this client */
+
+/**
+ * struct xmem_region_entry - one region in XMEM_IOC_LIST's answer
+ * @name: region name, NUL terminated
+ * @size: size in bytes
+ * @region_id: the appliance's identifier
+ * @uid: owner
+ * @gid: group
+ * @mode: permission bits
+ * @users: clients (connections) that have it attached on the appliance
+ * @flags: XMEM_ENTRY_*
+ * @reserved: zero
+ * @resident_bytes: bytes of it in this client's local memory
+ * @appliance: the appliance holding it, "ADDR:PORT", NUL terminated
+ */
+struct xmem_region_entry {
+	char name[XMEM_REGION_NAME_MAX];
+	__u64 size;
+	__u64 region_id;
+	__u32 uid;
+	__u32 gid;
+	__u32 mode;
+	__u32 users;
+	__u32 flags;
+	__u32 reserved;
+	__u64 resident_bytes;
+	char appliance[64];
+};
+
+/* Entries XMEM_IOC_LIST returns per call at most. */
+#define XMEM_LIST_MAX		64
+
+/**
+ * struct xmem_region_list - XMEM_IOC_LIST
+ * @entries: in, user pointer to an array of struct xmem_region_entry
+ * @count: in, its length (1 to XMEM_LIST_MAX); out, entries filled
+ * @flags: in, must be zero
+ * @cursor: in, 0 to start, or the @cursor returned by the previous call;
+ *	out, where the next call continues (unchanged when @count is 0:
+ *	the list is complete)
+ * @reserved: in, must be zero
+ *
+ * Lists the regions of the connected appliance in id order, whoever owns
+ * them.  Errors: EINVAL, EFAULT, ENOTCONN, EIO/ETIMEDOUT.
+ */
+struct xmem_region_list {
+	__u64 entries;
+	__u32 count;
+	__u32 flags;
+	__u64 cursor;
+	__u64 reserved[2];
+};
+
 #define XMEM_IOC_MAGIC		0xB8
 
 /* Numbers start at 1: 0 is never a valid command. */
 #define XMEM_IOC_VERSION	_IOWR(XMEM_IOC_MAGIC, 1, struct xmem_version)
 #define XMEM_IOC_ATTACH		_IOWR(XMEM_IOC_MAGIC, 2, struct xmem_attach)
 #define XMEM_IOC_INFO		_IOWR(XMEM_IOC_MAGIC, 3, struct xmem_region_info)
+#define XMEM_IOC_DETACH		_IOWR(XMEM_IOC_MAGIC, 4, struct xmem_region_op)
+#define XMEM_IOC_RESIZE		_IOWR(XMEM_IOC_MAGIC, 5, struct xmem_region_op)
+#define XMEM_IOC_DESTROY	_IOWR(XMEM_IOC_MAGIC, 6, struct xmem_region_op)
+#define XMEM_IOC_LIST		_IOWR(XMEM_IOC_MAGIC, 7, struct xmem_region_list)
 
 #endif /* _UAPI_XMEM_H */

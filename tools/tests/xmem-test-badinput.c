@@ -188,7 +188,7 @@ TEST(attach_reserved_nonzero)
 	struct xmem_attach at;
 
 	attach_new(&at, "rsv");
-	at.reserved = 1;
+	at.mode = 1;
 	attach_fails(&at, EINVAL);
 }
 
@@ -215,7 +215,7 @@ TEST(attach_unknown_flag)
 	struct xmem_attach at;
 
 	attach_new(&at, "flag");
-	at.flags |= 1u << 2;
+	at.flags |= 1u << 3;	/* the first flag uapi 1.1 does not know */
 	attach_fails(&at, EINVAL);
 }
 

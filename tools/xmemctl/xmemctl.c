@@ -47,11 +47,21 @@ static const char xc_usage_text[] =
 "  connect [-t SECS] ADDR:PORT   connect to an appliance and wait up to SECS\n"
 "                                (default 30, 0: do not wait) until connected\n"
 "  disconnect                    drop the appliance connection\n"
+"  secret FILE|-|--clear         set the shared secret for the appliance from\n"
+"                                FILE or stdin (never an argument), or clear it\n"
 "  status [-j]                   state, appliance, local_limit, appliance totals\n"
 "  stat [-j]                     the module's counters (stats/)\n"
 "  limit [BYTES]                 show or set local_limit (at least 1M)\n"
-"  region create [-j] NAME SIZE  create a region; fails if it exists\n"
-"  region show [-j] NAME         size, id, resident and dirty bytes of a region\n"
+"  region create [-j] [-m MODE] NAME SIZE\n"
+"                                create a region (mode in octal, default 600)\n"
+"                                and attach it here; fails if it exists\n"
+"  region attach [-j] NAME       attach an existing region to this client\n"
+"  region detach NAME            write back, drop and forget it here\n"
+"  region resize [-w] NAME SIZE  grow or shrink it (-w: write back the removed\n"
+"                                range first instead of discarding it)\n"
+"  region destroy NAME           free it on the appliance\n"
+"  region list [-j]              every region of the appliance\n"
+"  region show [-j] NAME         one region: owner, mode, users, local use\n"
 "\n"
 "  -j          print JSON\n"
 "  -h, --help  this help\n"
@@ -408,6 +418,54 @@ static int xc_cmd_disconnect(int argc, char **argv)
 	return ret ? xc_err("disconnect", ret) : XC_EXIT_OK;
 }
 
+/*
+ * secret FILE: hand the shared secret in FILE ("-": stdin) to the module,
+ * so it never appears on a command line; secret --clear removes it.
+ */
+static int xc_cmd_secret(int argc, char **argv)
+{
+	char buf[256];
+	size_t n = 0;
+	ssize_t r;
+	int fd, ret;
+
+	if (argc == 2 && !strcmp(argv[1], "--clear")) {
+		if (xc_check_sysfs())
+			return XC_EXIT_ERR;
+		ret = xc_write_attr("secret", "\n");
+		return ret ? xc_err("secret --clear", ret) : XC_EXIT_OK;
+	}
+	ret = xc_opts(argc, argv, NULL, NULL);
+	if (ret || (ret = xc_nargs(argc, argv, 1, 1)))
+		return ret;
+	if (xc_check_sysfs())
+		return XC_EXIT_ERR;
+	fd = strcmp(argv[optind], "-") ? open(argv[optind], O_RDONLY | O_CLOEXEC) :
+		STDIN_FILENO;
+	if (fd < 0)
+		return xc_err(argv[optind], errno);
+	while (n < sizeof(buf) - 1 &&
+	       (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += r;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n < 16 || n > 128 || strlen(buf) != n) {
+		memset(buf, 0, sizeof(buf));
+		fprintf(stderr, "xmemctl: secret: %s: want 16 to 128 bytes without NUL\n",
+			argv[optind]);
+		return XC_EXIT_ERR;
+	}
+	ret = xc_write_attr("secret", buf);
+	memset(buf, 0, sizeof(buf));
+	if (ret)
+		return xc_err("secret", ret);
+	puts("secret set; it applies from the next connection (xmemctl connect)");
+	return XC_EXIT_OK;
+}
+
 static int xc_cmd_status(int argc, char **argv)
 {
 	static const char *const attrs[] = {
@@ -578,7 +636,7 @@ static void xc_print_region(const char *name, const struct xmem_region_info *inf
 
 /* Attach @name (creating it when @size is not 0) and print its info. */
 static int xc_region(const char *what, const char *name, uint64_t size,
-		     uint32_t flags, bool json)
+		     uint32_t flags, uint32_t mode, bool json)
 {
 	struct xmem_region_info info;
 	struct xmem_attach at;
@@ -591,6 +649,7 @@ static int xc_region(const char *what, const char *name, uint64_t size,
 	strcpy(at.name, name);
 	at.size = size;
 	at.flags = flags;
+	at.mode = mode;
 	memset(&info, 0, sizeof(info));
 	if (ioctl(fd, XMEM_IOC_ATTACH, &at) ||
 	    ioctl(fd, XMEM_IOC_INFO, &info))
@@ -602,50 +661,226 @@ static int xc_region(const char *what, const char *name, uint64_t size,
 	return XC_EXIT_OK;
 }
 
+/* DETACH, RESIZE or DESTROY of @name. */
+static int xc_region_op(const char *what, unsigned long cmd, const char *name,
+			uint64_t size, uint32_t flags)
+{
+	struct xmem_region_op op;
+	int fd, err = 0;
+
+	fd = xc_open_dev();
+	if (fd < 0)
+		return XC_EXIT_ERR;
+	memset(&op, 0, sizeof(op));
+	strcpy(op.name, name);
+	op.size = size;
+	op.flags = flags;
+	if (ioctl(fd, cmd, &op))
+		err = errno;
+	close(fd);
+	if (err == EBUSY && cmd != XMEM_IOC_RESIZE)
+		fprintf(stderr, "xmemctl: %s: region in use (open or mapped here, or attached by another client)\n",
+			what);
+	else if (err)
+		return xc_err(what, err);
+	return err ? XC_EXIT_ERR : XC_EXIT_OK;
+}
+
+static void xc_print_entry(const struct xmem_region_entry *e, bool json,
+			   bool table)
+{
+	bool att = e->flags & XMEM_ENTRY_ATTACHED;
+
+	if (json) {
+		printf("{\"name\": ");
+		xc_json_str(e->name);
+		printf(", \"region_id\": %llu, \"size\": %llu, \"uid\": %u, \"gid\": %u, \"mode\": \"%04o\", \"users\": %u, \"attached\": %s, \"resident_bytes\": %llu, \"appliance\": ",
+		       (unsigned long long)e->region_id,
+		       (unsigned long long)e->size, e->uid, e->gid, e->mode,
+		       e->users, att ? "true" : "false",
+		       (unsigned long long)e->resident_bytes);
+		xc_json_str(e->appliance);
+		putchar('}');
+		return;
+	}
+	if (table) {
+		printf("%-24s %6llu %14llu %6u %6u %04o %5u %-8s %s\n", e->name,
+		       (unsigned long long)e->region_id,
+		       (unsigned long long)e->size, e->uid, e->gid, e->mode,
+		       e->users, att ? "yes" : "no", e->appliance);
+		return;
+	}
+	printf("name       %s\n", e->name);
+	printf("region_id  %llu\n", (unsigned long long)e->region_id);
+	printf("size       %llu\n", (unsigned long long)e->size);
+	printf("owner      %u\n", e->uid);
+	printf("group      %u\n", e->gid);
+	printf("mode       %04o\n", e->mode);
+	printf("users      %u\n", e->users);
+	printf("attached   %s\n", att ? "yes" : "no");
+	printf("resident   %llu\n", (unsigned long long)e->resident_bytes);
+	printf("appliance  %s\n", e->appliance);
+}
+
+/* List every region, or show the one named @name (NULL: all). */
+static int xc_region_list(const char *what, const char *name, bool json)
+{
+	struct xmem_region_entry e[XMEM_LIST_MAX];
+	struct xmem_region_list l;
+	unsigned int i, n = 0;
+	int fd, err = 0;
+	bool found = false;
+
+	fd = xc_open_dev();
+	if (fd < 0)
+		return XC_EXIT_ERR;
+	memset(&l, 0, sizeof(l));
+	if (!name && json)
+		putchar('[');
+	if (!name && !json)
+		printf("%-24s %6s %14s %6s %6s %4s %5s %-8s %s\n", "NAME", "ID",
+		       "SIZE", "UID", "GID", "MODE", "USERS", "ATTACHED",
+		       "APPLIANCE");
+	for (;;) {
+		memset(e, 0, sizeof(e));
+		l.entries = (uintptr_t)e;
+		l.count = XMEM_LIST_MAX;
+		if (ioctl(fd, XMEM_IOC_LIST, &l)) {
+			err = errno;
+			break;
+		}
+		if (!l.count)
+			break;
+		for (i = 0; i < l.count; i++) {
+			if (name) {
+				if (strcmp(e[i].name, name))
+					continue;
+				xc_print_entry(&e[i], json, false);
+				if (json)
+					putchar('\n');
+				found = true;
+				break;
+			}
+			if (json && n)
+				fputs(", ", stdout);
+			xc_print_entry(&e[i], json, true);
+			n++;
+		}
+		if (found)
+			break;
+	}
+	close(fd);
+	if (!name && json)
+		puts("]");
+	if (err)
+		return xc_err(what, err);
+	if (name && !found)
+		return xc_err(what, ENOENT);
+	return XC_EXIT_OK;
+}
+
 static int xc_cmd_region(int argc, char **argv)
 {
-	char what[300];
-	bool json = false;
-	uint64_t size;
+	static const char *const names[] = {
+		"create", "attach", "detach", "resize", "destroy", "list",
+		"show",
+	};
+	/* Operands of each subcommand, in the order of @names. */
+	static const int nops[] = { 2, 1, 1, 2, 1, 0, 1 };
+	const char *sub, *name = NULL;
+	uint32_t mode = 0, flags = 0;
+	bool json = false, jok, mok, wok;
+	char what[300], *end;
+	uint64_t size = 0;
+	unsigned long m;
+	unsigned int k;
 	long psize;
-	const char *name;
-	int ret;
+	int opt;
 
 	if (argc < 2)
-		return xc_usage_err("region: missing subcommand (create or show)");
+		return xc_usage_err("region: missing subcommand (create, attach, detach, resize, destroy, list or show)");
 	argc--;
 	argv++;
-	ret = xc_opts(argc, argv, &json, NULL);
-	if (ret)
-		return ret;
+	sub = argv[0];
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (!strcmp(sub, names[k]))
+			break;
+	if (k == sizeof(names) / sizeof(names[0]))
+		return xc_usage_err("region: unknown subcommand '%s'", sub);
+	jok = k == 0 || k == 1 || k == 5 || k == 6;
+	mok = k == 0;
+	wok = k == 3;
 
-	if (!strcmp(argv[0], "create")) {
-		if ((ret = xc_nargs(argc, argv, 2, 2)))
-			return ret;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt(argc, argv, "+jm:wh")) != -1) {
+		switch (opt) {
+		case 'j':
+			if (!jok)
+				return xc_usage_err("region %s: unknown option -j", sub);
+			json = true;
+			break;
+		case 'm':
+			if (!mok)
+				return xc_usage_err("region %s: unknown option -m", sub);
+			errno = 0;
+			m = strtoul(optarg, &end, 8);
+			if (errno || *end || end == optarg || m > 0777)
+				return xc_usage_err("region %s: -m %s: not an octal mode up to 777",
+						    sub, optarg);
+			mode = m;
+			flags |= XMEM_ATTACH_MODE;
+			break;
+		case 'w':
+			if (!wok)
+				return xc_usage_err("region %s: unknown option -w", sub);
+			flags |= XMEM_RESIZE_WRITEBACK;
+			break;
+		case 'h':
+			xc_usage(stdout);
+			exit(XC_EXIT_OK);
+		default:
+			if (optopt == 'm')
+				return xc_usage_err("region %s: -m needs a value", sub);
+			return xc_usage_err("region %s: unknown option -%c", sub,
+					    optopt ? optopt : '?');
+		}
+	}
+	if (xc_nargs(argc, argv, nops[k], nops[k]))
+		return XC_EXIT_USAGE;
+	if (nops[k]) {
 		name = argv[optind];
 		if (!xc_name_valid(name))
-			return xc_usage_err("region create: bad name '%s' (1-63 of [A-Za-z0-9._-])",
-					    name);
+			return xc_usage_err("region %s: bad name '%s' (1-63 of [A-Za-z0-9._-])",
+					    sub, name);
+	}
+	if (nops[k] == 2) {
 		psize = sysconf(_SC_PAGESIZE);
 		if (xc_parse_size(argv[optind + 1], &size) || !size ||
 		    (psize > 0 && size % (uint64_t)psize))
-			return xc_usage_err("region create: bad size '%s' (a nonzero multiple of %ld)",
-					    argv[optind + 1], psize);
-		snprintf(what, sizeof(what), "region create %s", name);
-		return xc_region(what, name, size,
-				 XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL, json);
+			return xc_usage_err("region %s: bad size '%s' (a nonzero multiple of %ld)",
+					    sub, argv[optind + 1], psize);
 	}
-	if (!strcmp(argv[0], "show")) {
-		if ((ret = xc_nargs(argc, argv, 1, 1)))
-			return ret;
-		name = argv[optind];
-		if (!xc_name_valid(name))
-			return xc_usage_err("region show: bad name '%s' (1-63 of [A-Za-z0-9._-])",
-					    name);
-		snprintf(what, sizeof(what), "region show %s", name);
-		return xc_region(what, name, 0, 0, json);
+	snprintf(what, sizeof(what), "region %s%s%s", sub, name ? " " : "",
+		 name ? name : "");
+
+	switch (k) {
+	case 0:
+		return xc_region(what, name, size, flags | XMEM_ATTACH_CREATE |
+				 XMEM_ATTACH_EXCL, mode, json);
+	case 1:
+		return xc_region(what, name, 0, 0, 0, json);
+	case 2:
+		return xc_region_op(what, XMEM_IOC_DETACH, name, 0, 0);
+	case 3:
+		return xc_region_op(what, XMEM_IOC_RESIZE, name, size, flags);
+	case 4:
+		return xc_region_op(what, XMEM_IOC_DESTROY, name, 0, 0);
+	case 5:
+		return xc_region_list(what, NULL, json);
+	default:
+		return xc_region_list(what, name, json);
 	}
-	return xc_usage_err("region: unknown subcommand '%s'", argv[0]);
 }
 
 static const struct {
@@ -655,6 +890,7 @@ static const struct {
 	{ "version", xc_cmd_version },
 	{ "connect", xc_cmd_connect },
 	{ "disconnect", xc_cmd_disconnect },
+	{ "secret", xc_cmd_secret },
 	{ "status", xc_cmd_status },
 	{ "stat", xc_cmd_stat },
 	{ "limit", xc_cmd_limit },

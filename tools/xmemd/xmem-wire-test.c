@@ -368,7 +368,7 @@ static int wt_connect(struct wt_conn *c, const struct xmem_hello *hello)
 	rdma_ack_cm_event(ev);
 	if (le32toh(rep.magic) != XMEM_PROTO_MAGIC ||
 	    le16toh(rep.major) != XMEM_PROTO_MAJOR || rep.status ||
-	    rep.reserved || !le16toh(rep.credits)) {
+	    (le32toh(rep.flags) & ~XMEM_HELLO_F_ALL) || !le16toh(rep.credits)) {
 		wt_diag("bad accept data: magic 0x%08x major %u status %u credits %u",
 			le32toh(rep.magic), le16toh(rep.major),
 			le16toh(rep.status), le16toh(rep.credits));
@@ -926,6 +926,309 @@ static void wt_test_bad_messages(struct wt_conn *c, const char *name)
 }
 
 /* A full window of requests at once: each answered, with its tag. */
+/* ---- protocol 1.1: REGION_REQ ---------------------------------------- */
+
+static void wt_region_req(struct xmem_msg_region_req *req, uint64_t tag,
+			  uint16_t op, const char *name, uint64_t size,
+			  uint16_t flags)
+{
+	memset(req, 0, sizeof(*req));
+	wt_hdr(&req->hdr, XMEM_MSG_REGION_REQ, sizeof(*req), tag);
+	req->op = htole16(op);
+	req->flags = htole16(flags);
+	req->size = htole64(size);
+	if (name)
+		memcpy(req->name, name, strnlen(name, sizeof(req->name)));
+}
+
+/*
+ * Send @req and decode a well-formed REGION_REP into @rep (host order for
+ * the fields used here); -1 with a diag otherwise.
+ */
+static int wt_region_raw(struct wt_conn *c, const struct xmem_msg_region_req *req,
+			 struct xmem_msg_region_rep *rep)
+{
+	struct wt_msg m;
+	static const uint8_t zero[sizeof(*rep)];
+
+	if (wt_rpc(c, req, sizeof(*req), &m))
+		return -1;
+	if (m.len != sizeof(*rep)) {
+		wt_diag("reply of %u bytes, want %zu", m.len, sizeof(*rep));
+		return -1;
+	}
+	memcpy(rep, m.data, sizeof(*rep));
+	if (le16toh(rep->hdr.type) != XMEM_MSG_REGION_REP || rep->hdr.flags ||
+	    le32toh(rep->hdr.len) != sizeof(*rep) ||
+	    rep->hdr.tag != req->hdr.tag || rep->reserved) {
+		wt_diag("bad REGION_REP header: type %u len %u",
+			le16toh(rep->hdr.type), le32toh(rep->hdr.len));
+		return -1;
+	}
+	if (rep->status &&
+	    memcmp(&rep->flags, zero, sizeof(*rep) -
+		   offsetof(struct xmem_msg_region_rep, flags))) {
+		wt_diag("failed REGION_REP has nonzero fields");
+		return -1;
+	}
+	return 0;
+}
+
+static int wt_region(struct wt_conn *c, uint16_t op, const char *name,
+		     uint64_t size, uint16_t flags, uint32_t uid,
+		     struct xmem_msg_region_rep *rep)
+{
+	struct xmem_msg_region_req req;
+
+	wt_region_req(&req, ++wt_tag, op, name, size, flags);
+	req.uid = htole32(uid);
+	req.gid = htole32(uid);
+	return wt_region_raw(c, &req, rep);
+}
+
+/* Expect REGION_REP with @status for @req. */
+static void wt_expect_region_status(struct wt_conn *c,
+				    const struct xmem_msg_region_req *req,
+				    uint32_t status, const char *desc)
+{
+	struct xmem_msg_region_rep rep;
+	int ret = wt_region_raw(c, req, &rep);
+
+	if (!ret && le32toh(rep.status) != status)
+		wt_diag("status %u, want %u", le32toh(rep.status), status);
+	wt_ok(!ret && le32toh(rep.status) == status, "%s -> %s", desc,
+	      strerror(status));
+}
+
+static void wt_test_regions(struct wt_conn *c, struct wt_conn *c2,
+			    const char *base)
+{
+	char name[XMEM_NAME_MAX], other[XMEM_NAME_MAX];
+	struct xmem_msg_region_req req;
+	struct xmem_msg_region_rep rep, rep2;
+	struct xmem_msg_stat_rep st0, st1;
+	struct wt_region r;
+	uint64_t tag, cursor, addr;
+	unsigned int seen = 0, n = 0;
+	bool good;
+
+	snprintf(name, sizeof(name), "%.50s-r", base);
+	snprintf(other, sizeof(other), "%.50s-o", base);
+
+	/* Create with owner 1000 and mode 0640. */
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, name,
+		      WT_REGION_SIZE, XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL);
+	req.uid = htole32(1000);
+	req.gid = htole32(100);
+	req.mode = htole32(0640);
+	good = !wt_region_raw(c, &req, &rep) && !rep.status &&
+	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED && rep.rkey &&
+	       rep.addr && le64toh(rep.size) == WT_REGION_SIZE &&
+	       le32toh(rep.uid) == 1000 && le32toh(rep.gid) == 100 &&
+	       le32toh(rep.mode) == 0640 && le32toh(rep.users) == 1 &&
+	       !strcmp(rep.name, name);
+	if (!wt_ok(good, "REGION ATTACH CREATE sets owner, group, mode, users 1"))
+		return;
+	r.region_id = le64toh(rep.region_id);
+	r.addr = le64toh(rep.addr);
+	r.rkey = le32toh(rep.rkey);
+	r.size = le64toh(rep.size);
+	wt_ok(wt_write_data(c, &r, 0, WT_DATA_SIZE, 7) &&
+	      wt_check_data(c, &r, 0, WT_DATA_SIZE, 7),
+	      "RDMA through the REGION ATTACH key works");
+
+	/* Permissions. */
+	good = !wt_region(c2, XMEM_REGION_OP_ATTACH, name, 0, 0, 2000, &rep2) &&
+	       le32toh(rep2.status) == EACCES;
+	wt_ok(good, "ATTACH by another uid of a 0640 region -> EACCES");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, name, 0, 0);
+	req.uid = htole32(2000);
+	req.gid = htole32(100);
+	good = !wt_region_raw(c2, &req, &rep2) &&
+	       le32toh(rep2.status) == EACCES;
+	wt_ok(good, "ATTACH by the group of a 0640 region (read only) -> EACCES");
+	good = !wt_region(c2, XMEM_REGION_OP_RESIZE, name, 2 * WT_REGION_SIZE,
+			  0, 2000, &rep2) && le32toh(rep2.status) == EACCES;
+	wt_ok(good, "RESIZE by another uid -> EACCES");
+	good = !wt_region(c2, XMEM_REGION_OP_DESTROY, name, 0, 0, 2000,
+			  &rep2) && le32toh(rep2.status) == EACCES;
+	wt_ok(good, "DESTROY by another uid -> EACCES");
+	good = !wt_region(c2, XMEM_REGION_OP_ATTACH, name, 0, 0, 0, &rep2) &&
+	       !rep2.status && rep2.region_id == rep.region_id &&
+	       le32toh(rep2.users) == 2 && !rep2.flags;
+	wt_ok(good, "ATTACH by uid 0 works; users 2");
+
+	/* DESTROY while another connection uses it. */
+	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 1000, &rep2) &&
+	       le32toh(rep2.status) == EBUSY;
+	wt_ok(good, "DESTROY while another connection has it -> EBUSY");
+	good = !wt_region(c2, XMEM_REGION_OP_DETACH, name, 0, 0, 0, &rep2) &&
+	       !rep2.status && le32toh(rep2.users) == 1 && !rep2.addr &&
+	       !rep2.rkey;
+	wt_ok(good, "DETACH answers users 1 and no key");
+
+	/* INFO and NEXT. */
+	good = !wt_region(c2, XMEM_REGION_OP_INFO, name, 0, 0, 4242, &rep2) &&
+	       !rep2.status && rep2.region_id == rep.region_id &&
+	       !rep2.addr && !rep2.rkey && le32toh(rep2.mode) == 0640;
+	wt_ok(good, "INFO describes the region to anyone, without a key");
+	cursor = 0;
+	good = true;
+	while (good && n++ < 100000) {
+		wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_NEXT, NULL, 0, 0);
+		req.cursor = htole64(cursor);
+		good = !wt_region_raw(c, &req, &rep2);
+		if (!good || le32toh(rep2.status) == ENOENT)
+			break;
+		good = !rep2.status && le64toh(rep2.region_id) > cursor &&
+		       !rep2.rkey;
+		cursor = le64toh(rep2.region_id);
+		if (rep2.region_id == rep.region_id)
+			seen++;
+	}
+	wt_ok(good && seen == 1, "NEXT walks every region in id order, ours once");
+
+	/* RESIZE: grow keeps the data; the old key still works. */
+	good = !wt_stat(c, &st0);
+	good = good && !wt_region(c, XMEM_REGION_OP_RESIZE, name,
+				  4 * WT_REGION_SIZE, 0, 1000, &rep2) &&
+	       !rep2.status && le64toh(rep2.size) == 4 * WT_REGION_SIZE &&
+	       rep2.rkey && rep2.addr;
+	good = good && !wt_stat(c, &st1) &&
+	       le64toh(st1.bytes_allocated) - le64toh(st0.bytes_allocated) ==
+	       3 * WT_REGION_SIZE;
+	wt_ok(good, "RESIZE grow by the owner: new size, new key, capacity counted");
+	wt_ok(wt_check_data(c, &r, 0, WT_DATA_SIZE, 7),
+	      "after a grow the old key still reads the old range");
+	addr = le64toh(rep2.addr);
+	r.addr = addr;
+	r.rkey = le32toh(rep2.rkey);
+	r.size = le64toh(rep2.size);
+	good = wt_check_data(c, &r, 0, WT_DATA_SIZE, 7) &&
+	       wt_write_data(c, &r, r.size - WT_PAGE, WT_PAGE, 8) &&
+	       wt_check_data(c, &r, r.size - WT_PAGE, WT_PAGE, 8);
+	wt_ok(good, "the new key reads the old data and reaches the new end");
+
+	/* RESIZE: shrink frees memory and keeps the front. */
+	good = !wt_region(c, XMEM_REGION_OP_RESIZE, name, WT_REGION_SIZE, 0,
+			  1000, &rep2) && !rep2.status &&
+	       le64toh(rep2.size) == WT_REGION_SIZE && !wt_stat(c, &st1) &&
+	       le64toh(st1.bytes_allocated) == le64toh(st0.bytes_allocated);
+	wt_ok(good, "RESIZE shrink gives the memory back");
+	r.addr = le64toh(rep2.addr);
+	r.rkey = le32toh(rep2.rkey);
+	r.size = le64toh(rep2.size);
+	wt_ok(wt_check_data(c, &r, 0, WT_DATA_SIZE, 7),
+	      "after a shrink the kept range holds the data");
+	good = !wt_region(c, XMEM_REGION_OP_RESIZE, name,
+			  1ULL << 40, 0, 1000, &rep2) &&
+	       le32toh(rep2.status) == ENOMEM;
+	wt_ok(good, "RESIZE beyond the capacity -> ENOMEM");
+
+	/* Semantic errors: REGION_REP EINVAL / ENOENT / EEXIST. */
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_RESIZE, name, 0, 0);
+	wt_expect_region_status(c, &req, EINVAL, "RESIZE to size 0");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_RESIZE, name, 4097, 0);
+	wt_expect_region_status(c, &req, EINVAL, "RESIZE to an unaligned size");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_RESIZE, name,
+		      WT_REGION_MAX + WT_PAGE, 0);
+	wt_expect_region_status(c, &req, EINVAL, "RESIZE beyond 1 TiB");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_DESTROY, name, WT_PAGE, 0);
+	wt_expect_region_status(c, &req, EINVAL, "DESTROY with a size");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_INFO, name, 0, 0);
+	req.cursor = htole64(1);
+	wt_expect_region_status(c, &req, EINVAL, "INFO with a cursor");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_NEXT, name, 0, 0);
+	wt_expect_region_status(c, &req, EINVAL, "NEXT with a name");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_INFO, "bad/name", 0, 0);
+	wt_expect_region_status(c, &req, EINVAL, "INFO of a bad name");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_INFO, name, 0, 0);
+	memset(req.name + strlen(name) + 1, 'x', 2);
+	wt_expect_region_status(c, &req, EINVAL, "name with bytes after its NUL");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, other, WT_PAGE,
+		      XMEM_ATTACH_F_CREATE);
+	req.mode = htole32(01777);
+	wt_expect_region_status(c, &req, EINVAL, "mode beyond 0777");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, name, 0, 0);
+	req.mode = htole32(0600);
+	wt_expect_region_status(c, &req, EINVAL, "mode without CREATE");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_INFO, other, 0, 0);
+	wt_expect_region_status(c, &req, ENOENT, "INFO of a missing region");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, name,
+		      WT_REGION_SIZE, XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL);
+	wt_expect_region_status(c, &req, EEXIST, "ATTACH CREATE EXCL of an existing region");
+
+	/* Format errors: ERROR_REP. */
+	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_INFO, name, 0, 0);
+	req.reserved = htole64(1);
+	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "REGION_REQ reserved field not zero");
+	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_MAX, name, 0, 0);
+	wt_expect_error(c, &req, sizeof(req), tag, EOPNOTSUPP, "REGION_REQ unknown op");
+	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_INVALID, name, 0, 0);
+	wt_expect_error(c, &req, sizeof(req), tag, EOPNOTSUPP, "REGION_REQ op 0");
+	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_INFO, name, 0,
+		      XMEM_ATTACH_F_CREATE);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "REGION_REQ flags on INFO");
+	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_ATTACH, name, 0,
+		      0x100);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "REGION_REQ unknown ATTACH flag");
+	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_INFO, name, 0, 0);
+	req.hdr.len = htole32(sizeof(req) - 8);
+	wt_expect_error(c, &req, sizeof(req) - 8, tag, EBADMSG, "short REGION_REQ");
+	{
+		uint8_t raw[sizeof(req) + 8];
+
+		wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_INFO, name,
+			      0, 0);
+		memset(raw, 0, sizeof(raw));
+		memcpy(raw, &req, sizeof(req));
+		((struct xmem_msg_hdr *)raw)->len = htole32(sizeof(raw));
+		wt_expect_error(c, raw, sizeof(raw), tag, EBADMSG, "padded REGION_REQ");
+	}
+	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_INFO, name, 0, 0);
+	req.hdr.type = htole16(XMEM_MSG_REGION_REP);
+	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "REGION_REP sent as a request");
+
+	/* AUTH against an appliance without a secret (the test bed's). */
+	{
+		struct xmem_msg_auth_req a;
+		struct xmem_msg_auth_rep ar;
+		struct wt_msg m;
+
+		memset(&a, 0, sizeof(a));
+		wt_hdr(&a.hdr, XMEM_MSG_AUTH_REQ, sizeof(a), tag = ++wt_tag);
+		a.step = htole16(1);
+		good = !wt_rpc(c, &a, sizeof(a), &m) && m.len == sizeof(ar);
+		if (good) {
+			memcpy(&ar, m.data, sizeof(ar));
+			good = le16toh(ar.hdr.type) == XMEM_MSG_AUTH_REP &&
+			       le32toh(ar.status) == EOPNOTSUPP;
+		}
+		wt_ok(good, "AUTH_REQ to an appliance without a secret -> AUTH_REP EOPNOTSUPP");
+		a.reserved[1] = htole16(1);
+		a.hdr.tag = htole64(tag = ++wt_tag);
+		wt_expect_error(c, &a, sizeof(a), tag, EBADMSG, "AUTH_REQ reserved field not zero");
+		a.reserved[1] = 0;
+		a.hdr.len = htole32(sizeof(a) - 4);
+		a.hdr.tag = htole64(tag = ++wt_tag);
+		wt_expect_error(c, &a, sizeof(a) - 4, tag, EBADMSG, "short AUTH_REQ");
+	}
+
+	/* DESTROY by the owner, after the other connection detached. */
+	good = !wt_stat(c, &st0) &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 1000, &rep2) &&
+	       !rep2.status && !wt_stat(c, &st1) &&
+	       le64toh(st0.bytes_allocated) - le64toh(st1.bytes_allocated) ==
+	       WT_REGION_SIZE &&
+	       le64toh(st0.regions) - le64toh(st1.regions) == 1;
+	wt_ok(good, "DESTROY by the owner frees the region");
+	good = !wt_region(c, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rep2) &&
+	       le32toh(rep2.status) == ENOENT;
+	wt_ok(good, "a destroyed region is gone");
+	good = !wt_attach(c, name, 0, 0, &r) && r.status == ENOENT;
+	wt_ok(good, "ATTACH (protocol 1.0) agrees");
+}
+
 static void wt_test_pipeline(struct wt_conn *c)
 {
 	unsigned int n = c->credits < WT_NRX ? c->credits : WT_NRX;
@@ -1052,6 +1355,8 @@ int main(int argc, char **argv)
 	/* A second client sees the same region; it outlives connections. */
 	wt_good_hello(&h);
 	good = !wt_connect(&c2, &h);
+	if (good)
+		wt_test_regions(&c, &c2, name);
 	good = good && !wt_attach(&c2, name, 0, 0, &r2) && !r2.status &&
 	       r2.region_id == r.region_id;
 	wt_ok(good, "a second connection attaches the same region");

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <endian.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,12 +33,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "xmem_proto.h"
 
@@ -59,6 +65,7 @@
 #define XMEMD_WR_SEND		(1ULL << 32)
 /* Peer-triggered error lines: a burst of this many, then one a second. */
 #define XMEMD_LOG_BURST		64
+#define XMEMD_CONFIG		"/etc/xmem/xmemd.conf"
 
 /**
  * struct xmemd_dev - state kept per RDMA device (ibv_context)
@@ -85,11 +92,15 @@ struct xmemd_dev {
  * @next: list of the region's registrations
  * @dev: the device whose PD the MR belongs to
  * @mr: the memory region
+ * @retired: registration of the region before it grew and moved; it
+ *	still covers the old range (same pages), so clients holding its key
+ *	keep working.  Deregistered on a shrink or destroy.
  */
 struct xmemd_region_mr {
 	struct xmemd_region_mr *next;
 	struct xmemd_dev *dev;
 	struct ibv_mr *mr;
+	bool retired;
 };
 
 /**
@@ -99,6 +110,11 @@ struct xmemd_region_mr {
  * @mem: the memory, anonymous and zero filled at creation
  * @id: appliance-wide identifier, never 0 and never reused
  * @size: size in bytes, a multiple of XMEMD_PAGE_SIZE
+ * @uid: owner, the user the creating client acted for
+ * @gid: the owner's group
+ * @mode: permission bits (XMEM_REGION_MODE_MASK)
+ * @users: connections that have it attached
+ * @fd: with --dir, the open file holding the memory (NAME.region); else -1
  * @name: NUL terminated name
  */
 struct xmemd_region {
@@ -107,6 +123,11 @@ struct xmemd_region {
 	void *mem;
 	uint64_t id;
 	uint64_t size;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t mode;
+	uint32_t users;
+	int fd;
 	char name[XMEM_NAME_MAX];
 };
 
@@ -136,12 +157,20 @@ struct xmemd_pending {
  * @pending: requests waiting for a free send buffer, oldest first
  * @npending: entries in @pending
  * @failed: an error occurred; wait for the disconnect, process nothing
+ * @auth: authentication state: XMEMD_AUTH_* (XMEMD_AUTH_DONE without a
+ *	secret)
+ * @cnonce: the client's nonce of step 1
+ * @anonce: our nonce of step 1
  * @nr: connection number for the log
  * @requests: requests handled
  * @log_tokens: peer-triggered log lines allowed now
  * @log_stamp: time @log_tokens was last refilled
  * @log_dropped: lines suppressed since the last one printed
  * @peer: the client's address, for the log
+ * @attached: ids of the regions this connection attached, @nattached of
+ *	them in an array of @attached_cap
+ * @nattached: entries in @attached
+ * @attached_cap: room in @attached
  */
 struct xmemd_conn {
 	struct xmemd_conn *next;
@@ -157,12 +186,18 @@ struct xmemd_conn {
 	struct xmemd_pending *pending;
 	unsigned int npending;
 	bool failed;
+	int auth;
+	uint8_t cnonce[XMEM_AUTH_NONCE_SIZE];
+	uint8_t anonce[XMEM_AUTH_NONCE_SIZE];
 	unsigned long long nr;
 	unsigned long long requests;
 	unsigned int log_tokens;
 	time_t log_stamp;
 	unsigned long log_dropped;
 	char peer[NI_MAXHOST + NI_MAXSERV + 4];
+	uint64_t *attached;
+	unsigned int nattached;
+	unsigned int attached_cap;
 };
 
 /* Everything the daemon knows; only the main loop touches it. */
@@ -183,7 +218,19 @@ static struct {
 	uint64_t next_region_id;
 	bool verbose;
 	bool relisten_logged;
-} xmemd;
+	const char *dir;
+	int dirfd;
+	uint8_t secret[XMEM_AUTH_SECRET_MAX];
+	size_t secret_len;
+} xmemd = { .dirfd = -1 };
+
+/* Authentication states of a connection. */
+enum {
+	XMEMD_AUTH_NONE,	/* nothing yet: only AUTH step 1 is served */
+	XMEMD_AUTH_CHALLENGED,	/* step 1 answered: step 2 expected */
+	XMEMD_AUTH_DONE,	/* authenticated, or no secret configured */
+	XMEMD_AUTH_FAILED,	/* wrong proof: everything refused */
+};
 
 static const char *xmemd_prog = "xmemd";
 
@@ -286,6 +333,7 @@ static const char *xmemd_errname(int err)
 	case EPROTO:	return "EPROTO";
 	case EOPNOTSUPP: return "EOPNOTSUPP";
 	case EBUSY:	return "EBUSY";
+	case EACCES:	return "EACCES";
 	default:	return "error";
 	}
 }
@@ -365,50 +413,356 @@ static bool xmemd_name_valid(const char name[XMEM_NAME_MAX])
 	return strcmp(name, ".") && strcmp(name, "..");
 }
 
-static struct xmemd_region *xmemd_region_create(const char *name,
-						uint64_t size, int *err)
+/* ---- persistence (--dir) ----------------------------------------------- */
+
+static struct xmemd_region *xmemd_region_by_id(uint64_t id);
+
+/*
+ * With --dir, region NAME lives in two files of the directory: NAME.region
+ * holds its memory (mapped MAP_SHARED, so RDMA writes land in the file's
+ * pages) and NAME.meta its identity, as "key value" lines: version, id,
+ * uid, gid, mode.  The size is the data file's.  xmemd.next-id keeps the
+ * id counter, so ids are never reused across restarts.  Names cannot
+ * contain '/', and every file ends in .region or .meta (or is
+ * xmemd.next-id, or a *.tmp being written), so no two regions' files
+ * collide.
+ */
+#define XMEMD_META_VERSION	1
+
+static void xmemd_file_name(char *buf, size_t len, const char *name,
+			    const char *suffix)
 {
+	snprintf(buf, len, "%s%s", name, suffix);
+}
+
+/* Write @text to @file in the directory atomically; 0 or errno. */
+static int xmemd_write_atomic(const char *file, const char *text)
+{
+	char tmp[XMEM_NAME_MAX + 32];
+	size_t len = strlen(text);
+	int fd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+	fd = openat(xmemd.dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+	if (fd < 0)
+		return errno;
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd))
+		err = errno ? errno : EIO;
+	if (close(fd) && !err)
+		err = errno;
+	if (!err && renameat(xmemd.dirfd, tmp, xmemd.dirfd, file))
+		err = errno;
+	if (err) {
+		unlinkat(xmemd.dirfd, tmp, 0);
+		xmemd_log("%s/%s: %s", xmemd.dir, file, strerror(err));
+	}
+	return err;
+}
+
+static int xmemd_meta_write(const struct xmemd_region *r)
+{
+	char file[XMEM_NAME_MAX + 16], text[256];
+	int err;
+
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", xmemd.next_region_id);
+	err = xmemd_write_atomic("xmemd.next-id", text);
+	if (err)
+		return err;
+	snprintf(text, sizeof(text),
+		 "version %d\nid %" PRIu64 "\nuid %u\ngid %u\nmode %o\n",
+		 XMEMD_META_VERSION, r->id, r->uid, r->gid, r->mode);
+	xmemd_file_name(file, sizeof(file), r->name, ".meta");
+	return xmemd_write_atomic(file, text);
+}
+
+/* Map @size bytes for @r: anonymous, or its data file with --dir. */
+static int xmemd_region_map(struct xmemd_region *r, uint64_t size,
+			    bool create)
+{
+	char file[XMEM_NAME_MAX + 16];
+	int err;
+
+	r->fd = -1;
+	if (!xmemd.dir) {
+		/* Anonymous memory reads as zeroes; ibv_reg_mr() pins it in. */
+		r->mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			      0);
+		return r->mem == MAP_FAILED ? ENOMEM : 0;
+	}
+	xmemd_file_name(file, sizeof(file), r->name, ".region");
+	r->fd = openat(xmemd.dirfd, file, O_RDWR | O_CLOEXEC |
+		       (create ? O_CREAT | O_EXCL : 0), 0600);
+	if (r->fd < 0) {
+		err = errno;
+		xmemd_log("%s/%s: %s", xmemd.dir, file, strerror(err));
+		return err == ENOSPC ? ENOMEM : err;
+	}
+	if (create && ftruncate(r->fd, size)) {
+		err = errno;
+		xmemd_log("%s/%s: ftruncate: %s", xmemd.dir, file,
+			  strerror(err));
+		goto err_unlink;
+	}
+	r->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
+		      0);
+	if (r->mem == MAP_FAILED) {
+		err = errno;
+		xmemd_log("%s/%s: mmap: %s", xmemd.dir, file, strerror(err));
+		goto err_unlink;
+	}
+	return 0;
+
+err_unlink:
+	if (create)
+		unlinkat(xmemd.dirfd, file, 0);
+	close(r->fd);
+	r->fd = -1;
+	return ENOMEM;
+}
+
+static void xmemd_region_link(struct xmemd_region *r)
+{
+	unsigned int h = xmemd_hash(r->name);
+
+	r->next = xmemd.regions[h];
+	xmemd.regions[h] = r;
+	xmemd.nregions++;
+	xmemd.allocated += r->size;
+}
+
+/* xmemd_name_valid() of a NUL-terminated string (a file name). */
+static bool xmemd_name_valid_str(const char *s)
+{
+	char name[XMEM_NAME_MAX] = "";
+
+	if (strlen(s) >= XMEM_NAME_MAX)
+		return false;
+	strcpy(name, s);
+	return xmemd_name_valid(name);
+}
+
+static struct xmemd_region *xmemd_region_create(const char *name,
+						uint64_t size, uint32_t uid,
+						uint32_t gid, uint32_t mode,
+						int *err)
+{
+	char file[XMEM_NAME_MAX + 16];
 	struct xmemd_region *r;
-	unsigned int h;
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		*err = ENOMEM;
 		return NULL;
 	}
-	/* Anonymous memory reads as zeroes; ibv_reg_mr() pins it in. */
-	r->mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r->mem == MAP_FAILED) {
-		*err = ENOMEM;
+	strcpy(r->name, name);
+	*err = xmemd_region_map(r, size, true);
+	if (*err) {
 		free(r);
 		return NULL;
 	}
 	r->id = ++xmemd.next_region_id;
 	r->size = size;
-	strcpy(r->name, name);
-	h = xmemd_hash(name);
-	r->next = xmemd.regions[h];
-	xmemd.regions[h] = r;
-	xmemd.nregions++;
-	xmemd.allocated += size;
+	r->uid = uid;
+	r->gid = gid;
+	r->mode = mode ? mode : XMEM_REGION_MODE_DEFAULT;
+	if (xmemd.dir && xmemd_meta_write(r)) {
+		munmap(r->mem, size);
+		close(r->fd);
+		xmemd_file_name(file, sizeof(file), name, ".region");
+		unlinkat(xmemd.dirfd, file, 0);
+		free(r);
+		*err = ENOMEM;
+		return NULL;
+	}
+	xmemd_region_link(r);
 	return r;
 }
 
-static void xmemd_region_destroy(struct xmemd_region *r)
+/* Parse NAME.meta into @r; 0 or -1 with a log line. */
+static int xmemd_meta_read(struct xmemd_region *r)
 {
-	struct xmemd_region **pp = &xmemd.regions[xmemd_hash(r->name)];
+	char file[XMEM_NAME_MAX + 16], line[128], key[16];
+	unsigned long long v;
+	unsigned int seen = 0, ver = 0;
+	FILE *f;
+	int fd;
+
+	xmemd_file_name(file, sizeof(file), r->name, ".meta");
+	fd = openat(xmemd.dirfd, file, O_RDONLY | O_CLOEXEC);
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		xmemd_log("%s/%s: %s", xmemd.dir, file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%15s", key) != 1)
+			continue;
+		if (!strcmp(key, "mode")) {
+			if (sscanf(line, "%*s %llo", &v) == 1 &&
+			    v <= XMEM_REGION_MODE_MASK) {
+				r->mode = v;
+				seen |= 1;
+			}
+			continue;
+		}
+		if (sscanf(line, "%*s %llu", &v) != 1)
+			continue;
+		if (!strcmp(key, "version")) {
+			ver = v;
+		} else if (!strcmp(key, "id") && v) {
+			r->id = v;
+			seen |= 2;
+		} else if (!strcmp(key, "uid") && v <= UINT32_MAX) {
+			r->uid = v;
+			seen |= 4;
+		} else if (!strcmp(key, "gid") && v <= UINT32_MAX) {
+			r->gid = v;
+			seen |= 8;
+		}
+	}
+	fclose(f);
+	if (ver != XMEMD_META_VERSION || seen != 15) {
+		xmemd_log("%s/%s: not a version %d region description; skipped",
+			  xmemd.dir, file, XMEMD_META_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/* Re-export one region found in the directory; @name is its name. */
+static void xmemd_region_load(const char *name)
+{
+	char file[XMEM_NAME_MAX + 16];
+	struct xmemd_region *r;
+	struct stat st;
+
+	if (!xmemd_name_valid_str(name) || xmemd_region_find(name)) {
+		xmemd_log("%s: ignoring %s.meta: bad or duplicate name",
+			  xmemd.dir, name);
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	strcpy(r->name, name);
+	if (xmemd_meta_read(r))
+		goto err_free;
+	if (xmemd_region_by_id(r->id)) {
+		xmemd_log("%s: %s.meta: id %" PRIu64 " used twice; skipped",
+			  xmemd.dir, name, r->id);
+		goto err_free;
+	}
+	xmemd_file_name(file, sizeof(file), name, ".region");
+	if (fstatat(xmemd.dirfd, file, &st, 0) || !st.st_size ||
+	    st.st_size % XMEMD_PAGE_SIZE ||
+	    (uint64_t)st.st_size > XMEMD_REGION_MAX) {
+		xmemd_log("%s/%s: missing, or size not a multiple of 4096 up to 1 TiB; skipped",
+			  xmemd.dir, file);
+		goto err_free;
+	}
+	r->size = st.st_size;
+	if (xmemd_region_map(r, r->size, false))
+		goto err_free;
+	if (r->id > xmemd.next_region_id)
+		xmemd.next_region_id = r->id;
+	xmemd_region_link(r);
+	xmemd_log("region %" PRIu64 " '%s': %" PRIu64 " bytes, owner %u:%u mode %04o, from %s/%s",
+		  r->id, r->name, r->size, r->uid, r->gid, r->mode, xmemd.dir,
+		  file);
+	return;
+
+err_free:
+	free(r);
+}
+
+/* Open --dir and re-export every region in it; 0 or -1. */
+static int xmemd_load_dir(void)
+{
+	char name[XMEM_NAME_MAX + 16], buf[64];
+	struct dirent *de;
+	size_t len;
+	DIR *d;
+	int fd;
+
+	if (mkdir(xmemd.dir, 0700) && errno != EEXIST) {
+		xmemd_log("--dir %s: %s", xmemd.dir, strerror(errno));
+		return -1;
+	}
+	xmemd.dirfd = open(xmemd.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (xmemd.dirfd < 0) {
+		xmemd_log("--dir %s: %s", xmemd.dir, strerror(errno));
+		return -1;
+	}
+	fd = openat(xmemd.dirfd, "xmemd.next-id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+		if (n > 0) {
+			buf[n] = '\0';
+			xmemd.next_region_id = strtoull(buf, NULL, 10);
+		}
+		close(fd);
+	}
+	fd = openat(xmemd.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		xmemd_log("--dir %s: %s", xmemd.dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		len = strlen(de->d_name);
+		if (len <= 5 || len - 5 >= XMEM_NAME_MAX ||
+		    strcmp(de->d_name + len - 5, ".meta"))
+			continue;
+		memcpy(name, de->d_name, len - 5);
+		name[len - 5] = '\0';
+		xmemd_region_load(name);
+	}
+	closedir(d);
+	if (xmemd.allocated > xmemd.capacity)
+		xmemd_log("--dir %s: regions hold %" PRIu64 " bytes, above the capacity of %" PRIu64,
+			  xmemd.dir, xmemd.allocated, xmemd.capacity);
+	return 0;
+}
+
+static void xmemd_region_dereg_all(struct xmemd_region *r)
+{
 	struct xmemd_region_mr *rm;
 
-	while (*pp != r)
-		pp = &(*pp)->next;
-	*pp = r->next;
 	while ((rm = r->mrs)) {
 		r->mrs = rm->next;
 		ibv_dereg_mr(rm->mr);
 		free(rm);
 	}
+}
+
+/*
+ * Free @r; with @remove (a DESTROY) its files go too, else (shutdown) they
+ * stay for the next start.
+ */
+static void xmemd_region_free(struct xmemd_region *r, bool remove)
+{
+	struct xmemd_region **pp = &xmemd.regions[xmemd_hash(r->name)];
+	char file[XMEM_NAME_MAX + 16];
+
+	while (*pp != r)
+		pp = &(*pp)->next;
+	*pp = r->next;
+	xmemd_region_dereg_all(r);
 	munmap(r->mem, r->size);
+	if (r->fd >= 0) {
+		close(r->fd);
+		if (remove) {
+			xmemd_file_name(file, sizeof(file), r->name, ".meta");
+			unlinkat(xmemd.dirfd, file, 0);
+			xmemd_file_name(file, sizeof(file), r->name, ".region");
+			unlinkat(xmemd.dirfd, file, 0);
+		}
+	}
 	xmemd.nregions--;
 	xmemd.allocated -= r->size;
 	free(r);
@@ -422,7 +776,7 @@ static int xmemd_region_mr(struct xmemd_region *r, struct xmemd_dev *dev,
 	int err;
 
 	for (rm = r->mrs; rm; rm = rm->next) {
-		if (rm->dev == dev) {
+		if (rm->dev == dev && !rm->retired) {
 			*mrp = rm->mr;
 			return 0;
 		}
@@ -469,6 +823,104 @@ static void xmemd_region_drop_dev(struct xmemd_dev *dev)
 			}
 		}
 	}
+}
+
+/*
+ * Change the size of @r; 0 or a positive errno.  A grow may move the
+ * memory (mremap): the registrations then retire, still covering the old
+ * range's pages, so clients go on with their keys until they attach again.
+ * A shrink deregisters everything first, since any registration pins the
+ * removed range, then unmaps it: its memory is freed at once.  New
+ * registrations are made on demand by xmemd_region_mr().
+ */
+static int xmemd_region_resize(struct xmemd_region *r, uint64_t size)
+{
+	struct xmemd_region_mr *rm;
+	void *mem;
+
+	if (size == r->size)
+		return 0;
+	if (size > r->size) {
+		if (size - r->size > xmemd.capacity - xmemd.allocated)
+			return ENOMEM;
+		if (r->fd >= 0 && ftruncate(r->fd, size)) {
+			xmemd_log("region %" PRIu64 " '%s': ftruncate: %s",
+				  r->id, r->name, strerror(errno));
+			return ENOMEM;
+		}
+		mem = mremap(r->mem, r->size, size, MREMAP_MAYMOVE);
+		if (mem == MAP_FAILED) {
+			if (r->fd >= 0 && ftruncate(r->fd, r->size))
+				xmemd_log("region %" PRIu64 " '%s': ftruncate back: %s",
+					  r->id, r->name, strerror(errno));
+			return ENOMEM;
+		}
+		for (rm = r->mrs; rm; rm = rm->next)
+			rm->retired = true;
+		xmemd.allocated += size - r->size;
+	} else {
+		xmemd_region_dereg_all(r);
+		if (munmap((char *)r->mem + size, r->size - size))
+			xmemd_log("region %" PRIu64 " '%s': munmap: %s", r->id,
+				  r->name, strerror(errno));
+		/* The file's blocks of the removed range go too. */
+		if (r->fd >= 0 && ftruncate(r->fd, size))
+			xmemd_log("region %" PRIu64 " '%s': ftruncate: %s",
+				  r->id, r->name, strerror(errno));
+		mem = r->mem;
+		xmemd.allocated -= r->size - size;
+	}
+	r->mem = mem;
+	r->size = size;
+	return 0;
+}
+
+static struct xmemd_region *xmemd_region_by_id(uint64_t id)
+{
+	struct xmemd_region *r;
+	unsigned int h;
+
+	for (h = 0; h < XMEMD_HASH_SIZE; h++)
+		for (r = xmemd.regions[h]; r; r = r->next)
+			if (r->id == id)
+				return r;
+	return NULL;
+}
+
+/* The region with the smallest id above @cursor, or NULL. */
+static struct xmemd_region *xmemd_region_next(uint64_t cursor)
+{
+	struct xmemd_region *r, *best = NULL;
+	unsigned int h;
+
+	for (h = 0; h < XMEMD_HASH_SIZE; h++)
+		for (r = xmemd.regions[h]; r; r = r->next)
+			if (r->id > cursor && (!best || r->id < best->id))
+				best = r;
+	return best;
+}
+
+/* Read and write permission for @uid/@gid; uid 0 always has it. */
+static bool xmemd_may_attach(const struct xmemd_region *r, uint32_t uid,
+			     uint32_t gid)
+{
+	uint32_t need;
+
+	if (!uid)
+		return true;
+	if (uid == r->uid)
+		need = 0600;
+	else if (gid == r->gid)
+		need = 0060;
+	else
+		need = 0006;
+	return (r->mode & need) == need;
+}
+
+/* Resize and destroy: the owner or uid 0. */
+static bool xmemd_may_admin(const struct xmemd_region *r, uint32_t uid)
+{
+	return !uid || uid == r->uid;
 }
 
 /* ---- devices ----------------------------------------------------------- */
@@ -631,6 +1083,8 @@ static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 {
 	struct rdma_cm_id *id = conn->id;
 	struct xmemd_conn **pp;
+	struct xmemd_region *r;
+	unsigned int i;
 
 	for (pp = &xmemd.conns; *pp; pp = &(*pp)->next) {
 		if (*pp == conn) {
@@ -639,6 +1093,12 @@ static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 			break;
 		}
 	}
+	for (i = 0; i < conn->nattached; i++) {
+		r = xmemd_region_by_id(conn->attached[i]);
+		if (r && r->users)
+			r->users--;
+	}
+	free(conn->attached);
 	if (id->qp)
 		rdma_destroy_qp(id);
 	if (conn->cq)
@@ -872,6 +1332,9 @@ static struct rdma_cm_id *xmemd_conn_request(struct rdma_cm_event *ev)
 	param.rnr_retry_count = 7;
 	param.flow_control = 1;
 	xmemd_build_hello_rep(&rep, conn->credits, 0);
+	if (xmemd.secret_len)
+		rep.flags = htole32(XMEM_HELLO_F_AUTH);
+	conn->auth = xmemd.secret_len ? XMEMD_AUTH_NONE : XMEMD_AUTH_DONE;
 	param.private_data = &rep;
 	param.private_data_len = sizeof(rep);
 	id->context = conn;
@@ -895,6 +1358,51 @@ reject:
 }
 
 /* ---- control messages -------------------------------------------------- */
+
+static bool xmemd_conn_has(const struct xmemd_conn *conn, uint64_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < conn->nattached; i++)
+		if (conn->attached[i] == id)
+			return true;
+	return false;
+}
+
+/* Count @conn among the users of @r; 0 or ENOMEM. */
+static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r)
+{
+	uint64_t *a;
+	unsigned int cap;
+
+	if (xmemd_conn_has(conn, r->id))
+		return 0;
+	if (conn->nattached == conn->attached_cap) {
+		cap = conn->attached_cap ? 2 * conn->attached_cap : 8;
+		a = realloc(conn->attached, cap * sizeof(*a));
+		if (!a)
+			return ENOMEM;
+		conn->attached = a;
+		conn->attached_cap = cap;
+	}
+	conn->attached[conn->nattached++] = r->id;
+	r->users++;
+	return 0;
+}
+
+static void xmemd_conn_detach(struct xmemd_conn *conn, struct xmemd_region *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < conn->nattached; i++) {
+		if (conn->attached[i] != r->id)
+			continue;
+		conn->attached[i] = conn->attached[--conn->nattached];
+		if (r->users)
+			r->users--;
+		return;
+	}
+}
 
 /* Fill an XMEM_MSG_ERROR_REP; returns its length. */
 static uint32_t xmemd_error_rep(void *tx, uint64_t tag, int status)
@@ -995,7 +1503,7 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			why = "capacity exhausted";
 			goto fail;
 		}
-		r = xmemd_region_create(req->name, size, &status);
+		r = xmemd_region_create(req->name, size, 0, 0, 0, &status);
 		if (!r) {
 			why = "cannot allocate memory";
 			goto fail;
@@ -1004,11 +1512,13 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 	}
 
 	status = xmemd_region_mr(r, conn->dev, &mr);
+	if (!status)
+		status = xmemd_conn_attach(conn, r);
 	if (status) {
 		why = "cannot register memory";
 		status = ENOMEM;
 		if (created)
-			xmemd_region_destroy(r);
+			xmemd_region_free(r, true);
 		goto fail;
 	}
 
@@ -1031,6 +1541,308 @@ fail:
 	return sizeof(*rep);
 }
 
+static const char *const xmemd_op_names[XMEM_REGION_OP_MAX] = {
+	[XMEM_REGION_OP_ATTACH] = "attach",
+	[XMEM_REGION_OP_DETACH] = "detach",
+	[XMEM_REGION_OP_RESIZE] = "resize",
+	[XMEM_REGION_OP_DESTROY] = "destroy",
+	[XMEM_REGION_OP_INFO] = "info",
+	[XMEM_REGION_OP_NEXT] = "next",
+};
+
+/* Describe @r in @rep; the key only with @mr (ATTACH and RESIZE). */
+static void xmemd_region_rep(struct xmem_msg_region_rep *rep,
+			     const struct xmemd_region *r,
+			     const struct ibv_mr *mr)
+{
+	rep->region_id = htole64(r->id);
+	rep->size = htole64(r->size);
+	if (mr) {
+		rep->addr = htole64((uintptr_t)r->mem);
+		rep->rkey = htole32(mr->rkey);
+	}
+	rep->mode = htole32(r->mode);
+	rep->uid = htole32(r->uid);
+	rep->gid = htole32(r->gid);
+	rep->users = htole32(r->users);
+	memcpy(rep->name, r->name, XMEM_NAME_MAX);
+}
+
+/* Check the fields an operation allows; NULL or why not (EINVAL). */
+static const char *xmemd_region_req_invalid(uint16_t op, uint16_t flags,
+					    uint32_t mode, uint64_t size,
+					    uint64_t cursor, const char *name)
+{
+	static const char zero[XMEM_NAME_MAX];
+
+	if (op == XMEM_REGION_OP_NEXT ? memcmp(name, zero, XMEM_NAME_MAX) :
+	    !xmemd_name_valid(name))
+		return "bad name";
+	if ((flags & XMEM_ATTACH_F_EXCL) && !(flags & XMEM_ATTACH_F_CREATE))
+		return "EXCL without CREATE";
+	if (mode & ~XMEM_REGION_MODE_MASK)
+		return "mode beyond 0777";
+	if (mode && !(flags & XMEM_ATTACH_F_CREATE))
+		return "mode without CREATE";
+	if (cursor && op != XMEM_REGION_OP_NEXT)
+		return "cursor with an operation other than NEXT";
+	if (size % XMEMD_PAGE_SIZE)
+		return "size not a multiple of 4096";
+	if (size > XMEMD_REGION_MAX)
+		return "size above the 1 TiB limit";
+	if (op == XMEM_REGION_OP_RESIZE && !size)
+		return "size 0 for RESIZE";
+	if (size && op != XMEM_REGION_OP_RESIZE && op != XMEM_REGION_OP_ATTACH)
+		return "size with an operation that takes none";
+	return NULL;
+}
+
+/*
+ * A region operation.  The caller checked the length, op, flags and
+ * reserved field; here go the operation's own fields, permissions and
+ * the work.  On failure the reply carries only the status.
+ */
+static uint32_t xmemd_region_op(struct xmemd_conn *conn,
+				const struct xmem_msg_region_req *req,
+				void *tx)
+{
+	struct xmem_msg_region_rep *rep = tx;
+	uint16_t op = le16toh(req->op), flags = le16toh(req->flags);
+	uint32_t mode = le32toh(req->mode), uid = le32toh(req->uid);
+	uint32_t gid = le32toh(req->gid);
+	uint64_t size = le64toh(req->size), cursor = le64toh(req->cursor);
+	char ename[4 * XMEM_NAME_MAX + 1];
+	struct xmemd_region *r = NULL;
+	struct ibv_mr *mr = NULL;
+	uint64_t old_size = 0;
+	bool created = false;
+	const char *why;
+	int status;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = htole16(XMEM_MSG_REGION_REP);
+	rep->hdr.len = htole32(sizeof(*rep));
+	rep->hdr.tag = req->hdr.tag;
+	xmemd_escape(ename, sizeof(ename), req->name, XMEM_NAME_MAX);
+
+	status = EINVAL;
+	why = xmemd_region_req_invalid(op, flags, mode, size, cursor,
+				       req->name);
+	if (why)
+		goto fail;
+
+	if (op == XMEM_REGION_OP_NEXT) {
+		r = xmemd_region_next(cursor);
+		status = ENOENT;
+		why = "no region after the cursor";
+		if (!r)
+			goto fail_quiet;
+		xmemd_region_rep(rep, r, NULL);
+		return sizeof(*rep);
+	}
+
+	r = xmemd_region_find(req->name);
+	if (!r && op == XMEM_REGION_OP_ATTACH &&
+	    (flags & XMEM_ATTACH_F_CREATE)) {
+		status = EINVAL;
+		why = "size 0 for a new region";
+		if (!size)
+			goto fail;
+		status = ENOMEM;
+		why = "capacity exhausted";
+		if (size > xmemd.capacity - xmemd.allocated)
+			goto fail;
+		r = xmemd_region_create(req->name, size, uid, gid, mode,
+					&status);
+		why = "cannot allocate memory";
+		if (!r)
+			goto fail;
+		created = true;
+	} else if (!r) {
+		status = ENOENT;
+		why = "no such region";
+		goto fail;
+	}
+
+	switch (op) {
+	case XMEM_REGION_OP_ATTACH:
+		status = EEXIST;
+		why = "exists";
+		if (!created && (flags & XMEM_ATTACH_F_EXCL))
+			goto fail;
+		status = EINVAL;
+		why = "size differs from the existing region's";
+		if (size && size != r->size)
+			goto fail;
+		status = EACCES;
+		why = "permission denied";
+		if (!xmemd_may_attach(r, uid, gid))
+			goto fail;
+		why = "cannot register memory";
+		status = xmemd_region_mr(r, conn->dev, &mr);
+		if (!status)
+			status = xmemd_conn_attach(conn, r);
+		if (status) {
+			status = ENOMEM;
+			if (created)
+				xmemd_region_free(r, true);
+			goto fail;
+		}
+		break;
+	case XMEM_REGION_OP_DETACH:
+		xmemd_conn_detach(conn, r);
+		break;
+	case XMEM_REGION_OP_RESIZE:
+		status = EACCES;
+		why = "only the owner may resize";
+		if (!xmemd_may_admin(r, uid))
+			goto fail;
+		old_size = r->size;
+		why = "cannot resize";
+		status = xmemd_region_resize(r, size);
+		if (status)
+			goto fail;
+		why = "cannot register memory";
+		status = xmemd_region_mr(r, conn->dev, &mr);
+		if (status) {
+			status = ENOMEM;
+			goto fail;
+		}
+		break;
+	case XMEM_REGION_OP_DESTROY:
+		status = EACCES;
+		why = "only the owner may destroy";
+		if (!xmemd_may_admin(r, uid))
+			goto fail;
+		status = EBUSY;
+		why = "attached by another connection";
+		if (r->users > (xmemd_conn_has(conn, r->id) ? 1u : 0u))
+			goto fail;
+		break;
+	default:	/* INFO */
+		break;
+	}
+
+	xmemd_region_rep(rep, r, mr);
+	if (created)
+		rep->flags = htole32(XMEM_REGION_REP_F_CREATED);
+	if (op == XMEM_REGION_OP_INFO) {
+		xmemd_dbg("conn %llu: info '%s'", conn->nr, ename);
+		return sizeof(*rep);
+	}
+	xmemd_conn_log(conn, "%s '%s' uid %u size %" PRIu64 ": %s region %"
+		       PRIu64 " (%" PRIu64 " bytes%s; %" PRIu64 " regions, %"
+		       PRIu64 " of %" PRIu64 " bytes in use)",
+		       xmemd_op_names[op], ename, uid, size,
+		       created ? "created" : "ok", r->id,
+		       op == XMEM_REGION_OP_RESIZE ? old_size : r->size,
+		       op == XMEM_REGION_OP_RESIZE ? " before" : "",
+		       xmemd.nregions -
+		       (op == XMEM_REGION_OP_DESTROY ? 1 : 0),
+		       xmemd.allocated -
+		       (op == XMEM_REGION_OP_DESTROY ? r->size : 0),
+		       xmemd.capacity);
+	if (op == XMEM_REGION_OP_DESTROY) {
+		xmemd_conn_detach(conn, r);
+		xmemd_region_free(r, true);
+	}
+	return sizeof(*rep);
+
+fail:
+	xmemd_conn_err(conn, "%s '%s' uid %u size %" PRIu64 " flags 0x%x: %s (%s)",
+		       xmemd_op_names[op], ename, uid, size, flags, why,
+		       xmemd_errname(status));
+fail_quiet:
+	memset(&rep->status, 0, sizeof(*rep) -
+	       offsetof(struct xmem_msg_region_rep, status));
+	rep->status = htole32(status);
+	return sizeof(*rep);
+}
+
+/* HMAC-SHA256(secret, @label || @a || @b) into @out; 0 or -1. */
+static int xmemd_hmac(const char *label, const uint8_t *a, const uint8_t *b,
+		      uint8_t *out)
+{
+	uint8_t msg[64 + 2 * XMEM_AUTH_NONCE_SIZE];
+	size_t l = strlen(label);
+	unsigned int outlen = 0;
+
+	memcpy(msg, label, l);
+	memcpy(msg + l, a, XMEM_AUTH_NONCE_SIZE);
+	memcpy(msg + l + XMEM_AUTH_NONCE_SIZE, b, XMEM_AUTH_NONCE_SIZE);
+	if (!HMAC(EVP_sha256(), xmemd.secret, (int)xmemd.secret_len, msg,
+		  l + 2 * XMEM_AUTH_NONCE_SIZE, out, &outlen) ||
+	    outlen != XMEM_AUTH_MAC_SIZE)
+		return -1;
+	return 0;
+}
+
+/*
+ * A step of the challenge-response of xmem_proto.h.  The secret itself is
+ * never logged, nor the nonces or proofs.
+ */
+static uint32_t xmemd_auth(struct xmemd_conn *conn,
+			   const struct xmem_msg_auth_req *req, void *tx)
+{
+	static const uint8_t zero[XMEM_AUTH_MAC_SIZE];
+	struct xmem_msg_auth_rep *rep = tx;
+	uint16_t step = le16toh(req->step);
+	uint8_t want[XMEM_AUTH_MAC_SIZE];
+	const char *why = NULL;
+	int status = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = htole16(XMEM_MSG_AUTH_REP);
+	rep->hdr.len = htole32(sizeof(*rep));
+	rep->hdr.tag = req->hdr.tag;
+
+	if (!xmemd.secret_len) {
+		status = EOPNOTSUPP;
+		why = "no shared secret configured";
+	} else if (conn->auth == XMEMD_AUTH_FAILED) {
+		status = EACCES;
+		why = "failed before";
+	} else if (step == 1 && conn->auth == XMEMD_AUTH_NONE &&
+		   !memcmp(req->mac, zero, sizeof(zero))) {
+		memcpy(conn->cnonce, req->nonce, sizeof(conn->cnonce));
+		if (getrandom(conn->anonce, sizeof(conn->anonce), 0) !=
+		    (ssize_t)sizeof(conn->anonce) ||
+		    xmemd_hmac(XMEM_AUTH_LABEL_APPLIANCE, conn->cnonce,
+			       conn->anonce, rep->mac)) {
+			status = EIO;
+			why = "cannot make a challenge";
+		} else {
+			memcpy(rep->nonce, conn->anonce, sizeof(rep->nonce));
+			conn->auth = XMEMD_AUTH_CHALLENGED;
+			return sizeof(*rep);
+		}
+	} else if (step == 2 && conn->auth == XMEMD_AUTH_CHALLENGED &&
+		   !memcmp(req->nonce, zero, sizeof(req->nonce))) {
+		if (xmemd_hmac(XMEM_AUTH_LABEL_CLIENT, conn->anonce,
+			       conn->cnonce, want) ||
+		    CRYPTO_memcmp(want, req->mac, sizeof(want))) {
+			status = EACCES;
+			why = "wrong proof (the client's secret differs)";
+			conn->auth = XMEMD_AUTH_FAILED;
+		} else {
+			conn->auth = XMEMD_AUTH_DONE;
+			xmemd_conn_log(conn, "authenticated");
+		}
+	} else {
+		status = EPROTO;
+		why = "step out of order or with fields of the other step";
+	}
+	OPENSSL_cleanse(want, sizeof(want));
+	if (status) {
+		memset(rep->nonce, 0, sizeof(rep->nonce));
+		memset(rep->mac, 0, sizeof(rep->mac));
+		rep->status = htole32(status);
+		xmemd_conn_err(conn, "authentication step %u refused: %s (%s)",
+			       step, why, xmemd_errname(status));
+	}
+	return sizeof(*rep);
+}
+
 /* Answer the message of @len bytes in receive slot @slot into @tx. */
 static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			     uint32_t len, void *tx)
@@ -1040,6 +1852,8 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		struct xmem_msg_hdr hdr;
 		struct xmem_msg_attach_req attach;
 		struct xmem_msg_stat_req stat;
+		struct xmem_msg_region_req region;
+		struct xmem_msg_auth_req auth;
 		uint8_t raw[XMEMD_RX_SIZE];
 	} msg;
 	uint16_t type;
@@ -1069,11 +1883,15 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	switch (type) {
 	case XMEM_MSG_ATTACH_REQ:
 	case XMEM_MSG_STAT_REQ:
+	case XMEM_MSG_REGION_REQ:
+	case XMEM_MSG_AUTH_REQ:
 		break;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
 	case XMEM_MSG_STAT_REP:
 	case XMEM_MSG_ERROR_REP:
+	case XMEM_MSG_REGION_REP:
+	case XMEM_MSG_AUTH_REP:
 		why = "not a request type";
 		goto bad;
 	default:
@@ -1087,12 +1905,56 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		goto bad;
 	}
 
+	if (type == XMEM_MSG_AUTH_REQ) {
+		if (len != sizeof(msg.auth)) {
+			why = "bad length for AUTH_REQ";
+			goto bad;
+		}
+		if (msg.auth.reserved[0] || msg.auth.reserved[1] ||
+		    msg.auth.reserved[2]) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		return xmemd_auth(conn, &msg.auth, tx);
+	}
+	if (conn->auth != XMEMD_AUTH_DONE) {
+		status = EACCES;
+		why = "not authenticated";
+		goto bad;
+	}
+
 	if (type == XMEM_MSG_STAT_REQ) {
 		if (len != sizeof(msg.stat)) {
 			why = "bad length for STAT_REQ";
 			goto bad;
 		}
 		return xmemd_stat(conn, &msg.stat, tx);
+	}
+
+	if (type == XMEM_MSG_REGION_REQ) {
+		uint16_t op = le16toh(msg.region.op);
+
+		if (len != sizeof(msg.region)) {
+			why = "bad length for REGION_REQ";
+			goto bad;
+		}
+		if (msg.region.reserved) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		if (op == XMEM_REGION_OP_INVALID || op >= XMEM_REGION_OP_MAX) {
+			status = EOPNOTSUPP;
+			why = "unknown region operation";
+			goto bad;
+		}
+		if (op == XMEM_REGION_OP_ATTACH ?
+		    le16toh(msg.region.flags) & ~XMEM_ATTACH_F_ALL :
+		    !!msg.region.flags) {
+			status = EPROTO;
+			why = "unknown region flags";
+			goto bad;
+		}
+		return xmemd_region_op(conn, &msg.region, tx);
 	}
 
 	if (len != sizeof(msg.attach)) {
@@ -1391,7 +2253,7 @@ static void xmemd_shutdown(void)
 		rdma_destroy_id(xmemd.listen_id);
 	for (h = 0; h < XMEMD_HASH_SIZE; h++)
 		while (xmemd.regions[h])
-			xmemd_region_destroy(xmemd.regions[h]);
+			xmemd_region_free(xmemd.regions[h], false);
 	rdma_destroy_event_channel(xmemd.ec);
 }
 
@@ -1490,16 +2352,187 @@ static int xmemd_parse_size(const char *s, uint64_t *out)
 static void xmemd_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-p PORT] [-a ADDR] [-c CAPACITY] [-v]\n"
+		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR] [-v]\n"
 		"The xmem memory appliance: serves named memory regions over RDMA.\n"
 		"\n"
-		"  -p PORT      RDMA CM port to listen on (default %u)\n"
-		"  -a ADDR      address to bind to (default: any)\n"
-		"  -c CAPACITY  bytes to hand out in all, K/M/G/T suffixes allowed\n"
-		"               (default: half of physical memory)\n"
-		"  -v           verbose log\n"
-		"  -h           this help\n",
-		xmemd_prog, (unsigned int)XMEM_PROTO_DEFAULT_PORT);
+		"  -f, --config CONFIG  read settings from CONFIG (default %s, if it\n"
+		"                       exists); options given here win\n"
+		"  -p, --port PORT      RDMA CM port to listen on (default %u)\n"
+		"  -a, --address ADDR   address to bind to (default: any)\n"
+		"  -c, --capacity SIZE  bytes to hand out in all, K/M/G/T suffixes\n"
+		"                       allowed (default: half of physical memory)\n"
+		"  -d, --dir DIR        keep regions in files in DIR (a tmpfs or\n"
+		"                       hugetlbfs), re-exported after a restart;\n"
+		"                       default: anonymous memory, gone at exit\n"
+		"  -s, --secret-file FILE  authenticate clients with the shared secret\n"
+		"                       in FILE (16 to 128 bytes; a final newline is\n"
+		"                       not part of it); default: no authentication\n"
+		"  -v, --verbose        verbose log\n"
+		"  -h, --help           this help\n",
+		xmemd_prog, XMEMD_CONFIG, (unsigned int)XMEM_PROTO_DEFAULT_PORT);
+}
+
+/*
+ * Read the shared secret; 0 or -1 with a message.  The secret is never
+ * printed; only the file name is.
+ */
+static int xmemd_load_secret(const char *path)
+{
+	uint8_t buf[XMEM_AUTH_SECRET_MAX + 2];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "%s: secret file %s: %s\n", xmemd_prog, path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n < XMEM_AUTH_SECRET_MIN || n > XMEM_AUTH_SECRET_MAX) {
+		fprintf(stderr, "%s: secret file %s: want %d to %d bytes\n",
+			xmemd_prog, path, XMEM_AUTH_SECRET_MIN,
+			XMEM_AUTH_SECRET_MAX);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return -1;
+	}
+	if (st.st_mode & 0077)
+		fprintf(stderr, "%s: warning: secret file %s can be read by others (mode %04o)\n",
+			xmemd_prog, path, (unsigned int)(st.st_mode & 07777));
+	memcpy(xmemd.secret, buf, n);
+	xmemd.secret_len = n;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
+}
+
+/* Settings from the config file and the command line. */
+struct xmemd_settings {
+	const char *bind_str;
+	unsigned long port;
+	uint64_t capacity;
+	const char *dir;
+	const char *secret_file;
+	bool verbose;
+};
+
+/*
+ * Apply option @opt with value @val; @where names its origin for errors.
+ * Returns 0 or 2 (usage error).  Values are copied: config lines are
+ * reused buffers.
+ */
+static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
+			 const char *where)
+{
+	char *end;
+
+	switch (opt) {
+	case 'p':
+		errno = 0;
+		set->port = strtoul(val, &end, 10);
+		if (errno || *end || end == val || !set->port ||
+		    set->port > 65535) {
+			fprintf(stderr, "%s: %s %s: not a port number\n",
+				xmemd_prog, where, val);
+			return 2;
+		}
+		return 0;
+	case 'a':
+		set->bind_str = strdup(val);
+		return set->bind_str ? 0 : 2;
+	case 'c':
+		if (xmemd_parse_size(val, &set->capacity) ||
+		    set->capacity < XMEMD_PAGE_SIZE) {
+			fprintf(stderr, "%s: %s %s: not a size of at least 4K\n",
+				xmemd_prog, where, val);
+			return 2;
+		}
+		return 0;
+	case 'd':
+		if (!*val) {
+			fprintf(stderr, "%s: %s: empty directory\n", xmemd_prog,
+				where);
+			return 2;
+		}
+		set->dir = strdup(val);
+		return set->dir ? 0 : 2;
+	case 's':
+		set->secret_file = strdup(val);
+		return set->secret_file ? 0 : 2;
+	case 'v':
+		if (!strcmp(val, "yes") || !strcmp(val, "1")) {
+			set->verbose = true;
+		} else if (!strcmp(val, "no") || !strcmp(val, "0")) {
+			set->verbose = false;
+		} else {
+			fprintf(stderr, "%s: %s %s: not yes or no\n",
+				xmemd_prog, where, val);
+			return 2;
+		}
+		return 0;
+	}
+	return 2;
+}
+
+/*
+ * The config file: "key value" lines, '#' comments, blank lines.  Keys:
+ * port, address, capacity, dir, verbose, secret-file.  A missing default file is fine;
+ * a missing file named with -f is not.  Returns 0, 1 or 2.
+ */
+static int xmemd_read_config(struct xmemd_settings *set, const char *path,
+			     bool must)
+{
+	static const struct { const char *key; int opt; } keys[] = {
+		{ "port", 'p' }, { "address", 'a' }, { "capacity", 'c' },
+		{ "dir", 'd' }, { "verbose", 'v' }, { "secret-file", 's' },
+	};
+	char line[1024], where[64], *key, *val, *e;
+	unsigned int lineno = 0, i;
+	FILE *f;
+	int ret = 0;
+
+	f = fopen(path, "re");
+	if (!f) {
+		if (!must && errno == ENOENT)
+			return 0;
+		fprintf(stderr, "%s: %s: %s\n", xmemd_prog, path,
+			strerror(errno));
+		return 1;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		lineno++;
+		e = strchr(line, '#');
+		if (e)
+			*e = '\0';
+		key = line + strspn(line, " \t\r\n");
+		if (!*key)
+			continue;
+		val = key + strcspn(key, " \t=\r\n");
+		if (*val)
+			*val++ = '\0';
+		val += strspn(val, " \t=");
+		e = val + strlen(val);
+		while (e > val && strchr(" \t\r\n", e[-1]))
+			*--e = '\0';
+		snprintf(where, sizeof(where), "%.40s:%u:", path, lineno);
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strcmp(key, keys[i].key))
+				break;
+		if (i == sizeof(keys) / sizeof(keys[0])) {
+			fprintf(stderr, "%s: %s unknown setting '%s'\n",
+				xmemd_prog, where, key);
+			ret = 2;
+			break;
+		}
+		ret = xmemd_setting(set, keys[i].opt, val, where);
+	}
+	fclose(f);
+	return ret;
 }
 
 static int xmemd_resolve_bind(const char *addr)
@@ -1531,11 +2564,25 @@ static int xmemd_resolve_bind(const char *addr)
 
 int main(int argc, char **argv)
 {
-	const char *bind_str = NULL;
-	unsigned long port = XMEM_PROTO_DEFAULT_PORT;
-	uint64_t capacity = 0;
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'f' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "capacity", required_argument, NULL, 'c' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "secret-file", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char optstring[] = "f:p:a:c:d:s:vh";
+	struct xmemd_settings set = { .port = XMEM_PROTO_DEFAULT_PORT };
+	const char *config = XMEMD_CONFIG, *bind_str;
+	bool config_given = false;
+	unsigned long port;
+	uint64_t capacity;
 	sigset_t mask;
-	char *end;
+	char where[8];
 	int sigfd, opt, ret;
 	long pages, psize;
 
@@ -1543,35 +2590,38 @@ int main(int argc, char **argv)
 		xmemd_prog = strrchr(argv[0], '/');
 		xmemd_prog = xmemd_prog ? xmemd_prog + 1 : argv[0];
 	}
-	while ((opt = getopt(argc, argv, "p:a:c:vh")) != -1) {
-		switch (opt) {
-		case 'p':
-			errno = 0;
-			port = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || !port ||
-			    port > 65535) {
-				fprintf(stderr, "%s: -p %s: not a port number\n",
-					xmemd_prog, optarg);
-				return 2;
-			}
-			break;
-		case 'a':
-			bind_str = optarg;
-			break;
-		case 'c':
-			if (xmemd_parse_size(optarg, &capacity) ||
-			    capacity < XMEMD_PAGE_SIZE) {
-				fprintf(stderr, "%s: -c %s: not a size of at least 4K\n",
-					xmemd_prog, optarg);
-				return 2;
-			}
-			break;
-		case 'v':
-			xmemd.verbose = true;
-			break;
-		case 'h':
+	/* First pass: only -f and -h; the file first, then the options. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+		if (opt == 'f') {
+			config = optarg;
+			config_given = true;
+		} else if (opt == 'h') {
 			xmemd_usage(stdout);
 			return 0;
+		}
+	}
+	ret = xmemd_read_config(&set, config, config_given);
+	if (ret)
+		return ret;
+	optind = 1;
+	opterr = 1;
+	while ((opt = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			break;
+		case 'v':
+			set.verbose = true;
+			break;
+		case 'p':
+		case 'a':
+		case 'c':
+		case 'd':
+		case 's':
+			snprintf(where, sizeof(where), "-%c", opt);
+			if (xmemd_setting(&set, opt, optarg, where))
+				return 2;
+			break;
 		default:
 			xmemd_usage(stderr);
 			return 2;
@@ -1583,6 +2633,13 @@ int main(int argc, char **argv)
 		xmemd_usage(stderr);
 		return 2;
 	}
+	port = set.port;
+	bind_str = set.bind_str;
+	capacity = set.capacity;
+	xmemd.verbose = set.verbose;
+	xmemd.dir = set.dir;
+	if (set.secret_file && xmemd_load_secret(set.secret_file))
+		return 1;
 
 	xmemd.port = port;
 	xmemd.bind_str = bind_str;
@@ -1621,13 +2678,21 @@ int main(int argc, char **argv)
 		xmemd_log("event channel: %s", strerror(errno));
 		return 1;
 	}
+	if (xmemd.dir && xmemd_load_dir()) {
+		rdma_destroy_event_channel(xmemd.ec);
+		return 1;
+	}
 	if (xmemd_listen(false)) {
 		rdma_destroy_event_channel(xmemd.ec);
 		return 1;
 	}
-	xmemd_log("listening on %s port %u, capacity %" PRIu64 " bytes, protocol %u.%u",
+	xmemd_log("listening on %s port %u, capacity %" PRIu64 " bytes, protocol %u.%u, regions in %s (%" PRIu64 " now)",
 		  bind_str ? bind_str : "any address", xmemd.port,
-		  xmemd.capacity, XMEM_PROTO_MAJOR, XMEM_PROTO_MINOR);
+		  xmemd.capacity, XMEM_PROTO_MAJOR, XMEM_PROTO_MINOR,
+		  xmemd.dir ? xmemd.dir : "anonymous memory", xmemd.nregions);
+	xmemd_log("clients %s", xmemd.secret_len ?
+		  "must authenticate with the shared secret" :
+		  "are not authenticated (no secret file)");
 
 	ret = xmemd_run(sigfd);
 	xmemd_shutdown();

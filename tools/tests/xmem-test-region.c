@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The region life cycle through the uapi: create with a mode, list,
+ * detach (data written back, then attached intact on client2), grow while
+ * a process touches the region, shrink (appliance memory freed, kept range
+ * intact), destroy, permissions between users, and bad requests.
+ *
+ * client2 is used as in xmem-test-msync: reachable as "client2" by ssh,
+ * verifying with "xmem-test-msync verify NAME SEED".
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "xsys.h"
+#include "xtest.h"
+
+#define PEER		"client2"
+#define SSH		"ssh -o BatchMode=yes -o ConnectTimeout=20 " PEER " "
+#define NOBODY		65534
+
+static int open_dev(void)
+{
+	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		FAIL("open %s: %s", XMEM_DEV, xt_errname(errno));
+	return fd;
+}
+
+/* DETACH, RESIZE or DESTROY; 0 or -errno; @out (may be NULL) the result. */
+static int region_op(unsigned long cmd, const char *name, uint64_t size,
+		     uint32_t flags, struct xmem_region_op *out)
+{
+	struct xmem_region_op op;
+	int fd = open_dev(), ret = 0;
+
+	memset(&op, 0, sizeof(op));
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	op.size = size;
+	op.flags = flags;
+	if (ioctl(fd, cmd, &op))
+		ret = -errno;
+	close(fd);
+	if (out)
+		*out = op;
+	return ret;
+}
+
+#define OP_OK(cmd, name, size, flags) do {				\
+	int _r = region_op((cmd), (name), (size), (flags), NULL);	\
+	if (_r)								\
+		FAIL("%s %s: %s", #cmd, (name), xt_errname(-_r));	\
+} while (0)
+
+#define OP_FAILS(cmd, name, size, flags, err) do {			\
+	int _r = region_op((cmd), (name), (size), (flags), NULL);	\
+	if (_r != -(err))						\
+		FAIL("%s %s: expected %s, got %s", #cmd, (name),	\
+		     xt_errname(err), _r ? xt_errname(-_r) : "success");\
+} while (0)
+
+/* Finds @name in the appliance's list; 1 if found, 0 if not. */
+static int list_find(const char *name, struct xmem_region_entry *out)
+{
+	struct xmem_region_entry e[8];
+	struct xmem_region_list l;
+	unsigned int i, calls = 0;
+	int fd = open_dev();
+
+	memset(&l, 0, sizeof(l));
+	for (;;) {
+		memset(e, 0, sizeof(e));
+		l.entries = (uintptr_t)e;
+		l.count = 8;	/* small, so the cursor is exercised */
+		if (ioctl(fd, XMEM_IOC_LIST, &l))
+			FAIL("XMEM_IOC_LIST: %s", xt_errname(errno));
+		if (!l.count || ++calls > 10000)
+			break;
+		for (i = 0; i < l.count; i++) {
+			if (strcmp(e[i].name, name))
+				continue;
+			if (out)
+				*out = e[i];
+			close(fd);
+			return 1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static uint64_t appliance_bytes(void)
+{
+	uint64_t v;
+
+	ASSERT_ZERO_ERR(xsys_read_u64("appliance_bytes", &v));
+	return v;
+}
+
+static void require_peer(void)
+{
+	const char *clients = getenv("XMEM_CLIENTS");
+
+	if (clients && atoi(clients) >= 2)
+		return;
+	if (!system(SSH "true </dev/null >/dev/null 2>&1"))
+		return;
+	SKIP("%s unreachable by ssh (needs a test bed with 2 clients)", PEER);
+}
+
+static int verify_on_peer(const char *name, uint64_t seed)
+{
+	char cmd[256], line[512];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 SSH "/xmem/bin/xmem-test-msync verify %s %" PRIu64
+		 " </dev/null 2>&1", name, seed);
+	f = popen(cmd, "r");
+	if (!f)
+		FAIL("popen: %s", xt_errname(errno));
+	while (fgets(line, sizeof(line), f))
+		xt_diag("%s: %s", PEER, line[0] == '#' ? line + 2 : line);
+	return pclose(f);
+}
+
+TEST(create_list_show)
+{
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_entry e;
+	int fd;
+
+	xr_require_connected();
+	xr_name(name, "list");
+	fd = ATTACH_OK(name, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	close(fd);
+	if (!list_find(name, &e))
+		FAIL("%s not in XMEM_IOC_LIST", name);
+	ASSERT_EQ(e.size, 1 * MiB);
+	ASSERT_EQ(e.uid, getuid());
+	ASSERT_EQ(e.mode, 0600);	/* the default */
+	xt_diag("listed: id %llu uid %u mode %o users %u appliance %s",
+		(unsigned long long)e.region_id, e.uid, e.mode, e.users,
+		e.appliance);
+}
+
+TEST(create_with_mode_listed)
+{
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_entry e;
+	struct xmem_attach at;
+	int fd;
+
+	xr_require_connected();
+	xr_name(name, "mode");
+	memset(&at, 0, sizeof(at));
+	snprintf(at.name, sizeof(at.name), "%s", name);
+	at.size = 1 * MiB;
+	at.flags = XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL | XMEM_ATTACH_MODE;
+	at.mode = 0640;
+	fd = open_dev();
+	ASSERT_OK(ioctl(fd, XMEM_IOC_ATTACH, &at));
+	if (!list_find(name, &e))
+		FAIL("%s not in XMEM_IOC_LIST", name);
+	ASSERT_EQ(e.size, 1 * MiB);
+	ASSERT_EQ(e.region_id, at.region_id);
+	ASSERT_EQ(e.uid, getuid());
+	ASSERT_EQ(e.gid, getgid());
+	ASSERT_EQ(e.mode, 0640);
+	ASSERT_TRUE(e.flags & XMEM_ENTRY_ATTACHED);
+	ASSERT_GE(e.users, 1);
+	ASSERT_TRUE(e.appliance[0] != '\0');
+	close(fd);
+}
+
+TEST_TIMEOUT(detach_then_other_client_attaches, 300)
+{
+	uint64_t seed = xnow() * 1000 + 11;
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_entry e;
+	int fd, status;
+	char *p;
+
+	xr_require_connected();
+	require_peer();
+	xr_name(name, "detach");
+	fd = ATTACH_OK(name, 2 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, 2 * MiB);
+	xpat_fill(p, 2 * MiB, 0, seed);
+	/* Still open and mapped: the region is busy. */
+	OP_FAILS(XMEM_IOC_DETACH, name, 0, 0, EBUSY);
+	ASSERT_OK(munmap(p, 2 * MiB));
+	ASSERT_OK(close(fd));
+	/* No msync: DETACH must write the dirty pages back itself. */
+	OP_OK(XMEM_IOC_DETACH, name, 0, 0);
+	OP_FAILS(XMEM_IOC_DETACH, name, 0, 0, ENOENT);
+	if (!list_find(name, &e))
+		FAIL("%s not listed after detach", name);
+	ASSERT_TRUE(!(e.flags & XMEM_ENTRY_ATTACHED));
+	ASSERT_EQ(e.resident_bytes, 0);
+
+	status = verify_on_peer(name, seed);
+	if (status)
+		FAIL("verifier on %s: wait status %#x", PEER, status);
+}
+
+/* Child: fill and check [0, len) over and over until @stop is readable. */
+static int toucher(char *p, size_t len, uint64_t seed, int stop)
+{
+	unsigned long rounds = 0;
+	struct xpat_err err;
+	char c;
+
+	fcntl(stop, F_SETFL, O_NONBLOCK);
+	for (;;) {
+		xpat_fill(p, len, 0, seed + rounds);
+		if (xpat_check(p, len, 0, seed + rounds, &err)) {
+			printf("# toucher: round %lu: %llu words wrong at %#llx\n",
+			       rounds, (unsigned long long)err.count,
+			       (unsigned long long)err.first);
+			return 1;
+		}
+		rounds++;
+		if (read(stop, &c, 1) == 1 || rounds > 1000000)
+			break;
+	}
+	printf("# toucher: %lu rounds, last seed offset %lu\n", rounds,
+	       rounds - 1);
+	return 0;
+}
+
+TEST_TIMEOUT(grow_while_touched, 300)
+{
+	uint64_t seed = xnow() * 1000 + 12, before, after;
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_info info;
+	int fd, pfd[2], status;
+	char *p, *q;
+	pid_t pid;
+
+	xr_require_connected();
+	xr_name(name, "grow");
+	fd = ATTACH_OK(name, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	ASSERT_OK(pipe(pfd));
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		close(pfd[1]);
+		_exit(toucher(p, 1 * MiB, seed, pfd[0]));
+	}
+	close(pfd[0]);
+
+	before = appliance_bytes();
+	OP_OK(XMEM_IOC_RESIZE, name, 4 * MiB, 0);
+	after = appliance_bytes();
+	ASSERT_EQ(after - before, 3 * MiB);
+	memset(&info, 0, sizeof(info));
+	ASSERT_OK(ioctl(fd, XMEM_IOC_INFO, &info));
+	ASSERT_EQ(info.size, 4 * MiB);
+	/* The new range is usable at once, while the toucher goes on. */
+	q = MAP_OK(fd, 1 * MiB, 3 * MiB);
+	xpat_fill(q, 3 * MiB, 1 * MiB, seed);
+	ASSERT_OK(msync(q, 3 * MiB, MS_SYNC));
+	ASSERT_PATTERN(q, 3 * MiB, 1 * MiB, seed);
+
+	ASSERT_EQ(write(pfd[1], "x", 1), 1);
+	close(pfd[1]);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("toucher failed: wait status %#x", status);
+	ASSERT_OK(munmap(q, 3 * MiB));
+	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));
+}
+
+TEST_TIMEOUT(shrink_while_touched, 300)
+{
+	uint64_t seed = xnow() * 1000 + 13, before, after;
+	char name[XMEM_REGION_NAME_MAX];
+	int fd, pfd[2], status;
+	struct xmem_attach at;
+	pid_t pid, pid2;
+	char *p, *q;
+
+	xr_require_connected();
+	xr_name(name, "shrink");
+	fd = ATTACH_OK(name, 4 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, 4 * MiB);
+	xpat_fill(p, 4 * MiB, 0, seed);
+	ASSERT_OK(msync(p, 4 * MiB, MS_SYNC));
+	ASSERT_OK(pipe(pfd));
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		close(pfd[1]);
+		_exit(toucher(p, 1 * MiB, seed, pfd[0]));
+	}
+	close(pfd[0]);
+
+	/* Shrink while mapped and in use: the removed range is discarded. */
+	before = appliance_bytes();
+	OP_OK(XMEM_IOC_RESIZE, name, 1 * MiB, 0);
+	after = appliance_bytes();
+	ASSERT_EQ(before - after, 3 * MiB);
+
+	/* The removed range faults with SIGBUS, not stale data. */
+	pid2 = fork();
+	if (pid2 < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid2)
+		_exit(p[2 * MiB] == 0x7f ? 3 : 2);
+	ASSERT_EQ(waitpid(pid2, &status, 0), pid2);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGBUS)
+		FAIL("access past the new end: wait status %#x, want SIGBUS",
+		     status);
+
+	ASSERT_EQ(write(pfd[1], "x", 1), 1);
+	close(pfd[1]);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("toucher failed on the kept range: wait status %#x",
+		     status);
+	ASSERT_OK(munmap(p, 4 * MiB));
+	ASSERT_OK(close(fd));
+
+	fd = ATTACH_OK(name, 0, 0, &at);
+	ASSERT_EQ(at.size, 1 * MiB);
+	ASSERT_TRUE(xr_map(fd, 0, 2 * MiB) == MAP_FAILED);
+	ASSERT_OK(close(fd));
+	/* Grow again: the range that came back reads as zeroes. */
+	OP_OK(XMEM_IOC_RESIZE, name, 2 * MiB, 0);
+	fd = ATTACH_OK(name, 0, 0, &at);
+	ASSERT_EQ(at.size, 2 * MiB);
+	q = MAP_OK(fd, 0, 2 * MiB);
+	for (size_t i = 1 * MiB; i < 2 * MiB; i += 4096)
+		if (q[i])
+			FAIL("byte %zu of a regrown range is %d", i, q[i]);
+	ASSERT_OK(munmap(q, 2 * MiB));
+	ASSERT_OK(close(fd));
+}
+
+TEST_TIMEOUT(shrink_unmapped_keeps_data, 300)
+{
+	uint64_t seed = xnow() * 1000 + 14;
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_op op;
+	struct xmem_attach at;
+	int fd;
+	char *p;
+
+	xr_require_connected();
+	xr_name(name, "shrink2");
+	fd = ATTACH_OK(name, 2 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, 2 * MiB);
+	xpat_fill(p, 2 * MiB, 0, seed);		/* dirty, not synced */
+	ASSERT_OK(munmap(p, 2 * MiB));
+	ASSERT_OK(close(fd));
+	/* -w: the kept range's dirty pages reach the appliance regardless. */
+	ASSERT_ZERO_ERR(region_op(XMEM_IOC_RESIZE, name, 1 * MiB,
+				  XMEM_RESIZE_WRITEBACK, &op));
+	ASSERT_EQ(op.size, 1 * MiB);
+	OP_OK(XMEM_IOC_DETACH, name, 0, 0);
+	fd = ATTACH_OK(name, 0, 0, &at);
+	ASSERT_EQ(at.size, 1 * MiB);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	ASSERT_PATTERN(p, 1 * MiB, 0, seed);
+	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));
+}
+
+TEST(destroy)
+{
+	char name[XMEM_REGION_NAME_MAX];
+	uint64_t before;
+	int fd;
+
+	xr_require_connected();
+	xr_name(name, "destroy");
+	before = appliance_bytes();
+	fd = ATTACH_OK(name, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	ASSERT_EQ(appliance_bytes(), before + 1 * MiB);
+	OP_FAILS(XMEM_IOC_DESTROY, name, 0, 0, EBUSY);
+	ASSERT_OK(close(fd));
+	OP_OK(XMEM_IOC_DESTROY, name, 0, 0);
+	ASSERT_EQ(appliance_bytes(), before);
+	ASSERT_TRUE(!list_find(name, NULL));
+	fd = xr_attach(name, 0, 0, NULL);
+	if (fd != -ENOENT)
+		FAIL("attach after destroy: expected ENOENT, got %s",
+		     fd >= 0 ? "success" : xt_errname(-fd));
+	OP_FAILS(XMEM_IOC_DESTROY, name, 0, 0, ENOENT);
+}
+
+/* Run @fn as uid/gid NOBODY in a child; returns its exit status. */
+static int as_nobody(int (*fn)(const char *, const char *), const char *a,
+		     const char *b)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(100);
+		_exit(fn(a, b));
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		FAIL("child: wait status %#x", status);
+	return WEXITSTATUS(status);
+}
+
+/* Exit status: the errno of each step, or 0; see the test. */
+static int nobody_steps(const char *priv, const char *shared)
+{
+	int fd;
+
+	fd = xr_attach(priv, 0, 0, NULL);
+	if (fd != -EACCES)
+		return 1;
+	if (region_op(XMEM_IOC_DETACH, priv, 0, 0, NULL) != -EACCES)
+		return 2;
+	fd = xr_attach(shared, 0, 0, NULL);
+	if (fd < 0)
+		return 3;
+	close(fd);
+	if (region_op(XMEM_IOC_RESIZE, shared, 2 * MiB, 0, NULL) != -EACCES)
+		return 4;
+	if (region_op(XMEM_IOC_DESTROY, shared, 0, 0, NULL) != -EACCES)
+		return 5;
+	return 0;
+}
+
+TEST(other_user_denied)
+{
+	char priv[XMEM_REGION_NAME_MAX], shared[XMEM_REGION_NAME_MAX];
+	struct xmem_attach at;
+	struct stat st;
+	int fd, ret;
+
+	xr_require_connected();
+	if (geteuid())
+		SKIP("needs root to switch users");
+	xr_name(priv, "priv");
+	xr_name(shared, "shared");
+	fd = ATTACH_OK(priv, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	close(fd);
+	memset(&at, 0, sizeof(at));
+	snprintf(at.name, sizeof(at.name), "%s", shared);
+	at.size = 1 * MiB;
+	at.flags = XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL | XMEM_ATTACH_MODE;
+	at.mode = 0666;
+	fd = open_dev();
+	ASSERT_OK(ioctl(fd, XMEM_IOC_ATTACH, &at));
+	close(fd);
+
+	/* Let the other user open the device at all; put it back after. */
+	ASSERT_OK(stat(XMEM_DEV, &st));
+	ASSERT_OK(chmod(XMEM_DEV, 0666));
+	ret = as_nobody(nobody_steps, priv, shared);
+	ASSERT_OK(chmod(XMEM_DEV, st.st_mode & 07777));
+	if (ret)
+		FAIL("as uid %d: step %d did not get what it should", NOBODY,
+		     ret);
+	OP_OK(XMEM_IOC_DESTROY, shared, 0, 0);
+	OP_OK(XMEM_IOC_DESTROY, priv, 0, 0);
+}
+
+TEST(bad_requests)
+{
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_entry e[2];
+	struct xmem_region_list l;
+	struct xmem_region_op op;
+	uint64_t before;
+	int fd;
+
+	xr_require_connected();
+	xr_name(name, "bad");
+	fd = ATTACH_OK(name, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	close(fd);
+	before = appliance_bytes();
+	OP_FAILS(XMEM_IOC_RESIZE, name, 0, 0, EINVAL);
+	OP_FAILS(XMEM_IOC_RESIZE, name, 4096 + 1, 0, EINVAL);
+	OP_FAILS(XMEM_IOC_RESIZE, name, (1ULL << 40) + 4096, 0, EINVAL);
+	OP_FAILS(XMEM_IOC_RESIZE, name, 2 * MiB, 0x80, EINVAL);
+	OP_FAILS(XMEM_IOC_DETACH, name, 4096, 0, EINVAL);
+	OP_FAILS(XMEM_IOC_DESTROY, name, 0, XMEM_RESIZE_WRITEBACK, EINVAL);
+	OP_FAILS(XMEM_IOC_DESTROY, "a/b", 0, 0, EINVAL);
+	OP_FAILS(XMEM_IOC_DESTROY, "..", 0, 0, EINVAL);
+
+	fd = open_dev();
+	memset(&op, 0, sizeof(op));
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	op.reserved = 1;
+	ASSERT_ERRNO(ioctl(fd, XMEM_IOC_DESTROY, &op), EINVAL);
+	op.reserved = 0;
+	op.reserved2[1] = 1;
+	ASSERT_ERRNO(ioctl(fd, XMEM_IOC_DETACH, &op), EINVAL);
+	memset(op.name, 'a', sizeof(op.name));
+	op.reserved2[1] = 0;
+	ASSERT_ERRNO(ioctl(fd, XMEM_IOC_DESTROY, &op), EINVAL);
+
+	memset(&l, 0, sizeof(l));
+	l.entries = (uintptr_t)e;
+	ASSERT_ERRNO(ioctl(fd, XMEM_IOC_LIST, &l), EINVAL);	/* count 0 */
+	l.count = XMEM_LIST_MAX + 1;
+	ASSERT_ERRNO(ioctl(fd, XMEM_IOC_LIST, &l), EINVAL);
+	l.count = 2;
+	l.flags = 1;
+	ASSERT_ERRNO(ioctl(fd, XMEM_IOC_LIST, &l), EINVAL);
+	l.flags = 0;
+	l.reserved[0] = 1;
+	ASSERT_ERRNO(ioctl(fd, XMEM_IOC_LIST, &l), EINVAL);
+	l.reserved[0] = 0;
+	l.entries = 16;		/* unmapped */
+	ASSERT_ERRNO(ioctl(fd, XMEM_IOC_LIST, &l), EFAULT);
+	ASSERT_ERRNO(ioctl(fd, XMEM_IOC_DESTROY, (void *)16), EFAULT);
+	close(fd);
+
+	ASSERT_EQ(appliance_bytes(), before);
+	OP_OK(XMEM_IOC_DESTROY, name, 0, 0);
+}
+
+int main(int argc, char **argv)
+{
+	return xt_main(argc, argv);
+}
