@@ -39,53 +39,6 @@ struct load {
 	char why[256];
 };
 
-static void region_info(int fd, struct xmem_region_info *ri)
-{
-	memset(ri, 0, sizeof(*ri));
-	if (ioctl(fd, XMEM_IOC_INFO, ri))
-		FAIL("XMEM_IOC_INFO: %s", xt_errname(errno));
-}
-
-/*
- * Evict every page of the region bound to @fd from the local cache, so
- * that its next reads come from the appliance: with the limit at its
- * minimum, read a scratch region twice as large until XMEM_IOC_INFO shows
- * nothing of @fd resident.  The limit is put back.
- */
-static void drop_cache(int fd)
-{
-	const uint64_t size = 2 * MiB;
-	char name[XMEM_REGION_NAME_MAX];
-	struct xmem_region_info ri;
-	volatile char *s;
-	uint64_t limit, i;
-	double deadline;
-	int sfd;
-
-	ASSERT_ZERO_ERR(xsys_read_u64("local_limit", &limit));
-	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", LOW));
-	xr_name(name, "scratch");
-	sfd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
-			NULL);
-	s = MAP_OK(sfd, 0, size);
-	deadline = xnow() + 120;
-	for (i = 0;; i++) {
-		(void)s[(i % (size / PAGE)) * PAGE];
-		if (i % 32)
-			continue;
-		region_info(fd, &ri);
-		if (!ri.resident_bytes)
-			break;
-		if (xnow() > deadline)
-			FAIL("%llu bytes still resident after reading %llu "
-			     "scratch pages", (unsigned long long)ri.resident_bytes,
-			     (unsigned long long)i);
-	}
-	ASSERT_OK(munmap((void *)s, size));
-	ASSERT_OK(close(sfd));
-	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", limit));
-}
-
 static uint64_t seed_of(uint64_t pg, uint32_t ver)
 {
 	return (pg << 32) | ver;
@@ -276,7 +229,7 @@ TEST_TIMEOUT(lower_limit_under_load, 420)
 
 	/* Every page holds its last version, on the appliance. */
 	ASSERT_OK(msync(l.map, SIZE, MS_SYNC));
-	drop_cache(fd);
+	xr_drop_cache(fd);
 	for (pg = 0; pg < NPAGES; pg++) {
 		struct xpat_err err;
 

@@ -61,53 +61,6 @@ struct writer {
 	char why[256];
 };
 
-static void region_info(int fd, struct xmem_region_info *ri)
-{
-	memset(ri, 0, sizeof(*ri));
-	if (ioctl(fd, XMEM_IOC_INFO, ri))
-		FAIL("XMEM_IOC_INFO: %s", xt_errname(errno));
-}
-
-/*
- * Evict every page of the region bound to @fd from the local cache, so
- * that its next reads come from the appliance: with the limit at its
- * minimum, read a scratch region twice as large until XMEM_IOC_INFO shows
- * nothing of @fd resident.  The limit is put back.
- */
-static void drop_cache(int fd)
-{
-	const uint64_t min = 1 * MiB, size = 2 * MiB;
-	char name[XMEM_REGION_NAME_MAX];
-	struct xmem_region_info ri;
-	volatile char *s;
-	uint64_t limit, i;
-	double deadline;
-	int sfd;
-
-	ASSERT_ZERO_ERR(xsys_read_u64("local_limit", &limit));
-	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", min));
-	xr_name(name, "scratch");
-	sfd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
-			NULL);
-	s = MAP_OK(sfd, 0, size);
-	deadline = xnow() + 120;
-	for (i = 0;; i++) {
-		(void)s[(i % (size / PAGE)) * PAGE];
-		if (i % 32)
-			continue;
-		region_info(fd, &ri);
-		if (!ri.resident_bytes)
-			break;
-		if (xnow() > deadline)
-			FAIL("%llu bytes still resident after reading %llu "
-			     "scratch pages", (unsigned long long)ri.resident_bytes,
-			     (unsigned long long)i);
-	}
-	ASSERT_OK(munmap((void *)s, size));
-	ASSERT_OK(close(sfd));
-	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", limit));
-}
-
 static uint64_t value(uint64_t iter, unsigned int page, unsigned int word)
 {
 	return xpat_word(iter + 1, ((uint64_t)page << 12) | (word << 3)) |
@@ -207,7 +160,7 @@ static void evict_all_but(int bfd, volatile char *b, uint64_t size)
 		(void)b[(i % (size / PAGE)) * PAGE];
 		if (i % 32)
 			continue;
-		region_info(bfd, &ri);
+		xr_info(bfd, &ri);
 		ASSERT_ZERO_ERR(xsys_read_u64("stats/resident_bytes",
 					      &resident));
 		if (resident == ri.resident_bytes)
@@ -319,12 +272,12 @@ static void race(bool fork_writer)
 	/* Still the shadow, then from the appliance. */
 	check_shadow(w->map, w->shadow, asize / 8);
 	ASSERT_OK(msync((void *)w->map, asize, MS_SYNC));
-	drop_cache(afd);
+	xr_drop_cache(afd);
 	ASSERT_ZERO_ERR(xstats_read(&before));
 	check_shadow(w->map, w->shadow, asize / 8);
 	ASSERT_ZERO_ERR(xstats_read(&end));
 	ASSERT_GE(end.v[XS_RDMA_READS] - before.v[XS_RDMA_READS], HOT_PAGES);
-	region_info(afd, &ri);
+	xr_info(afd, &ri);
 	ASSERT_EQ(ri.dirty_bytes, 0);
 
 	ASSERT_OK(munmap((void *)w->map, asize));

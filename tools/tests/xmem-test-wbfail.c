@@ -52,53 +52,6 @@
 
 static char saved_io_timeout[64];
 
-static void region_info(int fd, struct xmem_region_info *ri)
-{
-	memset(ri, 0, sizeof(*ri));
-	if (ioctl(fd, XMEM_IOC_INFO, ri))
-		FAIL("XMEM_IOC_INFO: %s", xt_errname(errno));
-}
-
-/*
- * Evict every page of the region bound to @fd from the local cache, so
- * that its next reads come from the appliance: with the limit at its
- * minimum, read a scratch region twice as large until XMEM_IOC_INFO shows
- * nothing of @fd resident.  The limit is put back.
- */
-static void drop_cache(int fd)
-{
-	const uint64_t min = 1 * MiB, size = 2 * MiB;
-	char name[XMEM_REGION_NAME_MAX];
-	struct xmem_region_info ri;
-	volatile char *s;
-	uint64_t limit, i;
-	double deadline;
-	int sfd;
-
-	ASSERT_ZERO_ERR(xsys_read_u64("local_limit", &limit));
-	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", min));
-	xr_name(name, "scratch");
-	sfd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
-			NULL);
-	s = MAP_OK(sfd, 0, size);
-	deadline = xnow() + 120;
-	for (i = 0;; i++) {
-		(void)s[(i % (size / PAGE)) * PAGE];
-		if (i % 32)
-			continue;
-		region_info(fd, &ri);
-		if (!ri.resident_bytes)
-			break;
-		if (xnow() > deadline)
-			FAIL("%llu bytes still resident after reading %llu "
-			     "scratch pages", (unsigned long long)ri.resident_bytes,
-			     (unsigned long long)i);
-	}
-	ASSERT_OK(munmap((void *)s, size));
-	ASSERT_OK(close(sfd));
-	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", limit));
-}
-
 /* Runs @cmd on the appliance; its output becomes diagnostics. */
 static int appliance_sh(const char *cmd)
 {
@@ -266,7 +219,7 @@ TEST_TIMEOUT(msync_fails_while_appliance_unreachable, 600)
 	ASSERT_OK(msync(p, REGION_SIZE, MS_SYNC));
 	/* seed2 is only here, dirty. */
 	xpat_fill(p, REGION_SIZE, 0, seed2);
-	region_info(fd, &ri);
+	xr_info(fd, &ri);
 	ASSERT_EQ(ri.dirty_bytes, REGION_SIZE);
 
 	st = appliance_sh("iptables -I " RULE " && iptables -S INPUT");
@@ -306,7 +259,7 @@ TEST_TIMEOUT(msync_fails_while_appliance_unreachable, 600)
 
 	/* Still cached and dirty: read without a transfer, which could not be. */
 	ASSERT_PATTERN(p, REGION_SIZE, 0, seed2);
-	region_info(fd, &ri);
+	xr_info(fd, &ri);
 	ASSERT_ZERO_ERR(xstats_read(&after));
 	ASSERT_EQ(after.v[XS_RDMA_READS], failed.v[XS_RDMA_READS]);
 	ASSERT_EQ(ri.dirty_bytes, REGION_SIZE);
@@ -325,9 +278,9 @@ TEST_TIMEOUT(msync_fails_while_appliance_unreachable, 600)
 	ASSERT_ZERO_ERR(xstats_read(&after));
 	ASSERT_GE(after.v[XS_RDMA_WRITES] - before.v[XS_RDMA_WRITES],
 		  REGION_SIZE / PAGE);
-	region_info(fd, &ri);
+	xr_info(fd, &ri);
 	ASSERT_EQ(ri.dirty_bytes, 0);
-	drop_cache(fd);
+	xr_drop_cache(fd);
 	ASSERT_PATTERN(p, REGION_SIZE, 0, seed2);
 	ASSERT_OK(munmap(p, REGION_SIZE));
 	ASSERT_OK(close(fd));

@@ -370,3 +370,52 @@ uint64_t xpat_check(const void *p, size_t len, uint64_t off, uint64_t seed,
 		err->count = count;
 	return count;
 }
+
+#define XSYS_PAGE	4096u
+
+void xr_info(int fd, struct xmem_region_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	if (ioctl(fd, XMEM_IOC_INFO, ri))
+		FAIL("XMEM_IOC_INFO: %s", xt_errname(errno));
+}
+
+/*
+ * Evict every page of the region bound to @fd from the local cache, so
+ * that its next reads come from the appliance: with the limit at its
+ * minimum, read a scratch region twice as large until XMEM_IOC_INFO shows
+ * nothing of @fd resident.  The limit is put back.
+ */
+void xr_drop_cache(int fd)
+{
+	const uint64_t min = 1 * MiB, size = 2 * MiB;
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_info ri;
+	volatile char *s;
+	uint64_t limit, i;
+	double deadline;
+	int sfd;
+
+	ASSERT_ZERO_ERR(xsys_read_u64("local_limit", &limit));
+	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", min));
+	xr_name(name, "scratch");
+	sfd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+			NULL);
+	s = MAP_OK(sfd, 0, size);
+	deadline = xnow() + 120;
+	for (i = 0;; i++) {
+		(void)s[(i % (size / XSYS_PAGE)) * XSYS_PAGE];
+		if (i % 32)
+			continue;
+		xr_info(fd, &ri);
+		if (!ri.resident_bytes)
+			break;
+		if (xnow() > deadline)
+			FAIL("%llu bytes still resident after reading %llu "
+			     "scratch pages", (unsigned long long)ri.resident_bytes,
+			     (unsigned long long)i);
+	}
+	ASSERT_OK(munmap((void *)s, size));
+	ASSERT_OK(close(sfd));
+	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", limit));
+}

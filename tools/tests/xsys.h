@@ -103,6 +103,15 @@ void *xr_map(int fd, uint64_t off, size_t len);	/* MAP_FAILED on error */
 	_p;								\
 })
 
+/* XMEM_IOC_INFO on @fd, failing the test on error. */
+void xr_info(int fd, struct xmem_region_info *ri);
+/*
+ * Evict every page of the region bound to @fd from the local cache (the
+ * limit at its minimum, a scratch region read until nothing of @fd is
+ * resident); the limit is put back.
+ */
+void xr_drop_cache(int fd);
+
 /* Fails the test unless the module is connected to an appliance. */
 void xr_require_connected(void);
 
