@@ -3,10 +3,12 @@
  * xmem: external primary memory over RDMA.
  *
  * This file holds the device: /dev/xmem, its file operations and ioctls,
- * the regions known to this client, the connection to the appliance and
- * its recovery, and the sysfs knobs.  Faults, eviction and write-back are
- * in xmem_pager.c, the PTE side in xmem_tlb.c, the transport in
- * xmem_rdma.c and message encoding in xmem_wire.c.
+ * the regions known to this client, which appliance holds each and how
+ * they move between appliances (drain), and the device's own knobs.  The
+ * appliances themselves (connections, recovery, placement) are in
+ * xmem_appliance.c; faults, eviction and write-back in xmem_pager.c, the
+ * PTE side in xmem_tlb.c, the transport in xmem_rdma.c and message
+ * encoding in xmem_wire.c.
  *
  * Every open of /dev/xmem shares one address space (one anonymous inode's
  * mapping), so the kernel's mapping helpers reach every PTE of a page in
@@ -14,16 +16,21 @@
  * of a region lives at page offset region->base + i.  mmap offsets are
  * region relative; ->mmap moves vm_pgoff into the region's window.
  *
- * Lock ordering, outermost first:
+ * Lock ordering of the module, outermost first:
  *   xmem_file.lock (ATTACH only; copy_to_user() under it may take mmap_lock)
  *   mmap_lock (held by the mm core around ->mmap and the fault handlers)
+ *   xmem_pool.lock (membership changes; xmem_appliance.c)
+ *   xmem_appliance.lock (one member's connection changes)
  *   xmem_device.lock
- *   xmem_rdma_conn.call_lock (inside the transport)
  *   portion LOCKED bits: several only in ascending (region, index) order,
  *     or with trylock (the evictor)
+ *   xmem_core_region.io_lock (shared by transfers under portion locks;
+ *     exclusive by shrink and drain, which hold no portion lock)
+ *   xmem_rdma_conn.call_lock (inside the transport)
  *   i_mmap_rwsem, page table locks (taken by the mm helpers)
- *   xmem_device.conn_lock, xmem_cache.lock, a region's xa_lock (innermost;
- *     never nested with one another)
+ *   xmem_device.remote_lock, xmem_pool.conn_lock, xmem_pool.secret_lock,
+ *     xmem_cache.lock, a region's xa_lock (innermost; never nested with
+ *     one another)
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -43,6 +50,7 @@
 #include <linux/workqueue.h>
 
 #include "uapi/xmem.h"
+#include "xmem_appliance.h"
 #include "xmem_compat.h"
 #include "xmem_pager.h"
 #include "xmem_rdma.h"
@@ -57,12 +65,14 @@
 #define XMEM_DEFAULT_LIMIT	SZ_64M
 #define XMEM_IO_TIMEOUT		30	/* seconds, default of io_timeout */
 #define XMEM_IO_TIMEOUT_MAX	3600
-#define XMEM_RECONNECT_MAX	30
-#define XMEM_RECONNECT_DELAY	(2 * HZ)
+/* LIST cursors: pool member index above the appliance's region id. */
+#define XMEM_CURSOR_SHIFT	56
+#define XMEM_CURSOR_ID_MASK	(BIT_ULL(XMEM_CURSOR_SHIFT) - 1)
 
 static char *appliance;
 module_param(appliance, charp, 0444);
-MODULE_PARM_DESC(appliance, "appliance to connect to at load, ADDR:PORT");
+MODULE_PARM_DESC(appliance,
+		 "appliances to connect to at load, ADDR:PORT[,ADDR:PORT...]");
 
 /*
  * Seconds a transfer waits for a working connection before it fails (and
@@ -76,40 +86,35 @@ static unsigned long local_limit = XMEM_DEFAULT_LIMIT;
 module_param(local_limit, ulong, 0444);
 MODULE_PARM_DESC(local_limit, "initial local memory limit in bytes");
 
-enum xmem_state {
-	XMEM_DISCONNECTED,	/* no appliance configured */
-	XMEM_CONNECTING,	/* configured, (re)connecting */
-	XMEM_CONNECTED,
-	XMEM_FAILED,		/* gave up; write the address again */
-};
-
-static const char * const xmem_state_names[] = {
-	[XMEM_DISCONNECTED] = "disconnected",
-	[XMEM_CONNECTING] = "connecting",
-	[XMEM_CONNECTED] = "connected",
-	[XMEM_FAILED] = "failed",
-};
-
 /**
  * struct xmem_core_region - a region as this client knows it
  * @r: the pager's view
- * @node: entry in &xmem_device.regions, under &xmem_device.lock
+ * @list: entry in &xmem_device.regions, under &xmem_device.lock
  * @window: its window in the shared address space (IDA slot)
- * @region_id: the appliance's identifier; under &xmem_device.conn_lock
- * @addr: remote address of byte 0; under &xmem_device.conn_lock
- * @rkey: remote key; under &xmem_device.conn_lock
- * @lost: the appliance no longer has it; under &xmem_device.conn_lock
- * @uid: owner, as the appliance reports it; under &xmem_device.lock
- * @gid: group; under &xmem_device.lock
- * @mode: permission bits; under &xmem_device.lock
+ * @appl: the appliance holding it, referenced; under
+ *	&xmem_device.remote_lock, changed only with @io_lock held for write
+ * @region_id: the appliance's identifier; under &xmem_device.remote_lock
+ * @addr: remote address of byte 0; under &xmem_device.remote_lock
+ * @rkey: remote key; under &xmem_device.remote_lock
+ * @lost: the appliance no longer has it; under &xmem_device.remote_lock
+ * @uid: owner, as the appliance reports it; set at attach
+ * @gid: group; set at attach
+ * @mode: permission bits; set at attach
+ * @pending_pages: size another client gave it, seen at reconnection and
+ *	not applied yet, or 0; under &xmem_device.lock
+ * @node: /dev/xmem.d/NAME, registered while it is attached here
+ * @node_added: @node is registered; under &xmem_device.lock
+ * @node_name: @node's device name, "xmem.NAME"
+ * @node_path: @node's path below /dev
  * @io_lock: taken shared around every transfer on the region, exclusive
- *	while a shrink changes its remote key (the old key stops working
- *	then); never held while waiting for a portion lock
+ *	while a shrink changes its remote key or a drain moves it to
+ *	another appliance; never held while waiting for a portion lock
  */
 struct xmem_core_region {
 	struct xmem_region r;
-	struct list_head node;
+	struct list_head list;
 	int window;
+	struct xmem_appliance *appl;
 	u64 region_id;
 	u64 addr;
 	u32 rkey;
@@ -117,7 +122,12 @@ struct xmem_core_region {
 	u32 uid;
 	u32 gid;
 	u32 mode;
-	/* Excludes transfers while the remote key changes, see above. */
+	pgoff_t pending_pages;
+	struct miscdevice node;
+	bool node_added;
+	char node_name[XMEM_REGION_NAME_MAX + 8];
+	char node_path[XMEM_REGION_NAME_MAX + 8];
+	/* Excludes transfers while the remote location changes. */
 	struct rw_semaphore io_lock;
 };
 
@@ -141,22 +151,12 @@ struct xmem_file {
  * @mnt: pseudo file system holding @inode
  * @inode: anonymous inode whose mapping every open file shares
  * @cache: the local page cache
- * @lock: protects @addr, @addr_set, @regions, @attempts and changes of
- *	@conn and @state (readers use @conn_lock)
- * @addr: the appliance's address
- * @addr_set: @addr is configured
- * @regions: known regions (struct xmem_core_region.node)
- * @attempts: reconnection attempts since the link was lost
- * @secret: shared secret for the appliance, never shown or logged
- * @secret_len: its length, 0 without one
- * @conn_lock: protects @conn and @state for readers, and the remote
- *	fields of every region
- * @conn: the connection, or NULL
- * @state: an enum xmem_state
- * @conn_wq: woken when @state changes
- * @connect_work: (re)connects, with back-off
- * @link_work: tears a failed connection down
+ * @lock: protects @regions and the local fields of every region
+ * @regions: known regions (struct xmem_core_region.list)
+ * @remote_lock: protects where every region lives (appliance, id,
+ *	address, key, lost)
  * @windows: allocates region windows
+ * @resize_work: applies sizes other clients gave regions (pending_pages)
  */
 struct xmem_device {
 	struct miscdevice misc;
@@ -164,109 +164,33 @@ struct xmem_device {
 	struct inode *inode;
 	struct xmem_cache cache;
 
-	/*
-	 * Protects addr, addr_set, regions, attempts, secret and secret_len;
-	 * serialises conn changes.
-	 */
+	/* Protects regions and the regions' local fields. */
 	struct mutex lock;
-	struct sockaddr_storage addr;
-	bool addr_set;
 	struct list_head regions;
-	unsigned int attempts;
-	u8 secret[XMEM_AUTH_SECRET_MAX];
-	size_t secret_len;
 
-	/* Protects conn, state and the remote fields of every region. */
-	spinlock_t conn_lock;
-	struct xmem_rdma_conn *conn;
-	enum xmem_state state;
-	wait_queue_head_t conn_wq;
-	struct delayed_work connect_work;
-	struct work_struct link_work;
+	/* Protects the remote fields of every region. */
+	spinlock_t remote_lock;
 	struct ida windows;
+	struct work_struct resize_work;
 };
 
 static struct xmem_device xmem_dev;
 
 #define to_core_region(region) container_of(region, struct xmem_core_region, r)
 
-static void xmem_set_state(struct xmem_device *dev, enum xmem_state state)
+/* The appliance holding @cr now, referenced. */
+static struct xmem_appliance *xmem_region_appl(struct xmem_core_region *cr)
 {
-	lockdep_assert_held(&dev->lock);
-	spin_lock(&dev->conn_lock);
-	dev->state = state;
-	spin_unlock(&dev->conn_lock);
-	wake_up_all(&dev->conn_wq);
+	struct xmem_appliance *a;
+
+	spin_lock(&xmem_dev.remote_lock);
+	a = cr->appl;
+	xmem_appliance_get(a);
+	spin_unlock(&xmem_dev.remote_lock);
+	return a;
 }
 
-/* Install a new connection, or none; returns the old one to disconnect. */
-static struct xmem_rdma_conn *xmem_swap_conn(struct xmem_device *dev,
-					     struct xmem_rdma_conn *conn,
-					     enum xmem_state state)
-{
-	struct xmem_rdma_conn *old;
-
-	lockdep_assert_held(&dev->lock);
-	spin_lock(&dev->conn_lock);
-	old = dev->conn;
-	dev->conn = conn;
-	dev->state = state;
-	spin_unlock(&dev->conn_lock);
-	wake_up_all(&dev->conn_wq);
-	return old;
-}
-
-/*
- * True once waiting for a connection is pointless or over: a working one
- * is installed, or there is none and none is coming.  A failed connection
- * still installed (its link work not run yet) means "wait".
- */
-static bool xmem_conn_settled(struct xmem_device *dev)
-{
-	bool settled;
-
-	spin_lock(&dev->conn_lock);
-	if (dev->conn)
-		settled = xmem_rdma_connected(dev->conn);
-	else
-		settled = dev->state != XMEM_CONNECTING;
-	spin_unlock(&dev->conn_lock);
-	return settled;
-}
-
-/*
- * A referenced working connection, waiting until @deadline (jiffies) for
- * a reconnection in progress; NULL if there is none by then, none is
- * coming, or the task is being killed.
- */
-static struct xmem_rdma_conn *xmem_get_conn(struct xmem_device *dev,
-					    unsigned long deadline)
-{
-	struct xmem_rdma_conn *conn;
-	long left;
-
-	for (;;) {
-		left = (long)(deadline - jiffies);
-		if (left > 0)
-			wait_event_killable_timeout(dev->conn_wq,
-						    xmem_conn_settled(dev),
-						    left);
-		spin_lock(&dev->conn_lock);
-		conn = dev->conn;
-		if (conn && xmem_rdma_connected(conn))
-			xmem_rdma_get(conn);
-		else
-			conn = NULL;
-		spin_unlock(&dev->conn_lock);
-		if (conn || time_after_eq(jiffies, deadline) ||
-		    fatal_signal_pending(current) ||
-		    (READ_ONCE(dev->state) != XMEM_CONNECTING &&
-		     READ_ONCE(dev->state) != XMEM_CONNECTED))
-			return conn;
-	}
-}
-
-/* The pager's backend: one-sided transfers on the current connection. */
+/* The pager's backend: one-sided transfers to the region's appliance. */
 static int xmem_backend_rw(struct xmem_region *region,
 			   const struct xmem_io *ios, unsigned int n,
 			   bool write)
@@ -276,42 +200,55 @@ static int xmem_backend_rw(struct xmem_region *region,
 	unsigned long deadline = jiffies + timeout * HZ;
 	struct xmem_device *dev = &xmem_dev;
 	struct xmem_rdma_conn *conn;
+	struct xmem_appliance *a;
+	bool lost, moved;
 	u64 addr;
 	u32 rkey;
-	bool lost;
 	int ret;
 
 	/*
 	 * A transfer that fails because the connection went down is
 	 * retried on the next one: reads and writes of whole pages are
 	 * idempotent.  Only io_timeout seconds without a working
-	 * connection, or an error on a working one, fail it.
+	 * connection, or an error on a working one, fail it.  A region
+	 * moved to another appliance meanwhile (a drain) is retried there.
 	 */
 	for (;;) {
-		conn = xmem_get_conn(dev, deadline);
+		a = xmem_region_appl(cr);
+		conn = xmem_appliance_conn(a, deadline);
 		if (!conn) {
-			pr_err_ratelimited("region %s: no working connection to the appliance for %u s (io_timeout); %s fails, a fault gets SIGBUS\n",
-					   region->name, timeout,
-					   write ? "write-back" : "read");
+			pr_err_ratelimited("region %s: no working connection to appliance %s for %u s (io_timeout); %s fails, a fault gets SIGBUS\n",
+					   region->name, xmem_appliance_name(a),
+					   timeout, write ? "write-back" : "read");
+			xmem_appliance_put(a);
 			return -ENOTCONN;
 		}
 		down_read(&cr->io_lock);
-		spin_lock(&dev->conn_lock);
+		spin_lock(&dev->remote_lock);
+		moved = cr->appl != a;
 		addr = cr->addr;
 		rkey = cr->rkey;
 		lost = cr->lost;
-		spin_unlock(&dev->conn_lock);
+		spin_unlock(&dev->remote_lock);
 
-		ret = lost ? -EIO : xmem_rdma_rw(conn, addr, rkey, ios, n,
-						 write);
+		if (moved)
+			ret = -EAGAIN;
+		else
+			ret = lost ? -EIO : xmem_rdma_rw(conn, addr, rkey, ios,
+							 n, write);
 		up_read(&cr->io_lock);
-		if (!ret || lost || xmem_rdma_connected(conn) ||
-		    time_after_eq(jiffies, deadline) ||
-		    fatal_signal_pending(current)) {
+		if (ret && ret != -EAGAIN && !lost)
+			xmem_appliance_error(a, ret);
+		if (ret != -EAGAIN &&
+		    (!ret || lost || xmem_rdma_connected(conn) ||
+		     time_after_eq(jiffies, deadline) ||
+		     fatal_signal_pending(current))) {
 			xmem_rdma_put(conn);
+			xmem_appliance_put(a);
 			return ret;
 		}
 		xmem_rdma_put(conn);
+		xmem_appliance_put(a);
 	}
 }
 
@@ -319,212 +256,262 @@ static const struct xmem_backend_ops xmem_backend_ops = {
 	.rw = xmem_backend_rw,
 };
 
-static void xmem_link_down(void *priv)
+/* Bind @cr to @a (referenced by the caller, reference taken over). */
+static void xmem_region_bind(struct xmem_device *dev,
+			     struct xmem_core_region *cr,
+			     struct xmem_appliance *a,
+			     const struct xmem_wire_region *wr)
 {
-	struct xmem_device *dev = priv;
+	struct xmem_appliance *old;
 
-	queue_work(system_long_wq, &dev->link_work);
+	spin_lock(&dev->remote_lock);
+	old = cr->appl;
+	cr->appl = a;
+	cr->region_id = wr->region_id;
+	cr->addr = wr->addr;
+	cr->rkey = wr->rkey;
+	cr->lost = false;
+	spin_unlock(&dev->remote_lock);
+	xmem_appliance_put(old);
 }
 
-static const struct xmem_rdma_ops xmem_rdma_ops = {
-	.link_down = xmem_link_down,
-};
-
 /*
- * Refresh where each known region lives after a (re)connection.  A region
- * the appliance does not have any more, or has recreated, is lost: its
- * faults get SIGBUS rather than other data.
+ * The pool's reattach callback: a new connection to @a.  Refresh where
+ * each region it holds lives, adopting regions of a removed member with
+ * the same address.  A region the appliance does not have any more, or
+ * has recreated, is lost: its faults get SIGBUS rather than other data.
+ * A region another client resized is resized here too.
  */
-static void xmem_reattach_all(struct xmem_device *dev,
-			      struct xmem_rdma_conn *conn)
+static void xmem_reattach(struct xmem_appliance *a,
+			  struct xmem_rdma_conn *conn)
 {
 	struct xmem_wire_region_req req = { .op = XMEM_REGION_OP_ATTACH };
+	struct xmem_device *dev = &xmem_dev;
 	struct xmem_core_region *cr;
+	struct xmem_appliance *held;
 	struct xmem_wire_region wr;
-	bool lost;
+	pgoff_t nr;
+	bool mine;
 	int ret;
 
-	lockdep_assert_held(&dev->lock);
-	list_for_each_entry(cr, &dev->regions, node) {
+	mutex_lock(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, list) {
+		spin_lock(&dev->remote_lock);
+		held = cr->appl;
+		mine = held == a ||
+		       (!xmem_appliance_member(held) &&
+			xmem_appliance_same(held, a));
+		spin_unlock(&dev->remote_lock);
+		if (!mine)
+			continue;
 		/* As uid 0: this client attached it before, for its users. */
 		req.name = cr->r.name;
 		ret = xmem_rdma_region(conn, &req, &wr);
-		lost = ret || wr.region_id != cr->region_id ||
-		       wr.size != (u64)cr->r.nr_pages << PAGE_SHIFT;
-		spin_lock(&dev->conn_lock);
-		if (lost) {
-			cr->lost = true;
-		} else {
-			cr->addr = wr.addr;
-			cr->rkey = wr.rkey;
+		if (!ret && wr.region_id != cr->region_id)
+			ret = -ESTALE;
+		nr = wr.size >> PAGE_SHIFT;
+		if (!ret && nr != cr->r.nr_pages) {
+			/*
+			 * Resized by another client.  Faults holding portion
+			 * locks may be waiting for this very connection, so
+			 * the pager's half is done by the resize work, after
+			 * the connection is installed.
+			 */
+			cr->pending_pages = nr;
+			queue_work(system_long_wq, &dev->resize_work);
 		}
-		spin_unlock(&dev->conn_lock);
-		if (lost)
-			pr_err("region %s: lost by the appliance (%d); its pages fault with SIGBUS\n",
-			       cr->r.name, ret);
+		if (ret) {
+			spin_lock(&dev->remote_lock);
+			cr->lost = true;
+			spin_unlock(&dev->remote_lock);
+			pr_err("region %s: lost by appliance %s (%d); its pages fault with SIGBUS\n",
+			       cr->r.name, xmem_appliance_name(a), ret);
+			continue;
+		}
+		xmem_appliance_get(a);	/* the binding's; the old one is dropped */
+		xmem_region_bind(dev, cr, a, &wr);
 	}
-}
-
-/* Connect to dev->addr and install the connection.  Under dev->lock. */
-static int xmem_connect_locked(struct xmem_device *dev)
-{
-	struct xmem_rdma_conn *conn, *old;
-	int ret;
-
-	lockdep_assert_held(&dev->lock);
-	ret = xmem_rdma_connect(&dev->addr, &xmem_rdma_ops, dev, dev->secret,
-				dev->secret_len, &conn);
-	if (ret)
-		return ret;
-	xmem_reattach_all(dev, conn);
-	old = xmem_swap_conn(dev, conn, XMEM_CONNECTED);
-	if (old)
-		xmem_rdma_disconnect(old);
-	dev->attempts = 0;
-	return 0;
-}
-
-static void xmem_connect_work(struct work_struct *work)
-{
-	struct xmem_device *dev = container_of(to_delayed_work(work),
-					       struct xmem_device,
-					       connect_work);
-	unsigned long delay;
-	int ret;
-
-	mutex_lock(&dev->lock);
-	if (!dev->addr_set || dev->conn)
-		goto out;
-	ret = xmem_connect_locked(dev);
-	if (!ret)
-		goto out;
-	if (++dev->attempts >= XMEM_RECONNECT_MAX) {
-		pr_err("appliance %pISpc: giving up after %u attempts (%d)\n",
-		       &dev->addr, dev->attempts, ret);
-		xmem_set_state(dev, XMEM_FAILED);
-		goto out;
-	}
-	/* Back off, with jitter so that many clients do not march in step. */
-	delay = min_t(unsigned long, dev->attempts, 5) * XMEM_RECONNECT_DELAY;
-	delay += get_random_u32_below(HZ);
-	queue_delayed_work(system_long_wq, &dev->connect_work, delay);
-out:
 	mutex_unlock(&dev->lock);
 }
 
-static void xmem_link_work(struct work_struct *work)
+/* Apply the sizes other clients gave regions, seen at reconnection. */
+static void xmem_resize_work(struct work_struct *work)
 {
 	struct xmem_device *dev = container_of(work, struct xmem_device,
-					       link_work);
-	struct xmem_rdma_conn *old;
+					       resize_work);
+	struct xmem_core_region *cr;
+	pgoff_t nr;
 
 	mutex_lock(&dev->lock);
-	if (!dev->conn) {
-		mutex_unlock(&dev->lock);
-		return;
+	list_for_each_entry(cr, &dev->regions, list) {
+		nr = cr->pending_pages;
+		if (!nr)
+			continue;
+		cr->pending_pages = 0;
+		if (xmem_region_resize(&cr->r, nr, false))
+			pr_err("region %s: cannot follow the resize to %llu bytes by another client\n",
+			       cr->r.name, (u64)nr << PAGE_SHIFT);
+		else
+			pr_info("region %s: resized to %llu bytes by another client\n",
+				cr->r.name, (u64)nr << PAGE_SHIFT);
 	}
-	pr_warn("appliance %pISpc: connection lost, reconnecting\n",
-		&dev->addr);
-	old = xmem_swap_conn(dev, NULL, XMEM_CONNECTING);
-	dev->attempts = 0;
-	queue_delayed_work(system_long_wq, &dev->connect_work, 0);
 	mutex_unlock(&dev->lock);
-	xmem_rdma_disconnect(old);
 }
 
-/* Write back every dirty page of every region; under dev->lock. */
-static int xmem_sync_all(struct xmem_device *dev)
+/* The pool's sync callback: write back the regions of @a (NULL: all). */
+static int xmem_sync_regions(struct xmem_appliance *a)
 {
+	struct xmem_device *dev = &xmem_dev;
 	struct xmem_core_region *cr;
 	int ret = 0;
 
-	lockdep_assert_held(&dev->lock);
-	list_for_each_entry(cr, &dev->regions, node) {
+	mutex_lock(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, list) {
+		if (a && READ_ONCE(cr->appl) != a)
+			continue;
 		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1))
 			ret = -EIO;
 	}
-	return ret;
-}
-
-/* Parse "ADDR:PORT", with an IPv6 address in brackets. */
-static int xmem_parse_addr(const char *buf, struct sockaddr_storage *ss)
-{
-	char host[INET6_ADDRSTRLEN + 2], *port;
-	const char *h;
-	size_t len;
-	u16 p;
-
-	len = strcspn(buf, "\n");
-	if (!len || len >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, buf, len);
-	host[len] = '\0';
-	port = strrchr(host, ':');
-	if (!port || kstrtou16(port + 1, 10, &p) || !p)
-		return -EINVAL;
-	*port = '\0';
-	h = host;
-	if (h[0] == '[') {
-		if (port[-1] != ']')
-			return -EINVAL;
-		port[-1] = '\0';
-		h++;
-	}
-	return inet_pton_with_scope(&init_net, AF_UNSPEC, h, port + 1, ss);
-}
-
-/**
- * xmem_set_appliance() - connect to an appliance, or disconnect
- * @dev: the device
- * @addr: the address, or NULL to disconnect
- *
- * Writes back every dirty page over the current connection first; if
- * that fails nothing changes, so no data is lost by reconfiguring.
- *
- * Context: process context, may sleep for the connection timeouts.
- * Return: 0, -EIO (write-back failed) or the connection error.
- */
-static int xmem_set_appliance(struct xmem_device *dev,
-			      const struct sockaddr_storage *addr)
-{
-	struct xmem_rdma_conn *old = NULL;
-	int ret = 0;
-
-	cancel_delayed_work_sync(&dev->connect_work);
-	mutex_lock(&dev->lock);
-	if (dev->conn && xmem_sync_all(dev)) {
-		pr_err_ratelimited("appliance %pISpc: dirty pages could not be written back; keeping the connection\n",
-				   &dev->addr);
-		ret = -EIO;
-		goto out;
-	}
-	old = xmem_swap_conn(dev, NULL,
-			     addr ? XMEM_CONNECTING : XMEM_DISCONNECTED);
-	dev->addr_set = false;
-	if (old) {
-		xmem_rdma_disconnect(old);
-		pr_info("appliance %pISpc: disconnected\n", &dev->addr);
-	}
-	if (!addr)
-		goto out;
-	dev->addr = *addr;
-	dev->addr_set = true;
-	dev->attempts = 0;
-	ret = xmem_connect_locked(dev);
-	if (ret) {
-		pr_err_ratelimited("appliance %pISpc: cannot connect: %d\n",
-				   &dev->addr, ret);
-		xmem_set_state(dev, XMEM_FAILED);
-	}
-out:
 	mutex_unlock(&dev->lock);
 	return ret;
 }
+
+/* The pool's attached callback: regions bound to @a. */
+static unsigned int xmem_attached(struct xmem_appliance *a)
+{
+	struct xmem_device *dev = &xmem_dev;
+	struct xmem_core_region *cr;
+	unsigned int n = 0;
+
+	mutex_lock(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, list)
+		n += READ_ONCE(cr->appl) == a;
+	mutex_unlock(&dev->lock);
+	return n;
+}
+
+/*
+ * Move @cr from @from to another member, chosen by placement: the target
+ * copies it appliance to appliance (PULL) while transfers on the region
+ * wait; pages cached here stay cached, and dirty ones are written back to
+ * the new place later.  Then the old copy is destroyed.  Under dev->lock.
+ */
+static int xmem_move_region(struct xmem_device *dev,
+			    struct xmem_core_region *cr,
+			    struct xmem_appliance *from)
+{
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_INFO,
+		.name = cr->r.name,
+	};
+	u64 size = (u64)cr->r.nr_pages << PAGE_SHIFT;
+	struct xmem_rdma_conn *src, *conn;
+	struct xmem_appliance *to;
+	struct xmem_wire_region wr;
+	unsigned long t0 = jiffies;
+	int ret;
+
+	lockdep_assert_held(&dev->lock);
+	src = xmem_appliance_conn_now(from);
+	if (!src)
+		return -ENOTCONN;
+	/* Another client's writes to the old copy would be lost. */
+	ret = xmem_rdma_region(src, &req, &wr);
+	if (!ret && wr.users > 1) {
+		pr_err_ratelimited("region %s: attached by %u clients; detach it on the others before draining %s\n",
+				   cr->r.name, wr.users, xmem_appliance_name(from));
+		ret = -EBUSY;
+	}
+	if (ret)
+		goto out_put_src;
+	to = xmem_pool_place(size, from, &conn);
+	if (IS_ERR(to)) {
+		ret = PTR_ERR(to);
+		pr_err_ratelimited("region %s: no other appliance can take %llu bytes: %d\n",
+				   cr->r.name, size, ret);
+		goto out_put_src;
+	}
+
+	down_write(&cr->io_lock);
+	ret = xmem_rdma_pull(conn, xmem_appliance_addr(from), cr->r.name,
+			     &wr);
+	if (!ret && wr.size != size) {
+		pr_err_ratelimited("region %s: %s copied %llu bytes of %llu\n",
+				   cr->r.name, xmem_appliance_name(to), wr.size,
+				   size);
+		req.op = XMEM_REGION_OP_DESTROY;
+		xmem_rdma_region(conn, &req, &wr);
+		ret = -EIO;
+	}
+	if (!ret) {
+		xmem_appliance_get(to);
+		xmem_region_bind(dev, cr, to, &wr);
+	}
+	up_write(&cr->io_lock);
+	if (ret) {
+		pr_err_ratelimited("region %s: copy from %s to %s failed: %d\n",
+				   cr->r.name, xmem_appliance_name(from),
+				   xmem_appliance_name(to), ret);
+		goto out_put;
+	}
+	pr_info("region %s: moved from %s to %s, %llu bytes in %u ms\n",
+		cr->r.name, xmem_appliance_name(from), xmem_appliance_name(to),
+		size, jiffies_to_msecs(jiffies - t0));
+
+	/* The region lives on @to now; a failure leaves a stale copy. */
+	req.op = XMEM_REGION_OP_DESTROY;
+	if (xmem_rdma_region(src, &req, &wr))
+		pr_warn("region %s: the old copy on %s could not be destroyed\n",
+			cr->r.name, xmem_appliance_name(from));
+out_put:
+	xmem_rdma_put(conn);
+	xmem_appliance_put(to);
+out_put_src:
+	xmem_rdma_put(src);
+	return ret;
+}
+
+/* The pool's drain callback: move every region held by @a elsewhere. */
+static int xmem_drain(struct xmem_appliance *a)
+{
+	struct xmem_device *dev = &xmem_dev;
+	struct xmem_core_region *cr;
+	bool lost;
+	int ret = 0;
+
+	mutex_lock(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, list) {
+		spin_lock(&dev->remote_lock);
+		lost = cr->lost;
+		spin_unlock(&dev->remote_lock);
+		if (READ_ONCE(cr->appl) != a)
+			continue;
+		if (lost) {
+			pr_err_ratelimited("region %s: lost, it cannot move; destroy or detach it first\n",
+					   cr->r.name);
+			ret = -EIO;
+			break;
+		}
+		ret = xmem_move_region(dev, cr, a);
+		if (ret)
+			break;
+	}
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+static const struct xmem_pool_ops xmem_pool_ops = {
+	.reattach = xmem_reattach,
+	.drain = xmem_drain,
+	.attached = xmem_attached,
+	.sync = xmem_sync_regions,
+};
 
 static void xmem_region_free(struct xmem_region *region)
 {
 	struct xmem_core_region *cr = to_core_region(region);
 
+	xmem_appliance_put(cr->appl);
 	ida_free(&xmem_dev.windows, cr->window);
 	kfree(cr);
 }
@@ -574,7 +561,7 @@ static struct xmem_core_region *xmem_lookup_region(struct xmem_device *dev,
 	struct xmem_core_region *cr;
 
 	lockdep_assert_held(&dev->lock);
-	list_for_each_entry(cr, &dev->regions, node)
+	list_for_each_entry(cr, &dev->regions, list)
 		if (!strcmp(cr->r.name, name))
 			return cr;
 	return NULL;
@@ -598,7 +585,128 @@ static struct xmem_core_region *xmem_find_region(struct xmem_device *dev,
 	return cr;
 }
 
-/* Attach a region by name, from this client's list or the appliance. */
+static const struct file_operations xmem_fops;
+
+/*
+ * /dev/xmem.d/NAME: the region by path, for programs that only take a
+ * file name (QEMU's memory-backend-file, Python's mmap).  Opening it gives
+ * a file bound to the region, as ATTACH does on /dev/xmem; it is 0600 like
+ * /dev/xmem (the udev rule grants the same group) and the region's own
+ * mode is checked at open.  Without a node (registration failed) the
+ * region still works through /dev/xmem.  Under dev->lock.
+ */
+static void xmem_node_add(struct xmem_core_region *cr)
+{
+	int ret;
+
+	lockdep_assert_held(&xmem_dev.lock);
+	snprintf(cr->node_name, sizeof(cr->node_name), "xmem.%s", cr->r.name);
+	snprintf(cr->node_path, sizeof(cr->node_path), "xmem.d/%s",
+		 cr->r.name);
+	cr->node.minor = MISC_DYNAMIC_MINOR;
+	cr->node.name = cr->node_name;
+	cr->node.nodename = cr->node_path;
+	cr->node.fops = &xmem_fops;
+	cr->node.mode = 0600;
+	ret = misc_register(&cr->node);
+	if (ret) {
+		pr_warn_ratelimited("region %s: no /dev/%s (%d); use /dev/xmem\n",
+				    cr->r.name, cr->node_path, ret);
+		return;
+	}
+	cr->node_added = true;
+}
+
+/*
+ * Remove the node; no open of it is in progress on return (misc_open
+ * calls ->open under the lock misc_deregister() takes).  Under dev->lock.
+ */
+static void xmem_node_del(struct xmem_core_region *cr)
+{
+	lockdep_assert_held(&xmem_dev.lock);
+	if (!cr->node_added)
+		return;
+	misc_deregister(&cr->node);
+	cr->node_added = false;
+}
+
+/* sysfs: regions/NAME/appliance */
+static ssize_t appliance_show(struct kobject *kobj, struct kobj_attribute *attr,
+			      char *buf)
+{
+	struct xmem_core_region *cr = to_core_region(xmem_kobj_region(kobj));
+	struct xmem_appliance *a = xmem_region_appl(cr);
+	ssize_t ret = sysfs_emit(buf, "%s\n", xmem_appliance_name(a));
+
+	xmem_appliance_put(a);
+	return ret;
+}
+
+static struct kobj_attribute xmem_region_appliance = __ATTR_RO(appliance);
+
+static struct attribute *xmem_core_region_attrs[] = {
+	&xmem_region_appliance.attr,
+	NULL,
+};
+
+static const struct attribute_group xmem_core_region_group = {
+	.attrs = xmem_core_region_attrs,
+};
+
+static const struct attribute_group *xmem_core_region_groups[] = {
+	&xmem_core_region_group,
+	NULL,
+};
+
+/*
+ * Find the pool member holding region @name with an INFO request to every
+ * connected member, in order.  On success *@ap and *@connp are referenced
+ * and *@wr describes the region.
+ *
+ * Return: 0; -ENOENT when every member was asked and none has it;
+ * -ENOTCONN when none that answered has it but some member could not be
+ * asked (it may be there); another member's error.
+ */
+static int xmem_remote_find(const char *name, struct xmem_appliance **ap,
+			    struct xmem_rdma_conn **connp,
+			    struct xmem_wire_region *wr)
+{
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_INFO,
+		.uid = xmem_caller_uid(),
+		.gid = xmem_caller_gid(),
+		.name = name,
+	};
+	struct xmem_rdma_conn *conns[XMEM_POOL_MAX];
+	struct xmem_appliance *apps[XMEM_POOL_MAX];
+	bool unreachable = false;
+	unsigned int n, i;
+	int ret = -ENOENT;
+
+	n = xmem_pool_members(apps, conns, ARRAY_SIZE(apps));
+	for (i = 0; i < n; i++) {
+		if (!conns[i]) {
+			unreachable = true;
+			continue;
+		}
+		ret = xmem_rdma_region(conns[i], &req, wr);
+		if (ret == -ENOENT)
+			continue;
+		if (!ret) {
+			xmem_appliance_get(apps[i]);
+			xmem_rdma_get(conns[i]);
+			*ap = apps[i];
+			*connp = conns[i];
+		}
+		break;
+	}
+	xmem_pool_put_members(apps, conns, n);
+	if (ret == -ENOENT && (unreachable || !n))
+		ret = -ENOTCONN;
+	return ret;
+}
+
+/* Attach a region by name, from this client's list or the pool. */
 static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 						   const struct xmem_attach *a)
 {
@@ -609,6 +717,7 @@ static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 		.size = a->size,
 		.name = a->name,
 	};
+	struct xmem_appliance *appl = NULL;
 	struct xmem_core_region *cr;
 	struct xmem_rdma_conn *conn;
 	struct xmem_wire_region wr;
@@ -619,48 +728,55 @@ static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	if (cr)
 		goto out;
 
-	spin_lock(&dev->conn_lock);
-	conn = dev->conn;
-	if (conn)
-		xmem_rdma_get(conn);
-	spin_unlock(&dev->conn_lock);
-	if (!conn) {
-		cr = ERR_PTR(-ENOTCONN);
-		goto out;
+	ret = xmem_remote_find(a->name, &appl, &conn, &wr);
+	if (!ret && (a->flags & XMEM_ATTACH_EXCL)) {
+		xmem_rdma_put(conn);
+		ret = -EEXIST;
 	}
-
-	if (a->flags & XMEM_ATTACH_CREATE)
+	if (ret == -ENOENT && (a->flags & XMEM_ATTACH_CREATE)) {
+		appl = xmem_pool_place(a->size, NULL, &conn);
+		ret = IS_ERR(appl) ? PTR_ERR(appl) : 0;
+		if (ret) {
+			appl = NULL;
+			pr_warn_ratelimited("region %s: no appliance to place %llu bytes on: %d\n",
+					    a->name, a->size, ret);
+		}
 		req.flags |= XMEM_ATTACH_F_CREATE;
-	if (a->flags & XMEM_ATTACH_EXCL)
-		req.flags |= XMEM_ATTACH_F_EXCL;
-	if (a->flags & XMEM_ATTACH_MODE)
-		req.mode = a->mode;
-	ret = xmem_rdma_region(conn, &req, &wr);
-	xmem_rdma_put(conn);
+		if (a->flags & XMEM_ATTACH_EXCL)
+			req.flags |= XMEM_ATTACH_F_EXCL;
+		if (a->flags & XMEM_ATTACH_MODE)
+			req.mode = a->mode;
+	}
+	if (!ret) {
+		ret = xmem_rdma_region(conn, &req, &wr);
+		xmem_rdma_put(conn);
+	}
 	if (ret) {
 		cr = ERR_PTR(ret);
-		goto out;
+		goto out_put;
 	}
 	if (a->size && wr.size != a->size) {
 		pr_err_ratelimited("region %s: appliance answered size %llu for %llu\n",
 				   a->name, wr.size, a->size);
 		cr = ERR_PTR(-EBADMSG);
-		goto out;
+		goto out_put;
 	}
 
 	cr = kzalloc(sizeof(*cr), GFP_KERNEL);
 	if (!cr) {
 		cr = ERR_PTR(-ENOMEM);
-		goto out;
+		goto out_put;
 	}
 	ret = ida_alloc_range(&dev->windows, 1, XMEM_MAX_WINDOWS - 1,
 			      GFP_KERNEL);
 	if (ret < 0) {
 		kfree(cr);
 		cr = ERR_PTR(ret);
-		goto out;
+		goto out_put;
 	}
 	cr->window = ret;
+	cr->appl = appl;		/* the region's reference now */
+	appl = NULL;
 	cr->region_id = wr.region_id;
 	cr->addr = wr.addr;
 	cr->rkey = wr.rkey;
@@ -671,7 +787,7 @@ static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	xmem_region_init(&cr->r, &dev->cache, a->name, wr.size >> PAGE_SHIFT,
 			 (pgoff_t)cr->window << XMEM_WINDOW_SHIFT);
 	cr->r.free = xmem_region_free;
-	ret = xmem_region_sysfs_add(&cr->r, NULL);
+	ret = xmem_region_sysfs_add(&cr->r, xmem_core_region_groups);
 	if (ret) {
 		pr_err_ratelimited("region %s: no sysfs directory: %d\n",
 				   a->name, ret);
@@ -679,10 +795,14 @@ static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 		cr = ERR_PTR(ret);
 		goto out;
 	}
-	list_add_tail(&cr->node, &dev->regions);	/* the list's reference */
+	list_add_tail(&cr->list, &dev->regions);	/* the list's reference */
+	xmem_node_add(cr);
 	xmem_region_get(&cr->r);			/* the caller's */
-	pr_info("region %s: attached, %llu bytes%s\n", a->name, wr.size,
+	pr_info("region %s: attached on appliance %s, %llu bytes%s\n",
+		a->name, xmem_appliance_name(cr->appl), wr.size,
 		wr.created ? ", created" : "");
+out_put:
+	xmem_appliance_put(appl);
 out:
 	mutex_unlock(&dev->lock);
 	return cr;
@@ -690,12 +810,28 @@ out:
 
 static int xmem_open(struct inode *inode, struct file *file)
 {
+	struct miscdevice *misc = file->private_data;
+	struct xmem_core_region *cr = NULL;
 	struct xmem_file *xf;
 
+	/* A region's node: the region is attached until the node goes. */
+	if (misc != &xmem_dev.misc) {
+		cr = container_of(misc, struct xmem_core_region, node);
+		if (!xmem_may_attach(cr)) {
+			pr_warn_ratelimited("region %s: %s[%d] may not open /dev/%s\n",
+					    cr->r.name, current->comm,
+					    task_pid_nr(current), cr->node_path);
+			return -EACCES;
+		}
+	}
 	xf = kzalloc(sizeof(*xf), GFP_KERNEL);
 	if (!xf)
 		return -ENOMEM;
 	mutex_init(&xf->lock);
+	if (cr) {
+		xmem_region_get(&cr->r);
+		xf->region = cr;
+	}
 	file->private_data = xf;
 	/* One address space for every open, see the top of this file. */
 	file->f_mapping = xmem_dev.inode->i_mapping;
@@ -831,31 +967,37 @@ static long xmem_ioctl_info(struct xmem_file *xf, void __user *arg)
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
-/* A referenced connection, or NULL; does not wait for a reconnection. */
-static struct xmem_rdma_conn *xmem_conn_now(struct xmem_device *dev)
-{
-	struct xmem_rdma_conn *conn;
-
-	spin_lock(&dev->conn_lock);
-	conn = dev->conn;
-	if (conn)
-		xmem_rdma_get(conn);
-	spin_unlock(&dev->conn_lock);
-	return conn;
-}
-
-/* One region operation on the current connection. */
-static int xmem_region_call(struct xmem_device *dev,
+/* One region operation on the appliance holding @cr; does not wait. */
+static int xmem_region_call(struct xmem_core_region *cr,
 			    const struct xmem_wire_region_req *req,
 			    struct xmem_wire_region *wr)
 {
-	struct xmem_rdma_conn *conn = xmem_conn_now(dev);
+	struct xmem_appliance *a = xmem_region_appl(cr);
+	struct xmem_rdma_conn *conn = xmem_appliance_conn_now(a);
+	int ret = -ENOTCONN;
+
+	if (conn) {
+		ret = xmem_rdma_region(conn, req, wr);
+		xmem_rdma_put(conn);
+	}
+	xmem_appliance_put(a);
+	return ret;
+}
+
+/* One region operation on whichever pool member holds the region. */
+static int xmem_name_call(const struct xmem_wire_region_req *req,
+			  struct xmem_wire_region *wr)
+{
+	struct xmem_rdma_conn *conn;
+	struct xmem_appliance *a;
 	int ret;
 
-	if (!conn)
-		return -ENOTCONN;
+	ret = xmem_remote_find(req->name, &a, &conn, wr);
+	if (ret)
+		return ret;
 	ret = xmem_rdma_region(conn, req, wr);
 	xmem_rdma_put(conn);
+	xmem_appliance_put(a);
 	return ret;
 }
 
@@ -886,7 +1028,8 @@ static void xmem_forget_region(struct xmem_device *dev,
 			       struct xmem_core_region *cr)
 {
 	lockdep_assert_held(&dev->lock);
-	list_del(&cr->node);
+	xmem_node_del(cr);
+	list_del(&cr->list);
 	xmem_region_put(&cr->r);	/* the list's reference */
 }
 
@@ -944,7 +1087,7 @@ static long xmem_ioctl_detach(void __user *arg)
 	req.name = cr->r.name;
 	req.uid = xmem_caller_uid();
 	req.gid = xmem_caller_gid();
-	ret = xmem_region_call(dev, &req, &wr);
+	ret = xmem_region_call(cr, &req, &wr);
 	if (ret && ret != -ENOTCONN)
 		pr_warn_ratelimited("region %s: appliance refused DETACH: %d\n",
 				    cr->r.name, ret);
@@ -986,7 +1129,7 @@ static long xmem_ioctl_resize(void __user *arg)
 	cr = xmem_lookup_region(dev, op.name);
 	if (!cr) {
 		/* Not attached here: only the appliance's copy changes. */
-		ret = xmem_region_call(dev, &req, &wr);
+		ret = xmem_name_call(&req, &wr);
 		goto done;
 	}
 	if (!xmem_may_admin(cr)) {
@@ -1007,17 +1150,17 @@ static long xmem_ioctl_resize(void __user *arg)
 		/* The old key stops working: no transfer may use it now. */
 		down_write(&cr->io_lock);
 	}
-	ret = xmem_region_call(dev, &req, &wr);
+	ret = xmem_region_call(cr, &req, &wr);
 	if (!ret && wr.size != op.size) {
 		pr_err_ratelimited("region %s: appliance resized to %llu, not %llu\n",
 				   op.name, wr.size, op.size);
 		ret = -EBADMSG;
 	}
 	if (!ret) {
-		spin_lock(&dev->conn_lock);
+		spin_lock(&dev->remote_lock);
 		cr->addr = wr.addr;
 		cr->rkey = wr.rkey;
-		spin_unlock(&dev->conn_lock);
+		spin_unlock(&dev->remote_lock);
 	}
 	if (shrink)
 		up_write(&cr->io_lock);
@@ -1076,15 +1219,15 @@ static long xmem_ioctl_destroy(void __user *arg)
 			ret = -EACCES;
 			goto out;
 		}
-		spin_lock(&dev->conn_lock);
+		spin_lock(&dev->remote_lock);
 		lost = cr->lost;
-		spin_unlock(&dev->conn_lock);
+		spin_unlock(&dev->remote_lock);
 		/* Pages of a lost region cannot be written back: drop them. */
 		ret = lost ? 0 : xmem_quiesce_region(cr, "DESTROY");
 		if (ret)
 			goto out;
 	}
-	ret = xmem_region_call(dev, &req, &wr);
+	ret = cr ? xmem_region_call(cr, &req, &wr) : xmem_name_call(&req, &wr);
 	if (ret == -ENOENT && lost)
 		ret = 0;
 	if (ret)
@@ -1108,9 +1251,10 @@ out:
 	return copy_to_user(arg, &op, sizeof(op)) ? -EFAULT : 0;
 }
 
-/* Fill @e from the appliance's answer and what this client knows. */
+/* Fill @e from appliance @a's answer and what this client knows. */
 static void xmem_fill_entry(struct xmem_device *dev,
 			    struct xmem_region_entry *e,
+			    struct xmem_appliance *a,
 			    const struct xmem_wire_region *wr)
 {
 	struct xmem_core_region *cr;
@@ -1123,19 +1267,23 @@ static void xmem_fill_entry(struct xmem_device *dev,
 	e->gid = wr->gid;
 	e->mode = wr->mode;
 	e->users = wr->users;
+	strscpy(e->appliance, xmem_appliance_name(a), sizeof(e->appliance));
 	mutex_lock(&dev->lock);
 	cr = xmem_lookup_region(dev, wr->name);
-	if (cr && cr->region_id == wr->region_id) {
+	if (cr && READ_ONCE(cr->appl) == a &&
+	    READ_ONCE(cr->region_id) == wr->region_id) {
 		e->flags |= XMEM_ENTRY_ATTACHED;
 		xmem_region_counts(&cr->r, &resident, &dirty);
 		e->resident_bytes = (u64)resident << PAGE_SHIFT;
 	}
-	if (dev->addr_set)
-		snprintf(e->appliance, sizeof(e->appliance), "%pISpc",
-			 &dev->addr);
 	mutex_unlock(&dev->lock);
 }
 
+/*
+ * LIST walks the pool members in order and each member's regions by id;
+ * the cursor holds the member's index above XMEM_CURSOR_SHIFT.  Members
+ * that cannot be asked now are skipped.
+ */
 static long xmem_ioctl_list(void __user *arg)
 {
 	struct xmem_wire_region_req req = {
@@ -1144,11 +1292,14 @@ static long xmem_ioctl_list(void __user *arg)
 		.gid = xmem_caller_gid(),
 	};
 	struct xmem_device *dev = &xmem_dev;
+	struct xmem_rdma_conn *conns[XMEM_POOL_MAX];
+	struct xmem_appliance *apps[XMEM_POOL_MAX];
 	struct xmem_region_entry *entries;
 	struct xmem_region_list l;
-	struct xmem_rdma_conn *conn;
 	struct xmem_wire_region wr;
-	unsigned int n = 0;
+	unsigned int n = 0, nr_apps, i;
+	bool reachable = false;
+	u64 id;
 	int ret = 0;
 
 	if (copy_from_user(&l, arg, sizeof(l)))
@@ -1162,38 +1313,46 @@ static long xmem_ioctl_list(void __user *arg)
 	entries = kcalloc(l.count, sizeof(*entries), GFP_KERNEL);
 	if (!entries)
 		return -ENOMEM;
-	conn = xmem_conn_now(dev);
-	if (!conn) {
+	nr_apps = xmem_pool_members(apps, conns, ARRAY_SIZE(apps));
+	i = l.cursor >> XMEM_CURSOR_SHIFT;
+	id = l.cursor & XMEM_CURSOR_ID_MASK;
+	for (; i < nr_apps && n < l.count; i++, id = 0) {
+		if (!conns[i])
+			continue;
+		req.cursor = id;
+		while (n < l.count) {
+			ret = xmem_rdma_region(conns[i], &req, &wr);
+			if (ret == -ENOENT) {
+				ret = 0;
+				break;
+			}
+			if (ret)
+				goto out_put;
+			if (wr.region_id <= req.cursor ||
+			    wr.region_id > XMEM_CURSOR_ID_MASK) {
+				pr_err_ratelimited("LIST: appliance %s went backwards or past the cursor's range\n",
+						   xmem_appliance_name(apps[i]));
+				ret = -EBADMSG;
+				goto out_put;
+			}
+			xmem_fill_entry(dev, &entries[n++], apps[i], &wr);
+			req.cursor = wr.region_id;
+			l.cursor = (u64)i << XMEM_CURSOR_SHIFT | wr.region_id;
+		}
+	}
+	for (i = 0; i < nr_apps; i++)
+		reachable |= !!conns[i];
+	if (!reachable) {
 		ret = -ENOTCONN;
-		goto out_free;
+		goto out_put;
 	}
-	req.cursor = l.cursor;
-	while (n < l.count) {
-		ret = xmem_rdma_region(conn, &req, &wr);
-		if (ret == -ENOENT) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		if (wr.region_id <= req.cursor) {
-			pr_err_ratelimited("LIST: appliance went backwards\n");
-			ret = -EBADMSG;
-			break;
-		}
-		xmem_fill_entry(dev, &entries[n++], &wr);
-		req.cursor = wr.region_id;
-	}
-	xmem_rdma_put(conn);
-	if (ret)
-		goto out_free;
 	l.count = n;
-	l.cursor = req.cursor;
 	if (copy_to_user(u64_to_user_ptr(l.entries), entries,
 			 n * sizeof(*entries)) ||
 	    copy_to_user(arg, &l, sizeof(l)))
 		ret = -EFAULT;
-out_free:
+out_put:
+	xmem_pool_put_members(apps, conns, nr_apps);
 	kfree(entries);
 	return ret;
 }
@@ -1275,6 +1434,20 @@ static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 	return ret;
 }
 
+/* A bound file's size is its region's, for SEEK_END on a region node. */
+static loff_t xmem_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct xmem_core_region *cr = xmem_file_region(file->private_data);
+	loff_t ret;
+
+	if (!cr)
+		return noop_llseek(file, offset, whence);
+	ret = fixed_size_llseek(file, offset, whence,
+				(loff_t)cr->r.nr_pages << PAGE_SHIFT);
+	xmem_region_put(&cr->r);
+	return ret;
+}
+
 static const struct file_operations xmem_fops = {
 	.owner = THIS_MODULE,
 	.open = xmem_open,
@@ -1283,75 +1456,10 @@ static const struct file_operations xmem_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = xmem_mmap,
 	.fsync = xmem_fsync,
-	.llseek = noop_llseek,
+	.llseek = xmem_llseek,
 };
 
 /* sysfs */
-
-static ssize_t appliance_show(struct device *d, struct device_attribute *attr,
-			      char *buf)
-{
-	struct xmem_device *dev = &xmem_dev;
-	ssize_t ret;
-
-	mutex_lock(&dev->lock);
-	if (dev->addr_set)
-		ret = sysfs_emit(buf, "%pISpc\n", &dev->addr);
-	else
-		ret = sysfs_emit(buf, "none\n");
-	mutex_unlock(&dev->lock);
-	return ret;
-}
-
-static ssize_t appliance_store(struct device *d, struct device_attribute *attr,
-			       const char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	int ret;
-
-	if (sysfs_streq(buf, "none")) {
-		ret = xmem_set_appliance(&xmem_dev, NULL);
-	} else if (xmem_parse_addr(buf, &ss)) {
-		pr_warn_ratelimited("appliance: expected ADDR:PORT or none\n");
-		ret = -EINVAL;
-	} else {
-		ret = xmem_set_appliance(&xmem_dev, &ss);
-	}
-	return ret ? ret : len;
-}
-static DEVICE_ATTR_RW(appliance);
-
-static ssize_t secret_store(struct device *d, struct device_attribute *attr,
-			    const char *buf, size_t len)
-{
-	struct xmem_device *dev = &xmem_dev;
-	size_t n = len;
-
-	if (n && buf[n - 1] == '\n')
-		n--;
-	if (n && (n < XMEM_AUTH_SECRET_MIN || n > XMEM_AUTH_SECRET_MAX)) {
-		pr_warn_ratelimited("secret: expected %u to %u bytes, or nothing to clear it\n",
-				    XMEM_AUTH_SECRET_MIN, XMEM_AUTH_SECRET_MAX);
-		return -EINVAL;
-	}
-	mutex_lock(&dev->lock);
-	memzero_explicit(dev->secret, sizeof(dev->secret));
-	memcpy(dev->secret, buf, n);
-	dev->secret_len = n;
-	mutex_unlock(&dev->lock);
-	pr_info("shared secret %s; it applies from the next connection\n",
-		n ? "set" : "cleared");
-	return len;
-}
-static DEVICE_ATTR_WO(secret);
-
-static ssize_t state_show(struct device *d, struct device_attribute *attr,
-			  char *buf)
-{
-	return sysfs_emit(buf, "%s\n",
-			  xmem_state_names[READ_ONCE(xmem_dev.state)]);
-}
-static DEVICE_ATTR_RO(state);
 
 static ssize_t io_timeout_show(struct device *d,
 			       struct device_attribute *attr, char *buf)
@@ -1376,50 +1484,8 @@ static ssize_t io_timeout_store(struct device *d,
 }
 static DEVICE_ATTR_RW(io_timeout);
 
-static int xmem_appliance_stat(struct xmem_wire_stat *st)
-{
-	struct xmem_rdma_conn *conn;
-	int ret;
-
-	spin_lock(&xmem_dev.conn_lock);
-	conn = xmem_dev.conn;
-	if (conn)
-		xmem_rdma_get(conn);
-	spin_unlock(&xmem_dev.conn_lock);
-	if (!conn)
-		return -ENOTCONN;
-	ret = xmem_rdma_stat(conn, st);
-	xmem_rdma_put(conn);
-	return ret;
-}
-
-static ssize_t appliance_regions_show(struct device *d,
-				      struct device_attribute *attr, char *buf)
-{
-	struct xmem_wire_stat st;
-	int ret = xmem_appliance_stat(&st);
-
-	return ret ? ret : sysfs_emit(buf, "%llu\n", st.regions);
-}
-static DEVICE_ATTR_RO(appliance_regions);
-
-static ssize_t appliance_bytes_show(struct device *d,
-				    struct device_attribute *attr, char *buf)
-{
-	struct xmem_wire_stat st;
-	int ret = xmem_appliance_stat(&st);
-
-	return ret ? ret : sysfs_emit(buf, "%llu\n", st.bytes_allocated);
-}
-static DEVICE_ATTR_RO(appliance_bytes);
-
 static struct attribute *xmem_attrs[] = {
-	&dev_attr_appliance.attr,
-	&dev_attr_state.attr,
 	&dev_attr_io_timeout.attr,
-	&dev_attr_secret.attr,
-	&dev_attr_appliance_regions.attr,
-	&dev_attr_appliance_bytes.attr,
 	NULL,
 };
 
@@ -1429,6 +1495,7 @@ static const struct attribute_group xmem_attr_group = {
 
 static const struct attribute_group *xmem_groups[] = {
 	&xmem_attr_group,
+	&xmem_pool_attr_group,
 	&xmem_pager_attr_group,
 	&xmem_pager_stats_group,
 	NULL,
@@ -1456,7 +1523,6 @@ static int xmem_mnt_count;
 static int __init xmem_init(void)
 {
 	struct xmem_device *dev = &xmem_dev;
-	struct sockaddr_storage ss;
 	int ret;
 
 	if (local_limit < XMEM_MIN_LIMIT) {
@@ -1468,19 +1534,15 @@ static int __init xmem_init(void)
 		       XMEM_IO_TIMEOUT_MAX);
 		return -EINVAL;
 	}
-	if (appliance && xmem_parse_addr(appliance, &ss)) {
-		pr_err("appliance=%s: expected ADDR:PORT\n", appliance);
-		return -EINVAL;
-	}
+	ret = xmem_pool_init(&xmem_pool_ops, appliance);
+	if (ret)
+		return ret;
 
 	mutex_init(&dev->lock);
-	spin_lock_init(&dev->conn_lock);
+	spin_lock_init(&dev->remote_lock);
 	INIT_LIST_HEAD(&dev->regions);
-	init_waitqueue_head(&dev->conn_wq);
-	INIT_DELAYED_WORK(&dev->connect_work, xmem_connect_work);
-	INIT_WORK(&dev->link_work, xmem_link_work);
+	INIT_WORK(&dev->resize_work, xmem_resize_work);
 	ida_init(&dev->windows);
-	dev->state = XMEM_DISCONNECTED;
 
 	ret = simple_pin_fs(&xmem_fs_type, &dev->mnt, &xmem_mnt_count);
 	if (ret)
@@ -1510,18 +1572,15 @@ static int __init xmem_init(void)
 	ret = xmem_cache_register_shrinker(&dev->cache);
 	if (ret)
 		goto err_sysfs_exit;
-
-	if (appliance) {
-		mutex_lock(&dev->lock);
-		dev->addr = ss;
-		dev->addr_set = true;
-		xmem_set_state(dev, XMEM_CONNECTING);
-		mutex_unlock(&dev->lock);
-		queue_delayed_work(system_long_wq, &dev->connect_work, 0);
-	}
+	/* Last: from here on, the appliance= members connect. */
+	ret = xmem_pool_sysfs_add(&dev->misc.this_device->kobj);
+	if (ret)
+		goto err_pool_exit;
 	pr_info("loaded, local limit %lu bytes\n", local_limit);
 	return 0;
 
+err_pool_exit:
+	xmem_pool_exit();
 err_sysfs_exit:
 	xmem_pager_sysfs_exit();
 err_deregister:
@@ -1539,45 +1598,37 @@ static void __exit xmem_exit(void)
 {
 	struct xmem_device *dev = &xmem_dev;
 	struct xmem_core_region *cr, *tmp;
-	struct xmem_rdma_conn *conn;
 
-	/* No reconnection from now on. */
+	/*
+	 * No file is open: write everything back, then drop it.  The
+	 * connections stay up for that; reconnection still works.
+	 */
 	mutex_lock(&dev->lock);
-	dev->addr_set = false;
-	mutex_unlock(&dev->lock);
-	cancel_delayed_work_sync(&dev->connect_work);
-
-	/* No file is open: write everything back, then drop it. */
-	mutex_lock(&dev->lock);
-	list_for_each_entry_safe(cr, tmp, &dev->regions, node) {
+	list_for_each_entry_safe(cr, tmp, &dev->regions, list) {
 		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
 		    xmem_region_drop(&cr->r))
 			pr_err("region %s: write-back failed at unload\n",
 			       cr->r.name);
-		list_del(&cr->node);
+		xmem_node_del(cr);
+		list_del(&cr->list);
 		xmem_region_put(&cr->r);
 	}
-	conn = xmem_swap_conn(dev, NULL, XMEM_DISCONNECTED);
 	mutex_unlock(&dev->lock);
-	if (conn)
-		xmem_rdma_disconnect(conn);
+	cancel_work_sync(&dev->resize_work);
 
 	/*
 	 * Readahead in flight holds region references: once the pager's
-	 * work is done, every region and its directory is gone.
+	 * work is done, every region and its directory is gone, and with
+	 * them their references to the appliances.
 	 */
 	xmem_cache_destroy(&dev->cache);
+	xmem_pool_exit();
 	xmem_pager_sysfs_exit();
 	misc_deregister(&dev->misc);
-
-	/* A link failure before the disconnect may have queued both. */
-	cancel_work_sync(&dev->link_work);
-	cancel_delayed_work_sync(&dev->connect_work);
 
 	iput(dev->inode);
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);
 	ida_destroy(&dev->windows);
-	memzero_explicit(dev->secret, sizeof(dev->secret));
 	pr_info("unloaded\n");
 }
 

@@ -730,8 +730,12 @@ void xmem_rdma_disconnect(struct xmem_rdma_conn *conn)
 	xmem_rdma_put(conn);
 }
 
-/* One control request and its reply; called with call_lock held. */
-static int xmem_rdma_call(struct xmem_rdma_conn *conn, size_t req_len)
+/*
+ * One control request and its reply within @timeout jiffies; called with
+ * call_lock held.
+ */
+static int xmem_rdma_call_timeout(struct xmem_rdma_conn *conn,
+				  size_t req_len, unsigned long timeout)
 {
 	struct ib_device *dev = conn->cm_id->device;
 	struct ib_sge sge = {
@@ -774,8 +778,7 @@ static int xmem_rdma_call(struct xmem_rdma_conn *conn, size_t req_len)
 	 * for it even when the reply does not come; a flushed send completes
 	 * once the connection is quiesced.
 	 */
-	if (!wait_for_completion_timeout(&conn->rep_done,
-					 XMEM_RDMA_CALL_TIMEOUT)) {
+	if (!wait_for_completion_timeout(&conn->rep_done, timeout)) {
 		xmem_rdma_err(conn, "no reply from the appliance\n");
 		xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
 		ret = -ETIMEDOUT;
@@ -788,6 +791,11 @@ out:
 	conn->rep_wanted = false;
 	spin_unlock_irqrestore(&conn->rep_lock, flags);
 	return ret;
+}
+
+static int xmem_rdma_call(struct xmem_rdma_conn *conn, size_t req_len)
+{
+	return xmem_rdma_call_timeout(conn, req_len, XMEM_RDMA_CALL_TIMEOUT);
 }
 
 /* HMAC-SHA256(@key, @label || @a || @b) into @out; see xmem_proto.h. */
@@ -894,6 +902,50 @@ int xmem_rdma_region(struct xmem_rdma_conn *conn,
 	if (ret == -EBADMSG)
 		xmem_rdma_err(conn, "malformed reply to region operation %u of %s\n",
 			      r->op, r->name ? r->name : "(next)");
+out:
+	mutex_unlock(&conn->call_lock);
+	return ret;
+}
+
+/**
+ * xmem_rdma_pull() - have the appliance copy a region from another one
+ * @conn: the connection to the target appliance
+ * @src: the source appliance's RDMA CM address
+ * @name: the region
+ * @out: out, the new region on the target, attached to @conn
+ *
+ * The target copies the region appliance to appliance (XMEM_MSG_PULL_REQ);
+ * no byte goes through this client.  Other control calls on @conn wait
+ * until it is done.
+ *
+ * Context: process context, may sleep up to XMEM_PULL_TIMEOUT_SEC plus
+ * the call timeout.
+ * Return: 0; the target's answer (see struct xmem_msg_pull_req), e.g.
+ * -EEXIST, -ENOENT, -ENOMEM, -EACCES, -ECONNREFUSED, -EIO;
+ * -EOPNOTSUPP from an appliance older than protocol 1.2; -EINVAL for a
+ * bad @src or @name; -EBADMSG, -ENOTCONN or -ETIMEDOUT.
+ */
+int xmem_rdma_pull(struct xmem_rdma_conn *conn,
+		   const struct sockaddr_storage *src, const char *name,
+		   struct xmem_wire_region *out)
+{
+	int ret;
+
+	mutex_lock(&conn->call_lock);
+	conn->tag++;
+	ret = xmem_wire_build_pull_req(conn->send.data, conn->tag, src, name);
+	if (ret)
+		goto out;
+	ret = xmem_rdma_call_timeout(conn, sizeof(struct xmem_msg_pull_req),
+				     XMEM_PULL_TIMEOUT_SEC * HZ +
+				     XMEM_RDMA_CALL_TIMEOUT);
+	if (ret)
+		goto out;
+	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
+					 XMEM_REGION_OP_ATTACH, out);
+	if (ret == -EBADMSG)
+		xmem_rdma_err(conn, "malformed reply to the pull of %s\n",
+			      name);
 out:
 	mutex_unlock(&conn->call_lock);
 	return ret;

@@ -48,6 +48,9 @@ void xmem_rdma_put(struct xmem_rdma_conn *conn);
 int xmem_rdma_region(struct xmem_rdma_conn *conn,
 		     const struct xmem_wire_region_req *r,
 		     struct xmem_wire_region *out);
+int xmem_rdma_pull(struct xmem_rdma_conn *conn,
+		   const struct sockaddr_storage *src, const char *name,
+		   struct xmem_wire_region *out);
 int xmem_rdma_stat(struct xmem_rdma_conn *conn, struct xmem_wire_stat *out);
 int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 		 const struct xmem_io *ios, unsigned int n, bool write);

@@ -179,8 +179,10 @@ struct xmem_region_entry {
  *	the list is complete)
  * @reserved: in, must be zero
  *
- * Lists the regions of the connected appliance in id order, whoever owns
- * them.  Errors: EINVAL, EFAULT, ENOTCONN, EIO/ETIMEDOUT.
+ * Lists the regions of every appliance in the pool, whoever owns them:
+ * member by member in the order they were added, each member's regions in
+ * id order.  Members that cannot be reached now are skipped.  Errors:
+ * EINVAL, EFAULT, ENOTCONN (no member reachable), EIO/ETIMEDOUT.
  */
 struct xmem_region_list {
 	__u64 entries;

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Region nodes: an attached region is reachable as /dev/xmem.d/NAME, so
+ * that a program that only takes a file name can map it.  The node maps
+ * the same memory as a file bound with ATTACH, its size shows with
+ * SEEK_END, an unmodified program (python3's mmap module) reads and writes
+ * it, the region's mode is checked at open, and the node goes with DETACH.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "xsys.h"
+#include "xtest.h"
+
+#define NOBODY		65534
+
+static void node_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "/dev/xmem.d/%s", name);
+}
+
+/* Waits (bounded) for devtmpfs to show or drop the node. */
+static int node_exists(const char *path, int want)
+{
+	struct stat st;
+	int i, have = 0;
+
+	for (i = 0; i < 200; i++) {
+		have = !stat(path, &st) && S_ISCHR(st.st_mode);
+		if (have == want)
+			break;
+		usleep(10000);
+	}
+	return have;
+}
+
+static int detach(const char *name)
+{
+	struct xmem_region_op op;
+	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		FAIL("open %s: %s", XMEM_DEV, xt_errname(errno));
+	memset(&op, 0, sizeof(op));
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	if (ioctl(fd, XMEM_IOC_DETACH, &op))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+TEST_TIMEOUT(node_maps_the_region, 300)
+{
+	const uint64_t size = 2 * MiB;
+	uint64_t seed = xnow() * 1000 + 31;
+	char name[XMEM_REGION_NAME_MAX], path[128];
+	struct xmem_region_info info;
+	int fd, nfd;
+	char *p, *q;
+
+	xr_require_connected();
+	xr_name(name, "node");
+	fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	node_path(path, sizeof(path), name);
+	if (!node_exists(path, 1))
+		FAIL("%s does not exist after ATTACH", path);
+
+	nfd = open(path, O_RDWR | O_CLOEXEC);
+	if (nfd < 0)
+		FAIL("open %s: %s", path, xt_errname(errno));
+	ASSERT_EQ(lseek(nfd, 0, SEEK_END), (off_t)size);
+	ASSERT_EQ(lseek(nfd, 0, SEEK_SET), 0);
+	memset(&info, 0, sizeof(info));
+	ASSERT_OK(ioctl(nfd, XMEM_IOC_INFO, &info));
+	ASSERT_EQ(info.size, size);
+
+	/* Written through the node, seen through the ATTACH-bound file. */
+	p = MAP_OK(nfd, 0, size);
+	q = MAP_OK(fd, 0, size);
+	xpat_fill(p, size, 0, seed);
+	ASSERT_PATTERN(q, size, 0, seed);
+	ASSERT_OK(msync(p, size, MS_SYNC));
+	xr_drop_cache(fd);
+	ASSERT_PATTERN(p, size, 0, seed);
+	ASSERT_OK(munmap(q, size));
+	ASSERT_OK(munmap(p, size));
+	ASSERT_OK(close(nfd));
+	ASSERT_OK(close(fd));
+}
+
+/* python3 -c: xor-fold of the region through the node, written back. */
+#define PY_SCRIPT							\
+	"import mmap, os, sys\n"					\
+	"f = open(sys.argv[1], 'r+b')\n"				\
+	"n = os.lseek(f.fileno(), 0, os.SEEK_END)\n"			\
+	"m = mmap.mmap(f.fileno(), n)\n"				\
+	"h = 0\n"							\
+	"for i in range(0, n, 8):\n"					\
+	"    h ^= int.from_bytes(m[i:i+8], 'little')\n"		\
+	"m[0:8] = h.to_bytes(8, 'little')\n"				\
+	"m.flush()\n"							\
+	"print(n, h)\n"
+
+TEST_TIMEOUT(unmodified_program, 300)
+{
+	const uint64_t size = 1 * MiB;
+	uint64_t seed = xnow() * 1000 + 32, h = 0, got_n = 0, got_h = 0, i;
+	char name[XMEM_REGION_NAME_MAX], path[128], cmd[1024];
+	uint64_t *w;
+	FILE *f;
+	int fd;
+
+	xr_require_connected();
+	if (system("command -v python3 >/dev/null 2>&1"))
+		SKIP("no python3 in the guest");
+	xr_name(name, "nodepy");
+	fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	w = MAP_OK(fd, 0, size);
+	xpat_fill(w, size, 0, seed);
+	for (i = 0; i < size / 8; i++)
+		h ^= w[i];
+	ASSERT_OK(msync(w, size, MS_SYNC));
+	node_path(path, sizeof(path), name);
+	if (!node_exists(path, 1))
+		FAIL("%s does not exist after ATTACH", path);
+
+	snprintf(cmd, sizeof(cmd), "python3 -c \"$XMEM_PY\" %s", path);
+	setenv("XMEM_PY", PY_SCRIPT, 1);
+	f = popen(cmd, "r");
+	if (!f)
+		FAIL("popen: %s", xt_errname(errno));
+	if (fscanf(f, "%" SCNu64 " %" SCNu64, &got_n, &got_h) != 2)
+		got_n = 0;
+	if (pclose(f))
+		FAIL("python3 on %s failed", path);
+	ASSERT_EQ(got_n, size);
+	ASSERT_EQ(got_h, h);
+	/* Its store went to the same memory. */
+	ASSERT_EQ(w[0], h);
+	ASSERT_OK(munmap(w, size));
+	ASSERT_OK(close(fd));
+}
+
+TEST_TIMEOUT(mode_checked_and_gone_after_detach, 300)
+{
+	char name[XMEM_REGION_NAME_MAX], path[128];
+	int fd, status;
+	pid_t pid;
+
+	xr_require_connected();
+	xr_name(name, "nodeperm");
+	fd = ATTACH_OK(name, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	ASSERT_OK(close(fd));
+	node_path(path, sizeof(path), name);
+	if (!node_exists(path, 1))
+		FAIL("%s does not exist after ATTACH", path);
+	/* Another user that may open the node still needs the region's mode. */
+	ASSERT_OK(chmod(path, 0666));
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		if (setgid(NOBODY) || setuid(NOBODY))
+			_exit(2);
+		_exit(open(path, O_RDWR) < 0 && errno == EACCES ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("nobody opened %s of a 0600 region (status %#x)", path,
+		     status);
+
+	ASSERT_ZERO_ERR(detach(name));
+	if (node_exists(path, 0))
+		FAIL("%s still exists after DETACH", path);
+}
+
+int main(int argc, char **argv)
+{
+	return xt_main(argc, argv);
+}
