@@ -8,6 +8,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/errno.h>
+#include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
@@ -437,6 +439,63 @@ int xmem_wire_parse_region_rep(const void *buf, size_t len, u64 tag, u16 op,
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_parse_region_rep);
+
+/**
+ * xmem_wire_build_pull_req() - encode an XMEM_MSG_PULL_REQ
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @src: the source appliance: a struct sockaddr_in or sockaddr_in6 with
+ *	its port
+ * @name: the region to copy
+ *
+ * The reply is an XMEM_MSG_REGION_REP, parsed with
+ * xmem_wire_parse_region_rep() and XMEM_REGION_OP_ATTACH.
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for a family other than AF_INET and AF_INET6, a
+ * zero port or a bad name (nothing is encoded).
+ */
+int xmem_wire_build_pull_req(struct xmem_msg_pull_req *req, u64 tag,
+			     const struct sockaddr_storage *src,
+			     const char *name)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)src;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)src;
+	__be16 port;
+
+	BUILD_BUG_ON(XMEM_PULL_FAMILY_INET != AF_INET);
+	BUILD_BUG_ON(XMEM_PULL_FAMILY_INET6 != AF_INET6);
+	BUILD_BUG_ON(sizeof(*req) > XMEM_MSG_MAX_SIZE);
+
+	if (xmem_wire_check_name(name, XMEM_NAME_MAX))
+		return -EINVAL;
+	switch (src->ss_family) {
+	case AF_INET:
+		port = sin->sin_port;
+		break;
+	case AF_INET6:
+		port = sin6->sin6_port;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!port)
+		return -EINVAL;
+
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_PULL_REQ, sizeof(*req), tag);
+	req->port = port;
+	if (src->ss_family == AF_INET) {
+		req->family = cpu_to_le16(XMEM_PULL_FAMILY_INET);
+		memcpy(req->addr, &sin->sin_addr, sizeof(sin->sin_addr));
+	} else {
+		req->family = cpu_to_le16(XMEM_PULL_FAMILY_INET6);
+		memcpy(req->addr, &sin6->sin6_addr, sizeof(sin6->sin6_addr));
+	}
+	strscpy(req->name, name, sizeof(req->name));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_pull_req);
 
 /**
  * xmem_wire_build_auth_req() - encode an XMEM_MSG_AUTH_REQ

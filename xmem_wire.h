@@ -6,6 +6,7 @@
 #ifndef XMEM_WIRE_H
 #define XMEM_WIRE_H
 
+#include <linux/socket.h>
 #include <linux/types.h>
 #include "xmem_proto.h"
 
@@ -91,6 +92,9 @@ int xmem_wire_build_region_req(struct xmem_msg_region_req *req, u64 tag,
 			       const struct xmem_wire_region_req *r);
 int xmem_wire_parse_region_rep(const void *buf, size_t len, u64 tag, u16 op,
 			       struct xmem_wire_region *out);
+int xmem_wire_build_pull_req(struct xmem_msg_pull_req *req, u64 tag,
+			     const struct sockaddr_storage *src,
+			     const char *name);
 int xmem_wire_reply_tag(const void *buf, size_t len, u64 *tag);
 
 #endif /* XMEM_WIRE_H */

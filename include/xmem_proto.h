@@ -25,6 +25,8 @@
  * an owner, detach, resize, destroy, info and listing), and
  * XMEM_MSG_AUTH_REQ/REP with XMEM_HELLO_F_AUTH: mutual authentication of
  * client and appliance with a shared secret.
+ * Minor 2 adds XMEM_MSG_PULL_REQ: an appliance copies a region from another
+ * appliance (appliance-to-appliance copy, used to drain an appliance).
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -36,7 +38,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	1
+#define XMEM_PROTO_MINOR	2
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -114,6 +116,8 @@ struct xmem_hello_rep {
  * @XMEM_MSG_REGION_REP: appliance answers a region operation (minor 1)
  * @XMEM_MSG_AUTH_REQ: client takes a step of authentication (minor 1)
  * @XMEM_MSG_AUTH_REP: appliance answers it (minor 1)
+ * @XMEM_MSG_PULL_REQ: client asks the appliance to copy a region from
+ *	another appliance; answered with XMEM_MSG_REGION_REP (minor 2)
  */
 enum xmem_msg_type {
 	XMEM_MSG_INVALID	= 0,
@@ -126,6 +130,7 @@ enum xmem_msg_type {
 	XMEM_MSG_REGION_REP	= 7,
 	XMEM_MSG_AUTH_REQ	= 8,
 	XMEM_MSG_AUTH_REP	= 9,
+	XMEM_MSG_PULL_REQ	= 10,
 };
 
 /**
@@ -400,5 +405,58 @@ struct xmem_msg_auth_rep {
 	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
 	__u8 mac[XMEM_AUTH_MAC_SIZE];
 };
+
+/**
+ * struct xmem_msg_pull_req - copy a region from another appliance (minor 2)
+ * @hdr: type XMEM_MSG_PULL_REQ
+ * @family: address family of the source appliance: 2 (IPv4) or 10 (IPv6)
+ * @port: the source appliance's RDMA CM port, big endian (network order)
+ * @reserved: must be zero
+ * @addr: the source appliance's address, network order: IPv4 in the first
+ *	4 bytes and the rest zero, or the 16 bytes of IPv6
+ * @reserved2: must be zero
+ * @name: the region to copy, see XMEM_NAME_MAX
+ *
+ * The appliance that receives it (the target) connects to the source as a
+ * client (authenticating with its own shared secret if it has one),
+ * attaches the region there as uid 0 without CREATE, creates a local
+ * region of the same name, size, owner, group and mode, copies every byte
+ * with RDMA READ, detaches at the source and disconnects.  It then
+ * attaches the new region to the requesting connection and answers with
+ * XMEM_MSG_REGION_REP as for an XMEM_REGION_OP_ATTACH that created it:
+ * status 0, flag XMEM_REGION_REP_F_CREATED, the new region's id, size,
+ * address, key, mode, owner and group.  The source region is left as it
+ * was; destroying it is up to the client.  The copy is a snapshot only if
+ * nobody writes to the source region while it runs.
+ *
+ * Other connections are served while the copy runs; the answer comes
+ * within 300 seconds.  On failure nothing is left on the target and the
+ * REGION_REP status says why: EINVAL (bad family, port, address or name,
+ * or the source is the target itself), EEXIST (the target has a region of
+ * that name, or is pulling one), ENOENT (no such region at the source),
+ * ENOMEM (capacity or memory exhausted on the target), EACCES (the
+ * source refused authentication), ECONNREFUSED (nobody serves the source
+ * address and port), EHOSTUNREACH (no route to it), ETIMEDOUT (the source
+ * did not answer in time, or the whole pull took too long), EBUSY (too
+ * many pulls in flight), EIO (the copy or a source reply failed).
+ * A nonzero @reserved or @reserved2 is answered with XMEM_MSG_ERROR_REP
+ * (EBADMSG).
+ */
+struct xmem_msg_pull_req {
+	struct xmem_msg_hdr hdr;
+	__le16 family;
+	__be16 port;
+	__le32 reserved;
+	__u8 addr[16];
+	__le64 reserved2;
+	char name[XMEM_NAME_MAX];
+};
+
+/* Address families of struct xmem_msg_pull_req, as Linux numbers them. */
+#define XMEM_PULL_FAMILY_INET	2
+#define XMEM_PULL_FAMILY_INET6	10
+
+/* An appliance answers a PULL within this many seconds. */
+#define XMEM_PULL_TIMEOUT_SEC	300
 
 #endif /* XMEM_PROTO_H */

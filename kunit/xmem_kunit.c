@@ -9,6 +9,8 @@
 #include <kunit/test.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -191,11 +193,164 @@ static void xmem_wire_test_hello(struct kunit *test)
 							&credits), -EPROTO);
 }
 
+static void xmem_wire_test_pull_req(struct kunit *test)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	struct xmem_msg_pull_req req;
+	static const u8 v4[4] = { 10, 77, 0, 2 };
+	static const u8 zero[12];
+	u8 v6[16];
+	int i;
+
+	/* IPv4: the address in the first 4 bytes, the port as it was. */
+	memset(&ss, 0, sizeof(ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(7471);
+	memcpy(&sin->sin_addr, v4, sizeof(v4));
+	memset(&req, 0xaa, sizeof(req));
+	KUNIT_ASSERT_EQ(test, xmem_wire_build_pull_req(&req, 77, &ss, "vm1"),
+			0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.hdr.type), XMEM_MSG_PULL_REQ);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.hdr.flags), 0);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.hdr.len), sizeof(req));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.hdr.tag), 77);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.family), 2);
+	KUNIT_EXPECT_EQ(test, ntohs(req.port), 7471);
+	KUNIT_EXPECT_EQ(test, req.reserved, 0);
+	KUNIT_EXPECT_EQ(test, req.reserved2, 0);
+	KUNIT_EXPECT_EQ(test, memcmp(req.addr, v4, 4), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(req.addr + 4, zero, sizeof(zero)), 0);
+	KUNIT_EXPECT_STREQ(test, req.name, "vm1");
+	KUNIT_EXPECT_NULL(test, memchr_inv(req.name + 3, 0,
+					   sizeof(req.name) - 3));
+	KUNIT_EXPECT_EQ(test, sizeof(req), 112);
+
+	/* IPv6: all 16 bytes. */
+	memset(&ss, 0, sizeof(ss));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(7472);
+	for (i = 0; i < 16; i++)
+		v6[i] = 0xf0 + i;
+	memcpy(&sin6->sin6_addr, v6, sizeof(v6));
+	KUNIT_ASSERT_EQ(test, xmem_wire_build_pull_req(&req, 78, &ss, "a.b-c_d"),
+			0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.family), 10);
+	KUNIT_EXPECT_EQ(test, ntohs(req.port), 7472);
+	KUNIT_EXPECT_EQ(test, memcmp(req.addr, v6, sizeof(v6)), 0);
+	KUNIT_EXPECT_STREQ(test, req.name, "a.b-c_d");
+
+	/* Another family, no port, bad names: nothing is encoded. */
+	memset(&req, 0xaa, sizeof(req));
+	ss.ss_family = AF_UNIX;
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_req(&req, 1, &ss, "vm1"),
+			-EINVAL);
+	ss.ss_family = AF_UNSPEC;
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_req(&req, 1, &ss, "vm1"),
+			-EINVAL);
+	ss.ss_family = AF_INET6;
+	sin6->sin6_port = 0;
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_req(&req, 1, &ss, "vm1"),
+			-EINVAL);
+	sin6->sin6_port = htons(7471);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_req(&req, 1, &ss, ""),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_req(&req, 1, &ss, ".."),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_req(&req, 1, &ss, "a/b"),
+			-EINVAL);
+	KUNIT_EXPECT_NULL(test, memchr_inv(&req, 0xaa, sizeof(req)));
+}
+
+/* What xmemd answers to a PULL: a REGION_REP as for an ATTACH that created. */
+static void xmem_wire_fill_pull_rep(struct xmem_msg_region_rep *rep, u64 tag)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = cpu_to_le16(XMEM_MSG_REGION_REP);
+	rep->hdr.len = cpu_to_le32(sizeof(*rep));
+	rep->hdr.tag = cpu_to_le64(tag);
+	rep->flags = cpu_to_le32(XMEM_REGION_REP_F_CREATED);
+	rep->region_id = cpu_to_le64(12);
+	rep->size = cpu_to_le64(256 * PAGE_SIZE);
+	rep->addr = cpu_to_le64(0x7f0000000000ULL);
+	rep->rkey = cpu_to_le32(0x4321);
+	rep->mode = cpu_to_le32(0640);
+	rep->uid = cpu_to_le32(1000);
+	rep->gid = cpu_to_le32(100);
+	rep->users = cpu_to_le32(1);
+	strscpy(rep->name, "vm1", sizeof(rep->name));
+}
+
+static void xmem_wire_test_pull_rep(struct kunit *test)
+{
+	struct xmem_msg_region_rep rep;
+	struct xmem_msg_error_rep err;
+	struct xmem_wire_region r;
+
+	xmem_wire_fill_pull_rep(&rep, 5);
+	KUNIT_ASSERT_EQ(test, xmem_wire_parse_region_rep(&rep, sizeof(rep), 5,
+							 XMEM_REGION_OP_ATTACH,
+							 &r), 0);
+	KUNIT_EXPECT_TRUE(test, r.created);
+	KUNIT_EXPECT_EQ(test, r.region_id, 12);
+	KUNIT_EXPECT_EQ(test, r.size, 256 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, r.addr, 0x7f0000000000ULL);
+	KUNIT_EXPECT_EQ(test, r.rkey, 0x4321);
+	KUNIT_EXPECT_EQ(test, r.mode, 0640);
+	KUNIT_EXPECT_EQ(test, r.uid, 1000);
+	KUNIT_EXPECT_EQ(test, r.gid, 100);
+	KUNIT_EXPECT_EQ(test, r.users, 1);
+	KUNIT_EXPECT_STREQ(test, r.name, "vm1");
+
+	/* The statuses a failed PULL answers with, fields zero. */
+	memset(&rep.flags, 0, sizeof(rep) - offsetof(typeof(rep), flags));
+	rep.status = cpu_to_le32(ECONNREFUSED);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_region_rep(&rep, sizeof(rep), 5,
+							 XMEM_REGION_OP_ATTACH,
+							 &r), -ECONNREFUSED);
+	rep.status = cpu_to_le32(EHOSTUNREACH);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_region_rep(&rep, sizeof(rep), 5,
+							 XMEM_REGION_OP_ATTACH,
+							 &r), -EHOSTUNREACH);
+	rep.status = cpu_to_le32(ETIMEDOUT);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_region_rep(&rep, sizeof(rep), 5,
+							 XMEM_REGION_OP_ATTACH,
+							 &r), -ETIMEDOUT);
+	/* A failure with a key left in is malformed. */
+	rep.rkey = cpu_to_le32(1);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_region_rep(&rep, sizeof(rep), 5,
+							 XMEM_REGION_OP_ATTACH,
+							 &r), -EBADMSG);
+
+	/* A success for another tag, or without an id, is malformed. */
+	xmem_wire_fill_pull_rep(&rep, 5);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_region_rep(&rep, sizeof(rep), 6,
+							 XMEM_REGION_OP_ATTACH,
+							 &r), -EBADMSG);
+	rep.region_id = 0;
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_region_rep(&rep, sizeof(rep), 5,
+							 XMEM_REGION_OP_ATTACH,
+							 &r), -EBADMSG);
+
+	/* An appliance of protocol 1.1 does not know the type. */
+	memset(&err, 0, sizeof(err));
+	err.hdr.type = cpu_to_le16(XMEM_MSG_ERROR_REP);
+	err.hdr.len = cpu_to_le32(sizeof(err));
+	err.hdr.tag = cpu_to_le64(5);
+	err.status = cpu_to_le32(EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, xmem_wire_parse_region_rep(&err, sizeof(err), 5,
+							 XMEM_REGION_OP_ATTACH,
+							 &r), -EOPNOTSUPP);
+}
+
 static struct kunit_case xmem_wire_cases[] = {
 	KUNIT_CASE(xmem_wire_test_names),
 	KUNIT_CASE(xmem_wire_test_attach_req),
 	KUNIT_CASE(xmem_wire_test_attach_rep),
 	KUNIT_CASE(xmem_wire_test_hello),
+	KUNIT_CASE(xmem_wire_test_pull_req),
+	KUNIT_CASE(xmem_wire_test_pull_rep),
 	{}
 };
 
