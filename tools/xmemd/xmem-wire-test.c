@@ -1544,7 +1544,7 @@ static void wt_test_pull_refusals(struct wt_conn *c, const char *base,
 }
 
 /* Number of tests wt_test_pull_copy() prints, for the skip lines. */
-#define WT_PULL_COPY_TESTS	12
+#define WT_PULL_COPY_TESTS	13
 
 /* Real pulls from the appliance at --pull-source into the target. */
 static void wt_test_pull_copy(struct wt_conn *c, const char *base)
@@ -1558,12 +1558,12 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	struct ibv_mr *smr = NULL, *tmr = NULL;
 	uint8_t *pattern = NULL, *back = NULL;
 	unsigned int ntests = wt_n;
-	uint64_t ptag, stag;
+	uint64_t ptag, stag, ctag;
 	double t0, tpull = 0, tread = 0;
 	struct wt_region r;
 	struct xmem_hello h;
 	struct wt_conn sc;
-	struct wt_msg m1, m2;
+	struct wt_msg m1, m2, m3;
 	bool good;
 
 	if (!wt_src_addr)
@@ -1607,22 +1607,29 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 		goto out;
 
 	/*
-	 * The pull, and a STAT right behind it on the same connection: the
-	 * STAT is answered while the copy runs.
+	 * The pull, and right behind it on the same connection a STAT and
+	 * a CREATE of the same name: both are answered while the copy runs,
+	 * the CREATE with EBUSY.
 	 */
 	wt_pull_req(&req, ptag = ++wt_tag, wt_src_addr, wt_src_port, name);
 	memset(&sreq, 0, sizeof(sreq));
 	wt_hdr(&sreq.hdr, XMEM_MSG_STAT_REQ, sizeof(sreq), stag = ++wt_tag);
+	wt_region_req(&rreq, ctag = ++wt_tag, XMEM_REGION_OP_ATTACH, name,
+		      WT_PAGE, XMEM_ATTACH_F_CREATE);
 	t0 = wt_now();
 	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
 	good = !wt_send(c, &req, sizeof(req)) &&
-	       !wt_send(c, &sreq, sizeof(sreq)) && !wt_recv(c, &m1) &&
-	       !wt_recv(c, &m2);
+	       !wt_send(c, &sreq, sizeof(sreq)) &&
+	       !wt_send(c, &rreq, sizeof(rreq)) && !wt_recv(c, &m1) &&
+	       !wt_recv(c, &m3) && !wt_recv(c, &m2);
 	wt_timeout_ms = WT_TIMEOUT_MS;
 	tpull = wt_now() - t0;
 	wt_ok(good && m1.len == sizeof(st1) &&
 	      le64toh(((struct xmem_msg_hdr *)m1.data)->tag) == stag,
 	      "a STAT sent after the PULL is answered before it (xmemd serves during the copy)");
+	wt_ok(good && !wt_parse_region_rep(&m3, ctag, &rep) &&
+	      le32toh(rep.status) == EBUSY,
+	      "a CREATE of the name being pulled in -> EBUSY, answered during the copy");
 	good = good && !wt_parse_region_rep(&m2, ptag, &rep);
 	good = good && !rep.status &&
 	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED &&

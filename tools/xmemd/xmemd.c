@@ -1093,6 +1093,7 @@ static void xmemd_conn_link(struct xmemd_conn *conn)
 }
 
 static void xmemd_pull_cancel(struct xmemd_conn *conn);
+static bool xmemd_pulling(const char *name);
 
 /*
  * Free everything of @conn but its CM id, which the caller destroys once
@@ -1520,6 +1521,11 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			why = "size 0 for a new region";
 			goto fail;
 		}
+		if (xmemd_pulling(req->name)) {
+			status = EBUSY;
+			why = "a region of that name is being pulled in";
+			goto fail;
+		}
 		if (size > xmemd.capacity - xmemd.allocated) {
 			status = ENOMEM;
 			why = "capacity exhausted";
@@ -1669,6 +1675,10 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		status = EINVAL;
 		why = "size 0 for a new region";
 		if (!size)
+			goto fail;
+		status = EBUSY;
+		why = "a region of that name is being pulled in";
+		if (xmemd_pulling(req->name))
 			goto fail;
 		status = ENOMEM;
 		why = "capacity exhausted";
@@ -2849,14 +2859,15 @@ static const char *xmemd_pull_source(const struct xmem_msg_pull_req *req,
 	return NULL;
 }
 
-static struct xmemd_pull *xmemd_pull_find(const char *name)
+/* Is a region of this name being pulled in?  Its name is taken then. */
+static bool xmemd_pulling(const char *name)
 {
 	struct xmemd_pull *p;
 
 	for (p = xmemd_pulls; p; p = p->next)
 		if (!strcmp(p->name, name))
-			return p;
-	return NULL;
+			return true;
+	return false;
 }
 
 /* Fill the header of a REGION_REP answering @tag, every other field 0. */
@@ -2904,7 +2915,7 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	if (xmemd_region_find(req->name))
 		goto fail;
 	why = "a region of that name is being pulled here";
-	if (xmemd_pull_find(req->name))
+	if (xmemd_pulling(req->name))
 		goto fail;
 	status = EBUSY;
 	why = "too many pulls in flight";
