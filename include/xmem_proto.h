@@ -175,7 +175,8 @@ struct xmem_msg_attach_req {
  * @hdr: type XMEM_MSG_ATTACH_REP, tag of the request
  * @status: 0, or a positive errno value: ENOENT (no such region and no
  *	CREATE), EEXIST (EXCL and it exists), EINVAL (bad request, or size
- *	differs from the existing region's), ENOMEM (appliance out of memory)
+ *	differs from the existing region's), ENOMEM (appliance out of memory),
+ *	EBUSY (CREATE of a name the appliance is pulling in, minor 2)
  * @created: 1 if this request created the region, else 0
  * @reserved: must be zero
  * @region_id: appliance-wide identifier of the region, never 0
@@ -314,7 +315,8 @@ struct xmem_msg_region_req {
  * @hdr: type XMEM_MSG_REGION_REP, tag of the request
  * @status: 0, or a positive errno value: EINVAL (bad request), ENOENT (no
  *	such region; after the last one for NEXT), EEXIST, EACCES (no
- *	permission), EBUSY (DESTROY of a region another connection uses),
+ *	permission), EBUSY (DESTROY of a region another connection uses;
+ *	ATTACH with CREATE of a name the appliance is pulling in, minor 2),
  *	ENOMEM (capacity exhausted)
  * @flags: XMEM_REGION_REP_F_*
  * @region_id: appliance-wide identifier of the region, never 0

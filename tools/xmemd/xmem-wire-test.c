@@ -3,12 +3,15 @@
  * xmem-wire-test: exercise an xmemd over the wire protocol of
  * include/xmem_proto.h, good requests and bad, and print TAP.
  *
- * Usage: xmem-wire-test ADDR PORT
+ * Usage: xmem-wire-test [--pull-source SADDR:SPORT] ADDR PORT
  *
  * It connects as a userspace RDMA CM client, checks that bad hellos are
  * refused, creates a region and moves data in and out of it with one-sided
  * RDMA, then sends every kind of malformed request it knows and checks the
  * documented status of each answer, and that the connection survives.
+ * With --pull-source, a second xmemd at SADDR:SPORT is the source of real
+ * PULLs (appliance-to-appliance copies) into the one at ADDR:PORT;
+ * without it those tests are skipped (and not counted as passed).
  * Region names carry the process id, so runs against one daemon do not
  * collide.  Exit status 0 only if every test passed.
  */
@@ -35,6 +38,11 @@
 #include "xmem_proto.h"
 
 #define WT_TIMEOUT_MS	30000	/* QEMU without KVM is slow */
+/* A PULL answers within XMEM_PULL_TIMEOUT_SEC; allow a little more. */
+#define WT_PULL_TIMEOUT_MS ((XMEM_PULL_TIMEOUT_SEC + 30) * 1000)
+#define WT_PULL_SIZE	(32ULL << 20)	/* region copied by the real pulls */
+#define WT_BULK_CHUNK	(1U << 20)	/* bytes per RDMA op of a bulk move */
+#define WT_BULK_DEPTH	8		/* bulk RDMA ops in flight */
 #define WT_NRX		32
 #define WT_NTX		32
 #define WT_MSG_SIZE	1024	/* room for oversized messages */
@@ -69,6 +77,7 @@ struct wt_conn {
 	struct wt_msg rxq[WT_NRX];
 	unsigned int rxq_head, rxq_len;
 	bool rdma_done;
+	unsigned long rdma_completed;
 	bool broken;
 };
 
@@ -82,6 +91,9 @@ struct wt_region {
 };
 
 static const char *wt_addr, *wt_port;
+/* --pull-source: the second appliance, NULL without one. */
+static const char *wt_src_addr, *wt_src_port;
+static int wt_timeout_ms = WT_TIMEOUT_MS;
 static unsigned int wt_n, wt_failed;
 static uint64_t wt_tag = 1000;
 
@@ -232,7 +244,8 @@ static void wt_close(struct wt_conn *c)
  * accept data was checked), a positive status when rejected with a
  * struct xmem_hello_rep (-2 when rejected without one), -1 on failure.
  */
-static int wt_connect(struct wt_conn *c, const struct xmem_hello *hello)
+static int wt_connect_to(struct wt_conn *c, const struct xmem_hello *hello,
+			 const char *addr, const char *port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
 	struct rdma_conn_param param;
@@ -245,9 +258,9 @@ static int wt_connect(struct wt_conn *c, const struct xmem_hello *hello)
 	int ret, fl;
 
 	memset(c, 0, sizeof(*c));
-	ret = getaddrinfo(wt_addr, wt_port, &hints, &ai);
+	ret = getaddrinfo(addr, port, &hints, &ai);
 	if (ret) {
-		wt_diag("%s: %s", wt_addr, gai_strerror(ret));
+		wt_diag("%s: %s", addr, gai_strerror(ret));
 		return -1;
 	}
 	c->ec = rdma_create_event_channel();
@@ -264,12 +277,12 @@ static int wt_connect(struct wt_conn *c, const struct xmem_hello *hello)
 	}
 	if (rdma_resolve_addr(c->id, NULL, ai->ai_addr, 5000) ||
 	    wt_cm_expect(c, RDMA_CM_EVENT_ADDR_RESOLVED)) {
-		wt_diag("cannot resolve %s", wt_addr);
+		wt_diag("cannot resolve %s", addr);
 		goto err;
 	}
 	if (rdma_resolve_route(c->id, 5000) ||
 	    wt_cm_expect(c, RDMA_CM_EVENT_ROUTE_RESOLVED)) {
-		wt_diag("cannot resolve a route to %s", wt_addr);
+		wt_diag("cannot resolve a route to %s", addr);
 		goto err;
 	}
 	freeaddrinfo(ai);
@@ -289,7 +302,8 @@ static int wt_connect(struct wt_conn *c, const struct xmem_hello *hello)
 	memset(c->buf, 0, wt_buf_size());
 	c->mr = ibv_reg_mr(c->pd, c->buf, wt_buf_size(),
 			   IBV_ACCESS_LOCAL_WRITE);
-	c->cq = ibv_create_cq(c->id->verbs, WT_NRX + WT_NTX + 2, c, c->cc, 0);
+	c->cq = ibv_create_cq(c->id->verbs, WT_NRX + WT_NTX + WT_BULK_DEPTH + 2,
+			      c, c->cc, 0);
 	if (!c->mr || !c->cq) {
 		wt_diag("cannot register memory or create CQ: %s",
 			strerror(errno));
@@ -301,7 +315,7 @@ static int wt_connect(struct wt_conn *c, const struct xmem_hello *hello)
 	qpa.send_cq = c->cq;
 	qpa.recv_cq = c->cq;
 	qpa.qp_type = IBV_QPT_RC;
-	qpa.cap.max_send_wr = WT_NTX + 2;
+	qpa.cap.max_send_wr = WT_NTX + WT_BULK_DEPTH + 2;
 	qpa.cap.max_recv_wr = WT_NRX;
 	qpa.cap.max_send_sge = 1;
 	qpa.cap.max_recv_sge = 1;
@@ -387,6 +401,11 @@ err:
 	return -1;
 }
 
+static int wt_connect(struct wt_conn *c, const struct xmem_hello *hello)
+{
+	return wt_connect_to(c, hello, wt_addr, wt_port);
+}
+
 static void wt_good_hello(struct xmem_hello *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -414,6 +433,7 @@ static int wt_handle_wc(struct wt_conn *c, const struct ibv_wc *wc)
 		return 0;
 	case WT_WR_RDMA:
 		c->rdma_done = true;
+		c->rdma_completed++;
 		return 0;
 	case WT_WR_RECV:
 		if (c->rxq_len == WT_NRX || i >= WT_NRX)
@@ -451,7 +471,7 @@ static int wt_poll_until(struct wt_conn *c, bool (*done)(struct wt_conn *))
 				return -1;
 			continue;
 		}
-		if (poll(&pfd, 1, WT_TIMEOUT_MS) <= 0) {
+		if (poll(&pfd, 1, wt_timeout_ms) <= 0) {
 			wt_diag("timed out waiting for a completion");
 			c->broken = true;
 			return -1;
@@ -1260,6 +1280,431 @@ static void wt_test_pipeline(struct wt_conn *c)
 	wt_ok(good, "%u STAT_REQs in flight at once are all answered", n);
 }
 
+/* ---- protocol 1.2: PULL_REQ ------------------------------------------ */
+
+static double wt_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A PULL_REQ of region @name from @addr:@port (resolved here, as the
+ * appliance sees it too); -1 if the address does not resolve.
+ */
+static int wt_pull_req(struct xmem_msg_pull_req *req, uint64_t tag,
+		       const char *addr, const char *port, const char *name)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai;
+
+	memset(req, 0, sizeof(*req));
+	wt_hdr(&req->hdr, XMEM_MSG_PULL_REQ, sizeof(*req), tag);
+	if (name)
+		memcpy(req->name, name, strnlen(name, sizeof(req->name)));
+	if (getaddrinfo(addr, port, &hints, &ai)) {
+		wt_diag("cannot resolve %s port %s", addr, port);
+		return -1;
+	}
+	if (ai->ai_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (void *)ai->ai_addr;
+
+		req->family = htole16(XMEM_PULL_FAMILY_INET6);
+		req->port = sin6->sin6_port;
+		memcpy(req->addr, &sin6->sin6_addr, 16);
+	} else {
+		struct sockaddr_in *sin = (void *)ai->ai_addr;
+
+		req->family = htole16(XMEM_PULL_FAMILY_INET);
+		req->port = sin->sin_port;
+		memcpy(req->addr, &sin->sin_addr, 4);
+	}
+	freeaddrinfo(ai);
+	return 0;
+}
+
+/* Decode @m as a well-formed REGION_REP for @tag; -1 with a diag if not. */
+static int wt_parse_region_rep(const struct wt_msg *m, uint64_t tag,
+			       struct xmem_msg_region_rep *rep)
+{
+	static const uint8_t zero[sizeof(*rep)];
+
+	if (m->len != sizeof(*rep)) {
+		if (m->len == sizeof(struct xmem_msg_error_rep)) {
+			struct xmem_msg_error_rep e;
+
+			memcpy(&e, m->data, sizeof(e));
+			wt_diag("got ERROR_REP status %u instead of REGION_REP",
+				le32toh(e.status));
+		} else {
+			wt_diag("reply of %u bytes, want %zu", m->len,
+				sizeof(*rep));
+		}
+		return -1;
+	}
+	memcpy(rep, m->data, sizeof(*rep));
+	if (le16toh(rep->hdr.type) != XMEM_MSG_REGION_REP || rep->hdr.flags ||
+	    le32toh(rep->hdr.len) != sizeof(*rep) ||
+	    le64toh(rep->hdr.tag) != tag || rep->reserved) {
+		wt_diag("bad REGION_REP header: type %u len %u tag %" PRIu64,
+			le16toh(rep->hdr.type), le32toh(rep->hdr.len),
+			(uint64_t)le64toh(rep->hdr.tag));
+		return -1;
+	}
+	if (rep->status &&
+	    memcmp(&rep->flags, zero, sizeof(*rep) -
+		   offsetof(struct xmem_msg_region_rep, flags))) {
+		wt_diag("failed REGION_REP has nonzero fields");
+		return -1;
+	}
+	return 0;
+}
+
+/* Send a PULL_REQ and wait (long enough) for its REGION_REP. */
+static int wt_pull_raw(struct wt_conn *c, const struct xmem_msg_pull_req *req,
+		       struct xmem_msg_region_rep *rep)
+{
+	struct wt_msg m;
+	int ret;
+
+	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
+	ret = wt_rpc(c, req, sizeof(*req), &m);
+	wt_timeout_ms = WT_TIMEOUT_MS;
+	if (ret)
+		return -1;
+	return wt_parse_region_rep(&m, le64toh(req->hdr.tag), rep);
+}
+
+/* Expect a REGION_REP whose status is one of @want[0..@n). */
+static void wt_expect_pull_status(struct wt_conn *c,
+				  const struct xmem_msg_pull_req *req,
+				  const uint32_t *want, unsigned int n,
+				  const char *desc)
+{
+	struct xmem_msg_region_rep rep;
+	bool good = !wt_pull_raw(c, req, &rep);
+	uint32_t status = le32toh(rep.status);
+	unsigned int i;
+
+	for (i = 0; good && i < n; i++)
+		if (status == want[i])
+			break;
+	good = good && i < n;
+	if (!good)
+		wt_diag("status %u (%s), want %u (%s)%s", status,
+			strerror(status), want[0], strerror(want[0]),
+			n > 1 ? " or another of the list" : "");
+	wt_ok(good, "%s -> %s%s", desc, strerror(want[0]),
+	      n > 1 ? " (or a like status)" : "");
+}
+
+static void wt_expect_pull_one(struct wt_conn *c,
+			       const struct xmem_msg_pull_req *req,
+			       uint32_t status, const char *desc)
+{
+	wt_expect_pull_status(c, req, &status, 1, desc);
+}
+
+/*
+ * Move @len bytes between @buf (registered as @mr on @c) and the region
+ * at @raddr: RDMA @opcode in chunks of WT_BULK_CHUNK, WT_BULK_DEPTH of
+ * them in flight.  0 or -1.
+ */
+static int wt_bulk(struct wt_conn *c, enum ibv_wr_opcode opcode,
+		   struct ibv_mr *mr, uint8_t *buf, uint64_t len,
+		   uint64_t raddr, uint32_t rkey)
+{
+	unsigned long base = c->rdma_completed, posted = 0;
+	struct ibv_send_wr wr, *bad;
+	struct ibv_sge sge;
+	uint64_t off = 0;
+	uint32_t n;
+
+	while (off < len || c->rdma_completed - base < posted) {
+		while (off < len &&
+		       posted - (c->rdma_completed - base) < WT_BULK_DEPTH) {
+			n = len - off < WT_BULK_CHUNK ? len - off : WT_BULK_CHUNK;
+			sge = (struct ibv_sge){
+				.addr = (uintptr_t)buf + off,
+				.length = n,
+				.lkey = mr->lkey,
+			};
+			wr = (struct ibv_send_wr){
+				.wr_id = WT_WR_RDMA,
+				.sg_list = &sge,
+				.num_sge = 1,
+				.opcode = opcode,
+				.send_flags = IBV_SEND_SIGNALED,
+				.wr.rdma.remote_addr = raddr + off,
+				.wr.rdma.rkey = rkey,
+			};
+			if (c->broken || ibv_post_send(c->id->qp, &wr, &bad)) {
+				wt_diag("ibv_post_send (bulk) failed");
+				return -1;
+			}
+			posted++;
+			off += n;
+		}
+		c->rdma_done = false;
+		if (wt_poll_until(c, wt_have_rdma))
+			return -1;
+	}
+	return 0;
+}
+
+/* Requests a target refuses before it talks to any source. */
+static void wt_test_pull_refusals(struct wt_conn *c, const char *base,
+				  const char *missing)
+{
+	static const uint32_t unreachable[] = {
+		ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT,
+	};
+	struct xmem_msg_stat_rep st0, st1;
+	struct xmem_msg_region_rep rep;
+	struct xmem_msg_pull_req req;
+	uint64_t tag;
+	bool good;
+
+	/* Format errors: ERROR_REP. */
+	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
+	req.reserved = htole32(1);
+	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "PULL_REQ reserved field not zero");
+	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
+	req.reserved2 = htole64(1ULL << 40);
+	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "PULL_REQ reserved2 field not zero");
+	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
+	req.hdr.len = htole32(sizeof(req) - 8);
+	wt_expect_error(c, &req, sizeof(req) - 8, tag, EBADMSG, "short PULL_REQ");
+	{
+		uint8_t raw[sizeof(req) + 8];
+
+		wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
+		memset(raw, 0, sizeof(raw));
+		memcpy(raw, &req, sizeof(req));
+		((struct xmem_msg_hdr *)raw)->len = htole32(sizeof(raw));
+		wt_expect_error(c, raw, sizeof(raw), tag, EBADMSG, "padded PULL_REQ");
+	}
+	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
+	req.hdr.flags = htole16(1);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "PULL_REQ header flags");
+
+	/* Bad requests: REGION_REP EINVAL, and nothing happens. */
+	good = !wt_stat(c, &st0);
+	wt_pull_req(&req, ++wt_tag, wt_addr, "1", missing);
+	req.family = 0;
+	wt_expect_pull_one(c, &req, EINVAL, "PULL family 0");
+	wt_pull_req(&req, ++wt_tag, wt_addr, "1", missing);
+	req.family = htole16(1);	/* AF_UNIX */
+	wt_expect_pull_one(c, &req, EINVAL, "PULL family 1 (AF_UNIX)");
+	wt_pull_req(&req, ++wt_tag, wt_addr, "1", missing);
+	req.port = 0;
+	wt_expect_pull_one(c, &req, EINVAL, "PULL port 0");
+	wt_pull_req(&req, ++wt_tag, "10.77.0.1", "7471", missing);
+	req.addr[9] = 1;
+	wt_expect_pull_one(c, &req, EINVAL, "PULL IPv4 address with bytes after the first 4");
+	wt_pull_req(&req, ++wt_tag, "0.0.0.0", "7471", missing);
+	wt_expect_pull_one(c, &req, EINVAL, "PULL from 0.0.0.0");
+	wt_pull_req(&req, ++wt_tag, "224.0.0.1", "7471", missing);
+	wt_expect_pull_one(c, &req, EINVAL, "PULL from a multicast address");
+	wt_pull_req(&req, ++wt_tag, "::", "7471", missing);
+	wt_expect_pull_one(c, &req, EINVAL, "PULL from ::");
+	wt_pull_req(&req, ++wt_tag, wt_addr, "1", "");
+	wt_expect_pull_one(c, &req, EINVAL, "PULL of an empty name");
+	wt_pull_req(&req, ++wt_tag, wt_addr, "1", "a/b");
+	wt_expect_pull_one(c, &req, EINVAL, "PULL of name 'a/b'");
+	wt_pull_req(&req, ++wt_tag, wt_addr, "1", "..");
+	wt_expect_pull_one(c, &req, EINVAL, "PULL of name '..'");
+	wt_pull_req(&req, ++wt_tag, wt_addr, "1", missing);
+	req.name[XMEM_NAME_MAX - 1] = 'x';
+	wt_expect_pull_one(c, &req, EINVAL, "PULL of a name not NUL padded");
+	wt_pull_req(&req, ++wt_tag, wt_addr, wt_port, missing);
+	wt_expect_pull_one(c, &req, EINVAL, "PULL whose source is the target itself");
+	wt_pull_req(&req, ++wt_tag, "127.0.0.1", wt_port, missing);
+	wt_expect_pull_one(c, &req, EINVAL, "PULL whose source is the target at 127.0.0.1");
+
+	/* A name the target has. */
+	wt_pull_req(&req, ++wt_tag, wt_addr, "1", base);
+	wt_expect_pull_one(c, &req, EEXIST, "PULL of a name the target has");
+
+	/* Sources that are not there. */
+	wt_pull_req(&req, ++wt_tag, wt_addr, "1", missing);
+	wt_expect_pull_status(c, &req, unreachable, 3,
+			      "PULL from a port nobody serves");
+	wt_pull_req(&req, ++wt_tag, "192.0.2.1", "7471", missing);
+	wt_expect_pull_status(c, &req, unreachable, 3,
+			      "PULL from an unreachable address (TEST-NET-1)");
+
+	good = good && !wt_stat(c, &st1) && st1.regions == st0.regions &&
+	       st1.bytes_allocated == st0.bytes_allocated &&
+	       !wt_region(c, XMEM_REGION_OP_INFO, missing, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT;
+	wt_ok(good, "refused PULLs leave nothing behind on the target");
+}
+
+/* Number of tests wt_test_pull_copy() prints, for the skip lines. */
+#define WT_PULL_COPY_TESTS	13
+
+/* Real pulls from the appliance at --pull-source into the target. */
+static void wt_test_pull_copy(struct wt_conn *c, const char *base)
+{
+	char name[XMEM_NAME_MAX], missing[XMEM_NAME_MAX];
+	struct xmem_msg_region_rep rep, rep2, rs;
+	struct xmem_msg_stat_rep st0, st1;
+	struct xmem_msg_pull_req req;
+	struct xmem_msg_region_req rreq;
+	struct xmem_msg_stat_req sreq;
+	struct ibv_mr *smr = NULL, *tmr = NULL;
+	uint8_t *pattern = NULL, *back = NULL;
+	unsigned int ntests = wt_n;
+	uint64_t ptag, stag, ctag;
+	double t0, tpull = 0, tread = 0;
+	struct wt_region r;
+	struct xmem_hello h;
+	struct wt_conn sc;
+	struct wt_msg m1, m2, m3;
+	bool good;
+
+	if (!wt_src_addr)
+		goto skip;
+	snprintf(name, sizeof(name), "%.50s-p", base);
+	snprintf(missing, sizeof(missing), "%.50s-pm", base);
+	wt_good_hello(&h);
+	if (!wt_ok(!wt_connect_to(&sc, &h, wt_src_addr, wt_src_port),
+		   "connect to the pull source %s:%s", wt_src_addr,
+		   wt_src_port))
+		goto skip;
+
+	/* A missing region at the source. */
+	good = !wt_stat(c, &st0);
+	wt_pull_req(&req, ++wt_tag, wt_src_addr, wt_src_port, missing);
+	wt_expect_pull_one(c, &req, ENOENT, "PULL of a region the source does not have");
+
+	/* The source region: owner 1234:567, mode 0640, a pattern in it. */
+	wt_region_req(&rreq, ++wt_tag, XMEM_REGION_OP_ATTACH, name, WT_PULL_SIZE,
+		      XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL);
+	rreq.uid = htole32(1234);
+	rreq.gid = htole32(567);
+	rreq.mode = htole32(0640);
+	good = good && !wt_region_raw(&sc, &rreq, &rs) && !rs.status &&
+	       rs.rkey;
+	pattern = aligned_alloc(WT_PAGE, WT_PULL_SIZE);
+	back = aligned_alloc(WT_PAGE, WT_PULL_SIZE);
+	if (pattern && back) {
+		wt_fill(pattern, WT_PULL_SIZE, 11);
+		memset(back, 0, WT_PULL_SIZE);
+		smr = ibv_reg_mr(sc.pd, pattern, WT_PULL_SIZE,
+				 IBV_ACCESS_LOCAL_WRITE);
+		tmr = ibv_reg_mr(c->pd, back, WT_PULL_SIZE,
+				 IBV_ACCESS_LOCAL_WRITE);
+	}
+	good = good && smr && tmr &&
+	       !wt_bulk(&sc, IBV_WR_RDMA_WRITE, smr, pattern, WT_PULL_SIZE,
+			le64toh(rs.addr), le32toh(rs.rkey));
+	if (!wt_ok(good, "a %llu MiB region with owner 1234:567, mode 0640 and a pattern at the source",
+		   WT_PULL_SIZE >> 20))
+		goto out;
+
+	/*
+	 * The pull, and right behind it on the same connection a STAT and
+	 * a CREATE of the same name: both are answered while the copy runs,
+	 * the CREATE with EBUSY.
+	 */
+	wt_pull_req(&req, ptag = ++wt_tag, wt_src_addr, wt_src_port, name);
+	memset(&sreq, 0, sizeof(sreq));
+	wt_hdr(&sreq.hdr, XMEM_MSG_STAT_REQ, sizeof(sreq), stag = ++wt_tag);
+	wt_region_req(&rreq, ctag = ++wt_tag, XMEM_REGION_OP_ATTACH, name,
+		      WT_PAGE, XMEM_ATTACH_F_CREATE);
+	t0 = wt_now();
+	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
+	good = !wt_send(c, &req, sizeof(req)) &&
+	       !wt_send(c, &sreq, sizeof(sreq)) &&
+	       !wt_send(c, &rreq, sizeof(rreq)) && !wt_recv(c, &m1) &&
+	       !wt_recv(c, &m3) && !wt_recv(c, &m2);
+	wt_timeout_ms = WT_TIMEOUT_MS;
+	tpull = wt_now() - t0;
+	wt_ok(good && m1.len == sizeof(st1) &&
+	      le64toh(((struct xmem_msg_hdr *)m1.data)->tag) == stag,
+	      "a STAT sent after the PULL is answered before it (xmemd serves during the copy)");
+	wt_ok(good && !wt_parse_region_rep(&m3, ctag, &rep) &&
+	      le32toh(rep.status) == EBUSY,
+	      "a CREATE of the name being pulled in -> EBUSY, answered during the copy");
+	good = good && !wt_parse_region_rep(&m2, ptag, &rep);
+	good = good && !rep.status &&
+	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED &&
+	       rep.region_id && rep.addr && rep.rkey &&
+	       le64toh(rep.size) == WT_PULL_SIZE && le32toh(rep.uid) == 1234 &&
+	       le32toh(rep.gid) == 567 && le32toh(rep.mode) == 0640 &&
+	       le32toh(rep.users) == 1 && !strcmp(rep.name, name);
+	if (!wt_ok(good, "PULL answers CREATED with the size, owner, group and mode of the source's region")) {
+		wt_diag("status %u flags 0x%x size %" PRIu64 " owner %u:%u mode %o users %u",
+			le32toh(rep.status), le32toh(rep.flags),
+			(uint64_t)le64toh(rep.size), le32toh(rep.uid),
+			le32toh(rep.gid), le32toh(rep.mode),
+			le32toh(rep.users));
+		goto out;
+	}
+
+	t0 = wt_now();
+	good = !wt_bulk(c, IBV_WR_RDMA_READ, tmr, back, WT_PULL_SIZE,
+			le64toh(rep.addr), le32toh(rep.rkey));
+	tread = wt_now() - t0;
+	wt_ok(good && !memcmp(back, pattern, WT_PULL_SIZE),
+	      "the copy on the target equals the source byte for byte (%llu MiB)",
+	      WT_PULL_SIZE >> 20);
+	wt_diag("pull of %llu MiB: %.2f s (%.1f MiB/s, request to answer); RDMA READ of it from the target by this client: %.2f s (%.1f MiB/s)",
+		WT_PULL_SIZE >> 20, tpull, (WT_PULL_SIZE >> 20) / tpull,
+		tread, (WT_PULL_SIZE >> 20) / (tread > 0 ? tread : 1e-9));
+
+	good = !wt_stat(c, &st1) &&
+	       le64toh(st1.regions) == le64toh(st0.regions) + 1 &&
+	       le64toh(st1.bytes_allocated) ==
+	       le64toh(st0.bytes_allocated) + WT_PULL_SIZE &&
+	       !wt_region(c, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rep2) &&
+	       !rep2.status && rep2.region_id == rep.region_id &&
+	       le32toh(rep2.users) == 1;
+	wt_ok(good, "the target counts the new region, attached once (to the requester)");
+
+	r.addr = le64toh(rs.addr);
+	r.rkey = le32toh(rs.rkey);
+	good = !wt_region(&sc, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rep2) &&
+	       !rep2.status && rep2.region_id == rs.region_id &&
+	       le32toh(rep2.users) == 1 &&
+	       wt_check_data(&sc, &r, 0, WT_DATA_SIZE, 11);
+	wt_ok(good, "the source keeps its region and data; the target detached (users 1)");
+
+	wt_pull_req(&req, ++wt_tag, wt_src_addr, wt_src_port, name);
+	wt_expect_pull_one(c, &req, EEXIST, "PULL again of the region the target now has");
+
+	/* Attach of the copy by a user the mode lets in, and one it does not. */
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, name, 0, 0, 1234, &rep2) &&
+	       !rep2.status && rep2.region_id == rep.region_id;
+	wt_ok(good, "the owner (1234) attaches the copy");
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, name, 0, 0, 999, &rep2) &&
+	       le32toh(rep2.status) == EACCES;
+	wt_ok(good, "another user (999) may not (mode 0640 carried over)");
+
+	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
+	       !rep2.status &&
+	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
+	       !rep2.status;
+	wt_ok(good, "DESTROY of the copy and of the original");
+
+out:
+	if (smr)
+		ibv_dereg_mr(smr);
+	if (tmr)
+		ibv_dereg_mr(tmr);
+	free(pattern);
+	free(back);
+	wt_close(&sc);
+skip:
+	while (wt_n - ntests < WT_PULL_COPY_TESTS)
+		wt_ok(true, "# SKIP real PULL: %s", wt_src_addr ?
+		      "an earlier step failed" : "no --pull-source");
+}
+
 int main(int argc, char **argv)
 {
 	char name[XMEM_NAME_MAX], missing[XMEM_NAME_MAX];
@@ -1270,9 +1715,30 @@ int main(int argc, char **argv)
 	struct wt_msg m;
 	bool good;
 
+	if (argc == 5 && !strcmp(argv[1], "--pull-source")) {
+		char *colon = strrchr(argv[2], ':');
+
+		if (!colon || colon == argv[2] || !colon[1]) {
+			fprintf(stderr, "%s: --pull-source wants ADDR:PORT\n",
+				argv[0]);
+			return 2;
+		}
+		*colon = '\0';
+		wt_src_addr = argv[2];
+		wt_src_port = colon + 1;
+		/* [v6addr]:port */
+		if (wt_src_addr[0] == '[' && colon[-1] == ']') {
+			colon[-1] = '\0';
+			wt_src_addr++;
+		}
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 3 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fprintf(stderr, "Usage: %s ADDR PORT\n"
-			"Exercise the xmem wire protocol against xmemd at ADDR:PORT; prints TAP.\n",
+		fprintf(stderr, "Usage: %s [--pull-source SADDR:SPORT] ADDR PORT\n"
+			"Exercise the xmem wire protocol against xmemd at ADDR:PORT; prints TAP.\n"
+			"With --pull-source, also copy regions from the xmemd at SADDR:SPORT\n"
+			"into it (PULL).\n",
 			argv[0]);
 		return argc == 2 && (!strcmp(argv[1], "-h") ||
 				     !strcmp(argv[1], "--help")) ? 0 : 2;
@@ -1346,6 +1812,8 @@ int main(int argc, char **argv)
 	wt_ok(good, "RDMA WRITE with immediate -> ERROR_REP EBADMSG");
 
 	wt_test_pipeline(&c);
+	wt_test_pull_refusals(&c, name, missing);
+	wt_test_pull_copy(&c, name);
 
 	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);
 	wt_ok(good && !r2.status && r2.region_id == r.region_id &&

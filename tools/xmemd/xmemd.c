@@ -11,8 +11,11 @@
  * client may attach the same name later and gets the same memory.
  *
  * One thread runs everything from a poll() loop over the RDMA CM event
- * channel, one completion channel per RDMA device and a signalfd.  So no
- * state below needs a lock.
+ * channel, one completion channel per RDMA device, a signalfd and the
+ * eventfd of the pulls, so no state below needs a lock.  The exception is
+ * XMEM_MSG_PULL_REQ (appliance-to-appliance copy): each pull runs a worker
+ * thread that touches only its struct xmemd_pull, handed back and forth
+ * under that struct's lock; see "PULL" below.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -20,10 +23,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -32,12 +37,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
@@ -200,7 +208,11 @@ struct xmemd_conn {
 	unsigned int attached_cap;
 };
 
-/* Everything the daemon knows; only the main loop touches it. */
+/*
+ * Everything the daemon knows; only the main loop touches it.  Pull
+ * workers read @secret, @secret_len, @verbose and @pull_efd, which do not
+ * change once the loop runs.
+ */
 static struct {
 	struct rdma_event_channel *ec;
 	struct rdma_cm_id *listen_id;
@@ -222,7 +234,8 @@ static struct {
 	int dirfd;
 	uint8_t secret[XMEM_AUTH_SECRET_MAX];
 	size_t secret_len;
-} xmemd = { .dirfd = -1 };
+	int pull_efd;
+} xmemd = { .dirfd = -1, .pull_efd = -1 };
 
 /* Authentication states of a connection. */
 enum {
@@ -334,6 +347,11 @@ static const char *xmemd_errname(int err)
 	case EOPNOTSUPP: return "EOPNOTSUPP";
 	case EBUSY:	return "EBUSY";
 	case EACCES:	return "EACCES";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case EHOSTUNREACH: return "EHOSTUNREACH";
+	case ETIMEDOUT:	return "ETIMEDOUT";
+	case EIO:	return "EIO";
+	case ECANCELED:	return "ECANCELED";
 	default:	return "error";
 	}
 }
@@ -1074,6 +1092,9 @@ static void xmemd_conn_link(struct xmemd_conn *conn)
 	xmemd.nconns++;
 }
 
+static void xmemd_pull_cancel(struct xmemd_conn *conn);
+static bool xmemd_pulling(const char *name);
+
 /*
  * Free everything of @conn but its CM id, which the caller destroys once
  * the event that led here is acknowledged.  Regions stay, and so do their
@@ -1086,6 +1107,8 @@ static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 	struct xmemd_region *r;
 	unsigned int i;
 
+	/* Its pulls go on without it and are undone when they end. */
+	xmemd_pull_cancel(conn);
 	for (pp = &xmemd.conns; *pp; pp = &(*pp)->next) {
 		if (*pp == conn) {
 			*pp = conn->next;
@@ -1498,6 +1521,11 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			why = "size 0 for a new region";
 			goto fail;
 		}
+		if (xmemd_pulling(req->name)) {
+			status = EBUSY;
+			why = "a region of that name is being pulled in";
+			goto fail;
+		}
 		if (size > xmemd.capacity - xmemd.allocated) {
 			status = ENOMEM;
 			why = "capacity exhausted";
@@ -1647,6 +1675,10 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		status = EINVAL;
 		why = "size 0 for a new region";
 		if (!size)
+			goto fail;
+		status = EBUSY;
+		why = "a region of that name is being pulled in";
+		if (xmemd_pulling(req->name))
 			goto fail;
 		status = ENOMEM;
 		why = "capacity exhausted";
@@ -1843,9 +1875,1303 @@ static uint32_t xmemd_auth(struct xmemd_conn *conn,
 	return sizeof(*rep);
 }
 
-/* Answer the message of @len bytes in receive slot @slot into @tx. */
+/* ---- PULL: appliance-to-appliance copy --------------------------------- */
+
+/*
+ * XMEM_MSG_PULL_REQ asks this appliance (the target) to copy a region
+ * from another one (the source).  A pull runs in a thread of its own, the
+ * worker, so that the poll loop keeps serving every other connection
+ * while the copy runs.  The worker talks to the source as a client does
+ * and copies into memory that the main thread mapped for it; the global
+ * state (regions, capacity, connections, files) stays with the main thread
+ * alone.  The two meet in struct xmemd_pull, in four steps:
+ *
+ *   main:   checks the request, keeps its send buffer for the answer and
+ *           starts the worker (step SIZING)
+ *   worker: connects, authenticates and attaches the region at the
+ *           source; step SIZED with its size, owner, group and mode
+ *   main:   reserves the capacity and maps the memory (NAME.region with
+ *           --dir); step COPYING with the memory, or with a status
+ *   worker: copies with RDMA READ, detaches at the source, disconnects;
+ *           step DONE with a status
+ *   main:   joins the worker, then gives the region an id, writes
+ *           NAME.meta, links it, attaches it to the requester and
+ *           answers; or undoes all of it and answers the status
+ *
+ * The step moves under the pull's @lock; the worker wakes the poll loop
+ * through the eventfd xmemd.pull_efd, the main thread wakes the worker
+ * with the pull's @cond.  Fields are owned as their comments say.
+ */
+#define XMEMD_PULL_MAX		8	/* pulls in flight at once */
+#define XMEMD_PULL_CHUNK	(1u << 20)	/* bytes per RDMA READ at most */
+#define XMEMD_PULL_DEPTH	16	/* RDMA READs in flight */
+#define XMEMD_PULL_NRX		4	/* receive buffers towards the source */
+#define XMEMD_PULL_STEP_MS	30000	/* a CM step, a reply, a READ */
+/* The whole pull, so that the answer comes within XMEM_PULL_TIMEOUT_SEC. */
+#define XMEMD_PULL_DEADLINE	(XMEM_PULL_TIMEOUT_SEC - 20)
+/* Work request ids towards the source. */
+#define XMEMD_SRC_WR_RECV	(1ULL << 32)
+#define XMEMD_SRC_WR_SEND	(2ULL << 32)
+#define XMEMD_SRC_WR_READ	(3ULL << 32)
+#define XMEMD_SRC_WR_KIND(x)	((x) & ~0xffffffffULL)
+
+enum {
+	XMEMD_PULL_SIZING,	/* worker: connecting, attaching at the source */
+	XMEMD_PULL_SIZED,	/* main: reserve and map @size bytes */
+	XMEMD_PULL_COPYING,	/* worker: copy into @mem (or fail: @status) */
+	XMEMD_PULL_DONE,	/* main: join, finish, answer */
+};
+
+/**
+ * struct xmemd_pull - a PULL in flight
+ * @next: list xmemd.pulls (main thread)
+ * @conn: the requesting connection; NULL once it is gone (main thread)
+ * @tx: send buffer of @conn kept for the answer (main thread)
+ * @tag: tag of the request (main thread)
+ * @r: the new region, mapped but not linked, from step SIZED until it
+ *	is linked or undone (main thread)
+ * @thread: the worker
+ * @nr: number of the pull, for the log
+ * @src: the source appliance (read-only while the worker runs)
+ * @src_str: @src as text, for the log (read-only)
+ * @name: the region (read-only)
+ * @start: CLOCK_MONOTONIC seconds when the request came (read-only)
+ * @size: the region's size (worker before SIZED, main after)
+ * @uid: its owner (worker before SIZED, main after)
+ * @gid: its group (worker before SIZED, main after)
+ * @mode: its permission bits (worker before SIZED, main after)
+ * @mem: where to copy to (main before COPYING, worker after)
+ * @lock: protects @step, @status and @cancel
+ * @cond: signalled when the main thread moves @step or sets @cancel
+ * @step: XMEMD_PULL_*
+ * @status: 0 or a positive errno: set by the main thread with COPYING
+ *	(why the worker must not copy), by the worker with DONE
+ * @cancel: the requester is gone, or xmemd stops: the worker gives up
+ */
+struct xmemd_pull {
+	struct xmemd_pull *next;
+	struct xmemd_conn *conn;
+	unsigned int tx;
+	uint64_t tag;
+	struct xmemd_region *r;
+	pthread_t thread;
+	unsigned long long nr;
+	struct sockaddr_storage src;
+	char src_str[INET6_ADDRSTRLEN + 16];
+	char name[XMEM_NAME_MAX];
+	double start;
+	uint64_t size;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t mode;
+	void *mem;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int step;
+	int status;
+	bool cancel;
+};
+
+/* Pulls in flight; only the main thread touches the list. */
+static struct xmemd_pull *xmemd_pulls;
+static unsigned int xmemd_npulls;
+static unsigned long long xmemd_next_pull_nr;
+
+static double xmemd_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Wake the poll loop: a pull moved a step. */
+static void xmemd_pull_notify(void)
+{
+	uint64_t one = 1;
+
+	if (write(xmemd.pull_efd, &one, sizeof(one)) != sizeof(one))
+		xmemd_log("pull: eventfd write: %s", strerror(errno));
+}
+
+static bool xmemd_pull_cancelled(struct xmemd_pull *p)
+{
+	bool cancel;
+
+	pthread_mutex_lock(&p->lock);
+	cancel = p->cancel;
+	pthread_mutex_unlock(&p->lock);
+	return cancel;
+}
+
+/**
+ * struct xmemd_src - the worker's connection to the source appliance
+ * @p: the pull
+ * @ec: event channel of @id, the worker's own
+ * @id: the RDMA CM id
+ * @pd: protection domain of everything below
+ * @cc: completion channel of @cq
+ * @cq: completion queue of sends, receives and READs
+ * @mr: registration of @buf
+ * @data_mr: registration of the new region's memory, for the READs
+ * @buf: XMEMD_PULL_NRX receive buffers of XMEMD_RX_SIZE bytes, then two
+ *	send buffers of XMEM_MSG_MAX_SIZE bytes
+ * @next_tx: send buffer to use next
+ * @chunk: bytes per RDMA READ
+ * @depth: RDMA READs in flight at most
+ * @tag: tag of the last request
+ * @connected: established; disconnect before teardown
+ * @attached: the region is attached at the source; detach it
+ * @rx: the last message received
+ * @rx_len: its length
+ */
+struct xmemd_src {
+	struct xmemd_pull *p;
+	struct rdma_event_channel *ec;
+	struct rdma_cm_id *id;
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *cc;
+	struct ibv_cq *cq;
+	struct ibv_mr *mr;
+	struct ibv_mr *data_mr;
+	uint8_t *buf;
+	unsigned int next_tx;
+	uint32_t chunk;
+	unsigned int depth;
+	uint64_t tag;
+	bool connected;
+	bool attached;
+	uint8_t rx[XMEMD_RX_SIZE];
+	uint32_t rx_len;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void xmemd_pull_log(const struct xmemd_pull *p, const char *fmt, ...)
+{
+	char prefix[sizeof(p->src_str) + XMEM_NAME_MAX + 48];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "pull %llu '%s' from %s: ", p->nr,
+		 p->name, p->src_str);
+	va_start(ap, fmt);
+	xmemd_vlog(prefix, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Stop waiting?  ECANCELED when the pull was cancelled, ETIMEDOUT past
+ * the pull's deadline or past @end; else 0.
+ */
+static int xmemd_src_check(struct xmemd_src *s, double end)
+{
+	double now = xmemd_now();
+
+	if (xmemd_pull_cancelled(s->p))
+		return ECANCELED;
+	if (now > s->p->start + XMEMD_PULL_DEADLINE || now > end)
+		return ETIMEDOUT;
+	return 0;
+}
+
+/*
+ * Wait up to @ms for the next CM event; 0 with *@evp, or a positive errno.
+ * The wait wakes every quarter second to notice a cancel.
+ */
+static int xmemd_src_cm_wait(struct xmemd_src *s, struct rdma_cm_event **evp,
+			     int ms)
+{
+	struct pollfd pfd = { .fd = s->ec->fd, .events = POLLIN };
+	double end = xmemd_now() + ms / 1000.0;
+	int err;
+
+	for (;;) {
+		if (!rdma_get_cm_event(s->ec, evp))
+			return 0;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			err = errno;
+			xmemd_pull_log(s->p, "rdma_get_cm_event: %s",
+				       strerror(err));
+			return EIO;
+		}
+		err = xmemd_src_check(s, end);
+		if (err)
+			return err;
+		poll(&pfd, 1, 250);
+	}
+}
+
+/* The errno a failed connection step stands for. */
+static int xmemd_src_cm_errno(const struct rdma_cm_event *ev)
+{
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+		return ev->status == -ETIMEDOUT ? ETIMEDOUT : EHOSTUNREACH;
+	case RDMA_CM_EVENT_REJECTED:
+		return ECONNREFUSED;
+	default:
+		return EIO;
+	}
+}
+
+/* Wait for CM event @want; 0 or a positive errno, logged. */
+static int xmemd_src_expect(struct xmemd_src *s, enum rdma_cm_event_type want)
+{
+	struct rdma_cm_event *ev;
+	int err;
+
+	err = xmemd_src_cm_wait(s, &ev, XMEMD_PULL_STEP_MS);
+	if (err) {
+		xmemd_pull_log(s->p, "no %s: %s", rdma_event_str(want),
+			       strerror(err));
+		return err;
+	}
+	err = ev->event == want ? 0 : xmemd_src_cm_errno(ev);
+	if (err)
+		xmemd_pull_log(s->p, "%s (status %d) instead of %s: %s",
+			       rdma_event_str(ev->event), ev->status,
+			       rdma_event_str(want), strerror(err));
+	rdma_ack_cm_event(ev);
+	return err;
+}
+
+static int xmemd_src_post_recv(struct xmemd_src *s, unsigned int i)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)(s->buf + (size_t)i * XMEMD_RX_SIZE),
+		.length = XMEMD_RX_SIZE,
+		.lkey = s->mr->lkey,
+	};
+	struct ibv_recv_wr wr = {
+		.wr_id = XMEMD_SRC_WR_RECV | i,
+		.sg_list = &sge,
+		.num_sge = 1,
+	};
+	struct ibv_recv_wr *bad;
+
+	return ibv_post_recv(s->id->qp, &wr, &bad);
+}
+
+/*
+ * The next work completion, waiting up to @ms; 0, or a positive errno:
+ * ECANCELED, ETIMEDOUT, EIO.  Completions that failed are returned too;
+ * the caller checks @wc->status.
+ */
+static int xmemd_src_wc(struct xmemd_src *s, struct ibv_wc *wc, int ms)
+{
+	struct pollfd pfd = { .fd = s->cc->fd, .events = POLLIN };
+	double end = xmemd_now() + ms / 1000.0;
+	struct ibv_cq *cq;
+	void *ctx;
+	int n, err;
+
+	for (;;) {
+		n = ibv_poll_cq(s->cq, 1, wc);
+		if (n > 0)
+			return 0;
+		if (n < 0)
+			return EIO;
+		/* Armed, then polled once more: nothing slips between. */
+		if (ibv_req_notify_cq(s->cq, 0))
+			return EIO;
+		n = ibv_poll_cq(s->cq, 1, wc);
+		if (n > 0)
+			return 0;
+		if (n < 0)
+			return EIO;
+		err = xmemd_src_check(s, end);
+		if (err)
+			return err;
+		if (poll(&pfd, 1, 250) > 0 &&
+		    !ibv_get_cq_event(s->cc, &cq, &ctx))
+			ibv_ack_cq_events(cq, 1);
+	}
+}
+
+/* Send @len bytes of @msg and wait for the answer in @rx; 0 or errno. */
+static int xmemd_src_rpc(struct xmemd_src *s, const void *msg, uint32_t len)
+{
+	uint8_t *tx = s->buf + (size_t)XMEMD_PULL_NRX * XMEMD_RX_SIZE +
+		      (size_t)(s->next_tx++ % 2) * XMEM_MSG_MAX_SIZE;
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)tx,
+		.length = len,
+		.lkey = s->mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = XMEMD_SRC_WR_SEND,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = IBV_WR_SEND,
+		.send_flags = IBV_SEND_SIGNALED,
+	};
+	struct ibv_send_wr *bad;
+	struct ibv_wc wc;
+	unsigned int i;
+	int err;
+
+	memcpy(tx, msg, len);
+	if (ibv_post_send(s->id->qp, &wr, &bad)) {
+		xmemd_pull_log(s->p, "ibv_post_send failed");
+		return EIO;
+	}
+	for (;;) {
+		err = xmemd_src_wc(s, &wc, XMEMD_PULL_STEP_MS);
+		if (err) {
+			xmemd_pull_log(s->p, "no reply from the source: %s",
+				       strerror(err));
+			return err;
+		}
+		if (wc.status != IBV_WC_SUCCESS) {
+			xmemd_pull_log(s->p, "%s failed: %s",
+				       XMEMD_SRC_WR_KIND(wc.wr_id) ==
+				       XMEMD_SRC_WR_RECV ? "receive" : "send",
+				       ibv_wc_status_str(wc.status));
+			return EIO;
+		}
+		if (XMEMD_SRC_WR_KIND(wc.wr_id) != XMEMD_SRC_WR_RECV)
+			continue;
+		i = wc.wr_id & 0xffffffffu;
+		if (i >= XMEMD_PULL_NRX || wc.opcode != IBV_WC_RECV ||
+		    wc.byte_len > XMEMD_RX_SIZE) {
+			xmemd_pull_log(s->p, "unexpected receive completion");
+			return EIO;
+		}
+		s->rx_len = wc.byte_len;
+		memcpy(s->rx, s->buf + (size_t)i * XMEMD_RX_SIZE, s->rx_len);
+		if (xmemd_src_post_recv(s, i)) {
+			xmemd_pull_log(s->p, "ibv_post_recv failed");
+			return EIO;
+		}
+		return 0;
+	}
+}
+
+/*
+ * Check that @rx is a reply of @type and @len bytes to the request tagged
+ * @s->tag; 0 or EIO, logged.  An ERROR_REP is logged with its status.
+ */
+static int xmemd_src_check_reply(struct xmemd_src *s, uint16_t type,
+				 uint32_t len)
+{
+	struct xmem_msg_error_rep e;
+	struct xmem_msg_hdr h;
+
+	if (s->rx_len < sizeof(h)) {
+		xmemd_pull_log(s->p, "reply of %u bytes", s->rx_len);
+		return EIO;
+	}
+	memcpy(&h, s->rx, sizeof(h));
+	if (le16toh(h.type) == XMEM_MSG_ERROR_REP && s->rx_len == sizeof(e)) {
+		memcpy(&e, s->rx, sizeof(e));
+		xmemd_pull_log(s->p, "the source refused a request: %s",
+			       strerror(le32toh(e.status)));
+		return EIO;
+	}
+	if (le16toh(h.type) != type || h.flags || s->rx_len != len ||
+	    le32toh(h.len) != len || le64toh(h.tag) != s->tag) {
+		xmemd_pull_log(s->p, "malformed reply (type %u, %u bytes, tag %" PRIu64 ")",
+			       le16toh(h.type), s->rx_len,
+			       (uint64_t)le64toh(h.tag));
+		return EIO;
+	}
+	return 0;
+}
+
+/* One step of authentication as a client; 0, EACCES or EIO. */
+static int xmemd_src_auth_step(struct xmemd_src *s, uint16_t step,
+			       const uint8_t *nonce, const uint8_t *mac,
+			       struct xmem_msg_auth_rep *rep)
+{
+	struct xmem_msg_auth_req req;
+	int err;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.type = htole16(XMEM_MSG_AUTH_REQ);
+	req.hdr.len = htole32(sizeof(req));
+	req.hdr.tag = htole64(++s->tag);
+	req.step = htole16(step);
+	if (nonce)
+		memcpy(req.nonce, nonce, sizeof(req.nonce));
+	if (mac)
+		memcpy(req.mac, mac, sizeof(req.mac));
+	err = xmemd_src_rpc(s, &req, sizeof(req));
+	if (!err)
+		err = xmemd_src_check_reply(s, XMEM_MSG_AUTH_REP, sizeof(*rep));
+	if (err)
+		return err;
+	memcpy(rep, s->rx, sizeof(*rep));
+	if (le32toh(rep->status) == EACCES)
+		return EACCES;
+	if (rep->status) {
+		xmemd_pull_log(s->p, "authentication step %u: %s", step,
+			       strerror(le32toh(rep->status)));
+		return EIO;
+	}
+	return 0;
+}
+
+/*
+ * Authenticate to the source with our secret, as the kernel client does
+ * (xmem_proto.h): the source proves it knows the secret first.
+ */
+static int xmemd_src_auth(struct xmemd_src *s)
+{
+	uint8_t cnonce[XMEM_AUTH_NONCE_SIZE], anonce[XMEM_AUTH_NONCE_SIZE];
+	uint8_t mac[XMEM_AUTH_MAC_SIZE];
+	struct xmem_msg_auth_rep rep;
+	int err;
+
+	if (getrandom(cnonce, sizeof(cnonce), 0) != (ssize_t)sizeof(cnonce))
+		return EIO;
+	err = xmemd_src_auth_step(s, 1, cnonce, NULL, &rep);
+	if (err)
+		goto out;
+	memcpy(anonce, rep.nonce, sizeof(anonce));
+	err = EIO;
+	if (xmemd_hmac(XMEM_AUTH_LABEL_APPLIANCE, cnonce, anonce, mac))
+		goto out;
+	if (CRYPTO_memcmp(mac, rep.mac, sizeof(mac))) {
+		xmemd_pull_log(s->p, "the source's proof is wrong (its secret differs)");
+		err = EACCES;
+		goto out;
+	}
+	if (xmemd_hmac(XMEM_AUTH_LABEL_CLIENT, anonce, cnonce, mac))
+		goto out;
+	err = xmemd_src_auth_step(s, 2, NULL, mac, &rep);
+	if (err == EACCES)
+		xmemd_pull_log(s->p, "the source refused our proof (its secret differs)");
+out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return err;
+}
+
+/* Check the accept's private data; 0 or a positive errno, logged. */
+static int xmemd_src_accepted(struct xmemd_src *s, const void *data,
+			      size_t len)
+{
+	struct xmem_hello_rep rep;
+	uint32_t flags;
+
+	if (!data || len < sizeof(rep)) {
+		xmemd_pull_log(s->p, "accept without xmem private data");
+		return EIO;
+	}
+	memcpy(&rep, data, sizeof(rep));
+	flags = le32toh(rep.flags);
+	if (le32toh(rep.magic) != XMEM_PROTO_MAGIC ||
+	    le16toh(rep.major) != XMEM_PROTO_MAJOR || rep.status ||
+	    !rep.credits || flags & ~XMEM_HELLO_F_ALL) {
+		xmemd_pull_log(s->p, "bad accept data (magic 0x%08x, protocol %u.%u, credits %u)",
+			       le32toh(rep.magic), le16toh(rep.major),
+			       le16toh(rep.minor), le16toh(rep.credits));
+		return EIO;
+	}
+	if (!(flags & XMEM_HELLO_F_AUTH) && xmemd.secret_len) {
+		xmemd_pull_log(s->p, "the source does not authenticate, but we have a secret: refused");
+		return EACCES;
+	}
+	if ((flags & XMEM_HELLO_F_AUTH) && !xmemd.secret_len) {
+		xmemd_pull_log(s->p, "the source wants authentication; we have no secret (--secret-file)");
+		return EACCES;
+	}
+	return 0;
+}
+
+/* Create the QP and buffers of @s on its device; 0 or a positive errno. */
+static int xmemd_src_setup(struct xmemd_src *s)
+{
+	size_t buflen = (size_t)XMEMD_PULL_NRX * XMEMD_RX_SIZE +
+			2 * XMEM_MSG_MAX_SIZE;
+	struct ibv_device_attr attr;
+	struct ibv_port_attr pattr;
+	struct ibv_qp_init_attr qpa;
+	unsigned int i;
+
+	if (ibv_query_device(s->id->verbs, &attr) ||
+	    ibv_query_port(s->id->verbs, s->id->port_num, &pattr)) {
+		xmemd_pull_log(s->p, "cannot query the device");
+		return EIO;
+	}
+	/* Chunks within max_msg_sz, page multiples unless it is smaller. */
+	s->chunk = XMEMD_PULL_CHUNK;
+	if (pattr.max_msg_sz && pattr.max_msg_sz < s->chunk)
+		s->chunk = pattr.max_msg_sz >= XMEMD_PAGE_SIZE ?
+			   pattr.max_msg_sz & ~(XMEMD_PAGE_SIZE - 1) :
+			   pattr.max_msg_sz;
+	s->depth = XMEMD_PULL_DEPTH;
+	if (attr.max_qp_wr > 0 &&
+	    s->depth + 4 > (unsigned int)attr.max_qp_wr)
+		s->depth = attr.max_qp_wr > 5 ? attr.max_qp_wr - 4 : 1;
+
+	s->pd = ibv_alloc_pd(s->id->verbs);
+	s->cc = ibv_create_comp_channel(s->id->verbs);
+	s->buf = aligned_alloc(XMEMD_PAGE_SIZE, buflen);
+	if (!s->pd || !s->cc || !s->buf || xmemd_set_nonblock(s->cc->fd)) {
+		xmemd_pull_log(s->p, "cannot allocate verbs resources: %s",
+			       strerror(errno));
+		return ENOMEM;
+	}
+	memset(s->buf, 0, buflen);
+	s->mr = ibv_reg_mr(s->pd, s->buf, buflen, IBV_ACCESS_LOCAL_WRITE);
+	s->cq = ibv_create_cq(s->id->verbs, s->depth + XMEMD_PULL_NRX + 8,
+			      NULL, s->cc, 0);
+	if (!s->mr || !s->cq) {
+		xmemd_pull_log(s->p, "cannot register buffers or create a CQ: %s",
+			       strerror(errno));
+		return ENOMEM;
+	}
+	memset(&qpa, 0, sizeof(qpa));
+	qpa.send_cq = s->cq;
+	qpa.recv_cq = s->cq;
+	qpa.qp_type = IBV_QPT_RC;
+	qpa.cap.max_send_wr = s->depth + 4;
+	qpa.cap.max_recv_wr = XMEMD_PULL_NRX;
+	qpa.cap.max_send_sge = 1;
+	qpa.cap.max_recv_sge = 1;
+	if (rdma_create_qp(s->id, s->pd, &qpa)) {
+		xmemd_pull_log(s->p, "rdma_create_qp: %s", strerror(errno));
+		return ENOMEM;
+	}
+	for (i = 0; i < XMEMD_PULL_NRX; i++) {
+		if (xmemd_src_post_recv(s, i)) {
+			xmemd_pull_log(s->p, "ibv_post_recv failed");
+			return EIO;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Connect to the source and authenticate if it wants that; 0 or a positive
+ * errno (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT, EACCES, ENOMEM, EIO),
+ * logged.
+ */
+static int xmemd_src_connect(struct xmemd_src *s)
+{
+	struct rdma_conn_param param;
+	struct rdma_cm_event *ev;
+	struct ibv_device_attr attr;
+	struct xmem_hello hello;
+	int err;
+
+	s->ec = rdma_create_event_channel();
+	if (!s->ec || xmemd_set_nonblock(s->ec->fd)) {
+		xmemd_pull_log(s->p, "rdma_create_event_channel: %s",
+			       strerror(errno));
+		return ENOMEM;
+	}
+	if (rdma_create_id(s->ec, &s->id, NULL, RDMA_PS_TCP)) {
+		s->id = NULL;
+		xmemd_pull_log(s->p, "rdma_create_id: %s", strerror(errno));
+		return ENOMEM;
+	}
+	if (rdma_resolve_addr(s->id, NULL, (struct sockaddr *)&s->p->src,
+			      5000)) {
+		xmemd_pull_log(s->p, "rdma_resolve_addr: %s", strerror(errno));
+		return EHOSTUNREACH;
+	}
+	err = xmemd_src_expect(s, RDMA_CM_EVENT_ADDR_RESOLVED);
+	if (err)
+		return err;
+	if (rdma_resolve_route(s->id, 5000)) {
+		xmemd_pull_log(s->p, "rdma_resolve_route: %s", strerror(errno));
+		return EHOSTUNREACH;
+	}
+	err = xmemd_src_expect(s, RDMA_CM_EVENT_ROUTE_RESOLVED);
+	if (err)
+		return err;
+	err = xmemd_src_setup(s);
+	if (err)
+		return err;
+	if (ibv_query_device(s->id->verbs, &attr))
+		return EIO;
+
+	memset(&hello, 0, sizeof(hello));
+	hello.magic = htole32(XMEM_PROTO_MAGIC);
+	hello.major = htole16(XMEM_PROTO_MAJOR);
+	hello.minor = htole16(XMEM_PROTO_MINOR);
+	hello.credits = htole16(XMEMD_PULL_NRX);
+	memset(&param, 0, sizeof(param));
+	param.private_data = &hello;
+	param.private_data_len = sizeof(hello);
+	/* We issue the READs; the source never reads from us. */
+	param.initiator_depth = attr.max_qp_init_rd_atom < XMEMD_PULL_DEPTH ?
+				attr.max_qp_init_rd_atom : XMEMD_PULL_DEPTH;
+	param.responder_resources = 0;
+	param.retry_count = 7;
+	param.rnr_retry_count = 7;
+	if (rdma_connect(s->id, &param)) {
+		xmemd_pull_log(s->p, "rdma_connect: %s", strerror(errno));
+		return ECONNREFUSED;
+	}
+	err = xmemd_src_cm_wait(s, &ev, XMEMD_PULL_STEP_MS);
+	if (err) {
+		xmemd_pull_log(s->p, "no answer to the connection request: %s",
+			       strerror(err));
+		return err;
+	}
+	if (ev->event != RDMA_CM_EVENT_ESTABLISHED) {
+		struct xmem_hello_rep rep;
+
+		err = xmemd_src_cm_errno(ev);
+		if (ev->event == RDMA_CM_EVENT_REJECTED &&
+		    ev->param.conn.private_data &&
+		    ev->param.conn.private_data_len >= sizeof(rep)) {
+			memcpy(&rep, ev->param.conn.private_data, sizeof(rep));
+			if (le32toh(rep.magic) == XMEM_PROTO_MAGIC)
+				xmemd_pull_log(s->p, "the source rejected us: %s",
+					       strerror(le16toh(rep.status)));
+		}
+		xmemd_pull_log(s->p, "connect: %s (status %d): %s",
+			       rdma_event_str(ev->event), ev->status,
+			       strerror(err));
+		rdma_ack_cm_event(ev);
+		return err;
+	}
+	s->connected = true;
+	err = xmemd_src_accepted(s, ev->param.conn.private_data,
+				 ev->param.conn.private_data_len);
+	rdma_ack_cm_event(ev);
+	if (err)
+		return err;
+	if (ibv_req_notify_cq(s->cq, 0))
+		return EIO;
+	return xmemd.secret_len ? xmemd_src_auth(s) : 0;
+}
+
+/* A REGION_REQ @op for the pull's region as uid 0; 0 or errno. */
+static int xmemd_src_region(struct xmemd_src *s, uint16_t op,
+			    struct xmem_msg_region_rep *rep)
+{
+	struct xmem_msg_region_req req;
+	int err;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.type = htole16(XMEM_MSG_REGION_REQ);
+	req.hdr.len = htole32(sizeof(req));
+	req.hdr.tag = htole64(++s->tag);
+	req.op = htole16(op);
+	memcpy(req.name, s->p->name, XMEM_NAME_MAX);
+	err = xmemd_src_rpc(s, &req, sizeof(req));
+	if (!err)
+		err = xmemd_src_check_reply(s, XMEM_MSG_REGION_REP,
+					    sizeof(*rep));
+	if (!err)
+		memcpy(rep, s->rx, sizeof(*rep));
+	return err;
+}
+
+/*
+ * REGION ATTACH at the source, without CREATE: learn the size, owner,
+ * group, mode, address and key.  0 or a positive errno (ENOENT, EACCES,
+ * EIO, ...), logged.
+ */
+static int xmemd_src_attach(struct xmemd_src *s, uint64_t *raddr,
+			    uint32_t *rkey)
+{
+	struct xmem_msg_region_rep rep;
+	uint32_t status;
+	uint64_t size, addr;
+	int err;
+
+	err = xmemd_src_region(s, XMEM_REGION_OP_ATTACH, &rep);
+	if (err)
+		return err;
+	status = le32toh(rep.status);
+	if (status) {
+		xmemd_pull_log(s->p, "the source cannot attach it: %s",
+			       strerror(status));
+		return status == ENOENT || status == EACCES ? (int)status : EIO;
+	}
+	s->attached = true;
+	size = le64toh(rep.size);
+	addr = le64toh(rep.addr);
+	if (!size || size % XMEMD_PAGE_SIZE || size > XMEMD_REGION_MAX ||
+	    addr + size < addr || le32toh(rep.mode) & ~XMEM_REGION_MODE_MASK ||
+	    memcmp(rep.name, s->p->name, XMEM_NAME_MAX)) {
+		xmemd_pull_log(s->p, "implausible ATTACH answer (size %" PRIu64 ", mode %o)",
+			       size, le32toh(rep.mode));
+		return EIO;
+	}
+	s->p->size = size;
+	s->p->uid = le32toh(rep.uid);
+	s->p->gid = le32toh(rep.gid);
+	s->p->mode = le32toh(rep.mode);
+	*raddr = addr;
+	*rkey = le32toh(rep.rkey);
+	return 0;
+}
+
+/* Copy the region into @mem with RDMA READs; 0 or a positive errno. */
+static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
+			  uint32_t rkey)
+{
+	uint64_t size = s->p->size, off = 0, done = 0, len;
+	unsigned int inflight = 0;
+	struct ibv_send_wr wr, *bad;
+	struct ibv_sge sge;
+	struct ibv_wc wc;
+	int err;
+
+	s->data_mr = ibv_reg_mr(s->pd, mem, size, IBV_ACCESS_LOCAL_WRITE);
+	if (!s->data_mr) {
+		xmemd_pull_log(s->p, "ibv_reg_mr of %" PRIu64 " bytes: %s",
+			       size, strerror(errno));
+		return ENOMEM;
+	}
+	while (done < size) {
+		while (inflight < s->depth && off < size) {
+			len = size - off < s->chunk ? size - off : s->chunk;
+			sge = (struct ibv_sge){
+				.addr = (uintptr_t)mem + off,
+				.length = (uint32_t)len,
+				.lkey = s->data_mr->lkey,
+			};
+			wr = (struct ibv_send_wr){
+				.wr_id = XMEMD_SRC_WR_READ,
+				.sg_list = &sge,
+				.num_sge = 1,
+				.opcode = IBV_WR_RDMA_READ,
+				.send_flags = IBV_SEND_SIGNALED,
+				.wr.rdma.remote_addr = raddr + off,
+				.wr.rdma.rkey = rkey,
+			};
+			if (ibv_post_send(s->id->qp, &wr, &bad)) {
+				xmemd_pull_log(s->p, "ibv_post_send (RDMA READ) failed");
+				return EIO;
+			}
+			off += len;
+			inflight++;
+		}
+		err = xmemd_src_wc(s, &wc, XMEMD_PULL_STEP_MS);
+		if (err) {
+			xmemd_pull_log(s->p, "copy stopped after %" PRIu64 " of %" PRIu64 " bytes: %s",
+				       done, size, strerror(err));
+			return err;
+		}
+		if (wc.status != IBV_WC_SUCCESS) {
+			xmemd_pull_log(s->p, "RDMA READ failed after %" PRIu64 " bytes: %s",
+				       done, ibv_wc_status_str(wc.status));
+			return EIO;
+		}
+		if (XMEMD_SRC_WR_KIND(wc.wr_id) != XMEMD_SRC_WR_READ)
+			continue;
+		/* An RC send queue completes in order: the oldest READ. */
+		inflight--;
+		done += size - done < s->chunk ? size - done : s->chunk;
+	}
+	return 0;
+}
+
+/* Disconnect and free everything of @s. */
+static void xmemd_src_close(struct xmemd_src *s)
+{
+	struct rdma_cm_event *ev;
+
+	if (s->connected && !rdma_disconnect(s->id)) {
+		/* Bounded: a dead source must not hold up the answer. */
+		while (!xmemd_src_cm_wait(s, &ev, 5000)) {
+			bool last = ev->event == RDMA_CM_EVENT_DISCONNECTED;
+
+			rdma_ack_cm_event(ev);
+			if (last)
+				break;
+		}
+	}
+	if (s->id && s->id->qp)
+		rdma_destroy_qp(s->id);
+	/* The QP is gone: no READ can land in the region any more. */
+	if (s->data_mr)
+		ibv_dereg_mr(s->data_mr);
+	if (s->mr)
+		ibv_dereg_mr(s->mr);
+	if (s->cq)
+		ibv_destroy_cq(s->cq);
+	if (s->cc)
+		ibv_destroy_comp_channel(s->cc);
+	if (s->pd)
+		ibv_dealloc_pd(s->pd);
+	if (s->id)
+		rdma_destroy_id(s->id);
+	if (s->ec)
+		rdma_destroy_event_channel(s->ec);
+	free(s->buf);
+}
+
+/*
+ * Step SIZED: hand the size to the main thread and wait for the memory.
+ * Returns the main thread's status (0: @p->mem is there) or ECANCELED.
+ */
+static int xmemd_pull_wait_memory(struct xmemd_pull *p)
+{
+	int err;
+
+	pthread_mutex_lock(&p->lock);
+	p->step = XMEMD_PULL_SIZED;
+	pthread_mutex_unlock(&p->lock);
+	xmemd_pull_notify();
+	pthread_mutex_lock(&p->lock);
+	while (p->step == XMEMD_PULL_SIZED && !p->cancel)
+		pthread_cond_wait(&p->cond, &p->lock);
+	err = p->step == XMEMD_PULL_COPYING ? p->status : ECANCELED;
+	pthread_mutex_unlock(&p->lock);
+	return err;
+}
+
+/* The worker: everything that talks to the source. */
+static void *xmemd_pull_worker(void *arg)
+{
+	struct xmemd_pull *p = arg;
+	struct xmemd_src s;
+	struct xmem_msg_region_rep rep;
+	uint64_t raddr = 0;
+	uint32_t rkey = 0;
+	void *mem = NULL;
+	int err, derr;
+
+	memset(&s, 0, sizeof(s));
+	s.p = p;
+	err = xmemd_src_connect(&s);
+	if (!err)
+		err = xmemd_src_attach(&s, &raddr, &rkey);
+	if (!err)
+		err = xmemd_pull_wait_memory(p);
+	if (!err) {
+		/* Written by the main thread before COPYING. */
+		pthread_mutex_lock(&p->lock);
+		mem = p->mem;
+		pthread_mutex_unlock(&p->lock);
+		err = xmemd_src_copy(&s, mem, raddr, rkey);
+	}
+	if (s.attached && err != ECANCELED) {
+		derr = xmemd_src_region(&s, XMEM_REGION_OP_DETACH, &rep);
+		if (derr || rep.status)
+			xmemd_pull_log(p, "DETACH at the source failed (%s); disconnecting detaches it",
+				       strerror(derr ? derr :
+						(int)le32toh(rep.status)));
+	}
+	xmemd_src_close(&s);
+
+	pthread_mutex_lock(&p->lock);
+	p->status = err;
+	p->step = XMEMD_PULL_DONE;
+	pthread_mutex_unlock(&p->lock);
+	xmemd_pull_notify();
+	return NULL;
+}
+
+/* Format @ss as ADDR:PORT ([ADDR]:PORT for IPv6). */
+static void xmemd_sockaddr_str(const struct sockaddr_storage *ss, char *buf,
+			       size_t len)
+{
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
+	const struct sockaddr_in *sin = (const void *)ss;
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	}
+}
+
+/*
+ * Is @ss this daemon: our port on one of this host's addresses?  Such a
+ * pull would wait for itself.
+ */
+static bool xmemd_pull_is_self(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
+	const struct sockaddr_in *sin = (const void *)ss;
+	struct ifaddrs *ifa, *i;
+	bool self = false;
+
+	if ((ss->ss_family == AF_INET ? ntohs(sin->sin_port) :
+	     ntohs(sin6->sin6_port)) != xmemd.port)
+		return false;
+	if (ss->ss_family == AF_INET ?
+	    (ntohl(sin->sin_addr.s_addr) >> 24) == 127 :
+	    IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+		return true;
+	if (getifaddrs(&ifa)) {
+		xmemd_log("getifaddrs: %s", strerror(errno));
+		return false;
+	}
+	for (i = ifa; i && !self; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != ss->ss_family)
+			continue;
+		if (ss->ss_family == AF_INET)
+			self = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+			       sin->sin_addr.s_addr;
+		else
+			self = !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+				       &sin6->sin6_addr, sizeof(sin6->sin6_addr));
+	}
+	freeifaddrs(ifa);
+	return self;
+}
+
+/* Decode the source of @req into @ss; NULL or why it is invalid. */
+static const char *xmemd_pull_source(const struct xmem_msg_pull_req *req,
+				     struct sockaddr_storage *ss)
+{
+	static const uint8_t zero[12];
+	struct sockaddr_in6 *sin6 = (void *)ss;
+	struct sockaddr_in *sin = (void *)ss;
+	uint16_t family = le16toh(req->family);
+	uint32_t a;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!req->port)
+		return "port 0";
+	if (family == XMEM_PULL_FAMILY_INET6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = req->port;
+		memcpy(&sin6->sin6_addr, req->addr, sizeof(sin6->sin6_addr));
+		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+			return "address ::";
+		if (IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr))
+			return "multicast address";
+		if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			return NULL;
+		/* ::ffff:a.b.c.d is IPv4, and checked as such. */
+		memcpy(&a, req->addr + 12, sizeof(a));
+		memset(ss, 0, sizeof(*ss));
+	} else if (family == XMEM_PULL_FAMILY_INET) {
+		if (memcmp(req->addr + 4, zero, sizeof(zero)))
+			return "IPv4 address with nonzero bytes after the first 4";
+		memcpy(&a, req->addr, sizeof(a));
+	} else {
+		return "unknown address family";
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_port = req->port;
+	sin->sin_addr.s_addr = a;
+	a = ntohl(a);
+	if (!a)
+		return "address 0.0.0.0";
+	if (a == 0xffffffffu || (a >> 28) == 0xe)
+		return "broadcast or multicast address";
+	return NULL;
+}
+
+/* Is a region of this name being pulled in?  Its name is taken then. */
+static bool xmemd_pulling(const char *name)
+{
+	struct xmemd_pull *p;
+
+	for (p = xmemd_pulls; p; p = p->next)
+		if (!strcmp(p->name, name))
+			return true;
+	return false;
+}
+
+/* Fill the header of a REGION_REP answering @tag, every other field 0. */
+static void xmemd_region_rep_hdr(struct xmem_msg_region_rep *rep,
+				 uint64_t tag)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = htole16(XMEM_MSG_REGION_REP);
+	rep->hdr.len = htole32(sizeof(*rep));
+	rep->hdr.tag = htole64(tag);
+}
+
+/*
+ * A PULL_REQ; the caller checked its length and reserved fields.  Returns
+ * the length of an immediate answer in @tx (a refusal), or 0 when a worker
+ * took the request: send buffer @txi then stays with it for the answer.
+ */
+static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
+				 const struct xmem_msg_pull_req *req,
+				 void *tx, unsigned int txi)
+{
+	struct xmem_msg_region_rep *rep = tx;
+	char ename[4 * XMEM_NAME_MAX + 1], src[INET6_ADDRSTRLEN + 16];
+	struct sockaddr_storage ss;
+	struct xmemd_pull *p;
+	const char *why;
+	int status = EINVAL, err;
+
+	xmemd_region_rep_hdr(rep, le64toh(req->hdr.tag));
+	xmemd_escape(ename, sizeof(ename), req->name, XMEM_NAME_MAX);
+	why = xmemd_pull_source(req, &ss);
+	if (why) {
+		snprintf(src, sizeof(src), "(family %u)", le16toh(req->family));
+		goto fail;
+	}
+	xmemd_sockaddr_str(&ss, src, sizeof(src));
+	why = "bad name";
+	if (!xmemd_name_valid(req->name))
+		goto fail;
+	why = "the source is this appliance";
+	if (xmemd_pull_is_self(&ss))
+		goto fail;
+	status = EEXIST;
+	why = "a region of that name exists here";
+	if (xmemd_region_find(req->name))
+		goto fail;
+	why = "a region of that name is being pulled here";
+	if (xmemd_pulling(req->name))
+		goto fail;
+	status = EBUSY;
+	why = "too many pulls in flight";
+	if (xmemd_npulls >= XMEMD_PULL_MAX)
+		goto fail;
+
+	status = ENOMEM;
+	why = "out of memory";
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		goto fail;
+	p->conn = conn;
+	p->tx = txi;
+	p->tag = le64toh(req->hdr.tag);
+	p->nr = ++xmemd_next_pull_nr;
+	p->src = ss;
+	memcpy(p->src_str, src, sizeof(p->src_str));
+	memcpy(p->name, req->name, XMEM_NAME_MAX);
+	p->start = xmemd_now();
+	p->step = XMEMD_PULL_SIZING;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	/* SIGINT and SIGTERM stay blocked in the worker: it inherits the mask. */
+	err = pthread_create(&p->thread, NULL, xmemd_pull_worker, p);
+	if (err) {
+		xmemd_conn_log(conn, "pull: pthread_create: %s", strerror(err));
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->cond);
+		free(p);
+		goto fail;
+	}
+	p->next = xmemd_pulls;
+	xmemd_pulls = p;
+	xmemd_npulls++;
+	xmemd_dbg("conn %llu: pull %llu '%s' from %s: started", conn->nr,
+		  p->nr, ename, src);
+	return 0;
+
+fail:
+	rep->status = htole32(status);
+	xmemd_conn_err(conn, "pull '%s' from %s: %s (%s)", ename, src, why,
+		       xmemd_errname(status));
+	return sizeof(*rep);
+}
+
+/* Step SIZED: reserve the capacity and map the memory for the worker. */
+static void xmemd_pull_sized(struct xmemd_pull *p)
+{
+	struct xmemd_region *r = NULL;
+	int status;
+
+	if (!p->conn) {
+		status = ECANCELED;
+	} else if (xmemd_region_find(p->name)) {
+		status = EEXIST;
+	} else if (p->size > xmemd.capacity - xmemd.allocated) {
+		xmemd_pull_log(p, "%" PRIu64 " bytes do not fit: %" PRIu64 " of %" PRIu64 " in use",
+			       p->size, xmemd.allocated, xmemd.capacity);
+		status = ENOMEM;
+	} else {
+		r = calloc(1, sizeof(*r));
+		status = ENOMEM;
+		if (r) {
+			memcpy(r->name, p->name, XMEM_NAME_MAX);
+			status = xmemd_region_map(r, p->size, true);
+			if (status && status != EEXIST)
+				status = ENOMEM;
+		}
+		if (status) {
+			free(r);
+			r = NULL;
+		}
+	}
+	if (r) {
+		/* Counted from now on, so nothing else takes the room. */
+		r->size = p->size;
+		xmemd.allocated += r->size;
+		p->r = r;
+	}
+	/*
+	 * With @p->conn there was no cancel, so the worker still waits in
+	 * SIZED; after a cancel it may have moved on to DONE by itself.
+	 */
+	pthread_mutex_lock(&p->lock);
+	if (p->step == XMEMD_PULL_SIZED) {
+		p->status = status;
+		p->mem = r ? r->mem : NULL;
+		p->step = XMEMD_PULL_COPYING;
+		pthread_cond_signal(&p->cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Undo step SIZED: unmap the memory, remove its file, free the room. */
+static void xmemd_pull_unmap(struct xmemd_pull *p)
+{
+	char file[XMEM_NAME_MAX + 16];
+	struct xmemd_region *r = p->r;
+
+	if (!r)
+		return;
+	munmap(r->mem, r->size);
+	if (r->fd >= 0) {
+		close(r->fd);
+		xmemd_file_name(file, sizeof(file), r->name, ".meta");
+		unlinkat(xmemd.dirfd, file, 0);
+		xmemd_file_name(file, sizeof(file), r->name, ".region");
+		unlinkat(xmemd.dirfd, file, 0);
+	}
+	xmemd.allocated -= r->size;
+	free(r);
+	p->r = NULL;
+}
+
+/*
+ * Step DONE: join the worker, make the copy a region attached to the
+ * requester, or undo everything; answer, log and free @p.  @p is off the
+ * list already.
+ */
+static void xmemd_pull_done(struct xmemd_pull *p)
+{
+	struct xmemd_conn *conn = p->conn;
+	struct xmem_msg_region_rep *rep;
+	struct xmemd_region *r = p->r;
+	struct ibv_mr *mr = NULL;
+	double secs;
+	int status, err;
+
+	pthread_join(p->thread, NULL);
+	/* The worker has ended: its fields are ours now. */
+	status = p->status;
+	if (!status && !conn)
+		status = ECANCELED;
+	if (!status && xmemd_region_find(p->name))
+		status = EEXIST;
+	if (!status) {
+		r->id = ++xmemd.next_region_id;
+		r->uid = p->uid;
+		r->gid = p->gid;
+		r->mode = p->mode;
+		if (xmemd.dir && xmemd_meta_write(r))
+			status = ENOMEM;
+	}
+	if (!status) {
+		/* The reservation becomes the region's own. */
+		xmemd.allocated -= r->size;
+		xmemd_region_link(r);
+		p->r = NULL;
+		status = xmemd_region_mr(r, conn->dev, &mr);
+		if (!status)
+			status = xmemd_conn_attach(conn, r);
+		if (status) {
+			xmemd_region_free(r, true);
+			status = ENOMEM;
+		}
+	}
+	xmemd_pull_unmap(p);
+	secs = xmemd_now() - p->start;
+
+	if (!status)
+		xmemd_pull_log(p, "%" PRIu64 " bytes in %.3f s (%.1f MiB/s): region %" PRIu64 ", owner %u:%u mode %04o",
+			       r->size, secs, r->size / 1048576.0 /
+			       (secs > 0 ? secs : 1e-9), r->id, r->uid,
+			       r->gid, r->mode);
+	else
+		xmemd_pull_log(p, "FAILED after %.3f s: %s (%s)%s", secs,
+			       strerror(status), xmemd_errname(status),
+			       conn ? "" : "; the requester is gone");
+	if (conn) {
+		rep = (void *)xmemd_tx_buf(conn, p->tx);
+		xmemd_region_rep_hdr(rep, p->tag);
+		if (status) {
+			/* ECANCELED is ours only: the requester is there. */
+			rep->status = htole32(status == ECANCELED ? EIO :
+					      status);
+		} else {
+			xmemd_region_rep(rep, r, mr);
+			rep->flags = htole32(XMEM_REGION_REP_F_CREATED);
+		}
+		err = conn->failed ? -1 : xmemd_post_send(conn, p->tx,
+							  sizeof(*rep));
+		if (err) {
+			conn->tx_free[conn->tx_nfree++] = p->tx;
+			if (err > 0) {
+				xmemd_conn_log(conn, "ibv_post_send: %s",
+					       strerror(err));
+				xmemd_conn_fail(conn);
+			}
+		}
+	}
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p);
+}
+
+/* The eventfd woke us: act on every pull that moved a step. */
+static void xmemd_pull_events(void)
+{
+	struct xmemd_pull **pp, *p;
+	uint64_t n;
+	int step;
+
+	if (read(xmemd.pull_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		xmemd_log("pull: eventfd read: %s", strerror(errno));
+	for (pp = &xmemd_pulls; (p = *pp);) {
+		pthread_mutex_lock(&p->lock);
+		step = p->step;
+		pthread_mutex_unlock(&p->lock);
+		if (step == XMEMD_PULL_SIZED)
+			xmemd_pull_sized(p);
+		if (step != XMEMD_PULL_DONE) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		xmemd_npulls--;
+		xmemd_pull_done(p);
+	}
+}
+
+/* Tell the workers of @conn's pulls (or of all, @conn NULL) to give up. */
+static void xmemd_pull_cancel(struct xmemd_conn *conn)
+{
+	struct xmemd_pull *p;
+
+	for (p = xmemd_pulls; p; p = p->next) {
+		if (conn && p->conn != conn)
+			continue;
+		p->conn = NULL;
+		pthread_mutex_lock(&p->lock);
+		p->cancel = true;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+/* At exit: cancel every pull, wait for its worker and undo it. */
+static void xmemd_pull_shutdown(void)
+{
+	struct xmemd_pull *p;
+
+	xmemd_pull_cancel(NULL);
+	while ((p = xmemd_pulls)) {
+		xmemd_pulls = p->next;
+		xmemd_npulls--;
+		xmemd_pull_done(p);
+	}
+}
+
+/*
+ * Answer the message of @len bytes in receive slot @slot into @tx, send
+ * buffer number @txi.  Returns the answer's length, or 0 when the answer
+ * comes later (a PULL) from the same send buffer.
+ */
 static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
-			     uint32_t len, void *tx)
+			     uint32_t len, void *tx, unsigned int txi)
 {
 	/* A zeroed copy: nothing past @len can leak into the decision. */
 	union {
@@ -1854,6 +3180,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		struct xmem_msg_stat_req stat;
 		struct xmem_msg_region_req region;
 		struct xmem_msg_auth_req auth;
+		struct xmem_msg_pull_req pull;
 		uint8_t raw[XMEMD_RX_SIZE];
 	} msg;
 	uint16_t type;
@@ -1885,6 +3212,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	case XMEM_MSG_STAT_REQ:
 	case XMEM_MSG_REGION_REQ:
 	case XMEM_MSG_AUTH_REQ:
+	case XMEM_MSG_PULL_REQ:
 		break;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
@@ -1957,6 +3285,18 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		return xmemd_region_op(conn, &msg.region, tx);
 	}
 
+	if (type == XMEM_MSG_PULL_REQ) {
+		if (len != sizeof(msg.pull)) {
+			why = "bad length for PULL_REQ";
+			goto bad;
+		}
+		if (msg.pull.reserved || msg.pull.reserved2) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		return xmemd_pull_start(conn, &msg.pull, tx, txi);
+	}
+
 	if (len != sizeof(msg.attach)) {
 		why = "bad length for ATTACH_REQ";
 		goto bad;
@@ -1996,12 +3336,19 @@ static void xmemd_serve(struct xmemd_conn *conn, unsigned int slot,
 	uint32_t replen;
 	int err;
 
-	replen = xmemd_handle(conn, slot, len, xmemd_tx_buf(conn, tx));
+	replen = xmemd_handle(conn, slot, len, xmemd_tx_buf(conn, tx), tx);
 	err = xmemd_post_recv(conn, slot);
 	if (err) {
 		xmemd_conn_log(conn, "ibv_post_recv: %s", strerror(err));
+		/* A pull keeps its send buffer until it ends. */
+		if (!replen) {
+			xmemd_conn_fail(conn);
+			return;
+		}
 		goto fail;
 	}
+	if (!replen)
+		return;
 	err = xmemd_post_send(conn, tx, replen);
 	if (err) {
 		xmemd_conn_log(conn, "ibv_post_send: %s", strerror(err));
@@ -2242,6 +3589,7 @@ static void xmemd_shutdown(void)
 	struct rdma_cm_id *id;
 	unsigned int h;
 
+	xmemd_pull_shutdown();
 	while (xmemd.conns) {
 		rdma_disconnect(xmemd.conns->id);
 		id = xmemd_conn_release(xmemd.conns);
@@ -2266,7 +3614,7 @@ static int xmemd_run(int sigfd)
 	for (;;) {
 		struct signalfd_siginfo si;
 		struct xmemd_dev *dev;
-		size_t n = 2, i;
+		size_t n = 3, i;
 		int ret;
 
 		for (dev = xmemd.devs; dev; dev = dev->next)
@@ -2286,7 +3634,9 @@ static int xmemd_run(int sigfd)
 		}
 		pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = xmemd.ec->fd, .events = POLLIN };
-		for (i = 2, dev = xmemd.devs; dev; dev = dev->next, i++) {
+		pfd[2] = (struct pollfd){ .fd = xmemd.pull_efd,
+					  .events = POLLIN };
+		for (i = 3, dev = xmemd.devs; dev; dev = dev->next, i++) {
 			pfd[i] = (struct pollfd){ .fd = dev->cc->fd,
 						  .events = POLLIN };
 			devs[i] = dev;
@@ -2307,9 +3657,11 @@ static int xmemd_run(int sigfd)
 			break;
 		}
 		/* Completions first: CM events may free devices. */
-		for (i = 2; i < n; i++)
+		for (i = 3; i < n; i++)
 			if (pfd[i].revents)
 				xmemd_dev_events(devs[i]);
+		if (pfd[2].revents)
+			xmemd_pull_events();
 		if (pfd[1].revents)
 			xmemd_cm_events();
 		if (!xmemd.listen_id) {
@@ -2676,6 +4028,11 @@ int main(int argc, char **argv)
 	}
 	if (xmemd_set_nonblock(xmemd.ec->fd)) {
 		xmemd_log("event channel: %s", strerror(errno));
+		return 1;
+	}
+	xmemd.pull_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (xmemd.pull_efd < 0) {
+		xmemd_log("eventfd: %s", strerror(errno));
 		return 1;
 	}
 	if (xmemd.dir && xmemd_load_dir()) {
