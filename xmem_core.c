@@ -97,6 +97,8 @@ MODULE_PARM_DESC(local_limit, "initial local memory limit in bytes");
  * @addr: remote address of byte 0; under &xmem_device.remote_lock
  * @rkey: remote key; under &xmem_device.remote_lock
  * @lost: the appliance no longer has it; under &xmem_device.remote_lock
+ * @remote_size: its size on the appliance, which another client may have
+ *	changed before this one follows; under &xmem_device.remote_lock
  * @uid: owner, as the appliance reports it; set at attach
  * @gid: group; set at attach
  * @mode: permission bits; set at attach
@@ -119,6 +121,7 @@ struct xmem_core_region {
 	u64 addr;
 	u32 rkey;
 	bool lost;
+	u64 remote_size;
 	u32 uid;
 	u32 gid;
 	u32 mode;
@@ -201,8 +204,9 @@ static int xmem_backend_rw(struct xmem_region *region,
 	struct xmem_device *dev = &xmem_dev;
 	struct xmem_rdma_conn *conn;
 	struct xmem_appliance *a;
-	bool lost, moved;
-	u64 addr;
+	bool lost, moved, beyond;
+	u64 addr, end;
+	unsigned int i;
 	u32 rkey;
 	int ret;
 
@@ -229,7 +233,21 @@ static int xmem_backend_rw(struct xmem_region *region,
 		addr = cr->addr;
 		rkey = cr->rkey;
 		lost = cr->lost;
+		end = cr->remote_size;
 		spin_unlock(&dev->remote_lock);
+
+		/*
+		 * Pages another client cut off are not asked for: the key
+		 * does not cover them, and the failure would only cycle the
+		 * connection until io_timeout.
+		 */
+		beyond = false;
+		for (i = 0; i < n; i++)
+			beyond |= ios[i].offset >= end;
+		if (beyond && !lost)
+			pr_err_ratelimited("region %s: page past the appliance's end (%llu bytes; resized by another client)\n",
+					   region->name, end);
+		lost |= beyond;
 
 		if (moved)
 			ret = -EAGAIN;
@@ -270,6 +288,7 @@ static void xmem_region_bind(struct xmem_device *dev,
 	cr->region_id = wr->region_id;
 	cr->addr = wr->addr;
 	cr->rkey = wr->rkey;
+	cr->remote_size = wr->size;
 	cr->lost = false;
 	spin_unlock(&dev->remote_lock);
 	xmem_appliance_put(old);
@@ -780,6 +799,7 @@ static struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	cr->region_id = wr.region_id;
 	cr->addr = wr.addr;
 	cr->rkey = wr.rkey;
+	cr->remote_size = wr.size;
 	cr->uid = wr.uid;
 	cr->gid = wr.gid;
 	cr->mode = wr.mode;
@@ -1160,6 +1180,7 @@ static long xmem_ioctl_resize(void __user *arg)
 		spin_lock(&dev->remote_lock);
 		cr->addr = wr.addr;
 		cr->rkey = wr.rkey;
+		cr->remote_size = wr.size;
 		spin_unlock(&dev->remote_lock);
 	}
 	if (shrink)

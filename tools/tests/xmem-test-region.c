@@ -386,6 +386,61 @@ TEST_TIMEOUT(shrink_unmapped_keeps_data, 300)
 	ASSERT_OK(close(fd));
 }
 
+/*
+ * client2 has the region attached when client1 shrinks it: client2's old
+ * key stops working, and at its reconnection it follows the new size
+ * instead of declaring the region lost; the kept range reads intact.
+ */
+TEST_TIMEOUT(other_client_follows_shrink, 300)
+{
+	const uint64_t size = 2 * MiB, kept = 1 * MiB;
+	uint64_t seed = xnow() * 1000 + 14, fold = 0, got_fold = 0,
+		 got_size = 0, i;
+	char name[XMEM_REGION_NAME_MAX], cmd[512];
+	uint64_t *w;
+	FILE *f;
+	int fd, ret;
+
+	xr_require_connected();
+	require_peer();
+	xr_name(name, "follow");
+	fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	w = MAP_OK(fd, 0, size);
+	xpat_fill(w, size, 0, seed);
+	for (i = 0; i < kept / 8; i++)
+		fold ^= w[i];
+	ASSERT_OK(msync(w, size, MS_SYNC));
+	ASSERT_OK(munmap(w, size));
+	ASSERT_OK(close(fd));
+
+	/* Attached on client2, nothing of it cached there. */
+	snprintf(cmd, sizeof(cmd), SSH "xmemctl region attach %s </dev/null",
+		 name);
+	if (system(cmd))
+		FAIL("client2 could not attach %s", name);
+	OP_OK(XMEM_IOC_RESIZE, name, kept, 0);
+
+	snprintf(cmd, sizeof(cmd),
+		 SSH "python3 /xmem/tests/region-fold.py /dev/xmem.d/%s %"
+		 PRIu64 " %" PRIu64 " </dev/null", name, kept, kept);
+	f = popen(cmd, "r");
+	if (!f)
+		FAIL("popen: %s", xt_errname(errno));
+	if (fscanf(f, "%" SCNu64 " %" SCNu64, &got_fold, &got_size) != 2)
+		got_size = 0;
+	ret = pclose(f);
+	snprintf(cmd, sizeof(cmd), SSH "xmemctl region detach %s </dev/null",
+		 name);
+	if (system(cmd))
+		xt_diag("client2 could not detach %s", name);
+	if (ret)
+		FAIL("client2 read %s: status %#x, size seen %" PRIu64, name,
+		     ret, got_size);
+	ASSERT_EQ(got_size, kept);
+	ASSERT_EQ(got_fold, fold);
+}
+
 TEST(destroy)
 {
 	char name[XMEM_REGION_NAME_MAX];
