@@ -10,6 +10,7 @@
 
 #include <linux/device.h>
 #include <linux/kobject.h>
+#include <linux/overflow.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -28,15 +29,43 @@ static struct xmem_cache *xmem_sysfs_cache;
 static struct kobject *xmem_regions_kobj;
 
 /*
- * Parse a byte count in memparse() syntax ("64M", "4096"), with nothing
- * but a newline after it.
+ * Parse a byte count: decimal digits with an optional K, M, G or T suffix
+ * ("64M", "4096") and nothing but a newline after it.  Unlike memparse(),
+ * a value that does not fit in 64 bits is refused, not wrapped.
  */
 static int xmem_parse_bytes(const char *buf, u64 *bytes)
 {
-	char *end;
+	size_t len = strspn(buf, "0123456789");
+	const char *p = buf + len;
+	unsigned int shift = 0;
+	char num[24];
+	u64 v;
 
-	*bytes = memparse(buf, &end);
-	if (end == buf || (*end && *end != '\n') || (*end && end[1]))
+	if (!len || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, buf, len);
+	num[len] = '\0';
+	if (kstrtou64(num, 10, &v))
+		return -EINVAL;
+	switch (*p) {
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	case 't': case 'T':
+		shift = 40;
+		break;
+	}
+	if (shift)
+		p++;
+	if (*p == '\n')
+		p++;
+	if (*p || check_shl_overflow(v, shift, bytes))
 		return -EINVAL;
 	return 0;
 }
