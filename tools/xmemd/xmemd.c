@@ -3055,6 +3055,9 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 	pthread_join(p->thread, NULL);
 	/* The worker has ended: its fields are ours now. */
 	status = p->status;
+	/* Nobody would learn of a copy made for a failed connection. */
+	if (conn && conn->failed)
+		conn = NULL;
 	if (!status && !conn)
 		status = ECANCELED;
 	if (!status && xmemd_region_find(p->name))
@@ -3094,7 +3097,8 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 		xmemd_pull_log(p, "FAILED after %.3f s: %s (%s)%s", secs,
 			       strerror(status), xmemd_errname(status),
 			       conn ? "" : "; the requester is gone");
-	if (conn) {
+	if (p->conn) {
+		conn = p->conn;
 		rep = (void *)xmemd_tx_buf(conn, p->tx);
 		xmemd_region_rep_hdr(rep, p->tag);
 		if (status) {
@@ -3113,6 +3117,12 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 				xmemd_conn_log(conn, "ibv_post_send: %s",
 					       strerror(err));
 				xmemd_conn_fail(conn);
+			}
+			/* An answer that cannot go out: undo the copy. */
+			if (!status) {
+				xmemd_pull_log(p, "the answer cannot be sent: copy removed");
+				xmemd_conn_detach(conn, r);
+				xmemd_region_free(r, true);
 			}
 		}
 	}
