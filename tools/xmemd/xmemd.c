@@ -2667,6 +2667,13 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 		/* An RC send queue completes in order: the oldest READ. */
 		inflight--;
 		done += size - done < s->chunk ? size - done : s->chunk;
+		/* Completions may never let the wait see a cancel: look. */
+		err = xmemd_src_check(s, s->p->start + XMEMD_PULL_DEADLINE);
+		if (err) {
+			xmemd_pull_log(s->p, "copy stopped after %" PRIu64 " of %" PRIu64 " bytes: %s",
+				       done, size, strerror(err));
+			return err;
+		}
 	}
 	return 0;
 }
