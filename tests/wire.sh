@@ -2,37 +2,44 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # tests/wire.sh - the `wire` section of make check: xmem-wire-test against
-# the appliance, with a second xmemd as the source of real PULLs
+# the appliance, with more xmemds as sources of real PULLs
 # (appliance-to-appliance copies).  Runs on client1 of the test bed.
 #
 # usage: tests/wire.sh [ADDR [PORT]]	(default: appliance 7471)
 #
-# The source is appliance2:7471 when the test bed has a second appliance
-# (scripts/xmem-vm --appliances 2); otherwise a second xmemd that this
-# script starts on the appliance on port 7472 and stops at the end.  The
-# TAP output is xmem-wire-test's, followed by the appliances' pull log
-# lines as comments.
+# 1. xmem-wire-test --pull-source SOURCE ADDR PORT: every protocol test,
+#    and real pulls from SOURCE.  SOURCE is appliance2:7471 when the test
+#    bed has a second appliance (scripts/xmem-vm --appliances 2), else a
+#    second xmemd that this script starts on the appliance on port 7472.
+# 2. Pulls between two xmemds that share a secret (ports 7473 and 7474 on
+#    the appliance): the target authenticates to the source; and the one
+#    with the secret must refuse ADDR:PORT, which has none, as a source.
+# The xmemds started here are stopped at the end.  Output: one TAP stream
+# (the second run's tests numbered after the first's), then the pull lines
+# of the appliances' logs as comments.
 set -u
 
 addr=${1:-appliance}
 port=${2:-7471}
-src_port=7472
-started=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+started=()
 
 note() {
 	echo "# $*"
 }
 
-if getent hosts appliance2 >/dev/null; then
-	source=appliance2:7471
-else
-	source=appliance:$src_port
-	# Started in the background with every descriptor redirected, so
-	# ssh returns; ready once its listening CM id shows (as the test
-	# bed's init waits for the first xmemd).
-	if ssh -o BatchMode=yes appliance bash -s -- "$src_port" <<'REMOTE'; then
+# start_xmemd PORT ARGS...: a further xmemd on the appliance, ready once
+# its listening CM id shows (as the test bed's init waits for the first).
+start_xmemd() {
+	local p=$1
+
+	shift
+	# shellcheck disable=SC2029 # the arguments are expanded here
+	if ssh -o BatchMode=yes appliance bash -s -- "$p" "$@" <<'REMOTE'; then
 port=$1
-/xmem/bin/xmemd -p "$port" -c 512M </dev/null >/var/log/xmemd-$port.log 2>&1 &
+shift
+/xmem/bin/xmemd -p "$port" -c 512M "$@" </dev/null >/var/log/xmemd-$port.log 2>&1 &
 pid=$!
 echo "$pid" >/run/xmemd-$port.pid
 deadline=$((SECONDS + 30))
@@ -44,27 +51,71 @@ while [ "$SECONDS" -lt "$deadline" ]; do
 done
 exit 1
 REMOTE
-		started=1
-	else
-		note "cannot start a second xmemd on the appliance (port $src_port)"
-		source=
+		started+=("$p")
+		return 0
 	fi
-fi
+	note "cannot start an xmemd on the appliance on port $p"
+	return 1
+}
 
-rc=0
+# 1. The protocol, and pulls from a second appliance.
+if getent hosts appliance2 >/dev/null; then
+	source=appliance2:7471
+elif start_xmemd 7472; then
+	source=appliance:7472
+else
+	source=
+fi
+rc1=0
 if [ -n "$source" ]; then
 	note "pull source: $source"
-	xmem-wire-test --pull-source "$source" "$addr" "$port" || rc=$?
+	xmem-wire-test --pull-source "$source" "$addr" "$port" >"$tmp/1.tap" || rc1=$?
 else
-	xmem-wire-test "$addr" "$port" || rc=$?
+	xmem-wire-test "$addr" "$port" >"$tmp/1.tap" || rc1=$?
 fi
 
-note "pull lines of the target's log:"
-ssh -o BatchMode=yes appliance "grep -a ' pull ' /var/log/xmemd.log | tail -n 30" |
-	sed 's/^/#   /'
-if ((started)); then
-	ssh -o BatchMode=yes appliance \
-		"kill \$(cat /run/xmemd-$src_port.pid); tail -n 5 /var/log/xmemd-$src_port.log" |
-		sed 's/^/#   source: /'
+# 2. Pulls with authentication.
+rc2=0
+head -c 32 /dev/urandom | base64 >"$tmp/secret"
+chmod 600 "$tmp/secret"
+if ssh -o BatchMode=yes appliance \
+	'umask 077; cat >/run/xmem-wire-secret' <"$tmp/secret" &&
+   start_xmemd 7473 -s /run/xmem-wire-secret &&
+   start_xmemd 7474 -s /run/xmem-wire-secret; then
+	xmem-wire-test --secret-file "$tmp/secret" --pull-only \
+		--pull-source appliance:7473 \
+		--pull-refusing-source "$addr:$port" appliance 7474 \
+		>"$tmp/2.tap" || rc2=$?
+else
+	echo "not ok 1 - start two xmemds with a shared secret" >"$tmp/2.tap"
+	echo "1..1" >>"$tmp/2.tap"
+	rc2=1
 fi
-exit "$rc"
+
+# One TAP stream: the second run numbered after the first.
+awk '
+	FNR == 1 { file++ }
+	/^1\.\.[0-9]+$/ { next }
+	file == 2 && match($0, /^(not )?ok [0-9]+/) {
+		pre = ($0 ~ /^not /) ? "not ok " : "ok "
+		rest = substr($0, RLENGTH + 1)
+		sub(/^(not )?ok /, "", $0)
+		num = $0 + 0
+		print pre (num + n1) rest
+		total++
+		next
+	}
+	file == 1 && /^(not )?ok [0-9]+/ { n1++; total++ }
+	{ print }
+	END { print "1.." total }
+' "$tmp/1.tap" "$tmp/2.tap"
+
+note "pull lines of the appliances' logs:"
+ssh -o BatchMode=yes appliance \
+	"grep -ah ' pull ' /var/log/xmemd.log /var/log/xmemd-*.log | tail -n 40" |
+	sed 's/^/#   /'
+for p in ${started[@]+"${started[@]}"}; do
+	# shellcheck disable=SC2029
+	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid)"
+done
+((rc1 == 0 && rc2 == 0))

@@ -31,9 +31,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "xmem_proto.h"
 
@@ -78,6 +82,7 @@ struct wt_conn {
 	unsigned int rxq_head, rxq_len;
 	bool rdma_done;
 	unsigned long rdma_completed;
+	uint32_t hello_flags;
 	bool broken;
 };
 
@@ -94,6 +99,11 @@ static const char *wt_addr, *wt_port;
 /* --pull-source: the second appliance, NULL without one. */
 static const char *wt_src_addr, *wt_src_port;
 static int wt_timeout_ms = WT_TIMEOUT_MS;
+/* --secret-file: authenticate where the appliance asks for it. */
+static uint8_t wt_secret[XMEM_AUTH_SECRET_MAX];
+static size_t wt_secret_len;
+/* --pull-refusing-source: a source the target must refuse (EACCES). */
+static const char *wt_nsrc_addr, *wt_nsrc_port;
 static unsigned int wt_n, wt_failed;
 static uint64_t wt_tag = 1000;
 
@@ -244,6 +254,8 @@ static void wt_close(struct wt_conn *c)
  * accept data was checked), a positive status when rejected with a
  * struct xmem_hello_rep (-2 when rejected without one), -1 on failure.
  */
+static int wt_auth(struct wt_conn *c);
+
 static int wt_connect_to(struct wt_conn *c, const struct xmem_hello *hello,
 			 const char *addr, const char *port)
 {
@@ -389,8 +401,14 @@ static int wt_connect_to(struct wt_conn *c, const struct xmem_hello *hello,
 		goto err;
 	}
 	c->credits = le16toh(rep.credits);
+	c->hello_flags = le32toh(rep.flags);
 	if (ibv_req_notify_cq(c->cq, 0))
 		goto err;
+	if ((c->hello_flags & XMEM_HELLO_F_AUTH) && wt_secret_len &&
+	    wt_auth(c)) {
+		wt_diag("authentication with --secret-file failed");
+		goto err;
+	}
 	return 0;
 
 err:
@@ -763,6 +781,98 @@ static bool wt_write_data(struct wt_conn *c, const struct wt_region *r,
 	wt_fill(wt_data(c, 0), len, seed);
 	return !wt_rdma(c, IBV_WR_RDMA_WRITE, 0, len, r->addr + off, r->rkey,
 			0);
+}
+
+/* HMAC-SHA256(secret, @label || @a || @b), as xmem_proto.h describes. */
+static int wt_hmac(const char *label, const uint8_t *a, const uint8_t *b,
+		   uint8_t *out)
+{
+	uint8_t msg[64 + 2 * XMEM_AUTH_NONCE_SIZE];
+	size_t l = strlen(label);
+	unsigned int outlen = 0;
+
+	memcpy(msg, label, l);
+	memcpy(msg + l, a, XMEM_AUTH_NONCE_SIZE);
+	memcpy(msg + l + XMEM_AUTH_NONCE_SIZE, b, XMEM_AUTH_NONCE_SIZE);
+	if (!HMAC(EVP_sha256(), wt_secret, (int)wt_secret_len, msg,
+		  l + 2 * XMEM_AUTH_NONCE_SIZE, out, &outlen) ||
+	    outlen != XMEM_AUTH_MAC_SIZE)
+		return -1;
+	return 0;
+}
+
+/* One AUTH step; the reply in @rep.  0 if it says status 0, else -1. */
+static int wt_auth_step(struct wt_conn *c, uint16_t step, const uint8_t *nonce,
+			const uint8_t *mac, struct xmem_msg_auth_rep *rep)
+{
+	struct xmem_msg_auth_req req;
+	struct wt_msg m;
+	uint64_t tag = ++wt_tag;
+
+	memset(&req, 0, sizeof(req));
+	wt_hdr(&req.hdr, XMEM_MSG_AUTH_REQ, sizeof(req), tag);
+	req.step = htole16(step);
+	if (nonce)
+		memcpy(req.nonce, nonce, sizeof(req.nonce));
+	if (mac)
+		memcpy(req.mac, mac, sizeof(req.mac));
+	if (wt_rpc(c, &req, sizeof(req), &m) || m.len != sizeof(*rep))
+		return -1;
+	memcpy(rep, m.data, sizeof(*rep));
+	if (le16toh(rep->hdr.type) != XMEM_MSG_AUTH_REP ||
+	    le64toh(rep->hdr.tag) != tag || rep->status) {
+		wt_diag("AUTH step %u: type %u status %u", step,
+			le16toh(rep->hdr.type), le32toh(rep->status));
+		return -1;
+	}
+	return 0;
+}
+
+/* The client's side of the challenge-response; 0 or -1. */
+static int wt_auth(struct wt_conn *c)
+{
+	uint8_t cn[XMEM_AUTH_NONCE_SIZE], an[XMEM_AUTH_NONCE_SIZE];
+	uint8_t mac[XMEM_AUTH_MAC_SIZE];
+	struct xmem_msg_auth_rep rep;
+
+	if (getrandom(cn, sizeof(cn), 0) != (ssize_t)sizeof(cn) ||
+	    wt_auth_step(c, 1, cn, NULL, &rep))
+		return -1;
+	memcpy(an, rep.nonce, sizeof(an));
+	if (wt_hmac(XMEM_AUTH_LABEL_APPLIANCE, cn, an, mac) ||
+	    CRYPTO_memcmp(mac, rep.mac, sizeof(mac))) {
+		wt_diag("the appliance's proof is wrong");
+		return -1;
+	}
+	if (wt_hmac(XMEM_AUTH_LABEL_CLIENT, an, cn, mac))
+		return -1;
+	return wt_auth_step(c, 2, NULL, mac, &rep);
+}
+
+/* Read the shared secret as xmemd does; 0 or -1. */
+static int wt_load_secret(const char *path)
+{
+	uint8_t buf[XMEM_AUTH_SECRET_MAX + 2];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n < XMEM_AUTH_SECRET_MIN || n > XMEM_AUTH_SECRET_MAX) {
+		fprintf(stderr, "%s: want %d to %d bytes\n", path,
+			XMEM_AUTH_SECRET_MIN, XMEM_AUTH_SECRET_MAX);
+		return -1;
+	}
+	memcpy(wt_secret, buf, n);
+	wt_secret_len = n;
+	return 0;
 }
 
 static void wt_test_hellos(void)
@@ -1576,6 +1686,13 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 		   wt_src_port))
 		goto skip;
 
+	/* A source that the target must refuse for authentication. */
+	if (wt_nsrc_addr) {
+		wt_pull_req(&req, ++wt_tag, wt_nsrc_addr, wt_nsrc_port, name);
+		wt_expect_pull_one(c, &req, EACCES,
+				   "PULL from a source whose authentication does not match ours");
+	}
+
 	/* A missing region at the source. */
 	good = !wt_stat(c, &st0);
 	wt_pull_req(&req, ++wt_tag, wt_src_addr, wt_src_port, missing);
@@ -1705,6 +1822,25 @@ skip:
 		      "an earlier step failed" : "no --pull-source");
 }
 
+/* Split ADDR:PORT or [ADDR]:PORT (in place); 0 or -1 with a message. */
+static int wt_split_addr(char *s, const char **addr, const char **port)
+{
+	char *colon = strrchr(s, ':');
+
+	if (!colon || colon == s || !colon[1]) {
+		fprintf(stderr, "%s: want ADDR:PORT\n", s);
+		return -1;
+	}
+	*colon = '\0';
+	*addr = s;
+	*port = colon + 1;
+	if (s[0] == '[' && colon[-1] == ']') {
+		colon[-1] = '\0';
+		*addr = s + 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char name[XMEM_NAME_MAX], missing[XMEM_NAME_MAX];
@@ -1713,38 +1849,61 @@ int main(int argc, char **argv)
 	struct wt_conn c, c2;
 	struct xmem_hello h;
 	struct wt_msg m;
+	bool pull_only = false;
 	bool good;
 
-	if (argc == 5 && !strcmp(argv[1], "--pull-source")) {
-		char *colon = strrchr(argv[2], ':');
-
-		if (!colon || colon == argv[2] || !colon[1]) {
-			fprintf(stderr, "%s: --pull-source wants ADDR:PORT\n",
-				argv[0]);
-			return 2;
+	while (argc > 1 && !strncmp(argv[1], "--", 2) &&
+	       strcmp(argv[1], "--help")) {
+		if (!strcmp(argv[1], "--pull-only")) {
+			pull_only = true;
+			argv++;
+			argc--;
+			continue;
 		}
-		*colon = '\0';
-		wt_src_addr = argv[2];
-		wt_src_port = colon + 1;
-		/* [v6addr]:port */
-		if (wt_src_addr[0] == '[' && colon[-1] == ']') {
-			colon[-1] = '\0';
-			wt_src_addr++;
+		if (argc < 3)
+			break;
+		if (!strcmp(argv[1], "--secret-file")) {
+			if (wt_load_secret(argv[2]))
+				return 2;
+		} else if (!strcmp(argv[1], "--pull-source")) {
+			if (wt_split_addr(argv[2], &wt_src_addr, &wt_src_port))
+				return 2;
+		} else if (!strcmp(argv[1], "--pull-refusing-source")) {
+			if (wt_split_addr(argv[2], &wt_nsrc_addr,
+					  &wt_nsrc_port))
+				return 2;
+		} else {
+			break;
 		}
 		argv += 2;
 		argc -= 2;
 	}
 	if (argc != 3 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fprintf(stderr, "Usage: %s [--pull-source SADDR:SPORT] ADDR PORT\n"
+		fprintf(stderr, "Usage: %s [--pull-source SADDR:SPORT] [--secret-file FILE]\n"
+			"       [--pull-refusing-source NADDR:NPORT] [--pull-only] ADDR PORT\n"
 			"Exercise the xmem wire protocol against xmemd at ADDR:PORT; prints TAP.\n"
-			"With --pull-source, also copy regions from the xmemd at SADDR:SPORT\n"
-			"into it (PULL).\n",
+			"--pull-source: also copy regions from the xmemd at SADDR:SPORT into it\n"
+			"(PULL).  --secret-file: authenticate where asked to.\n"
+			"--pull-refusing-source: a source the target must refuse (EACCES).\n"
+			"--pull-only: only the tests of real PULLs.\n",
 			argv[0]);
 		return argc == 2 && (!strcmp(argv[1], "-h") ||
 				     !strcmp(argv[1], "--help")) ? 0 : 2;
 	}
 	wt_addr = argv[1];
 	wt_port = argv[2];
+	if (pull_only) {
+		snprintf(name, sizeof(name), "wire-test-%ld-%ld",
+			 (long)getpid(), (long)time(NULL));
+		wt_good_hello(&h);
+		if (!wt_ok(wt_connect(&c, &h) == 0, "connect to the target %s:%s",
+			   wt_addr, wt_port))
+			wt_bail("cannot connect");
+		wt_test_pull_copy(&c, name);
+		wt_close(&c);
+		printf("1..%u\n", wt_n);
+		return wt_failed ? 1 : 0;
+	}
 	snprintf(name, sizeof(name), "wire-test-%ld-%ld", (long)getpid(),
 		 (long)time(NULL));
 	snprintf(missing, sizeof(missing), "wire-test-%ld-%ld-missing",

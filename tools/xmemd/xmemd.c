@@ -210,8 +210,8 @@ struct xmemd_conn {
 
 /*
  * Everything the daemon knows; only the main loop touches it.  Pull
- * workers read @secret, @secret_len, @verbose and @pull_efd, which do not
- * change once the loop runs.
+ * workers read @secret, @secret_len, @verbose, @pull_efd, @pull_chunk and
+ * @pull_depth, which do not change once the loop runs.
  */
 static struct {
 	struct rdma_event_channel *ec;
@@ -235,6 +235,8 @@ static struct {
 	uint8_t secret[XMEM_AUTH_SECRET_MAX];
 	size_t secret_len;
 	int pull_efd;
+	uint32_t pull_chunk;
+	unsigned int pull_depth;
 } xmemd = { .dirfd = -1, .pull_efd = -1 };
 
 /* Authentication states of a connection. */
@@ -1903,8 +1905,9 @@ static uint32_t xmemd_auth(struct xmemd_conn *conn,
  * with the pull's @cond.  Fields are owned as their comments say.
  */
 #define XMEMD_PULL_MAX		8	/* pulls in flight at once */
-#define XMEMD_PULL_CHUNK	(1u << 20)	/* bytes per RDMA READ at most */
-#define XMEMD_PULL_DEPTH	16	/* RDMA READs in flight */
+/* Defaults of --pull-chunk (bytes per RDMA READ) and --pull-depth. */
+#define XMEMD_PULL_CHUNK	(1u << 20)
+#define XMEMD_PULL_DEPTH	16
 #define XMEMD_PULL_NRX		4	/* receive buffers towards the source */
 #define XMEMD_PULL_STEP_MS	30000	/* a CM step, a reply, a READ */
 /* The whole pull, so that the answer comes within XMEM_PULL_TIMEOUT_SEC. */
@@ -1941,6 +1944,7 @@ enum {
  * @gid: its group (worker before SIZED, main after)
  * @mode: its permission bits (worker before SIZED, main after)
  * @mem: where to copy to (main before COPYING, worker after)
+ * @copy_secs: seconds the RDMA READs took (worker before DONE, main after)
  * @lock: protects @step, @status and @cancel
  * @cond: signalled when the main thread moves @step or sets @cancel
  * @step: XMEMD_PULL_*
@@ -1965,6 +1969,7 @@ struct xmemd_pull {
 	uint32_t gid;
 	uint32_t mode;
 	void *mem;
+	double copy_secs;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int step;
@@ -2395,12 +2400,12 @@ static int xmemd_src_setup(struct xmemd_src *s)
 		return EIO;
 	}
 	/* Chunks within max_msg_sz, page multiples unless it is smaller. */
-	s->chunk = XMEMD_PULL_CHUNK;
+	s->chunk = xmemd.pull_chunk;
 	if (pattr.max_msg_sz && pattr.max_msg_sz < s->chunk)
 		s->chunk = pattr.max_msg_sz >= XMEMD_PAGE_SIZE ?
 			   pattr.max_msg_sz & ~(XMEMD_PAGE_SIZE - 1) :
 			   pattr.max_msg_sz;
-	s->depth = XMEMD_PULL_DEPTH;
+	s->depth = xmemd.pull_depth;
 	if (attr.max_qp_wr > 0 &&
 	    s->depth + 4 > (unsigned int)attr.max_qp_wr)
 		s->depth = attr.max_qp_wr > 5 ? attr.max_qp_wr - 4 : 1;
@@ -2454,7 +2459,7 @@ static int xmemd_src_connect(struct xmemd_src *s)
 	struct rdma_cm_event *ev;
 	struct ibv_device_attr attr;
 	struct xmem_hello hello;
-	int err;
+	int err, rd;
 
 	s->ec = rdma_create_event_channel();
 	if (!s->ec || xmemd_set_nonblock(s->ec->fd)) {
@@ -2497,8 +2502,9 @@ static int xmemd_src_connect(struct xmemd_src *s)
 	param.private_data = &hello;
 	param.private_data_len = sizeof(hello);
 	/* We issue the READs; the source never reads from us. */
-	param.initiator_depth = attr.max_qp_init_rd_atom < XMEMD_PULL_DEPTH ?
-				attr.max_qp_init_rd_atom : XMEMD_PULL_DEPTH;
+	rd = s->depth < 255 ? (int)s->depth : 255;
+	param.initiator_depth = attr.max_qp_init_rd_atom < rd ?
+				attr.max_qp_init_rd_atom : rd;
 	param.responder_resources = 0;
 	param.retry_count = 7;
 	param.rnr_retry_count = 7;
@@ -2661,6 +2667,13 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 		/* An RC send queue completes in order: the oldest READ. */
 		inflight--;
 		done += size - done < s->chunk ? size - done : s->chunk;
+		/* Completions may never let the wait see a cancel: look. */
+		err = xmemd_src_check(s, s->p->start + XMEMD_PULL_DEADLINE);
+		if (err) {
+			xmemd_pull_log(s->p, "copy stopped after %" PRIu64 " of %" PRIu64 " bytes: %s",
+				       done, size, strerror(err));
+			return err;
+		}
 	}
 	return 0;
 }
@@ -2743,7 +2756,9 @@ static void *xmemd_pull_worker(void *arg)
 		pthread_mutex_lock(&p->lock);
 		mem = p->mem;
 		pthread_mutex_unlock(&p->lock);
+		p->copy_secs = xmemd_now();
 		err = xmemd_src_copy(&s, mem, raddr, rkey);
+		p->copy_secs = xmemd_now() - p->copy_secs;
 	}
 	if (s.attached && err != ECANCELED) {
 		derr = xmemd_src_region(&s, XMEM_REGION_OP_DETACH, &rep);
@@ -3047,6 +3062,9 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 	pthread_join(p->thread, NULL);
 	/* The worker has ended: its fields are ours now. */
 	status = p->status;
+	/* Nobody would learn of a copy made for a failed connection. */
+	if (conn && conn->failed)
+		conn = NULL;
 	if (!status && !conn)
 		status = ECANCELED;
 	if (!status && xmemd_region_find(p->name))
@@ -3076,15 +3094,18 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 	secs = xmemd_now() - p->start;
 
 	if (!status)
-		xmemd_pull_log(p, "%" PRIu64 " bytes in %.3f s (%.1f MiB/s): region %" PRIu64 ", owner %u:%u mode %04o",
+		xmemd_pull_log(p, "%" PRIu64 " bytes in %.3f s (%.1f MiB/s; the RDMA READs %.3f s, %.1f MiB/s): region %" PRIu64 ", owner %u:%u mode %04o",
 			       r->size, secs, r->size / 1048576.0 /
-			       (secs > 0 ? secs : 1e-9), r->id, r->uid,
-			       r->gid, r->mode);
+			       (secs > 0 ? secs : 1e-9), p->copy_secs,
+			       r->size / 1048576.0 /
+			       (p->copy_secs > 0 ? p->copy_secs : 1e-9),
+			       r->id, r->uid, r->gid, r->mode);
 	else
 		xmemd_pull_log(p, "FAILED after %.3f s: %s (%s)%s", secs,
 			       strerror(status), xmemd_errname(status),
 			       conn ? "" : "; the requester is gone");
-	if (conn) {
+	if (p->conn) {
+		conn = p->conn;
 		rep = (void *)xmemd_tx_buf(conn, p->tx);
 		xmemd_region_rep_hdr(rep, p->tag);
 		if (status) {
@@ -3103,6 +3124,12 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 				xmemd_conn_log(conn, "ibv_post_send: %s",
 					       strerror(err));
 				xmemd_conn_fail(conn);
+			}
+			/* An answer that cannot go out: undo the copy. */
+			if (!status) {
+				xmemd_pull_log(p, "the answer cannot be sent: copy removed");
+				xmemd_conn_detach(conn, r);
+				xmemd_region_free(r, true);
 			}
 		}
 	}
@@ -3719,6 +3746,8 @@ static void xmemd_usage(FILE *f)
 		"  -s, --secret-file FILE  authenticate clients with the shared secret\n"
 		"                       in FILE (16 to 128 bytes; a final newline is\n"
 		"                       not part of it); default: no authentication\n"
+		"      --pull-chunk SIZE  bytes per RDMA READ of a PULL (default 1M)\n"
+		"      --pull-depth N   RDMA READs of a PULL in flight (default 16)\n"
 		"  -v, --verbose        verbose log\n"
 		"  -h, --help           this help\n",
 		xmemd_prog, XMEMD_CONFIG, (unsigned int)XMEM_PROTO_DEFAULT_PORT);
@@ -3771,6 +3800,14 @@ struct xmemd_settings {
 	const char *dir;
 	const char *secret_file;
 	bool verbose;
+	uint64_t pull_chunk;
+	unsigned long pull_depth;
+};
+
+/* Long options without a short form. */
+enum {
+	XMEMD_OPT_PULL_CHUNK = 256,
+	XMEMD_OPT_PULL_DEPTH,
 };
 
 /*
@@ -3816,6 +3853,26 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 	case 's':
 		set->secret_file = strdup(val);
 		return set->secret_file ? 0 : 2;
+	case XMEMD_OPT_PULL_CHUNK:
+		if (xmemd_parse_size(val, &set->pull_chunk) ||
+		    set->pull_chunk < XMEMD_PAGE_SIZE ||
+		    set->pull_chunk > (1ULL << 30) ||
+		    set->pull_chunk % XMEMD_PAGE_SIZE) {
+			fprintf(stderr, "%s: %s %s: not a multiple of 4K from 4K to 1G\n",
+				xmemd_prog, where, val);
+			return 2;
+		}
+		return 0;
+	case XMEMD_OPT_PULL_DEPTH:
+		errno = 0;
+		set->pull_depth = strtoul(val, &end, 10);
+		if (errno || *end || end == val || !set->pull_depth ||
+		    set->pull_depth > 1024) {
+			fprintf(stderr, "%s: %s %s: not a number from 1 to 1024\n",
+				xmemd_prog, where, val);
+			return 2;
+		}
+		return 0;
 	case 'v':
 		if (!strcmp(val, "yes") || !strcmp(val, "1")) {
 			set->verbose = true;
@@ -3833,7 +3890,8 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 
 /*
  * The config file: "key value" lines, '#' comments, blank lines.  Keys:
- * port, address, capacity, dir, verbose, secret-file.  A missing default file is fine;
+ * port, address, capacity, dir, verbose, secret-file, pull-chunk, pull-depth.
+ * A missing default file is fine;
  * a missing file named with -f is not.  Returns 0, 1 or 2.
  */
 static int xmemd_read_config(struct xmemd_settings *set, const char *path,
@@ -3842,6 +3900,8 @@ static int xmemd_read_config(struct xmemd_settings *set, const char *path,
 	static const struct { const char *key; int opt; } keys[] = {
 		{ "port", 'p' }, { "address", 'a' }, { "capacity", 'c' },
 		{ "dir", 'd' }, { "verbose", 'v' }, { "secret-file", 's' },
+		{ "pull-chunk", XMEMD_OPT_PULL_CHUNK },
+		{ "pull-depth", XMEMD_OPT_PULL_DEPTH },
 	};
 	char line[1024], where[64], *key, *val, *e;
 	unsigned int lineno = 0, i;
@@ -3923,6 +3983,8 @@ int main(int argc, char **argv)
 		{ "capacity", required_argument, NULL, 'c' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "secret-file", required_argument, NULL, 's' },
+		{ "pull-chunk", required_argument, NULL, XMEMD_OPT_PULL_CHUNK },
+		{ "pull-depth", required_argument, NULL, XMEMD_OPT_PULL_DEPTH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -3934,7 +3996,7 @@ int main(int argc, char **argv)
 	unsigned long port;
 	uint64_t capacity;
 	sigset_t mask;
-	char where[8];
+	char where[16];
 	int sigfd, opt, ret;
 	long pages, psize;
 
@@ -3970,7 +4032,14 @@ int main(int argc, char **argv)
 		case 'c':
 		case 'd':
 		case 's':
-			snprintf(where, sizeof(where), "-%c", opt);
+		case XMEMD_OPT_PULL_CHUNK:
+		case XMEMD_OPT_PULL_DEPTH:
+			if (opt == XMEMD_OPT_PULL_CHUNK)
+				snprintf(where, sizeof(where), "--pull-chunk");
+			else if (opt == XMEMD_OPT_PULL_DEPTH)
+				snprintf(where, sizeof(where), "--pull-depth");
+			else
+				snprintf(where, sizeof(where), "-%c", opt);
 			if (xmemd_setting(&set, opt, optarg, where))
 				return 2;
 			break;
@@ -3990,6 +4059,8 @@ int main(int argc, char **argv)
 	capacity = set.capacity;
 	xmemd.verbose = set.verbose;
 	xmemd.dir = set.dir;
+	xmemd.pull_chunk = set.pull_chunk ? set.pull_chunk : XMEMD_PULL_CHUNK;
+	xmemd.pull_depth = set.pull_depth ? set.pull_depth : XMEMD_PULL_DEPTH;
 	if (set.secret_file && xmemd_load_secret(set.secret_file))
 		return 1;
 
