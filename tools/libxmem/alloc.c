@@ -1394,7 +1394,8 @@ static struct span *owner_span(const void *ptr)
 	return s;
 }
 
-void xa_free(void *ptr)
+/* Everything xa_free()'s fast path does not handle, checks included. */
+static void __attribute__((noinline, cold)) free_slow(void *ptr)
 {
 	struct span *s;
 	struct tcache *tc;
@@ -1440,6 +1441,41 @@ void xa_free(void *ptr)
 	}
 	arena_put_many(&ptr, 1);
 	acct_poll();
+}
+
+/*
+ * free(): the fast path is a small object of this heap going into a
+ * thread cache that has room, with nothing suspicious about it; a leaf
+ * function of a few loads.  Anything else (NULL, foreign or large
+ * pointers, a full cache, a possible double free) takes free_slow(),
+ * which repeats the checks and says what is wrong.
+ */
+void xa_free(void *ptr)
+{
+	uintptr_t off = (uintptr_t)ptr - heap.base;
+	struct tcache *tc = my_tc;
+	const struct span *s;
+	uint32_t sn, rel, idx;
+	struct tbin *b;
+	uint64_t *w = ptr;
+
+	if (unlikely(off >= heap.va_size || !tc))
+		goto slow;
+	sn = heap.pagemap[off >> PG_SHIFT];
+	s = &heap.spans[sn];
+	if (unlikely(!sn || s->kind != SPAN_SMALL))
+		goto slow;
+	rel = (uint32_t)(off - ((uintptr_t)s->start << PG_SHIFT));
+	idx = (uint32_t)(((uint64_t)rel * cls_inv[s->cls]) >> 32);
+	b = &tc->bin[s->cls];
+	if (unlikely(idx * cls_size[s->cls] != rel || b->n == b->cap ||
+		     w[1] == heap.tc_key))
+		goto slow;
+	w[1] = heap.tc_key;
+	b->slot[b->n++] = ptr;
+	return;
+slow:
+	free_slow(ptr);
 }
 
 size_t xa_usable_size(const void *ptr)
