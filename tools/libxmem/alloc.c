@@ -639,41 +639,51 @@ static void backend_release(uint32_t from, uint32_t to, bool top)
 
 		madvise((void *)(heap.base + l), b - l, MADV_DONTNEED);
 	}
-	if (a < sh && heap.bk == BK_ANON) {
-		madvise((void *)(heap.base + a), (b < sh ? b : sh) - a,
-			MADV_REMOVE);
-	} else if (a < sh) {
+	if (a < sh) {
 		size_t e = b < sh ? b : sh;
 
-		zeroes = false;
+		/*
+		 * At the top nothing above @a is in use, up to the region's
+		 * end: the region can end at the next XMEM_GROW boundary
+		 * above @a.  Unmap the tail first: the module refuses to
+		 * shrink under a mapping.
+		 */
 		if (top && heap.can_resize && heap.can_shrink &&
-		    heap.mapped_bytes == sh && e == sh) {
+		    heap.mapped_bytes == sh) {
 			size_t keep = a + heap.grow_bytes - 1;
 
 			keep -= keep % heap.grow_bytes;
-			/* Unmap the tail first: the module may refuse to
-			 * shrink a range that is mapped. */
-			if (keep < e &&
-			    raw_mmap((void *)(heap.base + keep), e - keep,
+			if (keep < sh &&
+			    raw_mmap((void *)(heap.base + keep), sh - keep,
 				     PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 				     MAP_FIXED | MAP_NORESERVE, -1, 0) !=
 			    MAP_FAILED) {
-				if (!region_resize(keep)) {
+				if (heap.bk == BK_ANON || !region_resize(keep)) {
 					heap.region_bytes = keep;
 					heap.shared_bytes = keep;
 					heap.mapped_bytes = keep;
 					heap.limit = keep >> PG_SHIFT;
 					heap.shrinks++;
 					atomic_store(&acct_force, 1);
-					e = keep;
+					if (e > keep)
+						e = keep;
 				} else {
 					heap.can_shrink = false;
-					map_shared(keep, e);
+					map_shared(keep, sh);
 				}
 			}
 		}
-		if (a < e)
-			map_shared(a, e);
+		if (heap.bk == BK_ANON) {
+			if (a < e)
+				madvise((void *)(heap.base + a), e - a,
+					MADV_REMOVE);
+		} else {
+			/* The module's cache keeps its copy until it evicts
+			 * it: not known to be zero. */
+			zeroes = false;
+			if (a < e)
+				map_shared(a, e);
+		}
 	}
 	if (top && zeroes && heap.zero_hw <= to)
 		heap.zero_hw = from;
@@ -942,6 +952,7 @@ static int heap_setup(void)
 		heap.bk = BK_ANON;
 		heap.region_bytes = reserve;
 		heap.can_resize = !env_true("XMEM_ANON_NORESIZE");
+		heap.can_shrink = true;
 		strcpy(heap.name, "anon");
 	} else if (env_is("XMEM_BACKEND", "local")) {
 		heap.bk = BK_LOCAL;
