@@ -10,8 +10,8 @@
  * used.  The working set is small, so after the first batch every
  * allocation is resident: this measures the allocator's fast path, not
  * the network.  Throughput is operations (malloc + free) per second of
- * wall time, all threads together; each figure is the best of ten
- * alternating runs of a tenth of --seconds (the machine is shared and
+ * wall time, all threads together; each figure is the best of 20
+ * alternating runs of a 20th of --seconds (the machine is shared and
  * noise only ever slows a run, so alternating short runs and keeping the
  * best of each compares the allocators under the same conditions).
  *
@@ -37,6 +37,9 @@
 #include <time.h>
 
 #include "xmem_alloc.h"
+
+/* Alternating runs per allocator; each lasts --seconds / REPS. */
+#define REPS 20
 
 struct workload {
 	const char *name;
@@ -207,16 +210,17 @@ int main(int argc, char **argv)
 			int rep;
 
 			/* Warm both up (first touch of the region's pages),
-			 * then the best of ten alternating runs each: the
+			 * then the best of REPS alternating runs each: the
 			 * machine is shared, and noise only ever slows. */
-			measure(w, true, threads, seconds / 10);
-			measure(w, false, threads, seconds / 10);
+			measure(w, true, threads, seconds / REPS);
+			measure(w, false, threads, seconds / REPS);
 			g = x = 0;
-			for (rep = 0; rep < 10; rep++) {
-				double v = measure(w, false, threads, seconds / 10);
+			for (rep = 0; rep < REPS; rep++) {
+				double v = measure(w, false, threads,
+						   seconds / REPS);
 
 				g = v > g ? v : g;
-				v = measure(w, true, threads, seconds / 10);
+				v = measure(w, true, threads, seconds / REPS);
 				x = v > x ? v : x;
 			}
 			if (x / g < worst)
