@@ -18,6 +18,8 @@
 
 #include <kunit/visibility.h>
 #include <linux/kobject.h>
+#include <linux/limits.h>
+#include <linux/overflow.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
@@ -92,13 +94,19 @@ VISIBLE_IF_KUNIT void xmem_acct_set(struct xmem_acct *acct,
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_acct_set);
 
+static void xmem_acct_add(u64 *sum, u64 val)
+{
+	if (check_add_overflow(*sum, val, sum))
+		*sum = U64_MAX;
+}
+
 /**
  * xmem_acct_sum() - a region's counters, summed over its open files
  * @region: the region
  * @sum: out, the sums (reserved fields zero)
  *
  * Each file's share is at most XMEM_REGION_MAX_BYTES, so the sums do not
- * overflow for fewer than 2^24 files.
+ * overflow for fewer than 2^24 files; past that they stick at U64_MAX.
  *
  * Context: process context; takes xmem_acct_lock.
  */
@@ -112,9 +120,9 @@ VISIBLE_IF_KUNIT void xmem_acct_sum(const struct xmem_region *region,
 	list_for_each_entry(acct, &xmem_acct_list, node) {
 		if (acct->region != region)
 			continue;
-		sum->slabs += acct->val.slabs;
-		sum->bytes_in_use += acct->val.bytes_in_use;
-		sum->bytes_reserved += acct->val.bytes_reserved;
+		xmem_acct_add(&sum->slabs, acct->val.slabs);
+		xmem_acct_add(&sum->bytes_in_use, acct->val.bytes_in_use);
+		xmem_acct_add(&sum->bytes_reserved, acct->val.bytes_reserved);
 	}
 	spin_unlock(&xmem_acct_lock);
 }
