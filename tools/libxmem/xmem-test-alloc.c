@@ -90,6 +90,12 @@ static bool stats(struct xmem_alloc_stats *st)
 	return true;
 }
 
+/* XMEM_IOC_ACCOUNT on @fd: 0 or the errno. */
+static int account(int fd, const struct xmem_account *a)
+{
+	return ioctl(fd, XMEM_IOC_ACCOUNT, a) ? errno : 0;
+}
+
 /* The module's sums equal libxmem's counters (+ @extra of our file). */
 static void check_sysfs(const char *when, const struct xmem_alloc_stats *st,
 			const struct xmem_account *extra)
@@ -119,7 +125,7 @@ int main(void)
 	char *small[2000], *big[12];
 	unsigned int i;
 	bool intact;
-	int fd, fd2;
+	int fd, fd2, err;
 
 	/* A small region that must grow: 4 MiB, 4 MiB steps and trim. */
 	setenv("XMEM_RESERVE", "4M", 1);
@@ -186,35 +192,36 @@ int main(void)
 	mine.slabs = 1;
 	mine.bytes_in_use = 100;
 	mine.bytes_reserved = 4096;
-	check(!ioctl(fd, XMEM_IOC_ACCOUNT, &mine), "ACCOUNT on a second file");
+	err = account(fd, &mine);
+	check(!err, "ACCOUNT on a second file: %s", strerror(err));
 	check_sysfs("two files", &st, &mine);
 	mine.slabs = 3;
 	mine.bytes_in_use = 5000;
 	mine.bytes_reserved = 8192;
-	check(!ioctl(fd, XMEM_IOC_ACCOUNT, &mine), "ACCOUNT replaces");
+	err = account(fd, &mine);
+	check(!err, "ACCOUNT replaces: %s", strerror(err));
 	check_sysfs("replaced", &st, &mine);
 
 	/* Bad reports: EINVAL and nothing changes. */
 	bad = mine;
 	bad.bytes_in_use = bad.bytes_reserved + 1;
-	errno = 0;
-	check(ioctl(fd, XMEM_IOC_ACCOUNT, &bad) && errno == EINVAL,
-	      "bytes_in_use > bytes_reserved refused: %s", strerror(errno));
+	err = account(fd, &bad);
+	check(err == EINVAL, "bytes_in_use > bytes_reserved refused: %s",
+	      strerror(err));
 	bad = mine;
 	bad.reserved[2] = 1;
-	errno = 0;
-	check(ioctl(fd, XMEM_IOC_ACCOUNT, &bad) && errno == EINVAL,
-	      "nonzero reserved field refused: %s", strerror(errno));
+	err = account(fd, &bad);
+	check(err == EINVAL, "nonzero reserved field refused: %s",
+	      strerror(err));
 	bad = mine;
 	bad.bytes_reserved = bad.bytes_in_use = 1ull << 41;
-	errno = 0;
-	check(ioctl(fd, XMEM_IOC_ACCOUNT, &bad) && errno == EINVAL,
-	      "bytes_reserved > 1 TiB refused: %s", strerror(errno));
+	err = account(fd, &bad);
+	check(err == EINVAL, "bytes_reserved > 1 TiB refused: %s",
+	      strerror(err));
 	fd2 = open("/dev/xmem", O_RDWR | O_CLOEXEC);
-	errno = 0;
-	check(fd2 >= 0 && ioctl(fd2, XMEM_IOC_ACCOUNT, &mine) &&
-	      errno == EINVAL, "ACCOUNT on an unbound file refused: %s",
-	      strerror(errno));
+	err = fd2 >= 0 ? account(fd2, &mine) : errno;
+	check(err == EINVAL, "ACCOUNT on an unbound file refused: %s",
+	      strerror(err));
 	if (fd2 >= 0)
 		close(fd2);
 	check_sysfs("after refused reports", &st, &mine);
