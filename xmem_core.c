@@ -50,6 +50,7 @@
 #include <linux/workqueue.h>
 
 #include "uapi/xmem.h"
+#include "xmem_acct.h"
 #include "xmem_appliance.h"
 #include "xmem_compat.h"
 #include "xmem_pager.h"
@@ -141,11 +142,13 @@ struct xmem_core_region {
  *	Set once, with release semantics, under @lock; read without it
  *	(->mmap runs under mmap_lock, which ATTACH's copy_to_user() may take
  *	inside @lock) and stable until the file is released.
+ * @acct: its allocator counters (XMEM_IOC_ACCOUNT)
  */
 struct xmem_file {
 	/* Serialises ATTACH: protects the transition of region from NULL. */
 	struct mutex lock;
 	struct xmem_core_region *region;
+	struct xmem_acct acct;
 };
 
 /**
@@ -674,6 +677,7 @@ static const struct attribute_group xmem_core_region_group = {
 
 static const struct attribute_group *xmem_core_region_groups[] = {
 	&xmem_core_region_group,
+	&xmem_acct_group,
 	NULL,
 };
 
@@ -862,6 +866,7 @@ static int xmem_release(struct inode *inode, struct file *file)
 {
 	struct xmem_file *xf = file->private_data;
 
+	xmem_acct_release(&xf->acct);
 	/* Dirty pages stay cached; they are written back on eviction. */
 	if (xf->region)
 		xmem_region_put(&xf->region->r);
@@ -1382,6 +1387,7 @@ static long xmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct xmem_file *xf = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	struct xmem_core_region *cr;
 
 	switch (cmd) {
 	case XMEM_IOC_VERSION:
@@ -1398,6 +1404,9 @@ static long xmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xmem_ioctl_destroy(uarg);
 	case XMEM_IOC_LIST:
 		return xmem_ioctl_list(uarg);
+	case XMEM_IOC_ACCOUNT:
+		cr = smp_load_acquire(&xf->region);	/* see ATTACH */
+		return xmem_acct_ioctl(&xf->acct, cr ? &cr->r : NULL, uarg);
 	default:
 		pr_warn_ratelimited("unknown ioctl %#x from %s[%d]\n", cmd,
 				    current->comm, task_pid_nr(current));

@@ -15,7 +15,9 @@ import datetime
 import json
 import sys
 
-# Rows every run must have (xmem-malloc-bench rows are optional).
+MALLOC_CASES = ["small.1t", "small.2t", "large.1t", "large.2t"]
+
+# Rows every run must have.
 EXPECTED = [
     "ib_read_lat.median", "ib_read_bw",
     "xmem.fault.median", "xmem.fault.p99", "xmem.seq",
@@ -24,7 +26,7 @@ EXPECTED = [
     "nvme_swap.rand4x.ro", "nvme_swap.rand4x.rw50", "nvme_swap.seq",
     "dram.rand2x.ro", "dram.rand2x.rw50", "dram.rand4x.ro", "dram.rand4x.rw50",
     "dram.seq",
-]
+] + [f"libxmem.{c}.{a}" for c in MALLOC_CASES for a in ("glibc", "xmem")]
 
 # name: (numerator row, denominator row, target, "<=" or ">=", what)
 RATIOS = {
@@ -36,9 +38,16 @@ RATIOS = {
                             "xmem random reads/s / nvme-rdma swap random "
                             "reads/s, set 2x the limit"),
 }
+# libxmem's fast path within 2x of glibc's: xmem / glibc >= 0.5.
+for _c in MALLOC_CASES:
+    RATIOS["malloc_%s_vs_glibc" % _c.replace(".", "_")] = (
+        f"libxmem.{_c}.xmem", f"libxmem.{_c}.glibc", 0.5, ">=",
+        f"xmem_malloc/free ops/s / glibc's, {_c[:-3]} sizes, "
+        f"{_c[-2]} thread(s), resident")
 
 GROUPS = [("ib_", "transport"), ("xmem.", "xmem"),
-          ("nvme_swap.", "nvme-rdma swap"), ("dram.", "local DRAM")]
+          ("nvme_swap.", "nvme-rdma swap"), ("dram.", "local DRAM"),
+          ("libxmem.", "libxmem malloc")]
 
 
 def group_of(name):
@@ -121,7 +130,7 @@ def table(rows, ratios):
             verdict, val = "n/a", "-"
         else:
             verdict, val = ("pass" if r["met"] else "MISS"), f"{r['value']:.3f}"
-        lines.append(f"  {key:<22} {val:>8}  {r['compare']} {r['target']:<5} "
+        lines.append(f"  {key:<26} {val:>8}  {r['compare']} {r['target']:<5} "
                      f"{verdict:<5} {r['what']}")
     return "\n".join(lines)
 
@@ -182,7 +191,14 @@ def chart(rows, ratios, png):
     txt = "   ".join(
         f"{k}: {r['value']:.2f} ({r['compare']} {r['target']}: "
         f"{'pass' if r['met'] else 'MISS'})" if r["value"] is not None
-        else f"{k}: n/a" for k, r in ratios.items())
+        else f"{k}: n/a" for k, r in ratios.items()
+        if not k.startswith("malloc_"))
+    malloc = [r["value"] for k, r in ratios.items()
+              if k.startswith("malloc_") and r["value"] is not None]
+    if malloc:
+        txt += (f"\nmalloc xmem/glibc, worst of {len(malloc)}: "
+                f"{min(malloc):.2f} (>= 0.5: "
+                f"{'pass' if min(malloc) >= 0.5 else 'MISS'})")
     fig.suptitle("xmem make bench: " + txt, fontsize=9)
     fig.tight_layout()
     fig.savefig(png, dpi=100)

@@ -16,6 +16,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
+#include "../xmem_acct.h"
 #include "../xmem_pager.h"
 #include "../xmem_rdma.h"
 #include "../xmem_wire.h"
@@ -925,6 +926,94 @@ static struct kunit_suite xmem_pager_suite = {
 };
 
 kunit_test_suites(&xmem_wire_suite, &xmem_pager_suite);
+
+/* --- allocator accounting --- */
+
+static void xmem_acct_test_check(struct kunit *test)
+{
+	struct xmem_account a = { .slabs = 2, .bytes_in_use = 100,
+				  .bytes_reserved = 8192 };
+
+	KUNIT_EXPECT_EQ(test, xmem_acct_check(&a, "t"), 0);
+	a.bytes_in_use = 8192;
+	KUNIT_EXPECT_EQ(test, xmem_acct_check(&a, "t"), 0);
+	a.bytes_in_use = 8193;
+	KUNIT_EXPECT_EQ(test, xmem_acct_check(&a, "t"), -EINVAL);
+	a.bytes_in_use = 0;
+	a.reserved[4] = 1;
+	KUNIT_EXPECT_EQ(test, xmem_acct_check(&a, "t"), -EINVAL);
+	a.reserved[4] = 0;
+	a.bytes_reserved = XMEM_REGION_MAX_BYTES + 1;
+	KUNIT_EXPECT_EQ(test, xmem_acct_check(&a, "t"), -EINVAL);
+	a.bytes_reserved = XMEM_REGION_MAX_BYTES;
+	KUNIT_EXPECT_EQ(test, xmem_acct_check(&a, "t"), 0);
+	a.bytes_reserved = 1;
+	KUNIT_EXPECT_EQ(test, xmem_acct_check(&a, "t"), -EINVAL);
+	a.slabs = 0;
+	KUNIT_EXPECT_EQ(test, xmem_acct_check(&a, "t"), 0);
+}
+
+/* Sums per region over the files that reported; release withdraws. */
+static void xmem_acct_test_sum(struct kunit *test)
+{
+	struct xmem_region *r1, *r2;
+	struct xmem_acct *f;
+	struct xmem_account sum;
+	const struct xmem_account v[3] = {
+		{ .slabs = 1, .bytes_in_use = 10, .bytes_reserved = 4096 },
+		{ .slabs = 2, .bytes_in_use = 20, .bytes_reserved = 8192 },
+		{ .slabs = 4, .bytes_in_use = 40, .bytes_reserved = 16384 },
+	};
+
+	r1 = kunit_kzalloc(test, sizeof(*r1), GFP_KERNEL);
+	r2 = kunit_kzalloc(test, sizeof(*r2), GFP_KERNEL);
+	f = kunit_kcalloc(test, 3, sizeof(*f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r1);
+	KUNIT_ASSERT_NOT_NULL(test, r2);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+
+	xmem_acct_sum(r1, &sum);
+	KUNIT_EXPECT_EQ(test, sum.slabs, 0);
+	xmem_acct_set(&f[0], r1, &v[0]);
+	xmem_acct_set(&f[1], r1, &v[1]);
+	xmem_acct_set(&f[2], r2, &v[2]);
+	xmem_acct_sum(r1, &sum);
+	KUNIT_EXPECT_EQ(test, sum.slabs, 3);
+	KUNIT_EXPECT_EQ(test, sum.bytes_in_use, 30);
+	KUNIT_EXPECT_EQ(test, sum.bytes_reserved, 12288);
+	xmem_acct_sum(r2, &sum);
+	KUNIT_EXPECT_EQ(test, sum.bytes_reserved, 16384);
+	/* A new report replaces the file's share, it does not add to it. */
+	xmem_acct_set(&f[0], r1, &v[2]);
+	xmem_acct_sum(r1, &sum);
+	KUNIT_EXPECT_EQ(test, sum.slabs, 6);
+	KUNIT_EXPECT_EQ(test, sum.bytes_reserved, 24576);
+	/* Release withdraws it; twice is harmless. */
+	xmem_acct_release(&f[1]);
+	xmem_acct_release(&f[1]);
+	xmem_acct_sum(r1, &sum);
+	KUNIT_EXPECT_EQ(test, sum.slabs, 4);
+	KUNIT_EXPECT_EQ(test, sum.bytes_in_use, 40);
+	xmem_acct_release(&f[0]);
+	xmem_acct_release(&f[2]);
+	xmem_acct_sum(r1, &sum);
+	KUNIT_EXPECT_EQ(test, sum.bytes_reserved, 0);
+	xmem_acct_sum(r2, &sum);
+	KUNIT_EXPECT_EQ(test, sum.bytes_reserved, 0);
+}
+
+static struct kunit_case xmem_acct_cases[] = {
+	KUNIT_CASE(xmem_acct_test_check),
+	KUNIT_CASE(xmem_acct_test_sum),
+	{}
+};
+
+static struct kunit_suite xmem_acct_suite = {
+	.name = "xmem_acct",
+	.test_cases = xmem_acct_cases,
+};
+
+kunit_test_suite(xmem_acct_suite);
 
 MODULE_DESCRIPTION("KUnit tests for xmem");
 MODULE_LICENSE("GPL");

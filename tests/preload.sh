@@ -10,6 +10,14 @@
 #	ok N - sort: heap on the appliance region (backend xmem)
 #	ok N - sort: peak heap 9437184 >= 2 x local limit 2097152
 #	ok N - sort: 8388608 bytes placed on the appliance > local limit
+#	ok N - sort: alloc/ counters gone after exit
+#	ok N - sort: region destroyed after exit
+#
+# python3 also reads its region's alloc/ counters (XMEM_IOC_ACCOUNT, from
+# libxmem) while it runs: bytes_in_use must be above the local limit.
+# "alloc" runs xmem-test-alloc: the region grows and shrinks through
+# XMEM_IOC_RESIZE (sizes read from the module), the data stays intact,
+# and alloc/ equals libxmem's counters summed over open files.
 #
 # "Placed" is what the module wrote to the appliance for the program's
 # region (regions/<name>/stats/bytes_written).  Without per-region stats
@@ -25,12 +33,12 @@ set -uo pipefail
 lib=${XMEM_LIB:-/xmem/lib}/libxmem-preload.so
 limit=2M
 sys=/sys/class/misc/xmem
-names=(sort sqlite3 python3 fork)
+names=(sort sqlite3 python3 fork alloc)
 
 while (($#)); do
 	case $1 in
 	--limit) limit=$2; shift 2 ;;
-	-h|--help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "preload.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -107,6 +115,13 @@ h = hashlib.sha256()
 for i, s in rows:
     h.update(s.encode())
 print(len(rows), h.hexdigest())
+# Under libxmem: what the module shows for this heap, on stderr.
+import os, sys
+d = "/sys/class/misc/xmem/regions/preload-python3-%d/alloc/" % os.getpid()
+if os.path.isdir(d):
+    print("alloc", *(open(d + f).read().strip()
+                     for f in ("slabs", "bytes_in_use", "bytes_reserved")),
+          file=sys.stderr)
 EOF
 
 # fork(): the child scribbles over and frees the parent's structure; with
@@ -142,9 +157,50 @@ run_prog() {	# run_prog NAME: the program's command line
 	esac
 }
 
+# after_exit NAME REGION: the region's alloc/ counters went with the
+# process; then destroy the region (nothing else frees it).
+after_exit() {
+	local d=$sys/regions/$2
+	check "$1: alloc/ counters gone after exit ($(cat "$d/alloc/slabs" \
+		"$d/alloc/bytes_in_use" "$d/alloc/bytes_reserved" 2>&1 | xargs))" \
+		test "$(cat "$d/alloc/slabs" "$d/alloc/bytes_in_use" \
+			"$d/alloc/bytes_reserved" 2>/dev/null | xargs)" = "0 0 0"
+	check "$1: region $2 destroyed after exit" \
+		xmemctl region destroy "$2"
+}
+
+# The allocator's own checks: growth, shrink, accounting.
+run_alloc() {
+	local prog=${XMEM_LIB:-/xmem/lib}/../bin/xmem-test-alloc line region
+	[[ -x $prog ]] || prog=$(command -v xmem-test-alloc)
+	if [[ ! -x $prog ]]; then
+		emit not-ok "alloc: xmem-test-alloc missing"
+		return
+	fi
+	"$prog" >"$tmp/alloc.out" 2>&1
+	echo "# alloc: exit status $?"
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) emit ok "alloc: ${line#ok - }" ;;
+		"not ok - "*) emit not-ok "alloc: ${line#not ok - }" ;;
+		"region "*) region=${line#region } ;;
+		*) echo "# $line" ;;
+		esac
+	done <"$tmp/alloc.out"
+	if [[ -z ${region:-} ]]; then
+		emit not-ok "alloc: xmem-test-alloc did not finish"
+		return
+	fi
+	after_exit alloc "$region"
+}
+
 echo "# preload: kernel $(uname -r), local limit $limit ($limit_b bytes)," \
 	"was $old_limit; library $lib"
 for name in "${names[@]}"; do
+	if [[ $name == alloc ]]; then
+		run_alloc
+		continue
+	fi
 	start=$SECONDS
 	if ! run_prog "$name" >"$tmp/$name.plain" 2>"$tmp/$name.plain.err"; then
 		emit not-ok "$name: fails without libxmem: $(head -c 200 "$tmp/$name.plain.err")"
@@ -189,5 +245,12 @@ for name in "${names[@]}"; do
 	fi
 	check "$name: $placed bytes placed on the appliance > local limit ($how)" \
 		test "$placed" -gt "$limit_b"
+	if [[ $name == python3 ]]; then
+		read -r _ slabs used resv < <(grep '^alloc ' "$tmp/$name.err")
+		check "$name: alloc/ while running: ${slabs:-?} slabs, ${used:-?} bytes in use > local limit, <= ${resv:-?} reserved" \
+			test "${slabs:-0}" -gt 0 -a "${used:-0}" -gt "$limit_b" \
+			-a "${used:-0}" -le "${resv:-0}"
+	fi
+	[[ -n $region ]] && after_exit "$name" "$region"
 done
 finish

@@ -11,7 +11,7 @@
  * reattached after a reconnection) until XMEM_IOC_DETACH or module unload,
  * whatever the processes do; it lives on the appliance until
  * XMEM_IOC_DESTROY.  Version 1.1 added DETACH, RESIZE, DESTROY, LIST and
- * the @mode of struct xmem_attach.
+ * the @mode of struct xmem_attach; 1.2 added ACCOUNT.
  *
  * The mmap offset is relative to the start of the region.  msync(MS_SYNC)
  * and fsync() return once every dirty page of the range (fsync: of the
@@ -28,7 +28,7 @@
 #include <linux/types.h>
 
 #define XMEM_UAPI_MAJOR		1
-#define XMEM_UAPI_MINOR		1
+#define XMEM_UAPI_MINOR		2
 
 /* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
 #define XMEM_REGION_NAME_MAX	64
@@ -192,6 +192,30 @@ struct xmem_region_list {
 	__u64 reserved[2];
 };
 
+/**
+ * struct xmem_account - XMEM_IOC_ACCOUNT
+ * @slabs: in, slabs (page runs, size-class pages) the allocator has in use
+ * @bytes_in_use: in, bytes it has handed to its callers
+ * @bytes_reserved: in, bytes of the region it holds (at most 1 TiB)
+ * @reserved: in, must be zero
+ *
+ * For an allocator that carves slabs out of a region in user space
+ * (libxmem): replaces this open file's contribution to the counters of
+ * the region the file is bound to, shown as sums over the region's open
+ * files in /sys/class/misc/xmem/regions/<name>/alloc/.  The contribution
+ * goes away when the file is released.  Nothing is written back.
+ *
+ * Errors: EINVAL (file not bound to a region, a reserved field not zero,
+ * @bytes_in_use above @bytes_reserved, @bytes_reserved above 1 TiB, or
+ * more @slabs than @bytes_reserved), EFAULT.
+ */
+struct xmem_account {
+	__u64 slabs;
+	__u64 bytes_in_use;
+	__u64 bytes_reserved;
+	__u64 reserved[5];
+};
+
 #define XMEM_IOC_MAGIC		0xB8
 
 /* Numbers start at 1: 0 is never a valid command. */
@@ -202,5 +226,6 @@ struct xmem_region_list {
 #define XMEM_IOC_RESIZE		_IOWR(XMEM_IOC_MAGIC, 5, struct xmem_region_op)
 #define XMEM_IOC_DESTROY	_IOWR(XMEM_IOC_MAGIC, 6, struct xmem_region_op)
 #define XMEM_IOC_LIST		_IOWR(XMEM_IOC_MAGIC, 7, struct xmem_region_list)
+#define XMEM_IOC_ACCOUNT	_IOWR(XMEM_IOC_MAGIC, 8, struct xmem_account)
 
 #endif /* _UAPI_XMEM_H */

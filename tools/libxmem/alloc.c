@@ -48,6 +48,7 @@
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uapi/xmem.h"
@@ -131,6 +132,7 @@ static struct {
 	bool stats_at_exit;
 	bool leak_check;
 	bool frozen;			/* XMEM_FORK=share child: no new use */
+	int64_t acct_interval_ns;	/* XMEM_ACCOUNT_MS; 0: no reports */
 	int report_fd;			/* XMEM_STATS, XMEM_LEAK_CHECK output */
 
 	/* Protects everything below up to tc_lock, and span fields. */
@@ -175,6 +177,28 @@ static __thread int in_init __attribute__((tls_model("initial-exec")));
 static __thread struct tcache *my_tc __attribute__((tls_model("initial-exec")));
 static __thread int my_tc_dead __attribute__((tls_model("initial-exec")));
 static _Atomic unsigned int next_arena;
+
+/*
+ * Reports to the module (XMEM_IOC_ACCOUNT): slow paths mark the counters
+ * changed (acct_touch()) and then offer a report (acct_poll()), which is
+ * sent when the counters changed and XMEM_ACCOUNT_MS passed since the
+ * last one, or at once after the region grew or shrank.  The malloc and
+ * free fast paths do neither.
+ */
+static _Atomic int acct_on;		/* reports wanted and accepted */
+static _Atomic int acct_dirty;		/* changed since the last report */
+static _Atomic int acct_force;		/* report at the next poll */
+static _Atomic int64_t acct_next_ns;	/* no routine report before */
+/* One report at a time; outside every other lock of the allocator. */
+static pthread_mutex_t acct_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static inline void acct_touch(void)
+{
+	if (!atomic_load_explicit(&acct_dirty, memory_order_relaxed))
+		atomic_store_explicit(&acct_dirty, 1, memory_order_relaxed);
+}
+
+static void acct_poll(void);
 static pthread_key_t tc_key_exit;
 static bool key_ready;
 
@@ -556,6 +580,7 @@ static int backend_extend(uint32_t pages)
 			if (heap.bk == BK_ANON || !region_resize(to)) {
 				heap.region_bytes = to;
 				heap.grows++;
+				atomic_store(&acct_force, 1);
 			} else {
 				heap.can_resize = false;
 				to = heap.region_bytes;
@@ -614,40 +639,51 @@ static void backend_release(uint32_t from, uint32_t to, bool top)
 
 		madvise((void *)(heap.base + l), b - l, MADV_DONTNEED);
 	}
-	if (a < sh && heap.bk == BK_ANON) {
-		madvise((void *)(heap.base + a), (b < sh ? b : sh) - a,
-			MADV_REMOVE);
-	} else if (a < sh) {
+	if (a < sh) {
 		size_t e = b < sh ? b : sh;
 
-		zeroes = false;
+		/*
+		 * At the top nothing above @a is in use, up to the region's
+		 * end: the region can end at the next XMEM_GROW boundary
+		 * above @a.  Unmap the tail first: the module refuses to
+		 * shrink under a mapping.
+		 */
 		if (top && heap.can_resize && heap.can_shrink &&
-		    heap.mapped_bytes == sh && e == sh) {
+		    heap.mapped_bytes == sh) {
 			size_t keep = a + heap.grow_bytes - 1;
 
 			keep -= keep % heap.grow_bytes;
-			/* Unmap the tail first: the module may refuse to
-			 * shrink a range that is mapped. */
-			if (keep < e &&
-			    raw_mmap((void *)(heap.base + keep), e - keep,
+			if (keep < sh &&
+			    raw_mmap((void *)(heap.base + keep), sh - keep,
 				     PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 				     MAP_FIXED | MAP_NORESERVE, -1, 0) !=
 			    MAP_FAILED) {
-				if (!region_resize(keep)) {
+				if (heap.bk == BK_ANON || !region_resize(keep)) {
 					heap.region_bytes = keep;
 					heap.shared_bytes = keep;
 					heap.mapped_bytes = keep;
 					heap.limit = keep >> PG_SHIFT;
 					heap.shrinks++;
-					e = keep;
+					atomic_store(&acct_force, 1);
+					if (e > keep)
+						e = keep;
 				} else {
 					heap.can_shrink = false;
-					map_shared(keep, e);
+					map_shared(keep, sh);
 				}
 			}
 		}
-		if (a < e)
-			map_shared(a, e);
+		if (heap.bk == BK_ANON) {
+			if (a < e)
+				madvise((void *)(heap.base + a), e - a,
+					MADV_REMOVE);
+		} else {
+			/* The module's cache keeps its copy until it evicts
+			 * it: not known to be zero. */
+			zeroes = false;
+			if (a < e)
+				map_shared(a, e);
+		}
 	}
 	if (top && zeroes && heap.zero_hw <= to)
 		heap.zero_hw = from;
@@ -916,6 +952,7 @@ static int heap_setup(void)
 		heap.bk = BK_ANON;
 		heap.region_bytes = reserve;
 		heap.can_resize = !env_true("XMEM_ANON_NORESIZE");
+		heap.can_shrink = true;
 		strcpy(heap.name, "anon");
 	} else if (env_is("XMEM_BACKEND", "local")) {
 		heap.bk = BK_LOCAL;
@@ -923,6 +960,14 @@ static int heap_setup(void)
 		err = open_region(reserve);
 		if (!err) {
 			heap.bk = BK_XMEM;
+			/* Reports: the first at the first slow path. */
+			heap.acct_interval_ns =
+				(int64_t)xa_env_bytes("XMEM_ACCOUNT_MS", 10);
+			if (heap.acct_interval_ns > 3600000)
+				heap.acct_interval_ns = 3600000;
+			heap.acct_interval_ns *= 1000000;
+			atomic_store(&acct_on, heap.acct_interval_ns > 0);
+			atomic_store(&acct_force, 1);
 #ifdef XMEM_IOC_RESIZE
 			heap.can_resize = !env_true("XMEM_NORESIZE");
 			heap.can_shrink = true;
@@ -1103,6 +1148,8 @@ static unsigned int arena_take(unsigned int ai, unsigned int c, void **out,
 	}
 	a->allocated[c] += n;
 	pthread_mutex_unlock(&a->lock);
+	if (n)
+		acct_touch();
 	return n;
 }
 
@@ -1159,6 +1206,7 @@ static void arena_put_many(void **objs, unsigned int n)
 	}
 	if (locked)
 		pthread_mutex_unlock(&locked->lock);
+	acct_touch();
 }
 
 static void tc_flush_bin(struct tbin *b, unsigned int keep)
@@ -1255,6 +1303,8 @@ static void *large_alloc(size_t size, size_t align, int kind)
 	pthread_mutex_unlock(&heap.lock);
 	if (!s)
 		return NULL;
+	acct_touch();
+	acct_poll();
 	return span_addr(s);
 }
 
@@ -1280,6 +1330,7 @@ static void *small_alloc_slow(unsigned int c)
 			return NULL;
 		}
 		p = b->slot[--b->n];
+		acct_poll();
 	} else {
 		unsigned int ai = (unsigned int)((uintptr_t)&p >> 12) %
 				  heap.narenas;
@@ -1336,6 +1387,8 @@ static void large_free(struct span *s, const void *p)
 	heap.large_pages -= s->npages;
 	pages_free_locked(s);
 	pthread_mutex_unlock(&heap.lock);
+	acct_touch();
+	acct_poll();
 }
 
 static struct span *owner_span(const void *ptr)
@@ -1352,7 +1405,8 @@ static struct span *owner_span(const void *ptr)
 	return s;
 }
 
-void xa_free(void *ptr)
+/* Everything xa_free()'s fast path does not handle, checks included. */
+static void __attribute__((noinline, cold)) free_slow(void *ptr)
 {
 	struct span *s;
 	struct tcache *tc;
@@ -1388,13 +1442,51 @@ void xa_free(void *ptr)
 				if (b->slot[i] == ptr)
 					bad_free("double free", ptr);
 		}
-		if (unlikely(b->n == b->cap))
+		if (unlikely(b->n == b->cap)) {
 			tc_flush_bin(b, b->cap / 2);
+			acct_poll();
+		}
 		w[1] = heap.tc_key;
 		b->slot[b->n++] = ptr;
 		return;
 	}
 	arena_put_many(&ptr, 1);
+	acct_poll();
+}
+
+/*
+ * free(): the fast path is a small object of this heap going into a
+ * thread cache that has room, with nothing suspicious about it; a leaf
+ * function of a few loads.  Anything else (NULL, foreign or large
+ * pointers, a full cache, a possible double free) takes free_slow(),
+ * which repeats the checks and says what is wrong.
+ */
+void xa_free(void *ptr)
+{
+	uintptr_t off = (uintptr_t)ptr - heap.base;
+	struct tcache *tc = my_tc;
+	const struct span *s;
+	uint32_t sn, rel, idx;
+	struct tbin *b;
+	uint64_t *w = ptr;
+
+	if (unlikely(off >= heap.va_size || !tc))
+		goto slow;
+	sn = heap.pagemap[off >> PG_SHIFT];
+	s = &heap.spans[sn];
+	if (unlikely(!sn || s->kind != SPAN_SMALL))
+		goto slow;
+	rel = (uint32_t)(off - ((uintptr_t)s->start << PG_SHIFT));
+	idx = (uint32_t)(((uint64_t)rel * cls_inv[s->cls]) >> 32);
+	b = &tc->bin[s->cls];
+	if (unlikely(idx * cls_size[s->cls] != rel || b->n == b->cap ||
+		     w[1] == heap.tc_key))
+		goto slow;
+	w[1] = heap.tc_key;
+	b->slot[b->n++] = ptr;
+	return;
+slow:
+	free_slow(ptr);
 }
 
 size_t xa_usable_size(const void *ptr)
@@ -1461,6 +1553,15 @@ void *xa_memalign(size_t align, size_t size)
 	return large_alloc(size, align, SPAN_LARGE);
 }
 
+/* A large block was resized in place under heap.lock: done. */
+static void *realloc_in_place(void *ptr)
+{
+	pthread_mutex_unlock(&heap.lock);
+	acct_touch();
+	acct_poll();
+	return ptr;
+}
+
 void *xa_realloc(void *ptr, size_t size)
 {
 	struct span *s;
@@ -1497,13 +1598,11 @@ void *xa_realloc(void *ptr, size_t size)
 					pages_free_locked(t);
 				}
 				s->req = size;
-				pthread_mutex_unlock(&heap.lock);
-				return ptr;
+				return realloc_in_place(ptr);
 			}
 			if (need == s->npages) {
 				s->req = size;
-				pthread_mutex_unlock(&heap.lock);
-				return ptr;
+				return realloc_in_place(ptr);
 			}
 			/* Grow in place into a free neighbour. */
 			{
@@ -1524,8 +1623,7 @@ void *xa_realloc(void *ptr, size_t size)
 					s->npages = need;
 					s->req = size;
 					heap.large_pages += more;
-					pthread_mutex_unlock(&heap.lock);
-					return ptr;
+					return realloc_in_place(ptr);
 				}
 				/* At the top of the heap: extend it.  Growing
 				 * buffers (sort's, for one) then never copy,
@@ -1547,8 +1645,7 @@ void *xa_realloc(void *ptr, size_t size)
 					if (heap.zero_hw < heap.hw)
 						heap.zero_hw = heap.hw;
 					heap.large_pages += more;
-					pthread_mutex_unlock(&heap.lock);
-					return ptr;
+					return realloc_in_place(ptr);
 				}
 			}
 			pthread_mutex_unlock(&heap.lock);
@@ -1635,6 +1732,8 @@ int xa_munmap(void *addr, size_t length)
 		pages_free_locked(s);
 	}
 	pthread_mutex_unlock(&heap.lock);
+	acct_touch();
+	acct_poll();
 	if (ret)
 		errno = EINVAL;
 	return ret;
@@ -1713,6 +1812,65 @@ static void stats_collect(struct xmem_alloc_stats *st)
 	if (heap.bk == BK_XMEM)
 		memcpy(st->region, heap.name, sizeof(st->region));
 	pthread_mutex_unlock(&heap.lock);
+}
+
+/*
+ * Tell the module what this process's heap holds of the region (see
+ * acct_on).  Only the region's part counts: bytes_reserved is the region
+ * mapped here, and blocks in local memory past it (XMEM_FALLBACK=local
+ * with a region that could not grow) are left out by capping the others
+ * at it.  A refused report (an old module: ENOTTY) stops the reports.
+ * Caller holds acct_lock.
+ */
+static void acct_send(const struct xmem_alloc_stats *st)
+{
+	struct xmem_account a;
+
+	if (!atomic_load(&acct_on) || heap.frozen || heap.bk != BK_XMEM ||
+	    heap.fd < 0)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.bytes_reserved = st->reserved_bytes - st->local_bytes;
+	a.bytes_in_use = st->in_use_bytes < a.bytes_reserved ?
+			 st->in_use_bytes : a.bytes_reserved;
+	a.slabs = st->slabs < a.bytes_reserved ? st->slabs : a.bytes_reserved;
+	if (ioctl(heap.fd, XMEM_IOC_ACCOUNT, &a))
+		atomic_store(&acct_on, 0);
+}
+
+static int64_t acct_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Send a report if one is due.  Called by slow paths holding no lock of
+ * the allocator; costs two loads when nothing changed.
+ */
+static void acct_poll(void)
+{
+	struct xmem_alloc_stats st;
+	int64_t now;
+
+	if (likely(!atomic_load_explicit(&acct_on, memory_order_relaxed)) ||
+	    (!atomic_load_explicit(&acct_dirty, memory_order_relaxed) &&
+	     !atomic_load_explicit(&acct_force, memory_order_relaxed)) ||
+	    in_init)
+		return;
+	now = acct_now_ns();
+	if (!atomic_load(&acct_force) && now < atomic_load(&acct_next_ns))
+		return;
+	if (pthread_mutex_trylock(&acct_lock))
+		return;		/* another thread is reporting */
+	atomic_store(&acct_force, 0);
+	atomic_store(&acct_dirty, 0);
+	atomic_store(&acct_next_ns, now + heap.acct_interval_ns);
+	stats_collect(&st);
+	acct_send(&st);
+	pthread_mutex_unlock(&acct_lock);
 }
 
 static void put_kv(int fd, const char *key, uint64_t v)
@@ -1903,6 +2061,9 @@ static void fork_child(void)
 	for (a = 0; a < heap.narenas; a++)
 		pthread_mutex_init(&heap.arenas[a].lock, NULL);
 	pthread_mutex_init(&fork_lock, NULL);
+	/* The child's heap is its own copy or frozen: nothing to report. */
+	pthread_mutex_init(&acct_lock, NULL);
+	atomic_store(&acct_on, 0);
 	if (fork_pipe[0] >= 0)
 		close(fork_pipe[0]);
 	if (heap.fork_share && (heap.bk == BK_XMEM || heap.bk == BK_ANON)) {
@@ -2042,7 +2203,12 @@ XA_API int xmem_alloc_stats(struct xmem_alloc_stats *st)
 		errno = ENODEV;
 		return -1;
 	}
+	/* The module's view follows: publish them (acct_poll()). */
+	pthread_mutex_lock(&acct_lock);
+	atomic_store(&acct_dirty, 0);
 	stats_collect(st);
+	acct_send(st);
+	pthread_mutex_unlock(&acct_lock);
 	return 0;
 }
 

@@ -737,6 +737,34 @@ static int scenario(const char *name)
 		xmem_alloc_stats(&st);
 		if (!st.released_bytes)
 			return 5;
+		/* Freed at the top: the region shrinks to the next XMEM_GROW
+		 * (8M) boundary above what is still in use (q's slab). */
+		memset(q, 7, 100);
+		p = xmem_malloc(30 << 20);
+		if (!p)
+			return 6;
+		memset(p, 2, 30 << 20);
+		xmem_alloc_stats(&st);
+		if (st.region_bytes < (50 << 20) || st.shrinks)
+			return 7;
+		xmem_free(p);
+		xmem_alloc_stats(&st);
+		if (st.shrinks != 1 || st.region_bytes > (32 << 20) ||
+		    st.region_bytes % (8 << 20) || st.reserved_bytes !=
+		    st.region_bytes)
+			return 8;
+		for (p = q; p < q + 100; p++)
+			if (*p != 7)
+				return 9;
+		/* And grows again. */
+		p = xmem_malloc(40 << 20);
+		if (!p)
+			return 10;
+		memset(p, 3, 40 << 20);
+		xmem_alloc_stats(&st);
+		if (st.region_bytes < (40 << 20))
+			return 11;
+		xmem_free(p);
 		xmem_free(q);
 		return 0;
 	}

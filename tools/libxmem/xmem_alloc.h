@@ -80,7 +80,10 @@ struct xmem_alloc_stats {
 	char region[64];
 };
 
-/* 0, or -1 with errno (ENODEV: the heap could not be set up). */
+/*
+ * 0, or -1 with errno (ENODEV: the heap could not be set up).  Also
+ * sends the counters to the module (regions/<name>/alloc/ in sysfs).
+ */
 int xmem_alloc_stats(struct xmem_alloc_stats *st);
 /* Writes the counters as "libxmem: key value" lines to @fd. */
 void xmem_alloc_print_stats(int fd);
