@@ -7,7 +7,9 @@
  * The environment variables XMEMCTL_SYSFS and XMEMCTL_DEV replace those
  * two paths, for tests.
  *
- * Exit status: 0 success, 1 runtime error, 2 usage error.
+ * Exit status: 0 success, 1 the operation failed, 2 usage error, 3 the
+ * module is not loaded or lacks the interface the command needs (an older
+ * module).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -16,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +34,7 @@
 #define XC_EXIT_OK	0
 #define XC_EXIT_ERR	1
 #define XC_EXIT_USAGE	2
+#define XC_EXIT_MISSING	3	/* no module, or a module without the file */
 
 #define XC_LIMIT_MIN	(1ULL << 20)
 #define XC_VALUE_MAX	256
@@ -44,13 +48,26 @@ static const char xc_usage_text[] =
 "\n"
 "Commands:\n"
 "  version [-j]                  module, uapi and wire protocol versions\n"
-"  connect [-t SECS] ADDR:PORT   connect to an appliance and wait up to SECS\n"
+"  status [-j]                   state, appliance, local_limit, placement\n"
+"  appliance add ADDR:PORT       connect to an appliance, add it to the pool\n"
+"  appliance remove [-j] ADDR:PORT\n"
+"                                move this client's regions off it (drain),\n"
+"                                then disconnect it; prints what moved\n"
+"  appliance list [-j]           the pool: state, regions, bytes allocated\n"
+"                                and capacity, attached here, reconnects,\n"
+"                                last error\n"
+"  placement [-j] [fill-first|spread|ADDR:PORT]\n"
+"                                show or set where new regions go\n"
+"  connect [-t SECS] ADDR:PORT   (one appliance) connect and wait up to SECS\n"
 "                                (default 30, 0: do not wait) until connected\n"
-"  disconnect                    drop the appliance connection\n"
-"  secret FILE|-|--clear         set the shared secret for the appliance from\n"
-"                                FILE or stdin (never an argument), or clear it\n"
-"  status [-j]                   state, appliance, local_limit, appliance totals\n"
-"  stat [-j]                     the module's counters (stats/)\n"
+"  disconnect                    drop every appliance without draining\n"
+"  secret FILE|-|--clear         set the shared secret for the appliances\n"
+"                                from FILE or stdin (never an argument), or\n"
+"                                clear it\n"
+"  stat [-j] [-w SECS [-n COUNT]] [NAME...]\n"
+"                                counters, global and per region (stats/);\n"
+"                                -w: every SECS the rates per second, until\n"
+"                                interrupted or COUNT refreshes\n"
 "  limit [BYTES]                 show or set local_limit (at least 1M)\n"
 "  region create [-j] [-m MODE] NAME SIZE\n"
 "                                create a region (mode in octal, default 600)\n"
@@ -60,14 +77,17 @@ static const char xc_usage_text[] =
 "  region resize [-w] NAME SIZE  grow or shrink it (-w: write back the removed\n"
 "                                range first instead of discarding it)\n"
 "  region destroy NAME           free it on the appliance\n"
-"  region list [-j]              every region of the appliance\n"
-"  region show [-j] NAME         one region: owner, mode, users, local use\n"
+"  region list [-j]              every region of the appliances\n"
+"  region show [-j] NAME         one region: owner, mode, users, appliance,\n"
+"                                local use, allocator counters\n"
 "\n"
 "  -j          print JSON\n"
 "  -h, --help  this help\n"
 "\n"
 "SIZE and BYTES take K, M, G or T suffixes (powers of 2).  NAME is 1 to 63\n"
-"characters of [A-Za-z0-9._-].  Exit status: 0 ok, 1 error, 2 usage error.\n";
+"characters of [A-Za-z0-9._-].  ADDR:PORT: IPv6 addresses in brackets.\n"
+"Exit status: 0 ok, 1 the operation failed, 2 usage error, 3 the module\n"
+"is not loaded or too old for the command.\n";
 
 static void xc_usage(FILE *f)
 {
@@ -96,6 +116,17 @@ static int xc_err(const char *what, int err)
 		hint = " (no appliance connected; see 'xmemctl status')";
 	fprintf(stderr, "xmemctl: %s: %s%s\n", what, strerror(err), hint);
 	return XC_EXIT_ERR;
+}
+
+/* The symbolic name of an errno ("ENOSPC"), or its number. */
+static const char *xc_errname(int err, char *buf, size_t len)
+{
+	const char *s = err > 0 ? strerrorname_np(err) : NULL;
+
+	if (s)
+		return s;
+	snprintf(buf, len, "%d", err);
+	return buf;
 }
 
 /* ---- parsing ----------------------------------------------------------- */
@@ -264,6 +295,84 @@ static int xc_write_attr(const char *attr, const char *val)
 	return err;
 }
 
+/* A list of names, from a directory or a command line. */
+struct xc_names {
+	char **v;
+	size_t n;
+};
+
+static int xc_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void xc_names_free(struct xc_names *l)
+{
+	while (l->n)
+		free(l->v[--l->n]);
+	free(l->v);
+	l->v = NULL;
+}
+
+/*
+ * The entries of directory @rel under the sysfs root, sorted, without
+ * dot files: 0 or an errno (ENOENT when the directory does not exist).
+ */
+static int xc_list_dir(const char *rel, struct xc_names *l)
+{
+	char path[4096];
+	struct dirent *de;
+	size_t cap = 0;
+	char **tmp;
+	DIR *dir;
+
+	l->v = NULL;
+	l->n = 0;
+	snprintf(path, sizeof(path), "%s/%s", xc_sysfs, rel);
+	dir = opendir(path);
+	if (!dir)
+		return errno;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (l->n == cap) {
+			cap = cap ? 2 * cap : 32;
+			tmp = realloc(l->v, cap * sizeof(*l->v));
+			if (!tmp)
+				goto err_nomem;
+			l->v = tmp;
+		}
+		l->v[l->n] = strdup(de->d_name);
+		if (!l->v[l->n])
+			goto err_nomem;
+		l->n++;
+	}
+	closedir(dir);
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), xc_strcmp);
+	return 0;
+
+err_nomem:
+	closedir(dir);
+	xc_names_free(l);
+	return ENOMEM;
+}
+
+/* Read a decimal attribute: 0 or an errno (EINVAL: not a number). */
+static int xc_read_u64(const char *attr, uint64_t *out)
+{
+	char val[XC_VALUE_MAX], *end;
+	int ret = xc_read_attr(attr, val, sizeof(val));
+
+	if (ret)
+		return ret;
+	if (!isdigit((unsigned char)val[0]))
+		return EINVAL;
+	errno = 0;
+	*out = strtoull(val, &end, 10);
+	return errno || *end ? EINVAL : 0;
+}
+
 /* Fail early, and clearly, when the module is not there. */
 static int xc_check_sysfs(void)
 {
@@ -271,7 +380,29 @@ static int xc_check_sysfs(void)
 		return 0;
 	fprintf(stderr, "xmemctl: %s: %s (is the xmem module loaded?)\n",
 		xc_sysfs, strerror(errno));
-	return XC_EXIT_ERR;
+	return XC_EXIT_MISSING;
+}
+
+/*
+ * The module is loaded and has attribute @attr, which the command @what
+ * needs: 0, or XC_EXIT_MISSING after saying why.  Modules from before
+ * several appliances lack appliance_add, appliances/, placement, ...
+ */
+static int xc_need(const char *what, const char *attr)
+{
+	char path[4096];
+	int ret = xc_check_sysfs();
+
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/%s", xc_sysfs, attr);
+	if (!access(path, F_OK))
+		return 0;
+	if (errno != ENOENT)
+		return xc_err(path, errno);
+	fprintf(stderr, "xmemctl: %s: this xmem module has no %s: it predates several appliances; load a newer xmem.ko (with one appliance, 'xmemctl connect' and 'xmemctl status' work)\n",
+		what, attr);
+	return XC_EXIT_MISSING;
 }
 
 static void xc_json_str(const char *s)
@@ -300,6 +431,12 @@ static bool xc_is_number(const char *s)
 	return true;
 }
 
+/* A decimal integer that fits a long, maybe negative. */
+static bool xc_is_int(const char *s)
+{
+	return xc_is_number(s + (*s == '-')) && strlen(s) < 19;
+}
+
 /* A value in JSON: a number if it is one, a string otherwise. */
 static void xc_json_val(const char *s)
 {
@@ -311,13 +448,16 @@ static void xc_json_val(const char *s)
 
 /* ---- /dev/xmem --------------------------------------------------------- */
 
-static int xc_open_dev(void)
+/* Open /dev/xmem: the descriptor, or -1 with *status the exit status. */
+static int xc_open_dev(int *status)
 {
 	int fd = open(xc_dev, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
 		fprintf(stderr, "xmemctl: %s: %s%s\n", xc_dev, strerror(errno),
-			errno == ENOENT ? " (is the xmem module loaded?)" : "");
+			errno == ENOENT ? " (is the xmem module loaded?)" :
+			errno == EACCES ? " (root, or the group of udev/60-xmem.rules, may open it)" : "");
+		*status = errno == ENOENT ? XC_EXIT_MISSING : XC_EXIT_ERR;
 		return -1;
 	}
 	return fd;
@@ -329,14 +469,14 @@ static int xc_cmd_version(int argc, char **argv)
 {
 	struct xmem_version v;
 	bool json = false;
-	int fd, ret;
+	int fd, ret, status;
 
 	ret = xc_opts(argc, argv, &json, NULL);
 	if (ret || (ret = xc_nargs(argc, argv, 0, 0)))
 		return ret;
-	fd = xc_open_dev();
+	fd = xc_open_dev(&status);
 	if (fd < 0)
-		return XC_EXIT_ERR;
+		return status;
 	memset(&v, 0, sizeof(v));
 	ret = ioctl(fd, XMEM_IOC_VERSION, &v);
 	ret = ret ? errno : 0;
@@ -374,8 +514,9 @@ static int xc_cmd_connect(int argc, char **argv)
 	addr = argv[optind];
 	if (!xc_addr_valid(addr))
 		return xc_usage_err("connect: '%s' is not ADDR:PORT", addr);
-	if (xc_check_sysfs())
-		return XC_EXIT_ERR;
+	ret = xc_check_sysfs();
+	if (ret)
+		return ret;
 	snprintf(what, sizeof(what), "connect %s", addr);
 	ret = xc_write_attr("appliance", addr);
 	if (ret)
@@ -412,8 +553,9 @@ static int xc_cmd_disconnect(int argc, char **argv)
 	ret = xc_opts(argc, argv, NULL, NULL);
 	if (ret || (ret = xc_nargs(argc, argv, 0, 0)))
 		return ret;
-	if (xc_check_sysfs())
-		return XC_EXIT_ERR;
+	ret = xc_check_sysfs();
+	if (ret)
+		return ret;
 	ret = xc_write_attr("appliance", "none");
 	return ret ? xc_err("disconnect", ret) : XC_EXIT_OK;
 }
@@ -430,16 +572,18 @@ static int xc_cmd_secret(int argc, char **argv)
 	int fd, ret;
 
 	if (argc == 2 && !strcmp(argv[1], "--clear")) {
-		if (xc_check_sysfs())
-			return XC_EXIT_ERR;
+		ret = xc_check_sysfs();
+		if (ret)
+			return ret;
 		ret = xc_write_attr("secret", "\n");
 		return ret ? xc_err("secret --clear", ret) : XC_EXIT_OK;
 	}
 	ret = xc_opts(argc, argv, NULL, NULL);
 	if (ret || (ret = xc_nargs(argc, argv, 1, 1)))
 		return ret;
-	if (xc_check_sysfs())
-		return XC_EXIT_ERR;
+	ret = xc_check_sysfs();
+	if (ret)
+		return ret;
 	fd = strcmp(argv[optind], "-") ? open(argv[optind], O_RDONLY | O_CLOEXEC) :
 		STDIN_FILENO;
 	if (fd < 0)
@@ -466,6 +610,40 @@ static int xc_cmd_secret(int argc, char **argv)
 	return XC_EXIT_OK;
 }
 
+/*
+ * The pool, on a module that has several appliances: the placement policy
+ * and how many members are connected.  Nothing on an older module.
+ */
+static void xc_status_pool(bool json)
+{
+	char val[XC_VALUE_MAX], attr[400];
+	struct xc_names l;
+	size_t i, up = 0;
+
+	if (!xc_read_attr("placement", val, sizeof(val))) {
+		if (json) {
+			fputs(", \"placement\": ", stdout);
+			xc_json_str(val);
+		} else {
+			printf("%-18s %s\n", "placement", val);
+		}
+	}
+	if (xc_list_dir("appliances", &l))
+		return;
+	for (i = 0; i < l.n; i++) {
+		snprintf(attr, sizeof(attr), "appliances/%s/state", l.v[i]);
+		if (!xc_read_attr(attr, val, sizeof(val)) &&
+		    !strcmp(val, "connected"))
+			up++;
+	}
+	if (json)
+		printf(", \"appliances\": %zu, \"appliances_connected\": %zu",
+		       l.n, up);
+	else
+		printf("%-18s %zu (%zu connected)\n", "appliances", l.n, up);
+	xc_names_free(&l);
+}
+
 static int xc_cmd_status(int argc, char **argv)
 {
 	static const char *const attrs[] = {
@@ -480,8 +658,9 @@ static int xc_cmd_status(int argc, char **argv)
 	ret = xc_opts(argc, argv, &json, NULL);
 	if (ret || (ret = xc_nargs(argc, argv, 0, 0)))
 		return ret;
-	if (xc_check_sysfs())
-		return XC_EXIT_ERR;
+	ret = xc_check_sysfs();
+	if (ret)
+		return ret;
 	if (json)
 		putchar('{');
 	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
@@ -499,88 +678,10 @@ static int xc_cmd_status(int argc, char **argv)
 			printf("%-18s %s\n", attrs[i], ret ? "-" : val);
 		}
 	}
+	xc_status_pool(json);
 	if (json)
 		puts("}");
 	return err ? xc_err("status", err) : XC_EXIT_OK;
-}
-
-static int xc_strcmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int xc_cmd_stat(int argc, char **argv)
-{
-	char val[XC_VALUE_MAX], attr[300], dirpath[4096];
-	char **names = NULL, **tmp;
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	bool json = false;
-	int ret, status = XC_EXIT_OK;
-	DIR *dir;
-
-	ret = xc_opts(argc, argv, &json, NULL);
-	if (ret || (ret = xc_nargs(argc, argv, 0, 0)))
-		return ret;
-	if (xc_check_sysfs())
-		return XC_EXIT_ERR;
-	snprintf(dirpath, sizeof(dirpath), "%s/stats", xc_sysfs);
-	dir = opendir(dirpath);
-	if (!dir)
-		return xc_err(dirpath, errno);
-	while ((de = readdir(dir))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 32;
-			tmp = realloc(names, cap * sizeof(*names));
-			if (!tmp)
-				goto err_nomem;
-			names = tmp;
-		}
-		names[n] = strdup(de->d_name);
-		if (!names[n])
-			goto err_nomem;
-		n++;
-	}
-	closedir(dir);
-	if (n)
-		qsort(names, n, sizeof(*names), xc_strcmp);
-
-	if (json)
-		putchar('{');
-	for (i = 0; i < n; i++) {
-		snprintf(attr, sizeof(attr), "stats/%s", names[i]);
-		ret = xc_read_attr(attr, val, sizeof(val));
-		if (ret) {
-			fflush(stdout);
-			xc_err(attr, ret);
-			status = XC_EXIT_ERR;
-		}
-		if (json) {
-			printf("%s", i ? ", " : "");
-			xc_json_str(names[i]);
-			fputs(": ", stdout);
-			if (ret)
-				fputs("null", stdout);
-			else
-				xc_json_val(val);
-		} else if (!ret) {
-			printf("%-18s %s\n", names[i], val);
-		}
-		free(names[i]);
-	}
-	if (json)
-		puts("}");
-	free(names);
-	return status;
-
-err_nomem:
-	closedir(dir);
-	while (n)
-		free(names[--n]);
-	free(names);
-	return xc_err("stat", ENOMEM);
 }
 
 static int xc_cmd_limit(int argc, char **argv)
@@ -593,8 +694,9 @@ static int xc_cmd_limit(int argc, char **argv)
 	if (ret || (ret = xc_nargs(argc, argv, 0, 1)))
 		return ret;
 	if (optind == argc) {
-		if (xc_check_sysfs())
-			return XC_EXIT_ERR;
+		ret = xc_check_sysfs();
+		if (ret)
+			return ret;
 		ret = xc_read_attr("local_limit", val, sizeof(val));
 		if (ret)
 			return xc_err("limit", ret);
@@ -606,8 +708,9 @@ static int xc_cmd_limit(int argc, char **argv)
 	if (bytes < XC_LIMIT_MIN)
 		return xc_usage_err("limit: %s is below the minimum of 1M",
 				    argv[optind]);
-	if (xc_check_sysfs())
-		return XC_EXIT_ERR;
+	ret = xc_check_sysfs();
+	if (ret)
+		return ret;
 	snprintf(val, sizeof(val), "%" PRIu64, bytes);
 	snprintf(what, sizeof(what), "limit %s", argv[optind]);
 	ret = xc_write_attr("local_limit", val);
@@ -640,11 +743,11 @@ static int xc_region(const char *what, const char *name, uint64_t size,
 {
 	struct xmem_region_info info;
 	struct xmem_attach at;
-	int fd, err = 0;
+	int fd, err = 0, status;
 
-	fd = xc_open_dev();
+	fd = xc_open_dev(&status);
 	if (fd < 0)
-		return XC_EXIT_ERR;
+		return status;
 	memset(&at, 0, sizeof(at));
 	strcpy(at.name, name);
 	at.size = size;
@@ -666,11 +769,11 @@ static int xc_region_op(const char *what, unsigned long cmd, const char *name,
 			uint64_t size, uint32_t flags)
 {
 	struct xmem_region_op op;
-	int fd, err = 0;
+	int fd, err = 0, status;
 
-	fd = xc_open_dev();
+	fd = xc_open_dev(&status);
 	if (fd < 0)
-		return XC_EXIT_ERR;
+		return status;
 	memset(&op, 0, sizeof(op));
 	strcpy(op.name, name);
 	op.size = size;
@@ -686,11 +789,18 @@ static int xc_region_op(const char *what, unsigned long cmd, const char *name,
 	return err ? XC_EXIT_ERR : XC_EXIT_OK;
 }
 
+/*
+ * One region of XMEM_IOC_LIST: a table row, "key value" lines, or a JSON
+ * object left open (the caller may add members, then closes it).
+ * @appliance: where it lives, when regions/<name>/appliance says so.
+ */
 static void xc_print_entry(const struct xmem_region_entry *e, bool json,
-			   bool table)
+			   bool table, const char *appliance)
 {
 	bool att = e->flags & XMEM_ENTRY_ATTACHED;
 
+	if (!appliance || !*appliance)
+		appliance = e->appliance;
 	if (json) {
 		printf("{\"name\": ");
 		xc_json_str(e->name);
@@ -699,41 +809,96 @@ static void xc_print_entry(const struct xmem_region_entry *e, bool json,
 		       (unsigned long long)e->size, e->uid, e->gid, e->mode,
 		       e->users, att ? "true" : "false",
 		       (unsigned long long)e->resident_bytes);
-		xc_json_str(e->appliance);
-		putchar('}');
+		xc_json_str(appliance);
 		return;
 	}
 	if (table) {
 		printf("%-24s %6llu %14llu %6u %6u %04o %5u %-8s %s\n", e->name,
 		       (unsigned long long)e->region_id,
 		       (unsigned long long)e->size, e->uid, e->gid, e->mode,
-		       e->users, att ? "yes" : "no", e->appliance);
+		       e->users, att ? "yes" : "no", appliance);
 		return;
 	}
-	printf("name       %s\n", e->name);
-	printf("region_id  %llu\n", (unsigned long long)e->region_id);
-	printf("size       %llu\n", (unsigned long long)e->size);
-	printf("owner      %u\n", e->uid);
-	printf("group      %u\n", e->gid);
-	printf("mode       %04o\n", e->mode);
-	printf("users      %u\n", e->users);
-	printf("attached   %s\n", att ? "yes" : "no");
-	printf("resident   %llu\n", (unsigned long long)e->resident_bytes);
-	printf("appliance  %s\n", e->appliance);
+	printf("%-15s %s\n", "name", e->name);
+	printf("%-15s %llu\n", "region_id", (unsigned long long)e->region_id);
+	printf("%-15s %llu\n", "size", (unsigned long long)e->size);
+	printf("%-15s %u\n", "owner", e->uid);
+	printf("%-15s %u\n", "group", e->gid);
+	printf("%-15s %04o\n", "mode", e->mode);
+	printf("%-15s %u\n", "users", e->users);
+	printf("%-15s %s\n", "attached", att ? "yes" : "no");
+	printf("%-15s %llu\n", "resident", (unsigned long long)e->resident_bytes);
+	printf("%-15s %s\n", "appliance", appliance);
+}
+
+/*
+ * What this client keeps about region @name in regions/<name>/: its
+ * portion size, local limit and dirty bytes, and the allocator's counters
+ * in alloc/ on modules that have them (null in JSON otherwise).
+ */
+static void xc_print_local(const char *name, bool json)
+{
+	static const char *const local[] = {
+		"portion_size", "local_limit", "dirty_bytes",
+	};
+	static const char *const alloc[] = {
+		"slabs", "bytes_in_use", "bytes_reserved",
+	};
+	char val[XC_VALUE_MAX], attr[400], path[4096];
+	bool have_alloc;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		snprintf(attr, sizeof(attr), "regions/%s/%s", name, local[i]);
+		ret = xc_read_attr(attr, val, sizeof(val));
+		if (json) {
+			printf(", \"%s\": ", local[i]);
+			if (ret)
+				fputs("null", stdout);
+			else
+				xc_json_val(val);
+		} else if (!ret) {
+			printf("%-15s %s\n", local[i], val);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/regions/%s/alloc", xc_sysfs, name);
+	have_alloc = !access(path, F_OK);
+	if (json)
+		fputs(have_alloc ? ", \"alloc\": {" : ", \"alloc\": null", stdout);
+	if (!have_alloc)
+		return;
+	for (i = 0; i < sizeof(alloc) / sizeof(alloc[0]); i++) {
+		snprintf(attr, sizeof(attr), "regions/%s/alloc/%s", name,
+			 alloc[i]);
+		ret = xc_read_attr(attr, val, sizeof(val));
+		if (json) {
+			printf("%s\"%s\": ", i ? ", " : "", alloc[i]);
+			if (ret)
+				fputs("null", stdout);
+			else
+				xc_json_val(val);
+		} else {
+			printf("alloc.%-9s %s\n", alloc[i], ret ? "-" : val);
+		}
+	}
+	if (json)
+		putchar('}');
 }
 
 /* List every region, or show the one named @name (NULL: all). */
 static int xc_region_list(const char *what, const char *name, bool json)
 {
 	struct xmem_region_entry e[XMEM_LIST_MAX];
+	char attr[300], appl[XC_VALUE_MAX];
 	struct xmem_region_list l;
 	unsigned int i, n = 0;
-	int fd, err = 0;
+	int fd, err = 0, status;
 	bool found = false;
 
-	fd = xc_open_dev();
+	fd = xc_open_dev(&status);
 	if (fd < 0)
-		return XC_EXIT_ERR;
+		return status;
 	memset(&l, 0, sizeof(l));
 	if (!name && json)
 		putchar('[');
@@ -752,18 +917,25 @@ static int xc_region_list(const char *what, const char *name, bool json)
 		if (!l.count)
 			break;
 		for (i = 0; i < l.count; i++) {
+			snprintf(attr, sizeof(attr), "regions/%s/appliance",
+				 e[i].name);
+			if (xc_read_attr(attr, appl, sizeof(appl)))
+				appl[0] = '\0';
 			if (name) {
 				if (strcmp(e[i].name, name))
 					continue;
-				xc_print_entry(&e[i], json, false);
+				xc_print_entry(&e[i], json, false, appl);
+				xc_print_local(name, json);
 				if (json)
-					putchar('\n');
+					puts("}");
 				found = true;
 				break;
 			}
 			if (json && n)
 				fputs(", ", stdout);
-			xc_print_entry(&e[i], json, true);
+			xc_print_entry(&e[i], json, true, appl);
+			if (json)
+				putchar('}');
 			n++;
 		}
 		if (found)
@@ -883,11 +1055,987 @@ static int xc_cmd_region(int argc, char **argv)
 	}
 }
 
+/* ---- appliances -------------------------------------------------------- */
+
+/* @bytes in the largest binary unit that keeps it at least 1: "1.5G". */
+static const char *xc_human(uint64_t bytes, char *buf, size_t len)
+{
+	static const char units[] = "BKMGTPE";
+	double v = bytes;
+	int u = 0;
+
+	while (v >= 1024 && units[u + 1]) {
+		v /= 1024;
+		u++;
+	}
+	if (!u)
+		snprintf(buf, len, "%" PRIu64 "B", bytes);
+	else
+		snprintf(buf, len, "%.*f%c", v < 10 ? 1 : 0, v, units[u]);
+	return buf;
+}
+
+/* What an errno of an appliance operation means for the administrator. */
+static const char *xc_appliance_hint(const char *op, int err)
+{
+	switch (err) {
+	case EINVAL:
+		return "bad address (ADDR:PORT, IPv6 in brackets)";
+	case EEXIST:
+		return "already in the pool (see 'xmemctl appliance list')";
+	case ENOENT:
+		return "not in the pool (see 'xmemctl appliance list')";
+	case EACCES:
+		return "authentication refused: set the same secret on both sides ('xmemctl secret FILE', 'xmemd --secret-file FILE') or on neither";
+	case ECONNREFUSED:
+		return "connection refused: is xmemd running and listening on that address and port?";
+	case ETIMEDOUT:
+		return "timed out: the appliance does not answer (address, route, RDMA device)";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return "no route to the appliance over an RDMA device";
+	case ENOSPC:
+		return "no other appliance in the pool has room for a region: add one first ('xmemctl appliance add'); regions moved so far stay moved";
+	case EBUSY:
+		return strcmp(op, "remove") ? NULL :
+			"a region on it is attached by another client too: detach it there first; regions moved so far stay moved";
+	case EIO:
+		return strcmp(op, "remove") ? NULL :
+			"copying a region to another appliance failed; regions moved so far stay moved, the appliance stays in the pool";
+	}
+	return NULL;
+}
+
+static int xc_appliance_err(const char *op, const char *addr, int err)
+{
+	const char *hint = xc_appliance_hint(op, err);
+
+	fprintf(stderr, "xmemctl: appliance %s %s: %s%s%s\n", op, addr,
+		strerror(err), hint ? ": " : "", hint ? hint : "");
+	return XC_EXIT_ERR;
+}
+
+static int xc_appliance_add(const char *addr)
+{
+	int ret = xc_need("appliance add", "appliance_add");
+
+	if (ret)
+		return ret;
+	ret = xc_write_attr("appliance_add", addr);
+	return ret ? xc_appliance_err("add", addr, ret) : XC_EXIT_OK;
+}
+
+/* Where each region attached here lives: regions/<name>/appliance. */
+struct xc_placed {
+	struct xc_names names;
+	char (*appl)[XC_VALUE_MAX];	/* "" when unreadable */
+};
+
+static int xc_placed_read(struct xc_placed *p)
+{
+	char attr[300];
+	size_t i;
+	int ret;
+
+	p->appl = NULL;
+	ret = xc_list_dir("regions", &p->names);
+	if (ret == ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	p->appl = calloc(p->names.n ? p->names.n : 1, sizeof(*p->appl));
+	if (!p->appl) {
+		xc_names_free(&p->names);
+		return ENOMEM;
+	}
+	for (i = 0; i < p->names.n; i++) {
+		snprintf(attr, sizeof(attr), "regions/%s/appliance",
+			 p->names.v[i]);
+		if (xc_read_attr(attr, p->appl[i], sizeof(p->appl[i])))
+			p->appl[i][0] = '\0';
+	}
+	return 0;
+}
+
+static void xc_placed_free(struct xc_placed *p)
+{
+	xc_names_free(&p->names);
+	free(p->appl);
+}
+
+static const char *xc_placed_find(const struct xc_placed *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->names.n; i++)
+		if (!strcmp(p->names.v[i], name))
+			return p->appl[i];
+	return NULL;
+}
+
+/*
+ * Drain and remove @addr; say which regions attached here moved where,
+ * by comparing regions/<name>/appliance before and after.
+ */
+static int xc_appliance_remove(const char *addr, bool json)
+{
+	struct xc_placed before, after;
+	const char *to;
+	char ebuf[16];
+	size_t i, n = 0, left = 0;
+	int ret, err;
+
+	ret = xc_need("appliance remove", "appliance_remove");
+	if (ret)
+		return ret;
+	ret = xc_placed_read(&before);
+	if (ret)
+		return xc_err("regions", ret);
+	if (!json) {
+		for (i = 0; i < before.names.n; i++)
+			if (!strcmp(before.appl[i], addr))
+				n++;
+		printf("draining %s: %zu region%s attached here%s", addr, n,
+		       n == 1 ? "" : "s", n ? ":" : "");
+		for (i = 0; i < before.names.n; i++)
+			if (!strcmp(before.appl[i], addr))
+				printf(" %s", before.names.v[i]);
+		putchar('\n');
+		fflush(stdout);
+	}
+	err = xc_write_attr("appliance_remove", addr);
+	ret = xc_placed_read(&after);
+	if (ret) {
+		xc_placed_free(&before);
+		if (err)
+			return xc_appliance_err("remove", addr, err);
+		return xc_err("regions", ret);
+	}
+
+	if (json)
+		printf("{\"appliance\": \"%s\", \"removed\": %s, \"error\": ",
+		       addr, err ? "false" : "true");
+	if (json && err)
+		printf("\"%s\"", xc_errname(err, ebuf, sizeof(ebuf)));
+	else if (json)
+		fputs("null", stdout);
+	if (json)
+		fputs(", \"moved\": [", stdout);
+	n = 0;
+	for (i = 0; i < before.names.n; i++) {
+		if (strcmp(before.appl[i], addr))
+			continue;
+		to = xc_placed_find(&after, before.names.v[i]);
+		if (!to || !strcmp(to, addr) || !*to) {
+			left++;
+			continue;
+		}
+		if (json) {
+			printf("%s{\"name\": ", n ? ", " : "");
+			xc_json_str(before.names.v[i]);
+			printf(", \"from\": \"%s\", \"to\": ", addr);
+			xc_json_str(to);
+			putchar('}');
+		} else {
+			printf("moved %s: %s -> %s\n", before.names.v[i], addr,
+			       to);
+		}
+		n++;
+	}
+	if (json) {
+		fputs("], \"left\": [", stdout);
+		left = 0;
+		for (i = 0; i < before.names.n; i++) {
+			if (strcmp(before.appl[i], addr))
+				continue;
+			to = xc_placed_find(&after, before.names.v[i]);
+			if (to && *to && strcmp(to, addr))
+				continue;
+			fputs(left++ ? ", " : "", stdout);
+			xc_json_str(before.names.v[i]);
+		}
+		puts("]}");
+	} else if (!err) {
+		printf("removed %s (%zu region%s moved)\n", addr, n,
+		       n == 1 ? "" : "s");
+	} else if (left) {
+		printf("still on %s:", addr);
+		for (i = 0; i < before.names.n; i++) {
+			if (strcmp(before.appl[i], addr))
+				continue;
+			to = xc_placed_find(&after, before.names.v[i]);
+			if (!to || !*to || !strcmp(to, addr))
+				printf(" %s", before.names.v[i]);
+		}
+		putchar('\n');
+	}
+	fflush(stdout);
+	xc_placed_free(&before);
+	xc_placed_free(&after);
+	return err ? xc_appliance_err("remove", addr, err) : XC_EXIT_OK;
+}
+
+/* The files of appliances/<addr>/, in the order of the listing. */
+static const char *const xc_appl_attrs[] = {
+	"state", "regions", "bytes_allocated", "bytes_capacity", "attached",
+	"reconnects", "last_error",
+};
+
+#define XC_APPL_NATTRS	(sizeof(xc_appl_attrs) / sizeof(xc_appl_attrs[0]))
+
+static int xc_appliance_list(bool json)
+{
+	char val[XC_APPL_NATTRS][XC_VALUE_MAX], attr[400], h1[32], h2[32];
+	int rd[XC_APPL_NATTRS];
+	struct xc_names l;
+	char ebuf[16], *end;
+	size_t i, k;
+	long le;
+	int ret;
+
+	ret = xc_need("appliance list", "appliances");
+	if (ret)
+		return ret;
+	ret = xc_list_dir("appliances", &l);
+	if (ret)
+		return xc_err("appliances", ret);
+	if (json)
+		putchar('[');
+	else
+		printf("%-24s %-10s %7s %9s %9s %8s %10s %s\n", "APPLIANCE",
+		       "STATE", "REGIONS", "ALLOCATED", "CAPACITY", "ATTACHED",
+		       "RECONNECTS", "LAST_ERROR");
+	for (i = 0; i < l.n; i++) {
+		for (k = 0; k < XC_APPL_NATTRS; k++) {
+			snprintf(attr, sizeof(attr), "appliances/%s/%s",
+				 l.v[i], xc_appl_attrs[k]);
+			rd[k] = xc_read_attr(attr, val[k], sizeof(val[k]));
+		}
+		if (json) {
+			printf("%s{\"address\": ", i ? ", " : "");
+			xc_json_str(l.v[i]);
+			for (k = 0; k < XC_APPL_NATTRS; k++) {
+				printf(", \"%s\": ", xc_appl_attrs[k]);
+				if (rd[k])
+					fputs("null", stdout);
+				else if (k == XC_APPL_NATTRS - 1 &&
+					 xc_is_int(val[k]))
+					fputs(val[k], stdout);
+				else
+					xc_json_val(val[k]);
+			}
+			putchar('}');
+			continue;
+		}
+		/* Sizes readable by people; -j has the bytes. */
+		if (!rd[2])
+			xc_human(strtoull(val[2], NULL, 10), h1, sizeof(h1));
+		if (!rd[3])
+			xc_human(strtoull(val[3], NULL, 10), h2, sizeof(h2));
+		le = rd[6] ? 0 : strtol(val[6], &end, 10);
+		printf("%-24s %-10s %7s %9s %9s %8s %10s %s\n", l.v[i],
+		       rd[0] ? "?" : val[0], rd[1] ? "-" : val[1],
+		       rd[2] ? "-" : h1, rd[3] ? "-" : h2,
+		       rd[4] ? "-" : val[4], rd[5] ? "-" : val[5],
+		       rd[6] ? "-" : !le ? "none" :
+		       xc_errname((int)-le, ebuf, sizeof(ebuf)));
+	}
+	if (json)
+		puts("]");
+	xc_names_free(&l);
+	return XC_EXIT_OK;
+}
+
+static int xc_cmd_appliance(int argc, char **argv)
+{
+	char what[32];
+	const char *sub;
+	bool json = false;
+	int ret;
+
+	if (argc < 2)
+		return xc_usage_err("appliance: missing subcommand (add, remove or list)");
+	argc--;
+	argv++;
+	sub = argv[0];
+	if (strcmp(sub, "add") && strcmp(sub, "remove") && strcmp(sub, "list"))
+		return xc_usage_err("appliance: unknown subcommand '%s'", sub);
+	/* Messages of xc_opts() and xc_nargs() name argv[0]. */
+	snprintf(what, sizeof(what), "appliance %s", sub);
+	argv[0] = what;
+	ret = xc_opts(argc, argv, strcmp(sub, "add") ? &json : NULL, NULL);
+	if (ret)
+		return ret;
+	ret = xc_nargs(argc, argv, strcmp(sub, "list") ? 1 : 0,
+		       strcmp(sub, "list") ? 1 : 0);
+	if (ret)
+		return ret;
+	if (!strcmp(sub, "list"))
+		return xc_appliance_list(json);
+	if (!xc_addr_valid(argv[optind]))
+		return xc_usage_err("appliance %s: '%s' is not ADDR:PORT (IPv6 addresses in brackets)",
+				    sub, argv[optind]);
+	if (!strcmp(sub, "add"))
+		return xc_appliance_add(argv[optind]);
+	return xc_appliance_remove(argv[optind], json);
+}
+
+static int xc_cmd_placement(int argc, char **argv)
+{
+	char val[XC_VALUE_MAX], what[300];
+	const char *p;
+	bool json = false;
+	int ret;
+
+	ret = xc_opts(argc, argv, &json, NULL);
+	if (ret)
+		return ret;
+	ret = xc_nargs(argc, argv, 0, 1);
+	if (ret)
+		return ret;
+	if (optind == argc) {
+		ret = xc_need("placement", "placement");
+		if (ret)
+			return ret;
+		ret = xc_read_attr("placement", val, sizeof(val));
+		if (ret)
+			return xc_err("placement", ret);
+		if (json) {
+			fputs("{\"placement\": ", stdout);
+			xc_json_str(val);
+			puts("}");
+		} else {
+			puts(val);
+		}
+		return XC_EXIT_OK;
+	}
+	if (json)
+		return xc_usage_err("placement: -j only shows the policy");
+	p = argv[optind];
+	if (strcmp(p, "fill-first") && strcmp(p, "spread") &&
+	    !xc_addr_valid(p))
+		return xc_usage_err("placement: '%s' is not fill-first, spread or ADDR:PORT",
+				    p);
+	ret = xc_need("placement", "placement");
+	if (ret)
+		return ret;
+	snprintf(what, sizeof(what), "placement %s", p);
+	ret = xc_write_attr("placement", p);
+	if (ret == ENOENT || (ret == EINVAL && xc_addr_valid(p))) {
+		fprintf(stderr, "xmemctl: %s: %s: not an appliance of the pool (see 'xmemctl appliance list')\n",
+			what, strerror(ret));
+		return XC_EXIT_ERR;
+	}
+	return ret ? xc_err(what, ret) : XC_EXIT_OK;
+}
+
+/* ---- stat -------------------------------------------------------------- */
+
+/* Read a whole attribute (a histogram is several lines): 0 or an errno. */
+static int xc_read_long(const char *attr, char *buf, size_t len)
+{
+	char path[4096];
+	size_t n = 0;
+	ssize_t r;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", xc_sysfs, attr);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) != 0) {
+		if (r < 0) {
+			err = errno;
+			break;
+		}
+		n += r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return err;
+}
+
+/* One bucket of stats/fault_latency_us: @count faults took < @lt_us. */
+struct xc_bucket {
+	uint64_t lt_us;		/* 0: the last bucket, "inf" */
+	uint64_t count;
+};
+
+#define XC_BUCKETS_MAX	64
+
+/* Parse the histogram: the number of buckets, or -1 if it is malformed. */
+static int xc_parse_hist(char *text, struct xc_bucket *b)
+{
+	char *line, *save = NULL, *end;
+	int n = 0;
+
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (n == XC_BUCKETS_MAX)
+			return -1;
+		if (!strncmp(line, "inf ", 4)) {
+			b[n].lt_us = 0;
+			end = line + 3;
+		} else {
+			b[n].lt_us = strtoull(line, &end, 10);
+			if (end == line || *end != ' ' || !b[n].lt_us)
+				return -1;
+		}
+		b[n].count = strtoull(end + 1, &end, 10);
+		if (*end)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+/* The bucket bound below which a fraction @p of the faults fall. */
+static void xc_hist_pct(const struct xc_bucket *b, int n, uint64_t total,
+			double p, char *buf, size_t len)
+{
+	uint64_t sum = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		sum += b[i].count;
+		if (sum && sum >= p * total)
+			break;
+	}
+	if (i == n)
+		snprintf(buf, len, "-");
+	else if (!b[i].lt_us)
+		snprintf(buf, len, ">= %" PRIu64 " us",
+			 i ? b[i - 1].lt_us : 0);
+	else
+		snprintf(buf, len, "< %" PRIu64 " us", b[i].lt_us);
+}
+
+static void xc_print_hist(char *text, bool json)
+{
+	struct xc_bucket b[XC_BUCKETS_MAX];
+	char p50[40], p99[40];
+	uint64_t total = 0;
+	int n = xc_parse_hist(text, b), i;
+
+	if (json) {
+		fputs(", \"fault_latency_us\": ", stdout);
+		if (n < 0) {
+			fputs("null", stdout);
+			return;
+		}
+		putchar('[');
+		for (i = 0; i < n; i++) {
+			printf("%s{\"lt_us\": ", i ? ", " : "");
+			if (b[i].lt_us)
+				printf("%" PRIu64, b[i].lt_us);
+			else
+				fputs("null", stdout);
+			printf(", \"count\": %" PRIu64 "}", b[i].count);
+		}
+		putchar(']');
+		return;
+	}
+	if (n < 0) {
+		printf("%-18s (unreadable)\n", "fault_latency_us");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		total += b[i].count;
+	xc_hist_pct(b, n, total, 0.5, p50, sizeof(p50));
+	xc_hist_pct(b, n, total, 0.99, p99, sizeof(p99));
+	printf("%-18s %" PRIu64 " faults, median %s, p99 %s\n",
+	       "fault_latency_us", total, p50, p99);
+	for (i = 0; i < n; i++) {
+		if (!b[i].count)
+			continue;
+		if (b[i].lt_us)
+			printf("  < %-14" PRIu64 " %" PRIu64 "\n", b[i].lt_us,
+			       b[i].count);
+		else
+			printf("  %-16s %" PRIu64 "\n", "more", b[i].count);
+	}
+}
+
+/*
+ * Print every file of directory @dir (stats/ or regions/<name>/stats/)
+ * and then those of @extra (gauges kept elsewhere), as "key value" lines
+ * indented by @indent or as JSON members.  Returns 0 or XC_EXIT_ERR.
+ */
+static int xc_print_counters(const char *dir, const char *const *extra,
+			     const char *indent, bool json)
+{
+	char val[XC_VALUE_MAX], attr[600];
+	struct xc_names l;
+	size_t i, k = 0;
+	int ret, status = XC_EXIT_OK;
+
+	ret = xc_list_dir(dir, &l);
+	if (ret)
+		return xc_err(dir, ret);
+	for (i = 0; i < l.n || (extra && extra[i - l.n]); i++) {
+		const char *name = i < l.n ? l.v[i] : extra[i - l.n];
+
+		if (!strcmp(name, "fault_latency_us"))
+			continue;
+		if (i < l.n)
+			snprintf(attr, sizeof(attr), "%s/%s", dir, name);
+		else
+			snprintf(attr, sizeof(attr), "%s", name);
+		ret = xc_read_attr(attr, val, sizeof(val));
+		if (ret) {
+			fflush(stdout);
+			xc_err(attr, ret);
+			status = XC_EXIT_ERR;
+		}
+		/* A gauge's name is the file's, without the directory. */
+		if (strrchr(name, '/'))
+			name = strrchr(name, '/') + 1;
+		if (json) {
+			printf("%s", k++ ? ", " : "");
+			xc_json_str(name);
+			fputs(": ", stdout);
+			if (ret)
+				fputs("null", stdout);
+			else
+				xc_json_val(val);
+		} else if (!ret) {
+			printf("%s%-*s %s\n", indent, 18 - (int)strlen(indent),
+			       name, val);
+		}
+	}
+	xc_names_free(&l);
+	return status;
+}
+
+/* The regions stat shows: the NAMEs given, else every regions/ entry. */
+static int xc_stat_regions(char **names, int n, struct xc_names *l)
+{
+	char path[4096];
+	int i, ret;
+
+	if (!n) {
+		ret = xc_list_dir("regions", l);
+		if (ret == ENOENT)
+			return 0;
+		return ret ? xc_err("regions", ret) : 0;
+	}
+	l->v = calloc(n, sizeof(*l->v));
+	l->n = 0;
+	if (!l->v)
+		return xc_err("stat", ENOMEM);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/regions/%s", xc_sysfs,
+			 names[i]);
+		if (access(path, F_OK)) {
+			fprintf(stderr, "xmemctl: stat: region %s: not attached on this client since the module was loaded\n",
+				names[i]);
+			xc_names_free(l);
+			return XC_EXIT_ERR;
+		}
+		l->v[l->n] = strdup(names[i]);
+		if (!l->v[l->n]) {
+			xc_names_free(l);
+			return xc_err("stat", ENOMEM);
+		}
+		l->n++;
+	}
+	return 0;
+}
+
+static int xc_stat_once(struct xc_names *regions, bool json)
+{
+	static const char *const gauges[] = { "resident_bytes",
+					      "dirty_bytes", NULL };
+	char hist[4096], dir[300], g[2][300];
+	const char *extra[3] = { g[0], g[1], NULL };
+	int ret, status;
+	size_t i;
+
+	if (json)
+		fputs("{\"total\": {", stdout);
+	status = xc_print_counters("stats", NULL, "", json);
+	if (json)
+		putchar('}');
+	ret = xc_read_long("stats/fault_latency_us", hist, sizeof(hist));
+	if (!ret)
+		xc_print_hist(hist, json);
+	else if (ret != ENOENT)
+		status = xc_err("stats/fault_latency_us", ret);
+	if (json)
+		fputs(", \"regions\": [", stdout);
+	for (i = 0; i < regions->n; i++) {
+		snprintf(dir, sizeof(dir), "regions/%s/stats", regions->v[i]);
+		snprintf(g[0], sizeof(g[0]), "regions/%s/%s", regions->v[i],
+			 gauges[0]);
+		snprintf(g[1], sizeof(g[1]), "regions/%s/%s", regions->v[i],
+			 gauges[1]);
+		if (json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			xc_json_str(regions->v[i]);
+			fputs(", ", stdout);
+		} else {
+			printf("region %s\n", regions->v[i]);
+		}
+		if (xc_print_counters(dir, extra, "  ", json))
+			status = XC_EXIT_ERR;
+		if (json)
+			putchar('}');
+	}
+	if (json)
+		puts("]}");
+	return status;
+}
+
+/* stat -w: the counters it turns into rates. */
+enum {
+	XC_FAULTS, XC_HITS, XC_RA_HITS, XC_BYTES_READ, XC_BYTES_WRITTEN,
+	XC_EVICT_CLEAN, XC_EVICT_DIRTY, XC_WB_ERRORS, XC_RESIDENT, XC_DIRTY,
+	XC_NCTR,
+};
+
+/* Files under stats/ (or regions/<name>/stats/), the last two elsewhere. */
+static const char *const xc_ctr_files[XC_NCTR] = {
+	"faults", "cache_hits", "readahead_hits", "bytes_read",
+	"bytes_written", "evictions_clean", "evictions_dirty",
+	"writeback_errors", "resident_bytes", "dirty_bytes",
+};
+
+struct xc_sample {
+	uint64_t v[XC_NCTR];
+	unsigned int have;	/* bit i: v[i] was read */
+};
+
+struct xc_snap {
+	struct timespec t;
+	struct xc_sample total;
+	struct xc_names names;
+	struct xc_sample *reg;
+};
+
+static void xc_sample_read(const char *region, struct xc_sample *s)
+{
+	char attr[400];
+	int i;
+
+	s->have = 0;
+	for (i = 0; i < XC_NCTR; i++) {
+		if (!region)
+			snprintf(attr, sizeof(attr), "stats/%s", xc_ctr_files[i]);
+		else if (i < XC_RESIDENT)
+			snprintf(attr, sizeof(attr), "regions/%s/stats/%s",
+				 region, xc_ctr_files[i]);
+		else
+			snprintf(attr, sizeof(attr), "regions/%s/%s", region,
+				 xc_ctr_files[i]);
+		if (!xc_read_u64(attr, &s->v[i]))
+			s->have |= 1u << i;
+	}
+}
+
+static void xc_snap_free(struct xc_snap *s)
+{
+	xc_names_free(&s->names);
+	free(s->reg);
+	s->reg = NULL;
+}
+
+/* 0, or an exit status after a message. */
+static int xc_snap_read(char **names, int n, struct xc_snap *s)
+{
+	size_t i;
+	int ret;
+
+	s->reg = NULL;
+	ret = xc_stat_regions(names, n, &s->names);
+	if (ret)
+		return ret;
+	s->reg = calloc(s->names.n ? s->names.n : 1, sizeof(*s->reg));
+	if (!s->reg) {
+		xc_names_free(&s->names);
+		return xc_err("stat", ENOMEM);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &s->t);
+	xc_sample_read(NULL, &s->total);
+	if (!(s->total.have & 1u << XC_FAULTS)) {
+		xc_snap_free(s);
+		if (access(xc_sysfs, F_OK))
+			return xc_check_sysfs();
+		ret = xc_read_u64("stats/faults", &s->total.v[XC_FAULTS]);
+		return xc_err("stats/faults", ret ? ret : EIO);
+	}
+	for (i = 0; i < s->names.n; i++)
+		xc_sample_read(s->names.v[i], &s->reg[i]);
+	return 0;
+}
+
+/* Rates of stat -w, in the order of the columns. */
+enum {
+	XC_R_FAULTS, XC_R_HITS, XC_R_RA_HITS, XC_R_READ, XC_R_WRITE,
+	XC_R_EVICT, XC_R_WB_ERR, XC_NRATES,
+};
+
+static const char *const xc_rate_json[XC_NRATES] = {
+	"faults_per_s", "cache_hits_per_s", "readahead_hits_per_s",
+	"read_mib_per_s", "write_mib_per_s", "evictions_per_s",
+	"writeback_errors_per_s",
+};
+
+/* The increase of counter @i from @a to @b, false if unknown or reset. */
+static bool xc_delta(const struct xc_sample *a, const struct xc_sample *b,
+		     int i, double *d)
+{
+	unsigned int m = 1u << i;
+
+	if (!a || !(a->have & m) || !(b->have & m) || b->v[i] < a->v[i])
+		return false;
+	*d = (double)(b->v[i] - a->v[i]);
+	return true;
+}
+
+static void xc_rates(const struct xc_sample *a, const struct xc_sample *b,
+		     double dt, double *r, bool *ok)
+{
+	static const int src[XC_NRATES] = {
+		XC_FAULTS, XC_HITS, XC_RA_HITS, XC_BYTES_READ,
+		XC_BYTES_WRITTEN, XC_EVICT_CLEAN, XC_WB_ERRORS,
+	};
+	double d2 = 0;
+	int i;
+
+	for (i = 0; i < XC_NRATES; i++) {
+		ok[i] = xc_delta(a, b, src[i], &r[i]);
+		if (ok[i] && i == XC_R_EVICT) {
+			ok[i] = xc_delta(a, b, XC_EVICT_DIRTY, &d2);
+			r[i] += d2;
+		}
+		if (ok[i] && (i == XC_R_READ || i == XC_R_WRITE))
+			r[i] /= 1024.0 * 1024.0;
+		if (ok[i])
+			r[i] /= dt;
+	}
+}
+
+static void xc_rate_row(const char *name, const struct xc_sample *a,
+			const struct xc_sample *b, double dt, bool json)
+{
+	double r[XC_NRATES];
+	bool ok[XC_NRATES];
+	char h[2][32];
+	int i;
+
+	xc_rates(a, b, dt, r, ok);
+	if (json) {
+		for (i = 0; i < XC_NRATES; i++) {
+			printf("%s\"%s\": ", i ? ", " : "", xc_rate_json[i]);
+			if (ok[i])
+				printf("%.3f", r[i]);
+			else
+				fputs("null", stdout);
+		}
+		for (i = XC_RESIDENT; i <= XC_DIRTY; i++) {
+			printf(", \"%s\": ", xc_ctr_files[i]);
+			if (b->have & 1u << i)
+				printf("%" PRIu64, b->v[i]);
+			else
+				fputs("null", stdout);
+		}
+		return;
+	}
+	printf("%-20s", name);
+	for (i = 0; i < XC_NRATES; i++) {
+		if (i == XC_R_WB_ERR)
+			continue;
+		if (ok[i])
+			printf(" %*.1f", i == XC_R_READ || i == XC_R_WRITE ?
+			       10 : 9, r[i]);
+		else
+			printf(" %*s", i == XC_R_READ || i == XC_R_WRITE ?
+			       10 : 9, "-");
+	}
+	for (i = 0; i < 2; i++) {
+		if (b->have & 1u << (XC_RESIDENT + i))
+			xc_human(b->v[XC_RESIDENT + i], h[i], sizeof(h[i]));
+		else
+			strcpy(h[i], "-");
+	}
+	printf(" %9s %9s\n", h[0], h[1]);
+}
+
+static void xc_print_rates(const struct xc_snap *a, const struct xc_snap *b,
+			   bool json, bool tty)
+{
+	double dt = (b->t.tv_sec - a->t.tv_sec) +
+		    (b->t.tv_nsec - a->t.tv_nsec) / 1e9;
+	const struct xc_sample *prev;
+	char stamp[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i, j;
+
+	if (dt <= 0)
+		dt = 1e-9;
+	gmtime_r(&now, &tm);
+	if (json) {
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("{\"time\": \"%s\", \"interval_s\": %.3f, \"total\": {",
+		       stamp, dt);
+		xc_rate_row("total", &a->total, &b->total, dt, true);
+		fputs("}, \"regions\": [", stdout);
+	} else {
+		if (tty)
+			fputs("\033[H\033[J", stdout);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		printf("%s, rates per second over %.2f s\n", stamp, dt);
+		printf("%-20s %9s %9s %9s %10s %10s %9s %9s %9s\n", "REGION",
+		       "faults/s", "hits/s", "ra_hits/s", "read MiB/s",
+		       "write MiB/s", "evict/s", "resident", "dirty");
+		xc_rate_row("(all)", &a->total, &b->total, dt, false);
+	}
+	for (i = 0; i < b->names.n; i++) {
+		prev = NULL;
+		for (j = 0; j < a->names.n; j++)
+			if (!strcmp(a->names.v[j], b->names.v[i]))
+				prev = &a->reg[j];
+		if (json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			xc_json_str(b->names.v[i]);
+			fputs(", ", stdout);
+		}
+		xc_rate_row(b->names.v[i], prev, &b->reg[i], dt, json);
+		if (json)
+			putchar('}');
+	}
+	if (json)
+		puts("]}");
+	else if (!tty)
+		putchar('\n');
+	fflush(stdout);
+}
+
+static volatile sig_atomic_t xc_stop;
+
+static void xc_on_signal(int sig)
+{
+	(void)sig;
+	xc_stop = 1;
+}
+
+/* stat -w: refresh every @interval s, @count times (0: until a signal). */
+static int xc_stat_watch(char **names, int n, double interval,
+			 unsigned long count, bool json)
+{
+	struct sigaction sa;
+	struct xc_snap prev, cur;
+	struct timespec next;
+	bool tty = !json && isatty(STDOUT_FILENO);
+	unsigned long i;
+	int ret;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = xc_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	ret = xc_snap_read(names, n, &prev);
+	if (ret)
+		return ret;
+	next = prev.t;
+	for (i = 0; !count || i < count; i++) {
+		next.tv_sec += (time_t)interval;
+		next.tv_nsec += (long)((interval - (time_t)interval) * 1e9);
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		/* A signal interrupts the sleep: stop cleanly then. */
+		while (!xc_stop && clock_nanosleep(CLOCK_MONOTONIC,
+						   TIMER_ABSTIME, &next,
+						   NULL) == EINTR)
+			;
+		if (xc_stop)
+			break;
+		ret = xc_snap_read(names, n, &cur);
+		if (ret)
+			break;
+		xc_print_rates(&prev, &cur, json, tty);
+		xc_snap_free(&prev);
+		prev = cur;
+	}
+	xc_snap_free(&prev);
+	return ret;
+}
+
+static int xc_cmd_stat(int argc, char **argv)
+{
+	double interval = 0;
+	unsigned long count = 0;
+	struct xc_names regions;
+	bool json = false;
+	char *end;
+	int opt, i, ret;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt(argc, argv, "+jw:n:h")) != -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'w':
+			errno = 0;
+			interval = strtod(optarg, &end);
+			if (errno || *end || end == optarg ||
+			    !(interval >= 0.1 && interval <= 86400))
+				return xc_usage_err("stat: -w %s: want seconds from 0.1 to 86400",
+						    optarg);
+			break;
+		case 'n':
+			errno = 0;
+			count = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || !count ||
+			    optarg[0] == '-')
+				return xc_usage_err("stat: -n %s: want a count of at least 1",
+						    optarg);
+			break;
+		case 'h':
+			xc_usage(stdout);
+			exit(XC_EXIT_OK);
+		default:
+			if (optopt == 'w' || optopt == 'n')
+				return xc_usage_err("stat: -%c needs a value",
+						    optopt);
+			return xc_usage_err("stat: unknown option -%c",
+					    optopt ? optopt : '?');
+		}
+	}
+	if (count && !interval)
+		return xc_usage_err("stat: -n needs -w");
+	for (i = optind; i < argc; i++)
+		if (!xc_name_valid(argv[i]))
+			return xc_usage_err("stat: bad region name '%s' (1-63 of [A-Za-z0-9._-])",
+					    argv[i]);
+	ret = xc_check_sysfs();
+	if (ret)
+		return ret;
+	if (interval)
+		return xc_stat_watch(argv + optind, argc - optind, interval,
+				     count, json);
+	ret = xc_stat_regions(argv + optind, argc - optind, &regions);
+	if (ret)
+		return ret;
+	ret = xc_stat_once(&regions, json);
+	xc_names_free(&regions);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } xc_cmds[] = {
 	{ "version", xc_cmd_version },
+	{ "appliance", xc_cmd_appliance },
+	{ "placement", xc_cmd_placement },
 	{ "connect", xc_cmd_connect },
 	{ "disconnect", xc_cmd_disconnect },
 	{ "secret", xc_cmd_secret },
