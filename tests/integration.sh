@@ -26,8 +26,8 @@ timeout_s=900
 # restart kills and restarts xmemd, and wbfail cuts the appliance off for a
 # while (it waits for the reconnection and removes its iptables rule
 # whatever happens): they go just before it.
-names=(badinput fork pattern clean msync region node pool race mixed limit pager
-	restart wbfail reload)
+names=(badinput fork pattern clean msync region node pool ctl race mixed limit
+	pager restart wbfail reload)
 
 while (($#)); do
 	case $1 in

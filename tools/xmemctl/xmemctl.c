@@ -2058,6 +2058,7 @@ int main(int argc, char **argv)
 		xc_dev = env;
 
 	if (argc < 2) {
+		fputs("xmemctl: missing command\n", stderr);
 		xc_usage(stderr);
 		return XC_EXIT_USAGE;
 	}
