@@ -1082,26 +1082,32 @@ static const char *xc_appliance_hint(const char *op, int err)
 	case EINVAL:
 		return "bad address (ADDR:PORT, IPv6 in brackets)";
 	case EEXIST:
-		return "already in the pool (see 'xmemctl appliance list')";
+		return "already in the pool (see 'xmemctl appliance list'; 'xmemctl connect ADDR:PORT' reconnects a failed member)";
 	case ENOENT:
 		return "not in the pool (see 'xmemctl appliance list')";
 	case EACCES:
 		return "authentication refused: set the same secret on both sides ('xmemctl secret FILE', 'xmemd --secret-file FILE') or on neither";
 	case ECONNREFUSED:
-		return "connection refused: is xmemd running and listening on that address and port?";
+		return "is xmemd running and listening on that address and port?";
 	case ETIMEDOUT:
-		return "timed out: the appliance does not answer (address, route, RDMA device)";
+		return "the appliance does not answer (check the address, the route, the RDMA device)";
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 		return "no route to the appliance over an RDMA device";
 	case ENOSPC:
-		return "no other appliance in the pool has room for a region: add one first ('xmemctl appliance add'); regions moved so far stay moved";
+		return strcmp(op, "remove") ? "the pool is full (16 appliances at most)" :
+			"no other appliance in the pool has room for a region: add one first ('xmemctl appliance add'); regions moved so far stay moved";
+	case EOPNOTSUPP:
+		return "an appliance of the pool is older than protocol 1.2 and cannot copy regions (update its xmemd); regions moved so far stay moved";
+	case ENOTCONN:
+		return strcmp(op, "remove") ? NULL :
+			"an appliance the drain needs is not connected (see 'xmemctl appliance list'); regions moved so far stay moved";
 	case EBUSY:
 		return strcmp(op, "remove") ? NULL :
 			"a region on it is attached by another client too: detach it there first; regions moved so far stay moved";
 	case EIO:
 		return strcmp(op, "remove") ? NULL :
-			"copying a region to another appliance failed; regions moved so far stay moved, the appliance stays in the pool";
+			"a region is lost, or copying it to another appliance failed; regions moved so far stay moved, the appliance stays in the pool";
 	}
 	return NULL;
 }
@@ -1421,7 +1427,7 @@ static int xc_cmd_placement(int argc, char **argv)
 		return ret;
 	snprintf(what, sizeof(what), "placement %s", p);
 	ret = xc_write_attr("placement", p);
-	if (ret == ENOENT || (ret == EINVAL && xc_addr_valid(p))) {
+	if (ret == ENOENT) {
 		fprintf(stderr, "xmemctl: %s: %s: not an appliance of the pool (see 'xmemctl appliance list')\n",
 			what, strerror(ret));
 		return XC_EXIT_ERR;
@@ -1940,8 +1946,13 @@ static int xc_stat_watch(char **names, int n, double interval,
 	ret = xc_snap_read(names, n, &prev);
 	if (ret)
 		return ret;
-	next = prev.t;
 	for (i = 0; !count || i < count; i++) {
+		/*
+		 * From the previous sample, not on a fixed schedule: after a
+		 * stall the next interval is a whole one again, not a short
+		 * catch-up.
+		 */
+		next = prev.t;
 		next.tv_sec += (time_t)interval;
 		next.tv_nsec += (long)((interval - (time_t)interval) * 1e9);
 		if (next.tv_nsec >= 1000000000L) {
