@@ -12,6 +12,7 @@
  * module).
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -1180,17 +1181,42 @@ static const char *xc_placed_find(const struct xc_placed *p, const char *name)
 }
 
 /*
+ * @addr as the module prints it (inet_ntop's form, IPv6 in brackets), so
+ * that "[fd00::0002]:7471" matches "[fd00::2]:7471"; unchanged if it is
+ * not a numeric address.
+ */
+static void xc_canon_addr(const char *addr, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN + 2], txt[INET6_ADDRSTRLEN];
+	const char *colon = strrchr(addr, ':');
+	unsigned char bin[sizeof(struct in6_addr)];
+	size_t hl = colon ? (size_t)(colon - addr) : 0;
+	bool v6 = addr[0] == '[';
+
+	snprintf(out, len, "%s", addr);
+	if (!colon || hl >= sizeof(host) || (v6 && hl < 2))
+		return;
+	memcpy(host, addr + v6, hl - 2 * v6);
+	host[hl - 2 * v6] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, bin) != 1 ||
+	    !inet_ntop(v6 ? AF_INET6 : AF_INET, bin, txt, sizeof(txt)))
+		return;
+	snprintf(out, len, v6 ? "[%s]%s" : "%s%s", txt, colon);
+}
+
+/*
  * Drain and remove @addr; say which regions attached here moved where,
  * by comparing regions/<name>/appliance before and after.
  */
-static int xc_appliance_remove(const char *addr, bool json)
+static int xc_appliance_remove(const char *arg, bool json)
 {
 	struct xc_placed before, after;
+	char ebuf[16], addr[XC_VALUE_MAX];
 	const char *to;
-	char ebuf[16];
 	size_t i, n = 0, left = 0;
 	int ret, err;
 
+	xc_canon_addr(arg, addr, sizeof(addr));
 	ret = xc_need("appliance remove", "appliance_remove");
 	if (ret)
 		return ret;
@@ -1209,7 +1235,7 @@ static int xc_appliance_remove(const char *addr, bool json)
 		putchar('\n');
 		fflush(stdout);
 	}
-	err = xc_write_attr("appliance_remove", addr);
+	err = xc_write_attr("appliance_remove", arg);
 	ret = xc_placed_read(&after);
 	if (ret) {
 		xc_placed_free(&before);
@@ -1218,9 +1244,12 @@ static int xc_appliance_remove(const char *addr, bool json)
 		return xc_err("regions", ret);
 	}
 
-	if (json)
-		printf("{\"appliance\": \"%s\", \"removed\": %s, \"error\": ",
-		       addr, err ? "false" : "true");
+	if (json) {
+		fputs("{\"appliance\": ", stdout);
+		xc_json_str(addr);
+		printf(", \"removed\": %s, \"error\": ",
+		       err ? "false" : "true");
+	}
 	if (json && err)
 		printf("\"%s\"", xc_errname(err, ebuf, sizeof(ebuf)));
 	else if (json)
@@ -1239,7 +1268,9 @@ static int xc_appliance_remove(const char *addr, bool json)
 		if (json) {
 			printf("%s{\"name\": ", n ? ", " : "");
 			xc_json_str(before.names.v[i]);
-			printf(", \"from\": \"%s\", \"to\": ", addr);
+			fputs(", \"from\": ", stdout);
+			xc_json_str(addr);
+			fputs(", \"to\": ", stdout);
 			xc_json_str(to);
 			putchar('}');
 		} else {
