@@ -1737,10 +1737,21 @@ static const char *const xc_ctr_files[XC_NCTR] = {
 	"writeback_errors", "resident_bytes", "dirty_bytes",
 };
 
+/*
+ * One row's counters and when they were read: the midpoint of its reads,
+ * so that a row's rate uses its own interval even when reading sysfs is
+ * slow (the totals and each region are not read at the same moment).
+ */
 struct xc_sample {
 	uint64_t v[XC_NCTR];
 	unsigned int have;	/* bit i: v[i] was read */
+	struct timespec t;
 };
+
+static double xc_ts(const struct timespec *t)
+{
+	return t->tv_sec + t->tv_nsec / 1e9;
+}
 
 struct xc_snap {
 	struct timespec t;
@@ -1751,10 +1762,13 @@ struct xc_snap {
 
 static void xc_sample_read(const char *region, struct xc_sample *s)
 {
+	struct timespec t0, t1;
 	char attr[400];
+	double mid;
 	int i;
 
 	s->have = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < XC_NCTR; i++) {
 		if (!region)
 			snprintf(attr, sizeof(attr), "stats/%s", xc_ctr_files[i]);
@@ -1767,6 +1781,10 @@ static void xc_sample_read(const char *region, struct xc_sample *s)
 		if (!xc_read_u64(attr, &s->v[i]))
 			s->have |= 1u << i;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	mid = (xc_ts(&t0) + xc_ts(&t1)) / 2;
+	s->t.tv_sec = (time_t)mid;
+	s->t.tv_nsec = (long)((mid - (time_t)mid) * 1e9);
 }
 
 static void xc_snap_free(struct xc_snap *s)
@@ -1830,8 +1848,10 @@ static bool xc_delta(const struct xc_sample *a, const struct xc_sample *b,
 }
 
 static void xc_rates(const struct xc_sample *a, const struct xc_sample *b,
-		     double dt, double *r, bool *ok)
+		     double *r, bool *ok)
 {
+	double dt = a ? xc_ts(&b->t) - xc_ts(&a->t) : 0;
+
 	static const int src[XC_NRATES] = {
 		XC_FAULTS, XC_HITS, XC_RA_HITS, XC_BYTES_READ,
 		XC_BYTES_WRITTEN, XC_EVICT_CLEAN, XC_WB_ERRORS,
@@ -1840,7 +1860,7 @@ static void xc_rates(const struct xc_sample *a, const struct xc_sample *b,
 	int i;
 
 	for (i = 0; i < XC_NRATES; i++) {
-		ok[i] = xc_delta(a, b, src[i], &r[i]);
+		ok[i] = dt > 0 && xc_delta(a, b, src[i], &r[i]);
 		if (ok[i] && i == XC_R_EVICT) {
 			ok[i] = xc_delta(a, b, XC_EVICT_DIRTY, &d2);
 			r[i] += d2;
@@ -1853,14 +1873,14 @@ static void xc_rates(const struct xc_sample *a, const struct xc_sample *b,
 }
 
 static void xc_rate_row(const char *name, const struct xc_sample *a,
-			const struct xc_sample *b, double dt, bool json)
+			const struct xc_sample *b, bool json)
 {
 	double r[XC_NRATES];
 	bool ok[XC_NRATES];
 	char h[2][32];
 	int i;
 
-	xc_rates(a, b, dt, r, ok);
+	xc_rates(a, b, r, ok);
 	if (json) {
 		for (i = 0; i < XC_NRATES; i++) {
 			printf("%s\"%s\": ", i ? ", " : "", xc_rate_json[i]);
@@ -1901,8 +1921,7 @@ static void xc_rate_row(const char *name, const struct xc_sample *a,
 static void xc_print_rates(const struct xc_snap *a, const struct xc_snap *b,
 			   bool json, bool tty)
 {
-	double dt = (b->t.tv_sec - a->t.tv_sec) +
-		    (b->t.tv_nsec - a->t.tv_nsec) / 1e9;
+	double dt = xc_ts(&b->total.t) - xc_ts(&a->total.t);
 	const struct xc_sample *prev;
 	char stamp[64];
 	time_t now = time(NULL);
@@ -1916,7 +1935,7 @@ static void xc_print_rates(const struct xc_snap *a, const struct xc_snap *b,
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		printf("{\"time\": \"%s\", \"interval_s\": %.3f, \"total\": {",
 		       stamp, dt);
-		xc_rate_row("total", &a->total, &b->total, dt, true);
+		xc_rate_row("total", &a->total, &b->total, true);
 		fputs("}, \"regions\": [", stdout);
 	} else {
 		if (tty)
@@ -1926,7 +1945,7 @@ static void xc_print_rates(const struct xc_snap *a, const struct xc_snap *b,
 		printf("%-20s %9s %9s %9s %10s %10s %9s %9s %9s\n", "REGION",
 		       "faults/s", "hits/s", "ra_hits/s", "read MiB/s",
 		       "write MiB/s", "evict/s", "resident", "dirty");
-		xc_rate_row("(all)", &a->total, &b->total, dt, false);
+		xc_rate_row("(all)", &a->total, &b->total, false);
 	}
 	for (i = 0; i < b->names.n; i++) {
 		prev = NULL;
@@ -1938,7 +1957,7 @@ static void xc_print_rates(const struct xc_snap *a, const struct xc_snap *b,
 			xc_json_str(b->names.v[i]);
 			fputs(", ", stdout);
 		}
-		xc_rate_row(b->names.v[i], prev, &b->reg[i], dt, json);
+		xc_rate_row(b->names.v[i], prev, &b->reg[i], json);
 		if (json)
 			putchar('}');
 	}
