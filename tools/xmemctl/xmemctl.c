@@ -820,16 +820,16 @@ static void xc_print_entry(const struct xmem_region_entry *e, bool json,
 		       e->users, att ? "yes" : "no", appliance);
 		return;
 	}
-	printf("%-15s %s\n", "name", e->name);
-	printf("%-15s %llu\n", "region_id", (unsigned long long)e->region_id);
-	printf("%-15s %llu\n", "size", (unsigned long long)e->size);
-	printf("%-15s %u\n", "owner", e->uid);
-	printf("%-15s %u\n", "group", e->gid);
-	printf("%-15s %04o\n", "mode", e->mode);
-	printf("%-15s %u\n", "users", e->users);
-	printf("%-15s %s\n", "attached", att ? "yes" : "no");
-	printf("%-15s %llu\n", "resident", (unsigned long long)e->resident_bytes);
-	printf("%-15s %s\n", "appliance", appliance);
+	printf("%-20s %s\n", "name", e->name);
+	printf("%-20s %llu\n", "region_id", (unsigned long long)e->region_id);
+	printf("%-20s %llu\n", "size", (unsigned long long)e->size);
+	printf("%-20s %u\n", "owner", e->uid);
+	printf("%-20s %u\n", "group", e->gid);
+	printf("%-20s %04o\n", "mode", e->mode);
+	printf("%-20s %u\n", "users", e->users);
+	printf("%-20s %s\n", "attached", att ? "yes" : "no");
+	printf("%-20s %llu\n", "resident", (unsigned long long)e->resident_bytes);
+	printf("%-20s %s\n", "appliance", appliance);
 }
 
 /*
@@ -860,7 +860,7 @@ static void xc_print_local(const char *name, bool json)
 			else
 				xc_json_val(val);
 		} else if (!ret) {
-			printf("%-15s %s\n", local[i], val);
+			printf("%-20s %s\n", local[i], val);
 		}
 	}
 	snprintf(path, sizeof(path), "%s/regions/%s/alloc", xc_sysfs, name);
@@ -880,7 +880,7 @@ static void xc_print_local(const char *name, bool json)
 			else
 				xc_json_val(val);
 		} else {
-			printf("alloc.%-9s %s\n", alloc[i], ret ? "-" : val);
+			printf("alloc.%-14s %s\n", alloc[i], ret ? "-" : val);
 		}
 	}
 	if (json)
