@@ -79,13 +79,15 @@ struct xwf_msg {
 /**
  * struct xwf - the state of one case
  * @test: the test
- * @rnd: the random state, seeded with XWF_SEED and the case number
+ * @rnd: the random state
+ * @seed: its seed: XWF_SEED plus the case number
  * @round: the current round
  * @buffers: buffers fed so far
  */
 struct xwf {
 	struct kunit *test;
 	struct rnd_state rnd;
+	u64 seed;
 	unsigned int round;
 	unsigned long buffers;
 };
@@ -299,6 +301,10 @@ static u64 xwf_bad_size(struct xwf *f)
 	return v[xwf_below(f, ARRAY_SIZE(v))];
 }
 
+static const char xwf_bad_chars[] = {
+	'/', ' ', '\n', '\\', (char)0x80, (char)0xff, ':',
+};
+
 /* A name buffer that is not a valid, NUL-padded name. */
 static void xwf_bad_name(struct xwf *f, char *name)
 {
@@ -316,7 +322,7 @@ static void xwf_bad_name(struct xwf *f, char *name)
 		strscpy(name, xwf_chance(f, 50) ? "." : "..", XMEM_NAME_MAX);
 		break;
 	case 3:
-		name[xwf_below(f, len)] = "/ \n\\\x80\xff:"[xwf_below(f, 7)];
+		name[xwf_below(f, len)] = xwf_bad_chars[xwf_below(f, 7)];
 		break;
 	case 4:
 		if (len < XMEM_NAME_MAX - 1) {
@@ -640,10 +646,22 @@ static void xwf_random(struct xwf *f, struct xwf_msg *m)
 
 /* ---- feeding the parsers ---------------------------------------------- */
 
-#define XWF_EXPECT(f, m, cond, fmt, ...)				\
-	KUNIT_ASSERT_TRUE_MSG((f)->test, cond,				\
-			      "round %u (%s, %zu bytes): " fmt,		\
-			      (f)->round, (m)->what, (m)->len, ##__VA_ARGS__)
+/* Fail the case unless @cond, saying which round and input it was. */
+static __printf(4, 5)
+void xwf_expect(struct xwf *f, const struct xwf_msg *m, bool cond,
+		const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	if (cond)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	KUNIT_ASSERT_TRUE_MSG(f->test, cond, "seed %#llx round %u (%s, %zu bytes): %s",
+			      f->seed, f->round, m->what, m->len, why);
+}
 
 /* A result any parser may give: 0 or a negative errno. */
 static bool xwf_sane(int ret)
@@ -674,18 +692,18 @@ static bool xwf_region_plausible(const struct xmem_wire_region *r)
 static void xwf_judge(struct xwf *f, struct xwf_msg *m, enum xwf_kind kind,
 		      int ret)
 {
-	XWF_EXPECT(f, m, xwf_sane(ret), "parser %d returned %d", kind, ret);
+	xwf_expect(f, m, xwf_sane(ret), "parser %d returned %d", kind, ret);
 	if (m->kind == XWF_ERROR && kind != XWF_HELLO && m->want != XWF_ANY) {
-		XWF_EXPECT(f, m, ret == m->want, "parser %d: %d, want %d",
+		xwf_expect(f, m, ret == m->want, "parser %d: %d, want %d",
 			   kind, ret, m->want);
 		return;
 	}
 	if (kind != m->kind || m->want == XWF_ANY)
 		return;
 	if (m->want == XWF_REFUSED)
-		XWF_EXPECT(f, m, ret, "parser %d accepted it", kind);
+		xwf_expect(f, m, ret, "parser %d accepted it", kind);
 	else
-		XWF_EXPECT(f, m, ret == m->want, "parser %d: %d, want %d",
+		xwf_expect(f, m, ret == m->want, "parser %d: %d, want %d",
 			   kind, ret, m->want);
 }
 
@@ -709,7 +727,7 @@ static void xwf_feed(struct xwf *f, struct xwf_msg *m)
 	if (!ret) {
 		const struct xmem_hello_rep *hr = (const void *)p;
 
-		XWF_EXPECT(f, m, m->len >= sizeof(*hr) &&
+		xwf_expect(f, m, m->len >= sizeof(*hr) &&
 			   le32_to_cpu(hr->magic) == XMEM_PROTO_MAGIC &&
 			   le16_to_cpu(hr->major) == XMEM_PROTO_MAJOR &&
 			   !hr->status && credits &&
@@ -717,7 +735,7 @@ static void xwf_feed(struct xwf *f, struct xwf_msg *m)
 			   !(xmem_wire_hello_flags(p) & ~XMEM_HELLO_F_ALL),
 			   "implausible hello accepted");
 		if (m->kind == XWF_HELLO && m->want == 0)
-			XWF_EXPECT(f, m, credits == m->credits,
+			xwf_expect(f, m, credits == m->credits,
 				   "credits %u, want %u", credits, m->credits);
 	}
 
@@ -726,12 +744,12 @@ static void xwf_feed(struct xwf *f, struct xwf_msg *m)
 	ret = xmem_wire_parse_attach_rep(p, m->len, m->tag, &r);
 	xwf_judge(f, m, XWF_ATTACH, ret);
 	if (!ret) {
-		XWF_EXPECT(f, m, xwf_hdr_ok(p, m->len, XMEM_MSG_ATTACH_REP,
+		xwf_expect(f, m, xwf_hdr_ok(p, m->len, XMEM_MSG_ATTACH_REP,
 					    sizeof(struct xmem_msg_attach_rep),
 					    m->tag) && xwf_region_plausible(&r),
 			   "implausible ATTACH_REP accepted");
 		if (m->kind == XWF_ATTACH && m->want == 0)
-			XWF_EXPECT(f, m, r.region_id == m->region.region_id &&
+			xwf_expect(f, m, r.region_id == m->region.region_id &&
 				   r.size == m->region.size &&
 				   r.addr == m->region.addr &&
 				   r.rkey == m->region.rkey &&
@@ -742,11 +760,11 @@ static void xwf_feed(struct xwf *f, struct xwf_msg *m)
 	ret = xmem_wire_parse_stat_rep(p, m->len, m->tag, &st);
 	xwf_judge(f, m, XWF_STAT, ret);
 	if (!ret) {
-		XWF_EXPECT(f, m, xwf_hdr_ok(p, m->len, XMEM_MSG_STAT_REP,
+		xwf_expect(f, m, xwf_hdr_ok(p, m->len, XMEM_MSG_STAT_REP,
 					    sizeof(struct xmem_msg_stat_rep),
 					    m->tag), "bad STAT_REP accepted");
 		if (m->kind == XWF_STAT && m->want == 0)
-			XWF_EXPECT(f, m, !memcmp(&st, &m->stat, sizeof(st)),
+			xwf_expect(f, m, !memcmp(&st, &m->stat, sizeof(st)),
 				   "STAT_REP decoded wrong");
 	}
 
@@ -756,7 +774,7 @@ static void xwf_feed(struct xwf *f, struct xwf_msg *m)
 	if (!ret) {
 		bool keyed = xwf_keyed(m->op);
 
-		XWF_EXPECT(f, m, xwf_hdr_ok(p, m->len, XMEM_MSG_REGION_REP,
+		xwf_expect(f, m, xwf_hdr_ok(p, m->len, XMEM_MSG_REGION_REP,
 					    sizeof(struct xmem_msg_region_rep),
 					    m->tag) && xwf_region_plausible(&r) &&
 			   !xmem_wire_check_name(r.name, sizeof(r.name)) &&
@@ -765,25 +783,25 @@ static void xwf_feed(struct xwf *f, struct xwf_msg *m)
 			   (!r.created || m->op == XMEM_REGION_OP_ATTACH),
 			   "implausible REGION_REP accepted (op %u)", m->op);
 		if (m->kind == XWF_REGION && m->want == 0)
-			XWF_EXPECT(f, m, !memcmp(&r, &m->region, sizeof(r)),
+			xwf_expect(f, m, !memcmp(&r, &m->region, sizeof(r)),
 				   "REGION_REP decoded wrong");
 	}
 
 	ret = xmem_wire_parse_auth_rep(p, m->len, m->tag, m->step, nonce, mac);
 	xwf_judge(f, m, XWF_AUTH, ret);
 	if (!ret) {
-		XWF_EXPECT(f, m, xwf_hdr_ok(p, m->len, XMEM_MSG_AUTH_REP,
+		xwf_expect(f, m, xwf_hdr_ok(p, m->len, XMEM_MSG_AUTH_REP,
 					    sizeof(struct xmem_msg_auth_rep),
 					    m->tag),
 			   "bad AUTH_REP accepted (step %u)", m->step);
 		if (m->kind == XWF_AUTH && m->want == 0 && m->step == 1)
-			XWF_EXPECT(f, m, !memcmp(nonce, m->nonce, sizeof(nonce)) &&
+			xwf_expect(f, m, !memcmp(nonce, m->nonce, sizeof(nonce)) &&
 				   !memcmp(mac, m->mac, sizeof(mac)),
 				   "AUTH_REP decoded wrong");
 	}
 
 	ret = xmem_wire_reply_tag(p, m->len, &tag);
-	XWF_EXPECT(f, m, m->len < sizeof(struct xmem_msg_hdr) ?
+	xwf_expect(f, m, m->len < sizeof(struct xmem_msg_hdr) ?
 		   ret == -EBADMSG : !ret && tag ==
 		   le64_to_cpu(((const struct xmem_msg_hdr *)p)->tag),
 		   "reply_tag: %d", ret);
@@ -799,7 +817,8 @@ static void xwf_run(struct kunit *test, unsigned int nr,
 
 	m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, m);
-	prandom_seed_state(&f.rnd, XWF_SEED + nr);
+	f.seed = XWF_SEED + nr;
+	prandom_seed_state(&f.rnd, f.seed);
 	for (f.round = 0; f.round < XWF_ROUNDS; f.round++) {
 		memset(m, 0, sizeof(*m));
 		m->tag = xwf_u64(&f);

@@ -418,6 +418,10 @@ static bool name_valid(const char *name)
 		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
 			return false;
 	}
+	/* NUL padded: nothing after the end. */
+	for (; i < XMEM_NAME_MAX; i++)
+		if (name[i])
+			return false;
 	return strcmp(name, ".") && strcmp(name, "..");
 }
 
@@ -849,10 +853,12 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		st_add(e, EPROTO);
 		return;
 	case XMEM_MSG_STAT_REQ:
-		if (len != sizeof(struct xmem_msg_stat_req))
+		if (len != sizeof(struct xmem_msg_stat_req)) {
 			expect_error(e, EBADMSG);
-		else
+		} else {
 			e->type = XMEM_MSG_STAT_REP;
+			st_add(e, 0);
+		}
 		return;
 	case XMEM_MSG_ATTACH_REQ:
 		if (len != sizeof(*at)) {
