@@ -1128,6 +1128,10 @@ static void do_mmap(void)
 		w = WANT(EINVAL);
 	else
 		w = WANT(0);
+	/* Refused anyway: the kernel may run out of room or commit first. */
+	if (len >= 64 * MiB && !want_has(&w, 0) && !want_has(&w, ENOMEM) &&
+	    w.n < 6)
+		w.v[w.n++] = ENOMEM;
 	/* /dev may be mounted noexec. */
 	if (prot & PROT_EXEC && w.n < 6 && !want_has(&w, EINVAL))
 		w.v[w.n++] = EPERM;
