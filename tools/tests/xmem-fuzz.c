@@ -1234,7 +1234,8 @@ static void do_munmap(void)
 
 	if (mi < 0)
 		return;
-	if (chance(50))
+	/* A cut in the middle needs a free slot for the second piece. */
+	if (chance(50) || free_map() < 0)
 		return unmap_one(mi);
 	mm_range(&fz_maps[mi], &a, &l, false);
 	desc("munmap %p+%#llx of %p+%#llx", a, (unsigned long long)l,
@@ -1406,6 +1407,8 @@ TEST_TIMEOUT(ioctl, 1200)
 	uint64_t n;
 	int fd;
 
+	double t0 = xnow();
+
 	xr_require_connected();
 	fz_start("ioctl", 1);
 	fz_setup_files();
@@ -1464,8 +1467,8 @@ mm:
 	CHECK(close(fd), WANT(0));
 	xr_require_connected();
 	xt_diag("ioctl: %" PRIu64 " ioctls, %" PRIu64 " mmap/munmap/msync/... "
-		"and touches, %u region names", fz_n->ioctls, fz_n->mm,
-		fz_nregs);
+		"and touches, %u region names, %.1f s", fz_n->ioctls, fz_n->mm,
+		fz_nregs, xnow() - t0);
 }
 
 /* ---- sysfs --------------------------------------------------------------- */
@@ -2010,6 +2013,8 @@ TEST_TIMEOUT(sysfs, 1200)
 	struct knob *k;
 	int fd;
 
+	double t0 = xnow();
+
 	xr_require_connected();
 	fz_start("sysfs", 2);
 	/* A region of our own, so that regions/<name>/ has one at least. */
@@ -2049,7 +2054,7 @@ TEST_TIMEOUT(sysfs, 1200)
 		fz_n->sysfs++;
 	}
 	fz_soft = false;
-	xt_diag("sysfs: %" PRIu64 " writes", fz_n->sysfs);
+	xt_diag("sysfs: %" PRIu64 " writes, %.1f s", fz_n->sysfs, xnow() - t0);
 	memset(&o, 0, sizeof(o));
 	snprintf(o.name, sizeof(o.name), "%s", name);
 	ASSERT_OK(close(fd));
