@@ -75,7 +75,9 @@ struct fz_counts {
 };
 static struct fz_counts *fz_n;
 
-static uint64_t fz_seed, fz_count = 20000, fz_sysfs = 5000;
+static uint64_t fz_seed, fz_count = 20000, fz_sysfs = 5000, fz_bulk = 20000;
+/* The ioctl-bulk test: every input must be refused before any work. */
+static bool fz_malformed;
 static uint64_t fz_rs;
 static uint64_t fz_iter;
 static char fz_desc[768];
@@ -479,6 +481,10 @@ static void maps_cut(char *a, uint64_t l)
 
 enum argkind { ARG_OK, ARG_NULL, ARG_BAD, ARG_STRADDLE, ARG_XMEM };
 
+/* ARG_XMEM: the region holding the argument, and where it ends in it. */
+static int fz_arg_reg;
+static uint64_t fz_arg_end;
+
 /*
  * Where the ioctl's argument of @len bytes goes: the caller's buffer, or
  * a pointer that faults, or a copy inside a live xmem mapping (the
@@ -517,6 +523,8 @@ static void *place_arg(void *buf, size_t len, enum argkind *kind)
 				continue;
 			at = below(m->len - len + 1) & ~7ull;
 			memcpy(m->addr + at, buf, len);
+			fz_arg_reg = m->reg;
+			fz_arg_end = m->off + at + len;
 			*kind = ARG_XMEM;
 			return m->addr + at;
 		}
@@ -582,7 +590,7 @@ static void do_version(int fi)
 	int got;
 
 	memset(&v, 0, sizeof(v));
-	if (chance(30))
+	if (chance(30) || fz_malformed)
 		v.reserved[below(2)] = rnd() | 1;
 	if (chance(10))
 		v.major = rnd();
@@ -609,7 +617,7 @@ static void do_info(int fi)
 	int got;
 
 	memset(&ri, 0, sizeof(ri));
-	if (chance(25))
+	if (chance(25) || fz_malformed)
 		ri.reserved[below(4)] = 1ull << below(64);
 	if (chance(10))
 		ri.size = rnd();
@@ -650,10 +658,25 @@ static bool attach_malformed(const struct xmem_attach *a)
 	       a->size > TB;
 }
 
+/*
+ * How many mutations an input gets: none for one in four, else one and
+ * maybe more.  Most inputs are malformed, which also keeps appliance
+ * round trips to a minority.
+ */
+static unsigned int fz_nmut(void)
+{
+	unsigned int n = chance(75);
+
+	while (n && chance(40))
+		n++;
+	return n;
+}
+
 static void do_attach(int fi)
 {
 	struct fz_file *f;
 	struct xmem_attach a, in;
+	unsigned int nmut;
 	struct want w;
 	enum argkind k;
 	int got, r;
@@ -682,8 +705,8 @@ static void do_attach(int fi)
 	default:
 		a.flags = XMEM_ATTACH_CREATE;
 	}
-	/* Mutations of the valid template. */
-	while (chance(35)) {
+	/* Mutations of the valid template: three inputs in four. */
+	for (nmut = fz_nmut(); nmut; nmut--) {
 		switch (below(7)) {
 		case 0:
 			a.size = mutate_size(a.size);
@@ -705,6 +728,15 @@ static void do_attach(int fi)
 			break;
 		default:
 			((uint8_t *)&a)[below(sizeof(a))] ^= 1 << below(8);
+		}
+	}
+	if (fz_malformed && !attach_malformed(&a)) {
+		switch (below(5)) {
+		case 0: a.reserved2[below(2)] |= 1ull << below(64); break;
+		case 1: a.flags |= 1u << (3 + below(29)); break;
+		case 2: a.name[below(8)] = '/'; break;
+		case 3: a.size |= 1 + below(PAGE - 1); break;
+		default: a.mode |= 01000 << below(20); break;
 		}
 	}
 	a.size = fz_size_guard(a.size);
@@ -768,6 +800,7 @@ static void do_region_op(int op)
 	};
 	struct xmem_region_op o, in;
 	bool resize = op == OP_RESIZE;
+	unsigned int nmut;
 	struct fz_region *reg;
 	struct want w;
 	enum argkind k;
@@ -780,7 +813,7 @@ static void do_region_op(int op)
 		o.size = small_size();
 		o.flags = chance(50) ? XMEM_RESIZE_WRITEBACK : 0;
 	}
-	while (chance(35)) {
+	for (nmut = fz_nmut(); nmut; nmut--) {
 		switch (below(6)) {
 		case 0:
 			o.size = mutate_size(o.size);
@@ -799,6 +832,15 @@ static void do_region_op(int op)
 			break;
 		default:
 			((uint8_t *)&o)[below(sizeof(o))] ^= 1 << below(8);
+		}
+	}
+	if (fz_malformed) {
+		switch (below(5)) {
+		case 0: o.reserved |= 1u << below(32); break;
+		case 1: o.reserved2[below(2)] |= 1ull << below(64); break;
+		case 2: o.flags |= 1u << (1 + below(31)); break;
+		case 3: o.name[below(8)] = '/'; break;
+		default: o.size = resize ? below(PAGE) : PAGE * (1 + below(9));
 		}
 	}
 	o.size = fz_size_guard(o.size);
@@ -829,8 +871,18 @@ static void do_region_op(int op)
 	else
 		w = !reg || !reg->exists ? WANT(ENOENT) :
 		    in.size > SMALL_MAX ? WANT(ENOMEM) : WANT(0);
+	/*
+	 * A shrink of the region that holds the argument unmaps it: the
+	 * answer cannot be copied back (EFAULT), but the resize is done.
+	 */
+	if (resize && k == ARG_XMEM && want_has(&w, 0) && fz_arg_reg == r &&
+	    fz_arg_end > in.size)
+		w = WANT(0, EFAULT);
 	got = CHECK(ioctl(fz_files[any_file()].fd, cmds[op], arg), w);
-	take_arg(&o, arg, sizeof(o), k);
+	if (got == EFAULT && resize && k == ARG_XMEM)
+		got = 0;
+	else
+		take_arg(&o, arg, sizeof(o), k);
 	if (got)
 		return;
 	if (op != OP_RESIZE && o.size != reg->size)
@@ -893,6 +945,14 @@ static void do_list(void)
 			break;
 		default:
 			l.cursor = ~0ull - below(3);
+		}
+	}
+	if (fz_malformed) {
+		switch (below(4)) {
+		case 0: l.flags |= 1u << below(32); break;
+		case 1: l.reserved[below(2)] |= 1ull << below(64); break;
+		case 2: l.count = 0; break;
+		default: l.count = XMEM_LIST_MAX + 1 + below(1000);
 		}
 	}
 	in = l;
@@ -1471,6 +1531,66 @@ mm:
 		fz_nregs, xnow() - t0);
 }
 
+/*
+ * Many more ioctls than the mixed test can afford on a slow kernel: every
+ * command with an argument that must be refused before any work (a
+ * reserved field, an unknown flag, a bad name or size, a faulting
+ * pointer) and unknown commands, on bound and unbound files.
+ */
+TEST_TIMEOUT(ioctl_bulk, 1200)
+{
+	double t0 = xnow();
+	uint64_t n0 = fz_n->ioctls;
+	struct xmem_attach a;
+	unsigned int i;
+
+	xr_require_connected();
+	fz_start("ioctl-bulk", 3);
+	fz_setup_files();
+	/* Half the files bound, each to a region of its own. */
+	for (i = 0; i < MAXFD / 2; i++) {
+		memset(&a, 0, sizeof(a));
+		snprintf(a.name, sizeof(a.name), "%sb%u", fz_prefix, i);
+		a.size = PAGE;
+		a.flags = XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL;
+		desc("setup: ATTACH %s", a.name);
+		CHECK(ioctl(fz_files[i].fd, XMEM_IOC_ATTACH, &a), WANT(0));
+		fz_files[i].reg = reg_add(a.name);
+		fz_regs[fz_files[i].reg].exists = true;
+		fz_regs[fz_files[i].reg].here = true;
+		fz_regs[fz_files[i].reg].size = PAGE;
+		fz_regs[fz_files[i].reg].id = a.region_id;
+	}
+	fz_malformed = true;
+	for (fz_iter = 0; fz_iter < fz_bulk; fz_iter++) {
+		unsigned int p = below(100);
+		int fi = any_file();
+
+		if (p < 10)
+			do_version(fi);
+		else if (p < 35)
+			do_attach(fi);
+		else if (p < 45)
+			do_info(fi);
+		else if (p < 55)
+			do_region_op(OP_DETACH);
+		else if (p < 65)
+			do_region_op(OP_RESIZE);
+		else if (p < 75)
+			do_region_op(OP_DESTROY);
+		else if (p < 82)
+			do_list();
+		else
+			do_random_cmd(fi);
+		fz_n->ioctls++;
+	}
+	fz_malformed = false;
+	fz_cleanup();
+	xr_require_connected();
+	xt_diag("ioctl-bulk: %" PRIu64 " ioctls, %.1f s", fz_n->ioctls - n0,
+		xnow() - t0);
+}
+
 /* ---- sysfs --------------------------------------------------------------- */
 
 enum knob_kind {
@@ -1800,10 +1920,12 @@ static void fuzz_numeric(struct knob *k)
 	bool over = false, ok, valid = false;
 	int err;
 
+	bool wm = k->kind == K_LIMIT || k->kind == K_WLOW || k->kind == K_WHIGH;
+
 	gen_number(buf, sizeof(buf), k->kind);
-	limit = knob_u64("local_limit");
-	low = knob_u64("watermark_low");
-	high = knob_u64("watermark_high");
+	limit = wm ? knob_u64("local_limit") : 0;
+	low = wm ? knob_u64("watermark_low") : 0;
+	high = wm ? knob_u64("watermark_high") : 0;
 	if (xsys_read(k->path, before, sizeof(before)))
 		return;		/* a region directory that went away */
 	ok = k->kind == K_TIMEOUT ? parse_uint(buf, &v) :
@@ -1862,6 +1984,8 @@ static void fuzz_numeric(struct knob *k)
 			after);
 	if (valid && strtoull(after, NULL, 10) != want)
 		FZ_FAIL("read back %s, want %" PRIu64, after, want);
+	if (!wm)
+		return;
 	limit = knob_u64("local_limit");
 	low = knob_u64("watermark_low");
 	high = knob_u64("watermark_high");
@@ -2167,11 +2291,13 @@ TEST_TIMEOUT(still_works, 600)
 
 static void usage(const char *prog)
 {
-	fprintf(stderr, "Usage: %s [--seed N] [--count N] [--sysfs N] [TEST...]\n"
+	fprintf(stderr, "Usage: %s [--seed N] [--count N] [--bulk N] [--sysfs N] "
+		"[TEST...]\n"
 		"Random and mutated ioctls, mmaps and sysfs writes to xmem; TAP.\n"
-		"Tests: ioctl (--count inputs, default %" PRIu64 "), sysfs "
+		"Tests: ioctl (--count inputs, default %" PRIu64 "), ioctl-bulk "
+		"(--bulk malformed ioctls, default %" PRIu64 "), sysfs "
 		"(--sysfs writes, default %" PRIu64 "), still-works.\n",
-		prog, fz_count, fz_sysfs);
+		prog, fz_count, fz_bulk, fz_sysfs);
 }
 
 int main(int argc, char **argv)
@@ -2185,7 +2311,8 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 
 		if ((!strcmp(a, "--seed") || !strcmp(a, "--count") ||
-		     !strcmp(a, "--sysfs")) && i + 1 < argc) {
+		     !strcmp(a, "--sysfs") || !strcmp(a, "--bulk")) &&
+		    i + 1 < argc) {
 			uint64_t v = strtoull(argv[++i], NULL, 0);
 
 			if (!strcmp(a, "--seed")) {
@@ -2193,6 +2320,8 @@ int main(int argc, char **argv)
 				seeded = true;
 			} else if (!strcmp(a, "--count")) {
 				fz_count = v;
+			} else if (!strcmp(a, "--bulk")) {
+				fz_bulk = v;
 			} else {
 				fz_sysfs = v;
 			}
@@ -2220,7 +2349,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (!(n == 2 && !strcmp(args[1], "-l"))) {
 		printf("# xmem-fuzz: --seed %" PRIu64 " --count %" PRIu64
-		       " --sysfs %" PRIu64 "\n", fz_seed, fz_count, fz_sysfs);
+		       " --bulk %" PRIu64 " --sysfs %" PRIu64 "\n", fz_seed,
+		       fz_count, fz_bulk, fz_sysfs);
 		knobs_save();
 		xt_after_each(knobs_restore);
 	}
