@@ -4,7 +4,7 @@
  * of the module, checked against what include/uapi/xmem.h and
  * Documentation/ABI/testing/sysfs-class-misc-xmem promise.
  *
- * Usage: xmem-fuzz [--seed N] [--count N] [--sysfs N] [TEST...]
+ * Usage: xmem-fuzz [--seed N] [--count N] [--bulk N] [--sysfs N] [TEST...]
  *
  *   ioctl        --count inputs: every XMEM_IOC_* built from a valid
  *                template and then mutated (bit flips, boundary sizes,
@@ -14,6 +14,9 @@
  *                files; mmap, munmap, msync, mprotect, mremap, madvise,
  *                fsync, read and write with odd offsets and lengths on
  *                bound files, and touches of what got mapped
+ *   ioctl-bulk   --bulk ioctls that must all be refused before any work
+ *                (the mutations above forced onto a checked field, and
+ *                unknown commands): cheap, so slow kernels get many
  *   sysfs        --sysfs writes to every writable file of the module
  *                (regions/<name>/ too).  Knobs whose valid values would
  *                disturb the run (appliance, appliance_add,
