@@ -869,13 +869,13 @@ static void xmem_wire_fuzz_random(struct kunit *test)
 }
 
 static struct kunit_case xmem_wire_fuzz_cases[] = {
-	KUNIT_CASE(xmem_wire_fuzz_hello),
-	KUNIT_CASE(xmem_wire_fuzz_attach),
-	KUNIT_CASE(xmem_wire_fuzz_stat),
-	KUNIT_CASE(xmem_wire_fuzz_region),
-	KUNIT_CASE(xmem_wire_fuzz_auth),
-	KUNIT_CASE(xmem_wire_fuzz_error),
-	KUNIT_CASE(xmem_wire_fuzz_random),
+	KUNIT_CASE_SLOW(xmem_wire_fuzz_hello),
+	KUNIT_CASE_SLOW(xmem_wire_fuzz_attach),
+	KUNIT_CASE_SLOW(xmem_wire_fuzz_stat),
+	KUNIT_CASE_SLOW(xmem_wire_fuzz_region),
+	KUNIT_CASE_SLOW(xmem_wire_fuzz_auth),
+	KUNIT_CASE_SLOW(xmem_wire_fuzz_error),
+	KUNIT_CASE_SLOW(xmem_wire_fuzz_random),
 	{}
 };
 
