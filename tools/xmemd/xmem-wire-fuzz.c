@@ -910,12 +910,15 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			e->err_ok = true;
 			return;
 		}
-		if ((le16toh(pl->family) != 2 && le16toh(pl->family) != 10) ||
-		    !pl->port || !name_valid(pl->name)) {
-			st_add(e, EINVAL);
-			return;
-		}
-		st_add(e, EEXIST);	/* pull_guard() saw to that */
+		/*
+		 * A bad source (family, port, address, this appliance itself)
+		 * or name is EINVAL; else pull_guard() named an existing
+		 * region: EEXIST.  No pull ever starts.
+		 */
+		st_add(e, EINVAL);
+		if ((le16toh(pl->family) == 2 || le16toh(pl->family) == 10) &&
+		    pl->port && name_valid(pl->name))
+			st_add(e, EEXIST);
 		return;
 	}
 
