@@ -768,7 +768,8 @@ static void do_attach(int fi)
 	else if (!in.size)
 		w = WANT(EINVAL);
 	else if (in.size > SMALL_MAX)
-		w = WANT(ENOMEM);
+		/* ENOSPC: the pool's placement found no member with room. */
+		w = WANT(ENOMEM, ENOSPC);
 	else
 		w = WANT(0);
 	got = CHECK(ioctl(f->fd, XMEM_IOC_ATTACH, arg), w);
@@ -873,7 +874,7 @@ static void do_region_op(int op)
 		    reg->here && reg_users(r) ? WANT(EBUSY) : WANT(0);
 	else
 		w = !reg || !reg->exists ? WANT(ENOENT) :
-		    in.size > SMALL_MAX ? WANT(ENOMEM) : WANT(0);
+		    in.size > SMALL_MAX ? WANT(ENOMEM, ENOSPC) : WANT(0);
 	/*
 	 * A shrink of the region that holds the argument unmaps it: the
 	 * answer cannot be copied back (EFAULT), but the resize is done.
