@@ -1754,64 +1754,38 @@ static void knobs_restore(void)
 }
 
 /*
- * memparse() as the module calls it: simple_strtoull(base 0), one
- * K/M/G/T/P/E suffix, then nothing or a single newline.  *@val is the
- * true value; *@over is set when it does not fit in 64 bits (the kernel
- * wraps it).  Returns false for a syntax error.
+ * A byte count as the ABI documents it: 1 to 23 decimal digits, an
+ * optional K, M, G or T suffix, an optional newline, nothing else.  *@val
+ * is the value; *@over is set when it does not fit in 64 bits (it must
+ * be refused).  Returns false for a syntax error.
  */
 static bool parse_bytes(const char *s, uint64_t *val, bool *over)
 {
-	unsigned int base = 10, shift = 0, d;
-	const char *p = s;
+	size_t len = strspn(s, "0123456789"), i;
+	const char *p = s + len;
 	unsigned __int128 v = 0;
-	bool any = false;
+	unsigned int shift = 0;
 
 	*over = false;
-	if (p[0] == '0') {
-		if ((p[1] == 'x' || p[1] == 'X') && isxdigit((unsigned char)p[2])) {
-			base = 16;
-			p += 2;
-		} else {
-			base = 8;
-		}
-	}
-	for (;; p++) {
-		char c = *p;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			break;
-		if (d >= base)
-			break;
-		any = true;
-		v = v * base + d;
-		if (v >> 64) {
-			*over = true;
-			v &= ~(unsigned __int128)0 >> 64;
-			v |= (unsigned __int128)1 << 64;	/* stays "over" */
-		}
-	}
-	if (!any)
+	if (!len || len >= 24)
 		return false;
+	for (i = 0; i < len; i++)
+		v = v * 10 + (s[i] - '0');
 	switch (*p) {
-	case 'E': case 'e': shift += 10; /* fall through */
-	case 'P': case 'p': shift += 10; /* fall through */
-	case 'T': case 't': shift += 10; /* fall through */
-	case 'G': case 'g': shift += 10; /* fall through */
-	case 'M': case 'm': shift += 10; /* fall through */
-	case 'K': case 'k': shift += 10;
-		p++;
+	case 'k': case 'K': shift = 10; break;
+	case 'm': case 'M': shift = 20; break;
+	case 'g': case 'G': shift = 30; break;
+	case 't': case 'T': shift = 40; break;
 	}
-	if (*p && !(*p == '\n' && !p[1]))
+	if (shift)
+		p++;
+	if (*p == '\n')
+		p++;
+	if (*p)
 		return false;
-	if (shift && (v >> (64 - shift)))
-		*over = true;
-	*val = (uint64_t)(v << shift);
+	v <<= shift;
+	*over = v >> 64 != 0;
+	*val = (uint64_t)v;
 	return true;
 }
 
