@@ -1047,8 +1047,9 @@ static void do_account(int fi)
 	else if (k != ARG_OK && k != ARG_XMEM)
 		w = fz_account < 0 ? WANT(EFAULT, ENOTTY) : WANT(EFAULT);
 	else if (a.reserved[0] | a.reserved[1] | a.reserved[2] | a.reserved[3] |
-		 a.reserved[4] || f->reg < 0 ||
-		 a.bytes_in_use > a.bytes_reserved)
+		 a.reserved[4] || f->reg < 0 || a.bytes_reserved > TB ||
+		 a.bytes_in_use > a.bytes_reserved ||
+		 a.slabs > a.bytes_reserved)
 		w = fz_account < 0 ? WANT(EINVAL, ENOTTY) : WANT(EINVAL);
 	else
 		w = fz_account < 0 ? WANT(0, ENOTTY) : WANT(0);
