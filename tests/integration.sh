@@ -25,9 +25,10 @@ timeout_s=900
 # The order matters: reload unloads the module and resets its counters;
 # restart kills and restarts xmemd, and wbfail cuts the appliance off for a
 # while (it waits for the reconnection and removes its iptables rule
-# whatever happens): they go just before it.
+# whatever happens): they go just before it.  fuzz (xmem-test-fuzz: random
+# and mutated ioctls, sysfs writes and wire messages) needs them all working.
 names=(badinput fork pattern clean msync region node pool ctl race mixed limit
-	pager restart wbfail reload)
+	pager fuzz restart wbfail reload)
 
 while (($#)); do
 	case $1 in
