@@ -71,7 +71,10 @@ struct xmem_version {
  * field; or @size differs from the existing region's), ENOENT (no such
  * region and no CREATE), EEXIST (CREATE|EXCL and it exists), EACCES (the
  * region's mode does not let the caller read and write it), ENOTCONN (no
- * appliance connected), ENOMEM, EIO/ETIMEDOUT (appliance failed to answer).
+ * pool member connected, or the region may be on one that is not),
+ * ENOSPC (CREATE and no member has room, see the placement knob), ENOMEM
+ * (the appliance's memory ran out), EIO/ETIMEDOUT (appliance failed to
+ * answer).
  */
 struct xmem_attach {
 	char name[XMEM_REGION_NAME_MAX];

@@ -1710,8 +1710,12 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 			goto fail;
 		status = EACCES;
 		why = "permission denied";
-		if (!xmemd_may_attach(r, uid, gid))
+		if (!xmemd_may_attach(r, uid, gid)) {
+			/* A mode that locks its creator out: nothing stays. */
+			if (created)
+				xmemd_region_free(r, true);
 			goto fail;
+		}
 		why = "cannot register memory";
 		status = xmemd_region_mr(r, conn->dev, &mr);
 		if (!status)
