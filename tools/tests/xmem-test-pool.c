@@ -186,30 +186,6 @@ TEST(placement)
 	ASSERT_TRUE(!is_member(a2));
 }
 
-/* Child: fill and check [0, len) over and over until @stop is readable. */
-static int toucher(char *p, size_t len, uint64_t seed, int stop)
-{
-	unsigned long rounds = 0;
-	struct xpat_err err;
-	char c;
-
-	fcntl(stop, F_SETFL, O_NONBLOCK);
-	for (;;) {
-		xpat_fill(p, len, 0, seed + rounds);
-		if (xpat_check(p, len, 0, seed + rounds, &err)) {
-			printf("# toucher: round %lu: %llu words wrong at %#llx\n",
-			       rounds, (unsigned long long)err.count,
-			       (unsigned long long)err.first);
-			return 1;
-		}
-		rounds++;
-		if (read(stop, &c, 1) == 1)
-			break;
-	}
-	printf("# toucher: %lu rounds\n", rounds);
-	return 0;
-}
-
 TEST_TIMEOUT(drain_while_written, 600)
 {
 	const uint64_t size = 8 * MiB, hot = 512 * KiB;
@@ -245,7 +221,7 @@ TEST_TIMEOUT(drain_while_written, 600)
 		FAIL("fork: %s", xt_errname(errno));
 	if (!pid) {
 		close(pfd[1]);
-		_exit(toucher(p, hot, seed + 1000, pfd[0]));
+		_exit(xpat_toucher(p, hot, seed + 1000, pfd[0]));
 	}
 	close(pfd[0]);
 

@@ -216,31 +216,6 @@ TEST_TIMEOUT(detach_then_other_client_attaches, 300)
 		FAIL("verifier on %s: wait status %#x", PEER, status);
 }
 
-/* Child: fill and check [0, len) over and over until @stop is readable. */
-static int toucher(char *p, size_t len, uint64_t seed, int stop)
-{
-	unsigned long rounds = 0;
-	struct xpat_err err;
-	char c;
-
-	fcntl(stop, F_SETFL, O_NONBLOCK);
-	for (;;) {
-		xpat_fill(p, len, 0, seed + rounds);
-		if (xpat_check(p, len, 0, seed + rounds, &err)) {
-			printf("# toucher: round %lu: %llu words wrong at %#llx\n",
-			       rounds, (unsigned long long)err.count,
-			       (unsigned long long)err.first);
-			return 1;
-		}
-		rounds++;
-		if (read(stop, &c, 1) == 1 || rounds > 1000000)
-			break;
-	}
-	printf("# toucher: %lu rounds, last seed offset %lu\n", rounds,
-	       rounds - 1);
-	return 0;
-}
-
 TEST_TIMEOUT(grow_while_touched, 300)
 {
 	uint64_t seed = xnow() * 1000 + 12, before, after;
@@ -261,7 +236,7 @@ TEST_TIMEOUT(grow_while_touched, 300)
 		FAIL("fork: %s", xt_errname(errno));
 	if (!pid) {
 		close(pfd[1]);
-		_exit(toucher(p, 1 * MiB, seed, pfd[0]));
+		_exit(xpat_toucher(p, 1 * MiB, seed, pfd[0]));
 	}
 	close(pfd[0]);
 
@@ -310,7 +285,7 @@ TEST_TIMEOUT(shrink_while_touched, 300)
 		FAIL("fork: %s", xt_errname(errno));
 	if (!pid) {
 		close(pfd[1]);
-		_exit(toucher(p, 1 * MiB, seed, pfd[0]));
+		_exit(xpat_toucher(p, 1 * MiB, seed, pfd[0]));
 	}
 	close(pfd[0]);
 

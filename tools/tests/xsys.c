@@ -419,3 +419,26 @@ void xr_drop_cache(int fd)
 	ASSERT_OK(close(sfd));
 	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", limit));
 }
+
+int xpat_toucher(char *p, size_t len, uint64_t seed, int stop)
+{
+	unsigned long rounds = 0;
+	struct xpat_err err;
+	char c;
+
+	fcntl(stop, F_SETFL, O_NONBLOCK);
+	for (;;) {
+		xpat_fill(p, len, 0, seed + rounds);
+		if (xpat_check(p, len, 0, seed + rounds, &err)) {
+			printf("# toucher: round %lu: %llu words wrong at %#llx\n",
+			       rounds, (unsigned long long)err.count,
+			       (unsigned long long)err.first);
+			return 1;
+		}
+		rounds++;
+		if (read(stop, &c, 1) == 1 || rounds > 1000000)
+			break;
+	}
+	printf("# toucher: %lu rounds\n", rounds);
+	return 0;
+}

@@ -146,6 +146,14 @@ uint64_t xpat_check(const void *p, size_t len, uint64_t off, uint64_t seed,
 } while (0)
 
 /*
+ * Child process body: fill [0, @len) of @p with the pattern of seed
+ * @seed + round and check it, round after round, until @stop (a pipe) is
+ * readable.  Prints a TAP diagnostic; returns 0, or 1 at the first wrong
+ * word.
+ */
+int xpat_toucher(char *p, size_t len, uint64_t seed, int stop);
+
+/*
  * Size from environment variable @name ("4M", "512K", "1048576"), or @def
  * when unset or unparsable.
  */
