@@ -578,6 +578,12 @@ static void expect_attach(struct expect *e, const char *name, uint64_t size,
 		st_add(e, EINVAL);
 	} else if (size > SMALL_MAX) {
 		st_add(e, ENOMEM);
+	} else if (!may_attach(&(struct region){
+			.uid = uid, .gid = gid,
+			.mode = mode ? mode : XMEM_REGION_MODE_DEFAULT,
+		   }, uid, gid)) {
+		/* A mode that locks its creator out: refused, nothing made. */
+		st_add(e, EACCES);
 	} else {
 		st_add(e, 0);
 		r = reg_add(name);
