@@ -2288,7 +2288,7 @@ int main(int argc, char **argv)
 {
 	char *args[64];
 	int i, n = 0, ret;
-	bool seeded = false;
+	bool seeded = false, query;
 
 	args[n++] = argv[0];
 	for (i = 1; i < argc; i++) {
@@ -2312,7 +2312,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(argv[0]);
 			return 0;
-		} else if (a[0] == '-' && strcmp(a, "-l")) {
+		} else if (a[0] == '-' && strcmp(a, "-l") && strcmp(a, "-t")) {
 			usage(argv[0]);
 			return 2;
 		} else if (n < 63) {
@@ -2320,6 +2320,8 @@ int main(int argc, char **argv)
 		}
 	}
 	args[n] = NULL;
+	/* -l and -t only print what the harness knows. */
+	query = xt_query(n, args);
 	if (!seeded) {
 		struct timespec ts;
 
@@ -2331,7 +2333,7 @@ int main(int argc, char **argv)
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (fz_n == MAP_FAILED)
 		return 1;
-	if (!(n == 2 && !strcmp(args[1], "-l"))) {
+	if (!query) {
 		printf("# xmem-fuzz: --seed %" PRIu64 " --count %" PRIu64
 		       " --bulk %" PRIu64 " --sysfs %" PRIu64 "\n", fz_seed,
 		       fz_count, fz_bulk, fz_sysfs);
@@ -2339,7 +2341,7 @@ int main(int argc, char **argv)
 		xt_after_each(knobs_restore);
 	}
 	ret = xt_main(n, args);
-	if (!(n == 2 && !strcmp(args[1], "-l")))
+	if (!query)
 		printf("# xmem-fuzz: seed %" PRIu64 ": %" PRIu64 " ioctls, %"
 		       PRIu64 " sysfs writes, %" PRIu64 " mmap/msync/... calls "
 		       "and touches\n", fz_seed, fz_n->ioctls, fz_n->sysfs,
