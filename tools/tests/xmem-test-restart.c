@@ -39,10 +39,18 @@ static int start_xmemd(void);
 /* xmemd with file-backed regions, restarting it with --dir if need be. */
 static void require_dir_mode(void)
 {
-	if (system(SSH_APPLIANCE "test -e /run/xmemd.args </dev/null"))
+	int st = system(SSH_APPLIANCE "test -e /run/xmemd.args </dev/null");
+
+	/* ssh itself failing (exit status 255) is a failure, not a skip. */
+	if (st && (!WIFEXITED(st) || WEXITSTATUS(st) == 255))
+		FAIL("cannot reach the appliance over ssh (wait status %#x)", st);
+	if (st)
 		SKIP("the appliance keeps no /run/xmemd.args (not the test bed)");
-	if (!system(SSH_APPLIANCE "grep -q -- --dir /run/xmemd.args"
-		    " </dev/null >/dev/null 2>&1"))
+	st = system(SSH_APPLIANCE "grep -q -- --dir /run/xmemd.args"
+		    " </dev/null >/dev/null 2>&1");
+	if (st && (!WIFEXITED(st) || WEXITSTATUS(st) == 255))
+		FAIL("cannot reach the appliance over ssh (wait status %#x)", st);
+	if (!st)
 		return;
 	xt_diag("xmemd runs without --dir: restarting it with --dir /dev/shm/xmemd-restart");
 	if (system(SSH_APPLIANCE "'cp /run/xmemd.args " ARGS_SAVED " &&"
