@@ -391,7 +391,7 @@ static int xmem_sync_regions(struct xmem_appliance *a)
 	list_for_each_entry(cr, &dev->regions, list) {
 		if (a && READ_ONCE(cr->appl) != a)
 			continue;
-		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1))
+		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL))
 			ret = -EIO;
 	}
 	mutex_unlock(&dev->lock);
@@ -1069,7 +1069,7 @@ static int xmem_quiesce_region(struct xmem_core_region *cr, const char *what)
 				    cr->r.name);
 		return -EBUSY;
 	}
-	if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
+	if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL) ||
 	    xmem_region_drop(&cr->r)) {
 		pr_err_ratelimited("%s %s: write-back failed; nothing changed\n",
 				   what, cr->r.name);
@@ -1459,7 +1459,7 @@ static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 	first = max_t(pgoff_t, start >> PAGE_SHIFT, base);
 	last = min_t(pgoff_t, end >> PAGE_SHIFT, base + cr->r.nr_pages - 1);
 	ret = first <= last ? xmem_region_sync(&cr->r, first - base,
-					       last - base) : 0;
+					       last - base, NULL) : 0;
 	xmem_region_put(&cr->r);
 	return ret;
 }
@@ -1635,7 +1635,7 @@ static void __exit xmem_exit(void)
 	 */
 	mutex_lock(&dev->lock);
 	list_for_each_entry_safe(cr, tmp, &dev->regions, list) {
-		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
+		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL) ||
 		    xmem_region_drop(&cr->r))
 			pr_err("region %s: write-back failed at unload\n",
 			       cr->r.name);

@@ -262,6 +262,7 @@ XMEM_STAT(evictions_clean, atomic64_read(&s->evictions_clean));
 XMEM_STAT(evictions_dirty, atomic64_read(&s->evictions_dirty));
 XMEM_STAT(writeback_errors, atomic64_read(&s->writeback_errors));
 XMEM_STAT(tlb_flushes, atomic64_read(&s->tlb_flushes));
+XMEM_STAT(limit_exceeded, atomic64_read(&s->limit_exceeded));
 XMEM_STAT(bytes_read, (u64)atomic64_read(&s->rdma_reads) << PAGE_SHIFT);
 XMEM_STAT(bytes_written, (u64)atomic64_read(&s->rdma_writes) << PAGE_SHIFT);
 
@@ -299,6 +300,7 @@ static struct attribute *xmem_pager_stats_attrs[] = {
 	&dev_attr_evictions_dirty.attr,
 	&dev_attr_writeback_errors.attr,
 	&dev_attr_tlb_flushes.attr,
+	&dev_attr_limit_exceeded.attr,
 	&dev_attr_resident_bytes.attr,
 	&dev_attr_dirty_bytes.attr,
 	&dev_attr_fault_latency_us.attr,
@@ -424,6 +426,7 @@ static struct attribute *xmem_region_stats_attrs[] = {
 	&region_attr_evictions_dirty.attr,
 	&region_attr_writeback_errors.attr,
 	&region_attr_tlb_flushes.attr,
+	&region_attr_limit_exceeded.attr,
 	NULL,
 };
 
