@@ -143,12 +143,16 @@ struct xmem_core_region {
  *	(->mmap runs under mmap_lock, which ATTACH's copy_to_user() may take
  *	inside @lock) and stable until the file is released.
  * @acct: its allocator counters (XMEM_IOC_ACCOUNT)
+ * @wb_since: the region's write-back errors this file's fsync has seen:
+ *	sampled when the file is bound, checked and advanced by each fsync
+ *	(as the page cache does with file->f_wb_err)
  */
 struct xmem_file {
 	/* Serialises ATTACH: protects the transition of region from NULL. */
 	struct mutex lock;
 	struct xmem_core_region *region;
 	struct xmem_acct acct;
+	errseq_t wb_since;
 };
 
 /**
@@ -273,8 +277,27 @@ static int xmem_backend_rw(struct xmem_region *region,
 	}
 }
 
+/*
+ * Can a write-back to @region start now: a working connection to its
+ * appliance, and the region not lost.  Reclaim passes dirty portions of
+ * the others over rather than wait io_timeout for them.
+ */
+static bool xmem_backend_writable(struct xmem_region *region)
+{
+	struct xmem_core_region *cr = to_core_region(region);
+	struct xmem_appliance *a = xmem_region_appl(cr);
+	struct xmem_rdma_conn *conn = xmem_appliance_conn_now(a);
+	bool ok = conn && !READ_ONCE(cr->lost);
+
+	if (conn)
+		xmem_rdma_put(conn);
+	xmem_appliance_put(a);
+	return ok;
+}
+
 static const struct xmem_backend_ops xmem_backend_ops = {
 	.rw = xmem_backend_rw,
+	.writable = xmem_backend_writable,
 };
 
 /* Bind @cr to @a (referenced by the caller, reference taken over). */
@@ -854,6 +877,7 @@ static int xmem_open(struct inode *inode, struct file *file)
 	mutex_init(&xf->lock);
 	if (cr) {
 		xmem_region_get(&cr->r);
+		xf->wb_since = xmem_region_wb_sample(&cr->r);
 		xf->region = cr;
 	}
 	file->private_data = xf;
@@ -961,6 +985,7 @@ static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
 		ret = -EFAULT;
 		goto out;
 	}
+	xf->wb_since = xmem_region_wb_sample(&cr->r);
 	/* Publish after the region is complete; see xmem_file_region(). */
 	smp_store_release(&xf->region, cr);
 out:
@@ -1438,6 +1463,7 @@ static int xmem_mmap(struct file *file, struct vm_area_struct *vma)
 	xmem_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &xmem_vm_ops;
 	vma->vm_private_data = &cr->r;	/* the mapping's reference */
+	xmem_region_mapped(&cr->r);
 	return 0;
 
 err_put:
@@ -1448,7 +1474,8 @@ err_put:
 static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 		      int datasync)
 {
-	struct xmem_core_region *cr = xmem_file_region(file->private_data);
+	struct xmem_file *xf = file->private_data;
+	struct xmem_core_region *cr = xmem_file_region(xf);
 	pgoff_t first, last, base;
 	int ret;
 
@@ -1459,7 +1486,7 @@ static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 	first = max_t(pgoff_t, start >> PAGE_SHIFT, base);
 	last = min_t(pgoff_t, end >> PAGE_SHIFT, base + cr->r.nr_pages - 1);
 	ret = first <= last ? xmem_region_sync(&cr->r, first - base,
-					       last - base, NULL) : 0;
+					       last - base, &xf->wb_since) : 0;
 	xmem_region_put(&cr->r);
 	return ret;
 }
