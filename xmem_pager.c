@@ -79,14 +79,32 @@
 #define xmem_region_warn(r, fmt, ...)					\
 	pr_warn_ratelimited("region %s: " fmt, (r)->name, ##__VA_ARGS__)
 
-/* Add @n to the counter at offset @field of a region's and its cache's stats. */
-static void xmem_count(struct xmem_region *region, size_t field, s64 n)
+/* Add @n to counter @item of a region's and of its cache's stats. */
+static void xmem_count(struct xmem_region *region, enum xmem_stat_item item,
+		       u64 n)
 {
-	atomic64_add(n, (atomic64_t *)((void *)&region->stats + field));
-	atomic64_add(n, (atomic64_t *)((void *)&region->cache->stats + field));
+	this_cpu_add(region->stats.cpu->v[item], n);
+	this_cpu_add(region->cache->stats.cpu->v[item], n);
 }
 
-#define XMEM_STAT(name)	offsetof(struct xmem_stats, name)
+/**
+ * xmem_stats_read() - the value of a counter
+ * @stats: a cache's or a region's counters
+ * @item: which one
+ *
+ * Context: any.
+ * Return: the sum of its per-CPU counts.
+ */
+u64 xmem_stats_read(const struct xmem_stats *stats, enum xmem_stat_item item)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu_ptr(stats->cpu, cpu)->v[item];
+	return sum;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_stats_read);
 
 static void xmem_region_release_async(struct kref *ref);
 
@@ -361,9 +379,9 @@ static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 				bitmap_or(failed, failed, in_call, n);
 				ret = ret ?: err;
 			} else if (write) {
-				xmem_count(region, XMEM_STAT(rdma_writes), k);
+				xmem_count(region, XMEM_STAT_RDMA_WRITES, k);
 			} else {
-				xmem_count(region, XMEM_STAT(rdma_reads), k);
+				xmem_count(region, XMEM_STAT_RDMA_READS, k);
 			}
 			bitmap_zero(in_call, XMEM_BATCH);
 			k = 0;
@@ -513,7 +531,7 @@ VISIBLE_IF_KUNIT void xmem_pager_clean_ptes(struct xmem_cache *cache,
 		if (unmap)
 			passes += xmem_tlb_unmap(cache->mapping, first, nr);
 		if (passes && vmas)
-			xmem_count(region, XMEM_STAT(tlb_flushes), passes * vmas);
+			xmem_count(region, XMEM_STAT_TLB_FLUSHES, passes * vmas);
 	}
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_pager_clean_ptes);
@@ -565,7 +583,7 @@ static int xmem_pager_writeback(struct xmem_cache *cache,
 				continue;
 			}
 			__set_bit(idx[j], failed);
-			xmem_count(region, XMEM_STAT(writeback_errors),
+			xmem_count(region, XMEM_STAT_WRITEBACK_ERRORS,
 				   w[j]->nr_pages);
 		}
 		if (err) {
@@ -614,9 +632,9 @@ static unsigned long xmem_cache_evict(struct xmem_cache *cache,
 			xmem_portion_unlock(p);
 		} else {
 			if (dirty)
-				xmem_count(p->region, XMEM_STAT(evictions_dirty), 1);
+				xmem_count(p->region, XMEM_STAT_EVICTIONS_DIRTY, 1);
 			else
-				xmem_count(p->region, XMEM_STAT(evictions_clean), 1);
+				xmem_count(p->region, XMEM_STAT_EVICTIONS_CLEAN, 1);
 			trace_xmem_evict(p->region->name, p->index, dirty);
 			freed += p->nr_pages;
 			xmem_portion_remove(cache, p);
@@ -761,7 +779,7 @@ static void xmem_limit_exceeded(struct xmem_region *region,
 				unsigned long need, const char *which,
 				unsigned long limit)
 {
-	xmem_count(region, XMEM_STAT(limit_exceeded), need);
+	xmem_count(region, XMEM_STAT_LIMIT_EXCEEDED, need);
 	xmem_region_warn(region, "over the %s local memory limit (%lu pages): nothing can be evicted now (busy, or dirty and its appliance unreachable)\n",
 			 which, limit);
 }
@@ -860,11 +878,24 @@ int xmem_cache_init(struct xmem_cache *cache, struct address_space *mapping,
 	xmem_cache_default_wmarks(cache, cache->limit_pages);
 	cache->portion_shift = PAGE_SHIFT;
 	cache->ra_max_pages = XMEM_RA_DEFAULT >> PAGE_SHIFT;
+	cache->stats.cpu = alloc_percpu(struct xmem_stats_cpu);
+	if (!cache->stats.cpu)
+		goto err_stats;
+	cache->fault_lat = alloc_percpu(struct xmem_lat_cpu);
+	if (!cache->fault_lat)
+		goto err_lat;
 	/* Reclaim and readahead must make progress under memory pressure. */
 	cache->wq = alloc_workqueue("xmem", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!cache->wq)
-		return -ENOMEM;
+		goto err_wq;
 	return 0;
+
+err_wq:
+	free_percpu(cache->fault_lat);
+err_lat:
+	free_percpu(cache->stats.cpu);
+err_stats:
+	return -ENOMEM;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_cache_init);
 
@@ -906,6 +937,8 @@ void xmem_cache_destroy(struct xmem_cache *cache)
 		xmem_shrinker_free(cache->shrinker);
 	cache->shrinker = NULL;
 	destroy_workqueue(cache->wq);
+	free_percpu(cache->fault_lat);
+	free_percpu(cache->stats.cpu);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_cache_destroy);
 
@@ -967,12 +1000,14 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_cache_set_watermarks);
  * @base: page offset of its page 0 in the cache's mapping
  *
  * The region's portions have the cache's current portion size.  The
- * caller owns the one reference.
+ * caller owns the one reference, and drops it with xmem_region_put()
+ * whether this succeeded or not.
  *
- * Context: any.
+ * Context: process context.
+ * Return: 0, or -ENOMEM if its counters could not be allocated.
  */
-void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
-		      const char *name, pgoff_t nr_pages, pgoff_t base)
+int xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
+		     const char *name, pgoff_t nr_pages, pgoff_t base)
 {
 	kref_init(&region->ref);
 	region->cache = cache;
@@ -984,6 +1019,8 @@ void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
 	atomic_long_set(&region->nr_resident, 0);
 	region->wb_err = 0;
 	atomic_set(&region->nr_vmas, 0);
+	region->stats.cpu = alloc_percpu(struct xmem_stats_cpu);
+	return region->stats.cpu ? 0 : -ENOMEM;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_init);
 
@@ -1030,6 +1067,7 @@ static void xmem_region_release(struct kref *ref)
 		pr_err("region %s: %lu dirty pages could not be written back and are lost\n",
 		       region->name, lost);
 	xa_destroy(&region->portions);
+	free_percpu(region->stats.cpu);
 	region->free(region);
 }
 
@@ -1464,9 +1502,9 @@ again:
 			goto again;
 		}
 		if (test_and_clear_bit(XMEM_PORTION_READAHEAD, &p->flags))
-			xmem_count(region, XMEM_STAT(readahead_hits), 1);
+			xmem_count(region, XMEM_STAT_READAHEAD_HITS, 1);
 		set_bit(XMEM_PORTION_ACCESSED, &p->flags);
-		xmem_count(region, XMEM_STAT(cache_hits), 1);
+		xmem_count(region, XMEM_STAT_CACHE_HITS, 1);
 		*hit = true;
 		return p;
 	}
@@ -1778,7 +1816,7 @@ static void xmem_fault_done(struct xmem_region *region, pgoff_t index,
 	unsigned int bucket = fls64(div_u64(ns, NSEC_PER_USEC));
 
 	bucket = min(bucket, XMEM_LAT_BUCKETS - 1);
-	atomic64_inc(&region->cache->fault_lat[bucket]);
+	this_cpu_inc(region->cache->fault_lat->b[bucket]);
 	trace_xmem_fault(region->name, index, write, hit, ns);
 }
 
@@ -1806,10 +1844,10 @@ static struct xmem_portion *xmem_pager_get_nowait(struct xmem_region *region,
 		return NULL;
 	}
 	if (test_and_clear_bit(XMEM_PORTION_READAHEAD, &p->flags) && count)
-		xmem_count(region, XMEM_STAT(readahead_hits), 1);
+		xmem_count(region, XMEM_STAT_READAHEAD_HITS, 1);
 	set_bit(XMEM_PORTION_ACCESSED, &p->flags);
 	if (count)
-		xmem_count(region, XMEM_STAT(cache_hits), 1);
+		xmem_count(region, XMEM_STAT_CACHE_HITS, 1);
 	return p;
 }
 
@@ -1870,7 +1908,7 @@ static vm_fault_t xmem_vm_fault(struct vm_fault *vmf)
 	if (!xmem_vm_index(vmf, region, &index))
 		return VM_FAULT_SIGBUS;
 	if (!retried)
-		xmem_count(region, XMEM_STAT(faults), 1);
+		xmem_count(region, XMEM_STAT_FAULTS, 1);
 	p = xmem_pager_get_nowait(region, index, !retried);
 	if (!p && fault_flag_allow_retry_first(vmf->flags) &&
 	    !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
@@ -1925,7 +1963,7 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 	}
 	set_bit(XMEM_PORTION_ACCESSED, &p->flags);
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
-	xmem_count(region, XMEM_STAT(tlb_flushes), 1);
+	xmem_count(region, XMEM_STAT_TLB_FLUSHES, 1);
 	ret = xmem_vm_insert(vmf, p, index, true);
 	xmem_pager_unlock(p);
 	return ret;
@@ -1933,7 +1971,7 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 retry:
 	/* Evicted meanwhile: fault again, through ->fault. */
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
-	xmem_count(region, XMEM_STAT(tlb_flushes), 1);
+	xmem_count(region, XMEM_STAT_TLB_FLUSHES, 1);
 	return VM_FAULT_NOPAGE;
 }
 

@@ -105,34 +105,51 @@ struct xmem_backend_ops {
 };
 
 /**
- * struct xmem_stats - counters since load; exact, read without locking
- * @faults: page faults served
- * @cache_hits: faults served from the local cache
- * @readahead_hits: faults served by a portion readahead fetched
- * @rdma_reads: pages read from the appliance
- * @rdma_writes: pages written to the appliance
- * @evictions_clean: portions dropped without a transfer
- * @evictions_dirty: portions written back and dropped
- * @writeback_errors: pages whose write-back failed (they were kept)
- * @tlb_flushes: TLB flushes issued on the mapping: per write-protect,
+ * enum xmem_stat_item - the counters of struct xmem_stats
+ * @XMEM_STAT_FAULTS: page faults served
+ * @XMEM_STAT_CACHE_HITS: faults served from the local cache
+ * @XMEM_STAT_READAHEAD_HITS: faults served by a portion readahead fetched
+ * @XMEM_STAT_RDMA_READS: pages read from the appliance
+ * @XMEM_STAT_RDMA_WRITES: pages written to the appliance
+ * @XMEM_STAT_EVICTIONS_CLEAN: portions dropped without a transfer
+ * @XMEM_STAT_EVICTIONS_DIRTY: portions written back and dropped
+ * @XMEM_STAT_WRITEBACK_ERRORS: pages whose write-back failed (they were kept)
+ * @XMEM_STAT_TLB_FLUSHES: TLB flushes issued on the mapping: per write-protect,
  *	clean or unmap pass that changed PTEs, one per VMA mapping the
  *	region (an upper bound: the kernel skips a VMA whose PTEs in the
  *	range did not change), and one per PTE replaced in ->pfn_mkwrite
- * @limit_exceeded: pages added while the cache (or the region) was over
+ * @XMEM_STAT_LIMIT_EXCEEDED: pages added while the cache (or the region) was over
  *	its limit because nothing could be evicted: every resident portion
  *	busy, or dirty with no way to write it back now
+  * @XMEM_NR_STATS: their number
+ */
+enum xmem_stat_item {
+	XMEM_STAT_FAULTS,
+	XMEM_STAT_CACHE_HITS,
+	XMEM_STAT_READAHEAD_HITS,
+	XMEM_STAT_RDMA_READS,
+	XMEM_STAT_RDMA_WRITES,
+	XMEM_STAT_EVICTIONS_CLEAN,
+	XMEM_STAT_EVICTIONS_DIRTY,
+	XMEM_STAT_WRITEBACK_ERRORS,
+	XMEM_STAT_TLB_FLUSHES,
+	XMEM_STAT_LIMIT_EXCEEDED,
+	XMEM_NR_STATS,
+};
+
+/**
+ * struct xmem_stats - counters since load, one set per CPU
+ * @cpu: XMEM_NR_STATS counters per CPU, indexed by enum xmem_stat_item;
+ *	xmem_stats_read() sums them without a lock (a sum may miss
+ *	updates running on other CPUs meanwhile)
+ *
+ * Per CPU, so that faults on different CPUs do not bounce the cache
+ * lines of shared counters.
  */
 struct xmem_stats {
-	atomic64_t faults;
-	atomic64_t cache_hits;
-	atomic64_t readahead_hits;
-	atomic64_t rdma_reads;
-	atomic64_t rdma_writes;
-	atomic64_t evictions_clean;
-	atomic64_t evictions_dirty;
-	atomic64_t writeback_errors;
-	atomic64_t tlb_flushes;
-	atomic64_t limit_exceeded;
+	struct xmem_stats_cpu {
+		u64 v[XMEM_NR_STATS];
+	} __percpu *cpu;
 };
 
 /**
@@ -154,8 +171,9 @@ struct xmem_stats {
  * @reclaim_work: the background reclaimer
  * @shrinker: gives clean pages back under global memory pressure, or NULL
  * @stats: counters
- * @fault_lat: fault-latency histogram, bucket i counting faults of less
- *	than 2^i microseconds and at least 2^(i-1); the last bucket, the rest
+ * @fault_lat: fault-latency histogram, per CPU: bucket i counts faults of
+ *	less than 2^i microseconds and at least 2^(i-1); the last bucket,
+ *	the rest
  *
  * The tunables (@limit_pages to @ra_max_pages) are read without a lock;
  * each is consistent on its own.
@@ -177,7 +195,9 @@ struct xmem_cache {
 	struct work_struct reclaim_work;
 	struct shrinker *shrinker;
 	struct xmem_stats stats;
-	atomic64_t fault_lat[XMEM_LAT_BUCKETS];
+	struct xmem_lat_cpu {
+		u64 b[XMEM_LAT_BUCKETS];
+	} __percpu *fault_lat;
 };
 
 /**
@@ -238,8 +258,9 @@ unsigned long xmem_cache_reclaim(struct xmem_cache *cache,
 				 unsigned long goal);
 unsigned long xmem_cache_shrink(struct xmem_cache *cache, unsigned long goal);
 
-void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
-		      const char *name, pgoff_t nr_pages, pgoff_t base);
+int xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
+		     const char *name, pgoff_t nr_pages, pgoff_t base);
+u64 xmem_stats_read(const struct xmem_stats *stats, enum xmem_stat_item item);
 void xmem_region_get(struct xmem_region *region);
 void xmem_region_put(struct xmem_region *region);
 int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last,

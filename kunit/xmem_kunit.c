@@ -478,7 +478,8 @@ static int xmem_pager_test_init(struct kunit *test)
 					      4), 0);
 	/* No background reclaim: every eviction below is the test's own. */
 	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
-	xmem_region_init(&f->region, &f->cache, "fake", FAKE_PAGES, 0);
+	KUNIT_ASSERT_EQ(test, xmem_region_init(&f->region, &f->cache, "fake",
+					       FAKE_PAGES, 0), 0);
 	f->region.priv = f;
 	f->region.free = xmem_fake_free;
 	test->priv = f;
@@ -499,6 +500,12 @@ static void xmem_pager_test_exit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
 	xmem_cache_destroy(&f->cache);
 	vfree(f->mem);
+}
+
+/* A counter of the cache under test. */
+static u64 xmem_fake_stat(struct xmem_fake *f, enum xmem_stat_item item)
+{
+	return xmem_stats_read(&f->cache.stats, item);
 }
 
 static u8 xmem_page_byte(struct xmem_portion *p, size_t off)
@@ -522,7 +529,7 @@ static void xmem_pager_test_fetch_once(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
 	xmem_pager_unlock(p);
 	KUNIT_EXPECT_EQ(test, f->reads, 1);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.cache_hits), 1);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_CACHE_HITS), 1);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
 
 	KUNIT_EXPECT_EQ(test, PTR_ERR(xmem_pager_get(&f->region, FAKE_PAGES)),
@@ -545,9 +552,9 @@ static void xmem_pager_test_limit_clean(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->reads, FAKE_PAGES);
 	/* Clean pages leave without a transfer. */
 	KUNIT_EXPECT_EQ(test, f->writes, 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.evictions_dirty),
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICTIONS_DIRTY),
 			0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.evictions_clean),
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICTIONS_CLEAN),
 			FAKE_PAGES - f->cache.nr_pages);
 }
 
@@ -605,7 +612,7 @@ static void xmem_pager_test_evict_dirty(struct kunit *test)
 		xmem_write_page(test, f, i, 'A' + i);
 	KUNIT_EXPECT_LE(test, f->cache.nr_pages, 4);
 	KUNIT_EXPECT_EQ(test, f->writes,
-			atomic64_read(&f->cache.stats.evictions_dirty));
+			xmem_fake_stat(f, XMEM_STAT_EVICTIONS_DIRTY));
 	KUNIT_EXPECT_GE(test, f->writes, 4);
 
 	for (i = 0; i < 8; i++) {
@@ -666,7 +673,7 @@ static void xmem_pager_test_write_error(struct kunit *test)
 	/* Eviction keeps the page rather than lose the data. */
 	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 0);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.writeback_errors),
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_WRITEBACK_ERRORS),
 			2);
 
 	/* The eviction's failure is reported by the next sync as well. */
@@ -726,7 +733,8 @@ static void xmem_fake_region4(struct kunit *test, struct xmem_fake *f,
 			      struct xmem_region *r)
 {
 	f->cache.portion_shift = PAGE_SHIFT + 2;
-	xmem_region_init(r, &f->cache, "fake4", 14, 64);
+	KUNIT_ASSERT_EQ(test, xmem_region_init(r, &f->cache, "fake4", 14, 64),
+			0);
 	f->cache.portion_shift = PAGE_SHIFT;
 	r->priv = f;
 	r->free = xmem_fake_free2;
@@ -854,7 +862,7 @@ static void xmem_pager_test_readahead(struct kunit *test)
 	xmem_pager_unlock(p);
 	KUNIT_EXPECT_EQ(test, f->reads, 4);
 	KUNIT_EXPECT_EQ(test,
-			atomic64_read(&f->cache.stats.readahead_hits), 4);
+			xmem_fake_stat(f, XMEM_STAT_READAHEAD_HITS), 4);
 
 	/* A failed readahead leaves nothing behind; the fault reports. */
 	f->fail_reads = true;
@@ -907,7 +915,8 @@ static void xmem_pager_test_region_limit(struct kunit *test)
 	/* Only r's portions were evicted for r's limit. */
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->region.nr_resident), 2);
 	KUNIT_EXPECT_EQ(test, f->writes, 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&r->stats.evictions_clean), 3);
+	KUNIT_EXPECT_EQ(test,
+			xmem_stats_read(&r->stats, XMEM_STAT_EVICTIONS_CLEAN), 3);
 	xmem_fake_region4_done(test, r);
 }
 
@@ -1072,10 +1081,10 @@ static void xmem_pager_test_skip_unwritable(struct kunit *test)
 	xmem_pager_unlock(p);
 	KUNIT_EXPECT_EQ(test, f->write_calls, 0);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 5);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.limit_exceeded),
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_LIMIT_EXCEEDED),
 			1);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->region.stats.limit_exceeded),
-			1);
+	KUNIT_EXPECT_EQ(test, xmem_stats_read(&f->region.stats,
+					      XMEM_STAT_LIMIT_EXCEEDED), 1);
 	/* Clean portions still go. */
 	p = xmem_pager_get(&f->region, 5);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
