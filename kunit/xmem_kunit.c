@@ -1096,7 +1096,10 @@ static void xmem_pager_test_skip_unwritable(struct kunit *test)
 	f->fail_writes = false;
 	KUNIT_EXPECT_EQ(test, xmem_cache_set_limit(&f->cache, 4), 0);
 	KUNIT_EXPECT_LE(test, f->cache.nr_pages, 4);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES - 1,
+					       NULL), 0);
 	KUNIT_EXPECT_EQ(test, f->mem[0], 'U');
+	KUNIT_EXPECT_EQ(test, f->mem[3 * PAGE_SIZE], 'U');
 }
 
 static void xmem_pager_test_grow_short(struct kunit *test)
