@@ -729,9 +729,18 @@ static void xmem_fake_free2(struct xmem_region *region)
 {
 }
 
-static void xmem_fake_region4(struct kunit *test, struct xmem_fake *f,
-			      struct xmem_region *r)
+/*
+ * The second region, set up; page i of both is the same remote page.  The
+ * cache gets room for 16 pages and no background reclaim.
+ */
+static struct xmem_region *xmem_fake_region4(struct kunit *test,
+					     struct xmem_fake *f)
 {
+	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
 	f->cache.portion_shift = PAGE_SHIFT + 2;
 	KUNIT_ASSERT_EQ(test, xmem_region_init(r, &f->cache, "fake4", 14, 64),
 			0);
@@ -739,6 +748,7 @@ static void xmem_fake_region4(struct kunit *test, struct xmem_fake *f,
 	r->priv = f;
 	r->free = xmem_fake_free2;
 	KUNIT_ASSERT_EQ(test, r->order, 2);
+	return r;
 }
 
 static void xmem_fake_region4_done(struct kunit *test, struct xmem_region *r)
@@ -751,13 +761,8 @@ static void xmem_fake_region4_done(struct kunit *test, struct xmem_region *r)
 static void xmem_pager_test_portions(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct xmem_region *r = xmem_fake_region4(test, f);
 	struct xmem_portion *p;
-
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
-	xmem_fake_region4(test, f, r);
 
 	/* Page 5 is in portion 1 (pages 4-7): one fetch of four pages. */
 	p = xmem_pager_get(r, 5);
@@ -894,14 +899,10 @@ static void xmem_pager_test_clean_only(struct kunit *test)
 static void xmem_pager_test_region_limit(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct xmem_region *r = xmem_fake_region4(test, f);
 	struct xmem_portion *p;
 	unsigned int i;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
-	xmem_fake_region4(test, f, r);
 	/* Two pages of the first region, then r limited to one portion. */
 	xmem_write_page(test, f, 0, 'L');
 	xmem_write_page(test, f, 1, 'M');
@@ -1105,13 +1106,9 @@ static void xmem_pager_test_skip_unwritable(struct kunit *test)
 static void xmem_pager_test_grow_short(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct xmem_region *r = xmem_fake_region4(test, f);
 	struct xmem_portion *p;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
-	xmem_fake_region4(test, f, r);
 	/* The short last portion (pages 12 and 13), dirty. */
 	p = xmem_pager_get(r, 13);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
