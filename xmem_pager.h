@@ -121,7 +121,7 @@ struct xmem_backend_ops {
  * @XMEM_STAT_LIMIT_EXCEEDED: pages added while the cache (or the region) was over
  *	its limit because nothing could be evicted: every resident portion
  *	busy, or dirty with no way to write it back now
-  * @XMEM_NR_STATS: their number
+ * @XMEM_NR_STATS: their number
  */
 enum xmem_stat_item {
 	XMEM_STAT_FAULTS,
