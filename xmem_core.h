@@ -119,12 +119,16 @@ struct xmem_core_region {
  *	(->mmap runs under mmap_lock, which ATTACH's copy_to_user() may take
  *	inside @lock) and stable until the file is released.
  * @acct: its allocator counters (XMEM_IOC_ACCOUNT)
+ * @wb_since: the region's write-back errors this file's fsync has seen:
+ *	sampled when the file is bound, checked and advanced by each fsync
+ *	(as the page cache does with file->f_wb_err)
  */
 struct xmem_file {
 	/* Serialises ATTACH: protects the transition of region from NULL. */
 	struct mutex lock;
 	struct xmem_core_region *region;
 	struct xmem_acct acct;
+	errseq_t wb_since;
 };
 
 /**

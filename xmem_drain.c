@@ -116,7 +116,7 @@ static int xmem_sync_regions(struct xmem_appliance *a)
 	list_for_each_entry(cr, &dev->regions, list) {
 		if (a && READ_ONCE(cr->appl) != a)
 			continue;
-		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1))
+		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL))
 			ret = -EIO;
 	}
 	mutex_unlock(&dev->lock);

@@ -42,6 +42,7 @@ static int xmem_open(struct inode *inode, struct file *file)
 	mutex_init(&xf->lock);
 	if (cr) {
 		xmem_region_get(&cr->r);
+		xf->wb_since = xmem_region_wb_sample(&cr->r);
 		xf->region = cr;
 	}
 	file->private_data = xf;
@@ -149,6 +150,7 @@ static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
 		ret = -EFAULT;
 		goto out;
 	}
+	xf->wb_since = xmem_region_wb_sample(&cr->r);
 	/* Publish after the region is complete; see xmem_file_region(). */
 	smp_store_release(&xf->region, cr);
 out:
@@ -562,6 +564,7 @@ static int xmem_mmap(struct file *file, struct vm_area_struct *vma)
 	xmem_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &xmem_vm_ops;
 	vma->vm_private_data = &cr->r;	/* the mapping's reference */
+	xmem_region_mapped(&cr->r);
 	return 0;
 
 err_put:
@@ -572,7 +575,8 @@ err_put:
 static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 		      int datasync)
 {
-	struct xmem_core_region *cr = xmem_file_region(file->private_data);
+	struct xmem_file *xf = file->private_data;
+	struct xmem_core_region *cr = xmem_file_region(xf);
 	pgoff_t first, last, base;
 	int ret;
 
@@ -583,7 +587,7 @@ static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 	first = max_t(pgoff_t, start >> PAGE_SHIFT, base);
 	last = min_t(pgoff_t, end >> PAGE_SHIFT, base + cr->r.nr_pages - 1);
 	ret = first <= last ? xmem_region_sync(&cr->r, first - base,
-					       last - base) : 0;
+					       last - base, &xf->wb_since) : 0;
 	xmem_region_put(&cr->r);
 	return ret;
 }
