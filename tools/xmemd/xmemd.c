@@ -54,6 +54,7 @@
 #include <openssl/hmac.h>
 
 #include "xmem_proto.h"
+#include "wirec.h"
 
 /* Receive buffers (and thus requests in flight) per connection at most. */
 #define XMEMD_CREDITS		16
@@ -1801,18 +1802,7 @@ fail_quiet:
 static int xmemd_hmac(const char *label, const uint8_t *a, const uint8_t *b,
 		      uint8_t *out)
 {
-	uint8_t msg[64 + 2 * XMEM_AUTH_NONCE_SIZE];
-	size_t l = strlen(label);
-	unsigned int outlen = 0;
-
-	memcpy(msg, label, l);
-	memcpy(msg + l, a, XMEM_AUTH_NONCE_SIZE);
-	memcpy(msg + l + XMEM_AUTH_NONCE_SIZE, b, XMEM_AUTH_NONCE_SIZE);
-	if (!HMAC(EVP_sha256(), xmemd.secret, (int)xmemd.secret_len, msg,
-		  l + 2 * XMEM_AUTH_NONCE_SIZE, out, &outlen) ||
-	    outlen != XMEM_AUTH_MAC_SIZE)
-		return -1;
-	return 0;
+	return wirec_hmac(xmemd.secret, xmemd.secret_len, label, a, b, out);
 }
 
 /*
@@ -1917,10 +1907,7 @@ static uint32_t xmemd_auth(struct xmemd_conn *conn,
 /* The whole pull, so that the answer comes within XMEM_PULL_TIMEOUT_SEC. */
 #define XMEMD_PULL_DEADLINE	(XMEM_PULL_TIMEOUT_SEC - 20)
 /* Work request ids towards the source. */
-#define XMEMD_SRC_WR_RECV	(1ULL << 32)
-#define XMEMD_SRC_WR_SEND	(2ULL << 32)
-#define XMEMD_SRC_WR_READ	(3ULL << 32)
-#define XMEMD_SRC_WR_KIND(x)	((x) & ~0xffffffffULL)
+#define XMEMD_SRC_WR_READ	WIREC_WR_USER
 
 enum {
 	XMEMD_PULL_SIZING,	/* worker: connecting, attaching at the source */
@@ -2016,42 +2003,21 @@ static bool xmemd_pull_cancelled(struct xmemd_pull *p)
 /**
  * struct xmemd_src - the worker's connection to the source appliance
  * @p: the pull
- * @ec: event channel of @id, the worker's own
- * @id: the RDMA CM id
- * @pd: protection domain of everything below
- * @cc: completion channel of @cq
- * @cq: completion queue of sends, receives and READs
- * @mr: registration of @buf
- * @data_mr: registration of the new region's memory, for the READs
- * @buf: XMEMD_PULL_NRX receive buffers of XMEMD_RX_SIZE bytes, then two
- *	send buffers of XMEM_MSG_MAX_SIZE bytes
- * @next_tx: send buffer to use next
+ * @c: the connection, made by wirec (the worker's own event channel,
+ *	protection domain and queues)
+ * @data_mr: registration of the new region's memory in @c's protection
+ *	domain, for the READs
  * @chunk: bytes per RDMA READ
  * @depth: RDMA READs in flight at most
- * @tag: tag of the last request
- * @connected: established; disconnect before teardown
  * @attached: the region is attached at the source; detach it
- * @rx: the last message received
- * @rx_len: its length
  */
 struct xmemd_src {
 	struct xmemd_pull *p;
-	struct rdma_event_channel *ec;
-	struct rdma_cm_id *id;
-	struct ibv_pd *pd;
-	struct ibv_comp_channel *cc;
-	struct ibv_cq *cq;
-	struct ibv_mr *mr;
+	struct wirec c;
 	struct ibv_mr *data_mr;
-	uint8_t *buf;
-	unsigned int next_tx;
 	uint32_t chunk;
 	unsigned int depth;
-	uint64_t tag;
-	bool connected;
 	bool attached;
-	uint8_t rx[XMEMD_RX_SIZE];
-	uint32_t rx_len;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -2067,388 +2033,27 @@ static void xmemd_pull_log(const struct xmemd_pull *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * Stop waiting?  ECANCELED when the pull was cancelled, ETIMEDOUT past
- * the pull's deadline or past @end; else 0.
- */
-static int xmemd_src_check(struct xmemd_src *s, double end)
+/* wirec's log and check callbacks: the pull's log line, its end. */
+__attribute__((format(printf, 2, 3)))
+static void xmemd_src_log(void *arg, const char *fmt, ...)
 {
-	double now = xmemd_now();
+	char line[512];
+	va_list ap;
 
-	if (xmemd_pull_cancelled(s->p))
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	xmemd_pull_log(arg, "%s", line);
+}
+
+static int xmemd_src_check(void *arg)
+{
+	struct xmemd_pull *p = arg;
+
+	if (xmemd_pull_cancelled(p))
 		return ECANCELED;
-	if (now > s->p->start + XMEMD_PULL_DEADLINE || now > end)
+	if (xmemd_now() > p->start + XMEMD_PULL_DEADLINE)
 		return ETIMEDOUT;
-	return 0;
-}
-
-/*
- * Wait up to @ms for the next CM event; 0 with *@evp, or a positive errno.
- * The wait wakes every quarter second to notice a cancel.
- */
-static int xmemd_src_cm_wait(struct xmemd_src *s, struct rdma_cm_event **evp,
-			     int ms)
-{
-	struct pollfd pfd = { .fd = s->ec->fd, .events = POLLIN };
-	double end = xmemd_now() + ms / 1000.0;
-	int err;
-
-	for (;;) {
-		if (!rdma_get_cm_event(s->ec, evp))
-			return 0;
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			err = errno;
-			xmemd_pull_log(s->p, "rdma_get_cm_event: %s",
-				       strerror(err));
-			return EIO;
-		}
-		err = xmemd_src_check(s, end);
-		if (err)
-			return err;
-		poll(&pfd, 1, 250);
-	}
-}
-
-/* The errno a failed connection step stands for. */
-static int xmemd_src_cm_errno(const struct rdma_cm_event *ev)
-{
-	switch (ev->event) {
-	case RDMA_CM_EVENT_ADDR_ERROR:
-	case RDMA_CM_EVENT_ROUTE_ERROR:
-	case RDMA_CM_EVENT_UNREACHABLE:
-		return ev->status == -ETIMEDOUT ? ETIMEDOUT : EHOSTUNREACH;
-	case RDMA_CM_EVENT_REJECTED:
-		return ECONNREFUSED;
-	default:
-		return EIO;
-	}
-}
-
-/* Wait for CM event @want; 0 or a positive errno, logged. */
-static int xmemd_src_expect(struct xmemd_src *s, enum rdma_cm_event_type want)
-{
-	struct rdma_cm_event *ev;
-	int err;
-
-	err = xmemd_src_cm_wait(s, &ev, XMEMD_PULL_STEP_MS);
-	if (err) {
-		xmemd_pull_log(s->p, "no %s: %s", rdma_event_str(want),
-			       strerror(err));
-		return err;
-	}
-	err = ev->event == want ? 0 : xmemd_src_cm_errno(ev);
-	if (err)
-		xmemd_pull_log(s->p, "%s (status %d) instead of %s: %s",
-			       rdma_event_str(ev->event), ev->status,
-			       rdma_event_str(want), strerror(err));
-	rdma_ack_cm_event(ev);
-	return err;
-}
-
-static int xmemd_src_post_recv(struct xmemd_src *s, unsigned int i)
-{
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)(s->buf + (size_t)i * XMEMD_RX_SIZE),
-		.length = XMEMD_RX_SIZE,
-		.lkey = s->mr->lkey,
-	};
-	struct ibv_recv_wr wr = {
-		.wr_id = XMEMD_SRC_WR_RECV | i,
-		.sg_list = &sge,
-		.num_sge = 1,
-	};
-	struct ibv_recv_wr *bad;
-
-	return ibv_post_recv(s->id->qp, &wr, &bad);
-}
-
-/*
- * The next work completion, waiting up to @ms; 0, or a positive errno:
- * ECANCELED, ETIMEDOUT, EIO.  Completions that failed are returned too;
- * the caller checks @wc->status.
- */
-static int xmemd_src_wc(struct xmemd_src *s, struct ibv_wc *wc, int ms)
-{
-	struct pollfd pfd = { .fd = s->cc->fd, .events = POLLIN };
-	double end = xmemd_now() + ms / 1000.0;
-	struct ibv_cq *cq;
-	void *ctx;
-	int n, err;
-
-	for (;;) {
-		n = ibv_poll_cq(s->cq, 1, wc);
-		if (n > 0)
-			return 0;
-		if (n < 0)
-			return EIO;
-		/* Armed, then polled once more: nothing slips between. */
-		if (ibv_req_notify_cq(s->cq, 0))
-			return EIO;
-		n = ibv_poll_cq(s->cq, 1, wc);
-		if (n > 0)
-			return 0;
-		if (n < 0)
-			return EIO;
-		err = xmemd_src_check(s, end);
-		if (err)
-			return err;
-		if (poll(&pfd, 1, 250) > 0 &&
-		    !ibv_get_cq_event(s->cc, &cq, &ctx))
-			ibv_ack_cq_events(cq, 1);
-	}
-}
-
-/* Send @len bytes of @msg and wait for the answer in @rx; 0 or errno. */
-static int xmemd_src_rpc(struct xmemd_src *s, const void *msg, uint32_t len)
-{
-	uint8_t *tx = s->buf + (size_t)XMEMD_PULL_NRX * XMEMD_RX_SIZE +
-		      (size_t)(s->next_tx++ % 2) * XMEM_MSG_MAX_SIZE;
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)tx,
-		.length = len,
-		.lkey = s->mr->lkey,
-	};
-	struct ibv_send_wr wr = {
-		.wr_id = XMEMD_SRC_WR_SEND,
-		.sg_list = &sge,
-		.num_sge = 1,
-		.opcode = IBV_WR_SEND,
-		.send_flags = IBV_SEND_SIGNALED,
-	};
-	struct ibv_send_wr *bad;
-	struct ibv_wc wc;
-	unsigned int i;
-	int err;
-
-	memcpy(tx, msg, len);
-	if (ibv_post_send(s->id->qp, &wr, &bad)) {
-		xmemd_pull_log(s->p, "ibv_post_send failed");
-		return EIO;
-	}
-	for (;;) {
-		err = xmemd_src_wc(s, &wc, XMEMD_PULL_STEP_MS);
-		if (err) {
-			xmemd_pull_log(s->p, "no reply from the source: %s",
-				       strerror(err));
-			return err;
-		}
-		if (wc.status != IBV_WC_SUCCESS) {
-			xmemd_pull_log(s->p, "%s failed: %s",
-				       XMEMD_SRC_WR_KIND(wc.wr_id) ==
-				       XMEMD_SRC_WR_RECV ? "receive" : "send",
-				       ibv_wc_status_str(wc.status));
-			return EIO;
-		}
-		if (XMEMD_SRC_WR_KIND(wc.wr_id) != XMEMD_SRC_WR_RECV)
-			continue;
-		i = wc.wr_id & 0xffffffffu;
-		if (i >= XMEMD_PULL_NRX || wc.opcode != IBV_WC_RECV ||
-		    wc.byte_len > XMEMD_RX_SIZE) {
-			xmemd_pull_log(s->p, "unexpected receive completion");
-			return EIO;
-		}
-		s->rx_len = wc.byte_len;
-		memcpy(s->rx, s->buf + (size_t)i * XMEMD_RX_SIZE, s->rx_len);
-		if (xmemd_src_post_recv(s, i)) {
-			xmemd_pull_log(s->p, "ibv_post_recv failed");
-			return EIO;
-		}
-		return 0;
-	}
-}
-
-/*
- * Check that @rx is a reply of @type and @len bytes to the request tagged
- * @s->tag; 0 or EIO, logged.  An ERROR_REP is logged with its status.
- */
-static int xmemd_src_check_reply(struct xmemd_src *s, uint16_t type,
-				 uint32_t len)
-{
-	struct xmem_msg_error_rep e;
-	struct xmem_msg_hdr h;
-
-	if (s->rx_len < sizeof(h)) {
-		xmemd_pull_log(s->p, "reply of %u bytes", s->rx_len);
-		return EIO;
-	}
-	memcpy(&h, s->rx, sizeof(h));
-	if (le16toh(h.type) == XMEM_MSG_ERROR_REP && s->rx_len == sizeof(e)) {
-		memcpy(&e, s->rx, sizeof(e));
-		xmemd_pull_log(s->p, "the source refused a request: %s",
-			       strerror(le32toh(e.status)));
-		return EIO;
-	}
-	if (le16toh(h.type) != type || h.flags || s->rx_len != len ||
-	    le32toh(h.len) != len || le64toh(h.tag) != s->tag) {
-		xmemd_pull_log(s->p, "malformed reply (type %u, %u bytes, tag %" PRIu64 ")",
-			       le16toh(h.type), s->rx_len,
-			       (uint64_t)le64toh(h.tag));
-		return EIO;
-	}
-	return 0;
-}
-
-/* One step of authentication as a client; 0, EACCES or EIO. */
-static int xmemd_src_auth_step(struct xmemd_src *s, uint16_t step,
-			       const uint8_t *nonce, const uint8_t *mac,
-			       struct xmem_msg_auth_rep *rep)
-{
-	struct xmem_msg_auth_req req;
-	int err;
-
-	memset(&req, 0, sizeof(req));
-	req.hdr.type = htole16(XMEM_MSG_AUTH_REQ);
-	req.hdr.len = htole32(sizeof(req));
-	req.hdr.tag = htole64(++s->tag);
-	req.step = htole16(step);
-	if (nonce)
-		memcpy(req.nonce, nonce, sizeof(req.nonce));
-	if (mac)
-		memcpy(req.mac, mac, sizeof(req.mac));
-	err = xmemd_src_rpc(s, &req, sizeof(req));
-	if (!err)
-		err = xmemd_src_check_reply(s, XMEM_MSG_AUTH_REP, sizeof(*rep));
-	if (err)
-		return err;
-	memcpy(rep, s->rx, sizeof(*rep));
-	if (le32toh(rep->status) == EACCES)
-		return EACCES;
-	if (rep->status) {
-		xmemd_pull_log(s->p, "authentication step %u: %s", step,
-			       strerror(le32toh(rep->status)));
-		return EIO;
-	}
-	return 0;
-}
-
-/*
- * Authenticate to the source with our secret, as the kernel client does
- * (xmem_proto.h): the source proves it knows the secret first.
- */
-static int xmemd_src_auth(struct xmemd_src *s)
-{
-	uint8_t cnonce[XMEM_AUTH_NONCE_SIZE], anonce[XMEM_AUTH_NONCE_SIZE];
-	uint8_t mac[XMEM_AUTH_MAC_SIZE];
-	struct xmem_msg_auth_rep rep;
-	int err;
-
-	if (getrandom(cnonce, sizeof(cnonce), 0) != (ssize_t)sizeof(cnonce))
-		return EIO;
-	err = xmemd_src_auth_step(s, 1, cnonce, NULL, &rep);
-	if (err)
-		goto out;
-	memcpy(anonce, rep.nonce, sizeof(anonce));
-	err = EIO;
-	if (xmemd_hmac(XMEM_AUTH_LABEL_APPLIANCE, cnonce, anonce, mac))
-		goto out;
-	if (CRYPTO_memcmp(mac, rep.mac, sizeof(mac))) {
-		xmemd_pull_log(s->p, "the source's proof is wrong (its secret differs)");
-		err = EACCES;
-		goto out;
-	}
-	if (xmemd_hmac(XMEM_AUTH_LABEL_CLIENT, anonce, cnonce, mac))
-		goto out;
-	err = xmemd_src_auth_step(s, 2, NULL, mac, &rep);
-	if (err == EACCES)
-		xmemd_pull_log(s->p, "the source refused our proof (its secret differs)");
-out:
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return err;
-}
-
-/* Check the accept's private data; 0 or a positive errno, logged. */
-static int xmemd_src_accepted(struct xmemd_src *s, const void *data,
-			      size_t len)
-{
-	struct xmem_hello_rep rep;
-	uint32_t flags;
-
-	if (!data || len < sizeof(rep)) {
-		xmemd_pull_log(s->p, "accept without xmem private data");
-		return EIO;
-	}
-	memcpy(&rep, data, sizeof(rep));
-	flags = le32toh(rep.flags);
-	if (le32toh(rep.magic) != XMEM_PROTO_MAGIC ||
-	    le16toh(rep.major) != XMEM_PROTO_MAJOR || rep.status ||
-	    !rep.credits || flags & ~XMEM_HELLO_F_ALL) {
-		xmemd_pull_log(s->p, "bad accept data (magic 0x%08x, protocol %u.%u, credits %u)",
-			       le32toh(rep.magic), le16toh(rep.major),
-			       le16toh(rep.minor), le16toh(rep.credits));
-		return EIO;
-	}
-	if (!(flags & XMEM_HELLO_F_AUTH) && xmemd.secret_len) {
-		xmemd_pull_log(s->p, "the source does not authenticate, but we have a secret: refused");
-		return EACCES;
-	}
-	if ((flags & XMEM_HELLO_F_AUTH) && !xmemd.secret_len) {
-		xmemd_pull_log(s->p, "the source wants authentication; we have no secret (--secret-file)");
-		return EACCES;
-	}
-	return 0;
-}
-
-/* Create the QP and buffers of @s on its device; 0 or a positive errno. */
-static int xmemd_src_setup(struct xmemd_src *s)
-{
-	size_t buflen = (size_t)XMEMD_PULL_NRX * XMEMD_RX_SIZE +
-			2 * XMEM_MSG_MAX_SIZE;
-	struct ibv_device_attr attr;
-	struct ibv_port_attr pattr;
-	struct ibv_qp_init_attr qpa;
-	unsigned int i;
-
-	if (ibv_query_device(s->id->verbs, &attr) ||
-	    ibv_query_port(s->id->verbs, s->id->port_num, &pattr)) {
-		xmemd_pull_log(s->p, "cannot query the device");
-		return EIO;
-	}
-	/* Chunks within max_msg_sz, page multiples unless it is smaller. */
-	s->chunk = xmemd.pull_chunk;
-	if (pattr.max_msg_sz && pattr.max_msg_sz < s->chunk)
-		s->chunk = pattr.max_msg_sz >= XMEMD_PAGE_SIZE ?
-			   pattr.max_msg_sz & ~(XMEMD_PAGE_SIZE - 1) :
-			   pattr.max_msg_sz;
-	s->depth = xmemd.pull_depth;
-	if (attr.max_qp_wr > 0 &&
-	    s->depth + 4 > (unsigned int)attr.max_qp_wr)
-		s->depth = attr.max_qp_wr > 5 ? attr.max_qp_wr - 4 : 1;
-
-	s->pd = ibv_alloc_pd(s->id->verbs);
-	s->cc = ibv_create_comp_channel(s->id->verbs);
-	s->buf = aligned_alloc(XMEMD_PAGE_SIZE, buflen);
-	if (!s->pd || !s->cc || !s->buf || xmemd_set_nonblock(s->cc->fd)) {
-		xmemd_pull_log(s->p, "cannot allocate verbs resources: %s",
-			       strerror(errno));
-		return ENOMEM;
-	}
-	memset(s->buf, 0, buflen);
-	s->mr = ibv_reg_mr(s->pd, s->buf, buflen, IBV_ACCESS_LOCAL_WRITE);
-	s->cq = ibv_create_cq(s->id->verbs, s->depth + XMEMD_PULL_NRX + 8,
-			      NULL, s->cc, 0);
-	if (!s->mr || !s->cq) {
-		xmemd_pull_log(s->p, "cannot register buffers or create a CQ: %s",
-			       strerror(errno));
-		return ENOMEM;
-	}
-	memset(&qpa, 0, sizeof(qpa));
-	qpa.send_cq = s->cq;
-	qpa.recv_cq = s->cq;
-	qpa.qp_type = IBV_QPT_RC;
-	qpa.cap.max_send_wr = s->depth + 4;
-	qpa.cap.max_recv_wr = XMEMD_PULL_NRX;
-	qpa.cap.max_send_sge = 1;
-	qpa.cap.max_recv_sge = 1;
-	if (rdma_create_qp(s->id, s->pd, &qpa)) {
-		xmemd_pull_log(s->p, "rdma_create_qp: %s", strerror(errno));
-		return ENOMEM;
-	}
-	for (i = 0; i < XMEMD_PULL_NRX; i++) {
-		if (xmemd_src_post_recv(s, i)) {
-			xmemd_pull_log(s->p, "ibv_post_recv failed");
-			return EIO;
-		}
-	}
 	return 0;
 }
 
@@ -2459,96 +2064,58 @@ static int xmemd_src_setup(struct xmemd_src *s)
  */
 static int xmemd_src_connect(struct xmemd_src *s)
 {
-	struct rdma_conn_param param;
-	struct rdma_cm_event *ev;
-	struct ibv_device_attr attr;
+	struct wirec_opts o = {
+		.nrx = XMEMD_PULL_NRX,
+		.ntx = 2,
+		.slot = XMEMD_RX_SIZE,
+		.send_extra = xmemd.pull_depth + 2,
+		/* We issue the READs; the source never reads from us. */
+		.rd_atom = xmemd.pull_depth,
+		.responder = 0,
+		.step_ms = XMEMD_PULL_STEP_MS,
+		.check = xmemd_src_check,
+		.log = xmemd_src_log,
+		.arg = s->p,
+	};
 	struct xmem_hello hello;
-	int err, rd;
+	uint32_t flags;
+	int err;
 
-	s->ec = rdma_create_event_channel();
-	if (!s->ec || xmemd_set_nonblock(s->ec->fd)) {
-		xmemd_pull_log(s->p, "rdma_create_event_channel: %s",
-			       strerror(errno));
-		return ENOMEM;
-	}
-	if (rdma_create_id(s->ec, &s->id, NULL, RDMA_PS_TCP)) {
-		s->id = NULL;
-		xmemd_pull_log(s->p, "rdma_create_id: %s", strerror(errno));
-		return ENOMEM;
-	}
-	if (rdma_resolve_addr(s->id, NULL, (struct sockaddr *)&s->p->src,
-			      5000)) {
-		xmemd_pull_log(s->p, "rdma_resolve_addr: %s", strerror(errno));
-		return EHOSTUNREACH;
-	}
-	err = xmemd_src_expect(s, RDMA_CM_EVENT_ADDR_RESOLVED);
+	wirec_hello(&hello, XMEMD_PULL_NRX);
+	err = wirec_connect(&s->c, &o, (struct sockaddr *)&s->p->src, &hello,
+			    sizeof(hello));
+	if (err == ECONNREFUSED && s->c.reject_status > 0)
+		xmemd_pull_log(s->p, "the source rejected us: %s",
+			       strerror(s->c.reject_status));
 	if (err)
-		return err;
-	if (rdma_resolve_route(s->id, 5000)) {
-		xmemd_pull_log(s->p, "rdma_resolve_route: %s", strerror(errno));
-		return EHOSTUNREACH;
-	}
-	err = xmemd_src_expect(s, RDMA_CM_EVENT_ROUTE_RESOLVED);
-	if (err)
-		return err;
-	err = xmemd_src_setup(s);
-	if (err)
-		return err;
-	if (ibv_query_device(s->id->verbs, &attr))
+		return err == EPROTO ? EIO : err;
+	/* Chunks within max_msg_sz, page multiples unless it is smaller. */
+	s->chunk = xmemd.pull_chunk;
+	if (s->c.max_msg && s->c.max_msg < s->chunk)
+		s->chunk = s->c.max_msg >= XMEMD_PAGE_SIZE ?
+			   s->c.max_msg & ~(XMEMD_PAGE_SIZE - 1) :
+			   s->c.max_msg;
+	s->depth = xmemd.pull_depth;
+	flags = le32toh(s->c.rep.flags);
+	if (s->c.rep.status || !s->c.rep.credits ||
+	    flags & ~XMEM_HELLO_F_ALL) {
+		xmemd_pull_log(s->p, "bad accept data (protocol %u.%u, credits %u)",
+			       le16toh(s->c.rep.major), le16toh(s->c.rep.minor),
+			       le16toh(s->c.rep.credits));
 		return EIO;
-
-	memset(&hello, 0, sizeof(hello));
-	hello.magic = htole32(XMEM_PROTO_MAGIC);
-	hello.major = htole16(XMEM_PROTO_MAJOR);
-	hello.minor = htole16(XMEM_PROTO_MINOR);
-	hello.credits = htole16(XMEMD_PULL_NRX);
-	memset(&param, 0, sizeof(param));
-	param.private_data = &hello;
-	param.private_data_len = sizeof(hello);
-	/* We issue the READs; the source never reads from us. */
-	rd = s->depth < 255 ? (int)s->depth : 255;
-	param.initiator_depth = attr.max_qp_init_rd_atom < rd ?
-				attr.max_qp_init_rd_atom : rd;
-	param.responder_resources = 0;
-	param.retry_count = 7;
-	param.rnr_retry_count = 7;
-	if (rdma_connect(s->id, &param)) {
-		xmemd_pull_log(s->p, "rdma_connect: %s", strerror(errno));
-		return ECONNREFUSED;
 	}
-	err = xmemd_src_cm_wait(s, &ev, XMEMD_PULL_STEP_MS);
-	if (err) {
-		xmemd_pull_log(s->p, "no answer to the connection request: %s",
-			       strerror(err));
-		return err;
+	if (!(flags & XMEM_HELLO_F_AUTH) && xmemd.secret_len) {
+		xmemd_pull_log(s->p, "the source does not authenticate, but we have a secret: refused");
+		return EACCES;
 	}
-	if (ev->event != RDMA_CM_EVENT_ESTABLISHED) {
-		struct xmem_hello_rep rep;
-
-		err = xmemd_src_cm_errno(ev);
-		if (ev->event == RDMA_CM_EVENT_REJECTED &&
-		    ev->param.conn.private_data &&
-		    ev->param.conn.private_data_len >= sizeof(rep)) {
-			memcpy(&rep, ev->param.conn.private_data, sizeof(rep));
-			if (le32toh(rep.magic) == XMEM_PROTO_MAGIC)
-				xmemd_pull_log(s->p, "the source rejected us: %s",
-					       strerror(le16toh(rep.status)));
-		}
-		xmemd_pull_log(s->p, "connect: %s (status %d): %s",
-			       rdma_event_str(ev->event), ev->status,
-			       strerror(err));
-		rdma_ack_cm_event(ev);
-		return err;
+	if ((flags & XMEM_HELLO_F_AUTH) && !xmemd.secret_len) {
+		xmemd_pull_log(s->p, "the source wants authentication; we have no secret (--secret-file)");
+		return EACCES;
 	}
-	s->connected = true;
-	err = xmemd_src_accepted(s, ev->param.conn.private_data,
-				 ev->param.conn.private_data_len);
-	rdma_ack_cm_event(ev);
-	if (err)
-		return err;
-	if (ibv_req_notify_cq(s->cq, 0))
-		return EIO;
-	return xmemd.secret_len ? xmemd_src_auth(s) : 0;
+	if (!xmemd.secret_len)
+		return 0;
+	err = wirec_auth(&s->c, NULL, xmemd.secret, xmemd.secret_len);
+	return err == EACCES || !err ? err : EIO;
 }
 
 /* A REGION_REQ @op for the pull's region as uid 0; 0 or errno. */
@@ -2561,15 +2128,15 @@ static int xmemd_src_region(struct xmemd_src *s, uint16_t op,
 	memset(&req, 0, sizeof(req));
 	req.hdr.type = htole16(XMEM_MSG_REGION_REQ);
 	req.hdr.len = htole32(sizeof(req));
-	req.hdr.tag = htole64(++s->tag);
+	req.hdr.tag = htole64(++s->c.tag);
 	req.op = htole16(op);
 	memcpy(req.name, s->p->name, XMEM_NAME_MAX);
-	err = xmemd_src_rpc(s, &req, sizeof(req));
+	err = wirec_rpc(&s->c, &req, sizeof(req), XMEMD_PULL_STEP_MS);
 	if (!err)
-		err = xmemd_src_check_reply(s, XMEM_MSG_REGION_REP,
-					    sizeof(*rep));
+		err = wirec_check_reply(&s->c, XMEM_MSG_REGION_REP,
+					sizeof(*rep));
 	if (!err)
-		memcpy(rep, s->rx, sizeof(*rep));
+		memcpy(rep, s->c.rx, sizeof(*rep));
 	return err;
 }
 
@@ -2625,7 +2192,7 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 	struct ibv_wc wc;
 	int err;
 
-	s->data_mr = ibv_reg_mr(s->pd, mem, size, IBV_ACCESS_LOCAL_WRITE);
+	s->data_mr = ibv_reg_mr(s->c.pd, mem, size, IBV_ACCESS_LOCAL_WRITE);
 	if (!s->data_mr) {
 		xmemd_pull_log(s->p, "ibv_reg_mr of %" PRIu64 " bytes: %s",
 			       size, strerror(errno));
@@ -2648,14 +2215,14 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 				.wr.rdma.remote_addr = raddr + off,
 				.wr.rdma.rkey = rkey,
 			};
-			if (ibv_post_send(s->id->qp, &wr, &bad)) {
+			if (ibv_post_send(s->c.id->qp, &wr, &bad)) {
 				xmemd_pull_log(s->p, "ibv_post_send (RDMA READ) failed");
 				return EIO;
 			}
 			off += len;
 			inflight++;
 		}
-		err = xmemd_src_wc(s, &wc, XMEMD_PULL_STEP_MS);
+		err = wirec_wc(&s->c, &wc, XMEMD_PULL_STEP_MS);
 		if (err) {
 			xmemd_pull_log(s->p, "copy stopped after %" PRIu64 " of %" PRIu64 " bytes: %s",
 				       done, size, strerror(err));
@@ -2666,13 +2233,13 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 				       done, ibv_wc_status_str(wc.status));
 			return EIO;
 		}
-		if (XMEMD_SRC_WR_KIND(wc.wr_id) != XMEMD_SRC_WR_READ)
+		if (WIREC_WR_KIND(wc.wr_id) != XMEMD_SRC_WR_READ)
 			continue;
 		/* An RC send queue completes in order: the oldest READ. */
 		inflight--;
 		done += size - done < s->chunk ? size - done : s->chunk;
 		/* Completions may never let the wait see a cancel: look. */
-		err = xmemd_src_check(s, s->p->start + XMEMD_PULL_DEADLINE);
+		err = xmemd_src_check(s->p);
 		if (err) {
 			xmemd_pull_log(s->p, "copy stopped after %" PRIu64 " of %" PRIu64 " bytes: %s",
 				       done, size, strerror(err));
@@ -2685,36 +2252,11 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 /* Disconnect and free everything of @s. */
 static void xmemd_src_close(struct xmemd_src *s)
 {
-	struct rdma_cm_event *ev;
-
-	if (s->connected && !rdma_disconnect(s->id)) {
-		/* Bounded: a dead source must not hold up the answer. */
-		while (!xmemd_src_cm_wait(s, &ev, 5000)) {
-			bool last = ev->event == RDMA_CM_EVENT_DISCONNECTED;
-
-			rdma_ack_cm_event(ev);
-			if (last)
-				break;
-		}
-	}
-	if (s->id && s->id->qp)
-		rdma_destroy_qp(s->id);
-	/* The QP is gone: no READ can land in the region any more. */
+	/* The QP goes first: no READ can land in the region any more. */
+	wirec_disconnect(&s->c);
 	if (s->data_mr)
 		ibv_dereg_mr(s->data_mr);
-	if (s->mr)
-		ibv_dereg_mr(s->mr);
-	if (s->cq)
-		ibv_destroy_cq(s->cq);
-	if (s->cc)
-		ibv_destroy_comp_channel(s->cc);
-	if (s->pd)
-		ibv_dealloc_pd(s->pd);
-	if (s->id)
-		rdma_destroy_id(s->id);
-	if (s->ec)
-		rdma_destroy_event_channel(s->ec);
-	free(s->buf);
+	wirec_close(&s->c);
 }
 
 /*
@@ -3759,40 +3301,15 @@ static void xmemd_usage(FILE *f)
 
 /*
  * Read the shared secret; 0 or -1 with a message.  The secret is never
- * printed; only the file name is.
+ * printed; only the file name is.  A file others may read is refused.
  */
 static int xmemd_load_secret(const char *path)
 {
-	uint8_t buf[XMEM_AUTH_SECRET_MAX + 2];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		fprintf(stderr, "%s: secret file %s: %s\n", xmemd_prog, path,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (wirec_load_key(path, xmemd.secret, &xmemd.secret_len)) {
+		fprintf(stderr, "%s: secret file %s refused\n", xmemd_prog,
+			path);
 		return -1;
 	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n < XMEM_AUTH_SECRET_MIN || n > XMEM_AUTH_SECRET_MAX) {
-		fprintf(stderr, "%s: secret file %s: want %d to %d bytes\n",
-			xmemd_prog, path, XMEM_AUTH_SECRET_MIN,
-			XMEM_AUTH_SECRET_MAX);
-		OPENSSL_cleanse(buf, sizeof(buf));
-		return -1;
-	}
-	if (st.st_mode & 0077)
-		fprintf(stderr, "%s: warning: secret file %s can be read by others (mode %04o)\n",
-			xmemd_prog, path, (unsigned int)(st.st_mode & 07777));
-	memcpy(xmemd.secret, buf, n);
-	xmemd.secret_len = n;
-	OPENSSL_cleanse(buf, sizeof(buf));
 	return 0;
 }
 
