@@ -182,7 +182,8 @@ struct xmem_msg_attach_req {
  * @region_id: appliance-wide identifier of the region, never 0
  * @size: region size in bytes
  * @addr: remote address of byte 0 of the region for RDMA READ/WRITE
- * @rkey: remote key covering [@addr, @addr + @size)
+ * @rkey: remote key covering [@addr, @addr + @size), valid on this
+ *	connection only, until the region is detached from it
  * @reserved2: must be zero
  *
  * When @status is not zero, every field after it is zero.
@@ -241,7 +242,8 @@ struct xmem_msg_error_rep {
  * @XMEM_REGION_OP_INVALID: zero is never valid
  * @XMEM_REGION_OP_ATTACH: look up, or create, a region and attach it to
  *	this connection; the reply carries @addr and @rkey
- * @XMEM_REGION_OP_DETACH: this connection stops using the region
+ * @XMEM_REGION_OP_DETACH: this connection stops using the region; the
+ *	keys it was handed for it stop working
  * @XMEM_REGION_OP_RESIZE: change the size to @size; a shrink frees the
  *	appliance memory of the removed range.  The reply carries the new
  *	@addr and @rkey; keys handed out before stop working for a shrink

@@ -80,7 +80,6 @@
  * struct xmemd_dev - state kept per RDMA device (ibv_context)
  * @next: list of devices
  * @verbs: the device context, owned by librdmacm
- * @pd: protection domain shared by every connection and region MR on it
  * @cc: completion channel of every CQ on this device
  * @attr: the device's limits
  * @refs: connections using this device
@@ -89,7 +88,6 @@
 struct xmemd_dev {
 	struct xmemd_dev *next;
 	struct ibv_context *verbs;
-	struct ibv_pd *pd;
 	struct ibv_comp_channel *cc;
 	struct ibv_device_attr attr;
 	unsigned int refs;
@@ -97,25 +95,46 @@ struct xmemd_dev {
 };
 
 /**
- * struct xmemd_region_mr - registration of a region on one device
- * @next: list of the region's registrations
- * @dev: the device whose PD the MR belongs to
- * @mr: the memory region
- * @retired: registration of the region before it grew and moved; it
- *	still covers the old range (same pages), so clients holding its key
- *	keep working.  Deregistered on a shrink or destroy.
+ * struct xmemd_key - a registration of a region for one attachment
+ * @next: the attachment's registrations, the current one first
+ * @mr: the memory region, in the connection's protection domain
+ * @retired: registration from before the region grew and moved; it
+ *	still covers the old range (same pages), so the client holding its
+ *	key keeps working until it attaches again.  Deregistered on a
+ *	shrink, a detach or when the connection goes.
  */
-struct xmemd_region_mr {
-	struct xmemd_region_mr *next;
-	struct xmemd_dev *dev;
+struct xmemd_key {
+	struct xmemd_key *next;
 	struct ibv_mr *mr;
 	bool retired;
 };
 
 /**
+ * struct xmemd_att - a region attached to a connection
+ * @rnext: the region's attachments
+ * @cnext: the connection's attachments
+ * @r: the region
+ * @conn: the connection
+ * @keys: registrations of @r in @conn's protection domain; the remote
+ *	keys handed to that client, valid on its queue pair only
+ *
+ * Every connection has its own protection domain, so a key is useless on
+ * any other connection; and it goes with the attachment (DETACH, DESTROY,
+ * a shrink, the connection's end), so a client keeps no access to a
+ * region it no longer has attached.
+ */
+struct xmemd_att {
+	struct xmemd_att *rnext;
+	struct xmemd_att *cnext;
+	struct xmemd_region *r;
+	struct xmemd_conn *conn;
+	struct xmemd_key *keys;
+};
+
+/**
  * struct xmemd_region - a named region of appliance memory
  * @next: hash chain
- * @mrs: one registration per device that a client attached it through
+ * @atts: the connections that have it attached, with their keys
  * @mem: the memory, anonymous and zero filled at creation
  * @id: appliance-wide identifier, never 0 and never reused
  * @size: size in bytes, a multiple of XMEMD_PAGE_SIZE
@@ -128,7 +147,7 @@ struct xmemd_region_mr {
  */
 struct xmemd_region {
 	struct xmemd_region *next;
-	struct xmemd_region_mr *mrs;
+	struct xmemd_att *atts;
 	void *mem;
 	uint64_t id;
 	uint64_t size;
@@ -155,6 +174,8 @@ struct xmemd_pending {
  * @next: list of connections
  * @id: the RDMA CM id; its context points back here
  * @dev: device the connection runs on
+ * @pd: the connection's own protection domain: its queue pair, buffers
+ *	and the registrations of the regions it attached
  * @cq: completion queue for sends and receives
  * @mr: registration of @buf
  * @buf: @credits receive buffers of XMEMD_RX_SIZE bytes, then @ntx send
@@ -176,15 +197,13 @@ struct xmemd_pending {
  * @log_stamp: time @log_tokens was last refilled
  * @log_dropped: lines suppressed since the last one printed
  * @peer: the client's address, for the log
- * @attached: ids of the regions this connection attached, @nattached of
- *	them in an array of @attached_cap
- * @nattached: entries in @attached
- * @attached_cap: room in @attached
+ * @atts: the regions this connection attached
  */
 struct xmemd_conn {
 	struct xmemd_conn *next;
 	struct rdma_cm_id *id;
 	struct xmemd_dev *dev;
+	struct ibv_pd *pd;
 	struct ibv_cq *cq;
 	struct ibv_mr *mr;
 	uint8_t *buf;
@@ -204,9 +223,7 @@ struct xmemd_conn {
 	time_t log_stamp;
 	unsigned long log_dropped;
 	char peer[NI_MAXHOST + NI_MAXSERV + 4];
-	uint64_t *attached;
-	unsigned int nattached;
-	unsigned int attached_cap;
+	struct xmemd_att *atts;
 };
 
 /*
@@ -750,15 +767,48 @@ static int xmemd_load_dir(void)
 	return 0;
 }
 
-static void xmemd_region_dereg_all(struct xmemd_region *r)
+/* Deregister the keys of @att, or only its retired ones. */
+static void xmemd_att_drop_keys(struct xmemd_att *att, bool retired_only)
 {
-	struct xmemd_region_mr *rm;
+	struct xmemd_key **pp = &att->keys, *k;
 
-	while ((rm = r->mrs)) {
-		r->mrs = rm->next;
-		ibv_dereg_mr(rm->mr);
-		free(rm);
+	while ((k = *pp)) {
+		if (retired_only && !k->retired) {
+			pp = &k->next;
+			continue;
+		}
+		*pp = k->next;
+		ibv_dereg_mr(k->mr);
+		free(k);
 	}
+}
+
+/* Unlink @att from its region and connection, drop its keys, free it. */
+static void xmemd_att_free(struct xmemd_att *att)
+{
+	struct xmemd_att **pp;
+
+	for (pp = &att->r->atts; *pp != att; pp = &(*pp)->rnext)
+		;
+	*pp = att->rnext;
+	for (pp = &att->conn->atts; *pp != att; pp = &(*pp)->cnext)
+		;
+	*pp = att->cnext;
+	if (att->r->users)
+		att->r->users--;
+	xmemd_att_drop_keys(att, false);
+	free(att);
+}
+
+static struct xmemd_att *xmemd_att_find(const struct xmemd_conn *conn,
+					const struct xmemd_region *r)
+{
+	struct xmemd_att *att;
+
+	for (att = conn->atts; att; att = att->cnext)
+		if (att->r == r)
+			return att;
+	return NULL;
 }
 
 /*
@@ -773,7 +823,8 @@ static void xmemd_region_free(struct xmemd_region *r, bool remove)
 	while (*pp != r)
 		pp = &(*pp)->next;
 	*pp = r->next;
-	xmemd_region_dereg_all(r);
+	while (r->atts)
+		xmemd_att_free(r->atts);
 	munmap(r->mem, r->size);
 	if (r->fd >= 0) {
 		close(r->fd);
@@ -789,74 +840,18 @@ static void xmemd_region_free(struct xmemd_region *r, bool remove)
 	free(r);
 }
 
-/* The region's MR on @dev, registered on first use. Returns errno on error. */
-static int xmemd_region_mr(struct xmemd_region *r, struct xmemd_dev *dev,
-			   struct ibv_mr **mrp)
-{
-	struct xmemd_region_mr *rm;
-	int err;
-
-	for (rm = r->mrs; rm; rm = rm->next) {
-		if (rm->dev == dev && !rm->retired) {
-			*mrp = rm->mr;
-			return 0;
-		}
-	}
-	rm = calloc(1, sizeof(*rm));
-	if (!rm)
-		return ENOMEM;
-	rm->mr = ibv_reg_mr(dev->pd, r->mem, r->size,
-			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-			    IBV_ACCESS_REMOTE_WRITE);
-	if (!rm->mr) {
-		err = errno ? errno : ENOMEM;
-		free(rm);
-		xmemd_log("region %" PRIu64 " '%s': ibv_reg_mr of %" PRIu64
-			  " bytes on %s failed: %s", r->id, r->name, r->size,
-			  ibv_get_device_name(dev->verbs->device),
-			  strerror(err));
-		return err;
-	}
-	rm->dev = dev;
-	rm->next = r->mrs;
-	r->mrs = rm;
-	*mrp = rm->mr;
-	return 0;
-}
-
-/* Drop every region registration on @dev, before its PD goes away. */
-static void xmemd_region_drop_dev(struct xmemd_dev *dev)
-{
-	struct xmemd_region_mr **pp, *rm;
-	unsigned int h;
-	struct xmemd_region *r;
-
-	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
-		for (r = xmemd.regions[h]; r; r = r->next) {
-			for (pp = &r->mrs; (rm = *pp);) {
-				if (rm->dev != dev) {
-					pp = &rm->next;
-					continue;
-				}
-				*pp = rm->next;
-				ibv_dereg_mr(rm->mr);
-				free(rm);
-			}
-		}
-	}
-}
-
 /*
  * Change the size of @r; 0 or a positive errno.  A grow may move the
- * memory (mremap): the registrations then retire, still covering the old
- * range's pages, so clients go on with their keys until they attach again.
- * A shrink deregisters everything first, since any registration pins the
- * removed range, then unmaps it: its memory is freed at once.  New
- * registrations are made on demand by xmemd_region_mr().
+ * memory (mremap): the keys of every attachment then retire, still
+ * covering the old range's pages, so clients go on with their keys until
+ * they attach again.  A shrink deregisters every key first, since any
+ * registration pins the removed range, then unmaps it: its memory is
+ * freed at once.  New keys are made by xmemd_conn_attach().
  */
 static int xmemd_region_resize(struct xmemd_region *r, uint64_t size)
 {
-	struct xmemd_region_mr *rm;
+	struct xmemd_att *att;
+	struct xmemd_key *k;
 	void *mem;
 
 	if (size == r->size)
@@ -876,11 +871,13 @@ static int xmemd_region_resize(struct xmemd_region *r, uint64_t size)
 					  r->id, r->name, strerror(errno));
 			return ENOMEM;
 		}
-		for (rm = r->mrs; rm; rm = rm->next)
-			rm->retired = true;
+		for (att = r->atts; att; att = att->rnext)
+			for (k = att->keys; k; k = k->next)
+				k->retired = true;
 		xmemd.allocated += size - r->size;
 	} else {
-		xmemd_region_dereg_all(r);
+		for (att = r->atts; att; att = att->rnext)
+			xmemd_att_drop_keys(att, false);
 		if (munmap((char *)r->mem + size, r->size - size))
 			xmemd_log("region %" PRIu64 " '%s': munmap: %s", r->id,
 				  r->name, strerror(errno));
@@ -968,18 +965,12 @@ static struct xmemd_dev *xmemd_dev_get(struct ibv_context *verbs, int *err)
 		xmemd_log("%s: ibv_query_device: %s", name, strerror(*err));
 		goto err_free;
 	}
-	dev->pd = ibv_alloc_pd(verbs);
-	if (!dev->pd) {
-		*err = errno ? errno : ENOMEM;
-		xmemd_log("%s: ibv_alloc_pd: %s", name, strerror(*err));
-		goto err_free;
-	}
 	dev->cc = ibv_create_comp_channel(verbs);
 	if (!dev->cc) {
 		*err = errno ? errno : ENOMEM;
 		xmemd_log("%s: ibv_create_comp_channel: %s", name,
 			  strerror(*err));
-		goto err_dealloc_pd;
+		goto err_free;
 	}
 	if (xmemd_set_nonblock(dev->cc->fd)) {
 		*err = errno;
@@ -996,8 +987,6 @@ static struct xmemd_dev *xmemd_dev_get(struct ibv_context *verbs, int *err)
 
 err_destroy_cc:
 	ibv_destroy_comp_channel(dev->cc);
-err_dealloc_pd:
-	ibv_dealloc_pd(dev->pd);
 err_free:
 	free(dev);
 	return NULL;
@@ -1010,15 +999,12 @@ static void xmemd_dev_free(struct xmemd_dev *dev)
 	while (*pp != dev)
 		pp = &(*pp)->next;
 	*pp = dev->next;
-	xmemd_region_drop_dev(dev);
-	ibv_dealloc_pd(dev->pd);
 	ibv_destroy_comp_channel(dev->cc);
 	free(dev);
 }
 
 /*
- * Devices stay set up while unused, so a reconnecting client does not pay
- * for registering its regions again; a removed device is freed once its
+ * Devices stay set up while unused; a removed device is freed once its
  * last connection is gone, before librdmacm closes its context.
  */
 static void xmemd_dev_put(struct xmemd_dev *dev)
@@ -1100,15 +1086,13 @@ static bool xmemd_pulling(const char *name);
 
 /*
  * Free everything of @conn but its CM id, which the caller destroys once
- * the event that led here is acknowledged.  Regions stay, and so do their
- * registrations, which other connections on the device may be using.
+ * the event that led here is acknowledged.  Regions stay; the keys this
+ * connection was handed go with its protection domain.
  */
 static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 {
 	struct rdma_cm_id *id = conn->id;
 	struct xmemd_conn **pp;
-	struct xmemd_region *r;
-	unsigned int i;
 
 	/* Its pulls go on without it and are undone when they end. */
 	xmemd_pull_cancel(conn);
@@ -1119,18 +1103,17 @@ static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 			break;
 		}
 	}
-	for (i = 0; i < conn->nattached; i++) {
-		r = xmemd_region_by_id(conn->attached[i]);
-		if (r && r->users)
-			r->users--;
-	}
-	free(conn->attached);
 	if (id->qp)
 		rdma_destroy_qp(id);
+	/* No work request of the client runs any more: revoke its keys. */
+	while (conn->atts)
+		xmemd_att_free(conn->atts);
 	if (conn->cq)
 		ibv_destroy_cq(conn->cq);
 	if (conn->mr)
 		ibv_dereg_mr(conn->mr);
+	if (conn->pd)
+		ibv_dealloc_pd(conn->pd);
 	free(conn->buf);
 	free(conn->tx_free);
 	free(conn->pending);
@@ -1248,7 +1231,13 @@ static int xmemd_conn_setup(struct xmemd_conn *conn)
 		conn->tx_free[i] = i;
 	conn->tx_nfree = conn->ntx;
 
-	conn->mr = ibv_reg_mr(conn->dev->pd, conn->buf, buflen,
+	conn->pd = ibv_alloc_pd(conn->id->verbs);
+	if (!conn->pd) {
+		err = errno ? errno : ENOMEM;
+		xmemd_conn_log(conn, "ibv_alloc_pd: %s", strerror(err));
+		return err;
+	}
+	conn->mr = ibv_reg_mr(conn->pd, conn->buf, buflen,
 			      IBV_ACCESS_LOCAL_WRITE);
 	if (!conn->mr) {
 		err = errno ? errno : ENOMEM;
@@ -1278,7 +1267,7 @@ static int xmemd_conn_setup(struct xmemd_conn *conn)
 	qpa.cap.max_send_sge = 1;
 	qpa.cap.max_recv_sge = 1;
 	qpa.sq_sig_all = 0;
-	if (rdma_create_qp(conn->id, conn->dev->pd, &qpa)) {
+	if (rdma_create_qp(conn->id, conn->pd, &qpa)) {
 		err = errno ? errno : ENOMEM;
 		xmemd_conn_log(conn, "rdma_create_qp: %s", strerror(err));
 		return err;
@@ -1385,49 +1374,73 @@ reject:
 
 /* ---- control messages -------------------------------------------------- */
 
-static bool xmemd_conn_has(const struct xmemd_conn *conn, uint64_t id)
+/*
+ * Attach @r to @conn, or find it attached, and give it a current key in
+ * @conn's protection domain (*@mrp).  0 or a positive errno, logged;
+ * on error an attachment made here is undone.
+ */
+static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r,
+			     struct ibv_mr **mrp)
 {
-	unsigned int i;
+	struct xmemd_att *att = xmemd_att_find(conn, r);
+	bool made = false;
+	struct xmemd_key *k;
+	int err;
 
-	for (i = 0; i < conn->nattached; i++)
-		if (conn->attached[i] == id)
-			return true;
-	return false;
-}
-
-/* Count @conn among the users of @r; 0 or ENOMEM. */
-static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r)
-{
-	uint64_t *a;
-	unsigned int cap;
-
-	if (xmemd_conn_has(conn, r->id))
-		return 0;
-	if (conn->nattached == conn->attached_cap) {
-		cap = conn->attached_cap ? 2 * conn->attached_cap : 8;
-		a = realloc(conn->attached, cap * sizeof(*a));
-		if (!a)
+	if (!att) {
+		att = calloc(1, sizeof(*att));
+		if (!att)
 			return ENOMEM;
-		conn->attached = a;
-		conn->attached_cap = cap;
+		att->r = r;
+		att->conn = conn;
+		att->rnext = r->atts;
+		r->atts = att;
+		att->cnext = conn->atts;
+		conn->atts = att;
+		r->users++;
+		made = true;
 	}
-	conn->attached[conn->nattached++] = r->id;
-	r->users++;
+	if (att->keys && !att->keys->retired) {
+		*mrp = att->keys->mr;
+		return 0;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		err = ENOMEM;
+		goto err_att;
+	}
+	k->mr = ibv_reg_mr(conn->pd, r->mem, r->size,
+			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+			   IBV_ACCESS_REMOTE_WRITE);
+	if (!k->mr) {
+		err = errno ? errno : ENOMEM;
+		xmemd_conn_log(conn, "region %" PRIu64 " '%s': ibv_reg_mr of %"
+			       PRIu64 " bytes: %s", r->id, r->name, r->size,
+			       strerror(err));
+		free(k);
+		goto err_att;
+	}
+	k->next = att->keys;
+	att->keys = k;
+	*mrp = k->mr;
+	xmemd_dbg("conn %llu: region %" PRIu64 " '%s': key 0x%08x at 0x%" PRIxPTR
+		  " for %" PRIu64 " bytes", conn->nr, r->id, r->name,
+		  k->mr->rkey, (uintptr_t)r->mem, r->size);
 	return 0;
+
+err_att:
+	if (made)
+		xmemd_att_free(att);
+	return err;
 }
 
+/* @conn stops using @r: its keys of @r stop working at once. */
 static void xmemd_conn_detach(struct xmemd_conn *conn, struct xmemd_region *r)
 {
-	unsigned int i;
+	struct xmemd_att *att = xmemd_att_find(conn, r);
 
-	for (i = 0; i < conn->nattached; i++) {
-		if (conn->attached[i] != r->id)
-			continue;
-		conn->attached[i] = conn->attached[--conn->nattached];
-		if (r->users)
-			r->users--;
-		return;
-	}
+	if (att)
+		xmemd_att_free(att);
 }
 
 /* Fill an XMEM_MSG_ERROR_REP; returns its length. */
@@ -1542,9 +1555,7 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 		created = true;
 	}
 
-	status = xmemd_region_mr(r, conn->dev, &mr);
-	if (!status)
-		status = xmemd_conn_attach(conn, r);
+	status = xmemd_conn_attach(conn, r, &mr);
 	if (status) {
 		why = "cannot register memory";
 		status = ENOMEM;
@@ -1718,9 +1729,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 			goto fail;
 		}
 		why = "cannot register memory";
-		status = xmemd_region_mr(r, conn->dev, &mr);
-		if (!status)
-			status = xmemd_conn_attach(conn, r);
+		status = xmemd_conn_attach(conn, r, &mr);
 		if (status) {
 			status = ENOMEM;
 			if (created)
@@ -1741,8 +1750,9 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		status = xmemd_region_resize(r, size);
 		if (status)
 			goto fail;
+		/* The new key comes with an attachment, like ATTACH's. */
 		why = "cannot register memory";
-		status = xmemd_region_mr(r, conn->dev, &mr);
+		status = xmemd_conn_attach(conn, r, &mr);
 		if (status) {
 			status = ENOMEM;
 			goto fail;
@@ -1755,7 +1765,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 			goto fail;
 		status = EBUSY;
 		why = "attached by another connection";
-		if (r->users > (xmemd_conn_has(conn, r->id) ? 1u : 0u))
+		if (r->users > (xmemd_att_find(conn, r) ? 1u : 0u))
 			goto fail;
 		break;
 	default:	/* INFO */
@@ -2628,9 +2638,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 		xmemd.allocated -= r->size;
 		xmemd_region_link(r);
 		p->r = NULL;
-		status = xmemd_region_mr(r, conn->dev, &mr);
-		if (!status)
-			status = xmemd_conn_attach(conn, r);
+		status = xmemd_conn_attach(conn, r, &mr);
 		if (status) {
 			xmemd_region_free(r, true);
 			status = ENOMEM;
