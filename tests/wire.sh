@@ -14,8 +14,11 @@
 # 2. Pulls between two xmemds that share a secret (ports 7473 and 7474 on
 #    the appliance): the target authenticates to the source; and the one
 #    with the secret must refuse ADDR:PORT, which has none, as a source.
+# 3. xmem-wire-attack ADDR PORT: a key learnt by another connection is
+#    useless, DETACH and a shrink revoke keys; and the cost of
+#    ATTACH+DETACH against an INFO round trip (a diagnostic line).
 # The xmemds started here are stopped at the end.  Output: one TAP stream
-# (the second run's tests numbered after the first's), then the pull lines
+# (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
 set -u
 
@@ -92,23 +95,22 @@ else
 	rc2=1
 fi
 
-# One TAP stream: the second run numbered after the first.
+# 3. Keys of other connections, revoked keys.
+rc3=0
+xmem-wire-attack "$addr" "$port" >"$tmp/3.tap" || rc3=$?
+
+# One TAP stream: each run numbered after the ones before.
 awk '
-	FNR == 1 { file++ }
 	/^1\.\.[0-9]+$/ { next }
-	file == 2 && match($0, /^(not )?ok [0-9]+/) {
+	match($0, /^(not )?ok [0-9]+/) {
 		pre = ($0 ~ /^not /) ? "not ok " : "ok "
 		rest = substr($0, RLENGTH + 1)
-		sub(/^(not )?ok /, "", $0)
-		num = $0 + 0
-		print pre (num + n1) rest
-		total++
+		print pre (++total) rest
 		next
 	}
-	file == 1 && /^(not )?ok [0-9]+/ { n1++; total++ }
 	{ print }
 	END { print "1.." total }
-' "$tmp/1.tap" "$tmp/2.tap"
+' "$tmp/1.tap" "$tmp/2.tap" "$tmp/3.tap"
 
 note "pull lines of the appliances' logs:"
 ssh -o BatchMode=yes appliance \
@@ -118,4 +120,4 @@ for p in ${started[@]+"${started[@]}"}; do
 	# shellcheck disable=SC2029
 	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid)"
 done
-((rc1 == 0 && rc2 == 0))
+((rc1 == 0 && rc2 == 0 && rc3 == 0))
