@@ -731,11 +731,15 @@ int wirec_hmac(const uint8_t *key, size_t key_len, const char *label,
 	return 0;
 }
 
-/* One step of authentication; the reply in @rep.  0, EACCES or EIO. */
-static int wirec_auth_step(struct wirec *c, uint16_t step,
+/*
+ * One step of authentication, step 1 naming @host if not NULL; the reply
+ * in @rep.  0, EACCES or EIO.
+ */
+static int wirec_auth_step(struct wirec *c, uint16_t step, const char *host,
 			   const uint8_t *nonce, const uint8_t *mac,
 			   struct xmem_msg_auth_rep *rep)
 {
+	struct xmem_msg_auth_host_req hreq;
 	struct xmem_msg_auth_req req;
 	int err;
 
@@ -748,7 +752,18 @@ static int wirec_auth_step(struct wirec *c, uint16_t step,
 		memcpy(req.nonce, nonce, sizeof(req.nonce));
 	if (mac)
 		memcpy(req.mac, mac, sizeof(req.mac));
-	err = wirec_rpc(c, &req, sizeof(req), c->o.step_ms);
+	if (host) {
+		memset(&hreq, 0, sizeof(hreq));
+		hreq.hdr = req.hdr;
+		hreq.hdr.type = htole16(XMEM_MSG_AUTH_HOST_REQ);
+		hreq.hdr.len = htole32(sizeof(hreq));
+		hreq.step = req.step;
+		memcpy(hreq.nonce, req.nonce, sizeof(hreq.nonce));
+		strncpy(hreq.host, host, sizeof(hreq.host) - 1);
+		err = wirec_rpc(c, &hreq, sizeof(hreq), c->o.step_ms);
+	} else {
+		err = wirec_rpc(c, &req, sizeof(req), c->o.step_ms);
+	}
 	if (!err)
 		err = wirec_check_reply(c, XMEM_MSG_AUTH_REP, sizeof(*rep));
 	if (err)
@@ -767,8 +782,9 @@ static int wirec_auth_step(struct wirec *c, uint16_t step,
 /**
  * wirec_auth() - authenticate to the appliance as the kernel client does
  * @c: a connection whose accept announced XMEM_HELLO_F_AUTH
- * @host: our host identity (minor 3), or NULL for the shared secret
- *	of minor 1
+ * @host: our host identity where the appliance announced
+ *	XMEM_HELLO_F_HOSTS (minor 3), or NULL for the shared secret of
+ *	minor 1
  * @key: the key
  * @key_len: its length
  *
@@ -785,10 +801,9 @@ int wirec_auth(struct wirec *c, const char *host, const uint8_t *key,
 	struct xmem_msg_auth_rep rep;
 	int err;
 
-	(void)host;
 	if (getrandom(cnonce, sizeof(cnonce), 0) != (ssize_t)sizeof(cnonce))
 		return EIO;
-	err = wirec_auth_step(c, 1, cnonce, NULL, &rep);
+	err = wirec_auth_step(c, 1, host, cnonce, NULL, &rep);
 	if (err)
 		goto out;
 	memcpy(anonce, rep.nonce, sizeof(anonce));
@@ -804,7 +819,7 @@ int wirec_auth(struct wirec *c, const char *host, const uint8_t *key,
 	if (wirec_hmac(key, key_len, XMEM_AUTH_LABEL_CLIENT, anonce, cnonce,
 		       mac))
 		goto out;
-	err = wirec_auth_step(c, 2, NULL, mac, &rep);
+	err = wirec_auth_step(c, 2, NULL, NULL, mac, &rep);
 	if (err == EACCES)
 		wirec_log(c, "the appliance refused our proof (our key differs)");
 out:

@@ -187,8 +187,14 @@ struct xmemd_pending {
  * @pending: requests waiting for a free send buffer, oldest first
  * @npending: entries in @pending
  * @failed: an error occurred; wait for the disconnect, process nothing
- * @auth: authentication state: XMEMD_AUTH_* (XMEMD_AUTH_DONE without a
- *	secret)
+ * @auth: authentication state: XMEMD_AUTH_* (XMEMD_AUTH_DONE with
+ *	--insecure)
+ * @minor: protocol minor version the client announced
+ * @host: the host the client authenticated as: a name of the --hosts
+ *	list, XMEMD_HOST_SHARED (the shared secret) or XMEMD_HOST_NONE
+ *	(--insecure); chosen at step 1, valid once @auth is DONE
+ * @key: the key of step 1 (a copy: a reload may drop the host meanwhile)
+ * @key_len: its length
  * @cnonce: the client's nonce of step 1
  * @anonce: our nonce of step 1
  * @nr: connection number for the log
@@ -215,6 +221,10 @@ struct xmemd_conn {
 	unsigned int npending;
 	bool failed;
 	int auth;
+	uint16_t minor;
+	char host[XMEM_HOST_MAX];
+	uint8_t key[XMEM_AUTH_SECRET_MAX];
+	size_t key_len;
 	uint8_t cnonce[XMEM_AUTH_NONCE_SIZE];
 	uint8_t anonce[XMEM_AUTH_NONCE_SIZE];
 	unsigned long long nr;
@@ -224,6 +234,41 @@ struct xmemd_conn {
 	unsigned long log_dropped;
 	char peer[NI_MAXHOST + NI_MAXSERV + 4];
 	struct xmemd_att *atts;
+};
+
+/**
+ * struct xmemd_host - a client host of the --hosts allow-list
+ * @name: its name, as its clients send it in XMEM_MSG_AUTH_HOST_REQ
+ * @key: its key, never logged
+ * @key_len: the key's length
+ */
+struct xmemd_host {
+	char name[XMEM_HOST_MAX];
+	uint8_t key[XMEM_AUTH_SECRET_MAX];
+	size_t key_len;
+};
+
+/* Connections authenticated with the shared secret, or not at all. */
+#define XMEMD_HOST_SHARED	"(shared-secret)"
+#define XMEMD_HOST_NONE		"(insecure)"
+
+/**
+ * struct xmemd_audit - refusals counted for the status line (SIGUSR1)
+ * @bad_credential: authentication refused: unknown or revoked host,
+ *	wrong proof, no credentials
+ * @refused_attach: ATTACH refused for permission
+ * @quota: requests refused for a quota
+ * @tokens: audit log lines allowed now (all connections together)
+ * @stamp: when @tokens was last refilled
+ * @dropped: lines suppressed since the last one printed
+ */
+struct xmemd_audit {
+	unsigned long long bad_credential;
+	unsigned long long refused_attach;
+	unsigned long long quota;
+	unsigned int tokens;
+	time_t stamp;
+	unsigned long dropped;
 };
 
 /*
@@ -252,6 +297,11 @@ static struct {
 	int dirfd;
 	uint8_t secret[XMEM_AUTH_SECRET_MAX];
 	size_t secret_len;
+	bool insecure;
+	const char *hosts_file;
+	struct xmemd_host *hosts;
+	unsigned int nhosts;
+	struct xmemd_audit audit;
 	int pull_efd;
 	uint32_t pull_chunk;
 	unsigned int pull_depth;
@@ -1191,6 +1241,7 @@ static int xmemd_check_hello(struct xmemd_conn *conn,
 		xmemd_conn_log(conn, "rejected: client announces 0 credits");
 		return EPROTO;
 	}
+	conn->minor = le16toh(hello.minor);
 	xmemd_dbg("conn %llu: hello: protocol %u.%u, %u credits", conn->nr,
 		  le16toh(hello.major), le16toh(hello.minor),
 		  le16toh(hello.credits));
@@ -1347,9 +1398,16 @@ static struct rdma_cm_id *xmemd_conn_request(struct rdma_cm_event *ev)
 	param.rnr_retry_count = 7;
 	param.flow_control = 1;
 	xmemd_build_hello_rep(&rep, conn->credits, 0);
-	if (xmemd.secret_len)
-		rep.flags = htole32(XMEM_HELLO_F_AUTH);
-	conn->auth = xmemd.secret_len ? XMEMD_AUTH_NONE : XMEMD_AUTH_DONE;
+	if (xmemd.insecure) {
+		conn->auth = XMEMD_AUTH_DONE;
+		snprintf(conn->host, sizeof(conn->host), "%s", XMEMD_HOST_NONE);
+	} else {
+		/* Older clients never see a flag they do not know. */
+		rep.flags = htole32(XMEM_HELLO_F_AUTH |
+				    (xmemd.nhosts && conn->minor >= 3 ?
+				     XMEM_HELLO_F_HOSTS : 0));
+		conn->auth = XMEMD_AUTH_NONE;
+	}
 	param.private_data = &rep;
 	param.private_data_len = sizeof(rep);
 	id->context = conn;
@@ -1370,6 +1428,48 @@ reject:
 	if (rdma_reject(id, &rep, sizeof(rep)))
 		xmemd_conn_log(conn, "rdma_reject: %s", strerror(errno));
 	return xmemd_conn_release(conn);
+}
+
+/*
+ * An audit line: a refusal that an administrator wants to see, with the
+ * host identity, counted in @counter.  Rate-limited over all connections
+ * together (a peer can open many): a burst of XMEMD_LOG_BURST, then one
+ * a second.
+ */
+__attribute__((format(printf, 3, 4)))
+static void xmemd_audit(struct xmemd_conn *conn, unsigned long long *counter,
+			const char *fmt, ...)
+{
+	struct xmemd_audit *a = &xmemd.audit;
+	char prefix[sizeof(conn->peer) + XMEM_HOST_MAX + 64];
+	time_t now = time(NULL);
+	va_list ap;
+
+	(*counter)++;
+	if (now > a->stamp) {
+		uint64_t add = (uint64_t)(now - a->stamp);
+
+		a->tokens = add >= XMEMD_LOG_BURST ? XMEMD_LOG_BURST :
+			a->tokens + (unsigned int)add;
+		if (a->tokens > XMEMD_LOG_BURST)
+			a->tokens = XMEMD_LOG_BURST;
+		a->stamp = now;
+	}
+	if (!a->tokens) {
+		a->dropped++;
+		return;
+	}
+	a->tokens--;
+	if (a->dropped) {
+		xmemd_log("audit: %lu lines suppressed", a->dropped);
+		a->dropped = 0;
+	}
+	snprintf(prefix, sizeof(prefix), "audit: conn %llu %s host %s: ",
+		 conn->nr, conn->peer,
+		 conn->host[0] ? conn->host : "(none yet)");
+	va_start(ap, fmt);
+	xmemd_vlog(prefix, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- control messages -------------------------------------------------- */
@@ -1723,6 +1823,9 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		status = EACCES;
 		why = "permission denied";
 		if (!xmemd_may_attach(r, uid, gid)) {
+			xmemd_audit(conn, &xmemd.audit.refused_attach,
+				    "attach '%s' as uid %u gid %u refused: region of %u:%u mode %04o",
+				    ename, uid, gid, r->uid, r->gid, r->mode);
 			/* A mode that locks its creator out: nothing stays. */
 			if (created)
 				xmemd_region_free(r, true);
@@ -1808,16 +1911,70 @@ fail_quiet:
 	return sizeof(*rep);
 }
 
-/* HMAC-SHA256(secret, @label || @a || @b) into @out; 0 or -1. */
-static int xmemd_hmac(const char *label, const uint8_t *a, const uint8_t *b,
-		      uint8_t *out)
+/* HMAC-SHA256(the key of step 1, @label || @a || @b); 0 or -1. */
+static int xmemd_hmac(const struct xmemd_conn *conn, const char *label,
+		      const uint8_t *a, const uint8_t *b, uint8_t *out)
 {
-	return wirec_hmac(xmemd.secret, xmemd.secret_len, label, a, b, out);
+	return wirec_hmac(conn->key, conn->key_len, label, a, b, out);
+}
+
+static const struct xmemd_host *xmemd_host_find(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < xmemd.nhosts; i++)
+		if (!strncmp(xmemd.hosts[i].name, name, XMEM_HOST_MAX))
+			return &xmemd.hosts[i];
+	return NULL;
+}
+
+static void xmemd_auth_rep_hdr(struct xmem_msg_auth_rep *rep, uint64_t tag)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = htole16(XMEM_MSG_AUTH_REP);
+	rep->hdr.len = htole32(sizeof(*rep));
+	rep->hdr.tag = htole64(tag);
 }
 
 /*
- * A step of the challenge-response of xmem_proto.h.  The secret itself is
- * never logged, nor the nonces or proofs.
+ * Step 1 with the key in @conn: our nonce and proof in @rep.  0, or EIO
+ * when there is no randomness.
+ */
+static int xmemd_auth_challenge(struct xmemd_conn *conn, const uint8_t *nonce,
+				struct xmem_msg_auth_rep *rep)
+{
+	memcpy(conn->cnonce, nonce, sizeof(conn->cnonce));
+	if (getrandom(conn->anonce, sizeof(conn->anonce), 0) !=
+	    (ssize_t)sizeof(conn->anonce) ||
+	    xmemd_hmac(conn, XMEM_AUTH_LABEL_APPLIANCE, conn->cnonce,
+		       conn->anonce, rep->mac))
+		return EIO;
+	memcpy(rep->nonce, conn->anonce, sizeof(rep->nonce));
+	conn->auth = XMEMD_AUTH_CHALLENGED;
+	return 0;
+}
+
+/* A refused step: only the status goes back; bad credentials audited. */
+static uint32_t xmemd_auth_refuse(struct xmemd_conn *conn,
+				  struct xmem_msg_auth_rep *rep, uint16_t step,
+				  int status, const char *why)
+{
+	memset(rep->nonce, 0, sizeof(rep->nonce));
+	memset(rep->mac, 0, sizeof(rep->mac));
+	rep->status = htole32(status);
+	if (status == EACCES)
+		xmemd_audit(conn, &xmemd.audit.bad_credential,
+			    "authentication step %u refused: %s", step, why);
+	else
+		xmemd_conn_err(conn, "authentication step %u refused: %s (%s)",
+			       step, why, xmemd_errname(status));
+	return sizeof(*rep);
+}
+
+/*
+ * XMEM_MSG_AUTH_REQ: step 1 with the shared secret (before minor 3), or
+ * step 2 of either kind.  The keys are never logged, nor the nonces or
+ * proofs.
  */
 static uint32_t xmemd_auth(struct xmemd_conn *conn,
 			   const struct xmem_msg_auth_req *req, void *tx)
@@ -1826,58 +1983,84 @@ static uint32_t xmemd_auth(struct xmemd_conn *conn,
 	struct xmem_msg_auth_rep *rep = tx;
 	uint16_t step = le16toh(req->step);
 	uint8_t want[XMEM_AUTH_MAC_SIZE];
-	const char *why = NULL;
-	int status = 0;
+	bool wrong;
 
-	memset(rep, 0, sizeof(*rep));
-	rep->hdr.type = htole16(XMEM_MSG_AUTH_REP);
-	rep->hdr.len = htole32(sizeof(*rep));
-	rep->hdr.tag = req->hdr.tag;
-
-	if (!xmemd.secret_len) {
-		status = EOPNOTSUPP;
-		why = "no shared secret configured";
-	} else if (conn->auth == XMEMD_AUTH_FAILED) {
-		status = EACCES;
-		why = "failed before";
-	} else if (step == 1 && conn->auth == XMEMD_AUTH_NONE &&
-		   !memcmp(req->mac, zero, sizeof(zero))) {
-		memcpy(conn->cnonce, req->nonce, sizeof(conn->cnonce));
-		if (getrandom(conn->anonce, sizeof(conn->anonce), 0) !=
-		    (ssize_t)sizeof(conn->anonce) ||
-		    xmemd_hmac(XMEM_AUTH_LABEL_APPLIANCE, conn->cnonce,
-			       conn->anonce, rep->mac)) {
-			status = EIO;
-			why = "cannot make a challenge";
-		} else {
-			memcpy(rep->nonce, conn->anonce, sizeof(rep->nonce));
-			conn->auth = XMEMD_AUTH_CHALLENGED;
-			return sizeof(*rep);
-		}
-	} else if (step == 2 && conn->auth == XMEMD_AUTH_CHALLENGED &&
-		   !memcmp(req->nonce, zero, sizeof(req->nonce))) {
-		if (xmemd_hmac(XMEM_AUTH_LABEL_CLIENT, conn->anonce,
-			       conn->cnonce, want) ||
-		    CRYPTO_memcmp(want, req->mac, sizeof(want))) {
-			status = EACCES;
-			why = "wrong proof (the client's secret differs)";
+	xmemd_auth_rep_hdr(rep, le64toh(req->hdr.tag));
+	if (xmemd.insecure)
+		return xmemd_auth_refuse(conn, rep, step, EOPNOTSUPP,
+					 "no credentials configured (--insecure)");
+	if (conn->auth == XMEMD_AUTH_FAILED)
+		return xmemd_auth_refuse(conn, rep, step, EACCES,
+					 "failed before");
+	if (step == 1 && conn->auth == XMEMD_AUTH_NONE &&
+	    !memcmp(req->mac, zero, sizeof(zero))) {
+		if (!xmemd.secret_len) {
 			conn->auth = XMEMD_AUTH_FAILED;
-		} else {
-			conn->auth = XMEMD_AUTH_DONE;
-			xmemd_conn_log(conn, "authenticated");
+			return xmemd_auth_refuse(conn, rep, step, EACCES,
+						 "no host name: this appliance has per-host keys only (protocol 1.3)");
 		}
-	} else {
-		status = EPROTO;
-		why = "step out of order or with fields of the other step";
+		memcpy(conn->key, xmemd.secret, xmemd.secret_len);
+		conn->key_len = xmemd.secret_len;
+		snprintf(conn->host, sizeof(conn->host), "%s",
+			 XMEMD_HOST_SHARED);
+		if (xmemd_auth_challenge(conn, req->nonce, rep))
+			return xmemd_auth_refuse(conn, rep, step, EIO,
+						 "cannot make a challenge");
+		return sizeof(*rep);
 	}
+	if (step != 2 || conn->auth != XMEMD_AUTH_CHALLENGED ||
+	    memcmp(req->nonce, zero, sizeof(req->nonce)))
+		return xmemd_auth_refuse(conn, rep, step, EPROTO,
+					 "step out of order or with fields of the other step");
+	wrong = xmemd_hmac(conn, XMEM_AUTH_LABEL_CLIENT, conn->anonce,
+			   conn->cnonce, want) ||
+		CRYPTO_memcmp(want, req->mac, sizeof(want));
 	OPENSSL_cleanse(want, sizeof(want));
-	if (status) {
-		memset(rep->nonce, 0, sizeof(rep->nonce));
-		memset(rep->mac, 0, sizeof(rep->mac));
-		rep->status = htole32(status);
-		xmemd_conn_err(conn, "authentication step %u refused: %s (%s)",
-			       step, why, xmemd_errname(status));
+	if (wrong) {
+		conn->auth = XMEMD_AUTH_FAILED;
+		return xmemd_auth_refuse(conn, rep, step, EACCES,
+					 "wrong proof (the client's key differs)");
 	}
+	conn->auth = XMEMD_AUTH_DONE;
+	xmemd_conn_log(conn, "authenticated as host %s", conn->host);
+	return sizeof(*rep);
+}
+
+/* XMEM_MSG_AUTH_HOST_REQ: step 1 naming the client's host (minor 3). */
+static uint32_t xmemd_auth_host(struct xmemd_conn *conn,
+				const struct xmem_msg_auth_host_req *req,
+				void *tx)
+{
+	struct xmem_msg_auth_rep *rep = tx;
+	uint16_t step = le16toh(req->step);
+	const struct xmemd_host *h;
+
+	xmemd_auth_rep_hdr(rep, le64toh(req->hdr.tag));
+	if (!xmemd.nhosts)
+		return xmemd_auth_refuse(conn, rep, step, EOPNOTSUPP,
+					 "no per-host keys (--hosts)");
+	if (conn->auth == XMEMD_AUTH_FAILED)
+		return xmemd_auth_refuse(conn, rep, step, EACCES,
+					 "failed before");
+	if (step != 1 || !xmemd_name_valid(req->host))
+		return xmemd_auth_refuse(conn, rep, step, EINVAL,
+					 "step other than 1, or a bad host name");
+	if (conn->auth != XMEMD_AUTH_NONE)
+		return xmemd_auth_refuse(conn, rep, step, EPROTO,
+					 "step 1 again");
+	memcpy(conn->host, req->host, XMEM_HOST_MAX);
+	conn->host[XMEM_HOST_MAX - 1] = '\0';
+	h = xmemd_host_find(req->host);
+	if (!h) {
+		conn->auth = XMEMD_AUTH_FAILED;
+		return xmemd_auth_refuse(conn, rep, step, EACCES,
+					 "unknown or revoked host");
+	}
+	memcpy(conn->key, h->key, h->key_len);
+	conn->key_len = h->key_len;
+	if (xmemd_auth_challenge(conn, req->nonce, rep))
+		return xmemd_auth_refuse(conn, rep, step, EIO,
+					 "cannot make a challenge");
 	return sizeof(*rep);
 }
 
@@ -2761,6 +2944,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		struct xmem_msg_stat_req stat;
 		struct xmem_msg_region_req region;
 		struct xmem_msg_auth_req auth;
+		struct xmem_msg_auth_host_req auth_host;
 		struct xmem_msg_pull_req pull;
 		uint8_t raw[XMEMD_RX_SIZE];
 	} msg;
@@ -2794,6 +2978,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	case XMEM_MSG_REGION_REQ:
 	case XMEM_MSG_AUTH_REQ:
 	case XMEM_MSG_PULL_REQ:
+	case XMEM_MSG_AUTH_HOST_REQ:
 		break;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
@@ -2825,6 +3010,18 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			goto bad;
 		}
 		return xmemd_auth(conn, &msg.auth, tx);
+	}
+	if (type == XMEM_MSG_AUTH_HOST_REQ) {
+		if (len != sizeof(msg.auth_host)) {
+			why = "bad length for AUTH_HOST_REQ";
+			goto bad;
+		}
+		if (msg.auth_host.reserved[0] || msg.auth_host.reserved[1] ||
+		    msg.auth_host.reserved[2]) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		return xmemd_auth_host(conn, &msg.auth_host, tx);
 	}
 	if (conn->auth != XMEMD_AUTH_DONE) {
 		status = EACCES;
@@ -3186,6 +3383,145 @@ static void xmemd_shutdown(void)
 	rdma_destroy_event_channel(xmemd.ec);
 }
 
+/*
+ * Read the --hosts allow-list: "HOST KEY" lines, '#' comments and blank
+ * lines; HOST as a region name, KEY 16 to 128 characters without blanks.
+ * The file must not be readable or writable by group or others.  Returns
+ * the number of hosts (at least 1) with *@hostsp, or -1 with a message on
+ * stderr that names the file and line, never a key.
+ */
+static int xmemd_hosts_read(const char *path, struct xmemd_host **hostsp)
+{
+	struct xmemd_host *hosts = NULL, *h;
+	char line[512], name[XMEM_HOST_MAX];
+	unsigned int lineno = 0, n = 0, i;
+	char *p, *host, *key, *end;
+	struct stat st;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "%s: hosts file %s: %s\n", xmemd_prog, path,
+			strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) || (st.st_mode & 0077)) {
+		fprintf(stderr, "%s: hosts file %s: group or others have access (mode %04o); chmod 600 it\n",
+			xmemd_prog, path, (unsigned int)(st.st_mode & 07777));
+		goto err;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		p = strchr(line, '#');
+		if (p)
+			*p = '\0';
+		host = strtok_r(line, " \t\r\n", &p);
+		if (!host)
+			continue;
+		key = strtok_r(NULL, " \t\r\n", &p);
+		end = strtok_r(NULL, " \t\r\n", &p);
+		memset(name, 0, sizeof(name));
+		if (strlen(host) < sizeof(name))
+			memcpy(name, host, strlen(host));
+		if (!key || end || !xmemd_name_valid(name) ||
+		    strlen(key) < XMEM_AUTH_SECRET_MIN ||
+		    strlen(key) > XMEM_AUTH_SECRET_MAX) {
+			fprintf(stderr, "%s: hosts file %s line %u: want HOST KEY (a host name as region names go, a key of %d to %d characters)\n",
+				xmemd_prog, path, lineno, XMEM_AUTH_SECRET_MIN,
+				XMEM_AUTH_SECRET_MAX);
+			goto err;
+		}
+		for (i = 0; i < n; i++) {
+			if (!strcmp(hosts[i].name, name)) {
+				fprintf(stderr, "%s: hosts file %s line %u: host %s twice\n",
+					xmemd_prog, path, lineno, name);
+				goto err;
+			}
+		}
+		h = realloc(hosts, (n + 1) * sizeof(*hosts));
+		if (!h)
+			goto err;
+		hosts = h;
+		h = &hosts[n++];
+		memcpy(h->name, name, sizeof(h->name));
+		h->key_len = strlen(key);
+		memcpy(h->key, key, h->key_len);
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(f);
+	if (!n) {
+		fprintf(stderr, "%s: hosts file %s: no host\n", xmemd_prog,
+			path);
+		free(hosts);
+		return -1;
+	}
+	*hostsp = hosts;
+	return (int)n;
+
+err:
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(f);
+	if (hosts)
+		OPENSSL_cleanse(hosts, n * sizeof(*hosts));
+	free(hosts);
+	return -1;
+}
+
+/*
+ * SIGHUP: read the --hosts file again.  Connections of a host that is no
+ * longer listed, or whose key changed, are disconnected; the others go
+ * on untouched.  A file that does not parse changes nothing.
+ */
+static void xmemd_hosts_reload(void)
+{
+	const struct xmemd_host *h;
+	struct xmemd_host *hosts;
+	struct xmemd_conn *conn;
+	unsigned int dropped = 0;
+	int n;
+
+	if (!xmemd.hosts_file) {
+		xmemd_log("SIGHUP: no --hosts file to read again");
+		return;
+	}
+	n = xmemd_hosts_read(xmemd.hosts_file, &hosts);
+	if (n < 0) {
+		xmemd_log("SIGHUP: %s does not parse (see above): the old list stays",
+			  xmemd.hosts_file);
+		return;
+	}
+	OPENSSL_cleanse(xmemd.hosts, xmemd.nhosts * sizeof(*xmemd.hosts));
+	free(xmemd.hosts);
+	xmemd.hosts = hosts;
+	xmemd.nhosts = n;
+	for (conn = xmemd.conns; conn; conn = conn->next) {
+		if (conn->auth == XMEMD_AUTH_NONE || conn->failed ||
+		    !strcmp(conn->host, XMEMD_HOST_SHARED))
+			continue;
+		h = xmemd_host_find(conn->host);
+		if (h && h->key_len == conn->key_len &&
+		    !CRYPTO_memcmp(h->key, conn->key, h->key_len))
+			continue;
+		xmemd_audit(conn, &xmemd.audit.bad_credential,
+			    "host revoked or its key changed: disconnected");
+		xmemd_conn_fail(conn);
+		dropped++;
+	}
+	xmemd_log("SIGHUP: %u hosts in %s; %u connections of revoked hosts dropped",
+		  xmemd.nhosts, xmemd.hosts_file, dropped);
+}
+
+/* SIGUSR1: one status line with the audit counters. */
+static void xmemd_status(void)
+{
+	xmemd_log("status: %u connections, %" PRIu64 " regions, %" PRIu64
+		  " of %" PRIu64 " bytes; %u hosts; refused: %llu bad credentials, %llu attaches, %llu over quota",
+		  xmemd.nconns, xmemd.nregions, xmemd.allocated,
+		  xmemd.capacity, xmemd.nhosts,
+		  xmemd.audit.bad_credential, xmemd.audit.refused_attach,
+		  xmemd.audit.quota);
+}
+
 static int xmemd_run(int sigfd)
 {
 	struct xmemd_dev **devs = NULL;
@@ -3232,6 +3568,14 @@ static int xmemd_run(int sigfd)
 		}
 		if (pfd[0].revents &&
 		    read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP) {
+				xmemd_hosts_reload();
+				continue;
+			}
+			if (si.ssi_signo == SIGUSR1) {
+				xmemd_status();
+				continue;
+			}
 			xmemd_log("%s: shutting down (%" PRIu64 " regions, %u connections)",
 				  strsignal(si.ssi_signo), xmemd.nregions,
 				  xmemd.nconns);
@@ -3285,7 +3629,8 @@ static int xmemd_parse_size(const char *s, uint64_t *out)
 static void xmemd_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR] [-v]\n"
+		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR]\n"
+		"       [-H HOSTS] [-s SECRET] [--insecure] [-v]\n"
 		"The xmem memory appliance: serves named memory regions over RDMA.\n"
 		"\n"
 		"  -f, --config CONFIG  read settings from CONFIG (default %s, if it\n"
@@ -3297,9 +3642,13 @@ static void xmemd_usage(FILE *f)
 		"  -d, --dir DIR        keep regions in files in DIR (a tmpfs or\n"
 		"                       hugetlbfs), re-exported after a restart;\n"
 		"                       default: anonymous memory, gone at exit\n"
-		"  -s, --secret-file FILE  authenticate clients with the shared secret\n"
-		"                       in FILE (16 to 128 bytes; a final newline is\n"
-		"                       not part of it); default: no authentication\n"
+		"  -H, --hosts FILE     the client hosts allowed, one \"HOST KEY\" line\n"
+		"                       each (mode 0600); SIGHUP reads it again\n"
+		"  -s, --secret-file FILE  also accept the shared secret in FILE (16\n"
+		"                       to 128 bytes; a final newline is not part of\n"
+		"                       it), for clients of protocol 1.2 and older\n"
+		"      --insecure       no authentication at all; without it, -H or\n"
+		"                       -s is required\n"
 		"      --pull-chunk SIZE  bytes per RDMA READ of a PULL (default 1M)\n"
 		"      --pull-depth N   RDMA READs of a PULL in flight (default 16)\n"
 		"  -v, --verbose        verbose log\n"
@@ -3328,6 +3677,8 @@ struct xmemd_settings {
 	uint64_t capacity;
 	const char *dir;
 	const char *secret_file;
+	const char *hosts_file;
+	bool insecure;
 	bool verbose;
 	uint64_t pull_chunk;
 	unsigned long pull_depth;
@@ -3337,6 +3688,7 @@ struct xmemd_settings {
 enum {
 	XMEMD_OPT_PULL_CHUNK = 256,
 	XMEMD_OPT_PULL_DEPTH,
+	XMEMD_OPT_INSECURE,
 };
 
 /*
@@ -3382,6 +3734,20 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 	case 's':
 		set->secret_file = strdup(val);
 		return set->secret_file ? 0 : 2;
+	case 'H':
+		set->hosts_file = strdup(val);
+		return set->hosts_file ? 0 : 2;
+	case XMEMD_OPT_INSECURE:
+		if (!strcmp(val, "yes") || !strcmp(val, "1")) {
+			set->insecure = true;
+		} else if (!strcmp(val, "no") || !strcmp(val, "0")) {
+			set->insecure = false;
+		} else {
+			fprintf(stderr, "%s: %s %s: not yes or no\n",
+				xmemd_prog, where, val);
+			return 2;
+		}
+		return 0;
 	case XMEMD_OPT_PULL_CHUNK:
 		if (xmemd_parse_size(val, &set->pull_chunk) ||
 		    set->pull_chunk < XMEMD_PAGE_SIZE ||
@@ -3419,7 +3785,8 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 
 /*
  * The config file: "key value" lines, '#' comments, blank lines.  Keys:
- * port, address, capacity, dir, verbose, secret-file, pull-chunk, pull-depth.
+ * port, address, capacity, dir, verbose, secret-file, hosts, insecure,
+ * pull-chunk, pull-depth.
  * A missing default file is fine;
  * a missing file named with -f is not.  Returns 0, 1 or 2.
  */
@@ -3429,6 +3796,7 @@ static int xmemd_read_config(struct xmemd_settings *set, const char *path,
 	static const struct { const char *key; int opt; } keys[] = {
 		{ "port", 'p' }, { "address", 'a' }, { "capacity", 'c' },
 		{ "dir", 'd' }, { "verbose", 'v' }, { "secret-file", 's' },
+		{ "hosts", 'H' }, { "insecure", XMEMD_OPT_INSECURE },
 		{ "pull-chunk", XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", XMEMD_OPT_PULL_DEPTH },
 	};
@@ -3512,13 +3880,15 @@ int main(int argc, char **argv)
 		{ "capacity", required_argument, NULL, 'c' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "secret-file", required_argument, NULL, 's' },
+		{ "hosts", required_argument, NULL, 'H' },
+		{ "insecure", no_argument, NULL, XMEMD_OPT_INSECURE },
 		{ "pull-chunk", required_argument, NULL, XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", required_argument, NULL, XMEMD_OPT_PULL_DEPTH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char optstring[] = "f:p:a:c:d:s:vh";
+	static const char optstring[] = "f:p:a:c:d:s:H:vh";
 	struct xmemd_settings set = { .port = XMEM_PROTO_DEFAULT_PORT };
 	const char *config = XMEMD_CONFIG, *bind_str;
 	bool config_given = false;
@@ -3556,6 +3926,10 @@ int main(int argc, char **argv)
 		case 'v':
 			set.verbose = true;
 			break;
+		case XMEMD_OPT_INSECURE:
+			set.insecure = true;
+			break;
+		case 'H':
 		case 'p':
 		case 'a':
 		case 'c':
@@ -3590,8 +3964,28 @@ int main(int argc, char **argv)
 	xmemd.dir = set.dir;
 	xmemd.pull_chunk = set.pull_chunk ? set.pull_chunk : XMEMD_PULL_CHUNK;
 	xmemd.pull_depth = set.pull_depth ? set.pull_depth : XMEMD_PULL_DEPTH;
+	if (set.insecure && (set.secret_file || set.hosts_file)) {
+		fprintf(stderr, "%s: --insecure with --secret-file or --hosts: choose\n",
+			xmemd_prog);
+		return 2;
+	}
+	if (!set.insecure && !set.secret_file && !set.hosts_file) {
+		fprintf(stderr, "%s: no credentials: give --hosts FILE (a key per client host) or --secret-file FILE, or --insecure to serve every host that can reach this one without authentication\n",
+			xmemd_prog);
+		return 2;
+	}
+	xmemd.insecure = set.insecure;
 	if (set.secret_file && xmemd_load_secret(set.secret_file))
 		return 1;
+	if (set.hosts_file) {
+		ret = xmemd_hosts_read(set.hosts_file, &xmemd.hosts);
+		if (ret < 0)
+			return 1;
+		xmemd.nhosts = ret;
+		xmemd.hosts_file = set.hosts_file;
+	}
+	xmemd.audit.tokens = XMEMD_LOG_BURST;
+	xmemd.audit.stamp = time(NULL);
 
 	xmemd.port = port;
 	xmemd.bind_str = bind_str;
@@ -3612,6 +4006,8 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "%s: signalfd: %s\n", xmemd_prog,
@@ -3647,9 +4043,13 @@ int main(int argc, char **argv)
 		  bind_str ? bind_str : "any address", xmemd.port,
 		  xmemd.capacity, XMEM_PROTO_MAJOR, XMEM_PROTO_MINOR,
 		  xmemd.dir ? xmemd.dir : "anonymous memory", xmemd.nregions);
-	xmemd_log("clients %s", xmemd.secret_len ?
-		  "must authenticate with the shared secret" :
-		  "are not authenticated (no secret file)");
+	if (xmemd.insecure)
+		xmemd_log("clients are not authenticated (--insecure): every host that reaches this one may use every region");
+	else
+		xmemd_log("clients must authenticate: %u hosts with keys of their own%s",
+			  xmemd.nhosts, xmemd.secret_len ?
+			  ", and the shared secret (the host of every client that uses it)" :
+			  "");
 
 	ret = xmemd_run(sigfd);
 	xmemd_shutdown();
