@@ -19,9 +19,18 @@
  * Then it measures, as diagnostics, ATTACH+DETACH of a region against an
  * INFO round trip on the same connection (--bench N pairs, default 40).
  *
- * usage: xmem-wire-attack [--secret-file F] [--attacker-secret-file F]
+ * With --host and --attacker-host the victim and the attacker
+ * authenticate as two hosts of the appliance's --hosts list, each with its
+ * own key (--secret-file, --attacker-secret-file).
+ *
+ * usage: xmem-wire-attack [--host NAME] [--secret-file F]
+ *			   [--attacker-host NAME] [--attacker-secret-file F]
  *			   [--bench N] [--bench-size BYTES] ADDR PORT
+ *	  xmem-wire-attack --probe [--minor N] [--host NAME]
+ *			   [--secret-file F] ADDR PORT
  * Exit status: 0 all passed, 1 a test failed, 2 usage or setup error.
+ * --probe only connects (announcing protocol minor N), authenticates and
+ * asks for STAT: exit 0, 13 (EACCES: credentials refused) or 1.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -48,6 +57,8 @@
 static struct sockaddr_storage wa_ss;
 static uint8_t wa_key[XMEM_AUTH_SECRET_MAX], wa_akey[XMEM_AUTH_SECRET_MAX];
 static size_t wa_key_len, wa_akey_len;
+static const char *wa_host, *wa_ahost;
+static unsigned int wa_minor = XMEM_PROTO_MINOR;
 static unsigned int wa_n, wa_failed;
 
 __attribute__((format(printf, 2, 3)))
@@ -88,8 +99,12 @@ static double wa_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Connect and authenticate with @key where the appliance asks; 0 or -1. */
-static int wa_connect(struct wirec *c, const uint8_t *key, size_t key_len)
+/*
+ * Connect and authenticate as @host with @key where the appliance asks;
+ * 0, or -1 (-EACCES when the credentials were refused).
+ */
+static int wa_connect_as(struct wirec *c, const char *host,
+			 const uint8_t *key, size_t key_len)
 {
 	struct wirec_opts o = {
 		.nrx = WA_NRX,
@@ -106,6 +121,7 @@ static int wa_connect(struct wirec *c, const uint8_t *key, size_t key_len)
 	int err;
 
 	wirec_hello(&h, WA_NRX);
+	h.minor = htole16(wa_minor);
 	err = wirec_connect(c, &o, (struct sockaddr *)&wa_ss, &h, sizeof(h));
 	if (err) {
 		if (c->id)
@@ -119,13 +135,47 @@ static int wa_connect(struct wirec *c, const uint8_t *key, size_t key_len)
 	if (!key_len) {
 		printf("# the appliance wants authentication: --secret-file\n");
 	} else {
-		err = wirec_auth(c, NULL, key, key_len);
+		err = wirec_auth(c, le32toh(c->rep.flags) & XMEM_HELLO_F_HOSTS ?
+				 host : NULL, key, key_len);
 		if (!err)
 			return 0;
-		printf("# authentication: %s\n", strerror(err));
+		printf("# authentication%s%s: %s\n", host ? " as " : "",
+		       host ? host : "", strerror(err));
+		if (err == EACCES) {
+			wirec_close(c);
+			return -EACCES;
+		}
 	}
 	wirec_close(c);
 	return -1;
+}
+
+static int wa_connect(struct wirec *c, const uint8_t *key, size_t key_len)
+{
+	return wa_connect_as(c, wa_host, key, key_len);
+}
+
+/* --probe: connect, authenticate, STAT; the exit status. */
+static int wa_probe(void)
+{
+	struct xmem_msg_stat_req req;
+	struct wirec c;
+	int ret;
+
+	ret = wa_connect(&c, wa_key, wa_key_len);
+	if (ret)
+		return ret == -EACCES ? 13 : 1;
+	memset(&req, 0, sizeof(req));
+	req.hdr.type = htole16(XMEM_MSG_STAT_REQ);
+	req.hdr.len = htole32(sizeof(req));
+	req.hdr.tag = htole64(++c.tag);
+	ret = wirec_rpc(&c, &req, sizeof(req), WA_TIMEOUT_MS) ||
+	      wirec_check_reply(&c, XMEM_MSG_STAT_REP,
+				sizeof(struct xmem_msg_stat_rep));
+	printf("# probe%s%s: %s\n", wa_host ? " as " : "",
+	       wa_host ? wa_host : "", ret ? "STAT failed" : "served");
+	wirec_close(&c);
+	return ret ? 1 : 0;
 }
 
 /* A REGION_REQ; the reply in *@rep.  0 or -1 (no valid reply). */
@@ -229,8 +279,9 @@ static bool wa_attack(enum ibv_wr_opcode opcode, uint64_t addr, uint32_t rkey,
 	struct wirec a;
 	int st = -1;
 
-	if (wa_connect(&a, wa_akey_len ? wa_akey : wa_key,
-		       wa_akey_len ? wa_akey_len : wa_key_len))
+	if (wa_connect_as(&a, wa_ahost ? wa_ahost : wa_host,
+			  wa_akey_len ? wa_akey : wa_key,
+			  wa_akey_len ? wa_akey_len : wa_key_len))
 		return false;
 	if (own && (wa_region(&a, XMEM_REGION_OP_ATTACH, own, WA_SIZE,
 			      XMEM_ATTACH_F_CREATE, &rep) || rep.status)) {
@@ -288,7 +339,8 @@ static void wa_bench(unsigned int n, uint64_t size)
 
 static int wa_usage(void)
 {
-	fprintf(stderr, "usage: xmem-wire-attack [--secret-file F] [--attacker-secret-file F] [--bench N] [--bench-size BYTES] ADDR PORT\n");
+	fprintf(stderr, "usage: xmem-wire-attack [--host NAME] [--secret-file F] [--attacker-host NAME] [--attacker-secret-file F] [--bench N] [--bench-size BYTES] ADDR PORT\n"
+		"       xmem-wire-attack --probe [--minor N] [--host NAME] [--secret-file F] ADDR PORT\n");
 	return 2;
 }
 
@@ -301,11 +353,23 @@ int main(int argc, char **argv)
 	uint64_t addr = 0, addr2;
 	uint32_t rkey = 0, rkey2;
 	struct wirec v;
-	bool good;
+	bool good, probe = false;
 	int st = -1, st2;
 
 	while (argc > 3 && !strncmp(argv[1], "--", 2)) {
-		if (!strcmp(argv[1], "--secret-file")) {
+		if (!strcmp(argv[1], "--probe")) {
+			probe = true;
+			argv++;
+			argc--;
+			continue;
+		}
+		if (!strcmp(argv[1], "--host")) {
+			wa_host = argv[2];
+		} else if (!strcmp(argv[1], "--attacker-host")) {
+			wa_ahost = argv[2];
+		} else if (!strcmp(argv[1], "--minor")) {
+			wa_minor = strtoul(argv[2], NULL, 0);
+		} else if (!strcmp(argv[1], "--secret-file")) {
 			if (wirec_load_key(argv[2], wa_key, &wa_key_len))
 				return 2;
 		} else if (!strcmp(argv[1], "--attacker-secret-file")) {
@@ -326,6 +390,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (wirec_resolve(argv[1], argv[2], &wa_ss))
 		return 2;
+	if (probe)
+		return wa_probe();
 	snprintf(name, sizeof(name), "attack-%d", (int)getpid());
 	snprintf(own, sizeof(own), "attack-%d-own", (int)getpid());
 
@@ -342,19 +408,21 @@ int main(int argc, char **argv)
 		good = wa_rdma(&v, IBV_WR_RDMA_WRITE, WA_DATA, addr, rkey) ==
 		       IBV_WC_SUCCESS && wa_check(&v, addr, rkey, 1);
 	}
-	if (!wa_ok(good, "the victim creates '%s' and writes a pattern", name))
+	if (!wa_ok(good, "the victim%s%s creates '%s' and writes a pattern",
+		   wa_host ? " host " : "", wa_host ? wa_host : "", name))
 		goto out;
 	printf("# the victim's region: addr 0x%" PRIx64 " rkey 0x%08x\n",
 	       addr, rkey);
 
-	wa_ok(wa_attack(IBV_WR_RDMA_READ, addr, rkey, NULL, &st),
-	      "another connection's RDMA READ with the victim's key is refused (%s)",
+	good = wa_attack(IBV_WR_RDMA_READ, addr, rkey, NULL, &st);
+	wa_ok(good, "another connection's RDMA READ with the victim's key is refused (%s%s%s)",
+	      wa_st(st), wa_ahost ? "; attacker is host " : "",
+	      wa_ahost ? wa_ahost : "");
+	good = wa_attack(IBV_WR_RDMA_WRITE, addr, rkey, NULL, &st);
+	wa_ok(good, "another connection's RDMA WRITE with the victim's key is refused (%s)",
 	      wa_st(st));
-	wa_ok(wa_attack(IBV_WR_RDMA_WRITE, addr, rkey, NULL, &st),
-	      "another connection's RDMA WRITE with the victim's key is refused (%s)",
-	      wa_st(st));
-	wa_ok(wa_attack(IBV_WR_RDMA_WRITE, addr, rkey, own, &st),
-	      "the same from a connection with a region of its own is refused (%s)",
+	good = wa_attack(IBV_WR_RDMA_WRITE, addr, rkey, own, &st);
+	wa_ok(good, "the same from a connection with a region of its own is refused (%s)",
 	      wa_st(st));
 	wa_ok(wa_check(&v, addr, rkey, 1),
 	      "the victim's data is unchanged and its key still works");

@@ -546,6 +546,7 @@ static uint32_t gen_msg(uint8_t *m)
 		struct xmem_msg_attach_req at;
 		struct xmem_msg_region_req rq;
 		struct xmem_msg_auth_req au;
+		struct xmem_msg_auth_host_req ah;
 		struct xmem_msg_stat_req st;
 		struct pull_req pl;
 	} *u = (void *)m;
@@ -590,6 +591,14 @@ static uint32_t gen_msg(uint8_t *m)
 			u->rq.gid = htole32(chance(50) ? 1000 + below(3) :
 					    (uint32_t)rnd());
 		}
+	} else if (kind < 84) {
+		/* Step 1 naming a host (minor 3). */
+		len = sizeof(u->ah);
+		hdr(m, XMEM_MSG_AUTH_HOST_REQ, len);
+		u->ah.step = htole16(chance(80) ? 1 : below(4));
+		for (i = 0; i < XMEM_AUTH_NONCE_SIZE; i++)
+			u->ah.nonce[i] = rnd();
+		gen_name(u->ah.host);
 	} else if (kind < 88) {
 		len = sizeof(u->au);
 		hdr(m, XMEM_MSG_AUTH_REQ, len);
@@ -768,6 +777,11 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			break;
 		expect_error(e, EOPNOTSUPP);
 		return;
+	case XMEM_MSG_AUTH_HOST_REQ:
+		if (C.minor >= 3)
+			break;
+		expect_error(e, EOPNOTSUPP);
+		return;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
 	case XMEM_MSG_STAT_REP:
@@ -796,6 +810,19 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		st_add(e, EOPNOTSUPP);
 		st_add(e, EPROTO);
 		return;
+	case XMEM_MSG_AUTH_HOST_REQ: {
+		const struct xmem_msg_auth_host_req *ah = (const void *)m;
+
+		if (len != sizeof(*ah) || ah->reserved[0] || ah->reserved[1] ||
+		    ah->reserved[2]) {
+			expect_error(e, EBADMSG);
+			return;
+		}
+		/* No per-host keys on the appliance (--insecure). */
+		e->type = XMEM_MSG_AUTH_REP;
+		st_add(e, EOPNOTSUPP);
+		return;
+	}
 	case XMEM_MSG_STAT_REQ:
 		if (len != sizeof(struct xmem_msg_stat_req)) {
 			expect_error(e, EBADMSG);
