@@ -41,6 +41,24 @@ static void wirec_log(const struct wirec *c, const char *fmt, ...)
 		fprintf(stderr, "%s\n", line);
 }
 
+/**
+ * wirec_log_tap() - a struct wirec_opts @log that prints TAP diagnostics
+ *	("# " and the line) on standard output
+ * @arg: unused
+ * @fmt: printf format
+ */
+void wirec_log_tap(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)arg;
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
 static double wirec_now(void)
 {
 	struct timespec ts;

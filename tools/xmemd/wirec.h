@@ -111,6 +111,8 @@ struct wirec {
 	uint32_t rx_len;
 };
 
+void wirec_log_tap(void *arg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void wirec_hello(struct xmem_hello *h, unsigned int credits);
 int wirec_resolve(const char *host, const char *port,
 		  struct sockaddr_storage *ss);

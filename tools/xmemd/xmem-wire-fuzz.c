@@ -178,18 +178,6 @@ static void conn_close(void)
 	memset(&C, 0, sizeof(C));
 }
 
-static void conn_log(void *arg, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)arg;
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
 /*
  * Connect with @len bytes of @hello as private data.  Returns 0 when
  * accepted (*@rep holds the accept data), a positive status when
@@ -204,7 +192,7 @@ static int conn_open(const void *hello, uint8_t len, struct xmem_hello_rep *rep)
 		.rd_atom = 1,
 		.responder = 1,
 		.step_ms = TIMEOUT_MS,
-		.log = conn_log,
+		.log = wirec_log_tap,
 	};
 	struct sockaddr_storage ss;
 	int ret;

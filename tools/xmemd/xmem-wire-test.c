@@ -149,18 +149,6 @@ static void wt_close(struct wt_conn *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void wt_wirec_log(void *arg, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)arg;
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
 /*
  * Connect with @hello as private data.  Returns 0 when accepted (and the
  * accept data was checked), a positive status when rejected with a
@@ -178,7 +166,7 @@ static int wt_connect_to(struct wt_conn *c, const struct xmem_hello *hello,
 		.rd_atom = 4,
 		.responder = 4,
 		.step_ms = WT_TIMEOUT_MS,
-		.log = wt_wirec_log,
+		.log = wirec_log_tap,
 	};
 	const struct xmem_hello_rep *rep = &c->w.rep;
 	struct sockaddr_storage ss;
