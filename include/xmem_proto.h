@@ -332,7 +332,9 @@ struct xmem_msg_region_req {
  *	such region; after the last one for NEXT), EEXIST, EACCES (no
  *	permission), EBUSY (DESTROY of a region another connection uses;
  *	ATTACH with CREATE of a name the appliance is pulling in, minor 2),
- *	ENOMEM (capacity exhausted)
+ *	ENOMEM (capacity exhausted), EDQUOT (ATTACH with CREATE, RESIZE:
+ *	over a quota of the client's host or user; minor 3 clients only,
+ *	older ones get ENOMEM)
  * @flags: XMEM_REGION_REP_F_*
  * @region_id: appliance-wide identifier of the region, never 0
  * @size: region size in bytes (after the operation)

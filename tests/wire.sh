@@ -21,8 +21,9 @@
 #    (--hosts): xmemd without credentials does not start, nor with a hosts
 #    file others can read; a wrong key, an unknown host and a client of
 #    protocol 1.2 (no host name) get EACCES; the attack of 3. between two
-#    hosts; revoking one host (SIGHUP) refuses it and leaves the other
-#    working; the audit counters (SIGUSR1) count the refusals.
+#    hosts; quotas per host and per user (EDQUOT, nothing half-created);
+#    revoking one host (SIGHUP) refuses it and leaves the other working;
+#    the client module as a host; the audit counters (SIGUSR1).
 # The xmemds started here are stopped at the end.  Output: one TAP stream
 # (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
@@ -133,8 +134,10 @@ ssh -o BatchMode=yes appliance 'umask 022; cat >/run/xmem-hosts' <"$tmp/hosts"
 rc=$(ssh -o BatchMode=yes appliance \
 	'/xmem/bin/xmemd -p 7475 -c 64M --hosts /run/xmem-hosts </dev/null >/var/log/xmemd-mode.log 2>&1; echo $?')
 t4 "$([ "$rc" = 1 ] && echo 0)" "xmemd refuses a hosts file that others can read (exit status $rc)"
+printf 'hostA 16M 3\nhostA:1000 4M -\n' |
+	ssh -o BatchMode=yes appliance 'cat >/run/xmem-quota'
 if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
-   start_xmemd 7475 --hosts /run/xmem-hosts; then
+   start_xmemd 7475 --hosts /run/xmem-hosts --quota /run/xmem-quota; then
 	probe() {	# HOST KEYFILE [MINOR]: the exit status of a probe
 		xmem-wire-attack --probe --minor "${3:-3}" --host "$1" \
 			--secret-file "$2" appliance 7475 >>"$tmp/4.log" 2>&1
@@ -149,6 +152,23 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 	xmem-wire-attack --bench 0 --host hostA --secret-file "$tmp/hostA.key" \
 		--attacker-host hostB --attacker-secret-file "$tmp/hostB.key" \
 		appliance 7475 >>"$tmp/4.tap"
+	# Quotas: hostA 16M and 3 regions, uid 1000 on hostA 4M.
+	create() {	# HOST UID NAME SIZE: the REGION_REP status
+		xmem-wire-attack --probe --host "$1" --secret-file "$tmp/$1.key" \
+			--uid "$2" --create "$3" "$4" appliance 7475 >>"$tmp/4.log" 2>&1
+		echo $?
+	}
+	t4 "$(create hostA 1000 qa1 2097152)" "hostA uid 1000: a 2M region within the quotas"
+	t4 "$(($(create hostA 1000 qa2 4194304) - 122))" \
+		"hostA uid 1000: 4M more is over the user's byte quota: EDQUOT"
+	t4 "$(($(xmem-wire-attack --probe --host hostA --secret-file "$tmp/hostA.key" \
+		--info qa2 appliance 7475 >>"$tmp/4.log" 2>&1; echo $?) - 2))" \
+		"nothing is left of the refused region (INFO: ENOENT)"
+	t4 "$(create hostA 2000 qb1 1048576)" "hostA uid 2000: a second region"
+	t4 "$(create hostA 2000 qb2 1048576)" "hostA uid 2000: a third region"
+	t4 "$(($(create hostA 2000 qb3 1048576) - 122))" \
+		"hostA: a fourth region is over the host's region quota: EDQUOT"
+	t4 "$(create hostB 1000 qc1 33554432)" "hostB has no quota: 32M"
 	grep -v '^hostB ' "$tmp/hosts" >"$tmp/hosts.new"
 	ssh -o BatchMode=yes appliance 'cat >/run/xmem-hosts' <"$tmp/hosts.new"
 	ssh -o BatchMode=yes appliance 'kill -HUP $(cat /run/xmemd-7475.pid)'
@@ -184,6 +204,11 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 	# client: the appliance refused the other three.
 	t4 "$([ "${n:-0}" -ge 3 ] && echo 0)" \
 		"the status line counts the refused credentials (${n:-none}, want 3 at least)"
+	n=$(sed -nE 's/.* ([0-9]+) over quota.*/\1/p' <<<"$line" | tail -n 1)
+	t4 "$([ "${n:-0}" -ge 2 ] && echo 0)" \
+		"the status line counts the quota refusals (${n:-none}, want 2 at least)"
+	t4 "$(wait_log 7475 'status: host hostA: 4194304 bytes in 3 regions; quota 16777216 bytes, 3 regions' >/dev/null; echo $?)" \
+		"the status lists hostA's usage and quota"
 	note "audit lines of the xmemd with per-host keys:"
 	ssh -o BatchMode=yes appliance "grep -a 'audit' /var/log/xmemd-7475.log | tail -n 12" |
 		sed 's/^/#   /' >>"$tmp/4.tap"

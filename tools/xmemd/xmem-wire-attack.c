@@ -30,7 +30,10 @@
  *			   [--secret-file F] ADDR PORT
  * Exit status: 0 all passed, 1 a test failed, 2 usage or setup error.
  * --probe only connects (announcing protocol minor N), authenticates and
- * asks for STAT: exit 0, 13 (EACCES: credentials refused) or 1.
+ * asks for STAT: exit 0, 13 (EACCES: credentials refused) or 1.  With
+ * --create NAME SIZE it then creates region NAME of SIZE bytes as --uid
+ * (default 1000) and detaches it; with --info NAME it asks about NAME;
+ * the exit status is the REGION_REP status (0, or an errno value).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -57,7 +60,9 @@
 static struct sockaddr_storage wa_ss;
 static uint8_t wa_key[XMEM_AUTH_SECRET_MAX], wa_akey[XMEM_AUTH_SECRET_MAX];
 static size_t wa_key_len, wa_akey_len;
-static const char *wa_host, *wa_ahost;
+static const char *wa_host, *wa_ahost, *wa_create, *wa_info;
+static uint64_t wa_create_size;
+static uint32_t wa_uid = 1000;
 static unsigned int wa_minor = XMEM_PROTO_MINOR;
 static unsigned int wa_n, wa_failed;
 
@@ -76,19 +81,6 @@ static bool wa_ok(bool cond, const char *fmt, ...)
 	printf("\n");
 	fflush(stdout);
 	return cond;
-}
-
-__attribute__((format(printf, 2, 3)))
-static void wa_log(void *arg, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)arg;
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
 }
 
 static double wa_now(void)
@@ -115,7 +107,7 @@ static int wa_connect_as(struct wirec *c, const char *host,
 		.rd_atom = 4,
 		.responder = 4,
 		.step_ms = WA_TIMEOUT_MS,
-		.log = wa_log,
+		.log = wirec_log_tap,
 	};
 	struct xmem_hello h;
 	int err;
@@ -155,6 +147,30 @@ static int wa_connect(struct wirec *c, const uint8_t *key, size_t key_len)
 	return wa_connect_as(c, wa_host, key, key_len);
 }
 
+/* A REGION_REQ; the reply in *@rep.  0 or -1 (no valid reply). */
+static int wa_region(struct wirec *c, uint16_t op, const char *name,
+		     uint64_t size, uint16_t flags,
+		     struct xmem_msg_region_rep *rep)
+{
+	struct xmem_msg_region_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.type = htole16(XMEM_MSG_REGION_REQ);
+	req.hdr.len = htole32(sizeof(req));
+	req.hdr.tag = htole64(++c->tag);
+	req.op = htole16(op);
+	req.flags = htole16(flags);
+	req.uid = htole32(wa_uid);
+	req.gid = htole32(wa_uid);
+	req.size = htole64(size);
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	if (wirec_rpc(c, &req, sizeof(req), WA_TIMEOUT_MS) ||
+	    wirec_check_reply(c, XMEM_MSG_REGION_REP, sizeof(*rep)))
+		return -1;
+	memcpy(rep, c->rx, sizeof(*rep));
+	return 0;
+}
+
 /* --probe: connect, authenticate, STAT; the exit status. */
 static int wa_probe(void)
 {
@@ -174,32 +190,26 @@ static int wa_probe(void)
 				sizeof(struct xmem_msg_stat_rep));
 	printf("# probe%s%s: %s\n", wa_host ? " as " : "",
 	       wa_host ? wa_host : "", ret ? "STAT failed" : "served");
+	if (!ret && (wa_create || wa_info)) {
+		struct xmem_msg_region_rep rep;
+
+		ret = wa_region(&c, wa_create ? XMEM_REGION_OP_ATTACH :
+				XMEM_REGION_OP_INFO, wa_create ? wa_create :
+				wa_info, wa_create ? wa_create_size : 0,
+				wa_create ? XMEM_ATTACH_F_CREATE |
+				XMEM_ATTACH_F_EXCL : 0, &rep);
+		ret = ret ? 1 : (int)le32toh(rep.status);
+		printf("# %s %s as uid %u: %s\n", wa_create ? "create" : "info",
+		       wa_create ? wa_create : wa_info, wa_uid,
+		       ret ? strerror(ret) : "ok");
+		if (!ret && wa_create)
+			wa_region(&c, XMEM_REGION_OP_DETACH, wa_create, 0, 0,
+				  &rep);
+		wirec_close(&c);
+		return ret;
+	}
 	wirec_close(&c);
 	return ret ? 1 : 0;
-}
-
-/* A REGION_REQ; the reply in *@rep.  0 or -1 (no valid reply). */
-static int wa_region(struct wirec *c, uint16_t op, const char *name,
-		     uint64_t size, uint16_t flags,
-		     struct xmem_msg_region_rep *rep)
-{
-	struct xmem_msg_region_req req;
-
-	memset(&req, 0, sizeof(req));
-	req.hdr.type = htole16(XMEM_MSG_REGION_REQ);
-	req.hdr.len = htole32(sizeof(req));
-	req.hdr.tag = htole64(++c->tag);
-	req.op = htole16(op);
-	req.flags = htole16(flags);
-	req.uid = htole32(1000);
-	req.gid = htole32(1000);
-	req.size = htole64(size);
-	snprintf(req.name, sizeof(req.name), "%s", name);
-	if (wirec_rpc(c, &req, sizeof(req), WA_TIMEOUT_MS) ||
-	    wirec_check_reply(c, XMEM_MSG_REGION_REP, sizeof(*rep)))
-		return -1;
-	memcpy(rep, c->rx, sizeof(*rep));
-	return 0;
 }
 
 /*
@@ -363,7 +373,16 @@ int main(int argc, char **argv)
 			argc--;
 			continue;
 		}
-		if (!strcmp(argv[1], "--host")) {
+		if (!strcmp(argv[1], "--create") && argc > 4) {
+			wa_create = argv[2];
+			wa_create_size = strtoull(argv[3], NULL, 0);
+			argv++;
+			argc--;
+		} else if (!strcmp(argv[1], "--info")) {
+			wa_info = argv[2];
+		} else if (!strcmp(argv[1], "--uid")) {
+			wa_uid = strtoul(argv[2], NULL, 0);
+		} else if (!strcmp(argv[1], "--host")) {
 			wa_host = argv[2];
 		} else if (!strcmp(argv[1], "--attacker-host")) {
 			wa_ahost = argv[2];

@@ -138,6 +138,8 @@ struct xmemd_att {
  * @mem: the memory, anonymous and zero filled at creation
  * @id: appliance-wide identifier, never 0 and never reused
  * @size: size in bytes, a multiple of XMEMD_PAGE_SIZE
+ * @host: the host the creating client authenticated as (conn->host);
+ *	whose quota the region counts against
  * @uid: owner, the user the creating client acted for
  * @gid: the owner's group
  * @mode: permission bits (XMEM_REGION_MODE_MASK)
@@ -151,6 +153,7 @@ struct xmemd_region {
 	void *mem;
 	uint64_t id;
 	uint64_t size;
+	char host[XMEM_HOST_MAX];
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t mode;
@@ -371,27 +374,42 @@ static void xmemd_conn_log(const struct xmemd_conn *conn, const char *fmt, ...)
  * Log a line a peer can trigger at will: rate limited per connection to a
  * burst of XMEMD_LOG_BURST lines, refilled at one line a second.
  */
+/*
+ * A token bucket for lines a peer can trigger: a burst of XMEMD_LOG_BURST,
+ * then one a second.  True when a line may go out (a token is taken);
+ * false counts it in *@dropped.
+ */
+static bool xmemd_ratelimit(unsigned int *tokens, time_t *stamp,
+			    unsigned long *dropped)
+{
+	time_t now = time(NULL);
+
+	if (now > *stamp) {
+		uint64_t add = (uint64_t)(now - *stamp);
+
+		*tokens = add >= XMEMD_LOG_BURST ? XMEMD_LOG_BURST :
+			*tokens + (unsigned int)add;
+		if (*tokens > XMEMD_LOG_BURST)
+			*tokens = XMEMD_LOG_BURST;
+		*stamp = now;
+	}
+	if (!*tokens) {
+		(*dropped)++;
+		return false;
+	}
+	(*tokens)--;
+	return true;
+}
+
 __attribute__((format(printf, 2, 3)))
 static void xmemd_conn_err(struct xmemd_conn *conn, const char *fmt, ...)
 {
 	char prefix[sizeof(conn->peer) + 32];
-	time_t now = time(NULL);
 	va_list ap;
 
-	if (now > conn->log_stamp) {
-		uint64_t add = (uint64_t)(now - conn->log_stamp);
-
-		conn->log_tokens = add >= XMEMD_LOG_BURST ? XMEMD_LOG_BURST :
-			conn->log_tokens + (unsigned int)add;
-		if (conn->log_tokens > XMEMD_LOG_BURST)
-			conn->log_tokens = XMEMD_LOG_BURST;
-		conn->log_stamp = now;
-	}
-	if (!conn->log_tokens) {
-		conn->log_dropped++;
+	if (!xmemd_ratelimit(&conn->log_tokens, &conn->log_stamp,
+			     &conn->log_dropped))
 		return;
-	}
-	conn->log_tokens--;
 	if (conn->log_dropped) {
 		xmemd_conn_log(conn, "%lu error lines suppressed",
 			       conn->log_dropped);
@@ -558,8 +576,9 @@ static int xmemd_meta_write(const struct xmemd_region *r)
 	if (err)
 		return err;
 	snprintf(text, sizeof(text),
-		 "version %d\nid %" PRIu64 "\nuid %u\ngid %u\nmode %o\n",
-		 XMEMD_META_VERSION, r->id, r->uid, r->gid, r->mode);
+		 "version %d\nid %" PRIu64 "\nuid %u\ngid %u\nmode %o\n%s%s%s",
+		 XMEMD_META_VERSION, r->id, r->uid, r->gid, r->mode,
+		 r->host[0] ? "host " : "", r->host, r->host[0] ? "\n" : "");
 	xmemd_file_name(file, sizeof(file), r->name, ".meta");
 	return xmemd_write_atomic(file, text);
 }
@@ -632,9 +651,9 @@ static bool xmemd_name_valid_str(const char *s)
 }
 
 static struct xmemd_region *xmemd_region_create(const char *name,
-						uint64_t size, uint32_t uid,
-						uint32_t gid, uint32_t mode,
-						int *err)
+						uint64_t size, const char *host,
+						uint32_t uid, uint32_t gid,
+						uint32_t mode, int *err)
 {
 	char file[XMEM_NAME_MAX + 16];
 	struct xmemd_region *r;
@@ -652,6 +671,7 @@ static struct xmemd_region *xmemd_region_create(const char *name,
 	}
 	r->id = ++xmemd.next_region_id;
 	r->size = size;
+	snprintf(r->host, sizeof(r->host), "%s", host);
 	r->uid = uid;
 	r->gid = gid;
 	r->mode = mode ? mode : XMEM_REGION_MODE_DEFAULT;
@@ -671,7 +691,7 @@ static struct xmemd_region *xmemd_region_create(const char *name,
 /* Parse NAME.meta into @r; 0 or -1 with a log line. */
 static int xmemd_meta_read(struct xmemd_region *r)
 {
-	char file[XMEM_NAME_MAX + 16], line[128], key[16];
+	char file[XMEM_NAME_MAX + 16], line[256], key[16];
 	unsigned long long v;
 	unsigned int seen = 0, ver = 0;
 	FILE *f;
@@ -689,6 +709,12 @@ static int xmemd_meta_read(struct xmemd_region *r)
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%15s", key) != 1)
 			continue;
+		if (!strcmp(key, "host")) {
+			/* Optional: regions from before hosts have none. */
+			if (sscanf(line, "%*s %63s", r->host) != 1)
+				r->host[0] = '\0';
+			continue;
+		}
 		if (!strcmp(key, "mode")) {
 			if (sscanf(line, "%*s %llo", &v) == 1 &&
 			    v <= XMEM_REGION_MODE_MASK) {
@@ -1442,24 +1468,11 @@ static void xmemd_audit(struct xmemd_conn *conn, unsigned long long *counter,
 {
 	struct xmemd_audit *a = &xmemd.audit;
 	char prefix[sizeof(conn->peer) + XMEM_HOST_MAX + 64];
-	time_t now = time(NULL);
 	va_list ap;
 
 	(*counter)++;
-	if (now > a->stamp) {
-		uint64_t add = (uint64_t)(now - a->stamp);
-
-		a->tokens = add >= XMEMD_LOG_BURST ? XMEMD_LOG_BURST :
-			a->tokens + (unsigned int)add;
-		if (a->tokens > XMEMD_LOG_BURST)
-			a->tokens = XMEMD_LOG_BURST;
-		a->stamp = now;
-	}
-	if (!a->tokens) {
-		a->dropped++;
+	if (!xmemd_ratelimit(&a->tokens, &a->stamp, &a->dropped))
 		return;
-	}
-	a->tokens--;
 	if (a->dropped) {
 		xmemd_log("audit: %lu lines suppressed", a->dropped);
 		a->dropped = 0;
@@ -1470,6 +1483,224 @@ static void xmemd_audit(struct xmemd_conn *conn, unsigned long long *counter,
 	va_start(ap, fmt);
 	xmemd_vlog(prefix, fmt, ap);
 	va_end(ap);
+}
+
+/* ---- quotas ------------------------------------------------------------ */
+
+/*
+ * --quota FILE: "HOST[:UID] BYTES REGIONS" lines; HOST or UID "*" for
+ * every one without a line of its own, BYTES and REGIONS "-" for no limit.
+ * A region counts against the host that created it (struct xmemd_region
+ * @host) and, with its uid, against that user on that host.
+ */
+
+/**
+ * struct xmemd_quota - one line of the --quota file
+ * @host: the host, or "*"
+ * @has_uid: a per-user line (HOST:UID); else the host's total
+ * @any_uid: UID "*"
+ * @uid: the user
+ * @bytes: bytes of regions at most, UINT64_MAX: no limit
+ * @regions: regions at most, UINT64_MAX: no limit
+ */
+struct xmemd_quota {
+	char host[XMEM_HOST_MAX];
+	bool has_uid;
+	bool any_uid;
+	uint32_t uid;
+	uint64_t bytes;
+	uint64_t regions;
+};
+
+static struct xmemd_quota *xmemd_quotas;
+static unsigned int xmemd_nquotas;
+static const char *xmemd_quota_file;
+
+static int xmemd_parse_size(const char *s, uint64_t *out);
+
+/* The line that limits @host (and @uid with @has_uid), or NULL. */
+static const struct xmemd_quota *xmemd_quota_find(const char *host,
+						  bool has_uid, uint32_t uid)
+{
+	const struct xmemd_quota *q, *best = NULL;
+	unsigned int i, score, best_score = 0;
+
+	for (i = 0; i < xmemd_nquotas; i++) {
+		q = &xmemd_quotas[i];
+		if (q->has_uid != has_uid)
+			continue;
+		if (strcmp(q->host, "*") && strcmp(q->host, host))
+			continue;
+		if (has_uid && !q->any_uid && q->uid != uid)
+			continue;
+		/* An exact host wins over "*", then an exact uid. */
+		score = 1 + (strcmp(q->host, "*") ? 2 : 0) +
+			(has_uid && !q->any_uid ? 1 : 0);
+		if (score > best_score) {
+			best = q;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+/* Bytes and regions of @host, and of @uid on @host. */
+static void xmemd_quota_usage(const char *host, uint32_t uid, uint64_t *hb,
+			      uint64_t *hn, uint64_t *ub, uint64_t *un)
+{
+	struct xmemd_region *r;
+	unsigned int h;
+
+	*hb = *hn = *ub = *un = 0;
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = r->next) {
+			if (strcmp(r->host, host))
+				continue;
+			*hb += r->size;
+			*hn += 1;
+			if (r->uid == uid) {
+				*ub += r->size;
+				*un += 1;
+			}
+		}
+	}
+}
+
+/*
+ * May @host/@uid hold @bytes and @regions more, beside what they hold
+ * (@r's current size included when @r is given)?  0, or the quota status
+ * with *@why, audited: EDQUOT for clients of protocol 1.3, ENOMEM (as for
+ * the capacity) for older ones, which do not know EDQUOT.
+ */
+static int xmemd_quota_check_as(struct xmemd_conn *conn, const char *host,
+				uint32_t uid, uint64_t bytes, uint64_t regions,
+				const char **why)
+{
+	const struct xmemd_quota *qh, *qu;
+	uint64_t hb, hn, ub, un;
+
+	qh = xmemd_quota_find(host, false, 0);
+	qu = xmemd_quota_find(host, true, uid);
+	if (!qh && !qu)
+		return 0;
+	xmemd_quota_usage(host, uid, &hb, &hn, &ub, &un);
+	*why = NULL;
+	if (qh && (hb + bytes > qh->bytes || hb + bytes < hb))
+		*why = "over the host's byte quota";
+	else if (qh && hn + regions > qh->regions)
+		*why = "over the host's region quota";
+	else if (qu && (ub + bytes > qu->bytes || ub + bytes < ub))
+		*why = "over the user's byte quota";
+	else if (qu && un + regions > qu->regions)
+		*why = "over the user's region quota";
+	if (!*why)
+		return 0;
+	xmemd_audit(conn, &xmemd.audit.quota,
+		    "uid %u wants %" PRIu64 " bytes and %" PRIu64
+		    " regions more: %s (host %" PRIu64 " bytes in %" PRIu64
+		    " regions, uid %" PRIu64 " bytes in %" PRIu64 " regions)",
+		    uid, bytes, regions, *why, hb, hn, ub, un);
+	return conn->minor >= 3 ? EDQUOT : ENOMEM;
+}
+
+static int xmemd_quota_check(struct xmemd_conn *conn, uint32_t uid,
+			     uint64_t bytes, uint64_t regions, const char **why)
+{
+	return xmemd_quota_check_as(conn, conn->host, uid, bytes, regions,
+				    why);
+}
+
+/* A grow of @r by @bytes counts against @r's host and owner. */
+static int xmemd_quota_check_region(struct xmemd_conn *conn,
+				    const struct xmemd_region *r,
+				    uint64_t bytes, const char **why)
+{
+	return xmemd_quota_check_as(conn, r->host, r->uid, bytes, 0, why);
+}
+
+/*
+ * Read the --quota file; the number of lines (0 is fine) with *@qp, or
+ * -1 with a message on stderr naming the file and line.
+ */
+static int xmemd_quota_read(const char *path, struct xmemd_quota **qp)
+{
+	char line[512], *p, *who, *b, *n, *more, *end, *colon;
+	struct xmemd_quota *qs = NULL, *q;
+	unsigned int lineno = 0, count = 0;
+	char name[XMEM_HOST_MAX];
+	unsigned long long v;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "%s: quota file %s: %s\n", xmemd_prog, path,
+			strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		p = strchr(line, '#');
+		if (p)
+			*p = '\0';
+		who = strtok_r(line, " \t\r\n", &p);
+		if (!who)
+			continue;
+		b = strtok_r(NULL, " \t\r\n", &p);
+		n = strtok_r(NULL, " \t\r\n", &p);
+		more = strtok_r(NULL, " \t\r\n", &p);
+		q = realloc(qs, (count + 1) * sizeof(*qs));
+		if (!q)
+			goto err;
+		qs = q;
+		q = &qs[count];
+		memset(q, 0, sizeof(*q));
+		colon = strchr(who, ':');
+		if (colon) {
+			*colon++ = '\0';
+			q->has_uid = true;
+			if (!strcmp(colon, "*")) {
+				q->any_uid = true;
+			} else {
+				errno = 0;
+				v = strtoull(colon, &end, 10);
+				if (errno || *end || end == colon ||
+				    v > UINT32_MAX)
+					goto bad;
+				q->uid = v;
+			}
+		}
+		memset(name, 0, sizeof(name));
+		if (strlen(who) >= sizeof(name))
+			goto bad;
+		memcpy(name, who, strlen(who));
+		if (strcmp(who, "*") && !xmemd_name_valid(name))
+			goto bad;
+		memcpy(q->host, name, sizeof(q->host));
+		if (!b || !n || more)
+			goto bad;
+		q->bytes = UINT64_MAX;
+		if (strcmp(b, "-") && xmemd_parse_size(b, &q->bytes))
+			goto bad;
+		q->regions = UINT64_MAX;
+		if (strcmp(n, "-")) {
+			errno = 0;
+			q->regions = strtoull(n, &end, 10);
+			if (errno || *end || end == n)
+				goto bad;
+		}
+		count++;
+	}
+	fclose(f);
+	*qp = qs;
+	return (int)count;
+
+bad:
+	fprintf(stderr, "%s: quota file %s line %u: want HOST[:UID] BYTES REGIONS (HOST or UID *, BYTES or REGIONS -)\n",
+		xmemd_prog, path, lineno);
+err:
+	fclose(f);
+	free(qs);
+	return -1;
 }
 
 /* ---- control messages -------------------------------------------------- */
@@ -1647,7 +1878,11 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			why = "capacity exhausted";
 			goto fail;
 		}
-		r = xmemd_region_create(req->name, size, 0, 0, 0, &status);
+		status = xmemd_quota_check(conn, 0, size, 1, &why);
+		if (status)
+			goto fail;
+		r = xmemd_region_create(req->name, size, conn->host, 0, 0, 0,
+					&status);
 		if (!r) {
 			why = "cannot allocate memory";
 			goto fail;
@@ -1798,8 +2033,11 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		why = "capacity exhausted";
 		if (size > xmemd.capacity - xmemd.allocated)
 			goto fail;
-		r = xmemd_region_create(req->name, size, uid, gid, mode,
-					&status);
+		status = xmemd_quota_check(conn, uid, size, 1, &why);
+		if (status)
+			goto fail;
+		r = xmemd_region_create(req->name, size, conn->host, uid, gid,
+					mode, &status);
 		why = "cannot allocate memory";
 		if (!r)
 			goto fail;
@@ -1849,6 +2087,13 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		if (!xmemd_may_admin(r, uid))
 			goto fail;
 		old_size = r->size;
+		if (size > r->size) {
+			status = xmemd_quota_check_region(conn, r,
+							  size - r->size,
+							  &why);
+			if (status)
+				goto fail;
+		}
 		why = "cannot resize";
 		status = xmemd_region_resize(r, size);
 		if (status)
@@ -2719,6 +2964,7 @@ fail:
 static void xmemd_pull_sized(struct xmemd_pull *p)
 {
 	struct xmemd_region *r = NULL;
+	const char *why;
 	int status;
 
 	if (!p->conn) {
@@ -2729,6 +2975,9 @@ static void xmemd_pull_sized(struct xmemd_pull *p)
 		xmemd_pull_log(p, "%" PRIu64 " bytes do not fit: %" PRIu64 " of %" PRIu64 " in use",
 			       p->size, xmemd.allocated, xmemd.capacity);
 		status = ENOMEM;
+	} else if ((status = xmemd_quota_check(p->conn, p->uid, p->size, 1,
+					       &why))) {
+		xmemd_pull_log(p, "%s", why);
 	} else {
 		r = calloc(1, sizeof(*r));
 		status = ENOMEM;
@@ -2810,6 +3059,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 		status = EEXIST;
 	if (!status) {
 		r->id = ++xmemd.next_region_id;
+		snprintf(r->host, sizeof(r->host), "%s", conn->host);
 		r->uid = p->uid;
 		r->gid = p->gid;
 		r->mode = p->mode;
@@ -3478,8 +3728,22 @@ static void xmemd_hosts_reload(void)
 	struct xmemd_host *hosts;
 	struct xmemd_conn *conn;
 	unsigned int dropped = 0;
+	struct xmemd_quota *qs;
 	int n;
 
+	if (xmemd_quota_file) {
+		n = xmemd_quota_read(xmemd_quota_file, &qs);
+		if (n < 0) {
+			xmemd_log("SIGHUP: %s does not parse (see above): the old quotas stay",
+				  xmemd_quota_file);
+		} else {
+			free(xmemd_quotas);
+			xmemd_quotas = qs;
+			xmemd_nquotas = n;
+			xmemd_log("SIGHUP: %u quota lines in %s", n,
+				  xmemd_quota_file);
+		}
+	}
 	if (!xmemd.hosts_file) {
 		xmemd_log("SIGHUP: no --hosts file to read again");
 		return;
@@ -3511,15 +3775,43 @@ static void xmemd_hosts_reload(void)
 		  xmemd.nhosts, xmemd.hosts_file, dropped);
 }
 
-/* SIGUSR1: one status line with the audit counters. */
+/*
+ * SIGUSR1: one status line with the audit counters, then one per host
+ * that holds regions, with its usage and limits.
+ */
 static void xmemd_status(void)
 {
+	const char *seen[256];
+	unsigned int nseen = 0, i, h;
+	const struct xmemd_quota *q;
+	uint64_t hb, hn, ub, un;
+	struct xmemd_region *r;
+	char lim[64];
+
 	xmemd_log("status: %u connections, %" PRIu64 " regions, %" PRIu64
 		  " of %" PRIu64 " bytes; %u hosts; refused: %llu bad credentials, %llu attaches, %llu over quota",
 		  xmemd.nconns, xmemd.nregions, xmemd.allocated,
 		  xmemd.capacity, xmemd.nhosts,
 		  xmemd.audit.bad_credential, xmemd.audit.refused_attach,
 		  xmemd.audit.quota);
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = r->next) {
+			for (i = 0; i < nseen; i++)
+				if (!strcmp(seen[i], r->host))
+					break;
+			if (i < nseen || nseen == 256)
+				continue;
+			seen[nseen++] = r->host;
+			xmemd_quota_usage(r->host, 0, &hb, &hn, &ub, &un);
+			q = xmemd_quota_find(r->host, false, 0);
+			if (q)
+				snprintf(lim, sizeof(lim), "%" PRIu64 " bytes, %" PRIu64 " regions",
+					 q->bytes, q->regions);
+			xmemd_log("status: host %s: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
+				  r->host[0] ? r->host : "(none)", hb, hn,
+				  q ? lim : "none");
+		}
+	}
 }
 
 static int xmemd_run(int sigfd)
@@ -3630,7 +3922,7 @@ static void xmemd_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR]\n"
-		"       [-H HOSTS] [-s SECRET] [--insecure] [-v]\n"
+		"       [-H HOSTS] [-s SECRET] [--insecure] [-Q QUOTA] [-v]\n"
 		"The xmem memory appliance: serves named memory regions over RDMA.\n"
 		"\n"
 		"  -f, --config CONFIG  read settings from CONFIG (default %s, if it\n"
@@ -3649,6 +3941,8 @@ static void xmemd_usage(FILE *f)
 		"                       it), for clients of protocol 1.2 and older\n"
 		"      --insecure       no authentication at all; without it, -H or\n"
 		"                       -s is required\n"
+		"  -Q, --quota FILE     limits per host and per user: \"HOST[:UID]\n"
+		"                       BYTES REGIONS\" lines; SIGHUP reads it again\n"
 		"      --pull-chunk SIZE  bytes per RDMA READ of a PULL (default 1M)\n"
 		"      --pull-depth N   RDMA READs of a PULL in flight (default 16)\n"
 		"  -v, --verbose        verbose log\n"
@@ -3678,6 +3972,7 @@ struct xmemd_settings {
 	const char *dir;
 	const char *secret_file;
 	const char *hosts_file;
+	const char *quota_file;
 	bool insecure;
 	bool verbose;
 	uint64_t pull_chunk;
@@ -3737,6 +4032,9 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 	case 'H':
 		set->hosts_file = strdup(val);
 		return set->hosts_file ? 0 : 2;
+	case 'Q':
+		set->quota_file = strdup(val);
+		return set->quota_file ? 0 : 2;
 	case XMEMD_OPT_INSECURE:
 		if (!strcmp(val, "yes") || !strcmp(val, "1")) {
 			set->insecure = true;
@@ -3786,7 +4084,7 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 /*
  * The config file: "key value" lines, '#' comments, blank lines.  Keys:
  * port, address, capacity, dir, verbose, secret-file, hosts, insecure,
- * pull-chunk, pull-depth.
+ * quota, pull-chunk, pull-depth.
  * A missing default file is fine;
  * a missing file named with -f is not.  Returns 0, 1 or 2.
  */
@@ -3797,6 +4095,7 @@ static int xmemd_read_config(struct xmemd_settings *set, const char *path,
 		{ "port", 'p' }, { "address", 'a' }, { "capacity", 'c' },
 		{ "dir", 'd' }, { "verbose", 'v' }, { "secret-file", 's' },
 		{ "hosts", 'H' }, { "insecure", XMEMD_OPT_INSECURE },
+		{ "quota", 'Q' },
 		{ "pull-chunk", XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", XMEMD_OPT_PULL_DEPTH },
 	};
@@ -3881,6 +4180,7 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "secret-file", required_argument, NULL, 's' },
 		{ "hosts", required_argument, NULL, 'H' },
+		{ "quota", required_argument, NULL, 'Q' },
 		{ "insecure", no_argument, NULL, XMEMD_OPT_INSECURE },
 		{ "pull-chunk", required_argument, NULL, XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", required_argument, NULL, XMEMD_OPT_PULL_DEPTH },
@@ -3888,7 +4188,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char optstring[] = "f:p:a:c:d:s:H:vh";
+	static const char optstring[] = "f:p:a:c:d:s:H:Q:vh";
 	struct xmemd_settings set = { .port = XMEM_PROTO_DEFAULT_PORT };
 	const char *config = XMEMD_CONFIG, *bind_str;
 	bool config_given = false;
@@ -3930,6 +4230,7 @@ int main(int argc, char **argv)
 			set.insecure = true;
 			break;
 		case 'H':
+		case 'Q':
 		case 'p':
 		case 'a':
 		case 'c':
@@ -3983,6 +4284,13 @@ int main(int argc, char **argv)
 			return 1;
 		xmemd.nhosts = ret;
 		xmemd.hosts_file = set.hosts_file;
+	}
+	if (set.quota_file) {
+		ret = xmemd_quota_read(set.quota_file, &xmemd_quotas);
+		if (ret < 0)
+			return 1;
+		xmemd_nquotas = ret;
+		xmemd_quota_file = set.quota_file;
 	}
 	xmemd.audit.tokens = XMEMD_LOG_BURST;
 	xmemd.audit.stamp = time(NULL);
