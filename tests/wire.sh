@@ -103,10 +103,13 @@ else
 fi
 
 # 3. Keys of other connections, revoked keys.
+t1=$SECONDS
 rc3=0
 xmem-wire-attack "$addr" "$port" >"$tmp/3.tap" || rc3=$?
+echo "# part 3 (keys) took $((SECONDS - t1)) s" >>"$tmp/3.tap"
 
 # 4. Credentials.
+t1=$SECONDS
 t4() {	# RESULT TEXT: RESULT 0 is ok
 	if [ "$1" = 0 ]; then
 		echo "ok 1 - $2"
@@ -216,6 +219,7 @@ else
 	t4 1 "start an xmemd with per-host keys"
 fi
 sed 's/^/# /' "$tmp/4.log" >>"$tmp/4.tap" 2>/dev/null
+echo "# part 4 (credentials, quotas) took $((SECONDS - t1)) s" >>"$tmp/4.tap"
 rc4=0
 grep -q '^not ok' "$tmp/4.tap" && rc4=1
 
