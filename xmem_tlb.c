@@ -6,9 +6,11 @@
  * Every open of /dev/xmem shares one address_space, so the kernel's
  * mapping helpers reach every PTE of a portion in every process with one
  * call: wp_shared_mapping_range() and clean_record_shared_mapping_range()
- * from mm/mapping_dirty_helpers.c, and unmap_mapping_pages().  Each call
- * flushes the TLB of the range it changed once, for all processes: that is
- * the batched shootdown, and callers pass ranges as long as they can.
+ * from mm/mapping_dirty_helpers.c, and unmap_mapping_pages().  Each of
+ * them walks every VMA mapping the range and flushes the TLB once per VMA
+ * in which it changed a PTE (per VMA and per walk, not once per batch), so
+ * callers pass ranges as long as they can: one call per run of consecutive
+ * portions.
  *
  * The mappings are VM_PFNMAP: zapping a PTE drops its dirty bit silently.
  * Dirty state is therefore always recorded before a PTE is unmapped.
