@@ -39,7 +39,7 @@ struct xmem_io {
 
 int xmem_rdma_connect(const struct sockaddr_storage *dst,
 		      const struct xmem_rdma_ops *ops, void *priv,
-		      const u8 *secret, size_t secret_len,
+		      const u8 *secret, size_t secret_len, const char *host,
 		      struct xmem_rdma_conn **connp);
 void xmem_rdma_disconnect(struct xmem_rdma_conn *conn);
 bool xmem_rdma_connected(struct xmem_rdma_conn *conn);

@@ -525,6 +525,32 @@ int xmem_wire_build_auth_req(struct xmem_msg_auth_req *req, u64 tag,
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_auth_req);
 
 /**
+ * xmem_wire_build_auth_host_req() - encode an XMEM_MSG_AUTH_HOST_REQ,
+ *	step 1 naming the client's host (protocol 1.3)
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @nonce: the client's nonce, XMEM_AUTH_NONCE_SIZE bytes
+ * @host: the host name: 1 to XMEM_HOST_MAX - 1 characters of
+ *	[A-Za-z0-9._-]
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for a bad host name (nothing is encoded).
+ */
+int xmem_wire_build_auth_host_req(struct xmem_msg_auth_host_req *req,
+				  u64 tag, const u8 *nonce, const char *host)
+{
+	if (xmem_wire_check_name(host, XMEM_HOST_MAX))
+		return -EINVAL;
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_AUTH_HOST_REQ, sizeof(*req), tag);
+	req->step = cpu_to_le16(1);
+	memcpy(req->nonce, nonce, sizeof(req->nonce));
+	strscpy(req->host, host, sizeof(req->host));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_auth_host_req);
+
+/**
  * xmem_wire_parse_auth_rep() - decode and check an XMEM_MSG_AUTH_REP
  * @buf: message as received
  * @len: bytes received

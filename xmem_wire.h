@@ -79,6 +79,8 @@ int xmem_wire_parse_hello_rep(const void *data, size_t len, u16 *credits);
 u32 xmem_wire_hello_flags(const void *data);
 int xmem_wire_build_auth_req(struct xmem_msg_auth_req *req, u64 tag,
 			     u16 step, const u8 *nonce, const u8 *mac);
+int xmem_wire_build_auth_host_req(struct xmem_msg_auth_host_req *req,
+				  u64 tag, const u8 *nonce, const char *host);
 int xmem_wire_parse_auth_rep(const void *buf, size_t len, u64 tag, u16 step,
 			     u8 *nonce, u8 *mac);
 int xmem_wire_build_attach_req(struct xmem_msg_attach_req *req, u64 tag,

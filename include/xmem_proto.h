@@ -27,6 +27,12 @@
  * client and appliance with a shared secret.
  * Minor 2 adds XMEM_MSG_PULL_REQ: an appliance copies a region from another
  * appliance (appliance-to-appliance copy, used to drain an appliance).
+ * Minor 3 adds XMEM_MSG_AUTH_HOST_REQ with XMEM_HELLO_F_HOSTS: a key per
+ * client host instead of one shared secret.  The appliance sets
+ * XMEM_HELLO_F_HOSTS only for clients that announce minor 3 or later, so
+ * an older client never sees a flag it does not know; such a client can
+ * still authenticate with the shared secret where the appliance has one,
+ * and is refused (EACCES) where it has only per-host keys.
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -38,7 +44,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	2
+#define XMEM_PROTO_MINOR	3
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -96,12 +102,16 @@ struct xmem_hello_rep {
 
 /*
  * Flags of struct xmem_hello_rep.
- * AUTH: the appliance has a shared secret; it answers every request but
- *	XMEM_MSG_AUTH_REQ with XMEM_MSG_ERROR_REP (EACCES) until the client
- *	has authenticated.
+ * AUTH: the appliance wants authentication; it answers every request but
+ *	XMEM_MSG_AUTH_REQ and XMEM_MSG_AUTH_HOST_REQ with XMEM_MSG_ERROR_REP
+ *	(EACCES) until the client has authenticated.
+ * HOSTS: with AUTH, minor 3: the appliance knows a key per client host;
+ *	step 1 is XMEM_MSG_AUTH_HOST_REQ naming the host.  Only sent to
+ *	clients whose hello announces minor 3 or later.
  */
 #define XMEM_HELLO_F_AUTH	0x1u
-#define XMEM_HELLO_F_ALL	XMEM_HELLO_F_AUTH
+#define XMEM_HELLO_F_HOSTS	0x2u
+#define XMEM_HELLO_F_ALL	(XMEM_HELLO_F_AUTH | XMEM_HELLO_F_HOSTS)
 
 /**
  * enum xmem_msg_type - control message types
@@ -118,6 +128,8 @@ struct xmem_hello_rep {
  * @XMEM_MSG_AUTH_REP: appliance answers it (minor 1)
  * @XMEM_MSG_PULL_REQ: client asks the appliance to copy a region from
  *	another appliance; answered with XMEM_MSG_REGION_REP (minor 2)
+ * @XMEM_MSG_AUTH_HOST_REQ: step 1 of authentication naming the client
+ *	host; answered with XMEM_MSG_AUTH_REP (minor 3)
  */
 enum xmem_msg_type {
 	XMEM_MSG_INVALID	= 0,
@@ -131,6 +143,7 @@ enum xmem_msg_type {
 	XMEM_MSG_AUTH_REQ	= 8,
 	XMEM_MSG_AUTH_REP	= 9,
 	XMEM_MSG_PULL_REQ	= 10,
+	XMEM_MSG_AUTH_HOST_REQ	= 11,
 };
 
 /**
@@ -182,7 +195,8 @@ struct xmem_msg_attach_req {
  * @region_id: appliance-wide identifier of the region, never 0
  * @size: region size in bytes
  * @addr: remote address of byte 0 of the region for RDMA READ/WRITE
- * @rkey: remote key covering [@addr, @addr + @size)
+ * @rkey: remote key covering [@addr, @addr + @size), valid on this
+ *	connection only, until the region is detached from it
  * @reserved2: must be zero
  *
  * When @status is not zero, every field after it is zero.
@@ -241,7 +255,8 @@ struct xmem_msg_error_rep {
  * @XMEM_REGION_OP_INVALID: zero is never valid
  * @XMEM_REGION_OP_ATTACH: look up, or create, a region and attach it to
  *	this connection; the reply carries @addr and @rkey
- * @XMEM_REGION_OP_DETACH: this connection stops using the region
+ * @XMEM_REGION_OP_DETACH: this connection stops using the region; the
+ *	keys it was handed for it stop working
  * @XMEM_REGION_OP_RESIZE: change the size to @size; a shrink frees the
  *	appliance memory of the removed range.  The reply carries the new
  *	@addr and @rkey; keys handed out before stop working for a shrink
@@ -317,7 +332,9 @@ struct xmem_msg_region_req {
  *	such region; after the last one for NEXT), EEXIST, EACCES (no
  *	permission), EBUSY (DESTROY of a region another connection uses;
  *	ATTACH with CREATE of a name the appliance is pulling in, minor 2),
- *	ENOMEM (capacity exhausted)
+ *	ENOMEM (capacity exhausted), EDQUOT (ATTACH with CREATE, RESIZE:
+ *	over a quota of the client's host or user; minor 3 clients only,
+ *	older ones get ENOMEM)
  * @flags: XMEM_REGION_REP_F_*
  * @region_id: appliance-wide identifier of the region, never 0
  * @size: region size in bytes (after the operation)
@@ -365,6 +382,13 @@ struct xmem_msg_region_rep {
  *
  * The label strings are hashed without their NUL.  A client with a secret
  * refuses an appliance that does not announce XMEM_HELLO_F_AUTH.
+ *
+ * With XMEM_HELLO_F_HOSTS (minor 3) K is the key of the client's host on
+ * the appliance's allow-list, and step 1 is XMEM_MSG_AUTH_HOST_REQ, which
+ * names the host; the rest is the same.  An unknown host, a host whose
+ * key was revoked and a wrong proof are all answered EACCES.  The
+ * appliance then knows the client as that host: regions it creates are
+ * that host's (see the owner fields).
  */
 #define XMEM_AUTH_NONCE_SIZE	32
 #define XMEM_AUTH_MAC_SIZE	32
@@ -406,6 +430,32 @@ struct xmem_msg_auth_rep {
 	__le32 reserved;
 	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
 	__u8 mac[XMEM_AUTH_MAC_SIZE];
+};
+
+/* Host names: 1 to 63 characters of [A-Za-z0-9._-], NUL padded. */
+#define XMEM_HOST_MAX		64
+
+/**
+ * struct xmem_msg_auth_host_req - step 1 of authentication with a host
+ *	identity (minor 3)
+ * @hdr: type XMEM_MSG_AUTH_HOST_REQ
+ * @step: 1
+ * @reserved: must be zero
+ * @nonce: the client's nonce
+ * @host: the client host's name on the appliance's allow-list, NUL
+ *	padded, see XMEM_HOST_MAX
+ *
+ * Answered with XMEM_MSG_AUTH_REP as step 1 of XMEM_MSG_AUTH_REQ; step 2
+ * is an XMEM_MSG_AUTH_REQ.  Status EACCES: unknown or revoked host;
+ * EINVAL: a bad host name or a step other than 1; EPROTO: out of order;
+ * EOPNOTSUPP: the appliance has no per-host keys.
+ */
+struct xmem_msg_auth_host_req {
+	struct xmem_msg_hdr hdr;
+	__le16 step;
+	__le16 reserved[3];
+	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
+	char host[XMEM_HOST_MAX];
 };
 
 /**

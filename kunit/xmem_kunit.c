@@ -266,6 +266,36 @@ static void xmem_wire_test_pull_req(struct kunit *test)
 }
 
 /* What xmemd answers to a PULL: a REGION_REP as for an ATTACH that created. */
+static void xmem_wire_test_auth_host_req(struct kunit *test)
+{
+	struct xmem_msg_auth_host_req req;
+	u8 nonce[XMEM_AUTH_NONCE_SIZE];
+
+	memset(nonce, 0x5a, sizeof(nonce));
+	KUNIT_ASSERT_EQ(test, xmem_wire_build_auth_host_req(&req, 9, nonce,
+							    "client1"), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.hdr.type),
+			XMEM_MSG_AUTH_HOST_REQ);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.hdr.len), sizeof(req));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.hdr.tag), 9);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.step), 1);
+	KUNIT_EXPECT_NULL(test, memchr_inv(req.reserved, 0,
+					   sizeof(req.reserved)));
+	KUNIT_EXPECT_EQ(test, memcmp(req.nonce, nonce, sizeof(nonce)), 0);
+	KUNIT_EXPECT_STREQ(test, req.host, "client1");
+	KUNIT_EXPECT_NULL(test, memchr_inv(req.host + 7, 0,
+					   sizeof(req.host) - 7));
+	KUNIT_EXPECT_EQ(test, sizeof(req), 120);
+
+	/* Names as region names go: nothing is encoded otherwise. */
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_auth_host_req(&req, 1, nonce, ""),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_auth_host_req(&req, 1, nonce,
+							    "a b"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_auth_host_req(&req, 1, nonce,
+							    ".."), -EINVAL);
+}
+
 static void xmem_wire_fill_pull_rep(struct xmem_msg_region_rep *rep, u64 tag)
 {
 	memset(rep, 0, sizeof(*rep));
@@ -353,6 +383,7 @@ static struct kunit_case xmem_wire_cases[] = {
 	KUNIT_CASE(xmem_wire_test_hello),
 	KUNIT_CASE(xmem_wire_test_pull_req),
 	KUNIT_CASE(xmem_wire_test_pull_rep),
+	KUNIT_CASE(xmem_wire_test_auth_host_req),
 	{}
 };
 

@@ -92,6 +92,7 @@ static void kill_xmemd(void)
 /*
  * Starts xmemd with the test bed's arguments and @extra, and waits until
  * it listens (its RDMA CM id shows on port 7471), as the guest init does.
+ * With @extra (credentials), the test bed's --insecure goes.
  */
 static int start_xmemd_with(const char *extra)
 {
@@ -99,12 +100,13 @@ static int start_xmemd_with(const char *extra)
 
 	snprintf(cmd, sizeof(cmd), SSH_APPLIANCE
 		 "'setsid -f sh -c \"echo \\$\\$ >/run/xmemd.pid;"
-		 " exec /xmem/bin/xmemd \\$(cat /run/xmemd.args) %s\""
+		 " exec /xmem/bin/xmemd \\$(%s /run/xmemd.args) %s\""
 		 " </dev/null >>/var/log/xmemd.log 2>&1;"
 		 " for i in $(seq 300); do"
 		 " rdma resource show cm_id 2>/dev/null |"
 		 " grep -q \"src-addr [^ ]*:7471 \" && exit 0; sleep 0.1;"
-		 " done; exit 1' </dev/null", extra);
+		 " done; exit 1' </dev/null",
+		 *extra ? "sed s/--insecure//" : "cat", extra);
 	return system(cmd);
 }
 
