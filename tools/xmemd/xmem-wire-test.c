@@ -1579,8 +1579,8 @@ static void wt_test_pull_refusals(struct wt_conn *c, const char *base,
 
 	/* Format errors: ERROR_REP. */
 	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
-	req.reserved = htole32(1);
-	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "PULL_REQ reserved field not zero");
+	req.flags = htole32(0x80000000u);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "PULL_REQ unknown flag");
 	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
 	req.reserved2 = htole64(1ULL << 40);
 	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "PULL_REQ reserved2 field not zero");
