@@ -820,6 +820,7 @@ void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
 	xa_init(&region->portions);
 	atomic_long_set(&region->nr_resident, 0);
 	atomic_set(&region->wb_error, 0);
+	init_rwsem(&region->hold);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_init);
 
@@ -968,6 +969,44 @@ int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last)
 	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_sync);
+
+/**
+ * xmem_region_hold() - keep writers out of a region and write it back
+ * @region: the region
+ *
+ * Waits for write faults in progress, then keeps new ones waiting (in
+ * ->fault and ->pfn_mkwrite, killable) until xmem_region_unhold(), and
+ * writes back every dirty page: every PTE is read-only then, so the
+ * appliance's copy is the region's content at one instant and stays so
+ * while held.  Reads go on.
+ *
+ * Context: process context, may sleep; no portion lock held, and not in
+ * a fault on @region.
+ * Return: 0 with the region held; -EINTR (fatal signal) or -EIO (a
+ * write-back failed) without.
+ */
+int xmem_region_hold(struct xmem_region *region)
+{
+	int ret;
+
+	if (down_write_killable(&region->hold))
+		return -EINTR;
+	ret = xmem_region_sync(region, 0, ULONG_MAX - 1);
+	if (ret)
+		up_write(&region->hold);
+	return ret;
+}
+
+/**
+ * xmem_region_unhold() - let writers of a held region go on
+ * @region: a region held by xmem_region_hold()
+ *
+ * Context: process context.
+ */
+void xmem_region_unhold(struct xmem_region *region)
+{
+	up_write(&region->hold);
+}
 
 /*
  * Evict every resident portion of @region from portion index @from on,
@@ -1457,11 +1496,19 @@ static vm_fault_t xmem_vm_fault(struct vm_fault *vmf)
 	xmem_count(region, XMEM_STAT(faults), 1);
 	if (vma->vm_file)
 		xmem_pager_readahead(region, &vma->vm_file->f_ra, index);
+	/* A held region (snapshot) gets no new writable PTE. */
+	if (write && down_read_killable(&region->hold))
+		return VM_FAULT_NOPAGE;
 	p = __xmem_pager_get(region, index, &hit);
-	if (IS_ERR(p))
+	if (IS_ERR(p)) {
+		if (write)
+			up_read(&region->hold);
 		return PTR_ERR(p) == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	}
 	ret = xmem_vm_insert(vmf, p, index, write);
 	xmem_pager_unlock(p);
+	if (write)
+		up_read(&region->hold);
 	xmem_fault_done(region, index, write, hit, start);
 	return ret;
 }
@@ -1482,21 +1529,26 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 
 	if (!xmem_vm_index(vmf, region, &index))
 		return VM_FAULT_SIGBUS;
+	/* A fatal signal: the task never returns to the write. */
+	if (down_read_killable(&region->hold))
+		return VM_FAULT_NOPAGE;
 	p = xmem_portion_lookup(region, index >> region->order);
 	if (!p)
-		goto retry;
+		goto retry_unhold;
 	xmem_portion_lock(p);
 	if (test_bit(XMEM_PORTION_DEAD, &p->flags)) {
 		xmem_pager_unlock(p);
-		goto retry;
+		goto retry_unhold;
 	}
 	set_bit(XMEM_PORTION_ACCESSED, &p->flags);
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
 	ret = xmem_vm_insert(vmf, p, index, true);
 	xmem_pager_unlock(p);
+	up_read(&region->hold);
 	return ret;
 
-retry:
+retry_unhold:
+	up_read(&region->hold);
 	/* Evicted meanwhile: fault again, through ->fault. */
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
 	return VM_FAULT_NOPAGE;

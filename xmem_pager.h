@@ -13,6 +13,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm_types.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -169,6 +170,9 @@ struct xmem_cache {
  * @limit_pages: local memory this region may use, in pages (0: only the
  *	cache's limit applies)
  * @wb_error: a write-back failed since the last fsync reported it
+ * @hold: taken shared by every write fault from before its portion is
+ *	locked until its writable PTE is in place, exclusive by
+ *	xmem_region_hold() to keep writers out (a snapshot)
  * @stats: the region's share of the cache's counters
  * @kobj: its sysfs directory, or NULL
  * @free: called when the last reference is dropped, after the pager has
@@ -186,6 +190,8 @@ struct xmem_region {
 	atomic_long_t nr_resident;
 	unsigned long limit_pages;
 	atomic_t wb_error;
+	/* Keeps writable PTEs from appearing while held for writing. */
+	struct rw_semaphore hold;
 	struct xmem_stats stats;
 	struct kobject *kobj;
 	void (*free)(struct xmem_region *region);
@@ -209,6 +215,8 @@ void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
 void xmem_region_get(struct xmem_region *region);
 void xmem_region_put(struct xmem_region *region);
 int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last);
+int xmem_region_hold(struct xmem_region *region);
+void xmem_region_unhold(struct xmem_region *region);
 int xmem_region_drop(struct xmem_region *region);
 int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
 		       bool writeback);
