@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshots and appliance-side copies (XMEM_IOC_SNAPSHOT): the appliance
+ * copies a region into another memory to memory, so no region byte moves
+ * through this client (its RDMA counters stay still), and the copy of a
+ * region being written is its content at one instant.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "xsys.h"
+#include "xtest.h"
+
+#define REGION_SIZE	(8 * MiB)
+#define PAGE		4096u
+
+/* XMEM_IOC_SNAPSHOT; 0 or -errno, @out (may be NULL) the result. */
+static int snapshot(const char *src, const char *dst, uint32_t flags,
+		    struct xmem_snapshot *out)
+{
+	struct xmem_snapshot s;
+	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		FAIL("open %s: %s", XMEM_DEV, xt_errname(errno));
+	memset(&s, 0, sizeof(s));
+	snprintf(s.src, sizeof(s.src), "%s", src);
+	snprintf(s.dst, sizeof(s.dst), "%s", dst);
+	s.flags = flags;
+	if (ioctl(fd, XMEM_IOC_SNAPSHOT, &s))
+		ret = -errno;
+	close(fd);
+	if (out)
+		*out = s;
+	return ret;
+}
+
+static int destroy(const char *name)
+{
+	struct xmem_region_op op;
+	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&op, 0, sizeof(op));
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	if (ioctl(fd, XMEM_IOC_DESTROY, &op))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Map region @name read-only at its size; the test fails on error. */
+static char *map_existing(const char *name, int *fdp, uint64_t *size)
+{
+	struct xmem_attach at;
+	int fd = ATTACH_OK(name, 0, 0, &at);
+
+	*fdp = fd;
+	*size = at.size;
+	return MAP_OK(fd, 0, at.size);
+}
+
+/*
+ * A copy made by the appliance: the client's RDMA READ and WRITE counters
+ * do not move, into a new region and into an existing one, and both
+ * copies hold the data.
+ */
+TEST_TIMEOUT(copy_moves_no_data_through_client, 300)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	char c[XMEM_REGION_NAME_MAX];
+	uint64_t seed = xnow() * 1000 + 11, size;
+	struct xstats s0, s1;
+	struct xmem_snapshot s;
+	int fd, fb, fc;
+	char *p, *q;
+
+	xr_require_connected();
+	xr_name(a, "snap-a");
+	xr_name(b, "snap-b");
+	xr_name(c, "snap-c");
+	fd = ATTACH_OK(a, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, REGION_SIZE);
+	xpat_fill(p, REGION_SIZE, 0, seed);
+	ASSERT_OK(fsync(fd));
+	/* The existing target, larger than the source, then unused here. */
+	fc = ATTACH_OK(c, 2 * REGION_SIZE,
+		       XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL, NULL);
+	ASSERT_OK(close(fc));
+
+	ASSERT_ZERO_ERR(xstats_read(&s0));
+	ASSERT_ZERO_ERR(snapshot(a, b, 0, &s));
+	ASSERT_EQ(s.size, REGION_SIZE);
+	ASSERT_ZERO_ERR(snapshot(a, c, XMEM_SNAPSHOT_INTO, NULL));
+	ASSERT_ZERO_ERR(xstats_read(&s1));
+	xt_diag("copy of %u MiB: writers held %.3f ms, %.3f ms in all",
+		(unsigned int)(REGION_SIZE >> 20), s.hold_ns / 1e6, s.total_ns / 1e6);
+	if (s1.v[XS_RDMA_READS] != s0.v[XS_RDMA_READS] ||
+	    s1.v[XS_RDMA_WRITES] != s0.v[XS_RDMA_WRITES]) {
+		xstats_diag(&s0, &s1);
+		FAIL("region data went through the client");
+	}
+
+	q = map_existing(b, &fb, &size);
+	ASSERT_EQ(size, REGION_SIZE);
+	ASSERT_PATTERN(q, REGION_SIZE, 0, seed);
+	ASSERT_OK(munmap(q, size));
+	ASSERT_OK(close(fb));
+	q = map_existing(c, &fc, &size);
+	ASSERT_EQ(size, 2 * REGION_SIZE);
+	ASSERT_PATTERN(q, REGION_SIZE, 0, seed);
+	ASSERT_OK(munmap(q, size));
+	ASSERT_OK(close(fc));
+	/* The source is untouched. */
+	ASSERT_PATTERN(p, REGION_SIZE, 0, seed);
+	ASSERT_OK(munmap(p, REGION_SIZE));
+	ASSERT_OK(close(fd));
+	ASSERT_ZERO_ERR(destroy(a));
+	ASSERT_ZERO_ERR(destroy(b));
+	ASSERT_ZERO_ERR(destroy(c));
+}
+
+/* The writer: stamps 1, 2, 3, ... into page seq % pages, in order. */
+struct writer {
+	uint64_t *mem;
+	uint64_t pages;
+	_Atomic uint64_t acked;		/* last stamp stored */
+	atomic_bool stop;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t seq;
+
+	for (seq = 1; !atomic_load(&w->stop); seq++) {
+		w->mem[(seq % w->pages) * (PAGE / 8)] = seq;
+		atomic_store(&w->acked, seq);
+	}
+	return NULL;
+}
+
+/*
+ * A snapshot while a writer runs is the region at one instant: with M the
+ * largest stamp in the snapshot, every page holds the last stamp at or
+ * before M that went to it (no later write, no lost earlier one), and M
+ * is at least the last stamp acknowledged before the call.
+ */
+TEST_TIMEOUT(snapshot_consistent_under_writer, 600)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	uint64_t pages = REGION_SIZE / PAGE, i, cut = 0, want, before, after;
+	uint64_t size, bad = 0;
+	struct xmem_snapshot s;
+	struct writer w;
+	pthread_t t;
+	uint64_t *q;
+	int fd, fb, round;
+
+	xr_require_connected();
+	for (round = 0; round < 3; round++) {
+		xr_name(a, "snapw-a");
+		xr_name(b, "snapw-b");
+		fd = ATTACH_OK(a, REGION_SIZE,
+			       XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL, NULL);
+		memset(&w, 0, sizeof(w));
+		w.mem = MAP_OK(fd, 0, REGION_SIZE);
+		w.pages = pages;
+		ASSERT_EQ(pthread_create(&t, NULL, writer_fn, &w), 0);
+		/* Past the first round of pages, so every page has a stamp. */
+		while (atomic_load(&w.acked) < (round + 1) * pages + 7)
+			sched_yield();
+		before = atomic_load(&w.acked);
+		ASSERT_ZERO_ERR(snapshot(a, b, 0, &s));
+		after = atomic_load(&w.acked);
+		atomic_store(&w.stop, true);
+		pthread_join(t, NULL);
+		xt_diag("round %d: stamps %" PRIu64 " before, %" PRIu64 " after the call; writers held %.3f ms, %.3f ms in all",
+			round, before, after, s.hold_ns / 1e6,
+			s.total_ns / 1e6);
+		ASSERT_GT(s.hold_ns, 0);
+
+		q = (uint64_t *)map_existing(b, &fb, &size);
+		for (i = 0; i < pages; i++)
+			if (q[i * (PAGE / 8)] > cut)
+				cut = q[i * (PAGE / 8)];
+		ASSERT_GE(cut, before);
+		ASSERT_LE(cut, after);
+		for (i = 0; i < pages; i++) {
+			/* The last stamp <= cut that went to page i. */
+			want = cut - ((cut % pages + pages - i) % pages);
+			if (q[i * (PAGE / 8)] != want && bad++ < 5)
+				xt_diag("page %" PRIu64 ": %" PRIu64 ", want %" PRIu64 " (cut %" PRIu64 ")",
+					i, q[i * (PAGE / 8)], want, cut);
+		}
+		ASSERT_EQ(bad, 0);
+		ASSERT_OK(munmap(q, size));
+		ASSERT_OK(close(fb));
+		ASSERT_OK(munmap(w.mem, REGION_SIZE));
+		ASSERT_OK(close(fd));
+		ASSERT_ZERO_ERR(destroy(a));
+		ASSERT_ZERO_ERR(destroy(b));
+		cut = 0;
+	}
+}
+
+/* Bad input: a specific errno, no region left behind, source unchanged. */
+TEST_TIMEOUT(snapshot_bad_input, 300)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	char big[XMEM_REGION_NAME_MAX], none[XMEM_REGION_NAME_MAX];
+	uint64_t seed = xnow() * 1000 + 13, cap, used, bigsz;
+	char attr[128], appl[96];
+	int fd, fbig;
+	char *p;
+
+	xr_require_connected();
+	xr_name(a, "snapbad-a");
+	xr_name(b, "snapbad-b");
+	xr_name(none, "snapbad-none");
+	fd = ATTACH_OK(a, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	xpat_fill(p, 1 * MiB, 0, seed);
+	ASSERT_OK(fsync(fd));
+	ASSERT_OK(close(ATTACH_OK(b, 1 * MiB, XMEM_ATTACH_CREATE |
+				  XMEM_ATTACH_EXCL, NULL)));
+
+	ASSERT_EQ(snapshot(a, b, 0, NULL), -EEXIST);
+	ASSERT_EQ(snapshot(none, b, 0, NULL), -ENOENT);
+	ASSERT_EQ(snapshot(a, none, XMEM_SNAPSHOT_INTO, NULL), -ENOENT);
+	ASSERT_EQ(snapshot(a, a, 0, NULL), -EINVAL);
+	ASSERT_EQ(snapshot(a, "bad/name", 0, NULL), -EINVAL);
+	ASSERT_EQ(snapshot(a, none, 0x80, NULL), -EINVAL);
+	ASSERT_EQ(xr_attach(none, 0, 0, NULL), -ENOENT);
+
+	/* A full appliance: a source larger than what is left. */
+	snprintf(appl, sizeof(appl), "%s", xmod_appliance() ?
+		 xmod_appliance() : "");
+	if (!appl[0])
+		FAIL("XMEM_APPLIANCE not set");
+	snprintf(attr, sizeof(attr), "appliances/%s/bytes_capacity", appl);
+	ASSERT_ZERO_ERR(xsys_read_u64(attr, &cap));
+	snprintf(attr, sizeof(attr), "appliances/%s/bytes_allocated", appl);
+	ASSERT_ZERO_ERR(xsys_read_u64(attr, &used));
+	ASSERT_GT(cap, used + 2 * MiB);
+	bigsz = ((cap - used) / 2 + 1 * MiB) & ~(uint64_t)(PAGE - 1);
+	xr_name(big, "snapbad-big");
+	fbig = ATTACH_OK(big, bigsz, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+			 NULL);
+	ASSERT_EQ(snapshot(big, none, 0, NULL), -ENOSPC);
+	ASSERT_EQ(xr_attach(none, 0, 0, NULL), -ENOENT);
+	ASSERT_OK(close(fbig));
+	ASSERT_ZERO_ERR(destroy(big));
+
+	/* The source is untouched, and still works. */
+	ASSERT_PATTERN(p, 1 * MiB, 0, seed);
+	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));
+	ASSERT_ZERO_ERR(destroy(a));
+	ASSERT_ZERO_ERR(destroy(b));
+}
+
+int main(int argc, char **argv)
+{
+	return xt_main(argc, argv);
+}
