@@ -18,8 +18,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "../libxmem/xmem_alloc.h"
 #include "xsys.h"
 #include "xtest.h"
 
@@ -216,6 +218,56 @@ TEST_TIMEOUT(snapshot_consistent_under_writer, 600)
 		ASSERT_ZERO_ERR(destroy(b));
 		cut = 0;
 	}
+}
+
+/*
+ * Fork view: the child maps a snapshot over the region's addresses and
+ * sees the fork-time content, while the parent rewrites every word of
+ * the live region (before the child looks: a pipe orders them).
+ */
+TEST_TIMEOUT(fork_view_keeps_fork_time_content, 300)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	uint64_t seed = xnow() * 1000 + 17, seed2 = seed + 1;
+	struct xstats s0, s1;
+	int fd, pfd[2], status;
+	pid_t pid;
+	char c = 0, *p;
+
+	xr_require_connected();
+	xr_name(a, "forkv-a");
+	xr_name(b, "forkv-b");
+	fd = ATTACH_OK(a, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, REGION_SIZE);
+	xpat_fill(p, REGION_SIZE, 0, seed);
+	ASSERT_OK(pipe(pfd));
+	ASSERT_ZERO_ERR(xstats_read(&s0));
+	pid = xmem_fork_snapshot(a, p, REGION_SIZE, b);
+	ASSERT_OK(pid);
+	if (!pid) {
+		close(pfd[1]);
+		if (read(pfd[0], &c, 1) != 1)
+			_exit(3);
+		_exit(xpat_check(p, REGION_SIZE, 0, seed, NULL) ? 1 : 0);
+	}
+	close(pfd[0]);
+	/* The snapshot took the data's write-back, and nothing else. */
+	ASSERT_ZERO_ERR(xstats_read(&s1));
+	ASSERT_EQ(s1.v[XS_RDMA_READS], s0.v[XS_RDMA_READS]);
+	xpat_fill(p, REGION_SIZE, 0, seed2);
+	ASSERT_OK(fsync(fd));
+	ASSERT_EQ(write(pfd[1], &c, 1), 1);
+	close(pfd[1]);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("child: wait status %#x (1: view differs from fork time)",
+		     status);
+	ASSERT_PATTERN(p, REGION_SIZE, 0, seed2);
+	ASSERT_OK(munmap(p, REGION_SIZE));
+	ASSERT_OK(close(fd));
+	ASSERT_ZERO_ERR(destroy(b));
+	ASSERT_ZERO_ERR(destroy(a));
 }
 
 /* Bad input: a specific errno, no region left behind, source unchanged. */
