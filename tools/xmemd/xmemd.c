@@ -3288,6 +3288,8 @@ static void xmemd_pull_shutdown(void)
  * @nr: number of the copy, for the log
  * @from: source memory (read-only while the worker runs)
  * @to: target memory (read-only while the worker runs)
+ * @from_fd: with --dir, the source's file; else -1 (read-only)
+ * @to_fd: with --dir, the target's file; else -1 (read-only)
  * @size: bytes to copy: @src's size (read-only while the worker runs)
  * @start: CLOCK_MONOTONIC seconds when the request came
  * @thread: the worker
@@ -3308,6 +3310,8 @@ struct xmemd_copy {
 	unsigned long long nr;
 	const void *from;
 	void *to;
+	int from_fd;
+	int to_fd;
 	uint64_t size;
 	double start;
 	pthread_t thread;
@@ -3349,18 +3353,39 @@ static bool xmemd_copy_target(const struct xmemd_region *r)
 	return false;
 }
 
-/* The worker: memory to memory, in chunks, looking for a cancel. */
+/*
+ * The worker: in chunks, looking for a cancel in between.  With --dir
+ * the files are copied with copy_file_range() (the regions' mappings are
+ * MAP_SHARED, so the page cache is the memory); memcpy() where that is
+ * refused.  Region files live on tmpfs or hugetlbfs, which cannot share
+ * extents (FICLONE): a reflink is only for taking a snapshot's files
+ * away to another file system (see Documentation/snapshots.rst).
+ */
 static void *xmemd_copy_worker(void *arg)
 {
 	struct xmemd_copy *c = arg;
 	double t0 = xmemd_now();
+	bool cancel = false, files = c->from_fd >= 0 && c->to_fd >= 0;
 	uint64_t off, len;
-	bool cancel = false;
+	loff_t in, out;
+	ssize_t n;
 
 	for (off = 0; off < c->size && !cancel; off += len) {
 		len = c->size - off < XMEMD_COPY_CHUNK ? c->size - off :
 			XMEMD_COPY_CHUNK;
-		memcpy((char *)c->to + off, (const char *)c->from + off, len);
+		in = out = (loff_t)off;
+		while (files && in < (loff_t)(off + len)) {
+			n = copy_file_range(c->from_fd, &in, c->to_fd, &out,
+					    off + len - in, 0);
+			if (n <= 0) {
+				/* Short or refused: the rest by memcpy(). */
+				files = false;
+				break;
+			}
+		}
+		if (in < (loff_t)(off + len))
+			memcpy((char *)c->to + in, (const char *)c->from + in,
+			       off + len - in);
 		pthread_mutex_lock(&c->lock);
 		cancel = c->cancel;
 		pthread_mutex_unlock(&c->lock);
@@ -3500,6 +3525,8 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 	c->nr = ++xmemd_next_copy_nr;
 	c->from = src->mem;
 	c->to = dst->mem;
+	c->from_fd = src->fd;
+	c->to_fd = dst->fd;
 	c->size = src->size;
 	c->start = xmemd_now();
 	pthread_mutex_init(&c->lock, NULL);
