@@ -270,13 +270,66 @@ TEST_TIMEOUT(fork_view_keeps_fork_time_content, 300)
 	ASSERT_ZERO_ERR(destroy(a));
 }
 
+#define SSH_APPLIANCE	"ssh -o BatchMode=yes -o ConnectTimeout=20 appliance "
+#define SMALL_PORT	7479
+#define SMALL_CAPACITY	"12M"
+#define SMALL_REGION	(8 * MiB)	/* its snapshot does not fit */
+#define SMALL_PIDFILE	"/run/xmemd-snap-small.pid"
+
+static char small_addr[96];
+
+/*
+ * A second xmemd on the appliance with SMALL_CAPACITY bytes, in the pool
+ * as @addr (ADDR:SMALL_PORT); small_appliance_gone() undoes it.
+ */
+static void small_appliance(char *addr)
+{
+	const char *a = xmod_appliance();
+	const char *colon = a ? strrchr(a, ':') : NULL;
+	char cmd[768];
+
+	if (!colon)
+		FAIL("XMEM_APPLIANCE is not ADDR:PORT");
+	snprintf(addr, 96, "%.*s:%d", (int)(colon - a), a, SMALL_PORT);
+	snprintf(cmd, sizeof(cmd), SSH_APPLIANCE
+		 "'setsid -f sh -c \"echo \\$\\$ >" SMALL_PIDFILE ";"
+		 " exec /xmem/bin/xmemd -p %d -c " SMALL_CAPACITY "\""
+		 " </dev/null >>/var/log/xmemd-snap-small.log 2>&1;"
+		 " for i in $(seq 300); do"
+		 " rdma resource show cm_id 2>/dev/null |"
+		 " grep -q \"src-addr [^ ]*:%d \" && exit 0; sleep 0.1;"
+		 " done; exit 1' </dev/null", SMALL_PORT, SMALL_PORT);
+	if (system(cmd))
+		FAIL("cannot start a second xmemd on the appliance");
+	snprintf(small_addr, sizeof(small_addr), "%s", addr);
+	ASSERT_ZERO_ERR(xsys_write("appliance_add", addr));
+}
+
+/* Placement back to fill-first, the small appliance out and stopped. */
+static void small_appliance_gone(void)
+{
+	int ret;
+
+	if (!small_addr[0])
+		return;
+	xsys_write("placement", "fill-first");
+	ret = xsys_write("appliance_remove", small_addr);
+	if (ret)
+		xt_diag("appliance_remove %s: %s", small_addr,
+			xt_errname(-ret));
+	if (system(SSH_APPLIANCE "'kill $(cat " SMALL_PIDFILE "); rm -f "
+		   SMALL_PIDFILE "' </dev/null"))
+		xt_diag("cannot stop the second xmemd");
+	small_addr[0] = '\0';
+}
+
 /* Bad input: a specific errno, no region left behind, source unchanged. */
 TEST_TIMEOUT(snapshot_bad_input, 300)
 {
 	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
 	char big[XMEM_REGION_NAME_MAX], none[XMEM_REGION_NAME_MAX];
-	uint64_t seed = xnow() * 1000 + 13, cap, used, bigsz;
-	char attr[128], appl[96];
+	uint64_t seed = xnow() * 1000 + 13;
+	char small[96];
 	int fd, fbig;
 	char *p;
 
@@ -300,24 +353,20 @@ TEST_TIMEOUT(snapshot_bad_input, 300)
 	ASSERT_EQ(snapshot(a, none, 0x80, NULL), -EINVAL);
 	ASSERT_EQ(xr_attach(none, 0, 0, NULL), -ENOENT);
 
-	/* A full appliance: a source larger than what is left. */
-	snprintf(appl, sizeof(appl), "%s", xmod_appliance() ?
-		 xmod_appliance() : "");
-	if (!appl[0])
-		FAIL("XMEM_APPLIANCE not set");
-	snprintf(attr, sizeof(attr), "appliances/%s/bytes_capacity", appl);
-	ASSERT_ZERO_ERR(xsys_read_u64(attr, &cap));
-	snprintf(attr, sizeof(attr), "appliances/%s/bytes_allocated", appl);
-	ASSERT_ZERO_ERR(xsys_read_u64(attr, &used));
-	ASSERT_GT(cap, used + 2 * MiB);
-	bigsz = ((cap - used) / 2 + 1 * MiB) & ~(uint64_t)(PAGE - 1);
+	/*
+	 * A full appliance: a small xmemd of its own (pinning a region of
+	 * half the test bed's appliance takes longer than a reply may).
+	 */
+	small_appliance(small);
+	ASSERT_ZERO_ERR(xsys_write("placement", small));
 	xr_name(big, "snapbad-big");
-	fbig = ATTACH_OK(big, bigsz, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
-			 NULL);
+	fbig = ATTACH_OK(big, SMALL_REGION, XMEM_ATTACH_CREATE |
+			 XMEM_ATTACH_EXCL, NULL);
+	ASSERT_OK(close(fbig));
 	ASSERT_EQ(snapshot(big, none, 0, NULL), -ENOSPC);
 	ASSERT_EQ(xr_attach(none, 0, 0, NULL), -ENOENT);
-	ASSERT_OK(close(fbig));
 	ASSERT_ZERO_ERR(destroy(big));
+	small_appliance_gone();
 
 	/* The source is untouched, and still works. */
 	ASSERT_PATTERN(p, 1 * MiB, 0, seed);
@@ -329,5 +378,6 @@ TEST_TIMEOUT(snapshot_bad_input, 300)
 
 int main(int argc, char **argv)
 {
+	xt_after_each(small_appliance_gone);
 	return xt_main(argc, argv);
 }
