@@ -3133,9 +3133,10 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 			status = xmemd_region_mr(r, conn->dev, &mr);
 		if (!status)
 			status = xmemd_conn_attach(conn, r);
-	} else if (!status && xmemd_region_find(p->name))
+	} else if (!status && xmemd_region_find(p->name)) {
 		status = EEXIST;
-	if (!status) {
+	}
+	if (!status && !p->fill) {
 		r->id = ++xmemd.next_region_id;
 		r->uid = p->uid;
 		r->gid = p->gid;
@@ -3143,7 +3144,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 		if (xmemd.dir && xmemd_meta_write(r))
 			status = ENOMEM;
 	}
-	if (!status) {
+	if (!status && !p->fill) {
 		/* The reservation becomes the region's own. */
 		xmemd.allocated -= r->size;
 		xmemd_region_link(r);
