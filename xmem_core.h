@@ -197,4 +197,7 @@ void xmem_node_del(struct xmem_core_region *cr);
 /* xmem_drain.c */
 void xmem_resize_work(struct work_struct *work);
 
+/* xmem_snap.c */
+long xmem_ioctl_snapshot(void __user *arg);
+
 #endif /* XMEM_CORE_H */

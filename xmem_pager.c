@@ -1019,6 +1019,7 @@ int xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
 	atomic_long_set(&region->nr_resident, 0);
 	region->wb_err = 0;
 	atomic_set(&region->nr_vmas, 0);
+	init_rwsem(&region->hold);
 	region->stats.cpu = alloc_percpu(struct xmem_stats_cpu);
 	return region->stats.cpu ? 0 : -ENOMEM;
 }
@@ -1304,6 +1305,44 @@ int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last,
 	return ret ?: err;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_sync);
+
+/**
+ * xmem_region_hold() - keep writers out of a region and write it back
+ * @region: the region
+ *
+ * Waits for write faults in progress, then keeps new ones waiting (in
+ * ->fault and ->pfn_mkwrite, killable) until xmem_region_unhold(), and
+ * writes back every dirty page: every PTE is read-only then, so the
+ * appliance's copy is the region's content at one instant and stays so
+ * while held.  Reads go on.
+ *
+ * Context: process context, may sleep; no portion lock held, and not in
+ * a fault on @region.
+ * Return: 0 with the region held; -EINTR (fatal signal) or -EIO (a
+ * write-back failed) without.
+ */
+int xmem_region_hold(struct xmem_region *region)
+{
+	int ret;
+
+	if (down_write_killable(&region->hold))
+		return -EINTR;
+	ret = xmem_region_sync(region, 0, ULONG_MAX - 1, NULL);
+	if (ret)
+		up_write(&region->hold);
+	return ret;
+}
+
+/**
+ * xmem_region_unhold() - let writers of a held region go on
+ * @region: a region held by xmem_region_hold()
+ *
+ * Context: process context.
+ */
+void xmem_region_unhold(struct xmem_region *region)
+{
+	up_write(&region->hold);
+}
 
 /*
  * Evict every resident portion of @region from portion index @from on,
@@ -1909,21 +1948,33 @@ static vm_fault_t xmem_vm_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	if (!retried)
 		xmem_count(region, XMEM_STAT_FAULTS, 1);
+	/* A held region (snapshot) gets no new writable PTE. */
+	if (write && down_read_killable(&region->hold))
+		return VM_FAULT_NOPAGE;
 	p = xmem_pager_get_nowait(region, index, !retried);
 	if (!p && fault_flag_allow_retry_first(vmf->flags) &&
-	    !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+	    !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+		/* No PTE is installed on this path: the hold is not needed. */
+		if (write)
+			up_read(&region->hold);
 		return xmem_vm_fault_unlocked(vmf, region, index, start);
+	}
 	if (!p) {
 		if (vma->vm_file)
 			xmem_pager_readahead(region, &vma->vm_file->f_ra,
 					     index);
 		p = __xmem_pager_get(region, index, &hit);
-		if (IS_ERR(p))
+		if (IS_ERR(p)) {
+			if (write)
+				up_read(&region->hold);
 			return PTR_ERR(p) == -ENOMEM ? VM_FAULT_OOM :
 						       VM_FAULT_SIGBUS;
+		}
 	}
 	ret = xmem_vm_insert(vmf, p, index, write);
 	xmem_pager_unlock(p);
+	if (write)
+		up_read(&region->hold);
 	/* On a hit, after the portion is released: it may evict. */
 	if (hit && vma->vm_file)
 		xmem_pager_readahead(region, &vma->vm_file->f_ra, index);
@@ -1950,25 +2001,31 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 
 	if (!xmem_vm_index(vmf, region, &index))
 		return VM_FAULT_SIGBUS;
+	/* A fatal signal: the task never returns to the write. */
+	if (down_read_killable(&region->hold))
+		return VM_FAULT_NOPAGE;
 	p = xmem_portion_lookup(region, index >> region->order);
 	if (!p)
-		goto retry;
+		goto retry_unhold;
 	if (xmem_portion_lock(p)) {
 		xmem_portion_put(p);
+		up_read(&region->hold);
 		return VM_FAULT_SIGBUS;
 	}
 	if (test_bit(XMEM_PORTION_DEAD, &p->flags)) {
 		xmem_pager_unlock(p);
-		goto retry;
+		goto retry_unhold;
 	}
 	set_bit(XMEM_PORTION_ACCESSED, &p->flags);
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
 	xmem_count(region, XMEM_STAT_TLB_FLUSHES, 1);
 	ret = xmem_vm_insert(vmf, p, index, true);
 	xmem_pager_unlock(p);
+	up_read(&region->hold);
 	return ret;
 
-retry:
+retry_unhold:
+	up_read(&region->hold);
 	/* Evicted meanwhile: fault again, through ->fault. */
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
 	xmem_count(region, XMEM_STAT_TLB_FLUSHES, 1);

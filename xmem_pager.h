@@ -14,6 +14,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm_types.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -219,6 +220,9 @@ struct xmem_cache {
  *	samples it when bound (xmem_region_wb_sample()) and each fsync
  *	checks and advances its sample (xmem_region_sync())
  * @nr_vmas: VMAs mapping the region, for counting TLB flushes
+ * @hold: taken shared by every write fault from before its portion is
+ *	locked until its writable PTE is in place, exclusive by
+ *	xmem_region_hold() to keep writers out (a snapshot)
  * @stats: the region's share of the cache's counters
  * @kobj: its sysfs directory, or NULL
  * @release_work: runs the release when the evictor drops the last
@@ -239,6 +243,8 @@ struct xmem_region {
 	unsigned long limit_pages;
 	errseq_t wb_err;
 	atomic_t nr_vmas;
+	/* Keeps writable PTEs from appearing while held for writing. */
+	struct rw_semaphore hold;
 	struct xmem_stats stats;
 	struct kobject *kobj;
 	struct work_struct release_work;
@@ -267,6 +273,8 @@ int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last,
 		     errseq_t *since);
 errseq_t xmem_region_wb_sample(struct xmem_region *region);
 void xmem_region_mapped(struct xmem_region *region);
+int xmem_region_hold(struct xmem_region *region);
+void xmem_region_unhold(struct xmem_region *region);
 int xmem_region_drop(struct xmem_region *region);
 int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
 		       bool writeback);

@@ -963,6 +963,54 @@ out:
 }
 
 /**
+ * xmem_rdma_copy() - have the appliance copy a region into another
+ * @conn: the connection to the appliance holding both
+ * @src: the region to copy
+ * @dst: the region to copy into
+ * @flags: XMEM_COPY_F_*
+ * @mode: permission bits of a @dst that CREATE makes, or 0
+ * @uid: the user the client acts for
+ * @gid: that user's group
+ * @out: out, @dst as the appliance describes it (no key)
+ *
+ * The appliance copies memory to memory (XMEM_MSG_COPY_REQ); no byte goes
+ * through this client.  Other control calls on @conn wait until it is
+ * done.
+ *
+ * Context: process context, may sleep up to XMEM_PULL_TIMEOUT_SEC plus
+ * the call timeout.
+ * Return: 0; the appliance's answer (see struct xmem_msg_copy_req), e.g.
+ * -ENOENT, -EEXIST, -EINVAL, -EACCES, -ENOMEM, -EBUSY, -EIO;
+ * -EOPNOTSUPP from an appliance older than protocol 1.4; -EINVAL for bad
+ * arguments; -EBADMSG, -ENOTCONN or -ETIMEDOUT.
+ */
+int xmem_rdma_copy(struct xmem_rdma_conn *conn, const char *src,
+		   const char *dst, u32 flags, u32 mode, u32 uid, u32 gid,
+		   struct xmem_wire_region *out)
+{
+	int ret;
+
+	mutex_lock(&conn->call_lock);
+	conn->tag++;
+	ret = xmem_wire_build_copy_req(conn->send.data, conn->tag, src, dst,
+				       flags, mode, uid, gid);
+	if (ret)
+		goto out;
+	ret = xmem_rdma_call_timeout(conn, sizeof(struct xmem_msg_copy_req),
+				     XMEM_PULL_TIMEOUT_SEC * HZ +
+				     XMEM_RDMA_CALL_TIMEOUT);
+	if (ret)
+		goto out;
+	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
+					 XMEM_REGION_OP_ATTACH, out);
+	if (ret == -EBADMSG)
+		xmem_rdma_err(conn, "malformed reply to the copy of %s\n", src);
+out:
+	mutex_unlock(&conn->call_lock);
+	return ret;
+}
+
+/**
  * xmem_rdma_stat() - ask the appliance for its totals
  * @conn: the connection
  * @out: out, the totals

@@ -498,6 +498,48 @@ int xmem_wire_build_pull_req(struct xmem_msg_pull_req *req, u64 tag,
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_pull_req);
 
 /**
+ * xmem_wire_build_copy_req() - encode an XMEM_MSG_COPY_REQ
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @src: the region to copy
+ * @dst: the region to copy into, another name
+ * @flags: XMEM_COPY_F_*
+ * @mode: permission bits of a @dst that CREATE makes, or 0
+ * @uid: the user the client acts for
+ * @gid: that user's group
+ *
+ * The reply is an XMEM_MSG_REGION_REP describing @dst, parsed with
+ * xmem_wire_parse_region_rep() and XMEM_REGION_OP_ATTACH (it may carry
+ * the CREATED flag; it carries no key).
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for bad or equal names, unknown flags, or a mode
+ * beyond 0777 or without CREATE (nothing is encoded).
+ */
+int xmem_wire_build_copy_req(struct xmem_msg_copy_req *req, u64 tag,
+			     const char *src, const char *dst, u32 flags,
+			     u32 mode, u32 uid, u32 gid)
+{
+	BUILD_BUG_ON(sizeof(*req) > XMEM_MSG_MAX_SIZE);
+
+	if (xmem_wire_check_name(src, XMEM_NAME_MAX) ||
+	    xmem_wire_check_name(dst, XMEM_NAME_MAX) || !strcmp(src, dst) ||
+	    flags & ~XMEM_COPY_F_ALL || mode & ~XMEM_REGION_MODE_MASK ||
+	    (mode && !(flags & XMEM_COPY_F_CREATE)))
+		return -EINVAL;
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_COPY_REQ, sizeof(*req), tag);
+	req->flags = cpu_to_le32(flags);
+	req->mode = cpu_to_le32(mode);
+	req->uid = cpu_to_le32(uid);
+	req->gid = cpu_to_le32(gid);
+	strscpy(req->src, src, sizeof(req->src));
+	strscpy(req->dst, dst, sizeof(req->dst));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_copy_req);
+
+/**
  * xmem_wire_build_auth_req() - encode an XMEM_MSG_AUTH_REQ
  * @req: the buffer to fill
  * @tag: the request's tag

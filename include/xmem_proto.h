@@ -33,6 +33,9 @@
  * an older client never sees a flag it does not know; such a client can
  * still authenticate with the shared secret where the appliance has one,
  * and is refused (EACCES) where it has only per-host keys.
+ * Minor 4 adds XMEM_MSG_COPY_REQ: an appliance copies one of its regions
+ * into another (snapshots), and XMEM_PULL_F_FILL: a PULL that fills a
+ * region which exists on the target.
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -44,7 +47,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	3
+#define XMEM_PROTO_MINOR	4
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -130,6 +133,8 @@ struct xmem_hello_rep {
  *	another appliance; answered with XMEM_MSG_REGION_REP (minor 2)
  * @XMEM_MSG_AUTH_HOST_REQ: step 1 of authentication naming the client
  *	host; answered with XMEM_MSG_AUTH_REP (minor 3)
+ * @XMEM_MSG_COPY_REQ: client asks the appliance to copy one of its
+ *	regions into another; answered with XMEM_MSG_REGION_REP (minor 4)
  */
 enum xmem_msg_type {
 	XMEM_MSG_INVALID	= 0,
@@ -144,6 +149,7 @@ enum xmem_msg_type {
 	XMEM_MSG_AUTH_REP	= 9,
 	XMEM_MSG_PULL_REQ	= 10,
 	XMEM_MSG_AUTH_HOST_REQ	= 11,
+	XMEM_MSG_COPY_REQ	= 16,
 };
 
 /**
@@ -457,13 +463,16 @@ struct xmem_msg_auth_host_req {
 	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
 	char host[XMEM_HOST_MAX];
 };
+/* Flags of struct xmem_msg_pull_req (minor 4; zero before). */
+#define XMEM_PULL_F_FILL	0x1u	/* copy into the existing region */
+#define XMEM_PULL_F_ALL		XMEM_PULL_F_FILL
 
 /**
  * struct xmem_msg_pull_req - copy a region from another appliance (minor 2)
  * @hdr: type XMEM_MSG_PULL_REQ
  * @family: address family of the source appliance: 2 (IPv4) or 10 (IPv6)
  * @port: the source appliance's RDMA CM port, big endian (network order)
- * @reserved: must be zero
+ * @flags: XMEM_PULL_F_*; must be zero before minor 4
  * @addr: the source appliance's address, network order: IPv4 in the first
  *	4 bytes and the rest zero, or the 16 bytes of IPv6
  * @reserved2: must be zero
@@ -491,14 +500,25 @@ struct xmem_msg_auth_host_req {
  * address and port), EHOSTUNREACH (no route to it), ETIMEDOUT (the source
  * did not answer in time, or the whole pull took too long), EBUSY (too
  * many pulls in flight), EIO (the copy or a source reply failed).
- * A nonzero @reserved or @reserved2 is answered with XMEM_MSG_ERROR_REP
- * (EBADMSG).
+ *
+ * With XMEM_PULL_F_FILL (minor 4) the target does not create a region: it
+ * copies the source's bytes into the start of its own region of that name,
+ * which must exist and be at least as large (else ENOENT, EINVAL), and
+ * answers as for an ATTACH that found it (no CREATED flag); bytes past the
+ * source's size keep their content, and so does the whole region on
+ * failure but for the part already copied.  Resizing or destroying it is
+ * refused (EBUSY) while the copy runs.  This is how a destination that is
+ * already mapped (QEMU's memory path) gets a copy.
+ *
+ * An unknown flag is answered with XMEM_MSG_ERROR_REP (EPROTO, and
+ * EBADMSG by appliances before minor 4); a nonzero @reserved2 with
+ * XMEM_MSG_ERROR_REP (EBADMSG).
  */
 struct xmem_msg_pull_req {
 	struct xmem_msg_hdr hdr;
 	__le16 family;
 	__be16 port;
-	__le32 reserved;
+	__le32 flags;
 	__u8 addr[16];
 	__le64 reserved2;
 	char name[XMEM_NAME_MAX];
@@ -510,5 +530,60 @@ struct xmem_msg_pull_req {
 
 /* An appliance answers a PULL within this many seconds. */
 #define XMEM_PULL_TIMEOUT_SEC	300
+
+/* Flags of struct xmem_msg_copy_req. */
+#define XMEM_COPY_F_CREATE	0x1u	/* create @dst if it is missing */
+#define XMEM_COPY_F_EXCL	0x2u	/* with CREATE: fail if @dst exists */
+#define XMEM_COPY_F_ALL		(XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL)
+
+/**
+ * struct xmem_msg_copy_req - copy a region into another on the same
+ *	appliance (minor 4)
+ * @hdr: type XMEM_MSG_COPY_REQ
+ * @flags: XMEM_COPY_F_*
+ * @mode: permission bits of a region CREATE makes (0: 0600); zero
+ *	without CREATE
+ * @uid: user on whose behalf the client asks; owner of a new @dst
+ * @gid: that user's group
+ * @reserved: must be zero
+ * @src: the region to copy, see XMEM_NAME_MAX
+ * @dst: the region to copy into, a different name
+ *
+ * The appliance copies the @src region's bytes into the start of @dst in
+ * a worker of its own (memory to memory; nothing travels on the
+ * network), serving other connections meanwhile.  @dst either exists and
+ * is at least as large as @src (bytes past @src's size keep their
+ * content), or, with XMEM_COPY_F_CREATE, is created with @src's size,
+ * owned by @uid/@gid with @mode.  A created @dst is visible to nobody
+ * until the copy is complete; resizing or destroying @src or an existing
+ * @dst is refused (EBUSY) while it runs.  The copy is a snapshot of @src
+ * only if nobody writes to it while it runs: a client makes it one by
+ * writing back and holding its writers first.
+ *
+ * Access: @uid must be allowed to attach @src and an existing @dst (see
+ * struct xmem_msg_region_req).
+ *
+ * The answer is an XMEM_MSG_REGION_REP describing @dst (no address or
+ * key: it is not attached), with XMEM_REGION_REP_F_CREATED if it was
+ * created, within XMEM_PULL_TIMEOUT_SEC.  On failure nothing is created
+ * and the status says why: EINVAL (bad names, the same name twice, @dst
+ * smaller than @src, mode without CREATE), ENOENT (no @src, or no @dst
+ * without CREATE), EEXIST (CREATE|EXCL and @dst exists, or is being
+ * created by a pull or copy), EACCES, ENOMEM (capacity or memory
+ * exhausted), EBUSY (too many copies in flight, or @src or @dst is the
+ * target of a copy or pull in flight), EIO (the copy failed).  Unknown
+ * flags are answered with XMEM_MSG_ERROR_REP (EPROTO), a nonzero
+ * @reserved with EBADMSG.
+ */
+struct xmem_msg_copy_req {
+	struct xmem_msg_hdr hdr;
+	__le32 flags;
+	__le32 mode;
+	__le32 uid;
+	__le32 gid;
+	__le64 reserved;
+	char src[XMEM_NAME_MAX];
+	char dst[XMEM_NAME_MAX];
+};
 
 #endif /* XMEM_PROTO_H */

@@ -3,7 +3,9 @@
  * xmemd killed and restarted with file-backed regions (--dir): a process
  * keeps writing and msync-ing a region through the outage, and every round
  * it saw msync succeed is on the appliance afterwards; faults during the
- * outage wait for the new connection.  With a short io_timeout, a fault
+ * outage wait for the new connection; a snapshot taken before (a copy
+ * the appliance made, NAME.region and NAME.meta in --dir) is loaded again
+ * by the new xmemd, data identical.  With a short io_timeout, a fault
  * during an outage gets SIGBUS instead, and the kernel says why.
  *
  * Needs the test bed's appliance ("ssh appliance"), which keeps xmemd's
@@ -145,6 +147,40 @@ static void xmemd_back(void)
 	xsys_write("io_timeout", "30");
 }
 
+/*
+ * A snapshot of a region filled with @seed, as files in xmemd's --dir:
+ * @snap is made from @src by the appliance; @src is detached here.
+ */
+static void take_file_snapshot(const char *src, const char *snap,
+			       uint64_t seed)
+{
+	struct xmem_snapshot s;
+	char cmd[512];
+	int fd, dfd;
+	char *p;
+
+	fd = ATTACH_OK(src, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	xpat_fill(p, 1 * MiB, 0, seed);
+	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));
+	memset(&s, 0, sizeof(s));
+	snprintf(s.src, sizeof(s.src), "%s", src);
+	snprintf(s.dst, sizeof(s.dst), "%s", snap);
+	dfd = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_OK(dfd);
+	ASSERT_OK(ioctl(dfd, XMEM_IOC_SNAPSHOT, &s));
+	close(dfd);
+	snprintf(cmd, sizeof(cmd), SSH_APPLIANCE
+		 "'d=$(sed -n \"s/.*--dir \\([^ ]*\\).*/\\1/p\" /run/xmemd.args);"
+		 " test $(stat -c %%s \"$d/%s.region\") = %d && test -s \"$d/%s.meta\"'"
+		 " </dev/null", snap, (int)(1 * MiB), snap);
+	if (system(cmd))
+		FAIL("no %s.region of 1 MiB and %s.meta in the appliance's --dir",
+		     snap, snap);
+}
+
 /* Shared between the test and its writer process. */
 struct progress {
 	volatile int stop;
@@ -196,7 +232,8 @@ static void wait_committed(struct progress *pr, pid_t pid, unsigned long n,
 TEST_TIMEOUT(restart_mid_workload, 1200)
 {
 	uint64_t seed = xnow() * 1000 + 21;
-	char name[XMEM_REGION_NAME_MAX];
+	char name[XMEM_REGION_NAME_MAX], src[XMEM_REGION_NAME_MAX];
+	char snap[XMEM_REGION_NAME_MAX];
 	struct xmem_region_op op;
 	struct xmem_attach at, at2;
 	struct progress *pr;
@@ -215,6 +252,9 @@ TEST_TIMEOUT(restart_mid_workload, 1200)
 	 * default 30 s, so let I/O wait for it (the hook puts 30 back).
 	 */
 	ASSERT_ZERO_ERR(xsys_write("io_timeout", "600"));
+	xr_name(src, "restart-src");
+	xr_name(snap, "restart-snap");
+	take_file_snapshot(src, snap, seed + 1000000);
 	xr_name(name, "restart");
 	fd = ATTACH_OK(name, REGION_SIZE, XMEM_ATTACH_CREATE |
 		       XMEM_ATTACH_EXCL, &at);
@@ -265,6 +305,22 @@ TEST_TIMEOUT(restart_mid_workload, 1200)
 	ASSERT_PATTERN(p, REGION_SIZE, 0, seed + last);
 	ASSERT_OK(munmap(p, REGION_SIZE));
 	ASSERT_OK(close(fd));
+
+	/* The snapshot, loaded from its files by the new xmemd. */
+	fd = ATTACH_OK(snap, 0, 0, &at2);
+	ASSERT_EQ(at2.size, 1 * MiB);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	ASSERT_PATTERN(p, 1 * MiB, 0, seed + 1000000);
+	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));
+	for (fd = 0; fd < 2; fd++) {
+		memset(&op, 0, sizeof(op));
+		snprintf(op.name, sizeof(op.name), "%s", fd ? src : snap);
+		status = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
+		ASSERT_OK(status);
+		ASSERT_OK(ioctl(status, XMEM_IOC_DESTROY, &op));
+		close(status);
+	}
 }
 
 TEST_TIMEOUT(outage_fault_sigbus_after_io_timeout, 300)

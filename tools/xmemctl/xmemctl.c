@@ -81,6 +81,11 @@ static const char xc_usage_text[] =
 "  region list [-j]              every region of the appliances\n"
 "  region show [-j] NAME         one region: owner, mode, users, appliance,\n"
 "                                local use, allocator counters\n"
+"  region snapshot [-j] [-i] [-m MODE] NAME SNAP\n"
+"                                the appliance copies NAME into a new region\n"
+"                                SNAP (-i: into the existing SNAP) while this\n"
+"                                client's writers of NAME are held; prints\n"
+"                                how long they were held\n"
 "\n"
 "  -j          print JSON\n"
 "  -h, --help  this help\n"
@@ -791,6 +796,51 @@ static int xc_region_op(const char *what, unsigned long cmd, const char *name,
 }
 
 /*
+ * XMEM_IOC_SNAPSHOT: the appliance copies @name into @snap (new, or
+ * existing with XMEM_SNAPSHOT_INTO), writers held meanwhile.
+ */
+static int xc_region_snapshot(const char *what, const char *name,
+			      const char *snap, uint32_t flags, uint32_t mode,
+			      bool json)
+{
+	struct xmem_snapshot s;
+	int fd, err = 0, status;
+
+	fd = xc_open_dev(&status);
+	if (fd < 0)
+		return status;
+	memset(&s, 0, sizeof(s));
+	strcpy(s.src, name);
+	strcpy(s.dst, snap);
+	s.flags = flags;
+	s.mode = mode;
+	if (ioctl(fd, XMEM_IOC_SNAPSHOT, &s))
+		err = errno;
+	close(fd);
+	if (err == ENOTTY)
+		err = EOPNOTSUPP;
+	if (err)
+		return xc_err(what, err);
+	if (json) {
+		printf("{\"name\": ");
+		xc_json_str(name);
+		printf(", \"snapshot\": ");
+		xc_json_str(snap);
+		printf(", \"region_id\": %llu, \"size\": %llu, \"hold_ns\": %llu, \"total_ns\": %llu}\n",
+		       (unsigned long long)s.region_id,
+		       (unsigned long long)s.size,
+		       (unsigned long long)s.hold_ns,
+		       (unsigned long long)s.total_ns);
+	} else {
+		printf("%s: %llu bytes into %s (region %llu); writers held %.3f ms, %.3f ms in all\n",
+		       what, (unsigned long long)s.size, snap,
+		       (unsigned long long)s.region_id, s.hold_ns / 1e6,
+		       s.total_ns / 1e6);
+	}
+	return XC_EXIT_OK;
+}
+
+/*
  * One region of XMEM_IOC_LIST: a table row, "key value" lines, or a JSON
  * object left open (the caller may add members, then closes it).
  * @appliance: where it lives, when regions/<name>/appliance says so.
@@ -956,13 +1006,13 @@ static int xc_cmd_region(int argc, char **argv)
 {
 	static const char *const names[] = {
 		"create", "attach", "detach", "resize", "destroy", "list",
-		"show",
+		"show", "snapshot",
 	};
 	/* Operands of each subcommand, in the order of @names. */
-	static const int nops[] = { 2, 1, 1, 2, 1, 0, 1 };
+	static const int nops[] = { 2, 1, 1, 2, 1, 0, 1, 2 };
 	const char *sub, *name = NULL;
 	uint32_t mode = 0, flags = 0;
-	bool json = false, jok, mok, wok;
+	bool json = false, into = false, jok, mok, wok;
 	char what[300], *end;
 	uint64_t size = 0;
 	unsigned long m;
@@ -971,7 +1021,7 @@ static int xc_cmd_region(int argc, char **argv)
 	int opt;
 
 	if (argc < 2)
-		return xc_usage_err("region: missing subcommand (create, attach, detach, resize, destroy, list or show)");
+		return xc_usage_err("region: missing subcommand (create, attach, detach, resize, destroy, list, show or snapshot)");
 	argc--;
 	argv++;
 	sub = argv[0];
@@ -980,14 +1030,19 @@ static int xc_cmd_region(int argc, char **argv)
 			break;
 	if (k == sizeof(names) / sizeof(names[0]))
 		return xc_usage_err("region: unknown subcommand '%s'", sub);
-	jok = k == 0 || k == 1 || k == 5 || k == 6;
-	mok = k == 0;
+	jok = k == 0 || k == 1 || k == 5 || k == 6 || k == 7;
+	mok = k == 0 || k == 7;
 	wok = k == 3;
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt(argc, argv, "+jm:wh")) != -1) {
+	while ((opt = getopt(argc, argv, "+ijm:wh")) != -1) {
 		switch (opt) {
+		case 'i':
+			if (k != 7)
+				return xc_usage_err("region %s: unknown option -i", sub);
+			into = true;
+			break;
 		case 'j':
 			if (!jok)
 				return xc_usage_err("region %s: unknown option -j", sub);
@@ -1027,7 +1082,14 @@ static int xc_cmd_region(int argc, char **argv)
 			return xc_usage_err("region %s: bad name '%s' (1-63 of [A-Za-z0-9._-])",
 					    sub, name);
 	}
-	if (nops[k] == 2) {
+	if (k == 7) {
+		if (!xc_name_valid(argv[optind + 1]))
+			return xc_usage_err("region %s: bad name '%s' (1-63 of [A-Za-z0-9._-])",
+					    sub, argv[optind + 1]);
+		if (into && (flags & XMEM_ATTACH_MODE))
+			return xc_usage_err("region %s: -m is for a new snapshot, not with -i",
+					    sub);
+	} else if (nops[k] == 2) {
 		psize = sysconf(_SC_PAGESIZE);
 		if (xc_parse_size(argv[optind + 1], &size) || !size ||
 		    (psize > 0 && size % (uint64_t)psize))
@@ -1051,6 +1113,11 @@ static int xc_cmd_region(int argc, char **argv)
 		return xc_region_op(what, XMEM_IOC_DESTROY, name, 0, 0);
 	case 5:
 		return xc_region_list(what, NULL, json);
+	case 7:
+		return xc_region_snapshot(what, name, argv[optind + 1],
+					  (into ? XMEM_SNAPSHOT_INTO : 0) |
+					  (flags & XMEM_ATTACH_MODE ?
+					   XMEM_SNAPSHOT_MODE : 0), mode, json);
 	default:
 		return xc_region_list(what, name, json);
 	}

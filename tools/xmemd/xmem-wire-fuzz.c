@@ -55,6 +55,9 @@
 #define CHECK_EVERY	256
 /* Protocol minor 2: appliance-to-appliance copy. */
 #define MSG_PULL_REQ	10
+/* Protocol minor 4: region to region copy; PULL's flags (was reserved). */
+#define MSG_COPY_REQ	16
+#define PULL_F_FILL	0x1u
 
 struct pull_req {
 	struct xmem_msg_hdr hdr;
@@ -704,6 +707,14 @@ static void pull_guard(uint8_t *m, uint32_t len)
 	struct region *r;
 	unsigned int i;
 
+	/* COPY_REQ: names from random bytes are invalid; keep them so. */
+	if (len >= sizeof(struct xmem_msg_hdr) + 24 &&
+	    le16toh(p->hdr.type) == MSG_COPY_REQ)
+		m[sizeof(struct xmem_msg_hdr) + 24] = '/';
+	if (len < sizeof(*p) || le16toh(p->hdr.type) != MSG_PULL_REQ)
+		return;
+	/* A FILL pull would act on an existing region: never send one. */
+	p->reserved &= ~htole32(PULL_F_FILL);
 	if (len != sizeof(*p) || le16toh(p->hdr.type) != MSG_PULL_REQ ||
 	    le32toh(p->hdr.len) != len || p->hdr.flags || p->reserved ||
 	    p->reserved2)
@@ -767,6 +778,11 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		return;
 	case XMEM_MSG_AUTH_HOST_REQ:
 		if (C.minor >= 3)
+			break;
+		expect_error(e, EOPNOTSUPP);
+		return;
+	case MSG_COPY_REQ:
+		if (C.minor >= 4)
 			break;
 		expect_error(e, EOPNOTSUPP);
 		return;
@@ -855,7 +871,9 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		e->op = XMEM_REGION_OP_ATTACH;
 		if (pl->reserved || pl->reserved2) {
 			/* As an ERROR_REP or a REGION_REP status. */
-			st_add(e, EBADMSG);
+			st_add(e, pl->reserved2 ? EBADMSG : EPROTO);
+			if (pl->reserved2 && pl->reserved)
+				st_add(e, EPROTO);
 			e->err_ok = true;
 			return;
 		}
@@ -868,6 +886,19 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		if ((le16toh(pl->family) == 2 || le16toh(pl->family) == 10) &&
 		    pl->port && name_valid(pl->name))
 			st_add(e, EEXIST);
+		return;
+	case MSG_COPY_REQ:
+		/* pull_guard() made the names invalid: never a copy. */
+		if (len != sizeof(struct xmem_msg_hdr) + 24 + 2 * XMEM_NAME_MAX) {
+			expect_error(e, EBADMSG);
+			return;
+		}
+		e->type = XMEM_MSG_REGION_REP;
+		e->op = XMEM_REGION_OP_ATTACH;
+		st_add(e, EINVAL);
+		st_add(e, EBADMSG);
+		st_add(e, EPROTO);
+		e->err_ok = true;
 		return;
 	}
 

@@ -1246,8 +1246,8 @@ static void wt_test_pull_refusals(struct wt_conn *c, const char *base,
 
 	/* Format errors: ERROR_REP. */
 	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
-	req.reserved = htole32(1);
-	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "PULL_REQ reserved field not zero");
+	req.flags = htole32(0x80000000u);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "PULL_REQ unknown flag");
 	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
 	req.reserved2 = htole64(1ULL << 40);
 	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "PULL_REQ reserved2 field not zero");
@@ -1321,7 +1321,7 @@ static void wt_test_pull_refusals(struct wt_conn *c, const char *base,
 }
 
 /* Number of tests wt_test_pull_copy() prints, for the skip lines. */
-#define WT_PULL_COPY_TESTS	13
+#define WT_PULL_COPY_TESTS	15
 
 /* Real pulls from the appliance at --pull-source into the target. */
 static void wt_test_pull_copy(struct wt_conn *c, const char *base)
@@ -1469,6 +1469,22 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	       le32toh(rep2.status) == EACCES;
 	wt_ok(good, "another user (999) may not (mode 0640 carried over)");
 
+	/* FILL: new data at the source, pulled into the existing copy. */
+	wt_fill(pattern, WT_PULL_SIZE, 12);
+	good = !wt_bulk(&sc, IBV_WR_RDMA_WRITE, smr, pattern, WT_PULL_SIZE,
+			le64toh(rs.addr), le32toh(rs.rkey));
+	wt_pull_req(&req, ptag = ++wt_tag, wt_src_addr, wt_src_port, name);
+	req.flags = htole32(XMEM_PULL_F_FILL);
+	good = good && !wt_pull_raw(c, &req, &rep2) && !rep2.status &&
+	       !rep2.flags && rep2.region_id == rep.region_id &&
+	       rep2.addr && rep2.rkey;
+	wt_ok(good, "PULL with FILL into the existing copy: status 0, same region, not CREATED");
+	memset(back, 0, WT_PULL_SIZE);
+	good = good && !wt_bulk(c, IBV_WR_RDMA_READ, tmr, back, WT_PULL_SIZE,
+				le64toh(rep2.addr), le32toh(rep2.rkey)) &&
+	       !memcmp(back, pattern, WT_PULL_SIZE);
+	wt_ok(good, "the filled region equals the source's new content byte for byte");
+
 	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
 	       !rep2.status &&
 	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
@@ -1487,6 +1503,148 @@ skip:
 	while (wt_n - ntests < WT_PULL_COPY_TESTS)
 		wt_ok(true, "# SKIP real PULL: %s", wt_src_addr ?
 		      "an earlier step failed" : "no --pull-source");
+}
+
+/* ---- protocol 1.4: COPY_REQ ------------------------------------------ */
+
+static void wt_copy_req(struct xmem_msg_copy_req *req, uint64_t tag,
+			const char *src, const char *dst, uint32_t flags,
+			uint32_t uid)
+{
+	memset(req, 0, sizeof(*req));
+	wt_hdr(&req->hdr, XMEM_MSG_COPY_REQ, sizeof(*req), tag);
+	req->flags = htole32(flags);
+	req->uid = htole32(uid);
+	req->gid = htole32(uid);
+	memcpy(req->src, src, strnlen(src, sizeof(req->src)));
+	memcpy(req->dst, dst, strnlen(dst, sizeof(req->dst)));
+}
+
+/* A COPY_REQ and its REGION_REP; 0, or -1 with a diag. */
+static int wt_copy(struct wt_conn *c, const char *src, const char *dst,
+		   uint32_t flags, uint32_t uid,
+		   struct xmem_msg_region_rep *rep)
+{
+	struct xmem_msg_copy_req req;
+	struct wt_msg m;
+	int ret;
+
+	wt_copy_req(&req, ++wt_tag, src, dst, flags, uid);
+	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
+	ret = wt_rpc(c, &req, sizeof(req), &m);
+	wt_timeout_ms = WT_TIMEOUT_MS;
+	if (ret)
+		return -1;
+	return wt_parse_region_rep(&m, le64toh(req.hdr.tag), rep);
+}
+
+#define WT_COPY_SIZE	(1024 * 1024)
+
+/*
+ * COPY: a region into a new one and into an existing larger one, on the
+ * appliance; the refusals; the data at both ends of the copies.
+ */
+static void wt_test_copy(struct wt_conn *c, const char *base)
+{
+	char a[XMEM_NAME_MAX], b[XMEM_NAME_MAX], big[XMEM_NAME_MAX];
+	char small[XMEM_NAME_MAX], none[XMEM_NAME_MAX];
+	struct xmem_msg_region_rep ra, rb, rep;
+	struct xmem_msg_copy_req req;
+	struct wt_region r;
+	uint64_t tag;
+	bool good;
+
+	snprintf(a, sizeof(a), "%.50s-ca", base);
+	snprintf(b, sizeof(b), "%.50s-cb", base);
+	snprintf(big, sizeof(big), "%.50s-cbig", base);
+	snprintf(small, sizeof(small), "%.50s-csm", base);
+	snprintf(none, sizeof(none), "%.50s-cno", base);
+
+	/* Source: owner 1234, mode 0640, data at both ends. */
+	{
+		struct xmem_msg_region_req rq;
+
+		wt_region_req(&rq, ++wt_tag, XMEM_REGION_OP_ATTACH, a,
+			      WT_COPY_SIZE, XMEM_ATTACH_F_CREATE |
+			      XMEM_ATTACH_F_EXCL);
+		rq.uid = htole32(1234);
+		rq.gid = htole32(1234);
+		rq.mode = htole32(0640);
+		good = !wt_region_raw(c, &rq, &ra) && !ra.status;
+	}
+	r.addr = le64toh(ra.addr);
+	r.rkey = le32toh(ra.rkey);
+	good = good && wt_write_data(c, &r, 0, WT_DATA_SIZE, 31) &&
+	       wt_write_data(c, &r, WT_COPY_SIZE - WT_DATA_SIZE, WT_DATA_SIZE,
+			     32);
+	if (!wt_ok(good, "a 1 MiB source region with data at both ends"))
+		return;
+
+	good = !wt_copy(c, a, b, XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL, 1234,
+			&rep) && !rep.status &&
+	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED &&
+	       !rep.addr && !rep.rkey && le64toh(rep.size) == WT_COPY_SIZE &&
+	       le32toh(rep.uid) == 1234 && !le32toh(rep.users) &&
+	       !strcmp(rep.name, b);
+	wt_ok(good, "COPY into a new region: CREATED, source's size, the requester owns it, not attached");
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, b, 0, 0, 0, &rb) &&
+	       !rb.status;
+	r.addr = le64toh(rb.addr);
+	r.rkey = le32toh(rb.rkey);
+	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 31) &&
+	       wt_check_data(c, &r, WT_COPY_SIZE - WT_DATA_SIZE,
+			     WT_DATA_SIZE, 32);
+	wt_ok(good, "the new region holds the source's bytes");
+
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, big, 2 * WT_COPY_SIZE,
+			  XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, 0, &rb) &&
+	       !rb.status;
+	r.addr = le64toh(rb.addr);
+	r.rkey = le32toh(rb.rkey);
+	good = good && wt_write_data(c, &r, WT_COPY_SIZE, WT_DATA_SIZE, 33);
+	good = good && !wt_copy(c, a, big, 0, 0, &rep) && !rep.status &&
+	       !rep.flags && le64toh(rep.size) == 2 * WT_COPY_SIZE;
+	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 31) &&
+	       wt_check_data(c, &r, WT_COPY_SIZE - WT_DATA_SIZE,
+			     WT_DATA_SIZE, 32) &&
+	       wt_check_data(c, &r, WT_COPY_SIZE, WT_DATA_SIZE, 33);
+	wt_ok(good, "COPY into an existing larger region: its start is the source's, the rest kept");
+
+	good = !wt_copy(c, a, b, XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL, 0,
+			&rep) && le32toh(rep.status) == EEXIST;
+	wt_ok(good, "COPY with CREATE|EXCL onto an existing region -> EEXIST");
+	good = !wt_copy(c, none, b, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT &&
+	       !wt_copy(c, a, none, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT;
+	wt_ok(good, "COPY of a missing region, or into one without CREATE -> ENOENT");
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, small, WT_COPY_SIZE / 2,
+			  XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, 0, &rep) &&
+	       !rep.status && !wt_copy(c, a, small, 0, 0, &rep) &&
+	       le32toh(rep.status) == EINVAL &&
+	       !wt_copy(c, a, a, XMEM_COPY_F_CREATE, 0, &rep) &&
+	       le32toh(rep.status) == EINVAL;
+	wt_ok(good, "COPY into a smaller region, or onto itself -> EINVAL");
+	good = !wt_copy(c, a, none, XMEM_COPY_F_CREATE, 999, &rep) &&
+	       le32toh(rep.status) == EACCES &&
+	       !wt_region(c, XMEM_REGION_OP_INFO, none, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT;
+	wt_ok(good, "COPY by a user the source's mode shuts out -> EACCES, nothing created");
+	wt_copy_req(&req, tag = ++wt_tag, a, none, 0x100, 0);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "COPY_REQ unknown flag");
+	wt_copy_req(&req, tag = ++wt_tag, a, none, 0, 0);
+	req.reserved = htole64(1);
+	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "COPY_REQ reserved field not zero");
+
+	good = !wt_region(c, XMEM_REGION_OP_DESTROY, a, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, b, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, big, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, small, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_ok(good, "DESTROY of the copies and the source");
 }
 
 /* Split ADDR:PORT or [ADDR]:PORT (in place); 0 or -1 with a message. */
@@ -1640,6 +1798,7 @@ int main(int argc, char **argv)
 	wt_test_pipeline(&c);
 	wt_test_pull_refusals(&c, name, missing);
 	wt_test_pull_copy(&c, name);
+	wt_test_copy(&c, name);
 
 	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);
 	wt_ok(good && !r2.status && r2.region_id == r.region_id &&

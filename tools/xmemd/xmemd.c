@@ -145,6 +145,8 @@ struct xmemd_att {
  * @mode: permission bits (XMEM_REGION_MODE_MASK)
  * @users: connections that have it attached
  * @fd: with --dir, the open file holding the memory (NAME.region); else -1
+ * @busy: copies and pulls in flight that read or write @mem from a
+ *	worker thread: resize and destroy wait (EBUSY) until it is 0
  * @name: NUL terminated name
  */
 struct xmemd_region {
@@ -159,6 +161,7 @@ struct xmemd_region {
 	uint32_t mode;
 	uint32_t users;
 	int fd;
+	unsigned int busy;
 	char name[XMEM_NAME_MAX];
 };
 
@@ -1159,6 +1162,7 @@ static void xmemd_conn_link(struct xmemd_conn *conn)
 
 static void xmemd_pull_cancel(struct xmemd_conn *conn);
 static bool xmemd_pulling(const char *name);
+static void xmemd_copy_forget(struct xmemd_conn *conn);
 
 /*
  * Free everything of @conn but its CM id, which the caller destroys once
@@ -1172,6 +1176,7 @@ static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 
 	/* Its pulls go on without it and are undone when they end. */
 	xmemd_pull_cancel(conn);
+	xmemd_copy_forget(conn);
 	for (pp = &xmemd.conns; *pp; pp = &(*pp)->next) {
 		if (*pp == conn) {
 			*pp = conn->next;
@@ -2086,6 +2091,10 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		why = "only the owner may resize";
 		if (!xmemd_may_admin(r, uid))
 			goto fail;
+		status = EBUSY;
+		why = "a copy of it is in flight";
+		if (r->busy)
+			goto fail;
 		old_size = r->size;
 		if (size > r->size) {
 			status = xmemd_quota_check_region(conn, r,
@@ -2114,6 +2123,9 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		status = EBUSY;
 		why = "attached by another connection";
 		if (r->users > (xmemd_att_find(conn, r) ? 1u : 0u))
+			goto fail;
+		why = "a copy of it is in flight";
+		if (r->busy)
 			goto fail;
 		break;
 	default:	/* INFO */
@@ -2362,6 +2374,10 @@ enum {
  * @tag: tag of the request (main thread)
  * @r: the new region, mapped but not linked, from step SIZED until it
  *	is linked or undone (main thread)
+ * @fill: XMEM_PULL_F_FILL: copy into the existing region @fill_r
+ *	(read-only)
+ * @fill_r: with @fill, the region copied into, busy from step SIZED to
+ *	DONE (main thread)
  * @thread: the worker
  * @nr: number of the pull, for the log
  * @src: the source appliance (read-only while the worker runs)
@@ -2387,6 +2403,8 @@ struct xmemd_pull {
 	unsigned int tx;
 	uint64_t tag;
 	struct xmemd_region *r;
+	bool fill;
+	struct xmemd_region *fill_r;
 	pthread_t thread;
 	unsigned long long nr;
 	struct sockaddr_storage src;
@@ -2858,15 +2876,20 @@ static const char *xmemd_pull_source(const struct xmem_msg_pull_req *req,
 	return NULL;
 }
 
-/* Is a region of this name being pulled in?  Its name is taken then. */
+static bool xmemd_copying(const char *name);
+
+/*
+ * Is a region of this name being pulled in, or created by a copy?  Its
+ * name is taken then.
+ */
 static bool xmemd_pulling(const char *name)
 {
 	struct xmemd_pull *p;
 
 	for (p = xmemd_pulls; p; p = p->next)
-		if (!strcmp(p->name, name))
+		if (!p->fill && !strcmp(p->name, name))
 			return true;
-	return false;
+	return xmemd_copying(name);
 }
 
 /* Fill the header of a REGION_REP answering @tag, every other field 0. */
@@ -2891,6 +2914,7 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	struct xmem_msg_region_rep *rep = tx;
 	char ename[4 * XMEM_NAME_MAX + 1], src[INET6_ADDRSTRLEN + 16];
 	struct sockaddr_storage ss;
+	struct xmemd_region *r;
 	struct xmemd_pull *p;
 	const char *why;
 	int status = EINVAL, err;
@@ -2911,10 +2935,25 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 		goto fail;
 	status = EEXIST;
 	why = "a region of that name exists here";
-	if (xmemd_region_find(req->name))
+	if (!(le32toh(req->flags) & XMEM_PULL_F_FILL) &&
+	    xmemd_region_find(req->name))
 		goto fail;
+	status = ENOENT;
+	why = "no region of that name to fill here";
+	if ((le32toh(req->flags) & XMEM_PULL_F_FILL) &&
+	    !xmemd_region_find(req->name))
+		goto fail;
+	status = EEXIST;
 	why = "a region of that name is being pulled here";
+	for (p = xmemd_pulls; p; p = p->next)
+		if (!strcmp(p->name, req->name))
+			goto fail;
 	if (xmemd_pulling(req->name))
+		goto fail;
+	status = EBUSY;
+	why = "a copy of the region to fill is in flight";
+	r = xmemd_region_find(req->name);
+	if ((le32toh(req->flags) & XMEM_PULL_F_FILL) && r && r->busy)
 		goto fail;
 	status = EBUSY;
 	why = "too many pulls in flight";
@@ -2929,6 +2968,7 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	p->conn = conn;
 	p->tx = txi;
 	p->tag = le64toh(req->hdr.tag);
+	p->fill = le32toh(req->flags) & XMEM_PULL_F_FILL;
 	p->nr = ++xmemd_next_pull_nr;
 	p->src = ss;
 	memcpy(p->src_str, src, sizeof(p->src_str));
@@ -2969,6 +3009,19 @@ static void xmemd_pull_sized(struct xmemd_pull *p)
 
 	if (!p->conn) {
 		status = ECANCELED;
+	} else if (p->fill) {
+		r = xmemd_region_find(p->name);
+		status = r ? 0 : ENOENT;
+		if (r && r->size < p->size) {
+			xmemd_pull_log(p, "%" PRIu64 " bytes do not fit in the region here, of %" PRIu64,
+				       p->size, r->size);
+			status = EINVAL;
+		}
+		if (!status) {
+			r->busy++;
+			p->fill_r = r;
+		}
+		r = NULL;
 	} else if (xmemd_region_find(p->name)) {
 		status = EEXIST;
 	} else if (p->size > xmemd.capacity - xmemd.allocated) {
@@ -3005,7 +3058,7 @@ static void xmemd_pull_sized(struct xmemd_pull *p)
 	pthread_mutex_lock(&p->lock);
 	if (p->step == XMEMD_PULL_SIZED) {
 		p->status = status;
-		p->mem = r ? r->mem : NULL;
+		p->mem = r ? r->mem : p->fill_r ? p->fill_r->mem : NULL;
 		p->step = XMEMD_PULL_COPYING;
 		pthread_cond_signal(&p->cond);
 	}
@@ -3050,14 +3103,22 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 	pthread_join(p->thread, NULL);
 	/* The worker has ended: its fields are ours now. */
 	status = p->status;
+	if (p->fill_r)
+		p->fill_r->busy--;
 	/* Nobody would learn of a copy made for a failed connection. */
 	if (conn && conn->failed)
 		conn = NULL;
 	if (!status && !conn)
 		status = ECANCELED;
-	if (!status && xmemd_region_find(p->name))
+	if (p->fill) {
+		/* The region was there before: nothing to make or undo. */
+		r = p->fill_r;
+		if (!status)
+			status = xmemd_conn_attach(conn, r, &mr);
+	} else if (!status && xmemd_region_find(p->name)) {
 		status = EEXIST;
-	if (!status) {
+	}
+	if (!status && !p->fill) {
 		r->id = ++xmemd.next_region_id;
 		snprintf(r->host, sizeof(r->host), "%s", conn->host);
 		r->uid = p->uid;
@@ -3066,7 +3127,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 		if (xmemd.dir && xmemd_meta_write(r))
 			status = ENOMEM;
 	}
-	if (!status) {
+	if (!status && !p->fill) {
 		/* The reservation becomes the region's own. */
 		xmemd.allocated -= r->size;
 		xmemd_region_link(r);
@@ -3082,9 +3143,9 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 
 	if (!status)
 		xmemd_pull_log(p, "%" PRIu64 " bytes in %.3f s (%.1f MiB/s; the RDMA READs %.3f s, %.1f MiB/s): region %" PRIu64 ", owner %u:%u mode %04o",
-			       r->size, secs, r->size / 1048576.0 /
+			       p->size, secs, p->size / 1048576.0 /
 			       (secs > 0 ? secs : 1e-9), p->copy_secs,
-			       r->size / 1048576.0 /
+			       p->size / 1048576.0 /
 			       (p->copy_secs > 0 ? p->copy_secs : 1e-9),
 			       r->id, r->uid, r->gid, r->mode);
 	else
@@ -3101,7 +3162,8 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 					      status);
 		} else {
 			xmemd_region_rep(rep, r, mr);
-			rep->flags = htole32(XMEM_REGION_REP_F_CREATED);
+			if (!p->fill)
+				rep->flags = htole32(XMEM_REGION_REP_F_CREATED);
 		}
 		err = conn->failed ? -1 : xmemd_post_send(conn, p->tx,
 							  sizeof(*rep));
@@ -3113,7 +3175,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 				xmemd_conn_fail(conn);
 			}
 			/* An answer that cannot go out: undo the copy. */
-			if (!status) {
+			if (!status && !p->fill) {
 				xmemd_pull_log(p, "the answer cannot be sent: copy removed");
 				xmemd_conn_detach(conn, r);
 				xmemd_region_free(r, true);
@@ -3179,6 +3241,434 @@ static void xmemd_pull_shutdown(void)
 	}
 }
 
+/* ---- COPY: region to region on this appliance ------------------------- */
+
+/*
+ * XMEM_MSG_COPY_REQ copies region @src into region @dst of this
+ * appliance.  The main thread checks the request, pins both regions
+ * (busy: no resize or destroy) and, for a new @dst, maps its memory
+ * without linking it (the name stays taken, see xmemd_pulling()); a
+ * worker thread copies memory to memory, so the poll loop keeps serving
+ * everyone; then the main thread links a new @dst and answers.  The
+ * worker touches only the two memory ranges and its struct xmemd_copy's
+ * @done, @status and @secs, handed over under @lock and announced through
+ * the eventfd xmemd.pull_efd.
+ */
+#define XMEMD_COPY_MAX		8		/* copies in flight at once */
+#define XMEMD_COPY_CHUNK	(4ULL << 20)	/* bytes between cancel checks */
+
+/**
+ * struct xmemd_copy - a COPY in flight
+ * @next: list xmemd_copies (main thread)
+ * @conn: the requesting connection; NULL once it is gone (main thread)
+ * @tx: send buffer of @conn kept for the answer (main thread)
+ * @tag: tag of the request (main thread)
+ * @src: the source region, busy (main thread)
+ * @dst: the target region, busy if it existed, else mapped but not
+ *	linked until the copy is complete (main thread)
+ * @created: @dst is new
+ * @nr: number of the copy, for the log
+ * @from: source memory (read-only while the worker runs)
+ * @to: target memory (read-only while the worker runs)
+ * @from_fd: with --dir, the source's file; else -1 (read-only)
+ * @to_fd: with --dir, the target's file; else -1 (read-only)
+ * @size: bytes to copy: @src's size (read-only while the worker runs)
+ * @start: CLOCK_MONOTONIC seconds when the request came
+ * @thread: the worker
+ * @lock: protects @done, @status, @secs and @cancel
+ * @done: the worker has finished
+ * @status: 0, or a positive errno from the worker
+ * @secs: seconds the copy took
+ * @cancel: xmemd stops: the worker gives up
+ */
+struct xmemd_copy {
+	struct xmemd_copy *next;
+	struct xmemd_conn *conn;
+	unsigned int tx;
+	uint64_t tag;
+	struct xmemd_region *src;
+	struct xmemd_region *dst;
+	bool created;
+	unsigned long long nr;
+	const void *from;
+	void *to;
+	int from_fd;
+	int to_fd;
+	uint64_t size;
+	double start;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	bool done;
+	int status;
+	double secs;
+	bool cancel;
+};
+
+/* Copies in flight; only the main thread touches the list. */
+static struct xmemd_copy *xmemd_copies;
+static unsigned int xmemd_ncopies;
+static unsigned long long xmemd_next_copy_nr;
+
+/* Is a region of this name being created by a copy? */
+static bool xmemd_copying(const char *name)
+{
+	struct xmemd_copy *c;
+
+	for (c = xmemd_copies; c; c = c->next)
+		if (c->created && !strcmp(c->dst->name, name))
+			return true;
+	return false;
+}
+
+/* Is @r the target of a copy or of a filling pull in flight? */
+static bool xmemd_copy_target(const struct xmemd_region *r)
+{
+	struct xmemd_copy *c;
+	struct xmemd_pull *p;
+
+	for (c = xmemd_copies; c; c = c->next)
+		if (c->dst == r)
+			return true;
+	for (p = xmemd_pulls; p; p = p->next)
+		if (p->fill && !strcmp(p->name, r->name))
+			return true;
+	return false;
+}
+
+/*
+ * The worker: in chunks, looking for a cancel in between.  With --dir
+ * the files are copied with copy_file_range() (the regions' mappings are
+ * MAP_SHARED, so the page cache is the memory); memcpy() where that is
+ * refused.  Region files live on tmpfs or hugetlbfs, which cannot share
+ * extents (FICLONE): a reflink is only for taking a snapshot's files
+ * away to another file system (see Documentation/snapshots.rst).
+ */
+static void *xmemd_copy_worker(void *arg)
+{
+	struct xmemd_copy *c = arg;
+	double t0 = xmemd_now();
+	bool cancel = false, files = c->from_fd >= 0 && c->to_fd >= 0;
+	uint64_t off, len;
+	loff_t in, out;
+	ssize_t n;
+
+	for (off = 0; off < c->size && !cancel; off += len) {
+		len = c->size - off < XMEMD_COPY_CHUNK ? c->size - off :
+			XMEMD_COPY_CHUNK;
+		in = out = (loff_t)off;
+		while (files && in < (loff_t)(off + len)) {
+			n = copy_file_range(c->from_fd, &in, c->to_fd, &out,
+					    off + len - in, 0);
+			if (n <= 0) {
+				/* Short or refused: the rest by memcpy(). */
+				files = false;
+				break;
+			}
+		}
+		if (in < (loff_t)(off + len))
+			memcpy((char *)c->to + in, (const char *)c->from + in,
+			       off + len - in);
+		pthread_mutex_lock(&c->lock);
+		cancel = c->cancel;
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_lock(&c->lock);
+	c->status = cancel ? ECANCELED : 0;
+	c->secs = xmemd_now() - t0;
+	c->done = true;
+	pthread_mutex_unlock(&c->lock);
+	xmemd_pull_notify();
+	return NULL;
+}
+
+/* Unmap a @dst that was never linked, remove its file, free its room. */
+static void xmemd_copy_unmap(struct xmemd_region *r)
+{
+	char file[XMEM_NAME_MAX + 16];
+
+	munmap(r->mem, r->size);
+	if (r->fd >= 0) {
+		close(r->fd);
+		xmemd_file_name(file, sizeof(file), r->name, ".region");
+		unlinkat(xmemd.dirfd, file, 0);
+	}
+	xmemd.allocated -= r->size;
+	free(r);
+}
+
+/*
+ * A COPY_REQ; the caller checked its length, flags and reserved field.
+ * Returns the length of an immediate answer in @tx (a refusal), or 0 when
+ * a worker took the request: send buffer @txi then stays with it.
+ */
+static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
+				 const struct xmem_msg_copy_req *req,
+				 void *tx, unsigned int txi)
+{
+	struct xmem_msg_region_rep *rep = tx;
+	uint32_t flags = le32toh(req->flags), mode = le32toh(req->mode);
+	uint32_t uid = le32toh(req->uid), gid = le32toh(req->gid);
+	char esrc[4 * XMEM_NAME_MAX + 1], edst[4 * XMEM_NAME_MAX + 1];
+	struct xmemd_region *src, *dst, *r = NULL;
+	struct xmemd_copy *c;
+	const char *why;
+	int status = EINVAL, err;
+
+	xmemd_region_rep_hdr(rep, le64toh(req->hdr.tag));
+	xmemd_escape(esrc, sizeof(esrc), req->src, XMEM_NAME_MAX);
+	xmemd_escape(edst, sizeof(edst), req->dst, XMEM_NAME_MAX);
+	why = "bad name";
+	if (!xmemd_name_valid(req->src) || !xmemd_name_valid(req->dst))
+		goto fail;
+	why = "source and target are the same region";
+	if (!memcmp(req->src, req->dst, XMEM_NAME_MAX))
+		goto fail;
+	why = "EXCL without CREATE";
+	if ((flags & XMEM_COPY_F_EXCL) && !(flags & XMEM_COPY_F_CREATE))
+		goto fail;
+	why = "mode without CREATE, or beyond 0777";
+	if ((mode && !(flags & XMEM_COPY_F_CREATE)) ||
+	    (mode & ~XMEM_REGION_MODE_MASK))
+		goto fail;
+
+	status = ENOENT;
+	why = "no such source region";
+	src = xmemd_region_find(req->src);
+	if (!src)
+		goto fail;
+	status = EACCES;
+	why = "permission denied on the source";
+	if (!xmemd_may_attach(src, uid, gid))
+		goto fail;
+	dst = xmemd_region_find(req->dst);
+	status = EEXIST;
+	why = "the target is being created by a pull or a copy";
+	if (!dst && (xmemd_pulling(req->dst) || xmemd_copying(req->dst)))
+		goto fail;
+	why = "the target exists";
+	if (dst && (flags & XMEM_COPY_F_EXCL))
+		goto fail;
+	status = ENOENT;
+	why = "no such target region";
+	if (!dst && !(flags & XMEM_COPY_F_CREATE))
+		goto fail;
+	status = EACCES;
+	why = "permission denied on the target";
+	if (dst && !xmemd_may_attach(dst, uid, gid))
+		goto fail;
+	status = EINVAL;
+	why = "the target is smaller than the source";
+	if (dst && dst->size < src->size)
+		goto fail;
+	status = EBUSY;
+	why = "a copy or pull into the source or target is in flight";
+	if (xmemd_copy_target(src) || (dst && xmemd_copy_target(dst)))
+		goto fail;
+	why = "too many copies in flight";
+	if (xmemd_ncopies >= XMEMD_COPY_MAX)
+		goto fail;
+	status = ENOMEM;
+	why = "capacity exhausted";
+	if (!dst && src->size > xmemd.capacity - xmemd.allocated)
+		goto fail;
+
+	why = "out of memory";
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	if (!dst) {
+		r = calloc(1, sizeof(*r));
+		status = ENOMEM;
+		if (r) {
+			memcpy(r->name, req->dst, XMEM_NAME_MAX);
+			status = xmemd_region_map(r, src->size, true);
+		}
+		if (status) {
+			why = "cannot allocate memory";
+			status = ENOMEM;
+			free(r);
+			free(c);
+			goto fail;
+		}
+		/* Counted from now on, so nothing else takes the room. */
+		r->size = src->size;
+		r->uid = uid;
+		r->gid = gid;
+		r->mode = mode ? mode : XMEM_REGION_MODE_DEFAULT;
+		xmemd.allocated += r->size;
+		dst = r;
+		c->created = true;
+	}
+	c->conn = conn;
+	c->tx = txi;
+	c->tag = le64toh(req->hdr.tag);
+	c->src = src;
+	c->dst = dst;
+	c->nr = ++xmemd_next_copy_nr;
+	c->from = src->mem;
+	c->to = dst->mem;
+	c->from_fd = src->fd;
+	c->to_fd = dst->fd;
+	c->size = src->size;
+	c->start = xmemd_now();
+	pthread_mutex_init(&c->lock, NULL);
+	/* SIGINT and SIGTERM stay blocked in the worker: it inherits the mask. */
+	err = pthread_create(&c->thread, NULL, xmemd_copy_worker, c);
+	if (err) {
+		xmemd_conn_log(conn, "copy: pthread_create: %s", strerror(err));
+		pthread_mutex_destroy(&c->lock);
+		if (r)
+			xmemd_copy_unmap(r);
+		free(c);
+		status = ENOMEM;
+		goto fail;
+	}
+	src->busy++;
+	if (!c->created)
+		dst->busy++;
+	c->next = xmemd_copies;
+	xmemd_copies = c;
+	xmemd_ncopies++;
+	xmemd_dbg("conn %llu: copy %llu '%s' to '%s': started", conn->nr,
+		  c->nr, esrc, edst);
+	return 0;
+
+fail:
+	rep->status = htole32(status);
+	xmemd_conn_err(conn, "copy '%s' to '%s' flags 0x%x uid %u: %s (%s)",
+		       esrc, edst, flags, uid, why, xmemd_errname(status));
+	return sizeof(*rep);
+}
+
+/*
+ * The worker of @c has finished: join it, link a new target or undo it,
+ * answer, log and free @c.  @c is off the list already.
+ */
+static void xmemd_copy_done(struct xmemd_copy *c)
+{
+	struct xmemd_conn *conn = c->conn;
+	struct xmem_msg_region_rep *rep;
+	struct xmemd_region *dst = c->dst;
+	double secs;
+	int status, err;
+
+	pthread_join(c->thread, NULL);
+	status = c->status;
+	c->src->busy--;
+	if (!c->created)
+		dst->busy--;
+	if (conn && conn->failed)
+		conn = NULL;
+	/* Nobody would learn of a region made for a failed connection. */
+	if (!status && !conn && c->created)
+		status = ECANCELED;
+	if (!status && c->created) {
+		dst->id = ++xmemd.next_region_id;
+		/* Owned by the requesting host, as a create would be. */
+		snprintf(dst->host, sizeof(dst->host), "%s", conn->host);
+		if (xmemd.dir && xmemd_meta_write(dst))
+			status = ENOMEM;
+	}
+	if (c->created) {
+		if (status) {
+			xmemd_copy_unmap(dst);
+			dst = NULL;
+		} else {
+			/* The reservation becomes the region's own. */
+			xmemd.allocated -= dst->size;
+			xmemd_region_link(dst);
+		}
+	}
+	secs = xmemd_now() - c->start;
+	if (!status)
+		xmemd_log("copy %llu '%s' to '%s'%s: %" PRIu64 " bytes in %.3f s (%.1f MiB/s; memcpy %.3f s)",
+			  c->nr, c->src->name, dst->name,
+			  c->created ? " (created)" : "", c->size, secs,
+			  c->size / 1048576.0 / (secs > 0 ? secs : 1e-9),
+			  c->secs);
+	else
+		xmemd_log("copy %llu '%s': FAILED after %.3f s: %s%s", c->nr,
+			  c->src->name, secs, strerror(status),
+			  conn ? "" : "; the requester is gone");
+
+	if (c->conn) {
+		conn = c->conn;
+		rep = (void *)xmemd_tx_buf(conn, c->tx);
+		xmemd_region_rep_hdr(rep, c->tag);
+		if (status) {
+			rep->status = htole32(status == ECANCELED ? EIO :
+					      status);
+		} else {
+			xmemd_region_rep(rep, dst, NULL);
+			if (c->created)
+				rep->flags = htole32(XMEM_REGION_REP_F_CREATED);
+		}
+		err = conn->failed ? -1 : xmemd_post_send(conn, c->tx,
+							  sizeof(*rep));
+		if (err) {
+			conn->tx_free[conn->tx_nfree++] = c->tx;
+			if (err > 0) {
+				xmemd_conn_log(conn, "ibv_post_send: %s",
+					       strerror(err));
+				xmemd_conn_fail(conn);
+			}
+			/* An answer that cannot go out: undo a new region. */
+			if (!status && c->created && !dst->users)
+				xmemd_region_free(dst, true);
+		}
+	}
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* The eventfd woke us: finish every copy whose worker is done. */
+static void xmemd_copy_events(void)
+{
+	struct xmemd_copy **pp, *c;
+	bool done;
+
+	for (pp = &xmemd_copies; (c = *pp);) {
+		pthread_mutex_lock(&c->lock);
+		done = c->done;
+		pthread_mutex_unlock(&c->lock);
+		if (!done) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		xmemd_ncopies--;
+		xmemd_copy_done(c);
+	}
+}
+
+/* Forget @conn in its copies: they finish, but answer nobody. */
+static void xmemd_copy_forget(struct xmemd_conn *conn)
+{
+	struct xmemd_copy *c;
+
+	for (c = xmemd_copies; c; c = c->next)
+		if (c->conn == conn)
+			c->conn = NULL;
+}
+
+/* At exit: cancel every copy, wait for its worker and undo it. */
+static void xmemd_copy_shutdown(void)
+{
+	struct xmemd_copy *c;
+
+	for (c = xmemd_copies; c; c = c->next) {
+		c->conn = NULL;
+		pthread_mutex_lock(&c->lock);
+		c->cancel = true;
+		pthread_mutex_unlock(&c->lock);
+	}
+	while ((c = xmemd_copies)) {
+		xmemd_copies = c->next;
+		xmemd_ncopies--;
+		xmemd_copy_done(c);
+	}
+}
+
 /*
  * Answer the message of @len bytes in receive slot @slot into @tx, send
  * buffer number @txi.  Returns the answer's length, or 0 when the answer
@@ -3196,6 +3686,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		struct xmem_msg_auth_req auth;
 		struct xmem_msg_auth_host_req auth_host;
 		struct xmem_msg_pull_req pull;
+		struct xmem_msg_copy_req copy;
 		uint8_t raw[XMEMD_RX_SIZE];
 	} msg;
 	uint16_t type;
@@ -3229,6 +3720,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	case XMEM_MSG_AUTH_REQ:
 	case XMEM_MSG_PULL_REQ:
 	case XMEM_MSG_AUTH_HOST_REQ:
+	case XMEM_MSG_COPY_REQ:
 		break;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
@@ -3318,11 +3810,33 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			why = "bad length for PULL_REQ";
 			goto bad;
 		}
-		if (msg.pull.reserved || msg.pull.reserved2) {
+		if (msg.pull.reserved2) {
 			why = "reserved field not zero";
 			goto bad;
 		}
+		if (le32toh(msg.pull.flags) & ~XMEM_PULL_F_ALL) {
+			status = EPROTO;
+			why = "unknown pull flags";
+			goto bad;
+		}
 		return xmemd_pull_start(conn, &msg.pull, tx, txi);
+	}
+
+	if (type == XMEM_MSG_COPY_REQ) {
+		if (len != sizeof(msg.copy)) {
+			why = "bad length for COPY_REQ";
+			goto bad;
+		}
+		if (msg.copy.reserved) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		if (le32toh(msg.copy.flags) & ~XMEM_COPY_F_ALL) {
+			status = EPROTO;
+			why = "unknown copy flags";
+			goto bad;
+		}
+		return xmemd_copy_start(conn, &msg.copy, tx, txi);
 	}
 
 	if (len != sizeof(msg.attach)) {
@@ -3618,6 +4132,7 @@ static void xmemd_shutdown(void)
 	unsigned int h;
 
 	xmemd_pull_shutdown();
+	xmemd_copy_shutdown();
 	while (xmemd.conns) {
 		rdma_disconnect(xmemd.conns->id);
 		id = xmemd_conn_release(xmemd.conns);
@@ -3877,8 +4392,10 @@ static int xmemd_run(int sigfd)
 		for (i = 3; i < n; i++)
 			if (pfd[i].revents)
 				xmemd_dev_events(devs[i]);
-		if (pfd[2].revents)
+		if (pfd[2].revents) {
 			xmemd_pull_events();
+			xmemd_copy_events();
+		}
 		if (pfd[1].revents)
 			xmemd_cm_events();
 		if (!xmemd.listen_id) {
