@@ -12,7 +12,8 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 K ?= debug
 
-KSRC := Kbuild xmem_core.c xmem_appliance.c xmem_rdma.c xmem_pager.c xmem_pager_sysfs.c \
+KSRC := Kbuild xmem_core.c xmem_region.c xmem_fops.c xmem_node.c xmem_drain.c \
+	xmem_appliance.c xmem_rdma.c xmem_pager.c xmem_pager_sysfs.c \
 	xmem_tlb.c xmem_wire.c xmem_acct.c \
 	$(wildcard *.h) $(wildcard include/*.h include/uapi/*.h) \
 	$(wildcard kunit/*.c kunit/*.h)

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xmem: the client's device, as the files of the core share it.
+ *
+ * xmem_core.c holds the device (init/exit, knobs, the pseudo file system)
+ * and the pager's backend: transfers with retry across reconnections.
+ * xmem_region.c holds the regions known here: registry, lookup,
+ * permissions, attach and the calls to the appliance holding a region.
+ * xmem_fops.c holds the file operations and ioctls of /dev/xmem and of
+ * /dev/xmem.d/NAME, whose misc devices xmem_node.c registers.
+ * xmem_drain.c holds what the pool asks of the core: reattach after a
+ * reconnection, sync, and the move of regions off a drained appliance.
+ * The appliances themselves (connections, recovery, placement) are in
+ * xmem_appliance.c; faults, eviction and write-back in xmem_pager.c, the
+ * PTE side in xmem_tlb.c, the transport in xmem_rdma.c and message
+ * encoding in xmem_wire.c.  A fault goes xmem_pager.c -> xmem_core.c
+ * (xmem_backend_rw) -> xmem_rdma.c.
+ *
+ * Every open of /dev/xmem shares one address space (one anonymous inode's
+ * mapping), so the kernel's mapping helpers reach every PTE of a page in
+ * every process.  Each region owns a window of that address space: page i
+ * of a region lives at page offset region->base + i.  mmap offsets are
+ * region relative; ->mmap moves vm_pgoff into the region's window.
+ *
+ * Lock ordering of the module, outermost first:
+ *   xmem_file.lock (ATTACH only; copy_to_user() under it may take mmap_lock)
+ *   mmap_lock (held by the mm core around ->mmap and the fault handlers)
+ *   xmem_pool.lock (membership changes; xmem_appliance.c)
+ *   xmem_appliance.lock (one member's connection changes)
+ *   xmem_device.lock
+ *   portion LOCKED bits: several only in ascending (region, index) order,
+ *     or with trylock (the evictor)
+ *   xmem_core_region.io_lock (shared by transfers under portion locks;
+ *     exclusive by shrink and drain, which hold no portion lock)
+ *   xmem_rdma_conn.call_lock (inside the transport)
+ *   i_mmap_rwsem, page table locks (taken by the mm helpers)
+ *   xmem_device.remote_lock, xmem_pool.conn_lock, xmem_pool.secret_lock,
+ *     xmem_cache.lock, a region's xa_lock (innermost; never nested with
+ *     one another)
+ */
+#ifndef XMEM_CORE_H
+#define XMEM_CORE_H
+
+#include <linux/idr.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+
+#include "uapi/xmem.h"
+#include "xmem_acct.h"
+#include "xmem_pager.h"
+
+struct xmem_appliance;
+struct xmem_wire_region;
+struct xmem_wire_region_req;
+struct xmem_pool_ops;
+struct xmem_rdma_conn;
+
+/* Page offsets per region window: 1 TiB, the largest region. */
+#define XMEM_WINDOW_SHIFT	(40 - PAGE_SHIFT)
+/* Windows 1 .. XMEM_MAX_WINDOWS - 1; offsets stay below 2^60 bytes. */
+#define XMEM_MAX_WINDOWS	BIT(20)
+
+/**
+ * struct xmem_core_region - a region as this client knows it
+ * @r: the pager's view
+ * @list: entry in &xmem_device.regions, under &xmem_device.lock
+ * @window: its window in the shared address space (IDA slot)
+ * @appl: the appliance holding it, referenced; under
+ *	&xmem_device.remote_lock, changed only with @io_lock held for write
+ * @region_id: the appliance's identifier; under &xmem_device.remote_lock
+ * @addr: remote address of byte 0; under &xmem_device.remote_lock
+ * @rkey: remote key; under &xmem_device.remote_lock
+ * @lost: the appliance no longer has it; under &xmem_device.remote_lock
+ * @remote_size: its size on the appliance, which another client may have
+ *	changed before this one follows; under &xmem_device.remote_lock
+ * @uid: owner, as the appliance reports it; set at attach
+ * @gid: group; set at attach
+ * @mode: permission bits; set at attach
+ * @pending_pages: size another client gave it, seen at reconnection and
+ *	not applied yet, or 0; under &xmem_device.lock
+ * @node: /dev/xmem.d/NAME, registered while it is attached here
+ * @node_added: @node is registered; under &xmem_device.lock
+ * @node_name: @node's device name, "xmem.NAME"
+ * @node_path: @node's path below /dev
+ * @io_lock: taken shared around every transfer on the region, exclusive
+ *	while a shrink changes its remote key or a drain moves it to
+ *	another appliance; never held while waiting for a portion lock
+ */
+struct xmem_core_region {
+	struct xmem_region r;
+	struct list_head list;
+	int window;
+	struct xmem_appliance *appl;
+	u64 region_id;
+	u64 addr;
+	u32 rkey;
+	bool lost;
+	u64 remote_size;
+	u32 uid;
+	u32 gid;
+	u32 mode;
+	pgoff_t pending_pages;
+	struct miscdevice node;
+	bool node_added;
+	char node_name[XMEM_REGION_NAME_MAX + 8];
+	char node_path[XMEM_REGION_NAME_MAX + 8];
+	/* Excludes transfers while the remote location changes. */
+	struct rw_semaphore io_lock;
+};
+
+/**
+ * struct xmem_file - state of one open file
+ * @lock: serialises binding
+ * @region: the region the file is bound to, or NULL; holds a reference.
+ *	Set once, with release semantics, under @lock; read without it
+ *	(->mmap runs under mmap_lock, which ATTACH's copy_to_user() may take
+ *	inside @lock) and stable until the file is released.
+ * @acct: its allocator counters (XMEM_IOC_ACCOUNT)
+ */
+struct xmem_file {
+	/* Serialises ATTACH: protects the transition of region from NULL. */
+	struct mutex lock;
+	struct xmem_core_region *region;
+	struct xmem_acct acct;
+};
+
+/**
+ * struct xmem_device - the one xmem device
+ * @misc: /dev/xmem
+ * @mnt: pseudo file system holding @inode
+ * @inode: anonymous inode whose mapping every open file shares
+ * @cache: the local page cache
+ * @lock: protects @regions and the local fields of every region
+ * @regions: known regions (struct xmem_core_region.list)
+ * @remote_lock: protects where every region lives (appliance, id,
+ *	address, key, lost)
+ * @windows: allocates region windows
+ * @resize_work: applies sizes other clients gave regions (pending_pages)
+ */
+struct xmem_device {
+	struct miscdevice misc;
+	struct vfsmount *mnt;
+	struct inode *inode;
+	struct xmem_cache cache;
+
+	/* Protects regions and the regions' local fields. */
+	struct mutex lock;
+	struct list_head regions;
+
+	/* Protects the remote fields of every region. */
+	spinlock_t remote_lock;
+	struct ida windows;
+	struct work_struct resize_work;
+};
+
+extern struct xmem_device xmem_dev;
+extern const struct file_operations xmem_fops;
+extern const struct xmem_pool_ops xmem_pool_ops;
+
+#define to_core_region(region) container_of(region, struct xmem_core_region, r)
+
+/* xmem_region.c */
+struct xmem_appliance *xmem_region_appl(struct xmem_core_region *cr);
+void xmem_region_bind(struct xmem_device *dev, struct xmem_core_region *cr,
+		      struct xmem_appliance *a,
+		      const struct xmem_wire_region *wr);
+u32 xmem_caller_uid(void);
+u32 xmem_caller_gid(void);
+bool xmem_may_attach(const struct xmem_core_region *cr);
+bool xmem_may_admin(const struct xmem_core_region *cr);
+struct xmem_core_region *xmem_lookup_region(struct xmem_device *dev,
+					    const char *name);
+int xmem_remote_find(const char *name, struct xmem_appliance **ap,
+		     struct xmem_rdma_conn **connp,
+		     struct xmem_wire_region *wr);
+struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
+					    const struct xmem_attach *a);
+int xmem_region_call(struct xmem_core_region *cr,
+		     const struct xmem_wire_region_req *req,
+		     struct xmem_wire_region *wr);
+int xmem_name_call(const struct xmem_wire_region_req *req,
+		   struct xmem_wire_region *wr);
+void xmem_forget_region(struct xmem_device *dev, struct xmem_core_region *cr);
+int xmem_quiesce_region(struct xmem_core_region *cr, const char *what);
+
+/* xmem_node.c */
+void xmem_node_add(struct xmem_core_region *cr);
+void xmem_node_del(struct xmem_core_region *cr);
+
+/* xmem_drain.c */
+void xmem_resize_work(struct work_struct *work);
+
+#endif /* XMEM_CORE_H */

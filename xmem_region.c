@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xmem: the regions this client knows: the registry, lookup, the
+ * permission rules, attach by name and the calls to the appliance holding
+ * a region.  See xmem_core.h.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "xmem_appliance.h"
+#include "xmem_core.h"
+#include "xmem_rdma.h"
+#include "xmem_wire.h"
+
+/**
+ * xmem_region_appl - the appliance holding a region now
+ * @cr: the region
+ *
+ * Context: any; takes &xmem_device.remote_lock.
+ * Return: the appliance, referenced; the caller puts it.
+ */
+struct xmem_appliance *xmem_region_appl(struct xmem_core_region *cr)
+{
+	struct xmem_appliance *a;
+
+	spin_lock(&xmem_dev.remote_lock);
+	a = cr->appl;
+	xmem_appliance_get(a);
+	spin_unlock(&xmem_dev.remote_lock);
+	return a;
+}
+
+/**
+ * xmem_region_bind - bind a region to an appliance
+ * @dev: the device
+ * @cr: the region
+ * @a: its new appliance, referenced by the caller; the reference is taken over
+ * @wr: where the region lives on @a
+ *
+ * The previous appliance's reference is dropped.
+ *
+ * Context: process; takes &xmem_device.remote_lock.  A caller that changes
+ * the appliance holds @cr->io_lock for write.
+ */
+void xmem_region_bind(struct xmem_device *dev,
+		      struct xmem_core_region *cr,
+		      struct xmem_appliance *a,
+		      const struct xmem_wire_region *wr)
+{
+	struct xmem_appliance *old;
+
+	spin_lock(&dev->remote_lock);
+	old = cr->appl;
+	cr->appl = a;
+	cr->region_id = wr->region_id;
+	cr->addr = wr->addr;
+	cr->rkey = wr->rkey;
+	cr->remote_size = wr->size;
+	cr->lost = false;
+	spin_unlock(&dev->remote_lock);
+	xmem_appliance_put(old);
+}
+
+static void xmem_region_free(struct xmem_region *region)
+{
+	struct xmem_core_region *cr = to_core_region(region);
+
+	xmem_appliance_put(cr->appl);
+	ida_free(&xmem_dev.windows, cr->window);
+	kfree(cr);
+}
+
+/**
+ * xmem_caller_uid - the caller's fsuid as the appliance knows users
+ *
+ * Return: the uid in the initial user namespace.
+ */
+u32 xmem_caller_uid(void)
+{
+	return from_kuid_munged(&init_user_ns, current_fsuid());
+}
+
+/**
+ * xmem_caller_gid - the caller's fsgid as the appliance knows groups
+ *
+ * Return: the gid in the initial user namespace.
+ */
+u32 xmem_caller_gid(void)
+{
+	return from_kgid_munged(&init_user_ns, current_fsgid());
+}
+
+/**
+ * xmem_may_attach - may the caller attach a region attached here already
+ * @cr: the region
+ *
+ * The appliance's rule: uid 0, or read and write permission for the
+ * caller's class.
+ *
+ * Return: true if it may.
+ */
+bool xmem_may_attach(const struct xmem_core_region *cr)
+{
+	u32 uid = xmem_caller_uid(), need;
+
+	if (!uid)
+		return true;
+	if (uid == cr->uid)
+		need = 0600;
+	else if (xmem_caller_gid() == cr->gid)
+		need = 0060;
+	else
+		need = 0006;
+	return (cr->mode & need) == need;
+}
+
+/**
+ * xmem_may_admin - may the caller resize or destroy a region
+ * @cr: the region
+ *
+ * Return: true for its owner and uid 0.
+ */
+bool xmem_may_admin(const struct xmem_core_region *cr)
+{
+	u32 uid = xmem_caller_uid();
+
+	return !uid || uid == cr->uid;
+}
+
+/**
+ * xmem_lookup_region - a region attached here, by name
+ * @dev: the device
+ * @name: the region's name
+ *
+ * Context: &xmem_device.lock held.
+ * Return: the region, not referenced, or NULL.
+ */
+struct xmem_core_region *xmem_lookup_region(struct xmem_device *dev,
+					    const char *name)
+{
+	struct xmem_core_region *cr;
+
+	lockdep_assert_held(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, list)
+		if (!strcmp(cr->r.name, name))
+			return cr;
+	return NULL;
+}
+
+/* Find a known region, checking the request against it; under dev->lock. */
+static struct xmem_core_region *xmem_find_region(struct xmem_device *dev,
+						 const struct xmem_attach *a)
+{
+	struct xmem_core_region *cr = xmem_lookup_region(dev, a->name);
+
+	if (!cr)
+		return NULL;
+	if (a->flags & XMEM_ATTACH_EXCL)
+		return ERR_PTR(-EEXIST);
+	if (a->size && a->size != (u64)cr->r.nr_pages << PAGE_SHIFT)
+		return ERR_PTR(-EINVAL);
+	if (!xmem_may_attach(cr))
+		return ERR_PTR(-EACCES);
+	xmem_region_get(&cr->r);
+	return cr;
+}
+
+/* sysfs: regions/NAME/appliance */
+static ssize_t appliance_show(struct kobject *kobj, struct kobj_attribute *attr,
+			      char *buf)
+{
+	struct xmem_core_region *cr = to_core_region(xmem_kobj_region(kobj));
+	struct xmem_appliance *a = xmem_region_appl(cr);
+	ssize_t ret = sysfs_emit(buf, "%s\n", xmem_appliance_name(a));
+
+	xmem_appliance_put(a);
+	return ret;
+}
+
+static struct kobj_attribute xmem_region_appliance = __ATTR_RO(appliance);
+
+static struct attribute *xmem_core_region_attrs[] = {
+	&xmem_region_appliance.attr,
+	NULL,
+};
+
+static const struct attribute_group xmem_core_region_group = {
+	.attrs = xmem_core_region_attrs,
+};
+
+static const struct attribute_group *xmem_core_region_groups[] = {
+	&xmem_core_region_group,
+	&xmem_acct_group,
+	NULL,
+};
+
+/**
+ * xmem_remote_find - find the pool member holding a region
+ * @name: the region's name
+ * @ap: the member, on success
+ * @connp: its connection, on success
+ * @wr: the region as the member describes it, on success
+ *
+ * Sends an INFO request to every connected member, in order.  On success
+ * *@ap and *@connp are referenced.
+ *
+ * Context: process; waits for each member's answer.
+ * Return: 0; -ENOENT when every member was asked and none has it;
+ * -ENOTCONN when none that answered has it but some member could not be
+ * asked (it may be there); another member's error.
+ */
+int xmem_remote_find(const char *name, struct xmem_appliance **ap,
+		     struct xmem_rdma_conn **connp,
+		     struct xmem_wire_region *wr)
+{
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_INFO,
+		.uid = xmem_caller_uid(),
+		.gid = xmem_caller_gid(),
+		.name = name,
+	};
+	struct xmem_rdma_conn *conns[XMEM_POOL_MAX];
+	struct xmem_appliance *apps[XMEM_POOL_MAX];
+	bool unreachable = false;
+	unsigned int n, i;
+	int ret = -ENOENT;
+
+	n = xmem_pool_members(apps, conns, ARRAY_SIZE(apps));
+	for (i = 0; i < n; i++) {
+		if (!conns[i]) {
+			unreachable = true;
+			continue;
+		}
+		ret = xmem_rdma_region(conns[i], &req, wr);
+		if (ret == -ENOENT)
+			continue;
+		if (!ret) {
+			xmem_appliance_get(apps[i]);
+			xmem_rdma_get(conns[i]);
+			*ap = apps[i];
+			*connp = conns[i];
+		}
+		break;
+	}
+	xmem_pool_put_members(apps, conns, n);
+	if (ret == -ENOENT && (unreachable || !n))
+		ret = -ENOTCONN;
+	return ret;
+}
+
+/**
+ * xmem_attach_region - attach a region by name
+ * @dev: the device
+ * @a: the request, checked by the caller
+ *
+ * A region attached here already is checked against @a; otherwise the pool
+ * member holding it is found, or with XMEM_ATTACH_CREATE one is chosen by
+ * placement, and the region is attached there.
+ *
+ * Context: process; takes &xmem_device.lock and waits for the appliance.
+ * Return: the region, referenced for the caller, or an ERR_PTR().
+ */
+struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
+					    const struct xmem_attach *a)
+{
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_ATTACH,
+		.uid = xmem_caller_uid(),
+		.gid = xmem_caller_gid(),
+		.size = a->size,
+		.name = a->name,
+	};
+	struct xmem_appliance *appl = NULL;
+	struct xmem_core_region *cr;
+	struct xmem_rdma_conn *conn;
+	struct xmem_wire_region wr;
+	int ret;
+
+	mutex_lock(&dev->lock);
+	cr = xmem_find_region(dev, a);
+	if (cr)
+		goto out;
+
+	ret = xmem_remote_find(a->name, &appl, &conn, &wr);
+	if (!ret && (a->flags & XMEM_ATTACH_EXCL)) {
+		xmem_rdma_put(conn);
+		ret = -EEXIST;
+	}
+	if (ret == -ENOENT && (a->flags & XMEM_ATTACH_CREATE)) {
+		appl = xmem_pool_place(a->size, NULL, &conn);
+		ret = IS_ERR(appl) ? PTR_ERR(appl) : 0;
+		if (ret) {
+			appl = NULL;
+			pr_warn_ratelimited("region %s: no appliance to place %llu bytes on: %d\n",
+					    a->name, a->size, ret);
+		}
+		req.flags |= XMEM_ATTACH_F_CREATE;
+		if (a->flags & XMEM_ATTACH_EXCL)
+			req.flags |= XMEM_ATTACH_F_EXCL;
+		if (a->flags & XMEM_ATTACH_MODE)
+			req.mode = a->mode;
+	}
+	if (!ret) {
+		ret = xmem_rdma_region(conn, &req, &wr);
+		xmem_rdma_put(conn);
+	}
+	if (ret) {
+		cr = ERR_PTR(ret);
+		goto out_put;
+	}
+	if (a->size && wr.size != a->size) {
+		pr_err_ratelimited("region %s: appliance answered size %llu for %llu\n",
+				   a->name, wr.size, a->size);
+		cr = ERR_PTR(-EBADMSG);
+		goto out_put;
+	}
+
+	cr = kzalloc(sizeof(*cr), GFP_KERNEL);
+	if (!cr) {
+		cr = ERR_PTR(-ENOMEM);
+		goto out_put;
+	}
+	ret = ida_alloc_range(&dev->windows, 1, XMEM_MAX_WINDOWS - 1,
+			      GFP_KERNEL);
+	if (ret < 0) {
+		kfree(cr);
+		cr = ERR_PTR(ret);
+		goto out_put;
+	}
+	cr->window = ret;
+	cr->appl = appl;		/* the region's reference now */
+	appl = NULL;
+	cr->region_id = wr.region_id;
+	cr->addr = wr.addr;
+	cr->rkey = wr.rkey;
+	cr->remote_size = wr.size;
+	cr->uid = wr.uid;
+	cr->gid = wr.gid;
+	cr->mode = wr.mode;
+	init_rwsem(&cr->io_lock);
+	xmem_region_init(&cr->r, &dev->cache, a->name, wr.size >> PAGE_SHIFT,
+			 (pgoff_t)cr->window << XMEM_WINDOW_SHIFT);
+	cr->r.free = xmem_region_free;
+	ret = xmem_region_sysfs_add(&cr->r, xmem_core_region_groups);
+	if (ret) {
+		pr_err_ratelimited("region %s: no sysfs directory: %d\n",
+				   a->name, ret);
+		xmem_region_put(&cr->r);	/* frees the window and cr */
+		cr = ERR_PTR(ret);
+		goto out;
+	}
+	list_add_tail(&cr->list, &dev->regions);	/* the list's reference */
+	xmem_node_add(cr);
+	xmem_region_get(&cr->r);			/* the caller's */
+	pr_info("region %s: attached on appliance %s, %llu bytes%s\n",
+		a->name, xmem_appliance_name(cr->appl), wr.size,
+		wr.created ? ", created" : "");
+out_put:
+	xmem_appliance_put(appl);
+out:
+	mutex_unlock(&dev->lock);
+	return cr;
+}
+
+/**
+ * xmem_region_call - one region operation on the appliance holding a region
+ * @cr: the region
+ * @req: the request
+ * @wr: the answer
+ *
+ * Does not wait for a connection: none working now is -ENOTCONN.
+ *
+ * Context: process.
+ * Return: 0 or a negative errno.
+ */
+int xmem_region_call(struct xmem_core_region *cr,
+		     const struct xmem_wire_region_req *req,
+		     struct xmem_wire_region *wr)
+{
+	struct xmem_appliance *a = xmem_region_appl(cr);
+	struct xmem_rdma_conn *conn = xmem_appliance_conn_now(a);
+	int ret = -ENOTCONN;
+
+	if (conn) {
+		ret = xmem_rdma_region(conn, req, wr);
+		xmem_rdma_put(conn);
+	}
+	xmem_appliance_put(a);
+	return ret;
+}
+
+/**
+ * xmem_name_call - one region operation on the pool member holding it
+ * @req: the request; @req->name names the region
+ * @wr: the answer
+ *
+ * Context: process.
+ * Return: 0 or a negative errno, as xmem_remote_find().
+ */
+int xmem_name_call(const struct xmem_wire_region_req *req,
+		   struct xmem_wire_region *wr)
+{
+	struct xmem_rdma_conn *conn;
+	struct xmem_appliance *a;
+	int ret;
+
+	ret = xmem_remote_find(req->name, &a, &conn, wr);
+	if (ret)
+		return ret;
+	ret = xmem_rdma_region(conn, req, wr);
+	xmem_rdma_put(conn);
+	xmem_appliance_put(a);
+	return ret;
+}
+
+/**
+ * xmem_forget_region - forget a region here
+ * @dev: the device
+ * @cr: the region, whose pages were dropped
+ *
+ * Removes its node and drops the list's reference.
+ *
+ * Context: &xmem_device.lock held.
+ */
+void xmem_forget_region(struct xmem_device *dev,
+			struct xmem_core_region *cr)
+{
+	lockdep_assert_held(&dev->lock);
+	xmem_node_del(cr);
+	list_del(&cr->list);
+	xmem_region_put(&cr->r);	/* the list's reference */
+}
+
+/**
+ * xmem_quiesce_region - make a region attached here unused
+ * @cr: the region
+ * @what: the operation, for the log
+ *
+ * Nothing may bind or map it; its cached pages are written back and
+ * dropped.
+ *
+ * Context: &xmem_device.lock held.
+ * Return: 0, -EBUSY when it is open or mapped, -EIO when write-back failed.
+ */
+int xmem_quiesce_region(struct xmem_core_region *cr, const char *what)
+{
+	if (kref_read(&cr->r.ref) > 1) {
+		pr_warn_ratelimited("%s %s: region is open or mapped\n", what,
+				    cr->r.name);
+		return -EBUSY;
+	}
+	if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
+	    xmem_region_drop(&cr->r)) {
+		pr_err_ratelimited("%s %s: write-back failed; nothing changed\n",
+				   what, cr->r.name);
+		return -EIO;
+	}
+	return 0;
+}
