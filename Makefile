@@ -12,7 +12,7 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 K ?= debug
 
-KSRC := Kbuild xmem_core.c xmem_appliance.c xmem_rdma.c xmem_pager.c xmem_pager_sysfs.c \
+KSRC := Kbuild VERSION xmem_core.c xmem_appliance.c xmem_rdma.c xmem_pager.c xmem_pager_sysfs.c \
 	xmem_tlb.c xmem_wire.c xmem_acct.c \
 	$(wildcard *.h) $(wildcard include/*.h include/uapi/*.h) \
 	$(wildcard kunit/*.c kunit/*.h)
