@@ -50,7 +50,8 @@ KSRC := Kbuild VERSION xmem_core.c xmem_appliance.c xmem_rdma.c xmem_pager.c xme
 
 .PHONY: all modules module tools clean check demo bench checkpatch help \
 	install uninstall install-module uninstall-module install-dkms-src \
-	install-client install-xmemd install-utils install-lib deb
+	install-client install-xmemd install-utils install-lib deb \
+	build-xmemd build-utils build-lib
 
 all: modules tools
 
@@ -129,7 +130,16 @@ install-client:
 		$(DESTDIR)$(DOCDIR)/examples/modules-load.d-xmem.conf
 	$(INSTALL) -m 644 udev/60-xmem.rules $(DESTDIR)$(UDEVRULESDIR)/
 
-install-xmemd: tools
+# Only what each part installs is built (the tests and benchmarks are not).
+build-xmemd:
+	$(MAKE) -C tools/xmemd xmemd
+build-utils:
+	$(MAKE) -C tools/xmemctl
+	$(MAKE) -C tools/tests xmem-demo
+build-lib:
+	$(MAKE) -C tools/libxmem lib
+
+install-xmemd: build-xmemd
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/xmem $(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m 755 tools/xmemd/xmemd $(DESTDIR)$(SBINDIR)/
@@ -140,7 +150,7 @@ install-xmemd: tools
 	$(INSTALL) -m 644 Documentation/man/xmemd.8 $(DESTDIR)$(MANDIR)/man8/
 
 # xmemctl, its man page, the demo program and, where it exists, xmem-qemu.
-install-utils: tools
+install-utils: build-utils
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/xmem \
 		$(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m 755 tools/xmemctl/xmemctl $(DESTDIR)$(SBINDIR)/
@@ -150,9 +160,10 @@ install-utils: tools
 		$(INSTALL) -d $(DESTDIR)$(BINDIR) && \
 		$(INSTALL) -m 755 tools/xmem-qemu $(DESTDIR)$(BINDIR)/; fi
 
-# libxmem: libraries, xmem_alloc.h, the uapi header as <xmem/xmem.h>,
-# libxmem.pc.
-install-lib: tools
+# libxmem: libraries (libxmem-preload.so, an LD_PRELOAD module nothing
+# links against, in LIBDIR/xmem/), xmem_alloc.h, the uapi header as
+# <xmem/xmem.h>, libxmem.pc.
+install-lib: build-lib
 	$(MAKE) -C tools/libxmem install PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) \
 		INCLUDEDIR=$(INCLUDEDIR) VERSION=$(VERSION)
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)/xmem
