@@ -323,3 +323,4 @@ module_exit(xmem_exit);
 
 MODULE_DESCRIPTION("xmem: external primary memory over RDMA");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(XMEM_VERSION);

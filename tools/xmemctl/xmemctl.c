@@ -48,7 +48,8 @@ static const char xc_usage_text[] =
 "Administer the xmem client module (external memory over RDMA).\n"
 "\n"
 "Commands:\n"
-"  version [-j]                  module, uapi and wire protocol versions\n"
+"  version [-j]                  xmem release of xmemctl and of the module,\n"
+"                                uapi and wire protocol versions\n"
 "  status [-j]                   state, appliance, local_limit, placement\n"
 "  appliance add ADDR:PORT       connect to an appliance, add it to the pool\n"
 "  appliance remove [-j] ADDR:PORT\n"
@@ -261,14 +262,12 @@ static int xc_nargs(int argc, char **argv, int min, int max)
 
 /* ---- sysfs ------------------------------------------------------------- */
 
-/* Read attribute @attr into @buf without the trailing newline; errno or 0. */
-static int xc_read_attr(const char *attr, char *buf, size_t len)
+/* Read file @path into @buf without the trailing newline; errno or 0. */
+static int xc_read_str(const char *path, char *buf, size_t len)
 {
-	char path[4096];
 	ssize_t n;
 	int fd, err;
 
-	snprintf(path, sizeof(path), "%s/%s", xc_sysfs, attr);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
@@ -281,6 +280,15 @@ static int xc_read_attr(const char *attr, char *buf, size_t len)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	return 0;
+}
+
+/* Read attribute @attr of the xmem device; errno or 0. */
+static int xc_read_attr(const char *attr, char *buf, size_t len)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", xc_sysfs, attr);
+	return xc_read_str(path, buf, len);
 }
 
 static int xc_write_attr(const char *attr, const char *val)
@@ -474,15 +482,21 @@ static int xc_open_dev(int *status)
 static int xc_cmd_version(int argc, char **argv)
 {
 	struct xmem_version v;
+	char modver[XC_VALUE_MAX];
 	bool json = false;
 	int fd, ret, status;
 
 	ret = xc_opts(argc, argv, &json, NULL);
 	if (ret || (ret = xc_nargs(argc, argv, 0, 0)))
 		return ret;
+	if (!json)
+		printf("xmemctl        %s\n", XMEM_VERSION);
 	fd = xc_open_dev(&status);
 	if (fd < 0)
 		return status;
+	/* MODULE_VERSION: the release of the running module. */
+	if (xc_read_str("/sys/module/xmem/version", modver, sizeof(modver)))
+		snprintf(modver, sizeof(modver), "unknown");
 	memset(&v, 0, sizeof(v));
 	ret = ioctl(fd, XMEM_IOC_VERSION, &v);
 	ret = ret ? errno : 0;
@@ -490,11 +504,13 @@ static int xc_cmd_version(int argc, char **argv)
 	if (ret)
 		return xc_err("version", ret);
 	if (json) {
-		printf("{\"xmemctl_uapi\": \"%d.%d\", \"module_uapi\": \"%u.%u\", \"protocol\": \"%u.%u\"}\n",
+		printf("{\"xmemctl\": \"%s\", \"module\": \"%s\", \"xmemctl_uapi\": \"%d.%d\", \"module_uapi\": \"%u.%u\", \"protocol\": \"%u.%u\"}\n",
+		       XMEM_VERSION, modver,
 		       XMEM_UAPI_MAJOR, XMEM_UAPI_MINOR, v.major, v.minor,
 		       v.proto_major, v.proto_minor);
 		return XC_EXIT_OK;
 	}
+	printf("module         %s\n", modver);
 	printf("xmemctl uapi   %d.%d\n", XMEM_UAPI_MAJOR, XMEM_UAPI_MINOR);
 	printf("module uapi    %u.%u\n", v.major, v.minor);
 	printf("wire protocol  %u.%u\n", v.proto_major, v.proto_minor);
