@@ -463,6 +463,7 @@ struct xmem_msg_auth_host_req {
 	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
 	char host[XMEM_HOST_MAX];
 };
+
 /* Flags of struct xmem_msg_pull_req (minor 4; zero before). */
 #define XMEM_PULL_F_FILL	0x1u	/* copy into the existing region */
 #define XMEM_PULL_F_ALL		XMEM_PULL_F_FILL
