@@ -293,7 +293,7 @@ static void small_appliance(char *addr)
 	snprintf(addr, 96, "%.*s:%d", (int)(colon - a), a, SMALL_PORT);
 	snprintf(cmd, sizeof(cmd), SSH_APPLIANCE
 		 "'setsid -f sh -c \"echo \\$\\$ >" SMALL_PIDFILE ";"
-		 " exec /xmem/bin/xmemd -p %d -c " SMALL_CAPACITY "\""
+		 " exec /xmem/bin/xmemd --insecure -p %d -c " SMALL_CAPACITY "\""
 		 " </dev/null >>/var/log/xmemd-snap-small.log 2>&1;"
 		 " for i in $(seq 300); do"
 		 " rdma resource show cm_id 2>/dev/null |"
