@@ -220,7 +220,7 @@ static void xmem_wire_test_pull_req(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.hdr.tag), 77);
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.family), 2);
 	KUNIT_EXPECT_EQ(test, ntohs(req.port), 7471);
-	KUNIT_EXPECT_EQ(test, req.reserved, 0);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.flags), 0);
 	KUNIT_EXPECT_EQ(test, req.reserved2, 0);
 	KUNIT_EXPECT_EQ(test, memcmp(req.addr, v4, 4), 0);
 	KUNIT_EXPECT_EQ(test, memcmp(req.addr + 4, zero, sizeof(zero)), 0);
