@@ -22,6 +22,9 @@
 #    file others can read; a wrong key, an unknown host and a client of
 #    protocol 1.2 (no host name) get EACCES; the attack of 3. between two
 #    hosts; quotas per host and per user (EDQUOT, nothing half-created);
+#    ownership by (host, uid) and grants (protocol minor 5): uid 1000 and
+#    uid 0 of hostA cannot attach, copy or destroy uid 1000-on-hostB's
+#    region until hostB grants it, and not after the revoke;
 #    revoking one host (SIGHUP) refuses it and leaves the other working;
 #    the client module as a host; the audit counters (SIGUSR1).
 # The xmemds started here are stopped at the end.  Output: one TAP stream
@@ -172,6 +175,44 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 	t4 "$(($(create hostA 2000 qb3 1048576) - 122))" \
 		"hostA: a fourth region is over the host's region quota: EDQUOT"
 	t4 "$(create hostB 1000 qc1 33554432)" "hostB has no quota: 32M"
+	# Ownership by (host, uid), grants.
+	op() {	# HOST UID ARGS...: the REGION_REP status of one operation
+		local h=$1 u=$2
+
+		shift 2
+		xmem-wire-attack --probe --host "$h" --secret-file "$tmp/$h.key" \
+			--uid "$u" "$@" appliance 7475 >>"$tmp/4.log" 2>&1
+		echo $?
+	}
+	t4 "$(create hostB 1000 gb1 1048576)" "hostB uid 1000 creates gb1"
+	t4 "$(op hostB 1000 --attach gb1)" "hostB uid 1000 attaches its gb1"
+	t4 "$(($(op hostA 1000 --attach gb1) - 13))" \
+		"uid 1000 on hostA cannot attach uid 1000-on-hostB's gb1: EACCES"
+	t4 "$(($(op hostA 0 --attach gb1) - 13))" \
+		"uid 0 on hostA cannot attach hostB's gb1 either: EACCES"
+	t4 "$(($(op hostA 1000 --copy gb1 gcopy) - 13))" \
+		"a COPY of hostB's gb1 asked by hostA: EACCES"
+	t4 "$(($(op hostA 1000 --info gcopy) - 2))" "nothing is left of the refused copy (INFO: ENOENT)"
+	t4 "$(($(op hostA 1000 --destroy gb1) - 13))" "hostA cannot destroy gb1: EACCES"
+	t4 "$(($(op hostA 1000 --grant gb1 hostA:1000) - 13))" \
+		"hostA cannot grant itself hostB's gb1: EACCES"
+	t4 "$(($(op hostB 2000 --grant gb1 hostA:1000) - 13))" \
+		"uid 2000 of hostB, not the owner, cannot grant gb1: EACCES"
+	t4 "$(op hostB 1000 --grant gb1 hostA:1000)" "hostB uid 1000 grants gb1 to hostA:1000"
+	t4 "$(op hostA 1000 --attach gb1)" "with the grant, uid 1000 on hostA attaches gb1"
+	t4 "$(($(op hostA 1001 --attach gb1) - 13))" \
+		"the grant is for uid 1000 only: uid 1001 on hostA gets EACCES"
+	t4 "$(($(op hostA 1000 --destroy gb1) - 13))" \
+		"a grant does not let hostA destroy gb1: EACCES"
+	t4 "$(op hostB 1000 --revoke gb1 hostA:1000)" "hostB revokes the grant"
+	t4 "$(($(op hostA 1000 --attach gb1) - 13))" "after the revoke hostA gets EACCES again"
+	t4 "$(($(op hostB 1000 --revoke gb1 hostA:1000) - 2))" "revoking it twice: ENOENT"
+	t4 "$(op hostB 0 --grant gb1 hostA)" "uid 0 of hostB grants gb1 to the whole of hostA"
+	t4 "$(op hostA 0 --attach gb1)" "uid 0 of hostA attaches gb1 (mode 0600)"
+	t4 "$(op hostA 1000 --attach gb1)" \
+		"with the host grant, uid 1000 of hostA attaches gb1 by the mode (owner uid)"
+	t4 "$(($(op hostA 2000 --attach gb1) - 13))" \
+		"with the host grant, uid 2000 of hostA is 'other' for mode 0600: EACCES"
 	grep -v '^hostB ' "$tmp/hosts" >"$tmp/hosts.new"
 	ssh -o BatchMode=yes appliance 'cat >/run/xmem-hosts' <"$tmp/hosts.new"
 	ssh -o BatchMode=yes appliance 'kill -HUP $(cat /run/xmemd-7475.pid)'
