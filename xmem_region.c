@@ -6,6 +6,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -97,20 +98,26 @@ u32 xmem_caller_gid(void)
  * xmem_may_attach - may the caller attach a region attached here already
  * @cr: the region
  *
- * The appliance's rule: uid 0, or read and write permission for the
- * caller's class.
+ * The appliance's rule, with the caller's capabilities and groups: a
+ * caller with CAP_DAC_OVERRIDE (root) always may; else it needs read and
+ * write permission in the region's mode for its class: the owner's bits
+ * if its fsuid owns the region, the group's if the region's group is its
+ * fsgid or one of its supplementary groups (in_group_p()), else the
+ * others'.  The appliance, which sees only the fsuid and fsgid, decides
+ * for regions not attached here yet.
  *
+ * Context: process context (capable() may audit).
  * Return: true if it may.
  */
 bool xmem_may_attach(const struct xmem_core_region *cr)
 {
-	u32 uid = xmem_caller_uid(), need;
+	u32 need;
 
-	if (!uid)
+	if (capable(CAP_DAC_OVERRIDE))
 		return true;
-	if (uid == cr->uid)
+	if (xmem_caller_uid() == cr->uid)
 		need = 0600;
-	else if (xmem_caller_gid() == cr->gid)
+	else if (in_group_p(make_kgid(&init_user_ns, cr->gid)))
 		need = 0060;
 	else
 		need = 0006;
@@ -121,13 +128,12 @@ bool xmem_may_attach(const struct xmem_core_region *cr)
  * xmem_may_admin - may the caller resize or destroy a region
  * @cr: the region
  *
- * Return: true for its owner and uid 0.
+ * Context: process context (capable() may audit).
+ * Return: true for its owner (fsuid) and a caller with CAP_FOWNER.
  */
 bool xmem_may_admin(const struct xmem_core_region *cr)
 {
-	u32 uid = xmem_caller_uid();
-
-	return !uid || uid == cr->uid;
+	return xmem_caller_uid() == cr->uid || capable(CAP_FOWNER);
 }
 
 /**
