@@ -161,6 +161,7 @@ struct xmem_device {
 };
 
 extern struct xmem_device xmem_dev;
+extern unsigned int xmem_max_regions;
 extern const struct file_operations xmem_fops;
 extern const struct xmem_pool_ops xmem_pool_ops;
 

@@ -264,10 +264,13 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
  *
  * A region attached here already is checked against @a; otherwise the pool
  * member holding it is found, or with XMEM_ATTACH_CREATE one is chosen by
- * placement, and the region is attached there.
+ * placement, and the region is attached there.  With the max_regions
+ * module parameter set and that many regions attached here, a region not
+ * attached yet is refused before the appliance is asked.
  *
  * Context: process; takes &xmem_device.lock and waits for the appliance.
- * Return: the region, referenced for the caller, or an ERR_PTR().
+ * Return: the region, referenced for the caller, or an ERR_PTR():
+ * -EDQUOT over max_regions, else the appliance's or the transport's error.
  */
 struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 					    const struct xmem_attach *a)
@@ -279,6 +282,7 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 		.size = a->size,
 		.name = a->name,
 	};
+	unsigned int max = READ_ONCE(xmem_max_regions), n = 0;
 	struct xmem_appliance *appl = NULL;
 	struct xmem_core_region *cr;
 	struct xmem_rdma_conn *conn;
@@ -289,6 +293,18 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	cr = xmem_find_region(dev, a);
 	if (cr)
 		goto out;
+
+	/* Before the appliance hears of it: nothing half-created. */
+	if (max) {
+		list_for_each_entry(cr, &dev->regions, list)
+			n++;
+		if (n >= max) {
+			pr_warn_ratelimited("region %s: %u regions attached, the max_regions limit: refused\n",
+					    a->name, n);
+			cr = ERR_PTR(-EDQUOT);
+			goto out;
+		}
+	}
 
 	ret = xmem_remote_find(a->name, &appl, &conn, &wr);
 	if (!ret && (a->flags & XMEM_ATTACH_EXCL)) {
