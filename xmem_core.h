@@ -201,4 +201,7 @@ void xmem_resize_work(struct work_struct *work);
 /* xmem_snap.c */
 long xmem_ioctl_snapshot(void __user *arg);
 
+/* xmem_grant.c */
+long xmem_ioctl_grant(void __user *arg);
+
 #endif /* XMEM_CORE_H */
