@@ -497,7 +497,11 @@ struct xmem_msg_auth_host_req {
  *
  * The appliance that receives it (the target) connects to the source as a
  * client (authenticating with its own shared secret if it has one),
- * attaches the region there as uid 0 without CREATE, creates a local
+ * attaches the region there as uid 0 without CREATE (from minor 5 the
+ * source authorises that as uid 0 of the host the target authenticated
+ * as, which reaches only what that host owns or was granted; a FILL is
+ * refused with EACCES unless the requesting host may attach the region
+ * to fill on the target), creates a local
  * region of the same name, size, owner, group and mode, copies every byte
  * with RDMA READ, detaches at the source and disconnects.  It then
  * attaches the new region to the requesting connection and answers with

@@ -229,8 +229,34 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 		rc=0
 		xmemctl appliance add 10.77.0.1:7475 >>"$tmp/4.log" 2>&1 || rc=$?
 		t4 "$rc" "the client module authenticates as hostA (appliance add)"
-		[ "$rc" != 0 ] ||
+		if [ "$rc" = 0 ]; then
+			# xmemctl region grant/revoke through the module, as
+			# root of hostA: qa1 is hostA's, gb1 hostB's.
+			xc() {	# WANT-ERRNO-TEXT ARGS...: 0 if xmemctl did that
+				local want=$1 out rc
+
+				shift
+				out=$(xmemctl region "$@" 2>&1)
+				rc=$?
+				echo "xmemctl region $*: $out (exit $rc)" >>"$tmp/4.log"
+				if [ -z "$want" ]; then
+					[ "$rc" = 0 ]
+				else
+					[ "$rc" = 1 ] && grep -q "$want" <<<"$out"
+				fi
+				echo $?
+			}
+			t4 "$(xc '' grant qa1 hostB:1000)" \
+				"xmemctl region grant qa1 hostB:1000 (root of hostA, the owner's host)"
+			t4 "$(xc '' revoke qa1 hostB:1000)" "xmemctl region revoke qa1 hostB:1000"
+			t4 "$(xc 'No such file' revoke qa1 hostB:1000)" \
+				"xmemctl region revoke of a grant that is gone: ENOENT"
+			t4 "$(xc 'Permission denied' grant gb1 hostA)" \
+				"xmemctl region grant of hostB's gb1 from hostA: EACCES"
+			t4 "$(($(op hostA 2000 --attach gb1) - 13))" \
+				"the refused grant changed nothing: uid 2000 of hostA still gets EACCES"
 			xmemctl appliance remove 10.77.0.1:7475 >>"$tmp/4.log" 2>&1
+		fi
 		echo hostB >$sysfs/identity
 		cat "$tmp/hostB.key" >$sysfs/secret
 		xmemctl appliance add 10.77.0.1:7475 >"$tmp/4b.log" 2>&1
