@@ -164,6 +164,14 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 			--uid "$2" --create "$3" "$4" appliance 7475 >>"$tmp/4.log" 2>&1
 		echo $?
 	}
+	op() {	# HOST UID ARGS...: the REGION_REP status of one operation
+		local h=$1 u=$2
+
+		shift 2
+		xmem-wire-attack --probe --host "$h" --secret-file "$tmp/$h.key" \
+			--uid "$u" "$@" appliance 7475 >>"$tmp/4.log" 2>&1
+		echo $?
+	}
 	t4 "$(create hostA 1000 qa1 2097152)" "hostA uid 1000: a 2M region within the quotas"
 	t4 "$(($(create hostA 1000 qa2 4194304) - 122))" \
 		"hostA uid 1000: 4M more is over the user's byte quota: EDQUOT"
@@ -174,16 +182,12 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 	t4 "$(create hostA 2000 qb2 1048576)" "hostA uid 2000: a third region"
 	t4 "$(($(create hostA 2000 qb3 1048576) - 122))" \
 		"hostA: a fourth region is over the host's region quota: EDQUOT"
+	t4 "$(($(op hostA 1000 --copy qa1 qcopy) - 122))" \
+		"hostA: a COPY into a new region is over the region quota too: EDQUOT"
+	t4 "$(($(op hostA 1000 --info qcopy) - 2))" \
+		"nothing is left of the refused copy (INFO: ENOENT)"
 	t4 "$(create hostB 1000 qc1 33554432)" "hostB has no quota: 32M"
 	# Ownership by (host, uid), grants.
-	op() {	# HOST UID ARGS...: the REGION_REP status of one operation
-		local h=$1 u=$2
-
-		shift 2
-		xmem-wire-attack --probe --host "$h" --secret-file "$tmp/$h.key" \
-			--uid "$u" "$@" appliance 7475 >>"$tmp/4.log" 2>&1
-		echo $?
-	}
 	t4 "$(create hostB 1000 gb1 1048576)" "hostB uid 1000 creates gb1"
 	t4 "$(op hostB 1000 --attach gb1)" "hostB uid 1000 attaches its gb1"
 	t4 "$(($(op hostA 1000 --attach gb1) - 13))" \
@@ -279,6 +283,8 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 		"the status line counts the quota refusals (${n:-none}, want 2 at least)"
 	t4 "$(wait_log 7475 'status: host hostA: 4194304 bytes in 3 regions; quota 16777216 bytes, 3 regions' >/dev/null; echo $?)" \
 		"the status lists hostA's usage and quota"
+	t4 "$(wait_log 7475 'status: host hostA uid 1000: 2097152 bytes in 1 regions; quota 4194304 bytes, - regions' >/dev/null; echo $?)" \
+		"the status lists the usage and quota of uid 1000 on hostA"
 	note "audit lines of the xmemd with per-host keys:"
 	ssh -o BatchMode=yes appliance "grep -a 'audit' /var/log/xmemd-7475.log | tail -n 12" |
 		sed 's/^/#   /' >>"$tmp/4.tap"

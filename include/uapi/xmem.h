@@ -252,7 +252,8 @@ struct xmem_account {
  * Errors: EINVAL (bad names, the same name twice, flags, mode or
  * reserved field; @dst smaller than @src), ENOENT (no @src; no @dst with
  * INTO), EEXIST (@dst exists, without INTO), EACCES, ENOSPC (no room for
- * @dst on @src's appliance), EBUSY (@dst open or mapped here, or a copy
+ * @dst on @src's appliance), EDQUOT (a new @dst would put this host or
+ * the caller over a quota of the appliance), EBUSY (@dst open or mapped here, or a copy
  * involving either is in flight), EIO (write-back or copy failed),
  * ENOTCONN, ETIMEDOUT, EOPNOTSUPP (an appliance older than protocol 1.4),
  * EINTR (fatal signal).  On failure no @dst is left behind and @src is

@@ -3675,6 +3675,12 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 	why = "capacity exhausted";
 	if (!dst && src->size > xmemd.capacity - xmemd.allocated)
 		goto fail;
+	/* A new target counts against the requesting host and user. */
+	if (!dst) {
+		status = xmemd_quota_check(conn, uid, src->size, 1, &why);
+		if (status)
+			goto fail;
+	}
 
 	why = "out of memory";
 	c = calloc(1, sizeof(*c));
@@ -4513,9 +4519,57 @@ static void xmemd_hosts_reload(void)
 		  xmemd.nhosts, xmemd.hosts_file, dropped);
 }
 
+/* A quota line's limits as text, or "none". */
+static const char *xmemd_quota_str(const struct xmemd_quota *q, char *buf,
+				   size_t len)
+{
+	char b[24] = "-", n[24] = "-";
+
+	if (!q)
+		return "none";
+	if (q->bytes != UINT64_MAX)
+		snprintf(b, sizeof(b), "%" PRIu64, q->bytes);
+	if (q->regions != UINT64_MAX)
+		snprintf(n, sizeof(n), "%" PRIu64, q->regions);
+	snprintf(buf, len, "%s bytes, %s regions", b, n);
+	return buf;
+}
+
+/*
+ * SIGUSR1, after the host lines: one line per user of a host that holds
+ * regions (the first 256 pairs), with its usage and limits.
+ */
+static void xmemd_status_users(void)
+{
+	const struct xmemd_region *seen[256];
+	unsigned int nseen = 0, i, h;
+	uint64_t hb, hn, ub, un;
+	struct xmemd_region *r;
+	char lim[64];
+
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = r->next) {
+			for (i = 0; i < nseen; i++)
+				if (seen[i]->uid == r->uid &&
+				    !strcmp(seen[i]->host, r->host))
+					break;
+			if (i < nseen || nseen == 256)
+				continue;
+			seen[nseen++] = r;
+			xmemd_quota_usage(r->host, r->uid, &hb, &hn, &ub, &un);
+			xmemd_log("status: host %s uid %u: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
+				  r->host[0] ? r->host : "(none)", r->uid, ub,
+				  un, xmemd_quota_str(xmemd_quota_find(r->host,
+								       true,
+								       r->uid),
+						      lim, sizeof(lim)));
+		}
+	}
+}
+
 /*
  * SIGUSR1: one status line with the audit counters, then one per host
- * that holds regions, with its usage and limits.
+ * that holds regions, with its usage and limits, then one per user.
  */
 static void xmemd_status(void)
 {
@@ -4542,14 +4596,12 @@ static void xmemd_status(void)
 			seen[nseen++] = r->host;
 			xmemd_quota_usage(r->host, 0, &hb, &hn, &ub, &un);
 			q = xmemd_quota_find(r->host, false, 0);
-			if (q)
-				snprintf(lim, sizeof(lim), "%" PRIu64 " bytes, %" PRIu64 " regions",
-					 q->bytes, q->regions);
 			xmemd_log("status: host %s: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
 				  r->host[0] ? r->host : "(none)", hb, hn,
-				  q ? lim : "none");
+				  xmemd_quota_str(q, lim, sizeof(lim)));
 		}
 	}
+	xmemd_status_users();
 }
 
 static int xmemd_run(int sigfd)
