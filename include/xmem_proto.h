@@ -592,8 +592,9 @@ struct xmem_msg_pull_req {
  * without CREATE), EEXIST (CREATE|EXCL and @dst exists, or is being
  * created by a pull or copy), EACCES, ENOMEM (capacity or memory
  * exhausted), EDQUOT (a new @dst would put the requesting host or user
- * over a quota, minor 5; ENOMEM for clients before minor 3), EBUSY (too many copies in flight, or @src or @dst is the
- * target of a copy or pull in flight), EIO (the copy failed).  Unknown
+ * over a quota, minor 5; ENOMEM for clients before minor 3), EBUSY
+ * (too many copies in flight, or @src or @dst is the target of a copy or
+ * pull in flight), EIO (the copy failed).  Unknown
  * flags are answered with XMEM_MSG_ERROR_REP (EPROTO), a nonzero
  * @reserved with EBADMSG.
  */
