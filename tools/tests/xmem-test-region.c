@@ -590,9 +590,11 @@ TEST(groups_and_capabilities)
 	at.mode = 0660;
 	fd = open_dev();
 	ASSERT_OK(ioctl(fd, XMEM_IOC_ATTACH, &at));
+	close(fd);
 	/* other: owned by uid 4321 (the fsuid creates), mode 0600. */
 	snprintf(at.name, sizeof(at.name), "%s", other);
 	at.mode = 0600;
+	fd = open_dev();
 	setfsuid(4321);
 	ASSERT_OK(ioctl(fd, XMEM_IOC_ATTACH, &at));
 	setfsuid(0);
