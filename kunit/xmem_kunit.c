@@ -313,12 +313,12 @@ static void xmem_wire_test_grant_req(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.grantee_uid), 1000);
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.uid), 1001);
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.gid), 100);
-	KUNIT_EXPECT_EQ(test, req.reserved, 0);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.reserved), 0);
 	KUNIT_EXPECT_STREQ(test, req.name, "vm1");
 	KUNIT_EXPECT_STREQ(test, req.host, "client2");
 	KUNIT_EXPECT_NULL(test, memchr_inv(req.host + 7, 0,
 					   sizeof(req.host) - 7));
-	KUNIT_EXPECT_EQ(test, sizeof(req), 176);
+	KUNIT_EXPECT_EQ(test, sizeof(req), 168);
 	KUNIT_EXPECT_LE(test, sizeof(req), XMEM_MSG_MAX_SIZE);
 
 	/* Nothing is encoded for a bad name, host, op, flag or grantee. */
