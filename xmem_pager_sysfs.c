@@ -414,43 +414,11 @@ static ssize_t region_portion_size_show(struct kobject *kobj,
 static struct kobj_attribute region_attr_portion_size =
 	__ATTR(portion_size, 0444, region_portion_size_show, NULL);
 
-/*
- * Writing 1 evicts every resident portion of the region (dirty ones are
- * written back first), so that the next access fetches from the appliance
- * what another client may have written there meanwhile: the hand-off of a
- * region between clients (VM migration, Documentation/vm.rst).
- */
-static ssize_t region_drop_cache_store(struct kobject *kobj,
-				       struct kobj_attribute *attr,
-				       const char *buf, size_t len)
-{
-	struct xmem_region *region = xmem_kobj_region(kobj);
-	unsigned int v;
-	int ret;
-
-	if (kstrtouint(buf, 0, &v) || v != 1) {
-		pr_warn_ratelimited("region %s: drop_cache: expected 1\n",
-				    region->name);
-		return -EINVAL;
-	}
-	ret = xmem_region_drop(region);
-	if (ret) {
-		pr_warn_ratelimited("region %s: drop_cache: %d: pages stay cached\n",
-				    region->name, ret);
-		return ret;
-	}
-	return len;
-}
-
-static struct kobj_attribute region_attr_drop_cache =
-	__ATTR(drop_cache, 0200, NULL, region_drop_cache_store);
-
 static struct attribute *xmem_region_attrs[] = {
 	&region_attr_local_limit.attr,
 	&region_attr_resident_bytes.attr,
 	&region_attr_dirty_bytes.attr,
 	&region_attr_portion_size.attr,
-	&region_attr_drop_cache.attr,
 	NULL,
 };
 
