@@ -1410,9 +1410,9 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_region_drop);
  * the call runs was fetched after it started.
  *
  * Context: process context, may sleep; no portion lock held.
- * Return: 0 when nothing of the region was cached clean any more at some
- * point during the call, -EBUSY if dirty pages stay resident (every clean
- * one is dropped all the same), or -EINTR if the task was killed.
+ * Return: 0, -EBUSY if dirty pages stay resident (every clean one is
+ * dropped all the same), or -EINTR if the task was killed (portions not
+ * reached yet stay cached).
  */
 int xmem_region_invalidate(struct xmem_region *region)
 {
