@@ -1395,6 +1395,67 @@ int xmem_region_drop(struct xmem_region *region)
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_drop);
 
 /**
+ * xmem_region_invalidate() - drop the clean cached pages of a region
+ * @region: the region
+ *
+ * The hand-off of a region between two clients (a VM migrating): another
+ * client has written the region back, and what this one cached earlier
+ * may be stale.  Every clean portion is unmapped (its PTEs zapped, so the
+ * next access faults and fetches it again) and freed without a transfer.
+ * A dirty portion is never written back here, since that could overwrite
+ * the other client's newer data, and never discarded: it stays resident
+ * and dirty, and the call fails.  Dirty bits still in PTEs are collected
+ * first.  Portions are taken with the portion lock, so none is in a fault
+ * or a write-back while it is looked at; a page faulted in again while
+ * the call runs was fetched after it started.
+ *
+ * Context: process context, may sleep; no portion lock held.
+ * Return: 0, -EBUSY if dirty pages stay resident (every clean one is
+ * dropped all the same), or -EINTR if the task was killed (portions not
+ * reached yet stay cached).
+ */
+int xmem_region_invalidate(struct xmem_region *region)
+{
+	struct xmem_cache *cache = region->cache;
+	struct xmem_portion *v[XMEM_BATCH];
+	unsigned int i, kept;
+	pgoff_t next = 0;
+	int ret = 0, n;
+
+	while (next != ULONG_MAX) {
+		n = xmem_region_lock_batch(region, &next, ULONG_MAX - 1,
+					   XA_PRESENT, v);
+		if (n < 0)
+			return n;
+		if (!n)
+			continue;
+		spin_lock(&cache->lock);
+		for (i = 0; i < n; i++)
+			list_del_init(&v[i]->lru);
+		spin_unlock(&cache->lock);
+		sort(v, n, sizeof(*v), xmem_portion_cmp, NULL);
+		xmem_pager_clean_ptes(cache, v, n, true);
+		for (i = 0, kept = 0; i < n; i++) {
+			struct xmem_portion *p = v[i];
+
+			if (!test_bit(XMEM_PORTION_DIRTY, &p->flags)) {
+				v[kept++] = p;
+				continue;
+			}
+			xmem_lru_add(cache, p);
+			xmem_portion_unlock(p);
+			xmem_portion_put(p);
+			ret = -EBUSY;
+		}
+		/* Clean and locked: evicted without a transfer. */
+		if (kept)
+			xmem_cache_evict(cache, v, kept, ULONG_MAX);
+	}
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_region_invalidate);
+
+/**
  * xmem_region_resize() - change the size of a region in the cache
  * @region: the region
  * @nr_pages: its new size in pages, at least 1

@@ -414,7 +414,35 @@ static ssize_t region_portion_size_show(struct kobject *kobj,
 static struct kobj_attribute region_attr_portion_size =
 	__ATTR(portion_size, 0444, region_portion_size_show, NULL);
 
+/*
+ * The hand-off of a region at a VM's switch-over: the client taking the
+ * region over drops what it cached before the other one wrote it back.
+ */
+static ssize_t region_drop_cache_store(struct kobject *kobj,
+				       struct kobj_attribute *attr,
+				       const char *buf, size_t len)
+{
+	struct xmem_region *region = xmem_kobj_region(kobj);
+	unsigned int val;
+	int ret;
+
+	if (kstrtouint(buf, 10, &val) || val != 1) {
+		pr_warn_ratelimited("region %s: drop_cache: expected 1\n",
+				    region->name);
+		return -EINVAL;
+	}
+	ret = xmem_region_invalidate(region);
+	if (ret == -EBUSY)
+		pr_warn_ratelimited("region %s: drop_cache: dirty pages written on this host stay cached, neither dropped nor written back\n",
+				    region->name);
+	return ret ? ret : len;
+}
+
+static struct kobj_attribute region_attr_drop_cache =
+	__ATTR(drop_cache, 0200, NULL, region_drop_cache_store);
+
 static struct attribute *xmem_region_attrs[] = {
+	&region_attr_drop_cache.attr,
 	&region_attr_local_limit.attr,
 	&region_attr_resident_bytes.attr,
 	&region_attr_dirty_bytes.attr,

@@ -798,6 +798,57 @@ static void xmem_pager_test_drop(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 0);
 }
 
+/*
+ * The hand-off at a VM's switch-over: this client cached page 3, another
+ * one wrote it and synced; after the invalidation page 3 is fetched again
+ * and shows the other client's data.  Nothing is written back.
+ */
+static void xmem_pager_test_invalidate(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+
+	p = xmem_pager_get(&f->region, 3);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	memset(f->mem + 3 * PAGE_SIZE, 'N', PAGE_SIZE);
+
+	KUNIT_EXPECT_EQ(test, xmem_region_invalidate(&f->region), 0);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
+	KUNIT_EXPECT_EQ(test, f->writes, 0);
+	p = xmem_pager_get(&f->region, 3);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	KUNIT_EXPECT_EQ(test, xmem_page_byte(p, 0), 'N');
+	KUNIT_EXPECT_EQ(test, xmem_page_byte(p, PAGE_SIZE - 1), 'N');
+	xmem_pager_unlock(p);
+}
+
+/*
+ * A page written on this client is neither written back (it could
+ * overwrite the other client's newer data) nor lost: the call fails, the
+ * clean pages are dropped all the same.
+ */
+static void xmem_pager_test_invalidate_dirty(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+
+	p = xmem_pager_get(&f->region, 5);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	xmem_write_page(test, f, 4, 'W');
+
+	KUNIT_EXPECT_EQ(test, xmem_region_invalidate(&f->region), -EBUSY);
+	KUNIT_EXPECT_EQ(test, f->writes, 0);
+	KUNIT_EXPECT_EQ(test, f->mem[4 * PAGE_SIZE], 'a' + 4);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
+	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 5));
+	p = xa_load(&f->region.portions, 4);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_TRUE(test, test_bit(XMEM_PORTION_DIRTY, &p->flags));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 1);
+}
+
 /* A second region of the fake's memory with 4-page portions, 14 pages. */
 static void xmem_fake_free2(struct xmem_region *region)
 {
@@ -1216,6 +1267,8 @@ static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_read_error),
 	KUNIT_CASE(xmem_pager_test_limit_lowered),
 	KUNIT_CASE(xmem_pager_test_drop),
+	KUNIT_CASE(xmem_pager_test_invalidate),
+	KUNIT_CASE(xmem_pager_test_invalidate_dirty),
 	KUNIT_CASE(xmem_pager_test_portions),
 	KUNIT_CASE(xmem_pager_test_ra_window),
 	KUNIT_CASE(xmem_pager_test_readahead),
