@@ -7,10 +7,6 @@
 # verifying a pattern over most of its RAM) runs in QEMU on client1 with
 # all its RAM on region vm1, 8x client1's local limit.  TAP on stdout:
 #
-#	handoff    regions/NAME/drop_cache, no VM: client2 caches a page,
-#	           client1 writes and syncs it, client2 still reads the old
-#	           data, drops its cache and reads the new; a page written on
-#	           client2 makes drop_cache fail with EBUSY and stays unwritten
 #	run        the guest boots, a workload round passes, the region's
 #	           counters show dirty evictions and write-backs
 #	migrate    zero-copy migration client1 -> client2 -> client1, twice,
@@ -36,7 +32,7 @@ limit=${XMEM_VM_LIMIT:-16M}
 ram=${XMEM_VM_RAM:-128M}
 sys=/sys/class/misc/xmem
 rundir=/run/xmem-qemu
-names=(handoff run migrate hotplug badinput)
+names=(run migrate hotplug badinput)
 (($#)) && names=("$@")
 
 num=0
@@ -96,49 +92,6 @@ mismatches() {	# mismatches HOST: verification errors on the console there
 l2_args=(-machine pc -accel tcg -smp 1 -nodefaults
 	-kernel "$l2/vmlinux" -initrd "$l2/initrd.img"
 	-append "console=ttyS0 memhp_default_state=online_movable tsc=reliable no_timer_check mitigations=off l2w.mib=20")
-
-# page HOST MODE [TEXT]: read 4 bytes of page 0 of region ho there
-# (MODE r), or write TEXT there (w) or write and fsync it (s).
-page() {
-	on "$1" "python3 -c '
-import mmap, os, sys
-fd = os.open(\"/dev/xmem.d/ho\", os.O_RDWR)
-m = mmap.mmap(fd, 4096)
-if \"$2\" == \"r\":
-    sys.stdout.write(m[0:4].decode(\"latin-1\"))
-else:
-    m[0:4] = b\"${3:-}\"
-    if \"$2\" == \"s\":
-        os.fsync(fd)
-'"
-}
-
-t_handoff() {
-	local got out
-
-	xmemctl region create ho 1M >/dev/null &&
-		on client2 "xmemctl region attach ho >/dev/null"
-	ok $? "handoff: region ho on client1 and client2" || return
-	page client1 s OLD1 && [[ $(page client2 r) == OLD1 ]]
-	ok $? "handoff: client2 caches page 0 (OLD1)"
-	page client1 s NEW1
-	got=$(page client2 r)
-	[[ $got == OLD1 ]]
-	ok $? "handoff: without drop_cache client2 reads its stale copy: $got"
-	on client2 "echo 1 > $sys/regions/ho/drop_cache" &&
-		got=$(page client2 r) && [[ $got == NEW1 ]]
-	ok $? "handoff: after drop_cache client2 reads client1's data: $got"
-	page client2 w DST2
-	out=$(on client2 "echo 1 > $sys/regions/ho/drop_cache" 2>&1)
-	[[ $? != 0 && $out == *busy* ]]
-	ok $? "handoff: a page written on client2 refuses drop_cache: $out"
-	echo 1 > $sys/regions/ho/drop_cache && got=$(page client1 r) &&
-		[[ $got == NEW1 ]]
-	ok $? "handoff: ... and was not written back: client1 reads $got"
-	on client2 "xmemctl region detach ho >/dev/null"
-	xmemctl region destroy ho >/dev/null
-	ok $? "handoff: region ho destroyed"
-}
 
 t_run() {
 	local line round
