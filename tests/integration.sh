@@ -32,7 +32,7 @@ timeout_s=
 # whatever happens): they go just before it.  fuzz (xmem-test-fuzz: random
 # and mutated ioctls, sysfs writes and wire messages) needs them all working.
 names=(badinput fork pattern clean msync region node pool ctl snap race mixed limit
-	pager fuzz restart wbfail reload)
+	pager fuzz stall restart wbfail reload)
 
 while (($#)); do
 	case $1 in
