@@ -553,7 +553,12 @@ static int xmem_mmap(struct file *file, struct vm_area_struct *vma)
 		pr_warn_ratelimited("mmap: file not bound to a region\n");
 		return -ENXIO;
 	}
-	if (!(vma->vm_flags & VM_SHARED)) {
+	/*
+	 * MAP_SHARED of a file opened read-only has VM_MAYSHARE but not
+	 * VM_SHARED (nor VM_MAYWRITE, so it can never become writable);
+	 * private (copy-on-write) mappings of PFNs are refused.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE)) {
 		pr_warn_ratelimited("region %s: mmap must be MAP_SHARED\n",
 				    cr->r.name);
 		goto err_put;

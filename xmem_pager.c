@@ -1901,6 +1901,9 @@ static vm_fault_t xmem_vm_insert(struct vm_fault *vmf, struct xmem_portion *p,
 
 	if (i >= p->nr_pages)
 		return VM_FAULT_SIGBUS;
+	/* A mapping that cannot be written never dirties a portion. */
+	if (write && WARN_ON_ONCE(!(vma->vm_flags & VM_WRITE)))
+		return VM_FAULT_SIGBUS;
 	if (write) {
 		xmem_portion_set_dirty(p->region->cache, p);
 		prot = vm_get_page_prot(vma->vm_flags);

@@ -35,6 +35,14 @@
 #define XMEM_RDMA_MAX_RW	64
 #define XMEM_RDMA_CM_TIMEOUT_MS	5000
 #define XMEM_RDMA_CALL_TIMEOUT	(10 * HZ)
+/* How long a failed or killed call still waits for its SEND's completion. */
+#define XMEM_RDMA_SEND_GRACE	HZ
+/*
+ * Bound of a transfer batch, for an HCA that does not honour the retry
+ * count (which ends a transfer to a silent peer within seconds); well
+ * above what a loaded soft-RoCE link takes.
+ */
+#define XMEM_RDMA_RW_TIMEOUT	(60 * HZ)
 
 #define xmem_rdma_err(conn, fmt, ...)					\
 	pr_err_ratelimited("appliance %pISpc: " fmt, &(conn)->dst, ##__VA_ARGS__)
@@ -466,13 +474,15 @@ static int xmem_rdma_route_resolved(struct xmem_rdma_conn *conn)
 	param.responder_resources = min_t(int, attrs->max_qp_rd_atom, 255);
 	param.initiator_depth = min_t(int, attrs->max_qp_init_rd_atom, 255);
 	/*
-	 * A finite transport retry count, so that a transfer to an appliance
-	 * that stopped answering fails (and write-back reports -EIO) instead
-	 * of waiting for ever: soft-RoCE takes 7 to mean "retry for ever".
-	 * Receives are credit-controlled, so RNR retries may stay unbounded.
+	 * Finite transport and RNR retry counts (7 means "retry for ever"
+	 * for both), so that a transfer or a SEND to an appliance that
+	 * stopped answering, or stopped posting receives, fails instead of
+	 * waiting for ever.  The resulting completion (retry or RNR retry
+	 * exceeded) fails the connection like any other error, and the
+	 * owner reconnects.
 	 */
 	param.retry_count = 6;
-	param.rnr_retry_count = 7;
+	param.rnr_retry_count = 6;
 	return rdma_connect_locked(conn->cm_id, &param);
 }
 
@@ -606,6 +616,25 @@ void xmem_rdma_put(struct xmem_rdma_conn *conn)
 bool xmem_rdma_connected(struct xmem_rdma_conn *conn)
 {
 	return xmem_rdma_usable(conn);
+}
+
+/*
+ * Fail the connection and move the QP to the error state: the HCA then
+ * flushes every posted work request at once, so that a caller that gives
+ * up waiting may still wait for its completions (bounded, local) before
+ * its buffer or request is used again, as nvme-rdma stops a queue before
+ * it reuses its requests.
+ */
+static void xmem_rdma_abort(struct xmem_rdma_conn *conn)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+	int ret;
+
+	xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
+	ret = ib_modify_qp(conn->qp, &attr, IB_QP_STATE);
+	if (ret)
+		xmem_rdma_err(conn, "cannot move the QP to the error state: %d\n",
+			      ret);
 }
 
 /* Stop all work: disconnect and wait until every work request is done. */
@@ -755,6 +784,7 @@ static int xmem_rdma_call_timeout(struct xmem_rdma_conn *conn,
 		.send_flags = IB_SEND_SIGNALED,
 	};
 	unsigned long flags;
+	long left;
 	int ret;
 
 	lockdep_assert_held(&conn->call_lock);
@@ -778,18 +808,40 @@ static int xmem_rdma_call_timeout(struct xmem_rdma_conn *conn,
 	}
 
 	/*
-	 * The send buffer must not be reused before its completion, so wait
-	 * for it even when the reply does not come; a flushed send completes
-	 * once the connection is quiesced.
+	 * A killed caller returns at once; a late reply is then dropped by
+	 * the receive handler (its tag is no longer wanted).
 	 */
-	if (!wait_for_completion_timeout(&conn->rep_done, timeout)) {
+	left = wait_for_completion_killable_timeout(&conn->rep_done, timeout);
+	if (!left) {
 		xmem_rdma_err(conn, "no reply from the appliance\n");
 		xmem_rdma_set_state(conn, XMEM_RDMA_FAILED);
 		ret = -ETIMEDOUT;
+	} else if (left < 0) {
+		ret = -EINTR;
 	} else if (!xmem_rdma_usable(conn)) {
 		ret = -ENOTCONN;
 	}
-	wait_for_completion(&conn->send_done);
+	/*
+	 * The send buffer is the HCA's until its completion, which normally
+	 * came before the reply, or comes within the retry counts.  A caller
+	 * that cannot wait for it (killed, or still without it after
+	 * XMEM_RDMA_SEND_GRACE once the call failed) fails the connection, so
+	 * that the send is flushed and the buffer is free before call_lock
+	 * is released.
+	 */
+	if (!completion_done(&conn->send_done)) {
+		if (ret)
+			left = wait_for_completion_timeout(&conn->send_done,
+							   XMEM_RDMA_SEND_GRACE);
+		else
+			left = wait_for_completion_killable_timeout(&conn->send_done,
+								    timeout);
+		if (left <= 0) {
+			xmem_rdma_abort(conn);
+			wait_for_completion(&conn->send_done);
+			ret = ret ?: left < 0 ? -EINTR : -ETIMEDOUT;
+		}
+	}
 out:
 	spin_lock_irqsave(&conn->rep_lock, flags);
 	conn->rep_wanted = false;
@@ -889,10 +941,11 @@ out:
  * @r: the operation and its arguments
  * @out: out, the region as the appliance answers
  *
- * Context: process context, may sleep up to the call timeout.
+ * Context: process context; sleeps, killable, up to the call timeout.
  * Return: 0; the appliance's answer (-ENOENT, -EEXIST, -EINVAL, -EACCES,
  * -EBUSY, -ENOMEM, -EOPNOTSUPP from an appliance older than protocol
- * 1.1); -EBADMSG for a malformed reply; -ENOTCONN or -ETIMEDOUT.
+ * 1.1); -EBADMSG for a malformed reply; -ENOTCONN, -ETIMEDOUT, or -EINTR
+ * for a killed caller.
  */
 int xmem_rdma_region(struct xmem_rdma_conn *conn,
 		     const struct xmem_wire_region_req *r,
@@ -929,12 +982,12 @@ out:
  * no byte goes through this client.  Other control calls on @conn wait
  * until it is done.
  *
- * Context: process context, may sleep up to XMEM_PULL_TIMEOUT_SEC plus
- * the call timeout.
+ * Context: process context; sleeps, killable, up to
+ * XMEM_PULL_TIMEOUT_SEC plus the call timeout.
  * Return: 0; the target's answer (see struct xmem_msg_pull_req), e.g.
  * -EEXIST, -ENOENT, -ENOMEM, -EACCES, -ECONNREFUSED, -EIO;
  * -EOPNOTSUPP from an appliance older than protocol 1.2; -EINVAL for a
- * bad @src or @name; -EBADMSG, -ENOTCONN or -ETIMEDOUT.
+ * bad @src or @name; -EBADMSG, -ENOTCONN, -ETIMEDOUT or -EINTR.
  */
 int xmem_rdma_pull(struct xmem_rdma_conn *conn,
 		   const struct sockaddr_storage *src, const char *name,
@@ -977,12 +1030,12 @@ out:
  * through this client.  Other control calls on @conn wait until it is
  * done.
  *
- * Context: process context, may sleep up to XMEM_PULL_TIMEOUT_SEC plus
- * the call timeout.
+ * Context: process context; sleeps, killable, up to
+ * XMEM_PULL_TIMEOUT_SEC plus the call timeout.
  * Return: 0; the appliance's answer (see struct xmem_msg_copy_req), e.g.
  * -ENOENT, -EEXIST, -EINVAL, -EACCES, -ENOMEM, -EBUSY, -EIO;
  * -EOPNOTSUPP from an appliance older than protocol 1.4; -EINVAL for bad
- * arguments; -EBADMSG, -ENOTCONN or -ETIMEDOUT.
+ * arguments; -EBADMSG, -ENOTCONN, -ETIMEDOUT or -EINTR.
  */
 int xmem_rdma_copy(struct xmem_rdma_conn *conn, const char *src,
 		   const char *dst, u32 flags, u32 mode, u32 uid, u32 gid,
@@ -1058,8 +1111,8 @@ out:
  * @conn: the connection
  * @out: out, the totals
  *
- * Context: process context, may sleep up to the call timeout.
- * Return: 0, -EBADMSG, -ENOTCONN or -ETIMEDOUT.
+ * Context: process context; sleeps, killable, up to the call timeout.
+ * Return: 0, -EBADMSG, -ENOTCONN, -ETIMEDOUT, or -EINTR for a killed caller.
  */
 int xmem_rdma_stat(struct xmem_rdma_conn *conn, struct xmem_wire_stat *out)
 {
@@ -1173,8 +1226,20 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
 			break;
 		}
 	}
-	if (!atomic_dec_and_test(&batch.pending))
+	/*
+	 * Bounded by the transport retry count; the timeout covers an HCA
+	 * that does not honour it.  The wait is not killable: the requests
+	 * and @batch belong to the HCA until they complete, and only failing
+	 * the connection (for every user) could hand them back early.
+	 */
+	if (!atomic_dec_and_test(&batch.pending) &&
+	    !wait_for_completion_timeout(&batch.done, XMEM_RDMA_RW_TIMEOUT)) {
+		xmem_rdma_err(conn, "transfers not completed in %u s\n",
+			      XMEM_RDMA_RW_TIMEOUT / HZ);
+		xmem_rdma_abort(conn);
 		wait_for_completion(&batch.done);
+		batch.error = batch.error ?: -EIO;
+	}
 
 	list_for_each_entry(req, &reqs, node) {
 		if (req->posted)

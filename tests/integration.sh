@@ -27,12 +27,13 @@ set -euo pipefail
 bin=${XMEM_BIN:-/xmem/bin}
 timeout_s=
 # The order matters: reload unloads the module and resets its counters;
-# restart kills and restarts xmemd, and wbfail cuts the appliance off for a
+# stall stops xmemd (SIGSTOP) for a while and continues it whatever
+# happens, waiting for the reconnection; restart kills and restarts xmemd, and wbfail cuts the appliance off for a
 # while (it waits for the reconnection and removes its iptables rule
 # whatever happens): they go just before it.  fuzz (xmem-test-fuzz: random
 # and mutated ioctls, sysfs writes and wire messages) needs them all working.
 names=(badinput fork pattern clean msync handoff region node pool ctl snap race mixed limit
-	pager fuzz restart wbfail reload)
+	pager fuzz stall restart wbfail reload)
 
 while (($#)); do
 	case $1 in

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,6 +185,70 @@ TEST_TIMEOUT(mode_checked_and_gone_after_detach, 300)
 	ASSERT_ZERO_ERR(detach(name));
 	if (node_exists(path, 0))
 		FAIL("%s still exists after DETACH", path);
+}
+
+/*
+ * MAP_SHARED of a node opened O_RDONLY maps the region read-only (the
+ * mapping has VM_MAYSHARE without VM_SHARED); it can never be made
+ * writable, a store through it kills the writer and dirties nothing, and
+ * a private mapping is still refused.
+ */
+TEST_TIMEOUT(read_only_shared_mapping, 300)
+{
+	const uint64_t size = 1 * MiB;
+	uint64_t seed = xnow() * 1000 + 33;
+	char name[XMEM_REGION_NAME_MAX], path[128];
+	struct xmem_region_info info;
+	int fd, rfd, status;
+	char *p, *r;
+	pid_t pid;
+
+	xr_require_connected();
+	xr_name(name, "noderd");
+	fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, size);
+	xpat_fill(p, size, 0, seed);
+	ASSERT_OK(msync(p, size, MS_SYNC));
+	node_path(path, sizeof(path), name);
+	if (!node_exists(path, 1))
+		FAIL("%s does not exist after ATTACH", path);
+
+	rfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		FAIL("open %s: %s", path, xt_errname(errno));
+	ASSERT_ERRNO(mmap(NULL, size, PROT_READ, MAP_PRIVATE, rfd, 0) ==
+		     MAP_FAILED ? -1 : 0, EINVAL);
+	ASSERT_ERRNO(mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  rfd, 0) == MAP_FAILED ? -1 : 0, EACCES);
+	r = mmap(NULL, size, PROT_READ, MAP_SHARED, rfd, 0);
+	if (r == MAP_FAILED)
+		FAIL("MAP_SHARED of an O_RDONLY node: %s", xt_errname(errno));
+	ASSERT_PATTERN(r, size, 0, seed);
+	ASSERT_ERRNO(mprotect(r, size, PROT_READ | PROT_WRITE), EACCES);
+
+	/* Fetched again from the appliance, then a store is refused. */
+	ASSERT_OK(munmap(p, size));
+	xr_drop_cache(fd);
+	ASSERT_PATTERN(r, size, 0, seed);
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		r[4096] = 1;
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+		FAIL("a store through a read-only mapping: status %#x",
+		     status);
+	memset(&info, 0, sizeof(info));
+	ASSERT_OK(ioctl(rfd, XMEM_IOC_INFO, &info));
+	ASSERT_EQ(info.dirty_bytes, 0);
+	ASSERT_PATTERN(r, size, 0, seed);
+	ASSERT_OK(munmap(r, size));
+	ASSERT_OK(close(rfd));
+	ASSERT_OK(close(fd));
 }
 
 int main(int argc, char **argv)
