@@ -11,8 +11,8 @@
 #                             installs xmem-dkms, xmem-utils, libxmem1 and
 #                             libxmem-dev (DKMS builds the module against
 #                             the installed headers of the running kernel)
-#                             and names the appliance in
-#                             /etc/modprobe.d/xmem.conf, as admin.rst says
+#                             and both set up the host's key and the
+#                             connection at boot as admin.rst says
 #   package.sh check          on client1, after systemd booted: the module
 #                             DKMS built was loaded by xmem-client.service
 #                             and is connected to xmemd, which runs as the
@@ -21,7 +21,8 @@
 #                             apt-get remove --purge on both guests leaves
 #                             nothing behind (dpkg -L, lsmod, DKMS tree)
 #
-# Prints TAP.  The release is in /xmem/.vm/put/VERSION (--put VERSION).
+# Prints TAP.  The release is in /xmem/.vm/put/VERSION (--put VERSION),
+# the key of client1 in /xmem/.vm/put/key (--put).
 
 set -uo pipefail
 
@@ -50,14 +51,31 @@ preboot() {
 		done
 		;;
 	esac
-	for p in "${debs[@]}"; do
+	for p in "${debs[@]}" "$PUT/key"; do
 		[ -f "$p" ] || { echo "package.sh: no $p"; return 1; }
 	done
 	apt_install "${debs[@]}" || return 1
+	# What the administrator does after installing, as admin.rst says
+	# (systemd starts the services in the boot that follows; on a running
+	# system it is "systemctl restart xmemd", "systemctl start
+	# xmem-client").  The key is the one a user makes with
+	# "head -c 32 /dev/urandom | base64", the same on both sides.
 	case $host in
+	appliance)
+		echo "client1 $(cat "$PUT/key")" >>/etc/xmem/hosts &&
+		chmod 600 /etc/xmem/hosts &&
+		sed -i 's|^#hosts /etc/xmem/hosts|hosts /etc/xmem/hosts|' \
+			/etc/xmem/xmemd.conf &&
+		grep -qx 'hosts /etc/xmem/hosts' /etc/xmem/xmemd.conf
+		;;
 	client*)
-		# What the administrator does after installing.
-		echo "options xmem appliance=$APPLIANCE" >>/etc/modprobe.d/xmem.conf
+		install -d /etc/xmem /etc/systemd/system/xmem-client.service.d &&
+		install -m 600 "$PUT/key" /etc/xmem/key &&
+		cat >/etc/systemd/system/xmem-client.service.d/override.conf <<-EOF
+		[Service]
+		ExecStartPost=/usr/sbin/xmemctl secret /etc/xmem/key
+		ExecStartPost=/usr/sbin/xmemctl appliance add $APPLIANCE
+		EOF
 		;;
 	esac
 }
@@ -124,9 +142,12 @@ check_client_installed() {
 		bash -c 'systemctl is-enabled xmem-client && systemctl is-active xmem-client'
 	t "the loaded module is $VERSION (MODULE_VERSION)" \
 		grep -qx "$VERSION" /sys/module/xmem/version
-	t "appliance $APPLIANCE from /etc/modprobe.d/xmem.conf" \
-		grep -q "$APPLIANCE" /sys/module/xmem/parameters/appliance
-	t "xmem connected at boot" grep -qx connected /sys/class/misc/xmem/state
+	t "xmem connected at boot to $APPLIANCE (the unit's drop-in)" \
+		bash -c "grep -qx connected /sys/class/misc/xmem/state &&
+			/usr/sbin/xmemctl appliance list | tee /dev/stderr |
+			grep -q '^$APPLIANCE *connected'"
+	t "xmemd authenticated client1 with its key from /etc/xmem/hosts" \
+		on_appliance "journalctl -u xmemd | grep -q 'authenticated as host client1'"
 	t "/usr/sbin/xmemctl version says $VERSION for itself and the module" \
 		bash -c "/usr/sbin/xmemctl version | tee /dev/stderr | grep -c '^\(xmemctl\|module\) *$VERSION\$' | grep -qx 2"
 	t "xmemd.service is active on the appliance" \
@@ -191,6 +212,8 @@ check_removed() {
 	t "the DKMS tree has no xmem" \
 		bash -c "! ls -d /var/lib/dkms/xmem /usr/src/xmem-* /lib/modules/*/updates/dkms/xmem.ko* 2>/dev/null | grep ."
 	t "modprobe no longer finds xmem" bash -c '! modinfo -n xmem'
+	t "no file of xmem left under /etc, /usr, /lib/modules, /var/lib/dkms" \
+		bash -c '! find /etc /usr /lib/modules /var/lib/dkms -name "*xmem*" 2>/dev/null | sed "s/^/# left behind: /" | grep .'
 
 	on_appliance "dpkg -L xmemd | while read -r f; do [ -d \"\$f\" ] || echo \"\$f\"; done" >"$alist"
 	echo "# $(wc -l <"$alist") files of xmemd"
@@ -200,6 +223,9 @@ check_removed() {
 		on_appliance '! pgrep -x xmemd && ! systemctl cat xmemd >/dev/null 2>&1'
 	t "none of its files is left" \
 		on_appliance "for f in \$(cat); do [ ! -e \"\$f\" ] || { echo \"# left behind: \$f\"; exit 1; }; done; [ ! -e /etc/xmem ]" <"$alist"
+	t "no file of xmem left under /etc, /usr, /lib/systemd on the appliance" \
+		on_appliance '! find /etc /usr /lib/systemd -name "*xmem*" 2>/dev/null | sed "s/^/# left behind: /" | grep .'
+
 }
 
 case ${1:-} in
@@ -216,10 +242,10 @@ check) ;;
 esac
 
 VERSION=$(cat "$PUT/VERSION") || exit 1
-echo "1..23"
+echo "1..26"
 check_client_installed
 check_demo
 check_lib
 check_removed
 echo "# $n tests, $failed failed"
-[ "$failed" = 0 ] && [ "$n" = 23 ]
+[ "$failed" = 0 ] && [ "$n" = 26 ]
