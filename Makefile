@@ -160,7 +160,9 @@ install-utils: build-utils
 	$(INSTALL) -m 644 Documentation/man/xmemctl.8 $(DESTDIR)$(MANDIR)/man8/
 	if [ -f tools/xmem-qemu ]; then \
 		$(INSTALL) -d $(DESTDIR)$(BINDIR) && \
-		$(INSTALL) -m 755 tools/xmem-qemu $(DESTDIR)$(BINDIR)/; fi
+		$(INSTALL) -m 755 tools/xmem-qemu $(DESTDIR)$(BINDIR)/ && \
+		$(INSTALL) -m 644 Documentation/man/xmem-qemu.8 \
+			$(DESTDIR)$(MANDIR)/man8/; fi
 
 # libxmem: libraries (libxmem-preload.so, an LD_PRELOAD module nothing
 # links against, in LIBDIR/xmem/), xmem_alloc.h, the uapi header as
@@ -180,6 +182,7 @@ uninstall: uninstall-module
 		$(DESTDIR)$(SBINDIR)/xmemd $(DESTDIR)$(SBINDIR)/xmemctl \
 		$(DESTDIR)$(BINDIR)/xmem-qemu \
 		$(DESTDIR)$(MANDIR)/man8/xmemd.8 $(DESTDIR)$(MANDIR)/man8/xmemctl.8 \
+		$(DESTDIR)$(MANDIR)/man8/xmem-qemu.8 \
 		$(DESTDIR)$(INCLUDEDIR)/xmem/xmem.h
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/xmem $(DESTDIR)$(DOCDIR)
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/xmem $(DESTDIR)$(INCLUDEDIR)/xmem
