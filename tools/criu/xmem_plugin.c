@@ -126,7 +126,8 @@ static int xp_fd_region(int fd, const struct stat *st,
 /*
  * xp_base - the region's window in the module's address space
  * @fd: a file bound to the region
- * @base: out, the page offset /proc/PID/maps shows for region offset 0
+ * @base: out, the file offset (bytes) /proc/PID/maps shows for region
+ *	offset 0
  *
  * The module moves a mapping's page offset into the region's window
  * (xmem_core.h), so the offsets CRIU records are window offsets, and the
@@ -156,7 +157,7 @@ static int xp_base(int fd, unsigned long long *base)
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "%lx-%lx %*s %llx", &lo, &hi, &off) == 3 &&
 		    lo == (unsigned long)p) {
-			*base = off / page;
+			*base = off;
 			ret = 0;
 			break;
 		}
@@ -179,13 +180,21 @@ static int xp_region_image(const char *name, int flags)
 	return openat(criu_get_image_dir(), img, flags, 0600);
 }
 
-static int xp_save_base(int fd, const char *name)
+/* Forward: a new file of /dev/xmem bound to region @name. */
+static int xp_attach(const char *name);
+
+static int xp_save_base(const char *name)
 {
 	unsigned long long base = 0;
-	int ret, img;
+	int ret, img, fd;
 	FILE *f;
 
+	/* A file of our own, read-write: CRIU's may be read-only. */
+	fd = xp_attach(name);
+	if (fd < 0)
+		return fd;
 	ret = xp_base(fd, &base);
+	close(fd);
 	if (ret) {
 		pr_err("region %s: cannot find its window: %s\n", name,
 		       strerror(-ret));
@@ -254,7 +263,7 @@ static int xp_handle_device_vma(int fd, const struct stat *st)
 		       strerror(errno));
 		return ret;
 	}
-	ret = xp_save_base(fd, name);
+	ret = xp_save_base(name);
 	if (ret)
 		return ret;
 	pr_info("region %s written back; its mapping is dumped by name\n",
@@ -333,8 +342,9 @@ static int xp_update_vma_map(const char *path, const uint64_t addr,
 	ret = xp_load_base(name, &base);
 	if (ret)
 		return ret;
+	/* CRIU's "pgoff" is the file offset in bytes, as in /proc/PID/maps. */
 	if (old_pgoff < base) {
-		pr_err("region %s: mapping at %#llx: page offset %#llx below the region's window %#llx\n",
+		pr_err("region %s: mapping at %#llx: offset %#llx below the region's window %#llx\n",
 		       name, (unsigned long long)addr,
 		       (unsigned long long)old_pgoff, base);
 		return -EINVAL;
@@ -345,7 +355,7 @@ static int xp_update_vma_map(const char *path, const uint64_t addr,
 		       (unsigned long long)addr);
 		return fd;
 	}
-	pr_info("region %s attached for the mapping at %#llx, region page %#llx\n",
+	pr_info("region %s attached for the mapping at %#llx, region offset %#llx\n",
 		name, (unsigned long long)addr,
 		(unsigned long long)(old_pgoff - base));
 	xp_last_fd = fd;

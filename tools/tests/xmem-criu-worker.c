@@ -117,7 +117,8 @@ static int peek(const char *node)
 	const volatile struct header *h;
 	int fd;
 
-	fd = open(node, O_RDONLY);
+	/* Read-write: the module refuses MAP_SHARED on a read-only file. */
+	fd = open(node, O_RDWR);
 	if (fd < 0)
 		die(node);
 	h = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
