@@ -33,12 +33,10 @@ timeout_s=
 # and mutated ioctls, sysfs writes and wire messages) needs them all working.
 names=(badinput fork pattern clean msync region node pool ctl snap race mixed limit
 	pager fuzz restart wbfail reload)
-# criu (checkpoint/restore between the two clients, xmem-test-criu) on the
-# 6.12 kernel only, where it was measured (about 1.5 minutes): 6.1 and the
-# debug kernel have not been tried with it yet.
-if [[ ${XMEM_KERNEL:-} == 6.12 ]]; then
-	names=("${names[@]:0:10}" criu "${names[@]:10}")
-fi
+# Not in the default list yet: criu (checkpoint/restore between the two
+# clients, xmem-test-criu; run it by name on 6.12).  Its plain-process
+# and bad-input parts pass there; restoring the container (own mount
+# namespace) hits "mnt: BUG at criu/mount.c:48" in CRIU 3.17.1.
 
 while (($#)); do
 	case $1 in
