@@ -138,6 +138,7 @@ build-xmemd:
 build-utils:
 	$(MAKE) -C tools/xmemctl
 	$(MAKE) -C tools/tests xmem-demo
+	$(MAKE) -C tools/criu
 build-lib:
 	$(MAKE) -C tools/libxmem lib
 
@@ -151,7 +152,9 @@ install-xmemd: build-xmemd
 	$(INSTALL) -m 644 tools/xmemd/xmemd.conf $(DESTDIR)$(SYSCONFDIR)/xmem/
 	$(INSTALL) -m 644 Documentation/man/xmemd.8 $(DESTDIR)$(MANDIR)/man8/
 
-# xmemctl, its man page, the demo program and, where it exists, xmem-qemu.
+# xmemctl, its man page, the demo program, where they exist xmem-qemu and
+# the CRIU plugin (in CRIU's own plugin directory, /usr/lib/criu, whatever
+# the PREFIX: it is the only place criu looks without -L).
 install-utils: build-utils
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/xmem \
 		$(DESTDIR)$(MANDIR)/man8
@@ -163,6 +166,7 @@ install-utils: build-utils
 		$(INSTALL) -m 755 tools/xmem-qemu $(DESTDIR)$(BINDIR)/ && \
 		$(INSTALL) -m 644 Documentation/man/xmem-qemu.8 \
 			$(DESTDIR)$(MANDIR)/man8/; fi
+	$(MAKE) -C tools/criu install DESTDIR=$(DESTDIR)
 
 # libxmem: libraries (libxmem-preload.so, an LD_PRELOAD module nothing
 # links against, in LIBDIR/xmem/), xmem_alloc.h, the uapi header as
@@ -188,6 +192,7 @@ uninstall: uninstall-module
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/xmem $(DESTDIR)$(INCLUDEDIR)/xmem
 	$(MAKE) -C tools/libxmem uninstall PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) \
 		INCLUDEDIR=$(INCLUDEDIR)
+	$(MAKE) -C tools/criu uninstall DESTDIR=$(DESTDIR)
 
 # Debian packages, built from a copy of the tree in out/deb/ so that the
 # tree stays clean; the .deb files land in out/deb/.
