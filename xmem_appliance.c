@@ -15,10 +15,11 @@
  * stays allocated, disconnected and out of the pool, until its regions
  * are rebound to a new member with the same address or go away.
  *
- * Locking (see also the order at the top of xmem_core.c):
+ * Locking (see also the order at the top of xmem_core.h):
  *   pool.lock		membership changes and placement writes; outermost
  *   xmem_appliance.lock	connection changes of one member
- *   (the core's device lock, taken by the pool_ops callbacks)
+ *   (the core's device lock, taken briefly by the pool_ops callbacks;
+ *   never held by the core across a network call)
  *   pool.conn_lock	readers' view: the member list, each member's conn,
  *			state and draining flag, the placement policy
  *   pool.secret_lock	the shared secret; never held while connecting
@@ -336,7 +337,12 @@ static int xmem_connect_locked(struct xmem_appliance *a)
 		xmem_appliance_error(a, ret);
 		return ret;
 	}
-	pool.ops->reattach(a, conn);
+	ret = pool.ops->reattach(a, conn);
+	if (ret) {
+		xmem_rdma_disconnect(conn);
+		xmem_appliance_error(a, ret);
+		return ret;
+	}
 	old = xmem_swap_conn(a, conn, XMEM_CONNECTED);
 	if (old)
 		xmem_rdma_disconnect(old);

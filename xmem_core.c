@@ -205,6 +205,7 @@ static int __init xmem_init(void)
 	if (ret)
 		return ret;
 
+	mutex_init(&dev->attach_lock);
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->remote_lock);
 	INIT_LIST_HEAD(&dev->regions);
@@ -265,13 +266,17 @@ static void __exit xmem_exit(void)
 {
 	struct xmem_device *dev = &xmem_dev;
 	struct xmem_core_region *cr, *tmp;
+	LIST_HEAD(regions);
 
 	/*
 	 * No file is open: write everything back, then drop it.  The
-	 * connections stay up for that; reconnection still works.
+	 * connections stay up for that; reconnection still works, as the
+	 * device lock is not held meanwhile.
 	 */
 	mutex_lock(&dev->lock);
-	list_for_each_entry_safe(cr, tmp, &dev->regions, list) {
+	list_splice_init(&dev->regions, &regions);
+	mutex_unlock(&dev->lock);
+	list_for_each_entry_safe(cr, tmp, &regions, list) {
 		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
 		    xmem_region_drop(&cr->r))
 			pr_err("region %s: write-back failed at unload\n",
@@ -280,7 +285,6 @@ static void __exit xmem_exit(void)
 		list_del(&cr->list);
 		xmem_region_put(&cr->r);
 	}
-	mutex_unlock(&dev->lock);
 	cancel_work_sync(&dev->resize_work);
 
 	/*

@@ -70,6 +70,7 @@ static void xmem_region_free(struct xmem_region *region)
 
 	xmem_appliance_put(cr->appl);
 	ida_free(&xmem_dev.windows, cr->window);
+	mutex_destroy(&cr->op_lock);
 	kfree(cr);
 }
 
@@ -158,6 +159,9 @@ static struct xmem_core_region *xmem_find_region(struct xmem_device *dev,
 
 	if (!cr)
 		return NULL;
+	/* Going away: neither attached here any more nor new. */
+	if (cr->dying)
+		return ERR_PTR(-ENOENT);
 	if (a->flags & XMEM_ATTACH_EXCL)
 		return ERR_PTR(-EEXIST);
 	if (a->size && a->size != (u64)cr->r.nr_pages << PAGE_SHIFT)
@@ -260,7 +264,8 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
  * member holding it is found, or with XMEM_ATTACH_CREATE one is chosen by
  * placement, and the region is attached there.
  *
- * Context: process; takes &xmem_device.lock and waits for the appliance.
+ * Context: process; takes &xmem_device.attach_lock across the calls to
+ * the appliance, and &xmem_device.lock only to look up and to list.
  * Return: the region, referenced for the caller, or an ERR_PTR().
  */
 struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
@@ -279,8 +284,10 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	struct xmem_wire_region wr;
 	int ret;
 
+	mutex_lock(&dev->attach_lock);
 	mutex_lock(&dev->lock);
 	cr = xmem_find_region(dev, a);
+	mutex_unlock(&dev->lock);
 	if (cr)
 		goto out;
 
@@ -341,6 +348,7 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	cr->gid = wr.gid;
 	cr->mode = wr.mode;
 	init_rwsem(&cr->io_lock);
+	mutex_init(&cr->op_lock);
 	xmem_region_init(&cr->r, &dev->cache, a->name, wr.size >> PAGE_SHIFT,
 			 (pgoff_t)cr->window << XMEM_WINDOW_SHIFT);
 	cr->r.free = xmem_region_free;
@@ -352,16 +360,19 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 		cr = ERR_PTR(ret);
 		goto out;
 	}
-	list_add_tail(&cr->list, &dev->regions);	/* the list's reference */
+	/* Before it is listed: nothing can take it away meanwhile. */
 	xmem_node_add(cr);
 	xmem_region_get(&cr->r);			/* the caller's */
+	mutex_lock(&dev->lock);
+	list_add_tail(&cr->list, &dev->regions);	/* the list's reference */
+	mutex_unlock(&dev->lock);
 	pr_info("region %s: attached on appliance %s, %llu bytes%s\n",
 		a->name, xmem_appliance_name(cr->appl), wr.size,
 		wr.created ? ", created" : "");
 out_put:
 	xmem_appliance_put(appl);
 out:
-	mutex_unlock(&dev->lock);
+	mutex_unlock(&dev->attach_lock);
 	return cr;
 }
 
@@ -417,21 +428,130 @@ int xmem_name_call(const struct xmem_wire_region_req *req,
 }
 
 /**
+ * xmem_regions_get - references to every region attached here
+ * @dev: the device
+ * @np: the number of regions returned
+ *
+ * For walks that call the appliance or write back: they must not hold
+ * &xmem_device.lock meanwhile.  Regions that are dying are included; a
+ * walk that changes a region checks @dying under its op_lock.
+ *
+ * Context: process; takes &xmem_device.lock.
+ * Return: an array of *@np referenced regions for xmem_regions_put()
+ * (NULL when there are none), or ERR_PTR(-ENOMEM).
+ */
+struct xmem_core_region **xmem_regions_get(struct xmem_device *dev,
+					   unsigned int *np)
+{
+	struct xmem_core_region **crs = NULL, *cr;
+	unsigned int n = 0, i = 0;
+
+	mutex_lock(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, list)
+		n++;
+	if (n) {
+		crs = kmalloc_array(n, sizeof(*crs), GFP_KERNEL);
+		if (!crs) {
+			mutex_unlock(&dev->lock);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
+	list_for_each_entry(cr, &dev->regions, list) {
+		xmem_region_get(&cr->r);
+		crs[i++] = cr;
+	}
+	mutex_unlock(&dev->lock);
+	*np = n;
+	return crs;
+}
+
+/**
+ * xmem_regions_put - drop what xmem_regions_get() returned
+ * @crs: the array, or NULL
+ * @n: its length
+ *
+ * Context: process.
+ */
+void xmem_regions_put(struct xmem_core_region **crs, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		xmem_region_put(&crs[i]->r);
+	kfree(crs);
+}
+
+/**
+ * xmem_region_claim - mark a region dying, for DETACH or DESTROY
+ * @dev: the device
+ * @cr: the region, listed
+ * @idle: it must be neither open nor mapped
+ * @what: the operation, for the log
+ *
+ * From here on opens of its node and ATTACH by name refuse it, so nothing
+ * new maps or dirties it while it is written back and the appliance is
+ * asked.  The check for users and the mark are made under one hold of
+ * &xmem_device.lock, which the node's ->open and ATTACH take to take a
+ * reference.  Only the caller may forget it then; it undoes the mark with
+ * xmem_region_unclaim() if it keeps the region after all.
+ *
+ * Context: process; takes &xmem_device.lock.
+ * Return: 0; -ENOENT when another operation is taking it away; -EBUSY
+ * when @idle and it is open or mapped.
+ */
+int xmem_region_claim(struct xmem_device *dev, struct xmem_core_region *cr,
+		      bool idle, const char *what)
+{
+	int ret = 0;
+
+	mutex_lock(&dev->lock);
+	if (cr->dying) {
+		ret = -ENOENT;
+	} else if (idle && kref_read(&cr->r.ref) > 1) {
+		pr_warn_ratelimited("%s %s: region is open or mapped\n", what,
+				    cr->r.name);
+		ret = -EBUSY;
+	} else {
+		WRITE_ONCE(cr->dying, true);
+	}
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+/**
+ * xmem_region_unclaim - keep a region xmem_region_claim() marked
+ * @dev: the device
+ * @cr: the region
+ *
+ * Context: process; takes &xmem_device.lock.
+ */
+void xmem_region_unclaim(struct xmem_device *dev, struct xmem_core_region *cr)
+{
+	mutex_lock(&dev->lock);
+	WRITE_ONCE(cr->dying, false);
+	mutex_unlock(&dev->lock);
+}
+
+/**
  * xmem_forget_region - forget a region here
  * @dev: the device
- * @cr: the region, whose pages were dropped
+ * @cr: the region, claimed by the caller, whose pages were dropped
  *
- * Removes its node and drops the list's reference.
+ * Removes its node, then takes it off the list.  The caller drops the
+ * list's reference once it has released @cr->op_lock.
  *
- * Context: &xmem_device.lock held.
+ * Context: process; @cr->op_lock held, &xmem_device.lock not held
+ * (misc_deregister() waits for opens of the node, which take it).
  */
 void xmem_forget_region(struct xmem_device *dev,
 			struct xmem_core_region *cr)
 {
-	lockdep_assert_held(&dev->lock);
+	lockdep_assert_held(&cr->op_lock);
+	lockdep_assert_not_held(&dev->lock);
 	xmem_node_del(cr);
+	mutex_lock(&dev->lock);
 	list_del(&cr->list);
-	xmem_region_put(&cr->r);	/* the list's reference */
+	mutex_unlock(&dev->lock);
 }
 
 /**
@@ -439,19 +559,15 @@ void xmem_forget_region(struct xmem_device *dev,
  * @cr: the region
  * @what: the operation, for the log
  *
- * Nothing may bind or map it; its cached pages are written back and
- * dropped.
+ * The caller claimed it idle (xmem_region_claim()): nothing binds or maps
+ * it.  Its cached pages are written back and dropped.
  *
- * Context: &xmem_device.lock held.
- * Return: 0, -EBUSY when it is open or mapped, -EIO when write-back failed.
+ * Context: process; @cr->op_lock held.  Waits for the appliance.
+ * Return: 0, or -EIO when write-back failed.
  */
 int xmem_quiesce_region(struct xmem_core_region *cr, const char *what)
 {
-	if (kref_read(&cr->r.ref) > 1) {
-		pr_warn_ratelimited("%s %s: region is open or mapped\n", what,
-				    cr->r.name);
-		return -EBUSY;
-	}
+	lockdep_assert_held(&cr->op_lock);
 	if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
 	    xmem_region_drop(&cr->r)) {
 		pr_err_ratelimited("%s %s: write-back failed; nothing changed\n",
