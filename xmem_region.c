@@ -484,7 +484,7 @@ void xmem_regions_put(struct xmem_core_region **crs, unsigned int n)
 /**
  * xmem_region_claim - mark a region dying, for DETACH or DESTROY
  * @dev: the device
- * @cr: the region, listed
+ * @cr: the region, listed, referenced by the caller
  * @idle: it must be neither open nor mapped
  * @what: the operation, for the log
  *
@@ -507,7 +507,7 @@ int xmem_region_claim(struct xmem_device *dev, struct xmem_core_region *cr,
 	mutex_lock(&dev->lock);
 	if (cr->dying) {
 		ret = -ENOENT;
-	} else if (idle && kref_read(&cr->r.ref) > 1) {
+	} else if (idle && kref_read(&cr->r.ref) > 2) {	/* list, caller */
 		pr_warn_ratelimited("%s %s: region is open or mapped\n", what,
 				    cr->r.name);
 		ret = -EBUSY;
