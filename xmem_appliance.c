@@ -36,6 +36,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/utsname.h>
 #include <linux/sysfs.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -119,9 +120,11 @@ struct xmem_appliance {
  * @wq: woken when a member's state changes
  * @policy: an enum xmem_placement
  * @place_addr: the member of XMEM_PLACE_NAMED
- * @secret_lock: protects @secret and @secret_len
- * @secret: shared secret, never shown or logged
+ * @secret_lock: protects @secret, @secret_len and @identity
+ * @secret: shared secret or this host's key, never shown or logged
  * @secret_len: its length, 0 without one
+ * @identity: this host's name where the appliance has a key per host;
+ *	empty: the node name
  * @dir: appliances/, NULL before xmem_pool_sysfs_add()
  * @load_addrs: the appliance= module parameter, connected once @dir exists
  */
@@ -136,10 +139,11 @@ static struct xmem_pool {
 	wait_queue_head_t wq;
 	enum xmem_placement policy;
 	struct sockaddr_storage place_addr;
-	/* Protects secret and secret_len. */
+	/* Protects secret, secret_len and identity. */
 	struct mutex secret_lock;
 	u8 secret[XMEM_AUTH_SECRET_MAX];
 	size_t secret_len;
+	char identity[XMEM_HOST_MAX];
 	struct kobject *dir;
 	const char *load_addrs;
 } pool;
@@ -321,6 +325,7 @@ static int xmem_connect_locked(struct xmem_appliance *a)
 {
 	struct xmem_rdma_conn *conn, *old;
 	u8 secret[XMEM_AUTH_SECRET_MAX];
+	char host[XMEM_HOST_MAX];
 	size_t secret_len;
 	int ret;
 
@@ -328,10 +333,12 @@ static int xmem_connect_locked(struct xmem_appliance *a)
 	mutex_lock(&pool.secret_lock);
 	memcpy(secret, pool.secret, sizeof(secret));
 	secret_len = pool.secret_len;
+	strscpy(host, pool.identity[0] ? pool.identity :
+		init_utsname()->nodename, sizeof(host));
 	mutex_unlock(&pool.secret_lock);
 
 	ret = xmem_rdma_connect(&a->addr, &xmem_rdma_ops, a, secret,
-				secret_len, &conn);
+				secret_len, host, &conn);
 	memzero_explicit(secret, sizeof(secret));
 	if (ret) {
 		xmem_appliance_error(a, ret);
@@ -1067,6 +1074,43 @@ static ssize_t secret_store(struct device *d, struct device_attribute *attr,
 static DEVICE_ATTR_WO(secret);
 
 /*
+ * This host's name on appliances that have a key per host (protocol 1.3);
+ * the key is written to "secret".  Empty: the node name.
+ */
+static ssize_t identity_show(struct device *d, struct device_attribute *attr,
+			     char *buf)
+{
+	ssize_t ret;
+
+	mutex_lock(&pool.secret_lock);
+	ret = sysfs_emit(buf, "%s\n", pool.identity[0] ? pool.identity :
+			 init_utsname()->nodename);
+	mutex_unlock(&pool.secret_lock);
+	return ret;
+}
+
+static ssize_t identity_store(struct device *d, struct device_attribute *attr,
+			      const char *buf, size_t len)
+{
+	char host[XMEM_HOST_MAX] = "";
+	size_t n = len;
+
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n >= XMEM_HOST_MAX)
+		return -EINVAL;
+	memcpy(host, buf, n);
+	/* Empty: back to the node name. */
+	if (n && xmem_wire_check_name(host, sizeof(host)))
+		return -EINVAL;
+	mutex_lock(&pool.secret_lock);
+	memcpy(pool.identity, host, sizeof(pool.identity));
+	mutex_unlock(&pool.secret_lock);
+	return len;
+}
+static DEVICE_ATTR_RW(identity);
+
+/*
  * The pool's state in one word: "disconnected" without members, else the
  * worst member's: failed, then connecting, then connected.
  */
@@ -1142,6 +1186,7 @@ static struct attribute *xmem_pool_attrs[] = {
 	&dev_attr_placement.attr,
 	&dev_attr_state.attr,
 	&dev_attr_secret.attr,
+	&dev_attr_identity.attr,
 	&dev_attr_appliance_regions.attr,
 	&dev_attr_appliance_bytes.attr,
 	NULL,

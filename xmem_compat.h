@@ -27,6 +27,17 @@ static inline void xmem_vm_flags_set(struct vm_area_struct *vma,
 }
 
 /*
+ * Faults may run under the VMA's own lock instead of mmap_lock from 6.4;
+ * release_fault_lock() releases whichever the fault holds.
+ */
+#ifndef XMEM_HAVE_RELEASE_FAULT_LOCK
+static inline void release_fault_lock(struct vm_fault *vmf)
+{
+	mmap_read_unlock(vmf->vma->vm_mm);
+}
+#endif
+
+/*
  * Shrinkers are allocated by the core, with a private pointer, from 6.7;
  * before that the caller embeds and registers them.
  */

@@ -122,8 +122,27 @@ static int xmem_backend_rw(struct xmem_region *region,
 	}
 }
 
+/*
+ * Can a write-back to @region start now: a working connection to its
+ * appliance, and the region not lost.  Reclaim passes dirty portions of
+ * the others over rather than wait io_timeout for them.
+ */
+static bool xmem_backend_writable(struct xmem_region *region)
+{
+	struct xmem_core_region *cr = to_core_region(region);
+	struct xmem_appliance *a = xmem_region_appl(cr);
+	struct xmem_rdma_conn *conn = xmem_appliance_conn_now(a);
+	bool ok = conn && !READ_ONCE(cr->lost);
+
+	if (conn)
+		xmem_rdma_put(conn);
+	xmem_appliance_put(a);
+	return ok;
+}
+
 static const struct xmem_backend_ops xmem_backend_ops = {
 	.rw = xmem_backend_rw,
+	.writable = xmem_backend_writable,
 };
 
 /* sysfs */
@@ -277,7 +296,7 @@ static void __exit xmem_exit(void)
 	list_splice_init(&dev->regions, &regions);
 	mutex_unlock(&dev->lock);
 	list_for_each_entry_safe(cr, tmp, &regions, list) {
-		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
+		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL) ||
 		    xmem_region_drop(&cr->r))
 			pr_err("region %s: write-back failed at unload\n",
 			       cr->r.name);
@@ -308,3 +327,4 @@ module_exit(xmem_exit);
 
 MODULE_DESCRIPTION("xmem: external primary memory over RDMA");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(XMEM_VERSION);

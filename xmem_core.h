@@ -26,6 +26,8 @@
  *   xmem_file.lock (ATTACH only; copy_to_user() under it may take mmap_lock)
  *   xmem_device.attach_lock (ATTACH by name, across the appliance's answer)
  *   mmap_lock (held by the mm core around ->mmap and the fault handlers)
+ *   xmem_region.hold (shared by write faults under mmap_lock; exclusive by
+ *     a snapshot, which holds none of the locks above it)
  *   xmem_pool.lock (membership changes; xmem_appliance.c)
  *   xmem_core_region.op_lock (one region's resize, detach, destroy, move
  *     and write-back of all its pages; across calls to the appliance)
@@ -138,12 +140,16 @@ struct xmem_core_region {
  *	(->mmap runs under mmap_lock, which ATTACH's copy_to_user() may take
  *	inside @lock) and stable until the file is released.
  * @acct: its allocator counters (XMEM_IOC_ACCOUNT)
+ * @wb_since: the region's write-back errors this file's fsync has seen:
+ *	sampled when the file is bound, checked and advanced by each fsync
+ *	(as the page cache does with file->f_wb_err)
  */
 struct xmem_file {
 	/* Serialises ATTACH: protects the transition of region from NULL. */
 	struct mutex lock;
 	struct xmem_core_region *region;
 	struct xmem_acct acct;
+	errseq_t wb_since;
 };
 
 /**
@@ -224,5 +230,8 @@ void xmem_node_del(struct xmem_core_region *cr);
 
 /* xmem_drain.c */
 void xmem_resize_work(struct work_struct *work);
+
+/* xmem_snap.c */
+long xmem_ioctl_snapshot(void __user *arg);
 
 #endif /* XMEM_CORE_H */

@@ -152,7 +152,7 @@ static int xmem_sync_regions(struct xmem_appliance *a)
 			ret = -EINTR;
 			break;
 		}
-		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1))
+		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL))
 			ret = -EIO;
 		mutex_unlock(&cr->op_lock);
 	}

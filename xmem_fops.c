@@ -57,6 +57,7 @@ static int xmem_open(struct inode *inode, struct file *file)
 			kfree(xf);
 			return ret;
 		}
+		xf->wb_since = xmem_region_wb_sample(&cr->r);
 		xf->region = cr;
 	}
 	file->private_data = xf;
@@ -164,6 +165,7 @@ static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
 		ret = -EFAULT;
 		goto out;
 	}
+	xf->wb_since = xmem_region_wb_sample(&cr->r);
 	/* Publish after the region is complete; see xmem_file_region(). */
 	smp_store_release(&xf->region, cr);
 out:
@@ -616,6 +618,8 @@ static long xmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xmem_ioctl_destroy(uarg);
 	case XMEM_IOC_LIST:
 		return xmem_ioctl_list(uarg);
+	case XMEM_IOC_SNAPSHOT:
+		return xmem_ioctl_snapshot(uarg);
 	case XMEM_IOC_ACCOUNT:
 		cr = smp_load_acquire(&xf->region);	/* see ATTACH */
 		return xmem_acct_ioctl(&xf->acct, cr ? &cr->r : NULL, uarg);
@@ -650,6 +654,7 @@ static int xmem_mmap(struct file *file, struct vm_area_struct *vma)
 	xmem_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &xmem_vm_ops;
 	vma->vm_private_data = &cr->r;	/* the mapping's reference */
+	xmem_region_mapped(&cr->r);
 	return 0;
 
 err_put:
@@ -660,7 +665,8 @@ err_put:
 static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 		      int datasync)
 {
-	struct xmem_core_region *cr = xmem_file_region(file->private_data);
+	struct xmem_file *xf = file->private_data;
+	struct xmem_core_region *cr = xmem_file_region(xf);
 	pgoff_t first, last, base;
 	int ret;
 
@@ -671,7 +677,7 @@ static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 	first = max_t(pgoff_t, start >> PAGE_SHIFT, base);
 	last = min_t(pgoff_t, end >> PAGE_SHIFT, base + cr->r.nr_pages - 1);
 	ret = first <= last ? xmem_region_sync(&cr->r, first - base,
-					       last - base) : 0;
+					       last - base, &xf->wb_since) : 0;
 	xmem_region_put(&cr->r);
 	return ret;
 }

@@ -76,15 +76,37 @@
 
 #define xmem_region_err(r, fmt, ...)					\
 	pr_err_ratelimited("region %s: " fmt, (r)->name, ##__VA_ARGS__)
+#define xmem_region_warn(r, fmt, ...)					\
+	pr_warn_ratelimited("region %s: " fmt, (r)->name, ##__VA_ARGS__)
 
-/* Add @n to the counter at offset @field of a region's and its cache's stats. */
-static void xmem_count(struct xmem_region *region, size_t field, s64 n)
+/* Add @n to counter @item of a region's and of its cache's stats. */
+static void xmem_count(struct xmem_region *region, enum xmem_stat_item item,
+		       u64 n)
 {
-	atomic64_add(n, (atomic64_t *)((void *)&region->stats + field));
-	atomic64_add(n, (atomic64_t *)((void *)&region->cache->stats + field));
+	this_cpu_add(region->stats.cpu->v[item], n);
+	this_cpu_add(region->cache->stats.cpu->v[item], n);
 }
 
-#define XMEM_STAT(name)	offsetof(struct xmem_stats, name)
+/**
+ * xmem_stats_read() - the value of a counter
+ * @stats: a cache's or a region's counters
+ * @item: which one
+ *
+ * Context: any.
+ * Return: the sum of its per-CPU counts.
+ */
+u64 xmem_stats_read(const struct xmem_stats *stats, enum xmem_stat_item item)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu_ptr(stats->cpu, cpu)->v[item];
+	return sum;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_stats_read);
+
+static void xmem_region_release_async(struct kref *ref);
 
 /* Pages of portion @index of a region of @nr_pages pages; 0 past its end. */
 static unsigned int xmem_portion_span(const struct xmem_region *region,
@@ -162,9 +184,16 @@ static void xmem_portion_put(struct xmem_portion *p)
 		xmem_portion_free(p);
 }
 
-static void xmem_portion_lock(struct xmem_portion *p)
+/*
+ * Wait for a portion's lock and take it.  Its owner may be waiting for the
+ * appliance (up to io_timeout per transfer), so the wait is killable.
+ * Returns 0, or -EINTR if the task was killed first.
+ */
+static int xmem_portion_lock(struct xmem_portion *p)
 {
-	wait_on_bit_lock(&p->flags, XMEM_PORTION_LOCKED, TASK_UNINTERRUPTIBLE);
+	if (wait_on_bit_lock(&p->flags, XMEM_PORTION_LOCKED, TASK_KILLABLE))
+		return -EINTR;
+	return 0;
 }
 
 static bool xmem_portion_trylock(struct xmem_portion *p)
@@ -197,18 +226,74 @@ static void xmem_account(struct xmem_region *region, long nr)
 VISIBLE_IF_KUNIT void xmem_portion_set_dirty(struct xmem_cache *cache,
 					     struct xmem_portion *p)
 {
-	if (!test_and_set_bit(XMEM_PORTION_DIRTY, &p->flags))
+	struct xarray *xa = &p->region->portions;
+
+	if (test_bit(XMEM_PORTION_DIRTY, &p->flags))
+		return;
+	xa_lock(xa);
+	if (!test_and_set_bit(XMEM_PORTION_DIRTY, &p->flags)) {
 		atomic_long_add(p->nr_pages, &cache->nr_dirty);
+		if (xa_load(xa, p->index) == p)
+			__xa_set_mark(xa, p->index, XMEM_MARK_DIRTY);
+	}
+	xa_unlock(xa);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_portion_set_dirty);
+
+/* Clear DIRTY, and start a write-back if @writeback; false if clean. */
+static bool __xmem_portion_clear_dirty(struct xmem_cache *cache,
+				       struct xmem_portion *p, bool writeback)
+{
+	struct xarray *xa = &p->region->portions;
+	bool dirty;
+
+	xa_lock(xa);
+	dirty = test_and_clear_bit(XMEM_PORTION_DIRTY, &p->flags);
+	if (dirty) {
+		atomic_long_sub(p->nr_pages, &cache->nr_dirty);
+		if (xa_load(xa, p->index) == p) {
+			__xa_clear_mark(xa, p->index, XMEM_MARK_DIRTY);
+			if (writeback)
+				__xa_set_mark(xa, p->index,
+					      XMEM_MARK_WRITEBACK);
+		}
+		if (writeback)
+			set_bit(XMEM_PORTION_WRITEBACK, &p->flags);
+	}
+	xa_unlock(xa);
+	return dirty;
+}
 
 static bool xmem_portion_clear_dirty(struct xmem_cache *cache,
 				     struct xmem_portion *p)
 {
-	if (!test_and_clear_bit(XMEM_PORTION_DIRTY, &p->flags))
-		return false;
-	atomic_long_sub(p->nr_pages, &cache->nr_dirty);
-	return true;
+	return __xmem_portion_clear_dirty(cache, p, false);
+}
+
+/*
+ * Start the write-back of a locked portion: DIRTY becomes WRITEBACK in one
+ * step under the xa_lock, so that a sync sees it in one state or the
+ * other.  Returns false if it was clean.
+ */
+static bool xmem_portion_start_writeback(struct xmem_cache *cache,
+					 struct xmem_portion *p)
+{
+	return __xmem_portion_clear_dirty(cache, p, true);
+}
+
+/* End it; a failed one is dirty again.  Wakes the syncers waiting on it. */
+static void xmem_portion_end_writeback(struct xmem_cache *cache,
+				       struct xmem_portion *p, bool failed)
+{
+	struct xarray *xa = &p->region->portions;
+
+	if (failed)
+		xmem_portion_set_dirty(cache, p);
+	xa_lock(xa);
+	if (xa_load(xa, p->index) == p)
+		__xa_clear_mark(xa, p->index, XMEM_MARK_WRITEBACK);
+	xa_unlock(xa);
+	clear_and_wake_up_bit(XMEM_PORTION_WRITEBACK, &p->flags);
 }
 
 /*
@@ -248,8 +333,8 @@ static int xmem_portion_insert(struct xmem_region *region,
 static void xmem_portion_remove(struct xmem_cache *cache,
 				struct xmem_portion *p)
 {
-	xa_erase(&p->region->portions, p->index);
 	xmem_portion_clear_dirty(cache, p);
+	xa_erase(&p->region->portions, p->index);
 	set_bit(XMEM_PORTION_DEAD, &p->flags);
 	xmem_account(p->region, -(long)p->nr_pages);
 	xmem_portion_unlock(p);
@@ -294,9 +379,9 @@ static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 				bitmap_or(failed, failed, in_call, n);
 				ret = ret ?: err;
 			} else if (write) {
-				xmem_count(region, XMEM_STAT(rdma_writes), k);
+				xmem_count(region, XMEM_STAT_RDMA_WRITES, k);
 			} else {
-				xmem_count(region, XMEM_STAT(rdma_reads), k);
+				xmem_count(region, XMEM_STAT_RDMA_READS, k);
 			}
 			bitmap_zero(in_call, XMEM_BATCH);
 			k = 0;
@@ -305,15 +390,30 @@ static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 	return ret;
 }
 
+/* Is @region one of the @n in @v. */
+static bool xmem_region_in(const struct xmem_region *region,
+			   struct xmem_region **v, unsigned int n)
+{
+	while (n--)
+		if (v[n] == region)
+			return true;
+	return false;
+}
+
 /*
  * Take victims from the head of the LRU: locked, off the LRU and
- * referenced; at most @max portions and, beyond the first, at most
- * @max_pages pages.  With @only, portions of that region only; with
- * @clean_only, clean ones only.  Accessed or busy portions go to the tail
- * instead (second chance).
+ * referenced, each holding a reference on its region (taken with
+ * kref_get_unless_zero(): the portions of a region being released are
+ * left to its release); at most @max portions and, beyond the first, at
+ * most @max_pages pages.  With @only, portions of that region only; with
+ * @clean_only, clean ones only; dirty ones of the @nr_skip regions in
+ * @skip never.  Accessed or busy portions go to the tail instead (second
+ * chance).
  */
 static unsigned int xmem_cache_pick(struct xmem_cache *cache,
 				    struct xmem_region *only, bool clean_only,
+				    struct xmem_region **skip,
+				    unsigned int nr_skip,
 				    struct xmem_portion **victims,
 				    unsigned int max, unsigned long max_pages)
 {
@@ -330,8 +430,10 @@ again:
 		if (n == max || pages >= max_pages || !scan)
 			goto out;
 		scan--;
-		if ((only && p->region != only) ||
-		    (clean_only && test_bit(XMEM_PORTION_DIRTY, &p->flags)))
+		if (only && p->region != only)
+			continue;
+		if (test_bit(XMEM_PORTION_DIRTY, &p->flags) &&
+		    (clean_only || xmem_region_in(p->region, skip, nr_skip)))
 			continue;
 		if (test_and_clear_bit(XMEM_PORTION_ACCESSED, &p->flags) ||
 		    !xmem_portion_trylock(p)) {
@@ -342,6 +444,10 @@ again:
 		if (n && pages + p->nr_pages > XMEM_BATCH_PAGES) {
 			xmem_portion_unlock(p);
 			goto out;
+		}
+		if (!kref_get_unless_zero(&p->region->ref)) {
+			xmem_portion_unlock(p);
+			continue;
 		}
 		list_del_init(&p->lru);
 		refcount_inc(&p->ref);
@@ -391,7 +497,8 @@ static unsigned int xmem_run_len(struct xmem_portion **v, unsigned int n)
  * After it returns no PTE maps any page of the portions writably (or at
  * all, with @unmap), every TLB is flushed, and any write made through a
  * PTE is recorded in the portion's DIRTY bit.  Each run of consecutive
- * portions costs one write-protect and clean pass, with one flush.
+ * portions costs a write-protect, a clean and (with @unmap) an unmap
+ * pass, each flushing the TLB once per VMA in which it changed PTEs.
  *
  * Context: process context; portions locked by the caller.
  */
@@ -400,7 +507,7 @@ VISIBLE_IF_KUNIT void xmem_pager_clean_ptes(struct xmem_cache *cache,
 					    unsigned int n, bool unmap)
 {
 	DECLARE_BITMAP(dirty, XMEM_BATCH_PAGES);
-	unsigned int i, j, len, off, nr;
+	unsigned int i, j, len, off, nr, passes, vmas;
 
 	for (i = 0; i < n; i += len) {
 		struct xmem_region *region = v[i]->region;
@@ -412,10 +519,8 @@ VISIBLE_IF_KUNIT void xmem_pager_clean_ptes(struct xmem_cache *cache,
 		if (WARN_ON_ONCE(nr > XMEM_BATCH_PAGES))
 			nr = XMEM_BATCH_PAGES;
 		bitmap_zero(dirty, XMEM_BATCH_PAGES);
-		if (cache->mapping) {
-			xmem_tlb_clean(cache->mapping, first, nr, dirty);
-			xmem_count(region, XMEM_STAT(tlb_flushes), 1);
-		}
+		vmas = atomic_read(&region->nr_vmas);
+		xmem_tlb_clean(cache->mapping, first, nr, dirty, &passes);
 		for (off = 0, j = i; j < i + len; j++) {
 			unsigned int end = off + v[j]->nr_pages;
 
@@ -424,16 +529,20 @@ VISIBLE_IF_KUNIT void xmem_pager_clean_ptes(struct xmem_cache *cache,
 			off = end;
 		}
 		if (unmap)
-			xmem_tlb_unmap(cache->mapping, first, nr);
+			passes += xmem_tlb_unmap(cache->mapping, first, nr);
+		if (passes && vmas)
+			xmem_count(region, XMEM_STAT_TLB_FLUSHES, passes * vmas);
 	}
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_pager_clean_ptes);
 
 /*
  * Write back the dirty ones among locked portions whose PTEs are
- * write-protected or gone, sorted by region.  Each one written is marked
- * in @written; each one that could not be written is dirty again on
- * return and marked in @failed.  Runs under memalloc_noio: nothing it
+ * write-protected or gone, sorted by region.  Each is in WRITEBACK from
+ * the moment its DIRTY bit is cleared until its transfer is over.  Each
+ * one written is marked in @written; each one that could not be written
+ * is dirty again on return, marked in @failed, and its region's wb_err
+ * records the error.  Runs under memalloc_noio: nothing it
  * allocates can recurse into I/O.  Returns 0 or -EIO.
  */
 static int xmem_pager_writeback(struct xmem_cache *cache,
@@ -454,7 +563,7 @@ static int xmem_pager_writeback(struct xmem_cache *cache,
 		k = 0;
 		pages = 0;
 		for (i = start; i < n && v[i]->region == region; i++) {
-			if (!xmem_portion_clear_dirty(cache, v[i]))
+			if (!xmem_portion_start_writeback(cache, v[i]))
 				continue;
 			w[k] = v[i];
 			idx[k++] = i;
@@ -466,19 +575,21 @@ static int xmem_pager_writeback(struct xmem_cache *cache,
 		err = xmem_pager_io(region, w, k, true, wfailed);
 		trace_xmem_writeback(region->name, pages, err);
 		for (j = 0; j < k; j++) {
-			if (!test_bit(j, wfailed)) {
+			bool bad = test_bit(j, wfailed);
+
+			xmem_portion_end_writeback(cache, w[j], bad);
+			if (!bad) {
 				__set_bit(idx[j], written);
 				continue;
 			}
-			xmem_portion_set_dirty(cache, w[j]);
 			__set_bit(idx[j], failed);
-			xmem_count(region, XMEM_STAT(writeback_errors),
+			xmem_count(region, XMEM_STAT_WRITEBACK_ERRORS,
 				   w[j]->nr_pages);
 		}
 		if (err) {
 			xmem_region_err(region, "write-back of %u pages failed: %d\n",
 					pages, err);
-			atomic_set(&region->wb_error, 1);
+			errseq_set(&region->wb_err, -EIO);
 			ret = -EIO;
 		}
 	}
@@ -521,9 +632,9 @@ static unsigned long xmem_cache_evict(struct xmem_cache *cache,
 			xmem_portion_unlock(p);
 		} else {
 			if (dirty)
-				xmem_count(p->region, XMEM_STAT(evictions_dirty), 1);
+				xmem_count(p->region, XMEM_STAT_EVICTIONS_DIRTY, 1);
 			else
-				xmem_count(p->region, XMEM_STAT(evictions_clean), 1);
+				xmem_count(p->region, XMEM_STAT_EVICTIONS_CLEAN, 1);
 			trace_xmem_evict(p->region->name, p->index, dirty);
 			freed += p->nr_pages;
 			xmem_portion_remove(cache, p);
@@ -531,6 +642,50 @@ static unsigned long xmem_cache_evict(struct xmem_cache *cache,
 		xmem_portion_put(p);
 	}
 	return freed;
+}
+
+/*
+ * Give the dirty victims of regions that cannot be written to now back to
+ * the LRU, unevicted: reclaim must not make a fault wait io_timeout for an
+ * appliance that cannot be reached.  Such regions are added to @skip
+ * (*@nr_skip of XMEM_BATCH), so that the next picks pass them over.
+ * Returns how many victims are left in @v, in order.
+ */
+static unsigned int xmem_cache_skip_unwritable(struct xmem_cache *cache,
+					       struct xmem_portion **v,
+					       unsigned int n,
+					       struct xmem_region **skip,
+					       unsigned int *nr_skip)
+{
+	struct xmem_region *checked = NULL;
+	unsigned int i, kept = 0;
+	bool writable = true;
+
+	if (!cache->ops->writable)
+		return n;
+	for (i = 0; i < n; i++) {
+		struct xmem_portion *p = v[i];
+
+		if (test_bit(XMEM_PORTION_DIRTY, &p->flags)) {
+			if (p->region != checked) {
+				checked = p->region;
+				writable = !xmem_region_in(checked, skip,
+							   *nr_skip) &&
+					   cache->ops->writable(checked);
+				if (!writable && *nr_skip < XMEM_BATCH &&
+				    !xmem_region_in(checked, skip, *nr_skip))
+					skip[(*nr_skip)++] = checked;
+			}
+			if (!writable) {
+				xmem_lru_add(cache, p);
+				xmem_portion_unlock(p);
+				xmem_portion_put(p);
+				continue;
+			}
+		}
+		v[kept++] = p;
+	}
+	return kept;
 }
 
 /**
@@ -541,8 +696,9 @@ static unsigned long xmem_cache_evict(struct xmem_cache *cache,
  * @goal: number of pages to free
  *
  * Evicts in batches until @goal pages are freed or nothing more can be:
- * busy portions are skipped, and dirty ones whose write-back fails stay
- * resident.
+ * busy portions are skipped, dirty ones of regions the backend cannot
+ * write to now (->writable) are passed over without a transfer, and
+ * dirty ones whose write-back fails stay resident.
  *
  * Context: process context, may sleep; holds no portion lock.
  * Return: the number of pages freed.
@@ -552,17 +708,28 @@ unsigned long xmem_cache_reclaim(struct xmem_cache *cache,
 				 unsigned long goal)
 {
 	struct xmem_portion *victims[XMEM_BATCH];
+	struct xmem_region *regions[XMEM_BATCH];
+	/* Compared with, never dereferenced: no references held. */
+	struct xmem_region *unwritable[XMEM_BATCH];
+	unsigned int n, i, kept, nr_unwritable = 0;
 	unsigned long freed = 0, got;
-	unsigned int n;
 
 	while (freed < goal) {
-		n = xmem_cache_pick(cache, only, clean_only, victims,
-				    XMEM_BATCH,
+		n = xmem_cache_pick(cache, only, clean_only, unwritable,
+				    nr_unwritable, victims, XMEM_BATCH,
 				    min(goal - freed, (unsigned long)XMEM_BATCH_PAGES));
 		if (!n)
 			break;
-		got = xmem_cache_evict(cache, victims, n, ULONG_MAX);
-		if (!got)
+		/* The victims' region references, dropped once they are. */
+		for (i = 0; i < n; i++)
+			regions[i] = victims[i]->region;
+		kept = xmem_cache_skip_unwritable(cache, victims, n, unwritable,
+						  &nr_unwritable);
+		got = kept ? xmem_cache_evict(cache, victims, kept, ULONG_MAX) : 0;
+		for (i = 0; i < n; i++)
+			kref_put(&regions[i]->ref, xmem_region_release_async);
+		/* A failed write-back; or no room left to remember regions. */
+		if (!got && (kept || nr_unwritable == XMEM_BATCH))
 			break;
 		freed += got;
 	}
@@ -607,6 +774,16 @@ static void xmem_reclaim_work(struct work_struct *work)
 		xmem_cache_reclaim(cache, NULL, false, high - room);
 }
 
+/* Say that @need pages go over a limit: nothing could be evicted now. */
+static void xmem_limit_exceeded(struct xmem_region *region,
+				unsigned long need, const char *which,
+				unsigned long limit)
+{
+	xmem_count(region, XMEM_STAT_LIMIT_EXCEEDED, need);
+	xmem_region_warn(region, "over the %s local memory limit (%lu pages): nothing can be evicted now (busy, or dirty and its appliance unreachable)\n",
+			 which, limit);
+}
+
 /*
  * Before @need pages of @region are added: evict directly what the limits
  * require, and wake the background reclaimer when the headroom is low.
@@ -620,8 +797,10 @@ static void xmem_cache_make_room(struct xmem_region *region,
 
 	if (rlimit) {
 		nr = atomic_long_read(&region->nr_resident) + need;
-		if (nr > rlimit)
-			xmem_cache_reclaim(cache, region, false, nr - rlimit);
+		if (nr > rlimit &&
+		    xmem_cache_reclaim(cache, region, false, nr - rlimit) <
+		    nr - rlimit)
+			xmem_limit_exceeded(region, need, "region's", rlimit);
 	}
 
 	nr = READ_ONCE(cache->nr_pages) + need;
@@ -635,6 +814,8 @@ static void xmem_cache_make_room(struct xmem_region *region,
 		xmem_cache_shrink(cache, max(nr - limit,
 					     min_t(unsigned long, XMEM_BATCH,
 						   limit / 4 + 1)));
+		if (READ_ONCE(cache->nr_pages) + need > limit)
+			xmem_limit_exceeded(region, need, "cache's", limit);
 	}
 	low = READ_ONCE(cache->wmark_low);
 	if (low && xmem_cache_headroom(cache, need) < low)
@@ -697,11 +878,24 @@ int xmem_cache_init(struct xmem_cache *cache, struct address_space *mapping,
 	xmem_cache_default_wmarks(cache, cache->limit_pages);
 	cache->portion_shift = PAGE_SHIFT;
 	cache->ra_max_pages = XMEM_RA_DEFAULT >> PAGE_SHIFT;
+	cache->stats.cpu = alloc_percpu(struct xmem_stats_cpu);
+	if (!cache->stats.cpu)
+		goto err_stats;
+	cache->fault_lat = alloc_percpu(struct xmem_lat_cpu);
+	if (!cache->fault_lat)
+		goto err_lat;
 	/* Reclaim and readahead must make progress under memory pressure. */
 	cache->wq = alloc_workqueue("xmem", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!cache->wq)
-		return -ENOMEM;
+		goto err_wq;
 	return 0;
+
+err_wq:
+	free_percpu(cache->fault_lat);
+err_lat:
+	free_percpu(cache->stats.cpu);
+err_stats:
+	return -ENOMEM;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_cache_init);
 
@@ -743,6 +937,8 @@ void xmem_cache_destroy(struct xmem_cache *cache)
 		xmem_shrinker_free(cache->shrinker);
 	cache->shrinker = NULL;
 	destroy_workqueue(cache->wq);
+	free_percpu(cache->fault_lat);
+	free_percpu(cache->stats.cpu);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_cache_destroy);
 
@@ -804,12 +1000,14 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_cache_set_watermarks);
  * @base: page offset of its page 0 in the cache's mapping
  *
  * The region's portions have the cache's current portion size.  The
- * caller owns the one reference.
+ * caller owns the one reference, and drops it with xmem_region_put()
+ * whether this succeeded or not.
  *
- * Context: any.
+ * Context: process context.
+ * Return: 0, or -ENOMEM if its counters could not be allocated.
  */
-void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
-		      const char *name, pgoff_t nr_pages, pgoff_t base)
+int xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
+		     const char *name, pgoff_t nr_pages, pgoff_t base)
 {
 	kref_init(&region->ref);
 	region->cache = cache;
@@ -819,7 +1017,11 @@ void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
 	region->order = READ_ONCE(cache->portion_shift) - PAGE_SHIFT;
 	xa_init(&region->portions);
 	atomic_long_set(&region->nr_resident, 0);
-	atomic_set(&region->wb_error, 0);
+	region->wb_err = 0;
+	atomic_set(&region->nr_vmas, 0);
+	init_rwsem(&region->hold);
+	region->stats.cpu = alloc_percpu(struct xmem_stats_cpu);
+	return region->stats.cpu ? 0 : -ENOMEM;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_init);
 
@@ -846,7 +1048,10 @@ static void xmem_region_release(struct kref *ref)
 	xmem_region_sysfs_del(region);
 	/*
 	 * The owner wrote back and dropped the portions before its last
-	 * put; what is left could not be written back.
+	 * put; what is left could not be written back.  Whoever locks a
+	 * portion holds a reference on its region (the evictor's victims
+	 * theirs, taken with kref_get_unless_zero()), so none is locked now
+	 * and none can be any more once it is off the LRU.
 	 */
 	xa_for_each(&region->portions, index, p) {
 		if (test_bit(XMEM_PORTION_DIRTY, &p->flags))
@@ -854,14 +1059,38 @@ static void xmem_region_release(struct kref *ref)
 		spin_lock(&cache->lock);
 		list_del_init(&p->lru);
 		spin_unlock(&cache->lock);
-		xmem_portion_trylock(p);
+		if (WARN_ON_ONCE(!xmem_portion_trylock(p)))
+			wait_on_bit_lock(&p->flags, XMEM_PORTION_LOCKED,
+					 TASK_UNINTERRUPTIBLE);
 		xmem_portion_remove(cache, p);
 	}
 	if (lost)
 		pr_err("region %s: %lu dirty pages could not be written back and are lost\n",
 		       region->name, lost);
 	xa_destroy(&region->portions);
+	free_percpu(region->stats.cpu);
 	region->free(region);
+}
+
+static void xmem_region_release_work(struct work_struct *work)
+{
+	xmem_region_release(&container_of(work, struct xmem_region,
+					  release_work)->ref);
+}
+
+/*
+ * The last reference of a region dropped by the evictor: reclaim may run
+ * in the shrinker, under locks of the task that allocates, where the
+ * release (sysfs removal, the owner's free) has no business; it runs on
+ * the pager's workqueue instead.
+ */
+static void xmem_region_release_async(struct kref *ref)
+{
+	struct xmem_region *region =
+		container_of(ref, struct xmem_region, ref);
+
+	INIT_WORK(&region->release_work, xmem_region_release_work);
+	queue_work(region->cache->wq, &region->release_work);
 }
 
 /**
@@ -877,26 +1106,36 @@ void xmem_region_put(struct xmem_region *region)
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_put);
 
+/* The next entry at most @max marked @mark, or any with XA_PRESENT. */
+static void *xmem_xas_find(struct xa_state *xas, unsigned long max,
+			   xa_mark_t mark)
+{
+	if (mark == XA_PRESENT)
+		return xas_find(xas, max);
+	return xas_find_marked(xas, max, mark);
+}
+
 /*
- * Lock portions of @region from portion index *@next to @last (dirty ones
- * only with @only_dirty), in index order, at most XMEM_BATCH of at most
- * XMEM_BATCH_PAGES pages beyond the first, and advance *@next.  Locking in
- * index order keeps two such callers from deadlocking.
+ * Lock portions of @region from portion index *@next to @last (those
+ * marked @mark only, or all with XA_PRESENT), in index order, at most
+ * XMEM_BATCH of at most XMEM_BATCH_PAGES pages beyond the first, and
+ * advance *@next.  Locking in index order keeps two such callers from
+ * deadlocking.  Returns how many are locked in @v, or -EINTR if the task
+ * was killed (none is locked then).
  */
-static unsigned int xmem_region_lock_batch(struct xmem_region *region,
-					   pgoff_t *next, pgoff_t last,
-					   bool only_dirty,
-					   struct xmem_portion **v)
+static int xmem_region_lock_batch(struct xmem_region *region, pgoff_t *next,
+				  pgoff_t last, xa_mark_t mark,
+				  struct xmem_portion **v)
 {
 	XA_STATE(xas, &region->portions, *next);
 	struct xmem_portion *p;
 	unsigned int n = 0, i, kept = 0, pages = 0;
+	bool only_dirty = mark == XMEM_MARK_DIRTY;
 
 	*next = last + 1;
 	xas_lock(&xas);
-	xas_for_each(&xas, p, last) {
-		if (only_dirty && !test_bit(XMEM_PORTION_DIRTY, &p->flags))
-			continue;
+	for (p = xmem_xas_find(&xas, last, mark); p;
+	     p = xmem_xas_find(&xas, last, mark)) {
 		if (n == XMEM_BATCH ||
 		    (n && pages + p->nr_pages > XMEM_BATCH_PAGES)) {
 			*next = xas.xa_index;
@@ -910,11 +1149,16 @@ static unsigned int xmem_region_lock_batch(struct xmem_region *region,
 
 	for (i = 0; i < n; i++) {
 		p = v[i];
-		xmem_portion_lock(p);
+		if (xmem_portion_lock(p)) {
+			while (kept)
+				xmem_pager_unlock(v[--kept]);
+			for (; i < n; i++)
+				xmem_portion_put(v[i]);
+			return -EINTR;
+		}
 		if (test_bit(XMEM_PORTION_DEAD, &p->flags) ||
 		    (only_dirty && !test_bit(XMEM_PORTION_DIRTY, &p->flags))) {
-			xmem_portion_unlock(p);
-			xmem_portion_put(p);
+			xmem_pager_unlock(p);
 			continue;
 		}
 		v[kept++] = p;
@@ -922,35 +1166,81 @@ static unsigned int xmem_region_lock_batch(struct xmem_region *region,
 	return kept;
 }
 
-/**
- * xmem_region_sync() - write back the dirty pages of a range
- * @region: the region
- * @first: first page index
- * @last: last page index, inclusive
- *
- * Every page of the range written before the call is on the appliance
- * when it returns 0.  Pages stay resident and mapped (read-only until the
- * next write).  Whole portions are written.
- *
- * Context: process context, may sleep; no portion lock held.
- * Return: 0, or -EIO if a write-back failed during the call or since the
- * previous sync of the region (the data stays dirty in the cache).
+/*
+ * Wait until no portion of @region from portion index @first to @last is
+ * in a write-back that started before the call.  Returns the number of
+ * write-backs waited for, or -EINTR.
  */
-int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last)
+static int xmem_region_wait_writeback(struct xmem_region *region,
+				      pgoff_t first, pgoff_t last)
+{
+	XA_STATE(xas, &region->portions, first);
+	struct xmem_portion *p;
+	pgoff_t index;
+	int ret, waited = 0;
+
+	for (;;) {
+		xas_lock(&xas);
+		p = xas_find_marked(&xas, last, XMEM_MARK_WRITEBACK);
+		if (p)
+			refcount_inc(&p->ref);
+		xas_unlock(&xas);
+		if (!p)
+			return waited;
+		waited++;
+		index = xas.xa_index;
+		ret = wait_on_bit(&p->flags, XMEM_PORTION_WRITEBACK,
+				  TASK_KILLABLE);
+		xmem_portion_put(p);
+		if (ret)
+			return -EINTR;
+		/*
+		 * A write-back of this portion started later covers only
+		 * writes made after the one waited for began: go on.
+		 */
+		if (index >= last)
+			return waited;
+		xas_set(&xas, index + 1);
+	}
+}
+
+/**
+ * xmem_region_wb_sample() - the write-back error state a new syncer starts
+ * from
+ * @region: the region
+ *
+ * A file bound to @region keeps this and passes it to xmem_region_sync(),
+ * which then reports every write-back error of the region that occurs
+ * from now on, once.
+ *
+ * Context: any.
+ * Return: the sample, for xmem_region_sync()'s @since.
+ */
+errseq_t xmem_region_wb_sample(struct xmem_region *region)
+{
+	return errseq_sample(&region->wb_err);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_region_wb_sample);
+
+/*
+ * Write back the portions of @region from portion index @first to @last
+ * that are dirty.  Returns 0, -EIO if a write-back failed, or -EINTR.
+ */
+static int xmem_region_sync_dirty(struct xmem_region *region, pgoff_t first,
+				  pgoff_t last)
 {
 	struct xmem_cache *cache = region->cache;
 	struct xmem_portion *v[XMEM_BATCH];
 	DECLARE_BITMAP(written, XMEM_BATCH);
 	DECLARE_BITMAP(failed, XMEM_BATCH);
-	pgoff_t next = first >> region->order;
-	pgoff_t plast = last >> region->order;
-	unsigned int n, i;
-	int ret = 0;
+	pgoff_t next = first;
+	int ret = 0, n, i;
 
-	if (last >= READ_ONCE(region->nr_pages))
-		plast = (READ_ONCE(region->nr_pages) - 1) >> region->order;
-	while (next <= plast) {
-		n = xmem_region_lock_batch(region, &next, plast, true, v);
+	while (next <= last) {
+		n = xmem_region_lock_batch(region, &next, last,
+					   XMEM_MARK_DIRTY, v);
+		if (n < 0)
+			return n;
 		if (!n)
 			continue;
 		bitmap_zero(written, XMEM_BATCH);
@@ -958,21 +1248,107 @@ int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last)
 		xmem_pager_clean_ptes(cache, v, n, false);
 		if (xmem_pager_writeback(cache, v, n, written, failed))
 			ret = -EIO;
-		for (i = 0; i < n; i++) {
-			xmem_portion_unlock(v[i]);
-			xmem_portion_put(v[i]);
-		}
+		for (i = 0; i < n; i++)
+			xmem_pager_unlock(v[i]);
 	}
-	if (atomic_xchg(&region->wb_error, 0))
-		ret = -EIO;
 	return ret;
 }
+
+/**
+ * xmem_region_sync() - write back the dirty pages of a range
+ * @region: the region
+ * @first: first page index
+ * @last: last page index, inclusive
+ * @since: the caller's sample of the region's write-back errors
+ *	(xmem_region_wb_sample()), checked and advanced; or NULL to learn
+ *	only whether the range's data is on the appliance
+ *
+ * Every page of the range written before the call is on the appliance
+ * when it returns 0: dirty portions are written back, write-backs already
+ * in flight (an eviction, another sync) are waited for, and those of them
+ * that failed are tried again.  Pages stay resident and mapped (read-only
+ * until the next write).  Whole portions are written.
+ *
+ * Context: process context, may sleep (killable); no portion lock held.
+ * Return: 0; -EIO if a write-back of the range failed during the call or,
+ * with @since, a write-back anywhere in the region failed since @since
+ * was sampled or last advanced (the data stays dirty in the cache, and the
+ * next sync tries again); -EINTR if the task was killed.
+ */
+int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last,
+		     errseq_t *since)
+{
+	pgoff_t nr_pages = READ_ONCE(region->nr_pages);
+	pgoff_t pfirst = first >> region->order;
+	pgoff_t plast = min(last, nr_pages - 1) >> region->order;
+	int ret = 0, err;
+
+	if (pfirst <= plast) {
+		ret = xmem_region_sync_dirty(region, pfirst, plast);
+		if (ret == -EINTR)
+			return ret;
+		/*
+		 * A portion whose DIRTY bit another task cleared before the
+		 * walk above is in WRITEBACK until its transfer is over: wait
+		 * for it.  (One that went from DIRTY to WRITEBACK during the
+		 * walk was locked by the walk, and so waited for.)  Those
+		 * that failed are dirty again: one more walk retries them.
+		 */
+		err = xmem_region_wait_writeback(region, pfirst, plast);
+		if (err > 0)
+			err = xmem_region_sync_dirty(region, pfirst, plast);
+		if (err == -EINTR)
+			return err;
+		ret = ret ?: err;
+	}
+	err = since ? errseq_check_and_advance(&region->wb_err, since) : 0;
+	return ret ?: err;
+}
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_sync);
+
+/**
+ * xmem_region_hold() - keep writers out of a region and write it back
+ * @region: the region
+ *
+ * Waits for write faults in progress, then keeps new ones waiting (in
+ * ->fault and ->pfn_mkwrite, killable) until xmem_region_unhold(), and
+ * writes back every dirty page: every PTE is read-only then, so the
+ * appliance's copy is the region's content at one instant and stays so
+ * while held.  Reads go on.
+ *
+ * Context: process context, may sleep; no portion lock held, and not in
+ * a fault on @region.
+ * Return: 0 with the region held; -EINTR (fatal signal) or -EIO (a
+ * write-back failed) without.
+ */
+int xmem_region_hold(struct xmem_region *region)
+{
+	int ret;
+
+	if (down_write_killable(&region->hold))
+		return -EINTR;
+	ret = xmem_region_sync(region, 0, ULONG_MAX - 1, NULL);
+	if (ret)
+		up_write(&region->hold);
+	return ret;
+}
+
+/**
+ * xmem_region_unhold() - let writers of a held region go on
+ * @region: a region held by xmem_region_hold()
+ *
+ * Context: process context.
+ */
+void xmem_region_unhold(struct xmem_region *region)
+{
+	up_write(&region->hold);
+}
 
 /*
  * Evict every resident portion of @region from portion index @from on,
  * writing dirty ones back unless their index is @discard_from or more.
- * Returns 0, or -EIO if some stay resident after a failed write-back.
+ * Returns 0, -EIO if some stay resident after a failed write-back, or
+ * -EINTR if the task was killed.
  */
 static int xmem_region_evict_range(struct xmem_region *region, pgoff_t from,
 				   pgoff_t discard_from)
@@ -981,12 +1357,13 @@ static int xmem_region_evict_range(struct xmem_region *region, pgoff_t from,
 	struct xmem_portion *v[XMEM_BATCH];
 	unsigned long pages;
 	pgoff_t next = from;
-	unsigned int n, i;
-	int ret = 0;
+	int ret = 0, n, i;
 
 	while (next != ULONG_MAX) {
-		n = xmem_region_lock_batch(region, &next, ULONG_MAX - 1, false,
-					   v);
+		n = xmem_region_lock_batch(region, &next, ULONG_MAX - 1,
+					   XA_PRESENT, v);
+		if (n < 0)
+			return n;
 		if (!n)
 			continue;
 		spin_lock(&cache->lock);
@@ -1141,15 +1518,32 @@ again:
 		return ERR_PTR(-EINVAL);
 	p = xmem_portion_lookup(region, pidx);
 	if (p) {
-		xmem_portion_lock(p);
+		if (xmem_portion_lock(p)) {
+			xmem_portion_put(p);
+			return ERR_PTR(-EINTR);
+		}
 		if (test_bit(XMEM_PORTION_DEAD, &p->flags)) {
 			xmem_pager_unlock(p);
 			goto again;
 		}
+		nr = xmem_portion_span(region, pidx,
+				       READ_ONCE(region->nr_pages));
+		if (p->nr_pages < nr) {
+			/*
+			 * The region grew, and this was its short last
+			 * portion: write it back and fetch it whole.
+			 */
+			spin_lock(&cache->lock);
+			list_del_init(&p->lru);
+			spin_unlock(&cache->lock);
+			if (!xmem_cache_evict(cache, &p, 1, ULONG_MAX))
+				return ERR_PTR(-EIO);
+			goto again;
+		}
 		if (test_and_clear_bit(XMEM_PORTION_READAHEAD, &p->flags))
-			xmem_count(region, XMEM_STAT(readahead_hits), 1);
+			xmem_count(region, XMEM_STAT_READAHEAD_HITS, 1);
 		set_bit(XMEM_PORTION_ACCESSED, &p->flags);
-		xmem_count(region, XMEM_STAT(cache_hits), 1);
+		xmem_count(region, XMEM_STAT_CACHE_HITS, 1);
 		*hit = true;
 		return p;
 	}
@@ -1190,9 +1584,10 @@ again:
  * for the first.  The portion is returned locked, up to date, marked
  * accessed and referenced; release it with xmem_pager_unlock().
  *
- * Context: process context, may sleep; no portion lock held.
+ * Context: process context, may sleep (killable); no portion lock held.
  * Return: the portion, or ERR_PTR(): -EINVAL (index out of range),
- * -ENOMEM, or the backend's error (-EIO, -ENOTCONN).
+ * -ENOMEM, -EINTR (killed while waiting for the portion), or the
+ * backend's error (-EIO, -ENOTCONN).
  */
 struct xmem_portion *xmem_pager_get(struct xmem_region *region,
 				    pgoff_t index)
@@ -1388,18 +1783,41 @@ unsigned int xmem_pager_readahead(struct xmem_region *region,
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_pager_readahead);
 
+/**
+ * xmem_region_mapped() - count a new mapping of a region
+ * @region: the region, referenced by the mapping
+ *
+ * The mapping's owner calls this from ->mmap once the VMA is set up with
+ * &xmem_vm_ops; copies and splits of the VMA are counted by ->open, and
+ * every VMA is uncounted by ->close.  The count bounds the TLB flushes a
+ * pass over the region's PTEs issues (stats/tlb_flushes).
+ *
+ * Context: any.
+ */
+void xmem_region_mapped(struct xmem_region *region)
+{
+	atomic_inc(&region->nr_vmas);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_region_mapped);
+
 static void xmem_vm_open(struct vm_area_struct *vma)
 {
-	xmem_region_get(vma->vm_private_data);
+	struct xmem_region *region = vma->vm_private_data;
+
+	xmem_region_get(region);
+	atomic_inc(&region->nr_vmas);
 }
 
 static void xmem_vm_close(struct vm_area_struct *vma)
 {
+	struct xmem_region *region = vma->vm_private_data;
+
 	/*
 	 * The PTEs are gone already, but every page that was writable is
 	 * marked DIRTY, so nothing written through them is lost.
 	 */
-	xmem_region_put(vma->vm_private_data);
+	atomic_dec_if_positive(&region->nr_vmas);
+	xmem_region_put(region);
 }
 
 static bool xmem_vm_index(struct vm_fault *vmf, struct xmem_region *region,
@@ -1437,32 +1855,131 @@ static void xmem_fault_done(struct xmem_region *region, pgoff_t index,
 	unsigned int bucket = fls64(div_u64(ns, NSEC_PER_USEC));
 
 	bucket = min(bucket, XMEM_LAT_BUCKETS - 1);
-	atomic64_inc(&region->cache->fault_lat[bucket]);
+	this_cpu_inc(region->cache->fault_lat->b[bucket]);
 	trace_xmem_fault(region->name, index, write, hit, ns);
 }
 
+/*
+ * The portion holding page @index if it is resident and not busy, locked;
+ * NULL otherwise.  Never sleeps on the portion.  Counts a cache hit if
+ * @count.
+ */
+static struct xmem_portion *xmem_pager_get_nowait(struct xmem_region *region,
+						  pgoff_t index, bool count)
+{
+	pgoff_t pidx = index >> region->order;
+	struct xmem_portion *p = xmem_portion_lookup(region, pidx);
+
+	if (!p)
+		return NULL;
+	if (!xmem_portion_trylock(p)) {
+		xmem_portion_put(p);
+		return NULL;
+	}
+	if (test_bit(XMEM_PORTION_DEAD, &p->flags) ||
+	    p->nr_pages < xmem_portion_span(region, pidx,
+					    READ_ONCE(region->nr_pages))) {
+		xmem_pager_unlock(p);
+		return NULL;
+	}
+	if (test_and_clear_bit(XMEM_PORTION_READAHEAD, &p->flags) && count)
+		xmem_count(region, XMEM_STAT_READAHEAD_HITS, 1);
+	set_bit(XMEM_PORTION_ACCESSED, &p->flags);
+	if (count)
+		xmem_count(region, XMEM_STAT_CACHE_HITS, 1);
+	return p;
+}
+
+/*
+ * The portion is not resident or busy and the fault may be retried: as
+ * filemap faults do, release the mmap lock (or the VMA lock) while
+ * reading ahead, waiting and fetching, so that other threads of the
+ * process can fault, mmap and munmap meanwhile, and have the fault retried
+ * (it finds the portion resident).  The region and the file are pinned
+ * here, as the VMA may go away as soon as the lock is released.
+ */
+static vm_fault_t xmem_vm_fault_unlocked(struct vm_fault *vmf,
+					 struct xmem_region *region,
+					 pgoff_t index, ktime_t start)
+{
+	struct file *file = vmf->vma->vm_file;
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	struct xmem_portion *p;
+	bool hit;
+
+	xmem_region_get(region);
+	if (file)
+		get_file(file);
+	release_fault_lock(vmf);
+
+	if (file)
+		xmem_pager_readahead(region, &file->f_ra, index);
+	p = __xmem_pager_get(region, index, &hit);
+	if (!IS_ERR(p)) {
+		xmem_pager_unlock(p);
+		xmem_fault_done(region, index, write, hit, start);
+	}
+
+	if (file)
+		fput(file);
+	xmem_region_put(region);
+	/* Errors too are found again, and reported, by the retry. */
+	return VM_FAULT_RETRY;
+}
+
+/*
+ * A fault is counted (stats, latency) once: by its first attempt, or, if
+ * that released the lock to fetch, by the fetch; its retry
+ * (FAULT_FLAG_TRIED) is not counted again.
+ */
 static vm_fault_t xmem_vm_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct xmem_region *region = vma->vm_private_data;
 	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	bool retried = vmf->flags & FAULT_FLAG_TRIED;
 	ktime_t start = ktime_get();
 	struct xmem_portion *p;
-	bool hit = false;
+	bool hit = true;
 	vm_fault_t ret;
 	pgoff_t index;
 
 	if (!xmem_vm_index(vmf, region, &index))
 		return VM_FAULT_SIGBUS;
-	xmem_count(region, XMEM_STAT(faults), 1);
-	if (vma->vm_file)
-		xmem_pager_readahead(region, &vma->vm_file->f_ra, index);
-	p = __xmem_pager_get(region, index, &hit);
-	if (IS_ERR(p))
-		return PTR_ERR(p) == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	if (!retried)
+		xmem_count(region, XMEM_STAT_FAULTS, 1);
+	/* A held region (snapshot) gets no new writable PTE. */
+	if (write && down_read_killable(&region->hold))
+		return VM_FAULT_NOPAGE;
+	p = xmem_pager_get_nowait(region, index, !retried);
+	if (!p && fault_flag_allow_retry_first(vmf->flags) &&
+	    !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+		/* No PTE is installed on this path: the hold is not needed. */
+		if (write)
+			up_read(&region->hold);
+		return xmem_vm_fault_unlocked(vmf, region, index, start);
+	}
+	if (!p) {
+		if (vma->vm_file)
+			xmem_pager_readahead(region, &vma->vm_file->f_ra,
+					     index);
+		p = __xmem_pager_get(region, index, &hit);
+		if (IS_ERR(p)) {
+			if (write)
+				up_read(&region->hold);
+			return PTR_ERR(p) == -ENOMEM ? VM_FAULT_OOM :
+						       VM_FAULT_SIGBUS;
+		}
+	}
 	ret = xmem_vm_insert(vmf, p, index, write);
 	xmem_pager_unlock(p);
-	xmem_fault_done(region, index, write, hit, start);
+	if (write)
+		up_read(&region->hold);
+	/* On a hit, after the portion is released: it may evict. */
+	if (hit && vma->vm_file)
+		xmem_pager_readahead(region, &vma->vm_file->f_ra, index);
+	if (!retried)
+		xmem_fault_done(region, index, write, hit, start);
 	return ret;
 }
 
@@ -1470,7 +1987,9 @@ static vm_fault_t xmem_vm_fault(struct vm_fault *vmf)
  * First write through a read-only PTE.  The PTE is replaced by a writable
  * one here, with the portion locked and DIRTY set, rather than by the core
  * after this returns: a write-back between the two could otherwise clear
- * DIRTY while a writable PTE appears behind its back.
+ * DIRTY while a writable PTE appears behind its back.  The core does not
+ * take VM_FAULT_RETRY from ->pfn_mkwrite: a task killed while waiting for
+ * the portion gets VM_FAULT_SIGBUS (it dies of the fatal signal first).
  */
 static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 {
@@ -1482,23 +2001,34 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 
 	if (!xmem_vm_index(vmf, region, &index))
 		return VM_FAULT_SIGBUS;
+	/* A fatal signal: the task never returns to the write. */
+	if (down_read_killable(&region->hold))
+		return VM_FAULT_NOPAGE;
 	p = xmem_portion_lookup(region, index >> region->order);
 	if (!p)
-		goto retry;
-	xmem_portion_lock(p);
+		goto retry_unhold;
+	if (xmem_portion_lock(p)) {
+		xmem_portion_put(p);
+		up_read(&region->hold);
+		return VM_FAULT_SIGBUS;
+	}
 	if (test_bit(XMEM_PORTION_DEAD, &p->flags)) {
 		xmem_pager_unlock(p);
-		goto retry;
+		goto retry_unhold;
 	}
 	set_bit(XMEM_PORTION_ACCESSED, &p->flags);
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
+	xmem_count(region, XMEM_STAT_TLB_FLUSHES, 1);
 	ret = xmem_vm_insert(vmf, p, index, true);
 	xmem_pager_unlock(p);
+	up_read(&region->hold);
 	return ret;
 
-retry:
+retry_unhold:
+	up_read(&region->hold);
 	/* Evicted meanwhile: fault again, through ->fault. */
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
+	xmem_count(region, XMEM_STAT_TLB_FLUSHES, 1);
 	return VM_FAULT_NOPAGE;
 }
 

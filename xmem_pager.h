@@ -10,9 +10,11 @@
 #define XMEM_PAGER_H
 
 #include <linux/atomic.h>
+#include <linux/errseq.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm_types.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -38,23 +40,37 @@ struct xmem_region;
  * LOCKED: owned by one task (fetch, fault mapping, write-back or
  *	eviction); others wait with wait_on_bit_lock().
  * DIRTY: some page of the portion may differ from the appliance's copy.
+ * WRITEBACK: DIRTY was cleared for a write-back whose RDMA WRITE has not
+ *	completed yet; a sync waits for it with wait_on_bit().  Set and
+ *	cleared by the owner of LOCKED.
  * ACCESSED: touched since the evictor last looked (second chance).
  * DEAD: removed from its region; whoever waited on it looks it up again.
  * READAHEAD: fetched by readahead and not faulted on since.
+ *
+ * DIRTY and WRITEBACK are mirrored in the region's xarray by the marks
+ * XMEM_MARK_DIRTY and XMEM_MARK_WRITEBACK, changed under its xa_lock, so
+ * that a sync finds them without scanning clean portions and sees every
+ * portion in one state or the other at every instant of a write-back.
  */
 enum {
 	XMEM_PORTION_LOCKED,
 	XMEM_PORTION_DIRTY,
+	XMEM_PORTION_WRITEBACK,
 	XMEM_PORTION_ACCESSED,
 	XMEM_PORTION_DEAD,
 	XMEM_PORTION_READAHEAD,
 };
 
+#define XMEM_MARK_DIRTY		XA_MARK_0
+#define XMEM_MARK_WRITEBACK	XA_MARK_1
+
 /**
  * struct xmem_portion - portion-tracking structure: the unit of transfer,
  * dirty tracking and eviction
- * @region: the region it belongs to (not referenced: a region is freed
- *	only once it has no portions)
+ * @region: the region it belongs to, not referenced: whoever uses a
+ *	portion holds a reference on its region (the evictor takes one with
+ *	kref_get_unless_zero() for each victim it takes from the LRU), so
+ *	the region's release finds every portion unlocked
  * @index: portion index in the region (page index >> region->order)
  * @nr_pages: pages in @pages (the last portion of a region may be short)
  * @flags: XMEM_PORTION_* bits
@@ -78,34 +94,63 @@ struct xmem_portion {
  * @rw: transfer whole pages of @region; returns 0 or a negative errno,
  *	and only when no transfer is in flight any more.  Must not
  *	allocate with __GFP_IO/__GFP_FS.
+ * @writable: optional; false if a write-back to @region cannot start now
+ *	(no working connection to its appliance), so that reclaim passes
+ *	its dirty portions over instead of waiting for the I/O timeout.
+ *	Cheap, does not sleep, called without pager locks held.
  */
 struct xmem_backend_ops {
 	int (*rw)(struct xmem_region *region, const struct xmem_io *ios,
 		  unsigned int n, bool write);
+	bool (*writable)(struct xmem_region *region);
 };
 
 /**
- * struct xmem_stats - counters since load; exact, read without locking
- * @faults: page faults served
- * @cache_hits: faults served from the local cache
- * @readahead_hits: faults served by a portion readahead fetched
- * @rdma_reads: pages read from the appliance
- * @rdma_writes: pages written to the appliance
- * @evictions_clean: portions dropped without a transfer
- * @evictions_dirty: portions written back and dropped
- * @writeback_errors: pages whose write-back failed (they were kept)
- * @tlb_flushes: write-protect and clean batches issued on the mapping
+ * enum xmem_stat_item - the counters of struct xmem_stats
+ * @XMEM_STAT_FAULTS: page faults served
+ * @XMEM_STAT_CACHE_HITS: faults served from the local cache
+ * @XMEM_STAT_READAHEAD_HITS: faults served by a portion readahead fetched
+ * @XMEM_STAT_RDMA_READS: pages read from the appliance
+ * @XMEM_STAT_RDMA_WRITES: pages written to the appliance
+ * @XMEM_STAT_EVICTIONS_CLEAN: portions dropped without a transfer
+ * @XMEM_STAT_EVICTIONS_DIRTY: portions written back and dropped
+ * @XMEM_STAT_WRITEBACK_ERRORS: pages whose write-back failed (they were kept)
+ * @XMEM_STAT_TLB_FLUSHES: TLB flushes issued on the mapping: per write-protect,
+ *	clean or unmap pass that changed PTEs, one per VMA mapping the
+ *	region (an upper bound: the kernel skips a VMA whose PTEs in the
+ *	range did not change), and one per PTE replaced in ->pfn_mkwrite
+ * @XMEM_STAT_LIMIT_EXCEEDED: pages added while the cache (or the region) was over
+ *	its limit because nothing could be evicted: every resident portion
+ *	busy, or dirty with no way to write it back now
+ * @XMEM_NR_STATS: their number
+ */
+enum xmem_stat_item {
+	XMEM_STAT_FAULTS,
+	XMEM_STAT_CACHE_HITS,
+	XMEM_STAT_READAHEAD_HITS,
+	XMEM_STAT_RDMA_READS,
+	XMEM_STAT_RDMA_WRITES,
+	XMEM_STAT_EVICTIONS_CLEAN,
+	XMEM_STAT_EVICTIONS_DIRTY,
+	XMEM_STAT_WRITEBACK_ERRORS,
+	XMEM_STAT_TLB_FLUSHES,
+	XMEM_STAT_LIMIT_EXCEEDED,
+	XMEM_NR_STATS,
+};
+
+/**
+ * struct xmem_stats - counters since load, one set per CPU
+ * @cpu: XMEM_NR_STATS counters per CPU, indexed by enum xmem_stat_item;
+ *	xmem_stats_read() sums them without a lock (a sum may miss
+ *	updates running on other CPUs meanwhile)
+ *
+ * Per CPU, so that faults on different CPUs do not bounce the cache
+ * lines of shared counters.
  */
 struct xmem_stats {
-	atomic64_t faults;
-	atomic64_t cache_hits;
-	atomic64_t readahead_hits;
-	atomic64_t rdma_reads;
-	atomic64_t rdma_writes;
-	atomic64_t evictions_clean;
-	atomic64_t evictions_dirty;
-	atomic64_t writeback_errors;
-	atomic64_t tlb_flushes;
+	struct xmem_stats_cpu {
+		u64 v[XMEM_NR_STATS];
+	} __percpu *cpu;
 };
 
 /**
@@ -127,8 +172,9 @@ struct xmem_stats {
  * @reclaim_work: the background reclaimer
  * @shrinker: gives clean pages back under global memory pressure, or NULL
  * @stats: counters
- * @fault_lat: fault-latency histogram, bucket i counting faults of less
- *	than 2^i microseconds and at least 2^(i-1); the last bucket, the rest
+ * @fault_lat: fault-latency histogram, per CPU: bucket i counts faults of
+ *	less than 2^i microseconds and at least 2^(i-1); the last bucket,
+ *	the rest
  *
  * The tunables (@limit_pages to @ra_max_pages) are read without a lock;
  * each is consistent on its own.
@@ -150,7 +196,9 @@ struct xmem_cache {
 	struct work_struct reclaim_work;
 	struct shrinker *shrinker;
 	struct xmem_stats stats;
-	atomic64_t fault_lat[XMEM_LAT_BUCKETS];
+	struct xmem_lat_cpu {
+		u64 b[XMEM_LAT_BUCKETS];
+	} __percpu *fault_lat;
 };
 
 /**
@@ -168,9 +216,17 @@ struct xmem_cache {
  * @nr_resident: resident pages of this region
  * @limit_pages: local memory this region may use, in pages (0: only the
  *	cache's limit applies)
- * @wb_error: a write-back failed since the last fsync reported it
+ * @wb_err: write-back errors, for every syncer to see once: a file
+ *	samples it when bound (xmem_region_wb_sample()) and each fsync
+ *	checks and advances its sample (xmem_region_sync())
+ * @nr_vmas: VMAs mapping the region, for counting TLB flushes
+ * @hold: taken shared by every write fault from before its portion is
+ *	locked until its writable PTE is in place, exclusive by
+ *	xmem_region_hold() to keep writers out (a snapshot)
  * @stats: the region's share of the cache's counters
  * @kobj: its sysfs directory, or NULL
+ * @release_work: runs the release when the evictor drops the last
+ *	reference
  * @free: called when the last reference is dropped, after the pager has
  *	dropped the region's portions
  * @priv: owner's data
@@ -185,9 +241,13 @@ struct xmem_region {
 	struct xarray portions;
 	atomic_long_t nr_resident;
 	unsigned long limit_pages;
-	atomic_t wb_error;
+	errseq_t wb_err;
+	atomic_t nr_vmas;
+	/* Keeps writable PTEs from appearing while held for writing. */
+	struct rw_semaphore hold;
 	struct xmem_stats stats;
 	struct kobject *kobj;
+	struct work_struct release_work;
 	void (*free)(struct xmem_region *region);
 	void *priv;
 };
@@ -204,11 +264,17 @@ unsigned long xmem_cache_reclaim(struct xmem_cache *cache,
 				 unsigned long goal);
 unsigned long xmem_cache_shrink(struct xmem_cache *cache, unsigned long goal);
 
-void xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
-		      const char *name, pgoff_t nr_pages, pgoff_t base);
+int xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
+		     const char *name, pgoff_t nr_pages, pgoff_t base);
+u64 xmem_stats_read(const struct xmem_stats *stats, enum xmem_stat_item item);
 void xmem_region_get(struct xmem_region *region);
 void xmem_region_put(struct xmem_region *region);
-int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last);
+int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last,
+		     errseq_t *since);
+errseq_t xmem_region_wb_sample(struct xmem_region *region);
+void xmem_region_mapped(struct xmem_region *region);
+int xmem_region_hold(struct xmem_region *region);
+void xmem_region_unhold(struct xmem_region *region);
 int xmem_region_drop(struct xmem_region *region);
 int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
 		       bool writeback);

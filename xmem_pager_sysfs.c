@@ -211,6 +211,16 @@ const struct attribute_group xmem_pager_attr_group = {
 
 /* Counters, of the cache (stats/) and of each region (regions/<n>/stats/) */
 
+static u64 xmem_latency_bucket(struct xmem_cache *cache, unsigned int i)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu_ptr(cache->fault_lat, cpu)->b[i];
+	return sum;
+}
+
 static ssize_t xmem_show_latency(char *buf)
 {
 	struct xmem_cache *cache = xmem_sysfs_cache;
@@ -219,9 +229,9 @@ static ssize_t xmem_show_latency(char *buf)
 
 	for (i = 0; i < XMEM_LAT_BUCKETS - 1; i++)
 		len += sysfs_emit_at(buf, len, "%lu %llu\n", 1UL << i,
-				     (u64)atomic64_read(&cache->fault_lat[i]));
+				     xmem_latency_bucket(cache, i));
 	len += sysfs_emit_at(buf, len, "inf %llu\n",
-			     (u64)atomic64_read(&cache->fault_lat[i]));
+			     xmem_latency_bucket(cache, i));
 	return len;
 }
 
@@ -253,17 +263,20 @@ static struct kobj_attribute region_attr_##_name = {			\
 	.show = region_##_name##_show,					\
 }
 
-XMEM_STAT(faults, atomic64_read(&s->faults));
-XMEM_STAT(cache_hits, atomic64_read(&s->cache_hits));
-XMEM_STAT(readahead_hits, atomic64_read(&s->readahead_hits));
-XMEM_STAT(rdma_reads, atomic64_read(&s->rdma_reads));
-XMEM_STAT(rdma_writes, atomic64_read(&s->rdma_writes));
-XMEM_STAT(evictions_clean, atomic64_read(&s->evictions_clean));
-XMEM_STAT(evictions_dirty, atomic64_read(&s->evictions_dirty));
-XMEM_STAT(writeback_errors, atomic64_read(&s->writeback_errors));
-XMEM_STAT(tlb_flushes, atomic64_read(&s->tlb_flushes));
-XMEM_STAT(bytes_read, (u64)atomic64_read(&s->rdma_reads) << PAGE_SHIFT);
-XMEM_STAT(bytes_written, (u64)atomic64_read(&s->rdma_writes) << PAGE_SHIFT);
+XMEM_STAT(faults, xmem_stats_read(s, XMEM_STAT_FAULTS));
+XMEM_STAT(cache_hits, xmem_stats_read(s, XMEM_STAT_CACHE_HITS));
+XMEM_STAT(readahead_hits, xmem_stats_read(s, XMEM_STAT_READAHEAD_HITS));
+XMEM_STAT(rdma_reads, xmem_stats_read(s, XMEM_STAT_RDMA_READS));
+XMEM_STAT(rdma_writes, xmem_stats_read(s, XMEM_STAT_RDMA_WRITES));
+XMEM_STAT(evictions_clean, xmem_stats_read(s, XMEM_STAT_EVICTIONS_CLEAN));
+XMEM_STAT(evictions_dirty, xmem_stats_read(s, XMEM_STAT_EVICTIONS_DIRTY));
+XMEM_STAT(writeback_errors, xmem_stats_read(s, XMEM_STAT_WRITEBACK_ERRORS));
+XMEM_STAT(tlb_flushes, xmem_stats_read(s, XMEM_STAT_TLB_FLUSHES));
+XMEM_STAT(limit_exceeded, xmem_stats_read(s, XMEM_STAT_LIMIT_EXCEEDED));
+XMEM_STAT(bytes_read,
+	  xmem_stats_read(s, XMEM_STAT_RDMA_READS) << PAGE_SHIFT);
+XMEM_STAT(bytes_written,
+	  xmem_stats_read(s, XMEM_STAT_RDMA_WRITES) << PAGE_SHIFT);
 
 static ssize_t resident_bytes_show(struct device *d,
 				   struct device_attribute *attr, char *buf)
@@ -299,6 +312,7 @@ static struct attribute *xmem_pager_stats_attrs[] = {
 	&dev_attr_evictions_dirty.attr,
 	&dev_attr_writeback_errors.attr,
 	&dev_attr_tlb_flushes.attr,
+	&dev_attr_limit_exceeded.attr,
 	&dev_attr_resident_bytes.attr,
 	&dev_attr_dirty_bytes.attr,
 	&dev_attr_fault_latency_us.attr,
@@ -424,6 +438,7 @@ static struct attribute *xmem_region_stats_attrs[] = {
 	&region_attr_evictions_dirty.attr,
 	&region_attr_writeback_errors.attr,
 	&region_attr_tlb_flushes.attr,
+	&region_attr_limit_exceeded.attr,
 	NULL,
 };
 

@@ -618,15 +618,17 @@ static void xmem_rdma_quiesce(struct xmem_rdma_conn *conn)
 }
 
 static int xmem_rdma_auth(struct xmem_rdma_conn *conn, const u8 *key,
-			  size_t keylen);
+			  size_t keylen, const char *host);
 
 /**
  * xmem_rdma_connect() - connect to an appliance
  * @dst: the appliance's RDMA CM address and port
  * @ops: callbacks, may be NULL
  * @priv: argument of the callbacks
- * @secret: shared secret, or NULL
+ * @secret: shared secret, or this host's key, or NULL
  * @secret_len: its length in bytes, 0 without one
+ * @host: this host's name on the appliance's allow-list, used where the
+ *	appliance has a key per host (XMEM_HELLO_F_HOSTS, protocol 1.3)
  * @connp: out, the connection, holding one reference for the caller
  *
  * Resolves the address and route, creates the queues within the device's
@@ -641,7 +643,7 @@ static int xmem_rdma_auth(struct xmem_rdma_conn *conn, const u8 *key,
  */
 int xmem_rdma_connect(const struct sockaddr_storage *dst,
 		      const struct xmem_rdma_ops *ops, void *priv,
-		      const u8 *secret, size_t secret_len,
+		      const u8 *secret, size_t secret_len, const char *host,
 		      struct xmem_rdma_conn **connp)
 {
 	struct xmem_rdma_conn *conn;
@@ -697,7 +699,9 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 		goto err_quiesce;
 	}
 	if (secret_len) {
-		ret = xmem_rdma_auth(conn, secret, secret_len);
+		ret = xmem_rdma_auth(conn, secret, secret_len,
+				     conn->hello_flags & XMEM_HELLO_F_HOSTS ?
+				     host : NULL);
 		if (ret)
 			goto err_quiesce;
 	}
@@ -829,7 +833,7 @@ static int xmem_rdma_hmac(const u8 *key, size_t keylen, const char *label,
  * connection just established.  The secret never travels.
  */
 static int xmem_rdma_auth(struct xmem_rdma_conn *conn, const u8 *key,
-			  size_t keylen)
+			  size_t keylen, const char *host)
 {
 	u8 cn[XMEM_AUTH_NONCE_SIZE], an[XMEM_AUTH_NONCE_SIZE];
 	u8 mac[XMEM_AUTH_MAC_SIZE], want[XMEM_AUTH_MAC_SIZE];
@@ -838,9 +842,16 @@ static int xmem_rdma_auth(struct xmem_rdma_conn *conn, const u8 *key,
 	get_random_bytes(cn, sizeof(cn));
 	mutex_lock(&conn->call_lock);
 	conn->tag++;
-	ret = xmem_wire_build_auth_req(conn->send.data, conn->tag, 1, cn,
-				       NULL) ?:
-	      xmem_rdma_call(conn, sizeof(struct xmem_msg_auth_req)) ?:
+	if (host)
+		ret = xmem_wire_build_auth_host_req(conn->send.data, conn->tag,
+						    cn, host) ?:
+		      xmem_rdma_call(conn,
+				     sizeof(struct xmem_msg_auth_host_req));
+	else
+		ret = xmem_wire_build_auth_req(conn->send.data, conn->tag, 1,
+					       cn, NULL) ?:
+		      xmem_rdma_call(conn, sizeof(struct xmem_msg_auth_req));
+	ret = ret ?:
 	      xmem_wire_parse_auth_rep(conn->rep, conn->rep_len, conn->tag, 1,
 				       an, mac) ?:
 	      xmem_rdma_hmac(key, keylen, XMEM_AUTH_LABEL_APPLIANCE, cn, an,
@@ -946,6 +957,54 @@ int xmem_rdma_pull(struct xmem_rdma_conn *conn,
 	if (ret == -EBADMSG)
 		xmem_rdma_err(conn, "malformed reply to the pull of %s\n",
 			      name);
+out:
+	mutex_unlock(&conn->call_lock);
+	return ret;
+}
+
+/**
+ * xmem_rdma_copy() - have the appliance copy a region into another
+ * @conn: the connection to the appliance holding both
+ * @src: the region to copy
+ * @dst: the region to copy into
+ * @flags: XMEM_COPY_F_*
+ * @mode: permission bits of a @dst that CREATE makes, or 0
+ * @uid: the user the client acts for
+ * @gid: that user's group
+ * @out: out, @dst as the appliance describes it (no key)
+ *
+ * The appliance copies memory to memory (XMEM_MSG_COPY_REQ); no byte goes
+ * through this client.  Other control calls on @conn wait until it is
+ * done.
+ *
+ * Context: process context, may sleep up to XMEM_PULL_TIMEOUT_SEC plus
+ * the call timeout.
+ * Return: 0; the appliance's answer (see struct xmem_msg_copy_req), e.g.
+ * -ENOENT, -EEXIST, -EINVAL, -EACCES, -ENOMEM, -EBUSY, -EIO;
+ * -EOPNOTSUPP from an appliance older than protocol 1.4; -EINVAL for bad
+ * arguments; -EBADMSG, -ENOTCONN or -ETIMEDOUT.
+ */
+int xmem_rdma_copy(struct xmem_rdma_conn *conn, const char *src,
+		   const char *dst, u32 flags, u32 mode, u32 uid, u32 gid,
+		   struct xmem_wire_region *out)
+{
+	int ret;
+
+	mutex_lock(&conn->call_lock);
+	conn->tag++;
+	ret = xmem_wire_build_copy_req(conn->send.data, conn->tag, src, dst,
+				       flags, mode, uid, gid);
+	if (ret)
+		goto out;
+	ret = xmem_rdma_call_timeout(conn, sizeof(struct xmem_msg_copy_req),
+				     XMEM_PULL_TIMEOUT_SEC * HZ +
+				     XMEM_RDMA_CALL_TIMEOUT);
+	if (ret)
+		goto out;
+	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
+					 XMEM_REGION_OP_ATTACH, out);
+	if (ret == -EBADMSG)
+		xmem_rdma_err(conn, "malformed reply to the copy of %s\n", src);
 out:
 	mutex_unlock(&conn->call_lock);
 	return ret;

@@ -39,7 +39,7 @@ struct xmem_io {
 
 int xmem_rdma_connect(const struct sockaddr_storage *dst,
 		      const struct xmem_rdma_ops *ops, void *priv,
-		      const u8 *secret, size_t secret_len,
+		      const u8 *secret, size_t secret_len, const char *host,
 		      struct xmem_rdma_conn **connp);
 void xmem_rdma_disconnect(struct xmem_rdma_conn *conn);
 bool xmem_rdma_connected(struct xmem_rdma_conn *conn);
@@ -50,6 +50,9 @@ int xmem_rdma_region(struct xmem_rdma_conn *conn,
 		     struct xmem_wire_region *out);
 int xmem_rdma_pull(struct xmem_rdma_conn *conn,
 		   const struct sockaddr_storage *src, const char *name,
+		   struct xmem_wire_region *out);
+int xmem_rdma_copy(struct xmem_rdma_conn *conn, const char *src,
+		   const char *dst, u32 flags, u32 mode, u32 uid, u32 gid,
 		   struct xmem_wire_region *out);
 int xmem_rdma_stat(struct xmem_rdma_conn *conn, struct xmem_wire_stat *out);
 int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,

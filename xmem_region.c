@@ -349,12 +349,14 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	cr->mode = wr.mode;
 	init_rwsem(&cr->io_lock);
 	mutex_init(&cr->op_lock);
-	xmem_region_init(&cr->r, &dev->cache, a->name, wr.size >> PAGE_SHIFT,
-			 (pgoff_t)cr->window << XMEM_WINDOW_SHIFT);
+	ret = xmem_region_init(&cr->r, &dev->cache, a->name,
+			       wr.size >> PAGE_SHIFT,
+			       (pgoff_t)cr->window << XMEM_WINDOW_SHIFT);
 	cr->r.free = xmem_region_free;
-	ret = xmem_region_sysfs_add(&cr->r, xmem_core_region_groups);
+	if (!ret)
+		ret = xmem_region_sysfs_add(&cr->r, xmem_core_region_groups);
 	if (ret) {
-		pr_err_ratelimited("region %s: no sysfs directory: %d\n",
+		pr_err_ratelimited("region %s: cannot set up its counters or sysfs directory: %d\n",
 				   a->name, ret);
 		xmem_region_put(&cr->r);	/* frees the window and cr */
 		cr = ERR_PTR(ret);
@@ -568,7 +570,7 @@ void xmem_forget_region(struct xmem_device *dev,
 int xmem_quiesce_region(struct xmem_core_region *cr, const char *what)
 {
 	lockdep_assert_held(&cr->op_lock);
-	if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1) ||
+	if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL) ||
 	    xmem_region_drop(&cr->r)) {
 		pr_err_ratelimited("%s %s: write-back failed; nothing changed\n",
 				   what, cr->r.name);

@@ -6,15 +6,18 @@
  * Every open of /dev/xmem shares one address_space, so the kernel's
  * mapping helpers reach every PTE of a portion in every process with one
  * call: wp_shared_mapping_range() and clean_record_shared_mapping_range()
- * from mm/mapping_dirty_helpers.c, and unmap_mapping_pages().  Each call
- * flushes the TLB of the range it changed once, for all processes: that is
- * the batched shootdown, and callers pass ranges as long as they can.
+ * from mm/mapping_dirty_helpers.c, and unmap_mapping_pages().  Each of
+ * them walks every VMA mapping the range and flushes the TLB once per VMA
+ * in which it changed a PTE (per VMA and per walk, not once per batch), so
+ * callers pass ranges as long as they can: one call per run of consecutive
+ * portions.
  *
  * The mappings are VM_PFNMAP: zapping a PTE drops its dirty bit silently.
  * Dirty state is therefore always recorded before a PTE is unmapped.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/fs.h>
 #include <linux/mm.h>
 #include <kunit/visibility.h>
 
@@ -28,6 +31,8 @@
  * @nr: number of pages
  * @bitmap: @nr bits; bit i is set if page @first + i had a dirty PTE in
  *	any process.  Bits already set are left set.
+ * @passes: out, the passes over the mapping that changed PTEs (0 to 2):
+ *	each flushed the TLB once per VMA in which it changed a PTE
  *
  * On return no PTE of the range is writable or dirty, and the TLB has been
  * flushed: a write to the range faults and reaches ->pfn_mkwrite first.
@@ -37,15 +42,22 @@
  * Return: the number of dirty PTEs found.
  */
 unsigned long xmem_tlb_clean(struct address_space *mapping, pgoff_t first,
-			     pgoff_t nr, unsigned long *bitmap)
+			     pgoff_t nr, unsigned long *bitmap,
+			     unsigned int *passes)
 {
 	pgoff_t start = nr, end = 0;
+	unsigned long dirty;
 
+	*passes = 0;
 	if (!mapping || !nr)
 		return 0;
-	wp_shared_mapping_range(mapping, first, nr);
-	return clean_record_shared_mapping_range(mapping, first, nr, first,
-						 bitmap, &start, &end);
+	if (wp_shared_mapping_range(mapping, first, nr))
+		(*passes)++;
+	dirty = clean_record_shared_mapping_range(mapping, first, nr, first,
+						  bitmap, &start, &end);
+	if (dirty)
+		(*passes)++;
+	return dirty;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_tlb_clean);
 
@@ -59,11 +71,15 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_tlb_clean);
  * and keeps writers out (they wait in ->pfn_mkwrite or ->fault).
  *
  * Context: process context, as for xmem_tlb_clean().
+ * Return: 1 if the mapping had VMAs, so that the pass may have flushed
+ * the TLB once per VMA holding a PTE of the range, else 0.
  */
-void xmem_tlb_unmap(struct address_space *mapping, pgoff_t first, pgoff_t nr)
+unsigned int xmem_tlb_unmap(struct address_space *mapping, pgoff_t first,
+			    pgoff_t nr)
 {
-	if (!mapping || !nr)
-		return;
+	if (!mapping || !nr || !mapping_mapped(mapping))
+		return 0;
 	unmap_mapping_pages(mapping, first, nr, false);
+	return 1;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_tlb_unmap);

@@ -11,7 +11,9 @@
 struct address_space;
 
 unsigned long xmem_tlb_clean(struct address_space *mapping, pgoff_t first,
-			     pgoff_t nr, unsigned long *bitmap);
-void xmem_tlb_unmap(struct address_space *mapping, pgoff_t first, pgoff_t nr);
+			     pgoff_t nr, unsigned long *bitmap,
+			     unsigned int *passes);
+unsigned int xmem_tlb_unmap(struct address_space *mapping, pgoff_t first,
+			    pgoff_t nr);
 
 #endif /* XMEM_TLB_H */

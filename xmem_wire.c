@@ -498,6 +498,48 @@ int xmem_wire_build_pull_req(struct xmem_msg_pull_req *req, u64 tag,
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_pull_req);
 
 /**
+ * xmem_wire_build_copy_req() - encode an XMEM_MSG_COPY_REQ
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @src: the region to copy
+ * @dst: the region to copy into, another name
+ * @flags: XMEM_COPY_F_*
+ * @mode: permission bits of a @dst that CREATE makes, or 0
+ * @uid: the user the client acts for
+ * @gid: that user's group
+ *
+ * The reply is an XMEM_MSG_REGION_REP describing @dst, parsed with
+ * xmem_wire_parse_region_rep() and XMEM_REGION_OP_ATTACH (it may carry
+ * the CREATED flag; it carries no key).
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for bad or equal names, unknown flags, or a mode
+ * beyond 0777 or without CREATE (nothing is encoded).
+ */
+int xmem_wire_build_copy_req(struct xmem_msg_copy_req *req, u64 tag,
+			     const char *src, const char *dst, u32 flags,
+			     u32 mode, u32 uid, u32 gid)
+{
+	BUILD_BUG_ON(sizeof(*req) > XMEM_MSG_MAX_SIZE);
+
+	if (xmem_wire_check_name(src, XMEM_NAME_MAX) ||
+	    xmem_wire_check_name(dst, XMEM_NAME_MAX) || !strcmp(src, dst) ||
+	    flags & ~XMEM_COPY_F_ALL || mode & ~XMEM_REGION_MODE_MASK ||
+	    (mode && !(flags & XMEM_COPY_F_CREATE)))
+		return -EINVAL;
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_COPY_REQ, sizeof(*req), tag);
+	req->flags = cpu_to_le32(flags);
+	req->mode = cpu_to_le32(mode);
+	req->uid = cpu_to_le32(uid);
+	req->gid = cpu_to_le32(gid);
+	strscpy(req->src, src, sizeof(req->src));
+	strscpy(req->dst, dst, sizeof(req->dst));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_copy_req);
+
+/**
  * xmem_wire_build_auth_req() - encode an XMEM_MSG_AUTH_REQ
  * @req: the buffer to fill
  * @tag: the request's tag
@@ -523,6 +565,32 @@ int xmem_wire_build_auth_req(struct xmem_msg_auth_req *req, u64 tag,
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_auth_req);
+
+/**
+ * xmem_wire_build_auth_host_req() - encode an XMEM_MSG_AUTH_HOST_REQ,
+ *	step 1 naming the client's host (protocol 1.3)
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @nonce: the client's nonce, XMEM_AUTH_NONCE_SIZE bytes
+ * @host: the host name: 1 to XMEM_HOST_MAX - 1 characters of
+ *	[A-Za-z0-9._-]
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for a bad host name (nothing is encoded).
+ */
+int xmem_wire_build_auth_host_req(struct xmem_msg_auth_host_req *req,
+				  u64 tag, const u8 *nonce, const char *host)
+{
+	if (xmem_wire_check_name(host, XMEM_HOST_MAX))
+		return -EINVAL;
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_AUTH_HOST_REQ, sizeof(*req), tag);
+	req->step = cpu_to_le16(1);
+	memcpy(req->nonce, nonce, sizeof(req->nonce));
+	strscpy(req->host, host, sizeof(req->host));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_auth_host_req);
 
 /**
  * xmem_wire_parse_auth_rep() - decode and check an XMEM_MSG_AUTH_REP

@@ -79,6 +79,8 @@ int xmem_wire_parse_hello_rep(const void *data, size_t len, u16 *credits);
 u32 xmem_wire_hello_flags(const void *data);
 int xmem_wire_build_auth_req(struct xmem_msg_auth_req *req, u64 tag,
 			     u16 step, const u8 *nonce, const u8 *mac);
+int xmem_wire_build_auth_host_req(struct xmem_msg_auth_host_req *req,
+				  u64 tag, const u8 *nonce, const char *host);
 int xmem_wire_parse_auth_rep(const void *buf, size_t len, u64 tag, u16 step,
 			     u8 *nonce, u8 *mac);
 int xmem_wire_build_attach_req(struct xmem_msg_attach_req *req, u64 tag,
@@ -95,6 +97,9 @@ int xmem_wire_parse_region_rep(const void *buf, size_t len, u64 tag, u16 op,
 int xmem_wire_build_pull_req(struct xmem_msg_pull_req *req, u64 tag,
 			     const struct sockaddr_storage *src,
 			     const char *name);
+int xmem_wire_build_copy_req(struct xmem_msg_copy_req *req, u64 tag,
+			     const char *src, const char *dst, u32 flags,
+			     u32 mode, u32 uid, u32 gid);
 int xmem_wire_reply_tag(const void *buf, size_t len, u64 *tag);
 
 #endif /* XMEM_WIRE_H */

@@ -27,6 +27,15 @@
  * client and appliance with a shared secret.
  * Minor 2 adds XMEM_MSG_PULL_REQ: an appliance copies a region from another
  * appliance (appliance-to-appliance copy, used to drain an appliance).
+ * Minor 3 adds XMEM_MSG_AUTH_HOST_REQ with XMEM_HELLO_F_HOSTS: a key per
+ * client host instead of one shared secret.  The appliance sets
+ * XMEM_HELLO_F_HOSTS only for clients that announce minor 3 or later, so
+ * an older client never sees a flag it does not know; such a client can
+ * still authenticate with the shared secret where the appliance has one,
+ * and is refused (EACCES) where it has only per-host keys.
+ * Minor 4 adds XMEM_MSG_COPY_REQ: an appliance copies one of its regions
+ * into another (snapshots), and XMEM_PULL_F_FILL: a PULL that fills a
+ * region which exists on the target.
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -38,7 +47,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	2
+#define XMEM_PROTO_MINOR	4
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -96,12 +105,16 @@ struct xmem_hello_rep {
 
 /*
  * Flags of struct xmem_hello_rep.
- * AUTH: the appliance has a shared secret; it answers every request but
- *	XMEM_MSG_AUTH_REQ with XMEM_MSG_ERROR_REP (EACCES) until the client
- *	has authenticated.
+ * AUTH: the appliance wants authentication; it answers every request but
+ *	XMEM_MSG_AUTH_REQ and XMEM_MSG_AUTH_HOST_REQ with XMEM_MSG_ERROR_REP
+ *	(EACCES) until the client has authenticated.
+ * HOSTS: with AUTH, minor 3: the appliance knows a key per client host;
+ *	step 1 is XMEM_MSG_AUTH_HOST_REQ naming the host.  Only sent to
+ *	clients whose hello announces minor 3 or later.
  */
 #define XMEM_HELLO_F_AUTH	0x1u
-#define XMEM_HELLO_F_ALL	XMEM_HELLO_F_AUTH
+#define XMEM_HELLO_F_HOSTS	0x2u
+#define XMEM_HELLO_F_ALL	(XMEM_HELLO_F_AUTH | XMEM_HELLO_F_HOSTS)
 
 /**
  * enum xmem_msg_type - control message types
@@ -118,6 +131,10 @@ struct xmem_hello_rep {
  * @XMEM_MSG_AUTH_REP: appliance answers it (minor 1)
  * @XMEM_MSG_PULL_REQ: client asks the appliance to copy a region from
  *	another appliance; answered with XMEM_MSG_REGION_REP (minor 2)
+ * @XMEM_MSG_AUTH_HOST_REQ: step 1 of authentication naming the client
+ *	host; answered with XMEM_MSG_AUTH_REP (minor 3)
+ * @XMEM_MSG_COPY_REQ: client asks the appliance to copy one of its
+ *	regions into another; answered with XMEM_MSG_REGION_REP (minor 4)
  */
 enum xmem_msg_type {
 	XMEM_MSG_INVALID	= 0,
@@ -131,6 +148,8 @@ enum xmem_msg_type {
 	XMEM_MSG_AUTH_REQ	= 8,
 	XMEM_MSG_AUTH_REP	= 9,
 	XMEM_MSG_PULL_REQ	= 10,
+	XMEM_MSG_AUTH_HOST_REQ	= 11,
+	XMEM_MSG_COPY_REQ	= 16,
 };
 
 /**
@@ -182,7 +201,8 @@ struct xmem_msg_attach_req {
  * @region_id: appliance-wide identifier of the region, never 0
  * @size: region size in bytes
  * @addr: remote address of byte 0 of the region for RDMA READ/WRITE
- * @rkey: remote key covering [@addr, @addr + @size)
+ * @rkey: remote key covering [@addr, @addr + @size), valid on this
+ *	connection only, until the region is detached from it
  * @reserved2: must be zero
  *
  * When @status is not zero, every field after it is zero.
@@ -241,7 +261,8 @@ struct xmem_msg_error_rep {
  * @XMEM_REGION_OP_INVALID: zero is never valid
  * @XMEM_REGION_OP_ATTACH: look up, or create, a region and attach it to
  *	this connection; the reply carries @addr and @rkey
- * @XMEM_REGION_OP_DETACH: this connection stops using the region
+ * @XMEM_REGION_OP_DETACH: this connection stops using the region; the
+ *	keys it was handed for it stop working
  * @XMEM_REGION_OP_RESIZE: change the size to @size; a shrink frees the
  *	appliance memory of the removed range.  The reply carries the new
  *	@addr and @rkey; keys handed out before stop working for a shrink
@@ -317,7 +338,9 @@ struct xmem_msg_region_req {
  *	such region; after the last one for NEXT), EEXIST, EACCES (no
  *	permission), EBUSY (DESTROY of a region another connection uses;
  *	ATTACH with CREATE of a name the appliance is pulling in, minor 2),
- *	ENOMEM (capacity exhausted)
+ *	ENOMEM (capacity exhausted), EDQUOT (ATTACH with CREATE, RESIZE:
+ *	over a quota of the client's host or user; minor 3 clients only,
+ *	older ones get ENOMEM)
  * @flags: XMEM_REGION_REP_F_*
  * @region_id: appliance-wide identifier of the region, never 0
  * @size: region size in bytes (after the operation)
@@ -365,6 +388,13 @@ struct xmem_msg_region_rep {
  *
  * The label strings are hashed without their NUL.  A client with a secret
  * refuses an appliance that does not announce XMEM_HELLO_F_AUTH.
+ *
+ * With XMEM_HELLO_F_HOSTS (minor 3) K is the key of the client's host on
+ * the appliance's allow-list, and step 1 is XMEM_MSG_AUTH_HOST_REQ, which
+ * names the host; the rest is the same.  An unknown host, a host whose
+ * key was revoked and a wrong proof are all answered EACCES.  The
+ * appliance then knows the client as that host: regions it creates are
+ * that host's (see the owner fields).
  */
 #define XMEM_AUTH_NONCE_SIZE	32
 #define XMEM_AUTH_MAC_SIZE	32
@@ -408,12 +438,42 @@ struct xmem_msg_auth_rep {
 	__u8 mac[XMEM_AUTH_MAC_SIZE];
 };
 
+/* Host names: 1 to 63 characters of [A-Za-z0-9._-], NUL padded. */
+#define XMEM_HOST_MAX		64
+
+/**
+ * struct xmem_msg_auth_host_req - step 1 of authentication with a host
+ *	identity (minor 3)
+ * @hdr: type XMEM_MSG_AUTH_HOST_REQ
+ * @step: 1
+ * @reserved: must be zero
+ * @nonce: the client's nonce
+ * @host: the client host's name on the appliance's allow-list, NUL
+ *	padded, see XMEM_HOST_MAX
+ *
+ * Answered with XMEM_MSG_AUTH_REP as step 1 of XMEM_MSG_AUTH_REQ; step 2
+ * is an XMEM_MSG_AUTH_REQ.  Status EACCES: unknown or revoked host;
+ * EINVAL: a bad host name or a step other than 1; EPROTO: out of order;
+ * EOPNOTSUPP: the appliance has no per-host keys.
+ */
+struct xmem_msg_auth_host_req {
+	struct xmem_msg_hdr hdr;
+	__le16 step;
+	__le16 reserved[3];
+	__u8 nonce[XMEM_AUTH_NONCE_SIZE];
+	char host[XMEM_HOST_MAX];
+};
+
+/* Flags of struct xmem_msg_pull_req (minor 4; zero before). */
+#define XMEM_PULL_F_FILL	0x1u	/* copy into the existing region */
+#define XMEM_PULL_F_ALL		XMEM_PULL_F_FILL
+
 /**
  * struct xmem_msg_pull_req - copy a region from another appliance (minor 2)
  * @hdr: type XMEM_MSG_PULL_REQ
  * @family: address family of the source appliance: 2 (IPv4) or 10 (IPv6)
  * @port: the source appliance's RDMA CM port, big endian (network order)
- * @reserved: must be zero
+ * @flags: XMEM_PULL_F_*; must be zero before minor 4
  * @addr: the source appliance's address, network order: IPv4 in the first
  *	4 bytes and the rest zero, or the 16 bytes of IPv6
  * @reserved2: must be zero
@@ -441,14 +501,25 @@ struct xmem_msg_auth_rep {
  * address and port), EHOSTUNREACH (no route to it), ETIMEDOUT (the source
  * did not answer in time, or the whole pull took too long), EBUSY (too
  * many pulls in flight), EIO (the copy or a source reply failed).
- * A nonzero @reserved or @reserved2 is answered with XMEM_MSG_ERROR_REP
- * (EBADMSG).
+ *
+ * With XMEM_PULL_F_FILL (minor 4) the target does not create a region: it
+ * copies the source's bytes into the start of its own region of that name,
+ * which must exist and be at least as large (else ENOENT, EINVAL), and
+ * answers as for an ATTACH that found it (no CREATED flag); bytes past the
+ * source's size keep their content, and so does the whole region on
+ * failure but for the part already copied.  Resizing or destroying it is
+ * refused (EBUSY) while the copy runs.  This is how a destination that is
+ * already mapped (QEMU's memory path) gets a copy.
+ *
+ * An unknown flag is answered with XMEM_MSG_ERROR_REP (EPROTO, and
+ * EBADMSG by appliances before minor 4); a nonzero @reserved2 with
+ * XMEM_MSG_ERROR_REP (EBADMSG).
  */
 struct xmem_msg_pull_req {
 	struct xmem_msg_hdr hdr;
 	__le16 family;
 	__be16 port;
-	__le32 reserved;
+	__le32 flags;
 	__u8 addr[16];
 	__le64 reserved2;
 	char name[XMEM_NAME_MAX];
@@ -460,5 +531,60 @@ struct xmem_msg_pull_req {
 
 /* An appliance answers a PULL within this many seconds. */
 #define XMEM_PULL_TIMEOUT_SEC	300
+
+/* Flags of struct xmem_msg_copy_req. */
+#define XMEM_COPY_F_CREATE	0x1u	/* create @dst if it is missing */
+#define XMEM_COPY_F_EXCL	0x2u	/* with CREATE: fail if @dst exists */
+#define XMEM_COPY_F_ALL		(XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL)
+
+/**
+ * struct xmem_msg_copy_req - copy a region into another on the same
+ *	appliance (minor 4)
+ * @hdr: type XMEM_MSG_COPY_REQ
+ * @flags: XMEM_COPY_F_*
+ * @mode: permission bits of a region CREATE makes (0: 0600); zero
+ *	without CREATE
+ * @uid: user on whose behalf the client asks; owner of a new @dst
+ * @gid: that user's group
+ * @reserved: must be zero
+ * @src: the region to copy, see XMEM_NAME_MAX
+ * @dst: the region to copy into, a different name
+ *
+ * The appliance copies the @src region's bytes into the start of @dst in
+ * a worker of its own (memory to memory; nothing travels on the
+ * network), serving other connections meanwhile.  @dst either exists and
+ * is at least as large as @src (bytes past @src's size keep their
+ * content), or, with XMEM_COPY_F_CREATE, is created with @src's size,
+ * owned by @uid/@gid with @mode.  A created @dst is visible to nobody
+ * until the copy is complete; resizing or destroying @src or an existing
+ * @dst is refused (EBUSY) while it runs.  The copy is a snapshot of @src
+ * only if nobody writes to it while it runs: a client makes it one by
+ * writing back and holding its writers first.
+ *
+ * Access: @uid must be allowed to attach @src and an existing @dst (see
+ * struct xmem_msg_region_req).
+ *
+ * The answer is an XMEM_MSG_REGION_REP describing @dst (no address or
+ * key: it is not attached), with XMEM_REGION_REP_F_CREATED if it was
+ * created, within XMEM_PULL_TIMEOUT_SEC.  On failure nothing is created
+ * and the status says why: EINVAL (bad names, the same name twice, @dst
+ * smaller than @src, mode without CREATE), ENOENT (no @src, or no @dst
+ * without CREATE), EEXIST (CREATE|EXCL and @dst exists, or is being
+ * created by a pull or copy), EACCES, ENOMEM (capacity or memory
+ * exhausted), EBUSY (too many copies in flight, or @src or @dst is the
+ * target of a copy or pull in flight), EIO (the copy failed).  Unknown
+ * flags are answered with XMEM_MSG_ERROR_REP (EPROTO), a nonzero
+ * @reserved with EBADMSG.
+ */
+struct xmem_msg_copy_req {
+	struct xmem_msg_hdr hdr;
+	__le32 flags;
+	__le32 mode;
+	__le32 uid;
+	__le32 gid;
+	__le64 reserved;
+	char src[XMEM_NAME_MAX];
+	char dst[XMEM_NAME_MAX];
+};
 
 #endif /* XMEM_PROTO_H */

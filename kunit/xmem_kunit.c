@@ -15,6 +15,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 
 #include "../xmem_acct.h"
 #include "../xmem_pager.h"
@@ -219,7 +220,7 @@ static void xmem_wire_test_pull_req(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.hdr.tag), 77);
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.family), 2);
 	KUNIT_EXPECT_EQ(test, ntohs(req.port), 7471);
-	KUNIT_EXPECT_EQ(test, req.reserved, 0);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.flags), 0);
 	KUNIT_EXPECT_EQ(test, req.reserved2, 0);
 	KUNIT_EXPECT_EQ(test, memcmp(req.addr, v4, 4), 0);
 	KUNIT_EXPECT_EQ(test, memcmp(req.addr + 4, zero, sizeof(zero)), 0);
@@ -265,6 +266,36 @@ static void xmem_wire_test_pull_req(struct kunit *test)
 }
 
 /* What xmemd answers to a PULL: a REGION_REP as for an ATTACH that created. */
+static void xmem_wire_test_auth_host_req(struct kunit *test)
+{
+	struct xmem_msg_auth_host_req req;
+	u8 nonce[XMEM_AUTH_NONCE_SIZE];
+
+	memset(nonce, 0x5a, sizeof(nonce));
+	KUNIT_ASSERT_EQ(test, xmem_wire_build_auth_host_req(&req, 9, nonce,
+							    "client1"), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.hdr.type),
+			XMEM_MSG_AUTH_HOST_REQ);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.hdr.len), sizeof(req));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.hdr.tag), 9);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.step), 1);
+	KUNIT_EXPECT_NULL(test, memchr_inv(req.reserved, 0,
+					   sizeof(req.reserved)));
+	KUNIT_EXPECT_EQ(test, memcmp(req.nonce, nonce, sizeof(nonce)), 0);
+	KUNIT_EXPECT_STREQ(test, req.host, "client1");
+	KUNIT_EXPECT_NULL(test, memchr_inv(req.host + 7, 0,
+					   sizeof(req.host) - 7));
+	KUNIT_EXPECT_EQ(test, sizeof(req), 120);
+
+	/* Names as region names go: nothing is encoded otherwise. */
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_auth_host_req(&req, 1, nonce, ""),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_auth_host_req(&req, 1, nonce,
+							    "a b"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_auth_host_req(&req, 1, nonce,
+							    ".."), -EINVAL);
+}
+
 static void xmem_wire_fill_pull_rep(struct xmem_msg_region_rep *rep, u64 tag)
 {
 	memset(rep, 0, sizeof(*rep));
@@ -352,6 +383,7 @@ static struct kunit_case xmem_wire_cases[] = {
 	KUNIT_CASE(xmem_wire_test_hello),
 	KUNIT_CASE(xmem_wire_test_pull_req),
 	KUNIT_CASE(xmem_wire_test_pull_rep),
+	KUNIT_CASE(xmem_wire_test_auth_host_req),
 	{}
 };
 
@@ -371,9 +403,15 @@ static struct kunit_suite xmem_wire_suite = {
  * @mem: FAKE_PAGES pages of "remote" memory
  * @reads: pages read
  * @writes: pages written
+ * @write_calls: calls of the backend to write, failed ones too
  * @fail_reads: fail every read with -EIO
  * @fail_writes: fail every write with -EIO
+ * @unwritable: ->writable says no
  * @freed: the region's free callback ran
+ * @put: the test dropped the region's last reference itself
+ * @write_hook: run once, by the next write, before it transfers anything
+ * @freed_in_write: @freed, as seen by a @write_hook
+ * @sync: a sync started by a @write_hook
  */
 struct xmem_fake {
 	struct xmem_cache cache;
@@ -381,17 +419,46 @@ struct xmem_fake {
 	u8 *mem;
 	unsigned int reads;
 	unsigned int writes;
+	unsigned int write_calls;
 	bool fail_reads;
 	bool fail_writes;
+	bool unwritable;
 	bool freed;
+	bool put;
+	void (*write_hook)(struct xmem_fake *f);
+	bool freed_in_write;
+	struct xmem_fake_sync *sync;
+};
+
+/**
+ * struct xmem_fake_sync - a sync of page 0 on another task
+ * @work: runs it on system_unbound_wq
+ * @f: the fake
+ * @ret: what xmem_region_sync() returned
+ * @seen: the first byte of page 0 on the "appliance" when it returned
+ * @done: completed when it returned
+ */
+struct xmem_fake_sync {
+	struct work_struct work;
+	struct xmem_fake *f;
+	int ret;
+	u8 seen;
+	struct completion done;
 };
 
 static int xmem_fake_rw(struct xmem_region *region, const struct xmem_io *ios,
 			unsigned int n, bool write)
 {
 	struct xmem_fake *f = region->priv;
+	void (*hook)(struct xmem_fake *f) = f->write_hook;
 	unsigned int i;
 
+	if (write) {
+		f->write_calls++;
+		f->write_hook = NULL;
+		if (hook)
+			hook(f);
+	}
 	if (write ? f->fail_writes : f->fail_reads)
 		return -EIO;
 	for (i = 0; i < n; i++) {
@@ -408,8 +475,16 @@ static int xmem_fake_rw(struct xmem_region *region, const struct xmem_io *ios,
 	return 0;
 }
 
+static bool xmem_fake_writable(struct xmem_region *region)
+{
+	struct xmem_fake *f = region->priv;
+
+	return !f->unwritable;
+}
+
 static const struct xmem_backend_ops xmem_fake_ops = {
 	.rw = xmem_fake_rw,
+	.writable = xmem_fake_writable,
 };
 
 static void xmem_fake_free(struct xmem_region *region)
@@ -434,7 +509,8 @@ static int xmem_pager_test_init(struct kunit *test)
 					      4), 0);
 	/* No background reclaim: every eviction below is the test's own. */
 	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
-	xmem_region_init(&f->region, &f->cache, "fake", FAKE_PAGES, 0);
+	KUNIT_ASSERT_EQ(test, xmem_region_init(&f->region, &f->cache, "fake",
+					       FAKE_PAGES, 0), 0);
 	f->region.priv = f;
 	f->region.free = xmem_fake_free;
 	test->priv = f;
@@ -446,12 +522,21 @@ static void xmem_pager_test_exit(struct kunit *test)
 	struct xmem_fake *f = test->priv;
 
 	f->fail_writes = false;
-	xmem_region_drop(&f->region);
-	xmem_region_put(&f->region);
+	f->unwritable = false;
+	if (!f->put) {
+		xmem_region_drop(&f->region);
+		xmem_region_put(&f->region);
+	}
 	KUNIT_EXPECT_TRUE(test, f->freed);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
 	xmem_cache_destroy(&f->cache);
 	vfree(f->mem);
+}
+
+/* A counter of the cache under test. */
+static u64 xmem_fake_stat(struct xmem_fake *f, enum xmem_stat_item item)
+{
+	return xmem_stats_read(&f->cache.stats, item);
 }
 
 static u8 xmem_page_byte(struct xmem_portion *p, size_t off)
@@ -475,7 +560,7 @@ static void xmem_pager_test_fetch_once(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
 	xmem_pager_unlock(p);
 	KUNIT_EXPECT_EQ(test, f->reads, 1);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.cache_hits), 1);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_CACHE_HITS), 1);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
 
 	KUNIT_EXPECT_EQ(test, PTR_ERR(xmem_pager_get(&f->region, FAKE_PAGES)),
@@ -498,9 +583,9 @@ static void xmem_pager_test_limit_clean(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->reads, FAKE_PAGES);
 	/* Clean pages leave without a transfer. */
 	KUNIT_EXPECT_EQ(test, f->writes, 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.evictions_dirty),
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICTIONS_DIRTY),
 			0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.evictions_clean),
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICTIONS_CLEAN),
 			FAKE_PAGES - f->cache.nr_pages);
 }
 
@@ -529,18 +614,20 @@ static void xmem_pager_test_sync(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dirty, 2);
 
 	/* Only part of the range is synced. */
-	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 1), 0);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 1, NULL), 0);
 	KUNIT_EXPECT_EQ(test, f->writes, 1);
 	KUNIT_EXPECT_EQ(test, f->mem[PAGE_SIZE], 'X');
 	KUNIT_EXPECT_EQ(test, f->mem[2 * PAGE_SIZE], 'a' + 2);
 
-	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES), 0);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES, NULL),
+			0);
 	KUNIT_EXPECT_EQ(test, f->writes, 2);
 	KUNIT_EXPECT_EQ(test, f->mem[3 * PAGE_SIZE - 1], 'Y');
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 0);
 
 	/* Nothing dirty: nothing sent, pages still resident. */
-	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES), 0);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES, NULL),
+			0);
 	KUNIT_EXPECT_EQ(test, f->writes, 2);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 2);
 }
@@ -556,7 +643,7 @@ static void xmem_pager_test_evict_dirty(struct kunit *test)
 		xmem_write_page(test, f, i, 'A' + i);
 	KUNIT_EXPECT_LE(test, f->cache.nr_pages, 4);
 	KUNIT_EXPECT_EQ(test, f->writes,
-			atomic64_read(&f->cache.stats.evictions_dirty));
+			xmem_fake_stat(f, XMEM_STAT_EVICTIONS_DIRTY));
 	KUNIT_EXPECT_GE(test, f->writes, 4);
 
 	for (i = 0; i < 8; i++) {
@@ -607,22 +694,25 @@ static void xmem_pager_test_busy_skipped(struct kunit *test)
 static void xmem_pager_test_write_error(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
+	errseq_t since = xmem_region_wb_sample(&f->region);
 
 	xmem_write_page(test, f, 0, 'Z');
 	f->fail_writes = true;
-	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0), -EIO);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0, &since),
+			-EIO);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 1);
 	/* Eviction keeps the page rather than lose the data. */
 	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 0);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&f->cache.stats.writeback_errors),
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_WRITEBACK_ERRORS),
 			2);
 
 	/* The eviction's failure is reported by the next sync as well. */
 	f->fail_writes = false;
-	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0), -EIO);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0, &since),
+			-EIO);
 	KUNIT_EXPECT_EQ(test, f->mem[0], 'Z');
-	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0, &since), 0);
 }
 
 static void xmem_pager_test_read_error(struct kunit *test)
@@ -670,15 +760,26 @@ static void xmem_fake_free2(struct xmem_region *region)
 {
 }
 
-static void xmem_fake_region4(struct kunit *test, struct xmem_fake *f,
-			      struct xmem_region *r)
+/*
+ * The second region, set up; page i of both is the same remote page.  The
+ * cache gets room for 16 pages and no background reclaim.
+ */
+static struct xmem_region *xmem_fake_region4(struct kunit *test,
+					     struct xmem_fake *f)
 {
+	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
 	f->cache.portion_shift = PAGE_SHIFT + 2;
-	xmem_region_init(r, &f->cache, "fake4", 14, 64);
+	KUNIT_ASSERT_EQ(test, xmem_region_init(r, &f->cache, "fake4", 14, 64),
+			0);
 	f->cache.portion_shift = PAGE_SHIFT;
 	r->priv = f;
 	r->free = xmem_fake_free2;
 	KUNIT_ASSERT_EQ(test, r->order, 2);
+	return r;
 }
 
 static void xmem_fake_region4_done(struct kunit *test, struct xmem_region *r)
@@ -691,13 +792,8 @@ static void xmem_fake_region4_done(struct kunit *test, struct xmem_region *r)
 static void xmem_pager_test_portions(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct xmem_region *r = xmem_fake_region4(test, f);
 	struct xmem_portion *p;
-
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
-	xmem_fake_region4(test, f, r);
 
 	/* Page 5 is in portion 1 (pages 4-7): one fetch of four pages. */
 	p = xmem_pager_get(r, 5);
@@ -717,7 +813,7 @@ static void xmem_pager_test_portions(struct kunit *test)
 	xmem_pager_unlock(p);
 	KUNIT_EXPECT_EQ(test, f->reads, 4);
 
-	KUNIT_EXPECT_EQ(test, xmem_region_sync(r, 6, 6), 0);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(r, 6, 6, NULL), 0);
 	KUNIT_EXPECT_EQ(test, f->writes, 4);
 	KUNIT_EXPECT_EQ(test, f->mem[6 * PAGE_SIZE], 'W');
 	KUNIT_EXPECT_EQ(test, f->mem[7 * PAGE_SIZE], 'a' + 7);
@@ -802,7 +898,7 @@ static void xmem_pager_test_readahead(struct kunit *test)
 	xmem_pager_unlock(p);
 	KUNIT_EXPECT_EQ(test, f->reads, 4);
 	KUNIT_EXPECT_EQ(test,
-			atomic64_read(&f->cache.stats.readahead_hits), 4);
+			xmem_fake_stat(f, XMEM_STAT_READAHEAD_HITS), 4);
 
 	/* A failed readahead leaves nothing behind; the fault reports. */
 	f->fail_reads = true;
@@ -834,14 +930,10 @@ static void xmem_pager_test_clean_only(struct kunit *test)
 static void xmem_pager_test_region_limit(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct xmem_region *r = xmem_fake_region4(test, f);
 	struct xmem_portion *p;
 	unsigned int i;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
-	xmem_fake_region4(test, f, r);
 	/* Two pages of the first region, then r limited to one portion. */
 	xmem_write_page(test, f, 0, 'L');
 	xmem_write_page(test, f, 1, 'M');
@@ -855,13 +947,15 @@ static void xmem_pager_test_region_limit(struct kunit *test)
 	/* Only r's portions were evicted for r's limit. */
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->region.nr_resident), 2);
 	KUNIT_EXPECT_EQ(test, f->writes, 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&r->stats.evictions_clean), 3);
+	KUNIT_EXPECT_EQ(test,
+			xmem_stats_read(&r->stats, XMEM_STAT_EVICTIONS_CLEAN), 3);
 	xmem_fake_region4_done(test, r);
 }
 
 static void xmem_pager_test_resize(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
+	errseq_t since = xmem_region_wb_sample(&f->region);
 	struct xmem_portion *p;
 
 	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
@@ -874,8 +968,8 @@ static void xmem_pager_test_resize(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xmem_region_resize(&f->region, 8, true), -EIO);
 	KUNIT_EXPECT_EQ(test, f->region.nr_pages, FAKE_PAGES);
 	f->fail_writes = false;
-	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES - 1),
-			-EIO);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES - 1,
+					       &since), -EIO);
 	KUNIT_EXPECT_EQ(test, f->writes, 3);
 	xmem_write_page(test, f, 10, 'Z');
 
@@ -898,6 +992,176 @@ static void xmem_pager_test_resize(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xmem_region_resize(&f->region, 0, true), -EINVAL);
 }
 
+/* The owner's last put, while an evictor writes the region back. */
+static void xmem_fake_put_in_write(struct xmem_fake *f)
+{
+	f->put = true;
+	xmem_region_put(&f->region);
+	f->freed_in_write = f->freed;
+}
+
+static void xmem_pager_test_release_vs_evictor(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+
+	xmem_write_page(test, f, 0, 'R');
+	f->write_hook = xmem_fake_put_in_write;
+	/*
+	 * The shrinker's way in: victims from the cache's LRU, the caller
+	 * holding no reference on their region.  The region must live until
+	 * its victims are evicted, and its release must not take them over.
+	 */
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 1);
+	KUNIT_EXPECT_TRUE(test, f->put);
+	KUNIT_EXPECT_FALSE(test, f->freed_in_write);
+	/* The evictor's put was the last: the release runs on the wq. */
+	flush_workqueue(f->cache.wq);
+	KUNIT_EXPECT_TRUE(test, f->freed);
+	KUNIT_EXPECT_EQ(test, f->mem[0], 'R');
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 0);
+}
+
+static void xmem_fake_sync_fn(struct work_struct *work)
+{
+	struct xmem_fake_sync *s =
+		container_of(work, struct xmem_fake_sync, work);
+
+	s->ret = xmem_region_sync(&s->f->region, 0, 0, NULL);
+	s->seen = s->f->mem[0];
+	complete(&s->done);
+}
+
+/*
+ * A sync starts while this write-back's transfer is in flight.  It must
+ * not return before the transfer is over: give it a second to do so
+ * wrongly (a correct one returns after this hook, whatever the timing).
+ */
+static void xmem_fake_sync_in_write(struct xmem_fake *f)
+{
+	queue_work(system_unbound_wq, &f->sync->work);
+	wait_for_completion_timeout(&f->sync->done, HZ);
+}
+
+static void xmem_pager_test_sync_waits_writeback(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_fake_sync *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	s->f = f;
+	INIT_WORK(&s->work, xmem_fake_sync_fn);
+	init_completion(&s->done);
+	f->sync = s;
+	xmem_write_page(test, f, 0, 'S');
+	f->write_hook = xmem_fake_sync_in_write;
+	/* An eviction clears DIRTY and writes the page back... */
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 1);
+	/* ... and the sync that came meanwhile saw the page written. */
+	wait_for_completion(&s->done);
+	flush_work(&s->work);
+	KUNIT_EXPECT_EQ(test, s->ret, 0);
+	KUNIT_EXPECT_EQ(test, s->seen, 'S');
+}
+
+static void xmem_pager_test_wb_errseq(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	errseq_t a = xmem_region_wb_sample(&f->region);
+	errseq_t b = xmem_region_wb_sample(&f->region);
+	errseq_t c;
+
+	xmem_write_page(test, f, 0, 'E');
+	f->fail_writes = true;
+	/* An eviction fails: the page stays, dirty. */
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 0);
+	f->fail_writes = false;
+	/* Every syncer hears of it, once; the data goes out now. */
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0, &a), -EIO);
+	KUNIT_EXPECT_EQ(test, f->mem[0], 'E');
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0, &a), 0);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0, &b), -EIO);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0, &b), 0);
+	/* One that came after it was reported is not told. */
+	c = xmem_region_wb_sample(&f->region);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 0, &c), 0);
+	/* Without a sample, only the call's own write-backs count. */
+	xmem_write_page(test, f, 1, 'F');
+	f->fail_writes = true;
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 1, 1, NULL), -EIO);
+	f->fail_writes = false;
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 1, NULL), 0);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, 1, &c), -EIO);
+}
+
+static void xmem_pager_test_skip_unwritable(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+	unsigned int i;
+
+	for (i = 0; i < 4; i++)
+		xmem_write_page(test, f, i, 'U');
+	f->unwritable = true;
+	f->fail_writes = true;
+	/*
+	 * Full of dirty pages no write-back can take now: the fault waits
+	 * for none and the cache goes over its limit, saying so.
+	 */
+	p = xmem_pager_get(&f->region, 4);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, f->write_calls, 0);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 5);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_LIMIT_EXCEEDED),
+			1);
+	KUNIT_EXPECT_EQ(test, xmem_stats_read(&f->region.stats,
+					      XMEM_STAT_LIMIT_EXCEEDED), 1);
+	/* Clean portions still go. */
+	p = xmem_pager_get(&f->region, 5);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 4));
+	KUNIT_EXPECT_EQ(test, f->write_calls, 0);
+	/* Writable again: back under the limit, nothing lost. */
+	f->unwritable = false;
+	f->fail_writes = false;
+	KUNIT_EXPECT_EQ(test, xmem_cache_set_limit(&f->cache, 4), 0);
+	KUNIT_EXPECT_LE(test, f->cache.nr_pages, 4);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES - 1,
+					       NULL), 0);
+	KUNIT_EXPECT_EQ(test, f->mem[0], 'U');
+	KUNIT_EXPECT_EQ(test, f->mem[3 * PAGE_SIZE], 'U');
+}
+
+static void xmem_pager_test_grow_short(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_region *r = xmem_fake_region4(test, f);
+	struct xmem_portion *p;
+
+	/* The short last portion (pages 12 and 13), dirty. */
+	p = xmem_pager_get(r, 13);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	KUNIT_ASSERT_EQ(test, p->nr_pages, 2);
+	xmem_portion_set_dirty(&f->cache, p);
+	memset(page_address(p->pages[1]), 'G', PAGE_SIZE);
+	xmem_pager_unlock(p);
+	/* Grow while it cannot be written back: it stays, short. */
+	f->fail_writes = true;
+	KUNIT_EXPECT_EQ(test, xmem_region_resize(r, 16, true), 0);
+	f->fail_writes = false;
+	/* A page of the grown tail is served whole, the old data kept. */
+	p = xmem_pager_get(r, 14);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	KUNIT_EXPECT_EQ(test, p->nr_pages, 4);
+	KUNIT_EXPECT_EQ(test, ((u8 *)page_address(p->pages[1]))[0], 'G');
+	KUNIT_EXPECT_EQ(test, ((u8 *)page_address(p->pages[2]))[0], 'a' + 14);
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, f->mem[13 * PAGE_SIZE], 'G');
+	xmem_fake_region4_done(test, r);
+}
+
 static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_fetch_once),
 	KUNIT_CASE(xmem_pager_test_limit_clean),
@@ -915,6 +1179,11 @@ static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_clean_only),
 	KUNIT_CASE(xmem_pager_test_region_limit),
 	KUNIT_CASE(xmem_pager_test_resize),
+	KUNIT_CASE(xmem_pager_test_release_vs_evictor),
+	KUNIT_CASE(xmem_pager_test_sync_waits_writeback),
+	KUNIT_CASE(xmem_pager_test_wb_errseq),
+	KUNIT_CASE(xmem_pager_test_skip_unwritable),
+	KUNIT_CASE(xmem_pager_test_grow_short),
 	{}
 };
 

@@ -366,7 +366,9 @@ static void xwf_mutate(struct xwf *f, struct xwf_msg *m)
 			m->what = "hello major";
 			break;
 		case 2:
-			hr->flags |= cpu_to_le32(BIT(1 + xwf_below(f, 31)));
+			/* A bit no XMEM_HELLO_F_* flag uses. */
+			hr->flags |= cpu_to_le32(BIT(fls(XMEM_HELLO_F_ALL) +
+						      xwf_below(f, 32 - fls(XMEM_HELLO_F_ALL))));
 			m->want = -EPROTO;
 			m->what = "hello flags";
 			break;

@@ -14,6 +14,10 @@
 #
 # usage: integration.sh [--clients N] [--timeout SECONDS] [NAME...]
 #	NAME: short program names (default: all), e.g. "pattern reload"
+#	--timeout: kill each program after SECONDS.  Default: the sum of
+#	its tests' own timeouts plus a minute ("PROGRAM -t"), so a hanging
+#	test is reported by the program's harness as that test's timeout;
+#	900 s for a program that cannot say ("-t" not understood).
 #
 # Environment: XMEM_BIN (default /xmem/bin), XMEM_TEST_LIMIT (cache size
 # of the eviction tests; 1M on the debug kernel), and XMEM_APPLIANCE /
@@ -21,13 +25,13 @@
 set -euo pipefail
 
 bin=${XMEM_BIN:-/xmem/bin}
-timeout_s=900
+timeout_s=
 # The order matters: reload unloads the module and resets its counters;
 # restart kills and restarts xmemd, and wbfail cuts the appliance off for a
 # while (it waits for the reconnection and removes its iptables rule
 # whatever happens): they go just before it.  fuzz (xmem-test-fuzz: random
 # and mutated ioctls, sysfs writes and wire messages) needs them all working.
-names=(badinput fork pattern clean msync region node pool ctl race mixed limit
+names=(badinput fork pattern clean msync region node pool ctl snap race mixed limit
 	pager fuzz restart wbfail reload)
 
 while (($#)); do
@@ -72,7 +76,7 @@ emit() {	# emit ok|not-ok TEXT: one renumbered result line
 }
 
 run_program() {	# run_program NAME
-	local name=$1 prog="$bin/xmem-test-$1" line plan=0 seen=0 bad=0 rc
+	local name=$1 prog="$bin/xmem-test-$1" line plan=0 seen=0 bad=0 rc limit
 	local start=$SECONDS re='^(not )?ok [0-9]+( -)? ?(.*)$' klines
 
 	echo "# ---- $name ($prog)"
@@ -81,10 +85,19 @@ run_program() {	# run_program NAME
 		return
 	fi
 	rm -f "$tmp/rc"
+	limit=$timeout_s
+	if [[ -z $limit ]]; then
+		limit=$("$prog" -t 2>/dev/null </dev/null || true)
+		if [[ $limit =~ ^[0-9]+$ ]] && ((limit > 0)); then
+			limit=$((limit + 60))
+		else
+			limit=900
+		fi
+	fi
 	klines=$(dmesg 2>/dev/null | wc -l || echo 0)
 	exec {out}< <(
 		rc=0
-		timeout --kill-after=10 "$timeout_s" "$prog" 2>&1 || rc=$?
+		timeout --kill-after=10 "$limit" "$prog" 2>&1 || rc=$?
 		echo "$rc" >"$tmp/rc"
 	)
 	while IFS= read -r -u "$out" line; do
@@ -108,7 +121,7 @@ run_program() {	# run_program NAME
 	rc=$(cat "$tmp/rc" 2>/dev/null || echo "?")
 
 	if [[ $rc == 124 || $rc == 137 ]]; then
-		emit not-ok "$name: timed out after $timeout_s s or killed (exit status $rc)"
+		emit not-ok "$name: timed out after $limit s or killed (exit status $rc)"
 		bad=$((bad + 1))
 	elif ((plan == 0 || seen < plan)); then
 		emit not-ok "$name: incomplete: plan $plan, $seen results, exit status $rc"

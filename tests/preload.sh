@@ -172,21 +172,29 @@ after_exit() {
 # The allocator's own checks: growth, shrink, accounting.
 run_alloc() {
 	local prog=${XMEM_LIB:-/xmem/lib}/../bin/xmem-test-alloc line region
+	local rc=0 bad=0
 	[[ -x $prog ]] || prog=$(command -v xmem-test-alloc)
 	if [[ ! -x $prog ]]; then
 		emit not-ok "alloc: xmem-test-alloc missing"
 		return
 	fi
-	"$prog" >"$tmp/alloc.out" 2>&1
-	echo "# alloc: exit status $?"
+	"$prog" >"$tmp/alloc.out" 2>&1 || rc=$?
+	echo "# alloc: exit status $rc"
 	while IFS= read -r line; do
 		case $line in
 		"ok - "*) emit ok "alloc: ${line#ok - }" ;;
-		"not ok - "*) emit not-ok "alloc: ${line#not ok - }" ;;
+		"not ok - "*)
+			emit not-ok "alloc: ${line#not ok - }"
+			bad=$((bad + 1))
+			;;
 		"region "*) region=${line#region } ;;
 		*) echo "# $line" ;;
 		esac
 	done <"$tmp/alloc.out"
+	# A crash or an exit(1) after the last "ok" must not pass.
+	if ((rc != 0 && bad == 0)); then
+		emit not-ok "alloc: exit status $rc without a failing check"
+	fi
 	if [[ -z ${region:-} ]]; then
 		emit not-ok "alloc: xmem-test-alloc did not finish"
 		return

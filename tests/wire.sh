@@ -14,8 +14,18 @@
 # 2. Pulls between two xmemds that share a secret (ports 7473 and 7474 on
 #    the appliance): the target authenticates to the source; and the one
 #    with the secret must refuse ADDR:PORT, which has none, as a source.
+# 3. xmem-wire-attack ADDR PORT: a key learnt by another connection is
+#    useless, DETACH and a shrink revoke keys; and the cost of
+#    ATTACH+DETACH against an INFO round trip (a diagnostic line).
+# 4. Credentials, with an xmemd on port 7475 that has a key per host
+#    (--hosts): xmemd without credentials does not start, nor with a hosts
+#    file others can read; a wrong key, an unknown host and a client of
+#    protocol 1.2 (no host name) get EACCES; the attack of 3. between two
+#    hosts; quotas per host and per user (EDQUOT, nothing half-created);
+#    revoking one host (SIGHUP) refuses it and leaves the other working;
+#    the client module as a host; the audit counters (SIGUSR1).
 # The xmemds started here are stopped at the end.  Output: one TAP stream
-# (the second run's tests numbered after the first's), then the pull lines
+# (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
 set -u
 
@@ -61,7 +71,7 @@ REMOTE
 # 1. The protocol, and pulls from a second appliance.
 if getent hosts appliance2 >/dev/null; then
 	source=appliance2:7471
-elif start_xmemd 7472; then
+elif start_xmemd 7472 --insecure; then
 	source=appliance:7472
 else
 	source=
@@ -92,23 +102,139 @@ else
 	rc2=1
 fi
 
-# One TAP stream: the second run numbered after the first.
+# 3. Keys of other connections, revoked keys.
+t1=$SECONDS
+rc3=0
+xmem-wire-attack "$addr" "$port" >"$tmp/3.tap" || rc3=$?
+echo "# part 3 (keys) took $((SECONDS - t1)) s" >>"$tmp/3.tap"
+
+# 4. Credentials.
+t1=$SECONDS
+t4() {	# RESULT TEXT: RESULT 0 is ok
+	if [ "$1" = 0 ]; then
+		echo "ok 1 - $2"
+	else
+		echo "not ok 1 - $2"
+	fi >>"$tmp/4.tap"
+}
+# wait_log PORT REGEX: the xmemd on PORT logged a line matching REGEX
+# (bounded: 30 s); prints it.
+wait_log() {
+	# shellcheck disable=SC2029
+	ssh -o BatchMode=yes appliance "for i in \$(seq 300); do
+		grep -aE '$2' /var/log/xmemd-$1.log && exit 0; sleep 0.1; done; exit 1"
+}
+: >"$tmp/4.tap"
+rc=$(ssh -o BatchMode=yes appliance \
+	'/xmem/bin/xmemd -p 7475 -c 64M </dev/null >/var/log/xmemd-nocred.log 2>&1; echo $?; grep -c "no credentials" /var/log/xmemd-nocred.log')
+t4 "$([ "$rc" = "$(printf '2\n1')" ] && echo 0)" \
+	"xmemd without --hosts, --secret-file or --insecure refuses to start (exit status 2)"
+(umask 077
+ for h in hostA hostB; do head -c 32 /dev/urandom | base64 >"$tmp/$h.key"; done
+ printf 'hostA %s\nhostB %s\n' "$(cat "$tmp/hostA.key")" "$(cat "$tmp/hostB.key")" \
+	>"$tmp/hosts")
+ssh -o BatchMode=yes appliance 'umask 022; cat >/run/xmem-hosts' <"$tmp/hosts"
+rc=$(ssh -o BatchMode=yes appliance \
+	'/xmem/bin/xmemd -p 7475 -c 64M --hosts /run/xmem-hosts </dev/null >/var/log/xmemd-mode.log 2>&1; echo $?')
+t4 "$([ "$rc" = 1 ] && echo 0)" "xmemd refuses a hosts file that others can read (exit status $rc)"
+printf 'hostA 16M 3\nhostA:1000 4M -\n' |
+	ssh -o BatchMode=yes appliance 'cat >/run/xmem-quota'
+if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
+   start_xmemd 7475 --hosts /run/xmem-hosts --quota /run/xmem-quota; then
+	probe() {	# HOST KEYFILE [MINOR]: the exit status of a probe
+		xmem-wire-attack --probe --minor "${3:-3}" --host "$1" \
+			--secret-file "$2" appliance 7475 >>"$tmp/4.log" 2>&1
+		echo $?
+	}
+	t4 "$(probe hostA "$tmp/hostA.key")" "hostA with its key is served"
+	t4 "$(probe hostB "$tmp/hostB.key")" "hostB with its key is served"
+	t4 "$(($(probe hostA "$tmp/hostB.key") - 13))" "hostA with hostB's key: EACCES"
+	t4 "$(($(probe hostC "$tmp/hostA.key") - 13))" "an unknown host: EACCES"
+	t4 "$(($(probe hostA "$tmp/hostA.key" 2) - 13))" \
+		"a protocol 1.2 client (no host name) where only per-host keys exist: EACCES"
+	xmem-wire-attack --bench 0 --host hostA --secret-file "$tmp/hostA.key" \
+		--attacker-host hostB --attacker-secret-file "$tmp/hostB.key" \
+		appliance 7475 >>"$tmp/4.tap"
+	# Quotas: hostA 16M and 3 regions, uid 1000 on hostA 4M.
+	create() {	# HOST UID NAME SIZE: the REGION_REP status
+		xmem-wire-attack --probe --host "$1" --secret-file "$tmp/$1.key" \
+			--uid "$2" --create "$3" "$4" appliance 7475 >>"$tmp/4.log" 2>&1
+		echo $?
+	}
+	t4 "$(create hostA 1000 qa1 2097152)" "hostA uid 1000: a 2M region within the quotas"
+	t4 "$(($(create hostA 1000 qa2 4194304) - 122))" \
+		"hostA uid 1000: 4M more is over the user's byte quota: EDQUOT"
+	t4 "$(($(xmem-wire-attack --probe --host hostA --secret-file "$tmp/hostA.key" \
+		--info qa2 appliance 7475 >>"$tmp/4.log" 2>&1; echo $?) - 2))" \
+		"nothing is left of the refused region (INFO: ENOENT)"
+	t4 "$(create hostA 2000 qb1 1048576)" "hostA uid 2000: a second region"
+	t4 "$(create hostA 2000 qb2 1048576)" "hostA uid 2000: a third region"
+	t4 "$(($(create hostA 2000 qb3 1048576) - 122))" \
+		"hostA: a fourth region is over the host's region quota: EDQUOT"
+	t4 "$(create hostB 1000 qc1 33554432)" "hostB has no quota: 32M"
+	grep -v '^hostB ' "$tmp/hosts" >"$tmp/hosts.new"
+	ssh -o BatchMode=yes appliance 'cat >/run/xmem-hosts' <"$tmp/hosts.new"
+	ssh -o BatchMode=yes appliance 'kill -HUP $(cat /run/xmemd-7475.pid)'
+	t4 "$(wait_log 7475 'SIGHUP: 1 hosts' >/dev/null; echo $?)" \
+		"SIGHUP reads the hosts file again (hostB removed)"
+	t4 "$(($(probe hostB "$tmp/hostB.key") - 13))" "revoked hostB: EACCES"
+	t4 "$(probe hostA "$tmp/hostA.key")" "hostA still served after hostB's revocation"
+	# The client module, as hostA and as revoked hostB (sysfs identity
+	# and secret, then back to none).
+	sysfs=/sys/class/misc/xmem
+	if [ -w $sysfs/identity ]; then
+		echo hostA >$sysfs/identity
+		cat "$tmp/hostA.key" >$sysfs/secret
+		rc=0
+		xmemctl appliance add 10.77.0.1:7475 >>"$tmp/4.log" 2>&1 || rc=$?
+		t4 "$rc" "the client module authenticates as hostA (appliance add)"
+		[ "$rc" != 0 ] ||
+			xmemctl appliance remove 10.77.0.1:7475 >>"$tmp/4.log" 2>&1
+		echo hostB >$sysfs/identity
+		cat "$tmp/hostB.key" >$sysfs/secret
+		xmemctl appliance add 10.77.0.1:7475 >"$tmp/4b.log" 2>&1
+		rc=$?
+		cat "$tmp/4b.log" >>"$tmp/4.log"
+		t4 "$([ "$rc" != 0 ] && grep -q "Permission denied" "$tmp/4b.log" && echo 0)" \
+			"the client module as revoked hostB is refused (EACCES)"
+		echo >$sysfs/secret
+		echo >$sysfs/identity
+	fi
+	ssh -o BatchMode=yes appliance 'kill -USR1 $(cat /run/xmemd-7475.pid)'
+	line=$(wait_log 7475 'status: ')
+	n=$(sed -nE 's/.*refused: ([0-9]+) bad credentials.*/\1/p' <<<"$line" | tail -n 1)
+	# hostA with hostB's key stops at the appliance's proof, in the
+	# client: the appliance refused the other three.
+	t4 "$([ "${n:-0}" -ge 3 ] && echo 0)" \
+		"the status line counts the refused credentials (${n:-none}, want 3 at least)"
+	n=$(sed -nE 's/.* ([0-9]+) over quota.*/\1/p' <<<"$line" | tail -n 1)
+	t4 "$([ "${n:-0}" -ge 2 ] && echo 0)" \
+		"the status line counts the quota refusals (${n:-none}, want 2 at least)"
+	t4 "$(wait_log 7475 'status: host hostA: 4194304 bytes in 3 regions; quota 16777216 bytes, 3 regions' >/dev/null; echo $?)" \
+		"the status lists hostA's usage and quota"
+	note "audit lines of the xmemd with per-host keys:"
+	ssh -o BatchMode=yes appliance "grep -a 'audit' /var/log/xmemd-7475.log | tail -n 12" |
+		sed 's/^/#   /' >>"$tmp/4.tap"
+else
+	t4 1 "start an xmemd with per-host keys"
+fi
+sed 's/^/# /' "$tmp/4.log" >>"$tmp/4.tap" 2>/dev/null
+echo "# part 4 (credentials, quotas) took $((SECONDS - t1)) s" >>"$tmp/4.tap"
+rc4=0
+grep -q '^not ok' "$tmp/4.tap" && rc4=1
+
+# One TAP stream: each run numbered after the ones before.
 awk '
-	FNR == 1 { file++ }
 	/^1\.\.[0-9]+$/ { next }
-	file == 2 && match($0, /^(not )?ok [0-9]+/) {
+	match($0, /^(not )?ok [0-9]+/) {
 		pre = ($0 ~ /^not /) ? "not ok " : "ok "
 		rest = substr($0, RLENGTH + 1)
-		sub(/^(not )?ok /, "", $0)
-		num = $0 + 0
-		print pre (num + n1) rest
-		total++
+		print pre (++total) rest
 		next
 	}
-	file == 1 && /^(not )?ok [0-9]+/ { n1++; total++ }
 	{ print }
 	END { print "1.." total }
-' "$tmp/1.tap" "$tmp/2.tap"
+' "$tmp/1.tap" "$tmp/2.tap" "$tmp/3.tap" "$tmp/4.tap"
 
 note "pull lines of the appliances' logs:"
 ssh -o BatchMode=yes appliance \
@@ -118,4 +244,4 @@ for p in ${started[@]+"${started[@]}"}; do
 	# shellcheck disable=SC2029
 	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid)"
 done
-((rc1 == 0 && rc2 == 0))
+((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0))

@@ -11,7 +11,7 @@
  * reattached after a reconnection) until XMEM_IOC_DETACH or module unload,
  * whatever the processes do; it lives on the appliance until
  * XMEM_IOC_DESTROY.  Version 1.1 added DETACH, RESIZE, DESTROY, LIST and
- * the @mode of struct xmem_attach; 1.2 added ACCOUNT.
+ * the @mode of struct xmem_attach; 1.2 added ACCOUNT; 1.3 SNAPSHOT.
  *
  * The mmap offset is relative to the start of the region.  msync(MS_SYNC)
  * and fsync() return once every dirty page of the range (fsync: of the
@@ -28,7 +28,7 @@
 #include <linux/types.h>
 
 #define XMEM_UAPI_MAJOR		1
-#define XMEM_UAPI_MINOR		2
+#define XMEM_UAPI_MINOR		3
 
 /* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
 #define XMEM_REGION_NAME_MAX	64
@@ -219,6 +219,56 @@ struct xmem_account {
 	__u64 reserved[5];
 };
 
+/* Flags of struct xmem_snapshot. */
+#define XMEM_SNAPSHOT_INTO	0x1u	/* @dst exists: copy into it */
+#define XMEM_SNAPSHOT_MODE	0x2u	/* a new @dst gets @mode */
+
+/**
+ * struct xmem_snapshot - XMEM_IOC_SNAPSHOT
+ * @src: in, the region to copy, NUL terminated
+ * @dst: in, the region to copy into, another name
+ * @flags: in, XMEM_SNAPSHOT_*
+ * @mode: in, with XMEM_SNAPSHOT_MODE: permission bits (0 to 0777) of the
+ *	new @dst; else must be zero (it gets 0600)
+ * @size: out, bytes copied (@src's size)
+ * @region_id: out, the appliance's identifier of @dst
+ * @hold_ns: out, nanoseconds writers of @src on this client were held
+ *	(0 if @src is not attached here)
+ * @total_ns: out, nanoseconds the whole call took
+ * @reserved: in, must be zero
+ *
+ * The appliance holding @src copies it into @dst, memory to memory; no
+ * region data passes through this client.  Without XMEM_SNAPSHOT_INTO,
+ * @dst is created there with @src's size, owned by the caller; with it,
+ * @dst must exist on that appliance, be at least as large and not be
+ * open or mapped here (its bytes past @src's size keep their content).
+ *
+ * If @src is attached here, the copy is a point-in-time snapshot of what
+ * this client's programs wrote: writers are held (a write fault waits)
+ * while @src's dirty pages are written back and the appliance copies,
+ * then let go; readers go on.  Writes by other clients are not held.
+ *
+ * Errors: EINVAL (bad names, the same name twice, flags, mode or
+ * reserved field; @dst smaller than @src), ENOENT (no @src; no @dst with
+ * INTO), EEXIST (@dst exists, without INTO), EACCES, ENOSPC (no room for
+ * @dst on @src's appliance), EBUSY (@dst open or mapped here, or a copy
+ * involving either is in flight), EIO (write-back or copy failed),
+ * ENOTCONN, ETIMEDOUT, EOPNOTSUPP (an appliance older than protocol 1.4),
+ * EINTR (fatal signal).  On failure no @dst is left behind and @src is
+ * unchanged.
+ */
+struct xmem_snapshot {
+	char src[XMEM_REGION_NAME_MAX];
+	char dst[XMEM_REGION_NAME_MAX];
+	__u32 flags;
+	__u32 mode;
+	__u64 size;
+	__u64 region_id;
+	__u64 hold_ns;
+	__u64 total_ns;
+	__u64 reserved[4];
+};
+
 #define XMEM_IOC_MAGIC		0xB8
 
 /* Numbers start at 1: 0 is never a valid command. */
@@ -230,5 +280,6 @@ struct xmem_account {
 #define XMEM_IOC_DESTROY	_IOWR(XMEM_IOC_MAGIC, 6, struct xmem_region_op)
 #define XMEM_IOC_LIST		_IOWR(XMEM_IOC_MAGIC, 7, struct xmem_region_list)
 #define XMEM_IOC_ACCOUNT	_IOWR(XMEM_IOC_MAGIC, 8, struct xmem_account)
+#define XMEM_IOC_SNAPSHOT	_IOWR(XMEM_IOC_MAGIC, 9, struct xmem_snapshot)
 
 #endif /* _UAPI_XMEM_H */

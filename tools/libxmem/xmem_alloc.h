@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +46,21 @@ int xmem_munmap(void *addr, size_t length);
 
 /* 1 if @ptr lies in libxmem's heap (allocated or not), else 0. */
 int xmem_owns(const void *ptr);
+
+/*
+ * Fork view (fork with a snapshot): the appliance copies region @name
+ * into a new region @snap (this client's writers of @name are held for
+ * the write-back and the copy), then fork(); the child maps @snap over
+ * [@addr, @addr + @len), where the caller maps @name (MAP_SHARED from
+ * offset 0), so it sees the region as it was, while the parent goes on
+ * with the live region.  Returns as fork(): the child's pid, 0 in the
+ * child, or -1 with errno (as XMEM_IOC_SNAPSHOT's: EEXIST if @snap
+ * exists, ENOSPC, ...; or fork's), with no child.  A child that cannot
+ * map @snap exits with status 127.  @snap stays on the appliance: destroy
+ * it once the child is done (after waitpid()).
+ */
+pid_t xmem_fork_snapshot(const char *name, void *addr, size_t len,
+			 const char *snap);
 
 /**
  * struct xmem_alloc_stats - what the heap holds, at one instant

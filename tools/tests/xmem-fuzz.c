@@ -570,6 +570,19 @@ static int any_file(void)
 }
 
 /* A region name: one of the pool, one we know, or a mutated one. */
+/*
+ * A valid name outside this process's prefix ("f", a truncated
+ * "fz1a2b-r3") may exist on the appliance, made by an earlier phase or
+ * another program: the model cannot know, so such a name is never sent
+ * (made invalid instead).  Called on every name just before it is used.
+ */
+static void no_foreign_name(char *name)
+{
+	if (name_valid(name, 64) && reg_find(name) < 0 &&
+	    strncmp(name, fz_prefix, strlen(fz_prefix)))
+		name[0] = '/';
+}
+
 static void gen_name(char *name)
 {
 	memset(name, 0, 64);
@@ -583,6 +596,13 @@ static void gen_name(char *name)
 	if (fz_nregs >= MAXREG - 16 && name_valid(name, 64) &&
 	    reg_find(name) < 0)
 		name[0] = '/';
+	no_foreign_name(name);
+}
+
+/* Make the name in @name invalid: a '/' inside it, not after its NUL. */
+static void break_name(char *name)
+{
+	name[below(strnlen(name, 64) ?: 1)] = '/';
 }
 
 static void do_version(int fi)
@@ -737,11 +757,12 @@ static void do_attach(int fi)
 		switch (below(5)) {
 		case 0: a.reserved2[below(2)] |= 1ull << below(64); break;
 		case 1: a.flags |= 1u << (3 + below(29)); break;
-		case 2: a.name[below(8)] = '/'; break;
+		case 2: break_name(a.name); break;
 		case 3: a.size |= 1 + below(PAGE - 1); break;
 		default: a.mode |= 01000 << below(20); break;
 		}
 	}
+	no_foreign_name(a.name);
 	a.size = fz_size_guard(a.size);
 	in = a;
 	desc("ATTACH on %s fd name=%s size=%#llx flags=%#x mode=%#o rsv=%#llx,%#llx",
@@ -843,10 +864,11 @@ static void do_region_op(int op)
 		case 0: o.reserved |= 1u << below(32); break;
 		case 1: o.reserved2[below(2)] |= 1ull << below(64); break;
 		case 2: o.flags |= 1u << (1 + below(31)); break;
-		case 3: o.name[below(8)] = '/'; break;
+		case 3: break_name(o.name); break;
 		default: o.size = resize ? below(PAGE) : PAGE * (1 + below(9));
 		}
 	}
+	no_foreign_name(o.name);
 	o.size = fz_size_guard(o.size);
 	in = o;
 	desc("%s name=%s size=%#llx flags=%#x rsv=%#x,%#llx,%#llx", names[op],
@@ -909,14 +931,52 @@ static void do_region_op(int op)
 	}
 }
 
+/*
+ * How many bytes from @addr (at most @len) the kernel can write for sure
+ * (@sure: writable memory that is not an xmem mapping) and may be able to
+ * write (@maybe: writable memory, xmem mappings included; those fault
+ * once their region is gone), from /proc/self/maps.  The fuzzer's own
+ * munmap calls can free the pages next to its guard page and a later mmap
+ * can reuse them, so "faulting" is looked up, not assumed.
+ */
+static void writable_span(uint64_t addr, uint64_t len, uint64_t *sure,
+			  uint64_t *maybe)
+{
+	unsigned long long lo, hi;
+	uint64_t at = addr;
+	bool xmem = false;
+	char perms[8], path[256], line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	*sure = *maybe = 0;
+	if (!f)
+		return;
+	while (at < addr + len && fgets(line, sizeof(line), f)) {
+		path[0] = '\0';
+		if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %255s", &lo, &hi,
+			   perms, path) < 3)
+			continue;
+		if (hi <= at)
+			continue;
+		if (lo > at || perms[1] != 'w')
+			break;
+		xmem |= !strncmp(path, "/dev/xmem", 9);
+		at = hi;
+		*maybe = (at < addr + len ? at : addr + len) - addr;
+		if (!xmem)
+			*sure = *maybe;
+	}
+	fclose(f);
+}
+
 static void do_list(void)
 {
 	static struct xmem_region_entry ents[XMEM_LIST_MAX + 1];
 	static uint64_t cursor;
 	struct xmem_region_list l, in;
+	uint64_t need, sure, maybe;
 	enum argkind k;
 	unsigned int i;
-	bool badents = false, straddle = false;
 	struct want w;
 	void *arg;
 	int got;
@@ -939,13 +999,11 @@ static void do_list(void)
 			break;
 		case 3:
 			l.entries = chance(50) ? 0 : 0xdead0000ull;
-			badents = true;
 			break;
 		case 4:
 			/* The first entry fits, the second faults. */
 			l.entries = (uintptr_t)(fz_guard + PAGE -
 						sizeof(ents[0]));
-			straddle = true;
 			break;
 		default:
 			l.cursor = ~0ull - below(3);
@@ -967,13 +1025,15 @@ static void do_list(void)
 	     (unsigned long long)l.entries);
 	arg = place_arg(&l, sizeof(l), &k);
 	desc_add("%s", argkind_names[k]);
+	need = (uint64_t)in.count * sizeof(ents[0]);
+	writable_span(in.entries, need, &sure, &maybe);
 	if (k != ARG_OK && k != ARG_XMEM)
 		w = WANT(EFAULT);
 	else if (in.flags || in.reserved[0] || in.reserved[1] || !in.count ||
 		 in.count > XMEM_LIST_MAX)
 		w = WANT(EINVAL);
-	else if (badents || straddle)
-		w = WANT(0, EFAULT);	/* EFAULT unless nothing to list */
+	else if (sure < need)
+		w = WANT(0, EFAULT);	/* EFAULT unless few enough to list */
 	else
 		w = WANT(0);
 	got = CHECK(ioctl(fz_files[any_file()].fd, XMEM_IOC_LIST, arg),
@@ -981,12 +1041,15 @@ static void do_list(void)
 	take_arg(&l, arg, sizeof(l), k);
 	if (got)
 		return;
-	if ((badents && l.count) || (straddle && l.count > 1))
-		FZ_FAIL("LIST filled %u entries at a faulting address", l.count);
-	if (straddle)
-		memcpy(ents, (void *)(uintptr_t)in.entries, sizeof(ents[0]));
 	if (l.count > in.count)
 		FZ_FAIL("LIST returned %u entries for %u", l.count, in.count);
+	if ((uint64_t)l.count * sizeof(ents[0]) > maybe)
+		FZ_FAIL("LIST filled %u entries at %#llx, only %llu bytes writable",
+			l.count, (unsigned long long)in.entries,
+			(unsigned long long)maybe);
+	if (in.entries != (uintptr_t)ents)
+		memcpy(ents, (void *)(uintptr_t)in.entries,
+		       l.count * sizeof(ents[0]));
 	for (i = 0; i < l.count; i++) {
 		const struct xmem_region_entry *e = &ents[i];
 		int r = reg_find(e->name);
@@ -2288,7 +2351,7 @@ int main(int argc, char **argv)
 {
 	char *args[64];
 	int i, n = 0, ret;
-	bool seeded = false;
+	bool seeded = false, query;
 
 	args[n++] = argv[0];
 	for (i = 1; i < argc; i++) {
@@ -2312,7 +2375,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(argv[0]);
 			return 0;
-		} else if (a[0] == '-' && strcmp(a, "-l")) {
+		} else if (a[0] == '-' && strcmp(a, "-l") && strcmp(a, "-t")) {
 			usage(argv[0]);
 			return 2;
 		} else if (n < 63) {
@@ -2320,6 +2383,8 @@ int main(int argc, char **argv)
 		}
 	}
 	args[n] = NULL;
+	/* -l and -t only print what the harness knows. */
+	query = xt_query(n, args);
 	if (!seeded) {
 		struct timespec ts;
 
@@ -2331,7 +2396,7 @@ int main(int argc, char **argv)
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (fz_n == MAP_FAILED)
 		return 1;
-	if (!(n == 2 && !strcmp(args[1], "-l"))) {
+	if (!query) {
 		printf("# xmem-fuzz: --seed %" PRIu64 " --count %" PRIu64
 		       " --bulk %" PRIu64 " --sysfs %" PRIu64 "\n", fz_seed,
 		       fz_count, fz_bulk, fz_sysfs);
@@ -2339,7 +2404,7 @@ int main(int argc, char **argv)
 		xt_after_each(knobs_restore);
 	}
 	ret = xt_main(n, args);
-	if (!(n == 2 && !strcmp(args[1], "-l")))
+	if (!query)
 		printf("# xmem-fuzz: seed %" PRIu64 ": %" PRIu64 " ioctls, %"
 		       PRIu64 " sysfs writes, %" PRIu64 " mmap/msync/... calls "
 		       "and touches\n", fz_seed, fz_n->ioctls, fz_n->sysfs,

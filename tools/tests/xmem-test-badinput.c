@@ -414,7 +414,7 @@ int main(int argc, char **argv)
 {
 	int fd;
 
-	if (!(argc == 2 && !strcmp(argv[1], "-l"))) {
+	if (!xt_query(argc, argv)) {
 		xr_name(existing, "badin");
 		fd = xr_attach(existing, REGION_SIZE,
 			       XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL, NULL);

@@ -508,6 +508,8 @@ TEST(knobs_validated)
 
 int main(int argc, char **argv)
 {
+	if (xt_query(argc, argv))
+		return xt_main(argc, argv);
 	save_knobs();
 	xt_after_each(restore_knobs);
 	return xt_main(argc, argv);

@@ -308,6 +308,8 @@ int main(int argc, char **argv)
 {
 	int ret = xt_main(argc, argv);
 
+	if (xt_query(argc, argv))
+		return ret;
 	load_addrs();
 	restore();
 	return ret;

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,7 +51,11 @@
 #define RULE		"INPUT -p udp --dport 4791 -j DROP"
 #define IO_TIMEOUT	"io_timeout"	/* optional knob: I/O wait in outage */
 
-static char saved_io_timeout[64];
+/*
+ * io_timeout as it was before a test changed it.  Tests run in a child
+ * process and restore() in the parent: the value goes through a file.
+ */
+#define SAVED_IO_TIMEOUT	"/tmp/xmem-test-wbfail.io_timeout"
 
 /* Runs @cmd on the appliance; its output becomes diagnostics. */
 static int appliance_sh(const char *cmd)
@@ -88,19 +93,31 @@ static double state_wait(const char *want, double secs)
 	return xnow() - t0;
 }
 
-/* Make I/O give up early in an outage, if the module has the knob. */
-static void io_timeout_low(void)
+/* Set how long I/O waits in an outage, if the module has the knob. */
+static void io_timeout_set(const char *secs)
 {
+	char old[64];
+	FILE *f;
 	int ret;
 
-	if (xsys_read(IO_TIMEOUT, saved_io_timeout, sizeof(saved_io_timeout))) {
+	if (xsys_read(IO_TIMEOUT, old, sizeof(old))) {
 		xt_diag("no %s knob: I/O waits the module's fixed time", IO_TIMEOUT);
-		saved_io_timeout[0] = '\0';
 		return;
 	}
-	ret = xsys_write(IO_TIMEOUT, "5");
-	xt_diag("%s was %s, set to 5: %s", IO_TIMEOUT, saved_io_timeout,
+	f = fopen(SAVED_IO_TIMEOUT, "wx");
+	if (f) {
+		fprintf(f, "%s\n", old);
+		fclose(f);
+	}
+	ret = xsys_write(IO_TIMEOUT, secs);
+	xt_diag("%s was %s, set to %s: %s", IO_TIMEOUT, old, secs,
 		ret ? xt_errname(-ret) : "ok");
+}
+
+/* Make I/O give up early in an outage. */
+static void io_timeout_low(void)
+{
+	io_timeout_set("5");
 }
 
 /*
@@ -109,9 +126,10 @@ static void io_timeout_low(void)
  */
 static void restore(void)
 {
-	char state[64] = "?", addr[128];
+	char state[64] = "?", addr[128], saved[64];
 	double t;
 	int n, ret;
+	FILE *f;
 
 	n = unblock();
 	if (n)
@@ -128,12 +146,17 @@ static void restore(void)
 					xt_errname(-ret));
 		}
 	}
-	if (saved_io_timeout[0]) {
-		ret = xsys_write(IO_TIMEOUT, saved_io_timeout);
-		if (ret)
-			xt_diag("after test: restoring %s: %s", IO_TIMEOUT,
-				xt_errname(-ret));
-		saved_io_timeout[0] = '\0';
+	f = fopen(SAVED_IO_TIMEOUT, "r");
+	if (f) {
+		if (fgets(saved, sizeof(saved), f)) {
+			saved[strcspn(saved, "\n")] = '\0';
+			ret = xsys_write(IO_TIMEOUT, saved);
+			if (ret)
+				xt_diag("after test: restoring %s: %s",
+					IO_TIMEOUT, xt_errname(-ret));
+		}
+		fclose(f);
+		unlink(SAVED_IO_TIMEOUT);
 	}
 }
 
@@ -286,8 +309,129 @@ TEST_TIMEOUT(msync_fails_while_appliance_unreachable, 600)
 	ASSERT_OK(close(fd));
 }
 
+/* The state letter of /proc/PID/stat, or 0 if there is none. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Until @pid sleeps in D state; false after @secs (a rescue, not a check). */
+static bool wait_blocked(pid_t pid, double secs)
+{
+	double deadline = xnow() + secs;
+
+	while (proc_state(pid) != 'D') {
+		if (xnow() > deadline)
+			return false;
+		usleep(20 * 1000);
+	}
+	return true;
+}
+
+/* A child that reads the byte at @p and exits 0. */
+static pid_t reader_child(const volatile char *p)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		(void)*p;
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Waits up to @secs for child @pid; true and its status if it ended. */
+static bool reap_status(pid_t pid, double secs, int *status)
+{
+	double deadline = xnow() + secs;
+	pid_t r;
+
+	while (!(r = waitpid(pid, status, WNOHANG))) {
+		if (xnow() > deadline)
+			return false;
+		usleep(50 * 1000);
+	}
+	if (r < 0)
+		FAIL("waitpid: %s", xt_errname(errno));
+	return true;
+}
+
+/*
+ * Issue 12, defect 5: a task waiting for a portion that another task is
+ * fetching from an unreachable appliance can be killed.  A reads a page
+ * that is not resident and waits for the appliance (io_timeout is set to
+ * an hour: A cannot get the page before the rule goes); B reads the same
+ * page and waits for A's portion.  SIGKILL must end B while A still
+ * waits.  Before the portion lock was killable, B stayed in D state until
+ * A's fetch ended, after the rule was removed.
+ */
+TEST_TIMEOUT(killed_while_waiting_for_a_busy_portion, 600)
+{
+	char name[XMEM_REGION_NAME_MAX];
+	int fd, st, status;
+	pid_t a, b;
+	char *p;
+
+	xr_require_connected();
+	io_timeout_set("3600");
+	xr_name(name, "wbkill");
+	fd = ATTACH_OK(name, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, REGION_SIZE);
+	xpat_fill(p, REGION_SIZE, 0, 0x4b1);
+	ASSERT_OK(msync(p, REGION_SIZE, MS_SYNC));
+	xr_drop_cache(fd);
+
+	st = appliance_sh("iptables -I " RULE);
+	if (st)
+		FAIL("iptables on the appliance: wait status %#x", st);
+	a = reader_child(p);
+	if (!wait_blocked(a, 120))
+		FAIL("a read of a page not resident did not wait for the "
+		     "unreachable appliance (state %c)", proc_state(a));
+	b = reader_child(p);
+	if (!wait_blocked(b, 120))
+		FAIL("a second read of the page did not wait (state %c)",
+		     proc_state(b));
+	ASSERT_OK(kill(b, SIGKILL));
+	if (!reap_status(b, 120, &status)) {
+		ASSERT_GE(unblock(), 1);
+		reap_status(b, RECONNECT_S, &status);
+		reap_status(a, RECONNECT_S, &status);
+		FAIL("SIGKILL did not end a task waiting for a portion "
+		     "another task fetches; it ended only after the fetch");
+	}
+	ASSERT_EQ(waitpid(a, &st, WNOHANG), 0);
+	ASSERT_EQ(WIFSIGNALED(status) ? WTERMSIG(status) : 0, SIGKILL);
+
+	/* The first reader gets its page once the appliance is back. */
+	ASSERT_GE(unblock(), 1);
+	if (!reap_status(a, RECONNECT_S + 60, &status))
+		FAIL("the first reader did not end after the rule was removed");
+	ASSERT_EQ(status, 0);
+	ASSERT_PATTERN(p, REGION_SIZE, 0, 0x4b1);
+	ASSERT_OK(munmap(p, REGION_SIZE));
+	ASSERT_OK(close(fd));
+}
+
 int main(int argc, char **argv)
 {
+	unlink(SAVED_IO_TIMEOUT);
 	xsys_save_limit();
 	xt_after_each(restore);
 	xt_after_each(xsys_restore_limit);

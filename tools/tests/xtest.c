@@ -222,6 +222,14 @@ int xt_main(int argc, char **argv)
 		}
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "-t")) {
+		unsigned long sum = 0;
+
+		for (t = xt_head; t; t = t->next)
+			sum += t->timeout;
+		printf("%lu\n", sum);
+		return 0;
+	}
 	xt_reason = mmap(NULL, XT_REASON_MAX, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (xt_reason == MAP_FAILED) {

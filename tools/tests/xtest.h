@@ -16,7 +16,9 @@
  *
  * Test identifiers are C identifiers; they are printed with '_' turned
  * into '-'.  A program's main() calls xt_main(); arguments name the tests
- * to run (default: all), "-l" lists them.
+ * to run (default: all), "-l" lists them, "-t" prints the sum of their
+ * timeouts in seconds (the longest the program can take; tests/integration.sh
+ * kills it only after that).
  */
 #ifndef XTEST_H
 #define XTEST_H
@@ -33,6 +35,15 @@ struct xt_test {
 
 void xt_register(struct xt_test *t);
 int xt_main(int argc, char **argv);
+
+/*
+ * True if xt_main() will only answer a query (-l, -t) and run no test:
+ * main() then skips its setup and teardown.
+ */
+static inline int xt_query(int argc, char **argv)
+{
+	return argc == 2 && (!strcmp(argv[1], "-l") || !strcmp(argv[1], "-t"));
+}
 
 /*
  * Run @fn in the parent after every test, whatever its outcome: undo

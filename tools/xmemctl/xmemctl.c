@@ -48,7 +48,8 @@ static const char xc_usage_text[] =
 "Administer the xmem client module (external memory over RDMA).\n"
 "\n"
 "Commands:\n"
-"  version [-j]                  module, uapi and wire protocol versions\n"
+"  version [-j]                  xmem release of xmemctl and of the module,\n"
+"                                uapi and wire protocol versions\n"
 "  status [-j]                   state, appliance, local_limit, placement\n"
 "  appliance add ADDR:PORT       connect to an appliance, add it to the pool\n"
 "  appliance remove [-j] ADDR:PORT\n"
@@ -81,6 +82,11 @@ static const char xc_usage_text[] =
 "  region list [-j]              every region of the appliances\n"
 "  region show [-j] NAME         one region: owner, mode, users, appliance,\n"
 "                                local use, allocator counters\n"
+"  region snapshot [-j] [-i] [-m MODE] NAME SNAP\n"
+"                                the appliance copies NAME into a new region\n"
+"                                SNAP (-i: into the existing SNAP) while this\n"
+"                                client's writers of NAME are held; prints\n"
+"                                how long they were held\n"
 "\n"
 "  -j          print JSON\n"
 "  -h, --help  this help\n"
@@ -256,14 +262,12 @@ static int xc_nargs(int argc, char **argv, int min, int max)
 
 /* ---- sysfs ------------------------------------------------------------- */
 
-/* Read attribute @attr into @buf without the trailing newline; errno or 0. */
-static int xc_read_attr(const char *attr, char *buf, size_t len)
+/* Read file @path into @buf without the trailing newline; errno or 0. */
+static int xc_read_str(const char *path, char *buf, size_t len)
 {
-	char path[4096];
 	ssize_t n;
 	int fd, err;
 
-	snprintf(path, sizeof(path), "%s/%s", xc_sysfs, attr);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
@@ -276,6 +280,15 @@ static int xc_read_attr(const char *attr, char *buf, size_t len)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	return 0;
+}
+
+/* Read attribute @attr of the xmem device; errno or 0. */
+static int xc_read_attr(const char *attr, char *buf, size_t len)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", xc_sysfs, attr);
+	return xc_read_str(path, buf, len);
 }
 
 static int xc_write_attr(const char *attr, const char *val)
@@ -469,15 +482,21 @@ static int xc_open_dev(int *status)
 static int xc_cmd_version(int argc, char **argv)
 {
 	struct xmem_version v;
+	char modver[XC_VALUE_MAX];
 	bool json = false;
 	int fd, ret, status;
 
 	ret = xc_opts(argc, argv, &json, NULL);
 	if (ret || (ret = xc_nargs(argc, argv, 0, 0)))
 		return ret;
+	if (!json)
+		printf("xmemctl        %s\n", XMEM_VERSION);
 	fd = xc_open_dev(&status);
 	if (fd < 0)
 		return status;
+	/* MODULE_VERSION: the release of the running module. */
+	if (xc_read_str("/sys/module/xmem/version", modver, sizeof(modver)))
+		snprintf(modver, sizeof(modver), "unknown");
 	memset(&v, 0, sizeof(v));
 	ret = ioctl(fd, XMEM_IOC_VERSION, &v);
 	ret = ret ? errno : 0;
@@ -485,11 +504,13 @@ static int xc_cmd_version(int argc, char **argv)
 	if (ret)
 		return xc_err("version", ret);
 	if (json) {
-		printf("{\"xmemctl_uapi\": \"%d.%d\", \"module_uapi\": \"%u.%u\", \"protocol\": \"%u.%u\"}\n",
+		printf("{\"xmemctl\": \"%s\", \"module\": \"%s\", \"xmemctl_uapi\": \"%d.%d\", \"module_uapi\": \"%u.%u\", \"protocol\": \"%u.%u\"}\n",
+		       XMEM_VERSION, modver,
 		       XMEM_UAPI_MAJOR, XMEM_UAPI_MINOR, v.major, v.minor,
 		       v.proto_major, v.proto_minor);
 		return XC_EXIT_OK;
 	}
+	printf("module         %s\n", modver);
 	printf("xmemctl uapi   %d.%d\n", XMEM_UAPI_MAJOR, XMEM_UAPI_MINOR);
 	printf("module uapi    %u.%u\n", v.major, v.minor);
 	printf("wire protocol  %u.%u\n", v.proto_major, v.proto_minor);
@@ -791,6 +812,51 @@ static int xc_region_op(const char *what, unsigned long cmd, const char *name,
 }
 
 /*
+ * XMEM_IOC_SNAPSHOT: the appliance copies @name into @snap (new, or
+ * existing with XMEM_SNAPSHOT_INTO), writers held meanwhile.
+ */
+static int xc_region_snapshot(const char *what, const char *name,
+			      const char *snap, uint32_t flags, uint32_t mode,
+			      bool json)
+{
+	struct xmem_snapshot s;
+	int fd, err = 0, status;
+
+	fd = xc_open_dev(&status);
+	if (fd < 0)
+		return status;
+	memset(&s, 0, sizeof(s));
+	strcpy(s.src, name);
+	strcpy(s.dst, snap);
+	s.flags = flags;
+	s.mode = mode;
+	if (ioctl(fd, XMEM_IOC_SNAPSHOT, &s))
+		err = errno;
+	close(fd);
+	if (err == ENOTTY)
+		err = EOPNOTSUPP;
+	if (err)
+		return xc_err(what, err);
+	if (json) {
+		printf("{\"name\": ");
+		xc_json_str(name);
+		printf(", \"snapshot\": ");
+		xc_json_str(snap);
+		printf(", \"region_id\": %llu, \"size\": %llu, \"hold_ns\": %llu, \"total_ns\": %llu}\n",
+		       (unsigned long long)s.region_id,
+		       (unsigned long long)s.size,
+		       (unsigned long long)s.hold_ns,
+		       (unsigned long long)s.total_ns);
+	} else {
+		printf("%s: %llu bytes into %s (region %llu); writers held %.3f ms, %.3f ms in all\n",
+		       what, (unsigned long long)s.size, snap,
+		       (unsigned long long)s.region_id, s.hold_ns / 1e6,
+		       s.total_ns / 1e6);
+	}
+	return XC_EXIT_OK;
+}
+
+/*
  * One region of XMEM_IOC_LIST: a table row, "key value" lines, or a JSON
  * object left open (the caller may add members, then closes it).
  * @appliance: where it lives, when regions/<name>/appliance says so.
@@ -956,13 +1022,13 @@ static int xc_cmd_region(int argc, char **argv)
 {
 	static const char *const names[] = {
 		"create", "attach", "detach", "resize", "destroy", "list",
-		"show",
+		"show", "snapshot",
 	};
 	/* Operands of each subcommand, in the order of @names. */
-	static const int nops[] = { 2, 1, 1, 2, 1, 0, 1 };
+	static const int nops[] = { 2, 1, 1, 2, 1, 0, 1, 2 };
 	const char *sub, *name = NULL;
 	uint32_t mode = 0, flags = 0;
-	bool json = false, jok, mok, wok;
+	bool json = false, into = false, jok, mok, wok;
 	char what[300], *end;
 	uint64_t size = 0;
 	unsigned long m;
@@ -971,7 +1037,7 @@ static int xc_cmd_region(int argc, char **argv)
 	int opt;
 
 	if (argc < 2)
-		return xc_usage_err("region: missing subcommand (create, attach, detach, resize, destroy, list or show)");
+		return xc_usage_err("region: missing subcommand (create, attach, detach, resize, destroy, list, show or snapshot)");
 	argc--;
 	argv++;
 	sub = argv[0];
@@ -980,14 +1046,19 @@ static int xc_cmd_region(int argc, char **argv)
 			break;
 	if (k == sizeof(names) / sizeof(names[0]))
 		return xc_usage_err("region: unknown subcommand '%s'", sub);
-	jok = k == 0 || k == 1 || k == 5 || k == 6;
-	mok = k == 0;
+	jok = k == 0 || k == 1 || k == 5 || k == 6 || k == 7;
+	mok = k == 0 || k == 7;
 	wok = k == 3;
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt(argc, argv, "+jm:wh")) != -1) {
+	while ((opt = getopt(argc, argv, "+ijm:wh")) != -1) {
 		switch (opt) {
+		case 'i':
+			if (k != 7)
+				return xc_usage_err("region %s: unknown option -i", sub);
+			into = true;
+			break;
 		case 'j':
 			if (!jok)
 				return xc_usage_err("region %s: unknown option -j", sub);
@@ -1027,7 +1098,14 @@ static int xc_cmd_region(int argc, char **argv)
 			return xc_usage_err("region %s: bad name '%s' (1-63 of [A-Za-z0-9._-])",
 					    sub, name);
 	}
-	if (nops[k] == 2) {
+	if (k == 7) {
+		if (!xc_name_valid(argv[optind + 1]))
+			return xc_usage_err("region %s: bad name '%s' (1-63 of [A-Za-z0-9._-])",
+					    sub, argv[optind + 1]);
+		if (into && (flags & XMEM_ATTACH_MODE))
+			return xc_usage_err("region %s: -m is for a new snapshot, not with -i",
+					    sub);
+	} else if (nops[k] == 2) {
 		psize = sysconf(_SC_PAGESIZE);
 		if (xc_parse_size(argv[optind + 1], &size) || !size ||
 		    (psize > 0 && size % (uint64_t)psize))
@@ -1051,6 +1129,11 @@ static int xc_cmd_region(int argc, char **argv)
 		return xc_region_op(what, XMEM_IOC_DESTROY, name, 0, 0);
 	case 5:
 		return xc_region_list(what, NULL, json);
+	case 7:
+		return xc_region_snapshot(what, name, argv[optind + 1],
+					  (into ? XMEM_SNAPSHOT_INTO : 0) |
+					  (flags & XMEM_ATTACH_MODE ?
+					   XMEM_SNAPSHOT_MODE : 0), mode, json);
 	default:
 		return xc_region_list(what, name, json);
 	}

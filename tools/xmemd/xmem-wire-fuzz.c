@@ -39,9 +39,9 @@
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
-#include <rdma/rdma_verbs.h>
 
 #include "xmem_proto.h"
+#include "wirec.h"
 
 #define NRX		32
 #define NTX		32
@@ -55,6 +55,9 @@
 #define CHECK_EVERY	256
 /* Protocol minor 2: appliance-to-appliance copy. */
 #define MSG_PULL_REQ	10
+/* Protocol minor 4: region to region copy; PULL's flags (was reserved). */
+#define MSG_COPY_REQ	16
+#define PULL_F_FILL	0x1u
 
 struct pull_req {
 	struct xmem_msg_hdr hdr;
@@ -153,12 +156,9 @@ static double now(void)
 /* ---- connection --------------------------------------------------------- */
 
 struct conn {
-	struct rdma_cm_id *id;
-	struct ibv_mr *mr;
-	uint8_t *buf;
+	struct wirec w;
 	unsigned int window;	/* requests in flight at most */
 	unsigned int sends_out;
-	unsigned int next_tx;
 	uint16_t minor;
 	bool broken;
 };
@@ -168,24 +168,16 @@ static struct conn C;
 
 static uint8_t *rx_slot(unsigned int i)
 {
-	return C.buf + (size_t)i * SLOT;
-}
-
-static uint8_t *tx_slot(unsigned int i)
-{
-	return C.buf + (size_t)(NRX + i) * SLOT;
+	return wirec_rx(&C.w, i);
 }
 
 static void conn_close(void)
 {
-	if (!C.id)
+	if (!C.w.id)
 		return;
-	if (!C.broken)
-		rdma_disconnect(C.id);
-	if (C.mr)
-		rdma_dereg_mr(C.mr);
-	rdma_destroy_ep(C.id);
-	free(C.buf);
+	if (C.broken)
+		C.w.gone = true;
+	wirec_close(&C.w);
 	memset(&C, 0, sizeof(C));
 }
 
@@ -196,110 +188,70 @@ static void conn_close(void)
  */
 static int conn_open(const void *hello, uint8_t len, struct xmem_hello_rep *rep)
 {
-	struct rdma_addrinfo hints = { .ai_port_space = RDMA_PS_TCP }, *res;
-	struct ibv_qp_init_attr qpa = {
-		.cap = { .max_send_wr = NTX, .max_recv_wr = NRX,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
-		.qp_type = IBV_QPT_RC,
-		.sq_sig_all = 1,
+	struct wirec_opts o = {
+		.nrx = NRX,
+		.ntx = NTX,
+		.slot = SLOT,
+		.rd_atom = 1,
+		.responder = 1,
+		.step_ms = TIMEOUT_MS,
+		.log = wirec_log_tap,
 	};
-	struct rdma_conn_param param = {
-		.private_data = hello,
-		.private_data_len = len,
-		.initiator_depth = 1,
-		.responder_resources = 1,
-		.retry_count = 7,
-		.rnr_retry_count = 7,
-	};
-	const struct rdma_cm_event *ev;
-	unsigned int i;
+	struct sockaddr_storage ss;
 	int ret;
 
 	memset(&C, 0, sizeof(C));
-	if (rdma_getaddrinfo(addr_s, port_s, &hints, &res)) {
-		diag("rdma_getaddrinfo %s:%s: %s", addr_s, port_s,
-		     strerror(errno));
+	if (wirec_resolve(addr_s, port_s, &ss))
+		return -1;
+	ret = wirec_connect(&C.w, &o, (struct sockaddr *)&ss, hello, len);
+	if (ret == ECONNREFUSED && C.w.id) {
+		memcpy(rep, &C.w.rep, sizeof(*rep));
+		ret = C.w.reject_status;
+		C.broken = true;
+		conn_close();
+		return ret > 0 ? ret : -1;
+	}
+	if (ret) {
+		diag("connecting to %s:%s: %s", addr_s, port_s, strerror(ret));
 		return -1;
 	}
-	ret = rdma_create_ep(&C.id, res, NULL, &qpa);
-	rdma_freeaddrinfo(res);
-	if (ret) {
-		diag("rdma_create_ep: %s", strerror(errno));
-		C.id = NULL;
-		return -1;
-	}
-	C.buf = aligned_alloc(PAGE, (size_t)(NRX + NTX) * SLOT);
-	if (!C.buf)
-		goto err;
-	memset(C.buf, 0, (size_t)(NRX + NTX) * SLOT);
-	C.mr = rdma_reg_msgs(C.id, C.buf, (size_t)(NRX + NTX) * SLOT);
-	if (!C.mr)
-		goto err;
-	for (i = 0; i < NRX; i++)
-		if (rdma_post_recv(C.id, (void *)(uintptr_t)i, rx_slot(i), SLOT,
-				   C.mr))
-			goto err;
-	ret = rdma_connect(C.id, &param);
-	ev = C.id->event;
-	if (ret) {
-		if (ev && ev->event == RDMA_CM_EVENT_REJECTED &&
-		    ev->param.conn.private_data &&
-		    ev->param.conn.private_data_len >= sizeof(*rep)) {
-			memcpy(rep, ev->param.conn.private_data, sizeof(*rep));
-			C.broken = true;
-			conn_close();
-			return le16toh(rep->status) ? le16toh(rep->status) : -1;
-		}
-		diag("rdma_connect: %s (event %s)", strerror(errno),
-		     ev ? rdma_event_str(ev->event) : "none");
-		goto err;
-	}
-	if (!ev || !ev->param.conn.private_data ||
-	    ev->param.conn.private_data_len < sizeof(*rep)) {
-		diag("accepted without private data");
-		goto err;
-	}
-	memcpy(rep, ev->param.conn.private_data, sizeof(*rep));
+	memcpy(rep, &C.w.rep, sizeof(*rep));
 	C.minor = le16toh(rep->minor);
 	C.window = le16toh(rep->credits);
 	if (C.window > NRX / 2)
 		C.window = NRX / 2;
-	if (ibv_req_notify_cq(C.id->recv_cq, 0) ||
-	    ibv_req_notify_cq(C.id->send_cq, 0))
-		goto err;
 	return 0;
-err:
-	C.broken = true;
-	conn_close();
-	return -1;
+}
+
+/* One completion: a reply's slot, or -1 (a send's), -2 (broken). */
+static int handle_wc(const struct ibv_wc *wc, uint32_t *len)
+{
+	bool send = WIREC_WR_KIND(wc->wr_id) == WIREC_WR_SEND;
+
+	if (send)
+		C.sends_out--;
+	if (wc->status != IBV_WC_SUCCESS) {
+		C.broken = true;
+		return -2;
+	}
+	if (send)
+		return -1;
+	*len = wc->byte_len;
+	return (int)WIREC_WR_INDEX(wc->wr_id);
 }
 
 /* Completions; returns a reply's slot, or -1 (none yet), -2 (broken). */
 static int poll_once(uint32_t *len)
 {
 	struct ibv_wc wc;
-	int n;
+	int n, slot;
 
-	while ((n = ibv_poll_cq(C.id->send_cq, 1, &wc)) > 0) {
-		C.sends_out--;
-		if (wc.status != IBV_WC_SUCCESS) {
-			C.broken = true;
-			return -2;
-		}
+	while ((n = ibv_poll_cq(C.w.cq, 1, &wc)) > 0) {
+		slot = handle_wc(&wc, len);
+		if (slot != -1)
+			return slot;
 	}
-	if (n < 0)
-		return -2;
-	n = ibv_poll_cq(C.id->recv_cq, 1, &wc);
-	if (n < 0)
-		return -2;
-	if (!n)
-		return -1;
-	if (wc.status != IBV_WC_SUCCESS) {
-		C.broken = true;
-		return -2;
-	}
-	*len = wc.byte_len;
-	return (int)wc.wr_id;
+	return n < 0 ? -2 : -1;
 }
 
 /*
@@ -308,66 +260,33 @@ static int poll_once(uint32_t *len)
  */
 static int wait_reply(uint32_t *len)
 {
-	struct pollfd pfd[3];
-	struct ibv_cq *cq;
-	void *ctx;
-	int slot;
+	struct ibv_wc wc;
+	int slot, err;
 
 	for (;;) {
-		slot = poll_once(len);
-		if (slot != -1)
-			return slot;
-		pfd[0] = (struct pollfd){ C.id->recv_cq_channel->fd, POLLIN, 0 };
-		pfd[1] = (struct pollfd){ C.id->send_cq_channel->fd, POLLIN, 0 };
-		pfd[2] = (struct pollfd){ C.id->channel->fd, POLLIN, 0 };
-		if (poll(pfd, 3, TIMEOUT_MS) <= 0)
+		err = wirec_wc(&C.w, &wc, TIMEOUT_MS);
+		if (err == ETIMEDOUT)
 			bail("no answer from the appliance in %d s",
 			     TIMEOUT_MS / 1000);
-		if (pfd[2].revents) {
-			struct rdma_cm_event *ev;
-
-			if (!rdma_get_cm_event(C.id->channel, &ev)) {
-				bool gone = ev->event == RDMA_CM_EVENT_DISCONNECTED ||
-					    ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL;
-
-				rdma_ack_cm_event(ev);
-				if (gone) {
-					C.broken = true;
-					return -2;
-				}
-			}
+		if (err) {
+			C.broken = true;
+			return -2;
 		}
-		if (pfd[0].revents &&
-		    !ibv_get_cq_event(C.id->recv_cq_channel, &cq, &ctx)) {
-			ibv_ack_cq_events(cq, 1);
-			ibv_req_notify_cq(cq, 0);
-		}
-		if (pfd[1].revents &&
-		    !ibv_get_cq_event(C.id->send_cq_channel, &cq, &ctx)) {
-			ibv_ack_cq_events(cq, 1);
-			ibv_req_notify_cq(cq, 0);
-		}
+		slot = handle_wc(&wc, len);
+		if (slot != -1)
+			return slot;
 	}
 }
 
 static int post_send(const void *msg, uint32_t len)
 {
-	unsigned int i = C.next_tx++ % NTX;
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)tx_slot(i), .length = len, .lkey = C.mr->lkey
-	};
-	struct ibv_send_wr wr = {
-		.wr_id = i, .sg_list = &sge, .num_sge = len ? 1 : 0,
-		.opcode = IBV_WR_SEND, .send_flags = IBV_SEND_SIGNALED,
-	}, *bad;
 	uint32_t dummy;
 
 	/* A send buffer is free again once its completion came. */
 	while (C.sends_out >= NTX - 1)
 		if (poll_once(&dummy) == -2)
 			return -1;
-	memcpy(tx_slot(i), msg, len);
-	if (ibv_post_send(C.id->qp, &wr, &bad))
+	if (C.broken || wirec_send(&C.w, msg, len))
 		return -1;
 	C.sends_out++;
 	return 0;
@@ -618,6 +537,7 @@ static uint32_t gen_msg(uint8_t *m)
 		struct xmem_msg_attach_req at;
 		struct xmem_msg_region_req rq;
 		struct xmem_msg_auth_req au;
+		struct xmem_msg_auth_host_req ah;
 		struct xmem_msg_stat_req st;
 		struct pull_req pl;
 	} *u = (void *)m;
@@ -662,6 +582,14 @@ static uint32_t gen_msg(uint8_t *m)
 			u->rq.gid = htole32(chance(50) ? 1000 + below(3) :
 					    (uint32_t)rnd());
 		}
+	} else if (kind < 84) {
+		/* Step 1 naming a host (minor 3). */
+		len = sizeof(u->ah);
+		hdr(m, XMEM_MSG_AUTH_HOST_REQ, len);
+		u->ah.step = htole16(chance(80) ? 1 : below(4));
+		for (i = 0; i < XMEM_AUTH_NONCE_SIZE; i++)
+			u->ah.nonce[i] = rnd();
+		gen_name(u->ah.host);
 	} else if (kind < 88) {
 		len = sizeof(u->au);
 		hdr(m, XMEM_MSG_AUTH_REQ, len);
@@ -779,6 +707,14 @@ static void pull_guard(uint8_t *m, uint32_t len)
 	struct region *r;
 	unsigned int i;
 
+	/* COPY_REQ: names from random bytes are invalid; keep them so. */
+	if (len >= sizeof(struct xmem_msg_hdr) + 24 &&
+	    le16toh(p->hdr.type) == MSG_COPY_REQ)
+		m[sizeof(struct xmem_msg_hdr) + 24] = '/';
+	if (len < sizeof(*p) || le16toh(p->hdr.type) != MSG_PULL_REQ)
+		return;
+	/* A FILL pull would act on an existing region: never send one. */
+	p->reserved &= ~htole32(PULL_F_FILL);
 	if (len != sizeof(*p) || le16toh(p->hdr.type) != MSG_PULL_REQ ||
 	    le32toh(p->hdr.len) != len || p->hdr.flags || p->reserved ||
 	    p->reserved2)
@@ -840,6 +776,16 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			break;
 		expect_error(e, EOPNOTSUPP);
 		return;
+	case XMEM_MSG_AUTH_HOST_REQ:
+		if (C.minor >= 3)
+			break;
+		expect_error(e, EOPNOTSUPP);
+		return;
+	case MSG_COPY_REQ:
+		if (C.minor >= 4)
+			break;
+		expect_error(e, EOPNOTSUPP);
+		return;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
 	case XMEM_MSG_STAT_REP:
@@ -868,6 +814,19 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		st_add(e, EOPNOTSUPP);
 		st_add(e, EPROTO);
 		return;
+	case XMEM_MSG_AUTH_HOST_REQ: {
+		const struct xmem_msg_auth_host_req *ah = (const void *)m;
+
+		if (len != sizeof(*ah) || ah->reserved[0] || ah->reserved[1] ||
+		    ah->reserved[2]) {
+			expect_error(e, EBADMSG);
+			return;
+		}
+		/* No per-host keys on the appliance (--insecure). */
+		e->type = XMEM_MSG_AUTH_REP;
+		st_add(e, EOPNOTSUPP);
+		return;
+	}
 	case XMEM_MSG_STAT_REQ:
 		if (len != sizeof(struct xmem_msg_stat_req)) {
 			expect_error(e, EBADMSG);
@@ -912,7 +871,9 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		e->op = XMEM_REGION_OP_ATTACH;
 		if (pl->reserved || pl->reserved2) {
 			/* As an ERROR_REP or a REGION_REP status. */
-			st_add(e, EBADMSG);
+			st_add(e, pl->reserved2 ? EBADMSG : EPROTO);
+			if (pl->reserved2 && pl->reserved)
+				st_add(e, EPROTO);
 			e->err_ok = true;
 			return;
 		}
@@ -925,6 +886,19 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		if ((le16toh(pl->family) == 2 || le16toh(pl->family) == 10) &&
 		    pl->port && name_valid(pl->name))
 			st_add(e, EEXIST);
+		return;
+	case MSG_COPY_REQ:
+		/* pull_guard() made the names invalid: never a copy. */
+		if (len != sizeof(struct xmem_msg_hdr) + 24 + 2 * XMEM_NAME_MAX) {
+			expect_error(e, EBADMSG);
+			return;
+		}
+		e->type = XMEM_MSG_REGION_REP;
+		e->op = XMEM_REGION_OP_ATTACH;
+		st_add(e, EINVAL);
+		st_add(e, EBADMSG);
+		st_add(e, EPROTO);
+		e->err_ok = true;
 		return;
 	}
 
@@ -1274,8 +1248,7 @@ static bool take_reply(void)
 		check_reply(rx_slot(slot), len, e, sent_desc);
 	fifo_head = (fifo_head + 1) % NRX;
 	fifo_len--;
-	if (rdma_post_recv(C.id, (void *)(uintptr_t)slot, rx_slot(slot), SLOT,
-			   C.mr))
+	if (wirec_post_recv(&C.w, slot))
 		bail("ibv_post_recv failed");
 	return true;
 }
@@ -1293,7 +1266,7 @@ static void reconnect(void)
 	uint32_t len;
 
 	/* Whatever the other answers were, they are gone with it. */
-	while (C.id && poll_once(&len) >= 0)
+	while (C.w.id && poll_once(&len) >= 0)
 		;
 	fifo_len = 0;
 	C.broken = true;
@@ -1332,8 +1305,7 @@ static void resync(void)
 		regs[i].uid = le32toh(rr->uid);
 		regs[i].gid = le32toh(rr->gid);
 		regs[i].mode = le32toh(rr->mode);
-		if (rdma_post_recv(C.id, (void *)(uintptr_t)slot, rx_slot(slot),
-				   SLOT, C.mr))
+		if (wirec_post_recv(&C.w, slot))
 			bail("ibv_post_recv failed");
 	}
 }
@@ -1481,8 +1453,7 @@ int main(int argc, char **argv)
 		bail("no answer to STAT_REQ");
 	sr = (void *)rx_slot(slot);
 	capacity = le64toh(sr->bytes_capacity);
-	if (rdma_post_recv(C.id, (void *)(uintptr_t)slot, rx_slot(slot), SLOT,
-			   C.mr))
+	if (wirec_post_recv(&C.w, slot))
 		bail("ibv_post_recv failed");
 	if (capacity - le64toh(sr->bytes_allocated) < 64 * SMALL_MAX)
 		bail("appliance has %" PRIu64 " bytes free; want 64M",

@@ -35,11 +35,9 @@
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "xmem_proto.h"
+#include "wirec.h"
 
 #define WT_TIMEOUT_MS	30000	/* QEMU without KVM is slow */
 /* A PULL answers within XMEM_PULL_TIMEOUT_SEC; allow a little more. */
@@ -56,10 +54,10 @@
 #define WT_REGION_MAX	(1ULL << 40)
 
 /* Work request ids. */
-#define WT_WR_RECV	(1ULL << 32)
-#define WT_WR_SEND	(2ULL << 32)
-#define WT_WR_RDMA	(3ULL << 32)
-#define WT_WR_KIND(x)	((x) & ~0xffffffffULL)
+#define WT_WR_RECV	WIREC_WR_RECV
+#define WT_WR_SEND	WIREC_WR_SEND
+#define WT_WR_RDMA	WIREC_WR_USER
+#define WT_WR_KIND(x)	WIREC_WR_KIND(x)
 
 struct wt_msg {
 	uint32_t len;
@@ -67,21 +65,14 @@ struct wt_msg {
 };
 
 struct wt_conn {
-	struct rdma_event_channel *ec;
-	struct rdma_cm_id *id;
-	struct ibv_pd *pd;
-	struct ibv_comp_channel *cc;
-	struct ibv_cq *cq;
-	struct ibv_mr *mr;
-	uint8_t *buf;
-	unsigned int credits;
-	unsigned int next_tx;
+	struct wirec w;
 	unsigned int sends_out;
 	/* Received messages not consumed yet. */
 	struct wt_msg rxq[WT_NRX];
 	unsigned int rxq_head, rxq_len;
 	bool rdma_done;
 	unsigned long rdma_completed;
+	unsigned int credits;
 	uint32_t hello_flags;
 	bool broken;
 };
@@ -145,107 +136,16 @@ static void wt_bail(const char *why)
 	exit(1);
 }
 
-static uint8_t *wt_rx(struct wt_conn *c, unsigned int i)
-{
-	return c->buf + (size_t)i * WT_MSG_SIZE;
-}
-
-static uint8_t *wt_tx(struct wt_conn *c, unsigned int i)
-{
-	return c->buf + (size_t)(WT_NRX + i) * WT_MSG_SIZE;
-}
-
 static uint8_t *wt_data(struct wt_conn *c, unsigned int i)
 {
-	return c->buf + (size_t)(WT_NRX + WT_NTX) * WT_MSG_SIZE +
-		(size_t)i * WT_DATA_SIZE;
-}
-
-static size_t wt_buf_size(void)
-{
-	return (size_t)(WT_NRX + WT_NTX) * WT_MSG_SIZE + 2 * WT_DATA_SIZE;
-}
-
-/* Wait for the next CM event on @c; NULL (and a diag) on timeout. */
-static struct rdma_cm_event *wt_cm_wait(struct wt_conn *c)
-{
-	struct pollfd pfd = { .fd = c->ec->fd, .events = POLLIN };
-	struct rdma_cm_event *ev;
-
-	for (;;) {
-		if (!rdma_get_cm_event(c->ec, &ev))
-			return ev;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			wt_diag("rdma_get_cm_event: %s", strerror(errno));
-			return NULL;
-		}
-		if (poll(&pfd, 1, WT_TIMEOUT_MS) <= 0) {
-			wt_diag("timed out waiting for an RDMA CM event");
-			return NULL;
-		}
-	}
-}
-
-/* Wait for event @want; anything else is printed and fails. */
-static int wt_cm_expect(struct wt_conn *c, enum rdma_cm_event_type want)
-{
-	struct rdma_cm_event *ev = wt_cm_wait(c);
-	int ret = 0;
-
-	if (!ev)
-		return -1;
-	if (ev->event != want) {
-		wt_diag("expected %s, got %s (status %d)", rdma_event_str(want),
-			rdma_event_str(ev->event), ev->status);
-		ret = -1;
-	}
-	rdma_ack_cm_event(ev);
-	return ret;
-}
-
-static int wt_post_recv(struct wt_conn *c, unsigned int i)
-{
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)wt_rx(c, i),
-		.length = WT_MSG_SIZE,
-		.lkey = c->mr->lkey,
-	};
-	struct ibv_recv_wr wr = {
-		.wr_id = WT_WR_RECV | i,
-		.sg_list = &sge,
-		.num_sge = 1,
-	};
-	struct ibv_recv_wr *bad;
-
-	return ibv_post_recv(c->id->qp, &wr, &bad);
+	return wirec_extra(&c->w) + (size_t)i * WT_DATA_SIZE;
 }
 
 static void wt_close(struct wt_conn *c)
 {
-	struct rdma_cm_event *ev;
-
-	if (c->id && c->id->qp && !c->broken) {
-		if (!rdma_disconnect(c->id)) {
-			ev = wt_cm_wait(c);
-			if (ev)
-				rdma_ack_cm_event(ev);
-		}
-	}
-	if (c->id && c->id->qp)
-		rdma_destroy_qp(c->id);
-	if (c->cq)
-		ibv_destroy_cq(c->cq);
-	if (c->cc)
-		ibv_destroy_comp_channel(c->cc);
-	if (c->mr)
-		ibv_dereg_mr(c->mr);
-	if (c->pd)
-		ibv_dealloc_pd(c->pd);
-	if (c->id)
-		rdma_destroy_id(c->id);
-	if (c->ec)
-		rdma_destroy_event_channel(c->ec);
-	free(c->buf);
+	if (c->broken)
+		c->w.gone = true;
+	wirec_close(&c->w);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -254,166 +154,55 @@ static void wt_close(struct wt_conn *c)
  * accept data was checked), a positive status when rejected with a
  * struct xmem_hello_rep (-2 when rejected without one), -1 on failure.
  */
-static int wt_auth(struct wt_conn *c);
-
 static int wt_connect_to(struct wt_conn *c, const struct xmem_hello *hello,
 			 const char *addr, const char *port)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
-	struct rdma_conn_param param;
-	struct ibv_qp_init_attr qpa;
-	struct ibv_device_attr attr;
-	struct xmem_hello_rep rep;
-	struct rdma_cm_event *ev;
-	struct addrinfo *ai;
-	unsigned int i;
-	int ret, fl;
+	struct wirec_opts o = {
+		.nrx = WT_NRX,
+		.ntx = WT_NTX,
+		.slot = WT_MSG_SIZE,
+		.extra = 2 * WT_DATA_SIZE,
+		.send_extra = WT_BULK_DEPTH,
+		.rd_atom = 4,
+		.responder = 4,
+		.step_ms = WT_TIMEOUT_MS,
+		.log = wirec_log_tap,
+	};
+	const struct xmem_hello_rep *rep = &c->w.rep;
+	struct sockaddr_storage ss;
+	int err;
 
 	memset(c, 0, sizeof(*c));
-	ret = getaddrinfo(addr, port, &hints, &ai);
-	if (ret) {
-		wt_diag("%s: %s", addr, gai_strerror(ret));
+	if (wirec_resolve(addr, port, &ss))
 		return -1;
-	}
-	c->ec = rdma_create_event_channel();
-	if (!c->ec) {
-		wt_diag("rdma_create_event_channel: %s", strerror(errno));
-		goto err;
-	}
-	fl = fcntl(c->ec->fd, F_GETFL);
-	fcntl(c->ec->fd, F_SETFL, fl | O_NONBLOCK);
-	if (rdma_create_id(c->ec, &c->id, c, RDMA_PS_TCP)) {
-		wt_diag("rdma_create_id: %s", strerror(errno));
-		c->id = NULL;
-		goto err;
-	}
-	if (rdma_resolve_addr(c->id, NULL, ai->ai_addr, 5000) ||
-	    wt_cm_expect(c, RDMA_CM_EVENT_ADDR_RESOLVED)) {
-		wt_diag("cannot resolve %s", addr);
-		goto err;
-	}
-	if (rdma_resolve_route(c->id, 5000) ||
-	    wt_cm_expect(c, RDMA_CM_EVENT_ROUTE_RESOLVED)) {
-		wt_diag("cannot resolve a route to %s", addr);
-		goto err;
-	}
-	freeaddrinfo(ai);
-	ai = NULL;
-
-	if (ibv_query_device(c->id->verbs, &attr)) {
-		wt_diag("ibv_query_device: %s", strerror(errno));
-		goto err;
-	}
-	c->pd = ibv_alloc_pd(c->id->verbs);
-	c->cc = ibv_create_comp_channel(c->id->verbs);
-	c->buf = aligned_alloc(WT_PAGE, wt_buf_size());
-	if (!c->pd || !c->cc || !c->buf) {
-		wt_diag("cannot allocate verbs resources: %s", strerror(errno));
-		goto err;
-	}
-	memset(c->buf, 0, wt_buf_size());
-	c->mr = ibv_reg_mr(c->pd, c->buf, wt_buf_size(),
-			   IBV_ACCESS_LOCAL_WRITE);
-	c->cq = ibv_create_cq(c->id->verbs, WT_NRX + WT_NTX + WT_BULK_DEPTH + 2,
-			      c, c->cc, 0);
-	if (!c->mr || !c->cq) {
-		wt_diag("cannot register memory or create CQ: %s",
-			strerror(errno));
-		goto err;
-	}
-	fl = fcntl(c->cc->fd, F_GETFL);
-	fcntl(c->cc->fd, F_SETFL, fl | O_NONBLOCK);
-	memset(&qpa, 0, sizeof(qpa));
-	qpa.send_cq = c->cq;
-	qpa.recv_cq = c->cq;
-	qpa.qp_type = IBV_QPT_RC;
-	qpa.cap.max_send_wr = WT_NTX + WT_BULK_DEPTH + 2;
-	qpa.cap.max_recv_wr = WT_NRX;
-	qpa.cap.max_send_sge = 1;
-	qpa.cap.max_recv_sge = 1;
-	if (rdma_create_qp(c->id, c->pd, &qpa)) {
-		wt_diag("rdma_create_qp: %s", strerror(errno));
-		goto err;
-	}
-	for (i = 0; i < WT_NRX; i++) {
-		if (wt_post_recv(c, i)) {
-			wt_diag("ibv_post_recv failed");
-			goto err;
-		}
-	}
-
-	memset(&param, 0, sizeof(param));
-	param.private_data = hello;
-	param.private_data_len = sizeof(*hello);
-	param.initiator_depth = attr.max_qp_init_rd_atom < 4 ?
-				attr.max_qp_init_rd_atom : 4;
-	param.responder_resources = attr.max_qp_rd_atom < 4 ?
-				    attr.max_qp_rd_atom : 4;
-	param.retry_count = 7;
-	param.rnr_retry_count = 7;
-	if (rdma_connect(c->id, &param)) {
-		wt_diag("rdma_connect: %s", strerror(errno));
-		goto err;
-	}
-	ev = wt_cm_wait(c);
-	if (!ev)
-		goto err;
-	if (ev->event == RDMA_CM_EVENT_REJECTED) {
-		if (ev->param.conn.private_data &&
-		    ev->param.conn.private_data_len >= sizeof(rep)) {
-			memcpy(&rep, ev->param.conn.private_data, sizeof(rep));
-			ret = le16toh(rep.status);
-			if (le32toh(rep.magic) != XMEM_PROTO_MAGIC) {
-				wt_diag("reject data has bad magic 0x%08x",
-					le32toh(rep.magic));
-				ret = -2;
-			}
-		} else {
-			wt_diag("rejected without private data (reason %d)",
-				ev->status);
-			ret = -2;
-		}
-		rdma_ack_cm_event(ev);
-		c->broken = true;
+	err = wirec_connect(&c->w, &o, (struct sockaddr *)&ss, hello,
+			    sizeof(*hello));
+	if (err == ECONNREFUSED && c->w.id) {
+		err = c->w.reject_status;
+		if (err < 0)
+			wt_diag("rejected without xmem private data");
 		wt_close(c);
-		return ret ? ret : -2;
+		return err > 0 ? err : -2;
 	}
-	if (ev->event != RDMA_CM_EVENT_ESTABLISHED) {
-		wt_diag("connect: %s (status %d)", rdma_event_str(ev->event),
-			ev->status);
-		rdma_ack_cm_event(ev);
-		goto err;
-	}
-	if (!ev->param.conn.private_data ||
-	    ev->param.conn.private_data_len < sizeof(rep)) {
-		wt_diag("accept without private data");
-		rdma_ack_cm_event(ev);
-		goto err;
-	}
-	memcpy(&rep, ev->param.conn.private_data, sizeof(rep));
-	rdma_ack_cm_event(ev);
-	if (le32toh(rep.magic) != XMEM_PROTO_MAGIC ||
-	    le16toh(rep.major) != XMEM_PROTO_MAJOR || rep.status ||
-	    (le32toh(rep.flags) & ~XMEM_HELLO_F_ALL) || !le16toh(rep.credits)) {
+	if (err)
+		return -1;
+	if (rep->status || (le32toh(rep->flags) & ~XMEM_HELLO_F_ALL) ||
+	    !le16toh(rep->credits)) {
 		wt_diag("bad accept data: magic 0x%08x major %u status %u credits %u",
-			le32toh(rep.magic), le16toh(rep.major),
-			le16toh(rep.status), le16toh(rep.credits));
+			le32toh(rep->magic), le16toh(rep->major),
+			le16toh(rep->status), le16toh(rep->credits));
 		goto err;
 	}
-	c->credits = le16toh(rep.credits);
-	c->hello_flags = le32toh(rep.flags);
-	if (ibv_req_notify_cq(c->cq, 0))
-		goto err;
+	c->credits = le16toh(rep->credits);
+	c->hello_flags = le32toh(rep->flags);
 	if ((c->hello_flags & XMEM_HELLO_F_AUTH) && wt_secret_len &&
-	    wt_auth(c)) {
+	    wirec_auth(&c->w, NULL, wt_secret, wt_secret_len)) {
 		wt_diag("authentication with --secret-file failed");
 		goto err;
 	}
 	return 0;
 
 err:
-	if (ai)
-		freeaddrinfo(ai);
 	c->broken = true;
 	wt_close(c);
 	return -1;
@@ -458,9 +247,9 @@ static int wt_handle_wc(struct wt_conn *c, const struct ibv_wc *wc)
 			return -1;
 		m = &c->rxq[(c->rxq_head + c->rxq_len) % WT_NRX];
 		m->len = wc->byte_len;
-		memcpy(m->data, wt_rx(c, i), wc->byte_len);
+		memcpy(m->data, wirec_rx(&c->w, i), wc->byte_len);
 		c->rxq_len++;
-		return wt_post_recv(c, i) ? -1 : 0;
+		return wirec_post_recv(&c->w, i) ? -1 : 0;
 	}
 	return -1;
 }
@@ -468,32 +257,18 @@ static int wt_handle_wc(struct wt_conn *c, const struct ibv_wc *wc)
 /* Process completions until @done is true; -1 on error or timeout. */
 static int wt_poll_until(struct wt_conn *c, bool (*done)(struct wt_conn *))
 {
-	struct pollfd pfd = { .fd = c->cc->fd, .events = POLLIN };
 	struct ibv_wc wc;
-	struct ibv_cq *cq;
-	void *ctx;
-	int n;
+	int err;
 
 	while (!done(c)) {
-		n = ibv_poll_cq(c->cq, 1, &wc);
-		if (n < 0)
-			return -1;
-		if (n) {
-			if (wt_handle_wc(c, &wc))
-				return -1;
-			continue;
-		}
-		if (!ibv_get_cq_event(c->cc, &cq, &ctx)) {
-			ibv_ack_cq_events(cq, 1);
-			if (ibv_req_notify_cq(c->cq, 0))
-				return -1;
-			continue;
-		}
-		if (poll(&pfd, 1, wt_timeout_ms) <= 0) {
-			wt_diag("timed out waiting for a completion");
+		err = wirec_wc(&c->w, &wc, wt_timeout_ms);
+		if (err) {
+			wt_diag("waiting for a completion: %s", strerror(err));
 			c->broken = true;
 			return -1;
 		}
+		if (wt_handle_wc(c, &wc))
+			return -1;
 	}
 	return 0;
 }
@@ -510,25 +285,9 @@ static bool wt_have_rdma(struct wt_conn *c)
 
 static int wt_send(struct wt_conn *c, const void *msg, uint32_t len)
 {
-	unsigned int i = c->next_tx++ % WT_NTX;
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)wt_tx(c, i),
-		.length = len,
-		.lkey = c->mr->lkey,
-	};
-	struct ibv_send_wr wr = {
-		.wr_id = WT_WR_SEND | i,
-		.sg_list = &sge,
-		.num_sge = len ? 1 : 0,
-		.opcode = IBV_WR_SEND,
-		.send_flags = IBV_SEND_SIGNALED,
-	};
-	struct ibv_send_wr *bad;
-
 	if (c->broken || len > WT_MSG_SIZE || c->sends_out >= WT_NTX)
 		return -1;
-	memcpy(wt_tx(c, i), msg, len);
-	if (ibv_post_send(c->id->qp, &wr, &bad)) {
+	if (wirec_send(&c->w, msg, len)) {
 		wt_diag("ibv_post_send failed");
 		return -1;
 	}
@@ -563,7 +322,7 @@ static int wt_rdma(struct wt_conn *c, enum ibv_wr_opcode opcode,
 	struct ibv_sge sge = {
 		.addr = (uintptr_t)wt_data(c, i),
 		.length = len,
-		.lkey = c->mr->lkey,
+		.lkey = c->w.mr->lkey,
 	};
 	struct ibv_send_wr wr = {
 		.wr_id = WT_WR_RDMA,
@@ -580,7 +339,7 @@ static int wt_rdma(struct wt_conn *c, enum ibv_wr_opcode opcode,
 	if (c->broken)
 		return -1;
 	c->rdma_done = false;
-	if (ibv_post_send(c->id->qp, &wr, &bad)) {
+	if (ibv_post_send(c->w.id->qp, &wr, &bad)) {
 		wt_diag("ibv_post_send (rdma) failed");
 		return -1;
 	}
@@ -781,98 +540,6 @@ static bool wt_write_data(struct wt_conn *c, const struct wt_region *r,
 	wt_fill(wt_data(c, 0), len, seed);
 	return !wt_rdma(c, IBV_WR_RDMA_WRITE, 0, len, r->addr + off, r->rkey,
 			0);
-}
-
-/* HMAC-SHA256(secret, @label || @a || @b), as xmem_proto.h describes. */
-static int wt_hmac(const char *label, const uint8_t *a, const uint8_t *b,
-		   uint8_t *out)
-{
-	uint8_t msg[64 + 2 * XMEM_AUTH_NONCE_SIZE];
-	size_t l = strlen(label);
-	unsigned int outlen = 0;
-
-	memcpy(msg, label, l);
-	memcpy(msg + l, a, XMEM_AUTH_NONCE_SIZE);
-	memcpy(msg + l + XMEM_AUTH_NONCE_SIZE, b, XMEM_AUTH_NONCE_SIZE);
-	if (!HMAC(EVP_sha256(), wt_secret, (int)wt_secret_len, msg,
-		  l + 2 * XMEM_AUTH_NONCE_SIZE, out, &outlen) ||
-	    outlen != XMEM_AUTH_MAC_SIZE)
-		return -1;
-	return 0;
-}
-
-/* One AUTH step; the reply in @rep.  0 if it says status 0, else -1. */
-static int wt_auth_step(struct wt_conn *c, uint16_t step, const uint8_t *nonce,
-			const uint8_t *mac, struct xmem_msg_auth_rep *rep)
-{
-	struct xmem_msg_auth_req req;
-	struct wt_msg m;
-	uint64_t tag = ++wt_tag;
-
-	memset(&req, 0, sizeof(req));
-	wt_hdr(&req.hdr, XMEM_MSG_AUTH_REQ, sizeof(req), tag);
-	req.step = htole16(step);
-	if (nonce)
-		memcpy(req.nonce, nonce, sizeof(req.nonce));
-	if (mac)
-		memcpy(req.mac, mac, sizeof(req.mac));
-	if (wt_rpc(c, &req, sizeof(req), &m) || m.len != sizeof(*rep))
-		return -1;
-	memcpy(rep, m.data, sizeof(*rep));
-	if (le16toh(rep->hdr.type) != XMEM_MSG_AUTH_REP ||
-	    le64toh(rep->hdr.tag) != tag || rep->status) {
-		wt_diag("AUTH step %u: type %u status %u", step,
-			le16toh(rep->hdr.type), le32toh(rep->status));
-		return -1;
-	}
-	return 0;
-}
-
-/* The client's side of the challenge-response; 0 or -1. */
-static int wt_auth(struct wt_conn *c)
-{
-	uint8_t cn[XMEM_AUTH_NONCE_SIZE], an[XMEM_AUTH_NONCE_SIZE];
-	uint8_t mac[XMEM_AUTH_MAC_SIZE];
-	struct xmem_msg_auth_rep rep;
-
-	if (getrandom(cn, sizeof(cn), 0) != (ssize_t)sizeof(cn) ||
-	    wt_auth_step(c, 1, cn, NULL, &rep))
-		return -1;
-	memcpy(an, rep.nonce, sizeof(an));
-	if (wt_hmac(XMEM_AUTH_LABEL_APPLIANCE, cn, an, mac) ||
-	    CRYPTO_memcmp(mac, rep.mac, sizeof(mac))) {
-		wt_diag("the appliance's proof is wrong");
-		return -1;
-	}
-	if (wt_hmac(XMEM_AUTH_LABEL_CLIENT, an, cn, mac))
-		return -1;
-	return wt_auth_step(c, 2, NULL, mac, &rep);
-}
-
-/* Read the shared secret as xmemd does; 0 or -1. */
-static int wt_load_secret(const char *path)
-{
-	uint8_t buf[XMEM_AUTH_SECRET_MAX + 2];
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n < XMEM_AUTH_SECRET_MIN || n > XMEM_AUTH_SECRET_MAX) {
-		fprintf(stderr, "%s: want %d to %d bytes\n", path,
-			XMEM_AUTH_SECRET_MIN, XMEM_AUTH_SECRET_MAX);
-		return -1;
-	}
-	memcpy(wt_secret, buf, n);
-	wt_secret_len = n;
-	return 0;
 }
 
 static void wt_test_hellos(void)
@@ -1550,7 +1217,7 @@ static int wt_bulk(struct wt_conn *c, enum ibv_wr_opcode opcode,
 				.wr.rdma.remote_addr = raddr + off,
 				.wr.rdma.rkey = rkey,
 			};
-			if (c->broken || ibv_post_send(c->id->qp, &wr, &bad)) {
+			if (c->broken || ibv_post_send(c->w.id->qp, &wr, &bad)) {
 				wt_diag("ibv_post_send (bulk) failed");
 				return -1;
 			}
@@ -1579,8 +1246,8 @@ static void wt_test_pull_refusals(struct wt_conn *c, const char *base,
 
 	/* Format errors: ERROR_REP. */
 	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
-	req.reserved = htole32(1);
-	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "PULL_REQ reserved field not zero");
+	req.flags = htole32(0x80000000u);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "PULL_REQ unknown flag");
 	wt_pull_req(&req, tag = ++wt_tag, wt_addr, "1", missing);
 	req.reserved2 = htole64(1ULL << 40);
 	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "PULL_REQ reserved2 field not zero");
@@ -1654,7 +1321,7 @@ static void wt_test_pull_refusals(struct wt_conn *c, const char *base,
 }
 
 /* Number of tests wt_test_pull_copy() prints, for the skip lines. */
-#define WT_PULL_COPY_TESTS	13
+#define WT_PULL_COPY_TESTS	15
 
 /* Real pulls from the appliance at --pull-source into the target. */
 static void wt_test_pull_copy(struct wt_conn *c, const char *base)
@@ -1711,9 +1378,9 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	if (pattern && back) {
 		wt_fill(pattern, WT_PULL_SIZE, 11);
 		memset(back, 0, WT_PULL_SIZE);
-		smr = ibv_reg_mr(sc.pd, pattern, WT_PULL_SIZE,
+		smr = ibv_reg_mr(sc.w.pd, pattern, WT_PULL_SIZE,
 				 IBV_ACCESS_LOCAL_WRITE);
-		tmr = ibv_reg_mr(c->pd, back, WT_PULL_SIZE,
+		tmr = ibv_reg_mr(c->w.pd, back, WT_PULL_SIZE,
 				 IBV_ACCESS_LOCAL_WRITE);
 	}
 	good = good && smr && tmr &&
@@ -1802,6 +1469,22 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	       le32toh(rep2.status) == EACCES;
 	wt_ok(good, "another user (999) may not (mode 0640 carried over)");
 
+	/* FILL: new data at the source, pulled into the existing copy. */
+	wt_fill(pattern, WT_PULL_SIZE, 12);
+	good = !wt_bulk(&sc, IBV_WR_RDMA_WRITE, smr, pattern, WT_PULL_SIZE,
+			le64toh(rs.addr), le32toh(rs.rkey));
+	wt_pull_req(&req, ptag = ++wt_tag, wt_src_addr, wt_src_port, name);
+	req.flags = htole32(XMEM_PULL_F_FILL);
+	good = good && !wt_pull_raw(c, &req, &rep2) && !rep2.status &&
+	       !rep2.flags && rep2.region_id == rep.region_id &&
+	       rep2.addr && rep2.rkey;
+	wt_ok(good, "PULL with FILL into the existing copy: status 0, same region, not CREATED");
+	memset(back, 0, WT_PULL_SIZE);
+	good = good && !wt_bulk(c, IBV_WR_RDMA_READ, tmr, back, WT_PULL_SIZE,
+				le64toh(rep2.addr), le32toh(rep2.rkey)) &&
+	       !memcmp(back, pattern, WT_PULL_SIZE);
+	wt_ok(good, "the filled region equals the source's new content byte for byte");
+
 	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
 	       !rep2.status &&
 	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
@@ -1820,6 +1503,148 @@ skip:
 	while (wt_n - ntests < WT_PULL_COPY_TESTS)
 		wt_ok(true, "# SKIP real PULL: %s", wt_src_addr ?
 		      "an earlier step failed" : "no --pull-source");
+}
+
+/* ---- protocol 1.4: COPY_REQ ------------------------------------------ */
+
+static void wt_copy_req(struct xmem_msg_copy_req *req, uint64_t tag,
+			const char *src, const char *dst, uint32_t flags,
+			uint32_t uid)
+{
+	memset(req, 0, sizeof(*req));
+	wt_hdr(&req->hdr, XMEM_MSG_COPY_REQ, sizeof(*req), tag);
+	req->flags = htole32(flags);
+	req->uid = htole32(uid);
+	req->gid = htole32(uid);
+	memcpy(req->src, src, strnlen(src, sizeof(req->src)));
+	memcpy(req->dst, dst, strnlen(dst, sizeof(req->dst)));
+}
+
+/* A COPY_REQ and its REGION_REP; 0, or -1 with a diag. */
+static int wt_copy(struct wt_conn *c, const char *src, const char *dst,
+		   uint32_t flags, uint32_t uid,
+		   struct xmem_msg_region_rep *rep)
+{
+	struct xmem_msg_copy_req req;
+	struct wt_msg m;
+	int ret;
+
+	wt_copy_req(&req, ++wt_tag, src, dst, flags, uid);
+	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
+	ret = wt_rpc(c, &req, sizeof(req), &m);
+	wt_timeout_ms = WT_TIMEOUT_MS;
+	if (ret)
+		return -1;
+	return wt_parse_region_rep(&m, le64toh(req.hdr.tag), rep);
+}
+
+#define WT_COPY_SIZE	(1024 * 1024)
+
+/*
+ * COPY: a region into a new one and into an existing larger one, on the
+ * appliance; the refusals; the data at both ends of the copies.
+ */
+static void wt_test_copy(struct wt_conn *c, const char *base)
+{
+	char a[XMEM_NAME_MAX], b[XMEM_NAME_MAX], big[XMEM_NAME_MAX];
+	char small[XMEM_NAME_MAX], none[XMEM_NAME_MAX];
+	struct xmem_msg_region_rep ra, rb, rep;
+	struct xmem_msg_copy_req req;
+	struct wt_region r;
+	uint64_t tag;
+	bool good;
+
+	snprintf(a, sizeof(a), "%.50s-ca", base);
+	snprintf(b, sizeof(b), "%.50s-cb", base);
+	snprintf(big, sizeof(big), "%.50s-cbig", base);
+	snprintf(small, sizeof(small), "%.50s-csm", base);
+	snprintf(none, sizeof(none), "%.50s-cno", base);
+
+	/* Source: owner 1234, mode 0640, data at both ends. */
+	{
+		struct xmem_msg_region_req rq;
+
+		wt_region_req(&rq, ++wt_tag, XMEM_REGION_OP_ATTACH, a,
+			      WT_COPY_SIZE, XMEM_ATTACH_F_CREATE |
+			      XMEM_ATTACH_F_EXCL);
+		rq.uid = htole32(1234);
+		rq.gid = htole32(1234);
+		rq.mode = htole32(0640);
+		good = !wt_region_raw(c, &rq, &ra) && !ra.status;
+	}
+	r.addr = le64toh(ra.addr);
+	r.rkey = le32toh(ra.rkey);
+	good = good && wt_write_data(c, &r, 0, WT_DATA_SIZE, 31) &&
+	       wt_write_data(c, &r, WT_COPY_SIZE - WT_DATA_SIZE, WT_DATA_SIZE,
+			     32);
+	if (!wt_ok(good, "a 1 MiB source region with data at both ends"))
+		return;
+
+	good = !wt_copy(c, a, b, XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL, 1234,
+			&rep) && !rep.status &&
+	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED &&
+	       !rep.addr && !rep.rkey && le64toh(rep.size) == WT_COPY_SIZE &&
+	       le32toh(rep.uid) == 1234 && !le32toh(rep.users) &&
+	       !strcmp(rep.name, b);
+	wt_ok(good, "COPY into a new region: CREATED, source's size, the requester owns it, not attached");
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, b, 0, 0, 0, &rb) &&
+	       !rb.status;
+	r.addr = le64toh(rb.addr);
+	r.rkey = le32toh(rb.rkey);
+	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 31) &&
+	       wt_check_data(c, &r, WT_COPY_SIZE - WT_DATA_SIZE,
+			     WT_DATA_SIZE, 32);
+	wt_ok(good, "the new region holds the source's bytes");
+
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, big, 2 * WT_COPY_SIZE,
+			  XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, 0, &rb) &&
+	       !rb.status;
+	r.addr = le64toh(rb.addr);
+	r.rkey = le32toh(rb.rkey);
+	good = good && wt_write_data(c, &r, WT_COPY_SIZE, WT_DATA_SIZE, 33);
+	good = good && !wt_copy(c, a, big, 0, 0, &rep) && !rep.status &&
+	       !rep.flags && le64toh(rep.size) == 2 * WT_COPY_SIZE;
+	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 31) &&
+	       wt_check_data(c, &r, WT_COPY_SIZE - WT_DATA_SIZE,
+			     WT_DATA_SIZE, 32) &&
+	       wt_check_data(c, &r, WT_COPY_SIZE, WT_DATA_SIZE, 33);
+	wt_ok(good, "COPY into an existing larger region: its start is the source's, the rest kept");
+
+	good = !wt_copy(c, a, b, XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL, 0,
+			&rep) && le32toh(rep.status) == EEXIST;
+	wt_ok(good, "COPY with CREATE|EXCL onto an existing region -> EEXIST");
+	good = !wt_copy(c, none, b, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT &&
+	       !wt_copy(c, a, none, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT;
+	wt_ok(good, "COPY of a missing region, or into one without CREATE -> ENOENT");
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, small, WT_COPY_SIZE / 2,
+			  XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, 0, &rep) &&
+	       !rep.status && !wt_copy(c, a, small, 0, 0, &rep) &&
+	       le32toh(rep.status) == EINVAL &&
+	       !wt_copy(c, a, a, XMEM_COPY_F_CREATE, 0, &rep) &&
+	       le32toh(rep.status) == EINVAL;
+	wt_ok(good, "COPY into a smaller region, or onto itself -> EINVAL");
+	good = !wt_copy(c, a, none, XMEM_COPY_F_CREATE, 999, &rep) &&
+	       le32toh(rep.status) == EACCES &&
+	       !wt_region(c, XMEM_REGION_OP_INFO, none, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT;
+	wt_ok(good, "COPY by a user the source's mode shuts out -> EACCES, nothing created");
+	wt_copy_req(&req, tag = ++wt_tag, a, none, 0x100, 0);
+	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "COPY_REQ unknown flag");
+	wt_copy_req(&req, tag = ++wt_tag, a, none, 0, 0);
+	req.reserved = htole64(1);
+	wt_expect_error(c, &req, sizeof(req), tag, EBADMSG, "COPY_REQ reserved field not zero");
+
+	good = !wt_region(c, XMEM_REGION_OP_DESTROY, a, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, b, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, big, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, small, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_ok(good, "DESTROY of the copies and the source");
 }
 
 /* Split ADDR:PORT or [ADDR]:PORT (in place); 0 or -1 with a message. */
@@ -1863,7 +1688,7 @@ int main(int argc, char **argv)
 		if (argc < 3)
 			break;
 		if (!strcmp(argv[1], "--secret-file")) {
-			if (wt_load_secret(argv[2]))
+			if (wirec_load_key(argv[2], wt_secret, &wt_secret_len))
 				return 2;
 		} else if (!strcmp(argv[1], "--pull-source")) {
 			if (wt_split_addr(argv[2], &wt_src_addr, &wt_src_port))
@@ -1973,6 +1798,7 @@ int main(int argc, char **argv)
 	wt_test_pipeline(&c);
 	wt_test_pull_refusals(&c, name, missing);
 	wt_test_pull_copy(&c, name);
+	wt_test_copy(&c, name);
 
 	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);
 	wt_ok(good && !r2.status && r2.region_id == r.region_id &&

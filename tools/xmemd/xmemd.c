@@ -54,6 +54,7 @@
 #include <openssl/hmac.h>
 
 #include "xmem_proto.h"
+#include "wirec.h"
 
 /* Receive buffers (and thus requests in flight) per connection at most. */
 #define XMEMD_CREDITS		16
@@ -79,7 +80,6 @@
  * struct xmemd_dev - state kept per RDMA device (ibv_context)
  * @next: list of devices
  * @verbs: the device context, owned by librdmacm
- * @pd: protection domain shared by every connection and region MR on it
  * @cc: completion channel of every CQ on this device
  * @attr: the device's limits
  * @refs: connections using this device
@@ -88,7 +88,6 @@
 struct xmemd_dev {
 	struct xmemd_dev *next;
 	struct ibv_context *verbs;
-	struct ibv_pd *pd;
 	struct ibv_comp_channel *cc;
 	struct ibv_device_attr attr;
 	unsigned int refs;
@@ -96,46 +95,73 @@ struct xmemd_dev {
 };
 
 /**
- * struct xmemd_region_mr - registration of a region on one device
- * @next: list of the region's registrations
- * @dev: the device whose PD the MR belongs to
- * @mr: the memory region
- * @retired: registration of the region before it grew and moved; it
- *	still covers the old range (same pages), so clients holding its key
- *	keep working.  Deregistered on a shrink or destroy.
+ * struct xmemd_key - a registration of a region for one attachment
+ * @next: the attachment's registrations, the current one first
+ * @mr: the memory region, in the connection's protection domain
+ * @retired: registration from before the region grew and moved; it
+ *	still covers the old range (same pages), so the client holding its
+ *	key keeps working until it attaches again.  Deregistered on a
+ *	shrink, a detach or when the connection goes.
  */
-struct xmemd_region_mr {
-	struct xmemd_region_mr *next;
-	struct xmemd_dev *dev;
+struct xmemd_key {
+	struct xmemd_key *next;
 	struct ibv_mr *mr;
 	bool retired;
 };
 
 /**
+ * struct xmemd_att - a region attached to a connection
+ * @rnext: the region's attachments
+ * @cnext: the connection's attachments
+ * @r: the region
+ * @conn: the connection
+ * @keys: registrations of @r in @conn's protection domain; the remote
+ *	keys handed to that client, valid on its queue pair only
+ *
+ * Every connection has its own protection domain, so a key is useless on
+ * any other connection; and it goes with the attachment (DETACH, DESTROY,
+ * a shrink, the connection's end), so a client keeps no access to a
+ * region it no longer has attached.
+ */
+struct xmemd_att {
+	struct xmemd_att *rnext;
+	struct xmemd_att *cnext;
+	struct xmemd_region *r;
+	struct xmemd_conn *conn;
+	struct xmemd_key *keys;
+};
+
+/**
  * struct xmemd_region - a named region of appliance memory
  * @next: hash chain
- * @mrs: one registration per device that a client attached it through
+ * @atts: the connections that have it attached, with their keys
  * @mem: the memory, anonymous and zero filled at creation
  * @id: appliance-wide identifier, never 0 and never reused
  * @size: size in bytes, a multiple of XMEMD_PAGE_SIZE
+ * @host: the host the creating client authenticated as (conn->host);
+ *	whose quota the region counts against
  * @uid: owner, the user the creating client acted for
  * @gid: the owner's group
  * @mode: permission bits (XMEM_REGION_MODE_MASK)
  * @users: connections that have it attached
  * @fd: with --dir, the open file holding the memory (NAME.region); else -1
+ * @busy: copies and pulls in flight that read or write @mem from a
+ *	worker thread: resize and destroy wait (EBUSY) until it is 0
  * @name: NUL terminated name
  */
 struct xmemd_region {
 	struct xmemd_region *next;
-	struct xmemd_region_mr *mrs;
+	struct xmemd_att *atts;
 	void *mem;
 	uint64_t id;
 	uint64_t size;
+	char host[XMEM_HOST_MAX];
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t mode;
 	uint32_t users;
 	int fd;
+	unsigned int busy;
 	char name[XMEM_NAME_MAX];
 };
 
@@ -154,6 +180,8 @@ struct xmemd_pending {
  * @next: list of connections
  * @id: the RDMA CM id; its context points back here
  * @dev: device the connection runs on
+ * @pd: the connection's own protection domain: its queue pair, buffers
+ *	and the registrations of the regions it attached
  * @cq: completion queue for sends and receives
  * @mr: registration of @buf
  * @buf: @credits receive buffers of XMEMD_RX_SIZE bytes, then @ntx send
@@ -165,8 +193,14 @@ struct xmemd_pending {
  * @pending: requests waiting for a free send buffer, oldest first
  * @npending: entries in @pending
  * @failed: an error occurred; wait for the disconnect, process nothing
- * @auth: authentication state: XMEMD_AUTH_* (XMEMD_AUTH_DONE without a
- *	secret)
+ * @auth: authentication state: XMEMD_AUTH_* (XMEMD_AUTH_DONE with
+ *	--insecure)
+ * @minor: protocol minor version the client announced
+ * @host: the host the client authenticated as: a name of the --hosts
+ *	list, XMEMD_HOST_SHARED (the shared secret) or XMEMD_HOST_NONE
+ *	(--insecure); chosen at step 1, valid once @auth is DONE
+ * @key: the key of step 1 (a copy: a reload may drop the host meanwhile)
+ * @key_len: its length
  * @cnonce: the client's nonce of step 1
  * @anonce: our nonce of step 1
  * @nr: connection number for the log
@@ -175,15 +209,13 @@ struct xmemd_pending {
  * @log_stamp: time @log_tokens was last refilled
  * @log_dropped: lines suppressed since the last one printed
  * @peer: the client's address, for the log
- * @attached: ids of the regions this connection attached, @nattached of
- *	them in an array of @attached_cap
- * @nattached: entries in @attached
- * @attached_cap: room in @attached
+ * @atts: the regions this connection attached
  */
 struct xmemd_conn {
 	struct xmemd_conn *next;
 	struct rdma_cm_id *id;
 	struct xmemd_dev *dev;
+	struct ibv_pd *pd;
 	struct ibv_cq *cq;
 	struct ibv_mr *mr;
 	uint8_t *buf;
@@ -195,6 +227,10 @@ struct xmemd_conn {
 	unsigned int npending;
 	bool failed;
 	int auth;
+	uint16_t minor;
+	char host[XMEM_HOST_MAX];
+	uint8_t key[XMEM_AUTH_SECRET_MAX];
+	size_t key_len;
 	uint8_t cnonce[XMEM_AUTH_NONCE_SIZE];
 	uint8_t anonce[XMEM_AUTH_NONCE_SIZE];
 	unsigned long long nr;
@@ -203,9 +239,42 @@ struct xmemd_conn {
 	time_t log_stamp;
 	unsigned long log_dropped;
 	char peer[NI_MAXHOST + NI_MAXSERV + 4];
-	uint64_t *attached;
-	unsigned int nattached;
-	unsigned int attached_cap;
+	struct xmemd_att *atts;
+};
+
+/**
+ * struct xmemd_host - a client host of the --hosts allow-list
+ * @name: its name, as its clients send it in XMEM_MSG_AUTH_HOST_REQ
+ * @key: its key, never logged
+ * @key_len: the key's length
+ */
+struct xmemd_host {
+	char name[XMEM_HOST_MAX];
+	uint8_t key[XMEM_AUTH_SECRET_MAX];
+	size_t key_len;
+};
+
+/* Connections authenticated with the shared secret, or not at all. */
+#define XMEMD_HOST_SHARED	"(shared-secret)"
+#define XMEMD_HOST_NONE		"(insecure)"
+
+/**
+ * struct xmemd_audit - refusals counted for the status line (SIGUSR1)
+ * @bad_credential: authentication refused: unknown or revoked host,
+ *	wrong proof, no credentials
+ * @refused_attach: ATTACH refused for permission
+ * @quota: requests refused for a quota
+ * @tokens: audit log lines allowed now (all connections together)
+ * @stamp: when @tokens was last refilled
+ * @dropped: lines suppressed since the last one printed
+ */
+struct xmemd_audit {
+	unsigned long long bad_credential;
+	unsigned long long refused_attach;
+	unsigned long long quota;
+	unsigned int tokens;
+	time_t stamp;
+	unsigned long dropped;
 };
 
 /*
@@ -234,6 +303,11 @@ static struct {
 	int dirfd;
 	uint8_t secret[XMEM_AUTH_SECRET_MAX];
 	size_t secret_len;
+	bool insecure;
+	const char *hosts_file;
+	struct xmemd_host *hosts;
+	unsigned int nhosts;
+	struct xmemd_audit audit;
 	int pull_efd;
 	uint32_t pull_chunk;
 	unsigned int pull_depth;
@@ -303,27 +377,42 @@ static void xmemd_conn_log(const struct xmemd_conn *conn, const char *fmt, ...)
  * Log a line a peer can trigger at will: rate limited per connection to a
  * burst of XMEMD_LOG_BURST lines, refilled at one line a second.
  */
+/*
+ * A token bucket for lines a peer can trigger: a burst of XMEMD_LOG_BURST,
+ * then one a second.  True when a line may go out (a token is taken);
+ * false counts it in *@dropped.
+ */
+static bool xmemd_ratelimit(unsigned int *tokens, time_t *stamp,
+			    unsigned long *dropped)
+{
+	time_t now = time(NULL);
+
+	if (now > *stamp) {
+		uint64_t add = (uint64_t)(now - *stamp);
+
+		*tokens = add >= XMEMD_LOG_BURST ? XMEMD_LOG_BURST :
+			*tokens + (unsigned int)add;
+		if (*tokens > XMEMD_LOG_BURST)
+			*tokens = XMEMD_LOG_BURST;
+		*stamp = now;
+	}
+	if (!*tokens) {
+		(*dropped)++;
+		return false;
+	}
+	(*tokens)--;
+	return true;
+}
+
 __attribute__((format(printf, 2, 3)))
 static void xmemd_conn_err(struct xmemd_conn *conn, const char *fmt, ...)
 {
 	char prefix[sizeof(conn->peer) + 32];
-	time_t now = time(NULL);
 	va_list ap;
 
-	if (now > conn->log_stamp) {
-		uint64_t add = (uint64_t)(now - conn->log_stamp);
-
-		conn->log_tokens = add >= XMEMD_LOG_BURST ? XMEMD_LOG_BURST :
-			conn->log_tokens + (unsigned int)add;
-		if (conn->log_tokens > XMEMD_LOG_BURST)
-			conn->log_tokens = XMEMD_LOG_BURST;
-		conn->log_stamp = now;
-	}
-	if (!conn->log_tokens) {
-		conn->log_dropped++;
+	if (!xmemd_ratelimit(&conn->log_tokens, &conn->log_stamp,
+			     &conn->log_dropped))
 		return;
-	}
-	conn->log_tokens--;
 	if (conn->log_dropped) {
 		xmemd_conn_log(conn, "%lu error lines suppressed",
 			       conn->log_dropped);
@@ -490,8 +579,9 @@ static int xmemd_meta_write(const struct xmemd_region *r)
 	if (err)
 		return err;
 	snprintf(text, sizeof(text),
-		 "version %d\nid %" PRIu64 "\nuid %u\ngid %u\nmode %o\n",
-		 XMEMD_META_VERSION, r->id, r->uid, r->gid, r->mode);
+		 "version %d\nid %" PRIu64 "\nuid %u\ngid %u\nmode %o\n%s%s%s",
+		 XMEMD_META_VERSION, r->id, r->uid, r->gid, r->mode,
+		 r->host[0] ? "host " : "", r->host, r->host[0] ? "\n" : "");
 	xmemd_file_name(file, sizeof(file), r->name, ".meta");
 	return xmemd_write_atomic(file, text);
 }
@@ -564,9 +654,9 @@ static bool xmemd_name_valid_str(const char *s)
 }
 
 static struct xmemd_region *xmemd_region_create(const char *name,
-						uint64_t size, uint32_t uid,
-						uint32_t gid, uint32_t mode,
-						int *err)
+						uint64_t size, const char *host,
+						uint32_t uid, uint32_t gid,
+						uint32_t mode, int *err)
 {
 	char file[XMEM_NAME_MAX + 16];
 	struct xmemd_region *r;
@@ -584,6 +674,7 @@ static struct xmemd_region *xmemd_region_create(const char *name,
 	}
 	r->id = ++xmemd.next_region_id;
 	r->size = size;
+	snprintf(r->host, sizeof(r->host), "%s", host);
 	r->uid = uid;
 	r->gid = gid;
 	r->mode = mode ? mode : XMEM_REGION_MODE_DEFAULT;
@@ -603,7 +694,7 @@ static struct xmemd_region *xmemd_region_create(const char *name,
 /* Parse NAME.meta into @r; 0 or -1 with a log line. */
 static int xmemd_meta_read(struct xmemd_region *r)
 {
-	char file[XMEM_NAME_MAX + 16], line[128], key[16];
+	char file[XMEM_NAME_MAX + 16], line[256], key[16];
 	unsigned long long v;
 	unsigned int seen = 0, ver = 0;
 	FILE *f;
@@ -621,6 +712,12 @@ static int xmemd_meta_read(struct xmemd_region *r)
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%15s", key) != 1)
 			continue;
+		if (!strcmp(key, "host")) {
+			/* Optional: regions from before hosts have none. */
+			if (sscanf(line, "%*s %63s", r->host) != 1)
+				r->host[0] = '\0';
+			continue;
+		}
 		if (!strcmp(key, "mode")) {
 			if (sscanf(line, "%*s %llo", &v) == 1 &&
 			    v <= XMEM_REGION_MODE_MASK) {
@@ -749,15 +846,48 @@ static int xmemd_load_dir(void)
 	return 0;
 }
 
-static void xmemd_region_dereg_all(struct xmemd_region *r)
+/* Deregister the keys of @att, or only its retired ones. */
+static void xmemd_att_drop_keys(struct xmemd_att *att, bool retired_only)
 {
-	struct xmemd_region_mr *rm;
+	struct xmemd_key **pp = &att->keys, *k;
 
-	while ((rm = r->mrs)) {
-		r->mrs = rm->next;
-		ibv_dereg_mr(rm->mr);
-		free(rm);
+	while ((k = *pp)) {
+		if (retired_only && !k->retired) {
+			pp = &k->next;
+			continue;
+		}
+		*pp = k->next;
+		ibv_dereg_mr(k->mr);
+		free(k);
 	}
+}
+
+/* Unlink @att from its region and connection, drop its keys, free it. */
+static void xmemd_att_free(struct xmemd_att *att)
+{
+	struct xmemd_att **pp;
+
+	for (pp = &att->r->atts; *pp != att; pp = &(*pp)->rnext)
+		;
+	*pp = att->rnext;
+	for (pp = &att->conn->atts; *pp != att; pp = &(*pp)->cnext)
+		;
+	*pp = att->cnext;
+	if (att->r->users)
+		att->r->users--;
+	xmemd_att_drop_keys(att, false);
+	free(att);
+}
+
+static struct xmemd_att *xmemd_att_find(const struct xmemd_conn *conn,
+					const struct xmemd_region *r)
+{
+	struct xmemd_att *att;
+
+	for (att = conn->atts; att; att = att->cnext)
+		if (att->r == r)
+			return att;
+	return NULL;
 }
 
 /*
@@ -772,7 +902,8 @@ static void xmemd_region_free(struct xmemd_region *r, bool remove)
 	while (*pp != r)
 		pp = &(*pp)->next;
 	*pp = r->next;
-	xmemd_region_dereg_all(r);
+	while (r->atts)
+		xmemd_att_free(r->atts);
 	munmap(r->mem, r->size);
 	if (r->fd >= 0) {
 		close(r->fd);
@@ -788,74 +919,18 @@ static void xmemd_region_free(struct xmemd_region *r, bool remove)
 	free(r);
 }
 
-/* The region's MR on @dev, registered on first use. Returns errno on error. */
-static int xmemd_region_mr(struct xmemd_region *r, struct xmemd_dev *dev,
-			   struct ibv_mr **mrp)
-{
-	struct xmemd_region_mr *rm;
-	int err;
-
-	for (rm = r->mrs; rm; rm = rm->next) {
-		if (rm->dev == dev && !rm->retired) {
-			*mrp = rm->mr;
-			return 0;
-		}
-	}
-	rm = calloc(1, sizeof(*rm));
-	if (!rm)
-		return ENOMEM;
-	rm->mr = ibv_reg_mr(dev->pd, r->mem, r->size,
-			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-			    IBV_ACCESS_REMOTE_WRITE);
-	if (!rm->mr) {
-		err = errno ? errno : ENOMEM;
-		free(rm);
-		xmemd_log("region %" PRIu64 " '%s': ibv_reg_mr of %" PRIu64
-			  " bytes on %s failed: %s", r->id, r->name, r->size,
-			  ibv_get_device_name(dev->verbs->device),
-			  strerror(err));
-		return err;
-	}
-	rm->dev = dev;
-	rm->next = r->mrs;
-	r->mrs = rm;
-	*mrp = rm->mr;
-	return 0;
-}
-
-/* Drop every region registration on @dev, before its PD goes away. */
-static void xmemd_region_drop_dev(struct xmemd_dev *dev)
-{
-	struct xmemd_region_mr **pp, *rm;
-	unsigned int h;
-	struct xmemd_region *r;
-
-	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
-		for (r = xmemd.regions[h]; r; r = r->next) {
-			for (pp = &r->mrs; (rm = *pp);) {
-				if (rm->dev != dev) {
-					pp = &rm->next;
-					continue;
-				}
-				*pp = rm->next;
-				ibv_dereg_mr(rm->mr);
-				free(rm);
-			}
-		}
-	}
-}
-
 /*
  * Change the size of @r; 0 or a positive errno.  A grow may move the
- * memory (mremap): the registrations then retire, still covering the old
- * range's pages, so clients go on with their keys until they attach again.
- * A shrink deregisters everything first, since any registration pins the
- * removed range, then unmaps it: its memory is freed at once.  New
- * registrations are made on demand by xmemd_region_mr().
+ * memory (mremap): the keys of every attachment then retire, still
+ * covering the old range's pages, so clients go on with their keys until
+ * they attach again.  A shrink deregisters every key first, since any
+ * registration pins the removed range, then unmaps it: its memory is
+ * freed at once.  New keys are made by xmemd_conn_attach().
  */
 static int xmemd_region_resize(struct xmemd_region *r, uint64_t size)
 {
-	struct xmemd_region_mr *rm;
+	struct xmemd_att *att;
+	struct xmemd_key *k;
 	void *mem;
 
 	if (size == r->size)
@@ -875,11 +950,13 @@ static int xmemd_region_resize(struct xmemd_region *r, uint64_t size)
 					  r->id, r->name, strerror(errno));
 			return ENOMEM;
 		}
-		for (rm = r->mrs; rm; rm = rm->next)
-			rm->retired = true;
+		for (att = r->atts; att; att = att->rnext)
+			for (k = att->keys; k; k = k->next)
+				k->retired = true;
 		xmemd.allocated += size - r->size;
 	} else {
-		xmemd_region_dereg_all(r);
+		for (att = r->atts; att; att = att->rnext)
+			xmemd_att_drop_keys(att, false);
 		if (munmap((char *)r->mem + size, r->size - size))
 			xmemd_log("region %" PRIu64 " '%s': munmap: %s", r->id,
 				  r->name, strerror(errno));
@@ -967,18 +1044,12 @@ static struct xmemd_dev *xmemd_dev_get(struct ibv_context *verbs, int *err)
 		xmemd_log("%s: ibv_query_device: %s", name, strerror(*err));
 		goto err_free;
 	}
-	dev->pd = ibv_alloc_pd(verbs);
-	if (!dev->pd) {
-		*err = errno ? errno : ENOMEM;
-		xmemd_log("%s: ibv_alloc_pd: %s", name, strerror(*err));
-		goto err_free;
-	}
 	dev->cc = ibv_create_comp_channel(verbs);
 	if (!dev->cc) {
 		*err = errno ? errno : ENOMEM;
 		xmemd_log("%s: ibv_create_comp_channel: %s", name,
 			  strerror(*err));
-		goto err_dealloc_pd;
+		goto err_free;
 	}
 	if (xmemd_set_nonblock(dev->cc->fd)) {
 		*err = errno;
@@ -995,8 +1066,6 @@ static struct xmemd_dev *xmemd_dev_get(struct ibv_context *verbs, int *err)
 
 err_destroy_cc:
 	ibv_destroy_comp_channel(dev->cc);
-err_dealloc_pd:
-	ibv_dealloc_pd(dev->pd);
 err_free:
 	free(dev);
 	return NULL;
@@ -1009,15 +1078,12 @@ static void xmemd_dev_free(struct xmemd_dev *dev)
 	while (*pp != dev)
 		pp = &(*pp)->next;
 	*pp = dev->next;
-	xmemd_region_drop_dev(dev);
-	ibv_dealloc_pd(dev->pd);
 	ibv_destroy_comp_channel(dev->cc);
 	free(dev);
 }
 
 /*
- * Devices stay set up while unused, so a reconnecting client does not pay
- * for registering its regions again; a removed device is freed once its
+ * Devices stay set up while unused; a removed device is freed once its
  * last connection is gone, before librdmacm closes its context.
  */
 static void xmemd_dev_put(struct xmemd_dev *dev)
@@ -1096,21 +1162,21 @@ static void xmemd_conn_link(struct xmemd_conn *conn)
 
 static void xmemd_pull_cancel(struct xmemd_conn *conn);
 static bool xmemd_pulling(const char *name);
+static void xmemd_copy_forget(struct xmemd_conn *conn);
 
 /*
  * Free everything of @conn but its CM id, which the caller destroys once
- * the event that led here is acknowledged.  Regions stay, and so do their
- * registrations, which other connections on the device may be using.
+ * the event that led here is acknowledged.  Regions stay; the keys this
+ * connection was handed go with its protection domain.
  */
 static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 {
 	struct rdma_cm_id *id = conn->id;
 	struct xmemd_conn **pp;
-	struct xmemd_region *r;
-	unsigned int i;
 
 	/* Its pulls go on without it and are undone when they end. */
 	xmemd_pull_cancel(conn);
+	xmemd_copy_forget(conn);
 	for (pp = &xmemd.conns; *pp; pp = &(*pp)->next) {
 		if (*pp == conn) {
 			*pp = conn->next;
@@ -1118,18 +1184,17 @@ static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 			break;
 		}
 	}
-	for (i = 0; i < conn->nattached; i++) {
-		r = xmemd_region_by_id(conn->attached[i]);
-		if (r && r->users)
-			r->users--;
-	}
-	free(conn->attached);
 	if (id->qp)
 		rdma_destroy_qp(id);
+	/* No work request of the client runs any more: revoke its keys. */
+	while (conn->atts)
+		xmemd_att_free(conn->atts);
 	if (conn->cq)
 		ibv_destroy_cq(conn->cq);
 	if (conn->mr)
 		ibv_dereg_mr(conn->mr);
+	if (conn->pd)
+		ibv_dealloc_pd(conn->pd);
 	free(conn->buf);
 	free(conn->tx_free);
 	free(conn->pending);
@@ -1207,6 +1272,7 @@ static int xmemd_check_hello(struct xmemd_conn *conn,
 		xmemd_conn_log(conn, "rejected: client announces 0 credits");
 		return EPROTO;
 	}
+	conn->minor = le16toh(hello.minor);
 	xmemd_dbg("conn %llu: hello: protocol %u.%u, %u credits", conn->nr,
 		  le16toh(hello.major), le16toh(hello.minor),
 		  le16toh(hello.credits));
@@ -1247,7 +1313,13 @@ static int xmemd_conn_setup(struct xmemd_conn *conn)
 		conn->tx_free[i] = i;
 	conn->tx_nfree = conn->ntx;
 
-	conn->mr = ibv_reg_mr(conn->dev->pd, conn->buf, buflen,
+	conn->pd = ibv_alloc_pd(conn->id->verbs);
+	if (!conn->pd) {
+		err = errno ? errno : ENOMEM;
+		xmemd_conn_log(conn, "ibv_alloc_pd: %s", strerror(err));
+		return err;
+	}
+	conn->mr = ibv_reg_mr(conn->pd, conn->buf, buflen,
 			      IBV_ACCESS_LOCAL_WRITE);
 	if (!conn->mr) {
 		err = errno ? errno : ENOMEM;
@@ -1277,7 +1349,7 @@ static int xmemd_conn_setup(struct xmemd_conn *conn)
 	qpa.cap.max_send_sge = 1;
 	qpa.cap.max_recv_sge = 1;
 	qpa.sq_sig_all = 0;
-	if (rdma_create_qp(conn->id, conn->dev->pd, &qpa)) {
+	if (rdma_create_qp(conn->id, conn->pd, &qpa)) {
 		err = errno ? errno : ENOMEM;
 		xmemd_conn_log(conn, "rdma_create_qp: %s", strerror(err));
 		return err;
@@ -1357,9 +1429,16 @@ static struct rdma_cm_id *xmemd_conn_request(struct rdma_cm_event *ev)
 	param.rnr_retry_count = 7;
 	param.flow_control = 1;
 	xmemd_build_hello_rep(&rep, conn->credits, 0);
-	if (xmemd.secret_len)
-		rep.flags = htole32(XMEM_HELLO_F_AUTH);
-	conn->auth = xmemd.secret_len ? XMEMD_AUTH_NONE : XMEMD_AUTH_DONE;
+	if (xmemd.insecure) {
+		conn->auth = XMEMD_AUTH_DONE;
+		snprintf(conn->host, sizeof(conn->host), "%s", XMEMD_HOST_NONE);
+	} else {
+		/* Older clients never see a flag they do not know. */
+		rep.flags = htole32(XMEM_HELLO_F_AUTH |
+				    (xmemd.nhosts && conn->minor >= 3 ?
+				     XMEM_HELLO_F_HOSTS : 0));
+		conn->auth = XMEMD_AUTH_NONE;
+	}
 	param.private_data = &rep;
 	param.private_data_len = sizeof(rep);
 	id->context = conn;
@@ -1382,51 +1461,322 @@ reject:
 	return xmemd_conn_release(conn);
 }
 
+/*
+ * An audit line: a refusal that an administrator wants to see, with the
+ * host identity, counted in @counter.  Rate-limited over all connections
+ * together (a peer can open many): a burst of XMEMD_LOG_BURST, then one
+ * a second.
+ */
+__attribute__((format(printf, 3, 4)))
+static void xmemd_audit(struct xmemd_conn *conn, unsigned long long *counter,
+			const char *fmt, ...)
+{
+	struct xmemd_audit *a = &xmemd.audit;
+	char prefix[sizeof(conn->peer) + XMEM_HOST_MAX + 64];
+	va_list ap;
+
+	(*counter)++;
+	if (!xmemd_ratelimit(&a->tokens, &a->stamp, &a->dropped))
+		return;
+	if (a->dropped) {
+		xmemd_log("audit: %lu lines suppressed", a->dropped);
+		a->dropped = 0;
+	}
+	snprintf(prefix, sizeof(prefix), "audit: conn %llu %s host %s: ",
+		 conn->nr, conn->peer,
+		 conn->host[0] ? conn->host : "(none yet)");
+	va_start(ap, fmt);
+	xmemd_vlog(prefix, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- quotas ------------------------------------------------------------ */
+
+/*
+ * --quota FILE: "HOST[:UID] BYTES REGIONS" lines; HOST or UID "*" for
+ * every one without a line of its own, BYTES and REGIONS "-" for no limit.
+ * A region counts against the host that created it (struct xmemd_region
+ * @host) and, with its uid, against that user on that host.
+ */
+
+/**
+ * struct xmemd_quota - one line of the --quota file
+ * @host: the host, or "*"
+ * @has_uid: a per-user line (HOST:UID); else the host's total
+ * @any_uid: UID "*"
+ * @uid: the user
+ * @bytes: bytes of regions at most, UINT64_MAX: no limit
+ * @regions: regions at most, UINT64_MAX: no limit
+ */
+struct xmemd_quota {
+	char host[XMEM_HOST_MAX];
+	bool has_uid;
+	bool any_uid;
+	uint32_t uid;
+	uint64_t bytes;
+	uint64_t regions;
+};
+
+static struct xmemd_quota *xmemd_quotas;
+static unsigned int xmemd_nquotas;
+static const char *xmemd_quota_file;
+
+static int xmemd_parse_size(const char *s, uint64_t *out);
+
+/* The line that limits @host (and @uid with @has_uid), or NULL. */
+static const struct xmemd_quota *xmemd_quota_find(const char *host,
+						  bool has_uid, uint32_t uid)
+{
+	const struct xmemd_quota *q, *best = NULL;
+	unsigned int i, score, best_score = 0;
+
+	for (i = 0; i < xmemd_nquotas; i++) {
+		q = &xmemd_quotas[i];
+		if (q->has_uid != has_uid)
+			continue;
+		if (strcmp(q->host, "*") && strcmp(q->host, host))
+			continue;
+		if (has_uid && !q->any_uid && q->uid != uid)
+			continue;
+		/* An exact host wins over "*", then an exact uid. */
+		score = 1 + (strcmp(q->host, "*") ? 2 : 0) +
+			(has_uid && !q->any_uid ? 1 : 0);
+		if (score > best_score) {
+			best = q;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+/* Bytes and regions of @host, and of @uid on @host. */
+static void xmemd_quota_usage(const char *host, uint32_t uid, uint64_t *hb,
+			      uint64_t *hn, uint64_t *ub, uint64_t *un)
+{
+	struct xmemd_region *r;
+	unsigned int h;
+
+	*hb = *hn = *ub = *un = 0;
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = r->next) {
+			if (strcmp(r->host, host))
+				continue;
+			*hb += r->size;
+			*hn += 1;
+			if (r->uid == uid) {
+				*ub += r->size;
+				*un += 1;
+			}
+		}
+	}
+}
+
+/*
+ * May @host/@uid hold @bytes and @regions more, beside what they hold
+ * (@r's current size included when @r is given)?  0, or the quota status
+ * with *@why, audited: EDQUOT for clients of protocol 1.3, ENOMEM (as for
+ * the capacity) for older ones, which do not know EDQUOT.
+ */
+static int xmemd_quota_check_as(struct xmemd_conn *conn, const char *host,
+				uint32_t uid, uint64_t bytes, uint64_t regions,
+				const char **why)
+{
+	const struct xmemd_quota *qh, *qu;
+	uint64_t hb, hn, ub, un;
+
+	qh = xmemd_quota_find(host, false, 0);
+	qu = xmemd_quota_find(host, true, uid);
+	if (!qh && !qu)
+		return 0;
+	xmemd_quota_usage(host, uid, &hb, &hn, &ub, &un);
+	*why = NULL;
+	if (qh && (hb + bytes > qh->bytes || hb + bytes < hb))
+		*why = "over the host's byte quota";
+	else if (qh && hn + regions > qh->regions)
+		*why = "over the host's region quota";
+	else if (qu && (ub + bytes > qu->bytes || ub + bytes < ub))
+		*why = "over the user's byte quota";
+	else if (qu && un + regions > qu->regions)
+		*why = "over the user's region quota";
+	if (!*why)
+		return 0;
+	xmemd_audit(conn, &xmemd.audit.quota,
+		    "uid %u wants %" PRIu64 " bytes and %" PRIu64
+		    " regions more: %s (host %" PRIu64 " bytes in %" PRIu64
+		    " regions, uid %" PRIu64 " bytes in %" PRIu64 " regions)",
+		    uid, bytes, regions, *why, hb, hn, ub, un);
+	return conn->minor >= 3 ? EDQUOT : ENOMEM;
+}
+
+static int xmemd_quota_check(struct xmemd_conn *conn, uint32_t uid,
+			     uint64_t bytes, uint64_t regions, const char **why)
+{
+	return xmemd_quota_check_as(conn, conn->host, uid, bytes, regions,
+				    why);
+}
+
+/* A grow of @r by @bytes counts against @r's host and owner. */
+static int xmemd_quota_check_region(struct xmemd_conn *conn,
+				    const struct xmemd_region *r,
+				    uint64_t bytes, const char **why)
+{
+	return xmemd_quota_check_as(conn, r->host, r->uid, bytes, 0, why);
+}
+
+/*
+ * Read the --quota file; the number of lines (0 is fine) with *@qp, or
+ * -1 with a message on stderr naming the file and line.
+ */
+static int xmemd_quota_read(const char *path, struct xmemd_quota **qp)
+{
+	char line[512], *p, *who, *b, *n, *more, *end, *colon;
+	struct xmemd_quota *qs = NULL, *q;
+	unsigned int lineno = 0, count = 0;
+	char name[XMEM_HOST_MAX];
+	unsigned long long v;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "%s: quota file %s: %s\n", xmemd_prog, path,
+			strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		p = strchr(line, '#');
+		if (p)
+			*p = '\0';
+		who = strtok_r(line, " \t\r\n", &p);
+		if (!who)
+			continue;
+		b = strtok_r(NULL, " \t\r\n", &p);
+		n = strtok_r(NULL, " \t\r\n", &p);
+		more = strtok_r(NULL, " \t\r\n", &p);
+		q = realloc(qs, (count + 1) * sizeof(*qs));
+		if (!q)
+			goto err;
+		qs = q;
+		q = &qs[count];
+		memset(q, 0, sizeof(*q));
+		colon = strchr(who, ':');
+		if (colon) {
+			*colon++ = '\0';
+			q->has_uid = true;
+			if (!strcmp(colon, "*")) {
+				q->any_uid = true;
+			} else {
+				errno = 0;
+				v = strtoull(colon, &end, 10);
+				if (errno || *end || end == colon ||
+				    v > UINT32_MAX)
+					goto bad;
+				q->uid = v;
+			}
+		}
+		memset(name, 0, sizeof(name));
+		if (strlen(who) >= sizeof(name))
+			goto bad;
+		memcpy(name, who, strlen(who));
+		if (strcmp(who, "*") && !xmemd_name_valid(name))
+			goto bad;
+		memcpy(q->host, name, sizeof(q->host));
+		if (!b || !n || more)
+			goto bad;
+		q->bytes = UINT64_MAX;
+		if (strcmp(b, "-") && xmemd_parse_size(b, &q->bytes))
+			goto bad;
+		q->regions = UINT64_MAX;
+		if (strcmp(n, "-")) {
+			errno = 0;
+			q->regions = strtoull(n, &end, 10);
+			if (errno || *end || end == n)
+				goto bad;
+		}
+		count++;
+	}
+	fclose(f);
+	*qp = qs;
+	return (int)count;
+
+bad:
+	fprintf(stderr, "%s: quota file %s line %u: want HOST[:UID] BYTES REGIONS (HOST or UID *, BYTES or REGIONS -)\n",
+		xmemd_prog, path, lineno);
+err:
+	fclose(f);
+	free(qs);
+	return -1;
+}
+
 /* ---- control messages -------------------------------------------------- */
 
-static bool xmemd_conn_has(const struct xmemd_conn *conn, uint64_t id)
+/*
+ * Attach @r to @conn, or find it attached, and give it a current key in
+ * @conn's protection domain (*@mrp).  0 or a positive errno, logged;
+ * on error an attachment made here is undone.
+ */
+static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r,
+			     struct ibv_mr **mrp)
 {
-	unsigned int i;
+	struct xmemd_att *att = xmemd_att_find(conn, r);
+	bool made = false;
+	struct xmemd_key *k;
+	int err;
 
-	for (i = 0; i < conn->nattached; i++)
-		if (conn->attached[i] == id)
-			return true;
-	return false;
-}
-
-/* Count @conn among the users of @r; 0 or ENOMEM. */
-static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r)
-{
-	uint64_t *a;
-	unsigned int cap;
-
-	if (xmemd_conn_has(conn, r->id))
-		return 0;
-	if (conn->nattached == conn->attached_cap) {
-		cap = conn->attached_cap ? 2 * conn->attached_cap : 8;
-		a = realloc(conn->attached, cap * sizeof(*a));
-		if (!a)
+	if (!att) {
+		att = calloc(1, sizeof(*att));
+		if (!att)
 			return ENOMEM;
-		conn->attached = a;
-		conn->attached_cap = cap;
+		att->r = r;
+		att->conn = conn;
+		att->rnext = r->atts;
+		r->atts = att;
+		att->cnext = conn->atts;
+		conn->atts = att;
+		r->users++;
+		made = true;
 	}
-	conn->attached[conn->nattached++] = r->id;
-	r->users++;
+	if (att->keys && !att->keys->retired) {
+		*mrp = att->keys->mr;
+		return 0;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		err = ENOMEM;
+		goto err_att;
+	}
+	k->mr = ibv_reg_mr(conn->pd, r->mem, r->size,
+			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+			   IBV_ACCESS_REMOTE_WRITE);
+	if (!k->mr) {
+		err = errno ? errno : ENOMEM;
+		xmemd_conn_log(conn, "region %" PRIu64 " '%s': ibv_reg_mr of %"
+			       PRIu64 " bytes: %s", r->id, r->name, r->size,
+			       strerror(err));
+		free(k);
+		goto err_att;
+	}
+	k->next = att->keys;
+	att->keys = k;
+	*mrp = k->mr;
+	xmemd_dbg("conn %llu: region %" PRIu64 " '%s': key 0x%08x at 0x%" PRIxPTR
+		  " for %" PRIu64 " bytes", conn->nr, r->id, r->name,
+		  k->mr->rkey, (uintptr_t)r->mem, r->size);
 	return 0;
+
+err_att:
+	if (made)
+		xmemd_att_free(att);
+	return err;
 }
 
+/* @conn stops using @r: its keys of @r stop working at once. */
 static void xmemd_conn_detach(struct xmemd_conn *conn, struct xmemd_region *r)
 {
-	unsigned int i;
+	struct xmemd_att *att = xmemd_att_find(conn, r);
 
-	for (i = 0; i < conn->nattached; i++) {
-		if (conn->attached[i] != r->id)
-			continue;
-		conn->attached[i] = conn->attached[--conn->nattached];
-		if (r->users)
-			r->users--;
-		return;
-	}
+	if (att)
+		xmemd_att_free(att);
 }
 
 /* Fill an XMEM_MSG_ERROR_REP; returns its length. */
@@ -1533,7 +1883,11 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			why = "capacity exhausted";
 			goto fail;
 		}
-		r = xmemd_region_create(req->name, size, 0, 0, 0, &status);
+		status = xmemd_quota_check(conn, 0, size, 1, &why);
+		if (status)
+			goto fail;
+		r = xmemd_region_create(req->name, size, conn->host, 0, 0, 0,
+					&status);
 		if (!r) {
 			why = "cannot allocate memory";
 			goto fail;
@@ -1541,9 +1895,7 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 		created = true;
 	}
 
-	status = xmemd_region_mr(r, conn->dev, &mr);
-	if (!status)
-		status = xmemd_conn_attach(conn, r);
+	status = xmemd_conn_attach(conn, r, &mr);
 	if (status) {
 		why = "cannot register memory";
 		status = ENOMEM;
@@ -1686,8 +2038,11 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		why = "capacity exhausted";
 		if (size > xmemd.capacity - xmemd.allocated)
 			goto fail;
-		r = xmemd_region_create(req->name, size, uid, gid, mode,
-					&status);
+		status = xmemd_quota_check(conn, uid, size, 1, &why);
+		if (status)
+			goto fail;
+		r = xmemd_region_create(req->name, size, conn->host, uid, gid,
+					mode, &status);
 		why = "cannot allocate memory";
 		if (!r)
 			goto fail;
@@ -1711,15 +2066,16 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		status = EACCES;
 		why = "permission denied";
 		if (!xmemd_may_attach(r, uid, gid)) {
+			xmemd_audit(conn, &xmemd.audit.refused_attach,
+				    "attach '%s' as uid %u gid %u refused: region of %u:%u mode %04o",
+				    ename, uid, gid, r->uid, r->gid, r->mode);
 			/* A mode that locks its creator out: nothing stays. */
 			if (created)
 				xmemd_region_free(r, true);
 			goto fail;
 		}
 		why = "cannot register memory";
-		status = xmemd_region_mr(r, conn->dev, &mr);
-		if (!status)
-			status = xmemd_conn_attach(conn, r);
+		status = xmemd_conn_attach(conn, r, &mr);
 		if (status) {
 			status = ENOMEM;
 			if (created)
@@ -1735,13 +2091,25 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		why = "only the owner may resize";
 		if (!xmemd_may_admin(r, uid))
 			goto fail;
+		status = EBUSY;
+		why = "a copy of it is in flight";
+		if (r->busy)
+			goto fail;
 		old_size = r->size;
+		if (size > r->size) {
+			status = xmemd_quota_check_region(conn, r,
+							  size - r->size,
+							  &why);
+			if (status)
+				goto fail;
+		}
 		why = "cannot resize";
 		status = xmemd_region_resize(r, size);
 		if (status)
 			goto fail;
+		/* The new key comes with an attachment, like ATTACH's. */
 		why = "cannot register memory";
-		status = xmemd_region_mr(r, conn->dev, &mr);
+		status = xmemd_conn_attach(conn, r, &mr);
 		if (status) {
 			status = ENOMEM;
 			goto fail;
@@ -1754,7 +2122,10 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 			goto fail;
 		status = EBUSY;
 		why = "attached by another connection";
-		if (r->users > (xmemd_conn_has(conn, r->id) ? 1u : 0u))
+		if (r->users > (xmemd_att_find(conn, r) ? 1u : 0u))
+			goto fail;
+		why = "a copy of it is in flight";
+		if (r->busy)
 			goto fail;
 		break;
 	default:	/* INFO */
@@ -1797,27 +2168,70 @@ fail_quiet:
 	return sizeof(*rep);
 }
 
-/* HMAC-SHA256(secret, @label || @a || @b) into @out; 0 or -1. */
-static int xmemd_hmac(const char *label, const uint8_t *a, const uint8_t *b,
-		      uint8_t *out)
+/* HMAC-SHA256(the key of step 1, @label || @a || @b); 0 or -1. */
+static int xmemd_hmac(const struct xmemd_conn *conn, const char *label,
+		      const uint8_t *a, const uint8_t *b, uint8_t *out)
 {
-	uint8_t msg[64 + 2 * XMEM_AUTH_NONCE_SIZE];
-	size_t l = strlen(label);
-	unsigned int outlen = 0;
+	return wirec_hmac(conn->key, conn->key_len, label, a, b, out);
+}
 
-	memcpy(msg, label, l);
-	memcpy(msg + l, a, XMEM_AUTH_NONCE_SIZE);
-	memcpy(msg + l + XMEM_AUTH_NONCE_SIZE, b, XMEM_AUTH_NONCE_SIZE);
-	if (!HMAC(EVP_sha256(), xmemd.secret, (int)xmemd.secret_len, msg,
-		  l + 2 * XMEM_AUTH_NONCE_SIZE, out, &outlen) ||
-	    outlen != XMEM_AUTH_MAC_SIZE)
-		return -1;
-	return 0;
+static const struct xmemd_host *xmemd_host_find(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < xmemd.nhosts; i++)
+		if (!strncmp(xmemd.hosts[i].name, name, XMEM_HOST_MAX))
+			return &xmemd.hosts[i];
+	return NULL;
+}
+
+static void xmemd_auth_rep_hdr(struct xmem_msg_auth_rep *rep, uint64_t tag)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->hdr.type = htole16(XMEM_MSG_AUTH_REP);
+	rep->hdr.len = htole32(sizeof(*rep));
+	rep->hdr.tag = htole64(tag);
 }
 
 /*
- * A step of the challenge-response of xmem_proto.h.  The secret itself is
- * never logged, nor the nonces or proofs.
+ * Step 1 with the key in @conn: our nonce and proof in @rep.  0, or EIO
+ * when there is no randomness.
+ */
+static int xmemd_auth_challenge(struct xmemd_conn *conn, const uint8_t *nonce,
+				struct xmem_msg_auth_rep *rep)
+{
+	memcpy(conn->cnonce, nonce, sizeof(conn->cnonce));
+	if (getrandom(conn->anonce, sizeof(conn->anonce), 0) !=
+	    (ssize_t)sizeof(conn->anonce) ||
+	    xmemd_hmac(conn, XMEM_AUTH_LABEL_APPLIANCE, conn->cnonce,
+		       conn->anonce, rep->mac))
+		return EIO;
+	memcpy(rep->nonce, conn->anonce, sizeof(rep->nonce));
+	conn->auth = XMEMD_AUTH_CHALLENGED;
+	return 0;
+}
+
+/* A refused step: only the status goes back; bad credentials audited. */
+static uint32_t xmemd_auth_refuse(struct xmemd_conn *conn,
+				  struct xmem_msg_auth_rep *rep, uint16_t step,
+				  int status, const char *why)
+{
+	memset(rep->nonce, 0, sizeof(rep->nonce));
+	memset(rep->mac, 0, sizeof(rep->mac));
+	rep->status = htole32(status);
+	if (status == EACCES)
+		xmemd_audit(conn, &xmemd.audit.bad_credential,
+			    "authentication step %u refused: %s", step, why);
+	else
+		xmemd_conn_err(conn, "authentication step %u refused: %s (%s)",
+			       step, why, xmemd_errname(status));
+	return sizeof(*rep);
+}
+
+/*
+ * XMEM_MSG_AUTH_REQ: step 1 with the shared secret (before minor 3), or
+ * step 2 of either kind.  The keys are never logged, nor the nonces or
+ * proofs.
  */
 static uint32_t xmemd_auth(struct xmemd_conn *conn,
 			   const struct xmem_msg_auth_req *req, void *tx)
@@ -1826,58 +2240,84 @@ static uint32_t xmemd_auth(struct xmemd_conn *conn,
 	struct xmem_msg_auth_rep *rep = tx;
 	uint16_t step = le16toh(req->step);
 	uint8_t want[XMEM_AUTH_MAC_SIZE];
-	const char *why = NULL;
-	int status = 0;
+	bool wrong;
 
-	memset(rep, 0, sizeof(*rep));
-	rep->hdr.type = htole16(XMEM_MSG_AUTH_REP);
-	rep->hdr.len = htole32(sizeof(*rep));
-	rep->hdr.tag = req->hdr.tag;
-
-	if (!xmemd.secret_len) {
-		status = EOPNOTSUPP;
-		why = "no shared secret configured";
-	} else if (conn->auth == XMEMD_AUTH_FAILED) {
-		status = EACCES;
-		why = "failed before";
-	} else if (step == 1 && conn->auth == XMEMD_AUTH_NONE &&
-		   !memcmp(req->mac, zero, sizeof(zero))) {
-		memcpy(conn->cnonce, req->nonce, sizeof(conn->cnonce));
-		if (getrandom(conn->anonce, sizeof(conn->anonce), 0) !=
-		    (ssize_t)sizeof(conn->anonce) ||
-		    xmemd_hmac(XMEM_AUTH_LABEL_APPLIANCE, conn->cnonce,
-			       conn->anonce, rep->mac)) {
-			status = EIO;
-			why = "cannot make a challenge";
-		} else {
-			memcpy(rep->nonce, conn->anonce, sizeof(rep->nonce));
-			conn->auth = XMEMD_AUTH_CHALLENGED;
-			return sizeof(*rep);
-		}
-	} else if (step == 2 && conn->auth == XMEMD_AUTH_CHALLENGED &&
-		   !memcmp(req->nonce, zero, sizeof(req->nonce))) {
-		if (xmemd_hmac(XMEM_AUTH_LABEL_CLIENT, conn->anonce,
-			       conn->cnonce, want) ||
-		    CRYPTO_memcmp(want, req->mac, sizeof(want))) {
-			status = EACCES;
-			why = "wrong proof (the client's secret differs)";
+	xmemd_auth_rep_hdr(rep, le64toh(req->hdr.tag));
+	if (xmemd.insecure)
+		return xmemd_auth_refuse(conn, rep, step, EOPNOTSUPP,
+					 "no credentials configured (--insecure)");
+	if (conn->auth == XMEMD_AUTH_FAILED)
+		return xmemd_auth_refuse(conn, rep, step, EACCES,
+					 "failed before");
+	if (step == 1 && conn->auth == XMEMD_AUTH_NONE &&
+	    !memcmp(req->mac, zero, sizeof(zero))) {
+		if (!xmemd.secret_len) {
 			conn->auth = XMEMD_AUTH_FAILED;
-		} else {
-			conn->auth = XMEMD_AUTH_DONE;
-			xmemd_conn_log(conn, "authenticated");
+			return xmemd_auth_refuse(conn, rep, step, EACCES,
+						 "no host name: this appliance has per-host keys only (protocol 1.3)");
 		}
-	} else {
-		status = EPROTO;
-		why = "step out of order or with fields of the other step";
+		memcpy(conn->key, xmemd.secret, xmemd.secret_len);
+		conn->key_len = xmemd.secret_len;
+		snprintf(conn->host, sizeof(conn->host), "%s",
+			 XMEMD_HOST_SHARED);
+		if (xmemd_auth_challenge(conn, req->nonce, rep))
+			return xmemd_auth_refuse(conn, rep, step, EIO,
+						 "cannot make a challenge");
+		return sizeof(*rep);
 	}
+	if (step != 2 || conn->auth != XMEMD_AUTH_CHALLENGED ||
+	    memcmp(req->nonce, zero, sizeof(req->nonce)))
+		return xmemd_auth_refuse(conn, rep, step, EPROTO,
+					 "step out of order or with fields of the other step");
+	wrong = xmemd_hmac(conn, XMEM_AUTH_LABEL_CLIENT, conn->anonce,
+			   conn->cnonce, want) ||
+		CRYPTO_memcmp(want, req->mac, sizeof(want));
 	OPENSSL_cleanse(want, sizeof(want));
-	if (status) {
-		memset(rep->nonce, 0, sizeof(rep->nonce));
-		memset(rep->mac, 0, sizeof(rep->mac));
-		rep->status = htole32(status);
-		xmemd_conn_err(conn, "authentication step %u refused: %s (%s)",
-			       step, why, xmemd_errname(status));
+	if (wrong) {
+		conn->auth = XMEMD_AUTH_FAILED;
+		return xmemd_auth_refuse(conn, rep, step, EACCES,
+					 "wrong proof (the client's key differs)");
 	}
+	conn->auth = XMEMD_AUTH_DONE;
+	xmemd_conn_log(conn, "authenticated as host %s", conn->host);
+	return sizeof(*rep);
+}
+
+/* XMEM_MSG_AUTH_HOST_REQ: step 1 naming the client's host (minor 3). */
+static uint32_t xmemd_auth_host(struct xmemd_conn *conn,
+				const struct xmem_msg_auth_host_req *req,
+				void *tx)
+{
+	struct xmem_msg_auth_rep *rep = tx;
+	uint16_t step = le16toh(req->step);
+	const struct xmemd_host *h;
+
+	xmemd_auth_rep_hdr(rep, le64toh(req->hdr.tag));
+	if (!xmemd.nhosts)
+		return xmemd_auth_refuse(conn, rep, step, EOPNOTSUPP,
+					 "no per-host keys (--hosts)");
+	if (conn->auth == XMEMD_AUTH_FAILED)
+		return xmemd_auth_refuse(conn, rep, step, EACCES,
+					 "failed before");
+	if (step != 1 || !xmemd_name_valid(req->host))
+		return xmemd_auth_refuse(conn, rep, step, EINVAL,
+					 "step other than 1, or a bad host name");
+	if (conn->auth != XMEMD_AUTH_NONE)
+		return xmemd_auth_refuse(conn, rep, step, EPROTO,
+					 "step 1 again");
+	memcpy(conn->host, req->host, XMEM_HOST_MAX);
+	conn->host[XMEM_HOST_MAX - 1] = '\0';
+	h = xmemd_host_find(req->host);
+	if (!h) {
+		conn->auth = XMEMD_AUTH_FAILED;
+		return xmemd_auth_refuse(conn, rep, step, EACCES,
+					 "unknown or revoked host");
+	}
+	memcpy(conn->key, h->key, h->key_len);
+	conn->key_len = h->key_len;
+	if (xmemd_auth_challenge(conn, req->nonce, rep))
+		return xmemd_auth_refuse(conn, rep, step, EIO,
+					 "cannot make a challenge");
 	return sizeof(*rep);
 }
 
@@ -1917,10 +2357,7 @@ static uint32_t xmemd_auth(struct xmemd_conn *conn,
 /* The whole pull, so that the answer comes within XMEM_PULL_TIMEOUT_SEC. */
 #define XMEMD_PULL_DEADLINE	(XMEM_PULL_TIMEOUT_SEC - 20)
 /* Work request ids towards the source. */
-#define XMEMD_SRC_WR_RECV	(1ULL << 32)
-#define XMEMD_SRC_WR_SEND	(2ULL << 32)
-#define XMEMD_SRC_WR_READ	(3ULL << 32)
-#define XMEMD_SRC_WR_KIND(x)	((x) & ~0xffffffffULL)
+#define XMEMD_SRC_WR_READ	WIREC_WR_USER
 
 enum {
 	XMEMD_PULL_SIZING,	/* worker: connecting, attaching at the source */
@@ -1937,6 +2374,10 @@ enum {
  * @tag: tag of the request (main thread)
  * @r: the new region, mapped but not linked, from step SIZED until it
  *	is linked or undone (main thread)
+ * @fill: XMEM_PULL_F_FILL: copy into the existing region @fill_r
+ *	(read-only)
+ * @fill_r: with @fill, the region copied into, busy from step SIZED to
+ *	DONE (main thread)
  * @thread: the worker
  * @nr: number of the pull, for the log
  * @src: the source appliance (read-only while the worker runs)
@@ -1962,6 +2403,8 @@ struct xmemd_pull {
 	unsigned int tx;
 	uint64_t tag;
 	struct xmemd_region *r;
+	bool fill;
+	struct xmemd_region *fill_r;
 	pthread_t thread;
 	unsigned long long nr;
 	struct sockaddr_storage src;
@@ -2016,42 +2459,21 @@ static bool xmemd_pull_cancelled(struct xmemd_pull *p)
 /**
  * struct xmemd_src - the worker's connection to the source appliance
  * @p: the pull
- * @ec: event channel of @id, the worker's own
- * @id: the RDMA CM id
- * @pd: protection domain of everything below
- * @cc: completion channel of @cq
- * @cq: completion queue of sends, receives and READs
- * @mr: registration of @buf
- * @data_mr: registration of the new region's memory, for the READs
- * @buf: XMEMD_PULL_NRX receive buffers of XMEMD_RX_SIZE bytes, then two
- *	send buffers of XMEM_MSG_MAX_SIZE bytes
- * @next_tx: send buffer to use next
+ * @c: the connection, made by wirec (the worker's own event channel,
+ *	protection domain and queues)
+ * @data_mr: registration of the new region's memory in @c's protection
+ *	domain, for the READs
  * @chunk: bytes per RDMA READ
  * @depth: RDMA READs in flight at most
- * @tag: tag of the last request
- * @connected: established; disconnect before teardown
  * @attached: the region is attached at the source; detach it
- * @rx: the last message received
- * @rx_len: its length
  */
 struct xmemd_src {
 	struct xmemd_pull *p;
-	struct rdma_event_channel *ec;
-	struct rdma_cm_id *id;
-	struct ibv_pd *pd;
-	struct ibv_comp_channel *cc;
-	struct ibv_cq *cq;
-	struct ibv_mr *mr;
+	struct wirec c;
 	struct ibv_mr *data_mr;
-	uint8_t *buf;
-	unsigned int next_tx;
 	uint32_t chunk;
 	unsigned int depth;
-	uint64_t tag;
-	bool connected;
 	bool attached;
-	uint8_t rx[XMEMD_RX_SIZE];
-	uint32_t rx_len;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -2067,388 +2489,27 @@ static void xmemd_pull_log(const struct xmemd_pull *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * Stop waiting?  ECANCELED when the pull was cancelled, ETIMEDOUT past
- * the pull's deadline or past @end; else 0.
- */
-static int xmemd_src_check(struct xmemd_src *s, double end)
+/* wirec's log and check callbacks: the pull's log line, its end. */
+__attribute__((format(printf, 2, 3)))
+static void xmemd_src_log(void *arg, const char *fmt, ...)
 {
-	double now = xmemd_now();
+	char line[512];
+	va_list ap;
 
-	if (xmemd_pull_cancelled(s->p))
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	xmemd_pull_log(arg, "%s", line);
+}
+
+static int xmemd_src_check(void *arg)
+{
+	struct xmemd_pull *p = arg;
+
+	if (xmemd_pull_cancelled(p))
 		return ECANCELED;
-	if (now > s->p->start + XMEMD_PULL_DEADLINE || now > end)
+	if (xmemd_now() > p->start + XMEMD_PULL_DEADLINE)
 		return ETIMEDOUT;
-	return 0;
-}
-
-/*
- * Wait up to @ms for the next CM event; 0 with *@evp, or a positive errno.
- * The wait wakes every quarter second to notice a cancel.
- */
-static int xmemd_src_cm_wait(struct xmemd_src *s, struct rdma_cm_event **evp,
-			     int ms)
-{
-	struct pollfd pfd = { .fd = s->ec->fd, .events = POLLIN };
-	double end = xmemd_now() + ms / 1000.0;
-	int err;
-
-	for (;;) {
-		if (!rdma_get_cm_event(s->ec, evp))
-			return 0;
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			err = errno;
-			xmemd_pull_log(s->p, "rdma_get_cm_event: %s",
-				       strerror(err));
-			return EIO;
-		}
-		err = xmemd_src_check(s, end);
-		if (err)
-			return err;
-		poll(&pfd, 1, 250);
-	}
-}
-
-/* The errno a failed connection step stands for. */
-static int xmemd_src_cm_errno(const struct rdma_cm_event *ev)
-{
-	switch (ev->event) {
-	case RDMA_CM_EVENT_ADDR_ERROR:
-	case RDMA_CM_EVENT_ROUTE_ERROR:
-	case RDMA_CM_EVENT_UNREACHABLE:
-		return ev->status == -ETIMEDOUT ? ETIMEDOUT : EHOSTUNREACH;
-	case RDMA_CM_EVENT_REJECTED:
-		return ECONNREFUSED;
-	default:
-		return EIO;
-	}
-}
-
-/* Wait for CM event @want; 0 or a positive errno, logged. */
-static int xmemd_src_expect(struct xmemd_src *s, enum rdma_cm_event_type want)
-{
-	struct rdma_cm_event *ev;
-	int err;
-
-	err = xmemd_src_cm_wait(s, &ev, XMEMD_PULL_STEP_MS);
-	if (err) {
-		xmemd_pull_log(s->p, "no %s: %s", rdma_event_str(want),
-			       strerror(err));
-		return err;
-	}
-	err = ev->event == want ? 0 : xmemd_src_cm_errno(ev);
-	if (err)
-		xmemd_pull_log(s->p, "%s (status %d) instead of %s: %s",
-			       rdma_event_str(ev->event), ev->status,
-			       rdma_event_str(want), strerror(err));
-	rdma_ack_cm_event(ev);
-	return err;
-}
-
-static int xmemd_src_post_recv(struct xmemd_src *s, unsigned int i)
-{
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)(s->buf + (size_t)i * XMEMD_RX_SIZE),
-		.length = XMEMD_RX_SIZE,
-		.lkey = s->mr->lkey,
-	};
-	struct ibv_recv_wr wr = {
-		.wr_id = XMEMD_SRC_WR_RECV | i,
-		.sg_list = &sge,
-		.num_sge = 1,
-	};
-	struct ibv_recv_wr *bad;
-
-	return ibv_post_recv(s->id->qp, &wr, &bad);
-}
-
-/*
- * The next work completion, waiting up to @ms; 0, or a positive errno:
- * ECANCELED, ETIMEDOUT, EIO.  Completions that failed are returned too;
- * the caller checks @wc->status.
- */
-static int xmemd_src_wc(struct xmemd_src *s, struct ibv_wc *wc, int ms)
-{
-	struct pollfd pfd = { .fd = s->cc->fd, .events = POLLIN };
-	double end = xmemd_now() + ms / 1000.0;
-	struct ibv_cq *cq;
-	void *ctx;
-	int n, err;
-
-	for (;;) {
-		n = ibv_poll_cq(s->cq, 1, wc);
-		if (n > 0)
-			return 0;
-		if (n < 0)
-			return EIO;
-		/* Armed, then polled once more: nothing slips between. */
-		if (ibv_req_notify_cq(s->cq, 0))
-			return EIO;
-		n = ibv_poll_cq(s->cq, 1, wc);
-		if (n > 0)
-			return 0;
-		if (n < 0)
-			return EIO;
-		err = xmemd_src_check(s, end);
-		if (err)
-			return err;
-		if (poll(&pfd, 1, 250) > 0 &&
-		    !ibv_get_cq_event(s->cc, &cq, &ctx))
-			ibv_ack_cq_events(cq, 1);
-	}
-}
-
-/* Send @len bytes of @msg and wait for the answer in @rx; 0 or errno. */
-static int xmemd_src_rpc(struct xmemd_src *s, const void *msg, uint32_t len)
-{
-	uint8_t *tx = s->buf + (size_t)XMEMD_PULL_NRX * XMEMD_RX_SIZE +
-		      (size_t)(s->next_tx++ % 2) * XMEM_MSG_MAX_SIZE;
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)tx,
-		.length = len,
-		.lkey = s->mr->lkey,
-	};
-	struct ibv_send_wr wr = {
-		.wr_id = XMEMD_SRC_WR_SEND,
-		.sg_list = &sge,
-		.num_sge = 1,
-		.opcode = IBV_WR_SEND,
-		.send_flags = IBV_SEND_SIGNALED,
-	};
-	struct ibv_send_wr *bad;
-	struct ibv_wc wc;
-	unsigned int i;
-	int err;
-
-	memcpy(tx, msg, len);
-	if (ibv_post_send(s->id->qp, &wr, &bad)) {
-		xmemd_pull_log(s->p, "ibv_post_send failed");
-		return EIO;
-	}
-	for (;;) {
-		err = xmemd_src_wc(s, &wc, XMEMD_PULL_STEP_MS);
-		if (err) {
-			xmemd_pull_log(s->p, "no reply from the source: %s",
-				       strerror(err));
-			return err;
-		}
-		if (wc.status != IBV_WC_SUCCESS) {
-			xmemd_pull_log(s->p, "%s failed: %s",
-				       XMEMD_SRC_WR_KIND(wc.wr_id) ==
-				       XMEMD_SRC_WR_RECV ? "receive" : "send",
-				       ibv_wc_status_str(wc.status));
-			return EIO;
-		}
-		if (XMEMD_SRC_WR_KIND(wc.wr_id) != XMEMD_SRC_WR_RECV)
-			continue;
-		i = wc.wr_id & 0xffffffffu;
-		if (i >= XMEMD_PULL_NRX || wc.opcode != IBV_WC_RECV ||
-		    wc.byte_len > XMEMD_RX_SIZE) {
-			xmemd_pull_log(s->p, "unexpected receive completion");
-			return EIO;
-		}
-		s->rx_len = wc.byte_len;
-		memcpy(s->rx, s->buf + (size_t)i * XMEMD_RX_SIZE, s->rx_len);
-		if (xmemd_src_post_recv(s, i)) {
-			xmemd_pull_log(s->p, "ibv_post_recv failed");
-			return EIO;
-		}
-		return 0;
-	}
-}
-
-/*
- * Check that @rx is a reply of @type and @len bytes to the request tagged
- * @s->tag; 0 or EIO, logged.  An ERROR_REP is logged with its status.
- */
-static int xmemd_src_check_reply(struct xmemd_src *s, uint16_t type,
-				 uint32_t len)
-{
-	struct xmem_msg_error_rep e;
-	struct xmem_msg_hdr h;
-
-	if (s->rx_len < sizeof(h)) {
-		xmemd_pull_log(s->p, "reply of %u bytes", s->rx_len);
-		return EIO;
-	}
-	memcpy(&h, s->rx, sizeof(h));
-	if (le16toh(h.type) == XMEM_MSG_ERROR_REP && s->rx_len == sizeof(e)) {
-		memcpy(&e, s->rx, sizeof(e));
-		xmemd_pull_log(s->p, "the source refused a request: %s",
-			       strerror(le32toh(e.status)));
-		return EIO;
-	}
-	if (le16toh(h.type) != type || h.flags || s->rx_len != len ||
-	    le32toh(h.len) != len || le64toh(h.tag) != s->tag) {
-		xmemd_pull_log(s->p, "malformed reply (type %u, %u bytes, tag %" PRIu64 ")",
-			       le16toh(h.type), s->rx_len,
-			       (uint64_t)le64toh(h.tag));
-		return EIO;
-	}
-	return 0;
-}
-
-/* One step of authentication as a client; 0, EACCES or EIO. */
-static int xmemd_src_auth_step(struct xmemd_src *s, uint16_t step,
-			       const uint8_t *nonce, const uint8_t *mac,
-			       struct xmem_msg_auth_rep *rep)
-{
-	struct xmem_msg_auth_req req;
-	int err;
-
-	memset(&req, 0, sizeof(req));
-	req.hdr.type = htole16(XMEM_MSG_AUTH_REQ);
-	req.hdr.len = htole32(sizeof(req));
-	req.hdr.tag = htole64(++s->tag);
-	req.step = htole16(step);
-	if (nonce)
-		memcpy(req.nonce, nonce, sizeof(req.nonce));
-	if (mac)
-		memcpy(req.mac, mac, sizeof(req.mac));
-	err = xmemd_src_rpc(s, &req, sizeof(req));
-	if (!err)
-		err = xmemd_src_check_reply(s, XMEM_MSG_AUTH_REP, sizeof(*rep));
-	if (err)
-		return err;
-	memcpy(rep, s->rx, sizeof(*rep));
-	if (le32toh(rep->status) == EACCES)
-		return EACCES;
-	if (rep->status) {
-		xmemd_pull_log(s->p, "authentication step %u: %s", step,
-			       strerror(le32toh(rep->status)));
-		return EIO;
-	}
-	return 0;
-}
-
-/*
- * Authenticate to the source with our secret, as the kernel client does
- * (xmem_proto.h): the source proves it knows the secret first.
- */
-static int xmemd_src_auth(struct xmemd_src *s)
-{
-	uint8_t cnonce[XMEM_AUTH_NONCE_SIZE], anonce[XMEM_AUTH_NONCE_SIZE];
-	uint8_t mac[XMEM_AUTH_MAC_SIZE];
-	struct xmem_msg_auth_rep rep;
-	int err;
-
-	if (getrandom(cnonce, sizeof(cnonce), 0) != (ssize_t)sizeof(cnonce))
-		return EIO;
-	err = xmemd_src_auth_step(s, 1, cnonce, NULL, &rep);
-	if (err)
-		goto out;
-	memcpy(anonce, rep.nonce, sizeof(anonce));
-	err = EIO;
-	if (xmemd_hmac(XMEM_AUTH_LABEL_APPLIANCE, cnonce, anonce, mac))
-		goto out;
-	if (CRYPTO_memcmp(mac, rep.mac, sizeof(mac))) {
-		xmemd_pull_log(s->p, "the source's proof is wrong (its secret differs)");
-		err = EACCES;
-		goto out;
-	}
-	if (xmemd_hmac(XMEM_AUTH_LABEL_CLIENT, anonce, cnonce, mac))
-		goto out;
-	err = xmemd_src_auth_step(s, 2, NULL, mac, &rep);
-	if (err == EACCES)
-		xmemd_pull_log(s->p, "the source refused our proof (its secret differs)");
-out:
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return err;
-}
-
-/* Check the accept's private data; 0 or a positive errno, logged. */
-static int xmemd_src_accepted(struct xmemd_src *s, const void *data,
-			      size_t len)
-{
-	struct xmem_hello_rep rep;
-	uint32_t flags;
-
-	if (!data || len < sizeof(rep)) {
-		xmemd_pull_log(s->p, "accept without xmem private data");
-		return EIO;
-	}
-	memcpy(&rep, data, sizeof(rep));
-	flags = le32toh(rep.flags);
-	if (le32toh(rep.magic) != XMEM_PROTO_MAGIC ||
-	    le16toh(rep.major) != XMEM_PROTO_MAJOR || rep.status ||
-	    !rep.credits || flags & ~XMEM_HELLO_F_ALL) {
-		xmemd_pull_log(s->p, "bad accept data (magic 0x%08x, protocol %u.%u, credits %u)",
-			       le32toh(rep.magic), le16toh(rep.major),
-			       le16toh(rep.minor), le16toh(rep.credits));
-		return EIO;
-	}
-	if (!(flags & XMEM_HELLO_F_AUTH) && xmemd.secret_len) {
-		xmemd_pull_log(s->p, "the source does not authenticate, but we have a secret: refused");
-		return EACCES;
-	}
-	if ((flags & XMEM_HELLO_F_AUTH) && !xmemd.secret_len) {
-		xmemd_pull_log(s->p, "the source wants authentication; we have no secret (--secret-file)");
-		return EACCES;
-	}
-	return 0;
-}
-
-/* Create the QP and buffers of @s on its device; 0 or a positive errno. */
-static int xmemd_src_setup(struct xmemd_src *s)
-{
-	size_t buflen = (size_t)XMEMD_PULL_NRX * XMEMD_RX_SIZE +
-			2 * XMEM_MSG_MAX_SIZE;
-	struct ibv_device_attr attr;
-	struct ibv_port_attr pattr;
-	struct ibv_qp_init_attr qpa;
-	unsigned int i;
-
-	if (ibv_query_device(s->id->verbs, &attr) ||
-	    ibv_query_port(s->id->verbs, s->id->port_num, &pattr)) {
-		xmemd_pull_log(s->p, "cannot query the device");
-		return EIO;
-	}
-	/* Chunks within max_msg_sz, page multiples unless it is smaller. */
-	s->chunk = xmemd.pull_chunk;
-	if (pattr.max_msg_sz && pattr.max_msg_sz < s->chunk)
-		s->chunk = pattr.max_msg_sz >= XMEMD_PAGE_SIZE ?
-			   pattr.max_msg_sz & ~(XMEMD_PAGE_SIZE - 1) :
-			   pattr.max_msg_sz;
-	s->depth = xmemd.pull_depth;
-	if (attr.max_qp_wr > 0 &&
-	    s->depth + 4 > (unsigned int)attr.max_qp_wr)
-		s->depth = attr.max_qp_wr > 5 ? attr.max_qp_wr - 4 : 1;
-
-	s->pd = ibv_alloc_pd(s->id->verbs);
-	s->cc = ibv_create_comp_channel(s->id->verbs);
-	s->buf = aligned_alloc(XMEMD_PAGE_SIZE, buflen);
-	if (!s->pd || !s->cc || !s->buf || xmemd_set_nonblock(s->cc->fd)) {
-		xmemd_pull_log(s->p, "cannot allocate verbs resources: %s",
-			       strerror(errno));
-		return ENOMEM;
-	}
-	memset(s->buf, 0, buflen);
-	s->mr = ibv_reg_mr(s->pd, s->buf, buflen, IBV_ACCESS_LOCAL_WRITE);
-	s->cq = ibv_create_cq(s->id->verbs, s->depth + XMEMD_PULL_NRX + 8,
-			      NULL, s->cc, 0);
-	if (!s->mr || !s->cq) {
-		xmemd_pull_log(s->p, "cannot register buffers or create a CQ: %s",
-			       strerror(errno));
-		return ENOMEM;
-	}
-	memset(&qpa, 0, sizeof(qpa));
-	qpa.send_cq = s->cq;
-	qpa.recv_cq = s->cq;
-	qpa.qp_type = IBV_QPT_RC;
-	qpa.cap.max_send_wr = s->depth + 4;
-	qpa.cap.max_recv_wr = XMEMD_PULL_NRX;
-	qpa.cap.max_send_sge = 1;
-	qpa.cap.max_recv_sge = 1;
-	if (rdma_create_qp(s->id, s->pd, &qpa)) {
-		xmemd_pull_log(s->p, "rdma_create_qp: %s", strerror(errno));
-		return ENOMEM;
-	}
-	for (i = 0; i < XMEMD_PULL_NRX; i++) {
-		if (xmemd_src_post_recv(s, i)) {
-			xmemd_pull_log(s->p, "ibv_post_recv failed");
-			return EIO;
-		}
-	}
 	return 0;
 }
 
@@ -2459,96 +2520,58 @@ static int xmemd_src_setup(struct xmemd_src *s)
  */
 static int xmemd_src_connect(struct xmemd_src *s)
 {
-	struct rdma_conn_param param;
-	struct rdma_cm_event *ev;
-	struct ibv_device_attr attr;
+	struct wirec_opts o = {
+		.nrx = XMEMD_PULL_NRX,
+		.ntx = 2,
+		.slot = XMEMD_RX_SIZE,
+		.send_extra = xmemd.pull_depth + 2,
+		/* We issue the READs; the source never reads from us. */
+		.rd_atom = xmemd.pull_depth,
+		.responder = 0,
+		.step_ms = XMEMD_PULL_STEP_MS,
+		.check = xmemd_src_check,
+		.log = xmemd_src_log,
+		.arg = s->p,
+	};
 	struct xmem_hello hello;
-	int err, rd;
+	uint32_t flags;
+	int err;
 
-	s->ec = rdma_create_event_channel();
-	if (!s->ec || xmemd_set_nonblock(s->ec->fd)) {
-		xmemd_pull_log(s->p, "rdma_create_event_channel: %s",
-			       strerror(errno));
-		return ENOMEM;
-	}
-	if (rdma_create_id(s->ec, &s->id, NULL, RDMA_PS_TCP)) {
-		s->id = NULL;
-		xmemd_pull_log(s->p, "rdma_create_id: %s", strerror(errno));
-		return ENOMEM;
-	}
-	if (rdma_resolve_addr(s->id, NULL, (struct sockaddr *)&s->p->src,
-			      5000)) {
-		xmemd_pull_log(s->p, "rdma_resolve_addr: %s", strerror(errno));
-		return EHOSTUNREACH;
-	}
-	err = xmemd_src_expect(s, RDMA_CM_EVENT_ADDR_RESOLVED);
+	wirec_hello(&hello, XMEMD_PULL_NRX);
+	err = wirec_connect(&s->c, &o, (struct sockaddr *)&s->p->src, &hello,
+			    sizeof(hello));
+	if (err == ECONNREFUSED && s->c.reject_status > 0)
+		xmemd_pull_log(s->p, "the source rejected us: %s",
+			       strerror(s->c.reject_status));
 	if (err)
-		return err;
-	if (rdma_resolve_route(s->id, 5000)) {
-		xmemd_pull_log(s->p, "rdma_resolve_route: %s", strerror(errno));
-		return EHOSTUNREACH;
-	}
-	err = xmemd_src_expect(s, RDMA_CM_EVENT_ROUTE_RESOLVED);
-	if (err)
-		return err;
-	err = xmemd_src_setup(s);
-	if (err)
-		return err;
-	if (ibv_query_device(s->id->verbs, &attr))
+		return err == EPROTO ? EIO : err;
+	/* Chunks within max_msg_sz, page multiples unless it is smaller. */
+	s->chunk = xmemd.pull_chunk;
+	if (s->c.max_msg && s->c.max_msg < s->chunk)
+		s->chunk = s->c.max_msg >= XMEMD_PAGE_SIZE ?
+			   s->c.max_msg & ~(XMEMD_PAGE_SIZE - 1) :
+			   s->c.max_msg;
+	s->depth = xmemd.pull_depth;
+	flags = le32toh(s->c.rep.flags);
+	if (s->c.rep.status || !s->c.rep.credits ||
+	    flags & ~XMEM_HELLO_F_ALL) {
+		xmemd_pull_log(s->p, "bad accept data (protocol %u.%u, credits %u)",
+			       le16toh(s->c.rep.major), le16toh(s->c.rep.minor),
+			       le16toh(s->c.rep.credits));
 		return EIO;
-
-	memset(&hello, 0, sizeof(hello));
-	hello.magic = htole32(XMEM_PROTO_MAGIC);
-	hello.major = htole16(XMEM_PROTO_MAJOR);
-	hello.minor = htole16(XMEM_PROTO_MINOR);
-	hello.credits = htole16(XMEMD_PULL_NRX);
-	memset(&param, 0, sizeof(param));
-	param.private_data = &hello;
-	param.private_data_len = sizeof(hello);
-	/* We issue the READs; the source never reads from us. */
-	rd = s->depth < 255 ? (int)s->depth : 255;
-	param.initiator_depth = attr.max_qp_init_rd_atom < rd ?
-				attr.max_qp_init_rd_atom : rd;
-	param.responder_resources = 0;
-	param.retry_count = 7;
-	param.rnr_retry_count = 7;
-	if (rdma_connect(s->id, &param)) {
-		xmemd_pull_log(s->p, "rdma_connect: %s", strerror(errno));
-		return ECONNREFUSED;
 	}
-	err = xmemd_src_cm_wait(s, &ev, XMEMD_PULL_STEP_MS);
-	if (err) {
-		xmemd_pull_log(s->p, "no answer to the connection request: %s",
-			       strerror(err));
-		return err;
+	if (!(flags & XMEM_HELLO_F_AUTH) && xmemd.secret_len) {
+		xmemd_pull_log(s->p, "the source does not authenticate, but we have a secret: refused");
+		return EACCES;
 	}
-	if (ev->event != RDMA_CM_EVENT_ESTABLISHED) {
-		struct xmem_hello_rep rep;
-
-		err = xmemd_src_cm_errno(ev);
-		if (ev->event == RDMA_CM_EVENT_REJECTED &&
-		    ev->param.conn.private_data &&
-		    ev->param.conn.private_data_len >= sizeof(rep)) {
-			memcpy(&rep, ev->param.conn.private_data, sizeof(rep));
-			if (le32toh(rep.magic) == XMEM_PROTO_MAGIC)
-				xmemd_pull_log(s->p, "the source rejected us: %s",
-					       strerror(le16toh(rep.status)));
-		}
-		xmemd_pull_log(s->p, "connect: %s (status %d): %s",
-			       rdma_event_str(ev->event), ev->status,
-			       strerror(err));
-		rdma_ack_cm_event(ev);
-		return err;
+	if ((flags & XMEM_HELLO_F_AUTH) && !xmemd.secret_len) {
+		xmemd_pull_log(s->p, "the source wants authentication; we have no secret (--secret-file)");
+		return EACCES;
 	}
-	s->connected = true;
-	err = xmemd_src_accepted(s, ev->param.conn.private_data,
-				 ev->param.conn.private_data_len);
-	rdma_ack_cm_event(ev);
-	if (err)
-		return err;
-	if (ibv_req_notify_cq(s->cq, 0))
-		return EIO;
-	return xmemd.secret_len ? xmemd_src_auth(s) : 0;
+	if (!xmemd.secret_len)
+		return 0;
+	err = wirec_auth(&s->c, NULL, xmemd.secret, xmemd.secret_len);
+	return err == EACCES || !err ? err : EIO;
 }
 
 /* A REGION_REQ @op for the pull's region as uid 0; 0 or errno. */
@@ -2561,15 +2584,15 @@ static int xmemd_src_region(struct xmemd_src *s, uint16_t op,
 	memset(&req, 0, sizeof(req));
 	req.hdr.type = htole16(XMEM_MSG_REGION_REQ);
 	req.hdr.len = htole32(sizeof(req));
-	req.hdr.tag = htole64(++s->tag);
+	req.hdr.tag = htole64(++s->c.tag);
 	req.op = htole16(op);
 	memcpy(req.name, s->p->name, XMEM_NAME_MAX);
-	err = xmemd_src_rpc(s, &req, sizeof(req));
+	err = wirec_rpc(&s->c, &req, sizeof(req), XMEMD_PULL_STEP_MS);
 	if (!err)
-		err = xmemd_src_check_reply(s, XMEM_MSG_REGION_REP,
-					    sizeof(*rep));
+		err = wirec_check_reply(&s->c, XMEM_MSG_REGION_REP,
+					sizeof(*rep));
 	if (!err)
-		memcpy(rep, s->rx, sizeof(*rep));
+		memcpy(rep, s->c.rx, sizeof(*rep));
 	return err;
 }
 
@@ -2625,7 +2648,7 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 	struct ibv_wc wc;
 	int err;
 
-	s->data_mr = ibv_reg_mr(s->pd, mem, size, IBV_ACCESS_LOCAL_WRITE);
+	s->data_mr = ibv_reg_mr(s->c.pd, mem, size, IBV_ACCESS_LOCAL_WRITE);
 	if (!s->data_mr) {
 		xmemd_pull_log(s->p, "ibv_reg_mr of %" PRIu64 " bytes: %s",
 			       size, strerror(errno));
@@ -2648,14 +2671,14 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 				.wr.rdma.remote_addr = raddr + off,
 				.wr.rdma.rkey = rkey,
 			};
-			if (ibv_post_send(s->id->qp, &wr, &bad)) {
+			if (ibv_post_send(s->c.id->qp, &wr, &bad)) {
 				xmemd_pull_log(s->p, "ibv_post_send (RDMA READ) failed");
 				return EIO;
 			}
 			off += len;
 			inflight++;
 		}
-		err = xmemd_src_wc(s, &wc, XMEMD_PULL_STEP_MS);
+		err = wirec_wc(&s->c, &wc, XMEMD_PULL_STEP_MS);
 		if (err) {
 			xmemd_pull_log(s->p, "copy stopped after %" PRIu64 " of %" PRIu64 " bytes: %s",
 				       done, size, strerror(err));
@@ -2666,13 +2689,13 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 				       done, ibv_wc_status_str(wc.status));
 			return EIO;
 		}
-		if (XMEMD_SRC_WR_KIND(wc.wr_id) != XMEMD_SRC_WR_READ)
+		if (WIREC_WR_KIND(wc.wr_id) != XMEMD_SRC_WR_READ)
 			continue;
 		/* An RC send queue completes in order: the oldest READ. */
 		inflight--;
 		done += size - done < s->chunk ? size - done : s->chunk;
 		/* Completions may never let the wait see a cancel: look. */
-		err = xmemd_src_check(s, s->p->start + XMEMD_PULL_DEADLINE);
+		err = xmemd_src_check(s->p);
 		if (err) {
 			xmemd_pull_log(s->p, "copy stopped after %" PRIu64 " of %" PRIu64 " bytes: %s",
 				       done, size, strerror(err));
@@ -2685,36 +2708,11 @@ static int xmemd_src_copy(struct xmemd_src *s, void *mem, uint64_t raddr,
 /* Disconnect and free everything of @s. */
 static void xmemd_src_close(struct xmemd_src *s)
 {
-	struct rdma_cm_event *ev;
-
-	if (s->connected && !rdma_disconnect(s->id)) {
-		/* Bounded: a dead source must not hold up the answer. */
-		while (!xmemd_src_cm_wait(s, &ev, 5000)) {
-			bool last = ev->event == RDMA_CM_EVENT_DISCONNECTED;
-
-			rdma_ack_cm_event(ev);
-			if (last)
-				break;
-		}
-	}
-	if (s->id && s->id->qp)
-		rdma_destroy_qp(s->id);
-	/* The QP is gone: no READ can land in the region any more. */
+	/* The QP goes first: no READ can land in the region any more. */
+	wirec_disconnect(&s->c);
 	if (s->data_mr)
 		ibv_dereg_mr(s->data_mr);
-	if (s->mr)
-		ibv_dereg_mr(s->mr);
-	if (s->cq)
-		ibv_destroy_cq(s->cq);
-	if (s->cc)
-		ibv_destroy_comp_channel(s->cc);
-	if (s->pd)
-		ibv_dealloc_pd(s->pd);
-	if (s->id)
-		rdma_destroy_id(s->id);
-	if (s->ec)
-		rdma_destroy_event_channel(s->ec);
-	free(s->buf);
+	wirec_close(&s->c);
 }
 
 /*
@@ -2878,15 +2876,20 @@ static const char *xmemd_pull_source(const struct xmem_msg_pull_req *req,
 	return NULL;
 }
 
-/* Is a region of this name being pulled in?  Its name is taken then. */
+static bool xmemd_copying(const char *name);
+
+/*
+ * Is a region of this name being pulled in, or created by a copy?  Its
+ * name is taken then.
+ */
 static bool xmemd_pulling(const char *name)
 {
 	struct xmemd_pull *p;
 
 	for (p = xmemd_pulls; p; p = p->next)
-		if (!strcmp(p->name, name))
+		if (!p->fill && !strcmp(p->name, name))
 			return true;
-	return false;
+	return xmemd_copying(name);
 }
 
 /* Fill the header of a REGION_REP answering @tag, every other field 0. */
@@ -2911,6 +2914,7 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	struct xmem_msg_region_rep *rep = tx;
 	char ename[4 * XMEM_NAME_MAX + 1], src[INET6_ADDRSTRLEN + 16];
 	struct sockaddr_storage ss;
+	struct xmemd_region *r;
 	struct xmemd_pull *p;
 	const char *why;
 	int status = EINVAL, err;
@@ -2931,10 +2935,25 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 		goto fail;
 	status = EEXIST;
 	why = "a region of that name exists here";
-	if (xmemd_region_find(req->name))
+	if (!(le32toh(req->flags) & XMEM_PULL_F_FILL) &&
+	    xmemd_region_find(req->name))
 		goto fail;
+	status = ENOENT;
+	why = "no region of that name to fill here";
+	if ((le32toh(req->flags) & XMEM_PULL_F_FILL) &&
+	    !xmemd_region_find(req->name))
+		goto fail;
+	status = EEXIST;
 	why = "a region of that name is being pulled here";
+	for (p = xmemd_pulls; p; p = p->next)
+		if (!strcmp(p->name, req->name))
+			goto fail;
 	if (xmemd_pulling(req->name))
+		goto fail;
+	status = EBUSY;
+	why = "a copy of the region to fill is in flight";
+	r = xmemd_region_find(req->name);
+	if ((le32toh(req->flags) & XMEM_PULL_F_FILL) && r && r->busy)
 		goto fail;
 	status = EBUSY;
 	why = "too many pulls in flight";
@@ -2949,6 +2968,7 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	p->conn = conn;
 	p->tx = txi;
 	p->tag = le64toh(req->hdr.tag);
+	p->fill = le32toh(req->flags) & XMEM_PULL_F_FILL;
 	p->nr = ++xmemd_next_pull_nr;
 	p->src = ss;
 	memcpy(p->src_str, src, sizeof(p->src_str));
@@ -2984,16 +3004,33 @@ fail:
 static void xmemd_pull_sized(struct xmemd_pull *p)
 {
 	struct xmemd_region *r = NULL;
+	const char *why;
 	int status;
 
 	if (!p->conn) {
 		status = ECANCELED;
+	} else if (p->fill) {
+		r = xmemd_region_find(p->name);
+		status = r ? 0 : ENOENT;
+		if (r && r->size < p->size) {
+			xmemd_pull_log(p, "%" PRIu64 " bytes do not fit in the region here, of %" PRIu64,
+				       p->size, r->size);
+			status = EINVAL;
+		}
+		if (!status) {
+			r->busy++;
+			p->fill_r = r;
+		}
+		r = NULL;
 	} else if (xmemd_region_find(p->name)) {
 		status = EEXIST;
 	} else if (p->size > xmemd.capacity - xmemd.allocated) {
 		xmemd_pull_log(p, "%" PRIu64 " bytes do not fit: %" PRIu64 " of %" PRIu64 " in use",
 			       p->size, xmemd.allocated, xmemd.capacity);
 		status = ENOMEM;
+	} else if ((status = xmemd_quota_check(p->conn, p->uid, p->size, 1,
+					       &why))) {
+		xmemd_pull_log(p, "%s", why);
 	} else {
 		r = calloc(1, sizeof(*r));
 		status = ENOMEM;
@@ -3021,7 +3058,7 @@ static void xmemd_pull_sized(struct xmemd_pull *p)
 	pthread_mutex_lock(&p->lock);
 	if (p->step == XMEMD_PULL_SIZED) {
 		p->status = status;
-		p->mem = r ? r->mem : NULL;
+		p->mem = r ? r->mem : p->fill_r ? p->fill_r->mem : NULL;
 		p->step = XMEMD_PULL_COPYING;
 		pthread_cond_signal(&p->cond);
 	}
@@ -3066,29 +3103,36 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 	pthread_join(p->thread, NULL);
 	/* The worker has ended: its fields are ours now. */
 	status = p->status;
+	if (p->fill_r)
+		p->fill_r->busy--;
 	/* Nobody would learn of a copy made for a failed connection. */
 	if (conn && conn->failed)
 		conn = NULL;
 	if (!status && !conn)
 		status = ECANCELED;
-	if (!status && xmemd_region_find(p->name))
+	if (p->fill) {
+		/* The region was there before: nothing to make or undo. */
+		r = p->fill_r;
+		if (!status)
+			status = xmemd_conn_attach(conn, r, &mr);
+	} else if (!status && xmemd_region_find(p->name)) {
 		status = EEXIST;
-	if (!status) {
+	}
+	if (!status && !p->fill) {
 		r->id = ++xmemd.next_region_id;
+		snprintf(r->host, sizeof(r->host), "%s", conn->host);
 		r->uid = p->uid;
 		r->gid = p->gid;
 		r->mode = p->mode;
 		if (xmemd.dir && xmemd_meta_write(r))
 			status = ENOMEM;
 	}
-	if (!status) {
+	if (!status && !p->fill) {
 		/* The reservation becomes the region's own. */
 		xmemd.allocated -= r->size;
 		xmemd_region_link(r);
 		p->r = NULL;
-		status = xmemd_region_mr(r, conn->dev, &mr);
-		if (!status)
-			status = xmemd_conn_attach(conn, r);
+		status = xmemd_conn_attach(conn, r, &mr);
 		if (status) {
 			xmemd_region_free(r, true);
 			status = ENOMEM;
@@ -3099,9 +3143,9 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 
 	if (!status)
 		xmemd_pull_log(p, "%" PRIu64 " bytes in %.3f s (%.1f MiB/s; the RDMA READs %.3f s, %.1f MiB/s): region %" PRIu64 ", owner %u:%u mode %04o",
-			       r->size, secs, r->size / 1048576.0 /
+			       p->size, secs, p->size / 1048576.0 /
 			       (secs > 0 ? secs : 1e-9), p->copy_secs,
-			       r->size / 1048576.0 /
+			       p->size / 1048576.0 /
 			       (p->copy_secs > 0 ? p->copy_secs : 1e-9),
 			       r->id, r->uid, r->gid, r->mode);
 	else
@@ -3118,7 +3162,8 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 					      status);
 		} else {
 			xmemd_region_rep(rep, r, mr);
-			rep->flags = htole32(XMEM_REGION_REP_F_CREATED);
+			if (!p->fill)
+				rep->flags = htole32(XMEM_REGION_REP_F_CREATED);
 		}
 		err = conn->failed ? -1 : xmemd_post_send(conn, p->tx,
 							  sizeof(*rep));
@@ -3130,7 +3175,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 				xmemd_conn_fail(conn);
 			}
 			/* An answer that cannot go out: undo the copy. */
-			if (!status) {
+			if (!status && !p->fill) {
 				xmemd_pull_log(p, "the answer cannot be sent: copy removed");
 				xmemd_conn_detach(conn, r);
 				xmemd_region_free(r, true);
@@ -3196,6 +3241,434 @@ static void xmemd_pull_shutdown(void)
 	}
 }
 
+/* ---- COPY: region to region on this appliance ------------------------- */
+
+/*
+ * XMEM_MSG_COPY_REQ copies region @src into region @dst of this
+ * appliance.  The main thread checks the request, pins both regions
+ * (busy: no resize or destroy) and, for a new @dst, maps its memory
+ * without linking it (the name stays taken, see xmemd_pulling()); a
+ * worker thread copies memory to memory, so the poll loop keeps serving
+ * everyone; then the main thread links a new @dst and answers.  The
+ * worker touches only the two memory ranges and its struct xmemd_copy's
+ * @done, @status and @secs, handed over under @lock and announced through
+ * the eventfd xmemd.pull_efd.
+ */
+#define XMEMD_COPY_MAX		8		/* copies in flight at once */
+#define XMEMD_COPY_CHUNK	(4ULL << 20)	/* bytes between cancel checks */
+
+/**
+ * struct xmemd_copy - a COPY in flight
+ * @next: list xmemd_copies (main thread)
+ * @conn: the requesting connection; NULL once it is gone (main thread)
+ * @tx: send buffer of @conn kept for the answer (main thread)
+ * @tag: tag of the request (main thread)
+ * @src: the source region, busy (main thread)
+ * @dst: the target region, busy if it existed, else mapped but not
+ *	linked until the copy is complete (main thread)
+ * @created: @dst is new
+ * @nr: number of the copy, for the log
+ * @from: source memory (read-only while the worker runs)
+ * @to: target memory (read-only while the worker runs)
+ * @from_fd: with --dir, the source's file; else -1 (read-only)
+ * @to_fd: with --dir, the target's file; else -1 (read-only)
+ * @size: bytes to copy: @src's size (read-only while the worker runs)
+ * @start: CLOCK_MONOTONIC seconds when the request came
+ * @thread: the worker
+ * @lock: protects @done, @status, @secs and @cancel
+ * @done: the worker has finished
+ * @status: 0, or a positive errno from the worker
+ * @secs: seconds the copy took
+ * @cancel: xmemd stops: the worker gives up
+ */
+struct xmemd_copy {
+	struct xmemd_copy *next;
+	struct xmemd_conn *conn;
+	unsigned int tx;
+	uint64_t tag;
+	struct xmemd_region *src;
+	struct xmemd_region *dst;
+	bool created;
+	unsigned long long nr;
+	const void *from;
+	void *to;
+	int from_fd;
+	int to_fd;
+	uint64_t size;
+	double start;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	bool done;
+	int status;
+	double secs;
+	bool cancel;
+};
+
+/* Copies in flight; only the main thread touches the list. */
+static struct xmemd_copy *xmemd_copies;
+static unsigned int xmemd_ncopies;
+static unsigned long long xmemd_next_copy_nr;
+
+/* Is a region of this name being created by a copy? */
+static bool xmemd_copying(const char *name)
+{
+	struct xmemd_copy *c;
+
+	for (c = xmemd_copies; c; c = c->next)
+		if (c->created && !strcmp(c->dst->name, name))
+			return true;
+	return false;
+}
+
+/* Is @r the target of a copy or of a filling pull in flight? */
+static bool xmemd_copy_target(const struct xmemd_region *r)
+{
+	struct xmemd_copy *c;
+	struct xmemd_pull *p;
+
+	for (c = xmemd_copies; c; c = c->next)
+		if (c->dst == r)
+			return true;
+	for (p = xmemd_pulls; p; p = p->next)
+		if (p->fill && !strcmp(p->name, r->name))
+			return true;
+	return false;
+}
+
+/*
+ * The worker: in chunks, looking for a cancel in between.  With --dir
+ * the files are copied with copy_file_range() (the regions' mappings are
+ * MAP_SHARED, so the page cache is the memory); memcpy() where that is
+ * refused.  Region files live on tmpfs or hugetlbfs, which cannot share
+ * extents (FICLONE): a reflink is only for taking a snapshot's files
+ * away to another file system (see Documentation/snapshots.rst).
+ */
+static void *xmemd_copy_worker(void *arg)
+{
+	struct xmemd_copy *c = arg;
+	double t0 = xmemd_now();
+	bool cancel = false, files = c->from_fd >= 0 && c->to_fd >= 0;
+	uint64_t off, len;
+	loff_t in, out;
+	ssize_t n;
+
+	for (off = 0; off < c->size && !cancel; off += len) {
+		len = c->size - off < XMEMD_COPY_CHUNK ? c->size - off :
+			XMEMD_COPY_CHUNK;
+		in = out = (loff_t)off;
+		while (files && in < (loff_t)(off + len)) {
+			n = copy_file_range(c->from_fd, &in, c->to_fd, &out,
+					    off + len - in, 0);
+			if (n <= 0) {
+				/* Short or refused: the rest by memcpy(). */
+				files = false;
+				break;
+			}
+		}
+		if (in < (loff_t)(off + len))
+			memcpy((char *)c->to + in, (const char *)c->from + in,
+			       off + len - in);
+		pthread_mutex_lock(&c->lock);
+		cancel = c->cancel;
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_lock(&c->lock);
+	c->status = cancel ? ECANCELED : 0;
+	c->secs = xmemd_now() - t0;
+	c->done = true;
+	pthread_mutex_unlock(&c->lock);
+	xmemd_pull_notify();
+	return NULL;
+}
+
+/* Unmap a @dst that was never linked, remove its file, free its room. */
+static void xmemd_copy_unmap(struct xmemd_region *r)
+{
+	char file[XMEM_NAME_MAX + 16];
+
+	munmap(r->mem, r->size);
+	if (r->fd >= 0) {
+		close(r->fd);
+		xmemd_file_name(file, sizeof(file), r->name, ".region");
+		unlinkat(xmemd.dirfd, file, 0);
+	}
+	xmemd.allocated -= r->size;
+	free(r);
+}
+
+/*
+ * A COPY_REQ; the caller checked its length, flags and reserved field.
+ * Returns the length of an immediate answer in @tx (a refusal), or 0 when
+ * a worker took the request: send buffer @txi then stays with it.
+ */
+static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
+				 const struct xmem_msg_copy_req *req,
+				 void *tx, unsigned int txi)
+{
+	struct xmem_msg_region_rep *rep = tx;
+	uint32_t flags = le32toh(req->flags), mode = le32toh(req->mode);
+	uint32_t uid = le32toh(req->uid), gid = le32toh(req->gid);
+	char esrc[4 * XMEM_NAME_MAX + 1], edst[4 * XMEM_NAME_MAX + 1];
+	struct xmemd_region *src, *dst, *r = NULL;
+	struct xmemd_copy *c;
+	const char *why;
+	int status = EINVAL, err;
+
+	xmemd_region_rep_hdr(rep, le64toh(req->hdr.tag));
+	xmemd_escape(esrc, sizeof(esrc), req->src, XMEM_NAME_MAX);
+	xmemd_escape(edst, sizeof(edst), req->dst, XMEM_NAME_MAX);
+	why = "bad name";
+	if (!xmemd_name_valid(req->src) || !xmemd_name_valid(req->dst))
+		goto fail;
+	why = "source and target are the same region";
+	if (!memcmp(req->src, req->dst, XMEM_NAME_MAX))
+		goto fail;
+	why = "EXCL without CREATE";
+	if ((flags & XMEM_COPY_F_EXCL) && !(flags & XMEM_COPY_F_CREATE))
+		goto fail;
+	why = "mode without CREATE, or beyond 0777";
+	if ((mode && !(flags & XMEM_COPY_F_CREATE)) ||
+	    (mode & ~XMEM_REGION_MODE_MASK))
+		goto fail;
+
+	status = ENOENT;
+	why = "no such source region";
+	src = xmemd_region_find(req->src);
+	if (!src)
+		goto fail;
+	status = EACCES;
+	why = "permission denied on the source";
+	if (!xmemd_may_attach(src, uid, gid))
+		goto fail;
+	dst = xmemd_region_find(req->dst);
+	status = EEXIST;
+	why = "the target is being created by a pull or a copy";
+	if (!dst && (xmemd_pulling(req->dst) || xmemd_copying(req->dst)))
+		goto fail;
+	why = "the target exists";
+	if (dst && (flags & XMEM_COPY_F_EXCL))
+		goto fail;
+	status = ENOENT;
+	why = "no such target region";
+	if (!dst && !(flags & XMEM_COPY_F_CREATE))
+		goto fail;
+	status = EACCES;
+	why = "permission denied on the target";
+	if (dst && !xmemd_may_attach(dst, uid, gid))
+		goto fail;
+	status = EINVAL;
+	why = "the target is smaller than the source";
+	if (dst && dst->size < src->size)
+		goto fail;
+	status = EBUSY;
+	why = "a copy or pull into the source or target is in flight";
+	if (xmemd_copy_target(src) || (dst && xmemd_copy_target(dst)))
+		goto fail;
+	why = "too many copies in flight";
+	if (xmemd_ncopies >= XMEMD_COPY_MAX)
+		goto fail;
+	status = ENOMEM;
+	why = "capacity exhausted";
+	if (!dst && src->size > xmemd.capacity - xmemd.allocated)
+		goto fail;
+
+	why = "out of memory";
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	if (!dst) {
+		r = calloc(1, sizeof(*r));
+		status = ENOMEM;
+		if (r) {
+			memcpy(r->name, req->dst, XMEM_NAME_MAX);
+			status = xmemd_region_map(r, src->size, true);
+		}
+		if (status) {
+			why = "cannot allocate memory";
+			status = ENOMEM;
+			free(r);
+			free(c);
+			goto fail;
+		}
+		/* Counted from now on, so nothing else takes the room. */
+		r->size = src->size;
+		r->uid = uid;
+		r->gid = gid;
+		r->mode = mode ? mode : XMEM_REGION_MODE_DEFAULT;
+		xmemd.allocated += r->size;
+		dst = r;
+		c->created = true;
+	}
+	c->conn = conn;
+	c->tx = txi;
+	c->tag = le64toh(req->hdr.tag);
+	c->src = src;
+	c->dst = dst;
+	c->nr = ++xmemd_next_copy_nr;
+	c->from = src->mem;
+	c->to = dst->mem;
+	c->from_fd = src->fd;
+	c->to_fd = dst->fd;
+	c->size = src->size;
+	c->start = xmemd_now();
+	pthread_mutex_init(&c->lock, NULL);
+	/* SIGINT and SIGTERM stay blocked in the worker: it inherits the mask. */
+	err = pthread_create(&c->thread, NULL, xmemd_copy_worker, c);
+	if (err) {
+		xmemd_conn_log(conn, "copy: pthread_create: %s", strerror(err));
+		pthread_mutex_destroy(&c->lock);
+		if (r)
+			xmemd_copy_unmap(r);
+		free(c);
+		status = ENOMEM;
+		goto fail;
+	}
+	src->busy++;
+	if (!c->created)
+		dst->busy++;
+	c->next = xmemd_copies;
+	xmemd_copies = c;
+	xmemd_ncopies++;
+	xmemd_dbg("conn %llu: copy %llu '%s' to '%s': started", conn->nr,
+		  c->nr, esrc, edst);
+	return 0;
+
+fail:
+	rep->status = htole32(status);
+	xmemd_conn_err(conn, "copy '%s' to '%s' flags 0x%x uid %u: %s (%s)",
+		       esrc, edst, flags, uid, why, xmemd_errname(status));
+	return sizeof(*rep);
+}
+
+/*
+ * The worker of @c has finished: join it, link a new target or undo it,
+ * answer, log and free @c.  @c is off the list already.
+ */
+static void xmemd_copy_done(struct xmemd_copy *c)
+{
+	struct xmemd_conn *conn = c->conn;
+	struct xmem_msg_region_rep *rep;
+	struct xmemd_region *dst = c->dst;
+	double secs;
+	int status, err;
+
+	pthread_join(c->thread, NULL);
+	status = c->status;
+	c->src->busy--;
+	if (!c->created)
+		dst->busy--;
+	if (conn && conn->failed)
+		conn = NULL;
+	/* Nobody would learn of a region made for a failed connection. */
+	if (!status && !conn && c->created)
+		status = ECANCELED;
+	if (!status && c->created) {
+		dst->id = ++xmemd.next_region_id;
+		/* Owned by the requesting host, as a create would be. */
+		snprintf(dst->host, sizeof(dst->host), "%s", conn->host);
+		if (xmemd.dir && xmemd_meta_write(dst))
+			status = ENOMEM;
+	}
+	if (c->created) {
+		if (status) {
+			xmemd_copy_unmap(dst);
+			dst = NULL;
+		} else {
+			/* The reservation becomes the region's own. */
+			xmemd.allocated -= dst->size;
+			xmemd_region_link(dst);
+		}
+	}
+	secs = xmemd_now() - c->start;
+	if (!status)
+		xmemd_log("copy %llu '%s' to '%s'%s: %" PRIu64 " bytes in %.3f s (%.1f MiB/s; memcpy %.3f s)",
+			  c->nr, c->src->name, dst->name,
+			  c->created ? " (created)" : "", c->size, secs,
+			  c->size / 1048576.0 / (secs > 0 ? secs : 1e-9),
+			  c->secs);
+	else
+		xmemd_log("copy %llu '%s': FAILED after %.3f s: %s%s", c->nr,
+			  c->src->name, secs, strerror(status),
+			  conn ? "" : "; the requester is gone");
+
+	if (c->conn) {
+		conn = c->conn;
+		rep = (void *)xmemd_tx_buf(conn, c->tx);
+		xmemd_region_rep_hdr(rep, c->tag);
+		if (status) {
+			rep->status = htole32(status == ECANCELED ? EIO :
+					      status);
+		} else {
+			xmemd_region_rep(rep, dst, NULL);
+			if (c->created)
+				rep->flags = htole32(XMEM_REGION_REP_F_CREATED);
+		}
+		err = conn->failed ? -1 : xmemd_post_send(conn, c->tx,
+							  sizeof(*rep));
+		if (err) {
+			conn->tx_free[conn->tx_nfree++] = c->tx;
+			if (err > 0) {
+				xmemd_conn_log(conn, "ibv_post_send: %s",
+					       strerror(err));
+				xmemd_conn_fail(conn);
+			}
+			/* An answer that cannot go out: undo a new region. */
+			if (!status && c->created && !dst->users)
+				xmemd_region_free(dst, true);
+		}
+	}
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* The eventfd woke us: finish every copy whose worker is done. */
+static void xmemd_copy_events(void)
+{
+	struct xmemd_copy **pp, *c;
+	bool done;
+
+	for (pp = &xmemd_copies; (c = *pp);) {
+		pthread_mutex_lock(&c->lock);
+		done = c->done;
+		pthread_mutex_unlock(&c->lock);
+		if (!done) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		xmemd_ncopies--;
+		xmemd_copy_done(c);
+	}
+}
+
+/* Forget @conn in its copies: they finish, but answer nobody. */
+static void xmemd_copy_forget(struct xmemd_conn *conn)
+{
+	struct xmemd_copy *c;
+
+	for (c = xmemd_copies; c; c = c->next)
+		if (c->conn == conn)
+			c->conn = NULL;
+}
+
+/* At exit: cancel every copy, wait for its worker and undo it. */
+static void xmemd_copy_shutdown(void)
+{
+	struct xmemd_copy *c;
+
+	for (c = xmemd_copies; c; c = c->next) {
+		c->conn = NULL;
+		pthread_mutex_lock(&c->lock);
+		c->cancel = true;
+		pthread_mutex_unlock(&c->lock);
+	}
+	while ((c = xmemd_copies)) {
+		xmemd_copies = c->next;
+		xmemd_ncopies--;
+		xmemd_copy_done(c);
+	}
+}
+
 /*
  * Answer the message of @len bytes in receive slot @slot into @tx, send
  * buffer number @txi.  Returns the answer's length, or 0 when the answer
@@ -3211,7 +3684,9 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		struct xmem_msg_stat_req stat;
 		struct xmem_msg_region_req region;
 		struct xmem_msg_auth_req auth;
+		struct xmem_msg_auth_host_req auth_host;
 		struct xmem_msg_pull_req pull;
+		struct xmem_msg_copy_req copy;
 		uint8_t raw[XMEMD_RX_SIZE];
 	} msg;
 	uint16_t type;
@@ -3244,6 +3719,8 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	case XMEM_MSG_REGION_REQ:
 	case XMEM_MSG_AUTH_REQ:
 	case XMEM_MSG_PULL_REQ:
+	case XMEM_MSG_AUTH_HOST_REQ:
+	case XMEM_MSG_COPY_REQ:
 		break;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
@@ -3275,6 +3752,18 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			goto bad;
 		}
 		return xmemd_auth(conn, &msg.auth, tx);
+	}
+	if (type == XMEM_MSG_AUTH_HOST_REQ) {
+		if (len != sizeof(msg.auth_host)) {
+			why = "bad length for AUTH_HOST_REQ";
+			goto bad;
+		}
+		if (msg.auth_host.reserved[0] || msg.auth_host.reserved[1] ||
+		    msg.auth_host.reserved[2]) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		return xmemd_auth_host(conn, &msg.auth_host, tx);
 	}
 	if (conn->auth != XMEMD_AUTH_DONE) {
 		status = EACCES;
@@ -3321,11 +3810,33 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			why = "bad length for PULL_REQ";
 			goto bad;
 		}
-		if (msg.pull.reserved || msg.pull.reserved2) {
+		if (msg.pull.reserved2) {
 			why = "reserved field not zero";
 			goto bad;
 		}
+		if (le32toh(msg.pull.flags) & ~XMEM_PULL_F_ALL) {
+			status = EPROTO;
+			why = "unknown pull flags";
+			goto bad;
+		}
 		return xmemd_pull_start(conn, &msg.pull, tx, txi);
+	}
+
+	if (type == XMEM_MSG_COPY_REQ) {
+		if (len != sizeof(msg.copy)) {
+			why = "bad length for COPY_REQ";
+			goto bad;
+		}
+		if (msg.copy.reserved) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		if (le32toh(msg.copy.flags) & ~XMEM_COPY_F_ALL) {
+			status = EPROTO;
+			why = "unknown copy flags";
+			goto bad;
+		}
+		return xmemd_copy_start(conn, &msg.copy, tx, txi);
 	}
 
 	if (len != sizeof(msg.attach)) {
@@ -3621,6 +4132,7 @@ static void xmemd_shutdown(void)
 	unsigned int h;
 
 	xmemd_pull_shutdown();
+	xmemd_copy_shutdown();
 	while (xmemd.conns) {
 		rdma_disconnect(xmemd.conns->id);
 		id = xmemd_conn_release(xmemd.conns);
@@ -3634,6 +4146,187 @@ static void xmemd_shutdown(void)
 		while (xmemd.regions[h])
 			xmemd_region_free(xmemd.regions[h], false);
 	rdma_destroy_event_channel(xmemd.ec);
+}
+
+/*
+ * Read the --hosts allow-list: "HOST KEY" lines, '#' comments and blank
+ * lines; HOST as a region name, KEY 16 to 128 characters without blanks.
+ * The file must not be readable or writable by group or others.  Returns
+ * the number of hosts (at least 1) with *@hostsp, or -1 with a message on
+ * stderr that names the file and line, never a key.
+ */
+static int xmemd_hosts_read(const char *path, struct xmemd_host **hostsp)
+{
+	struct xmemd_host *hosts = NULL, *h;
+	char line[512], name[XMEM_HOST_MAX];
+	unsigned int lineno = 0, n = 0, i;
+	char *p, *host, *key, *end;
+	struct stat st;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "%s: hosts file %s: %s\n", xmemd_prog, path,
+			strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) || (st.st_mode & 0077)) {
+		fprintf(stderr, "%s: hosts file %s: group or others have access (mode %04o); chmod 600 it\n",
+			xmemd_prog, path, (unsigned int)(st.st_mode & 07777));
+		goto err;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		p = strchr(line, '#');
+		if (p)
+			*p = '\0';
+		host = strtok_r(line, " \t\r\n", &p);
+		if (!host)
+			continue;
+		key = strtok_r(NULL, " \t\r\n", &p);
+		end = strtok_r(NULL, " \t\r\n", &p);
+		memset(name, 0, sizeof(name));
+		if (strlen(host) < sizeof(name))
+			memcpy(name, host, strlen(host));
+		if (!key || end || !xmemd_name_valid(name) ||
+		    strlen(key) < XMEM_AUTH_SECRET_MIN ||
+		    strlen(key) > XMEM_AUTH_SECRET_MAX) {
+			fprintf(stderr, "%s: hosts file %s line %u: want HOST KEY (a host name as region names go, a key of %d to %d characters)\n",
+				xmemd_prog, path, lineno, XMEM_AUTH_SECRET_MIN,
+				XMEM_AUTH_SECRET_MAX);
+			goto err;
+		}
+		for (i = 0; i < n; i++) {
+			if (!strcmp(hosts[i].name, name)) {
+				fprintf(stderr, "%s: hosts file %s line %u: host %s twice\n",
+					xmemd_prog, path, lineno, name);
+				goto err;
+			}
+		}
+		h = realloc(hosts, (n + 1) * sizeof(*hosts));
+		if (!h)
+			goto err;
+		hosts = h;
+		h = &hosts[n++];
+		memcpy(h->name, name, sizeof(h->name));
+		h->key_len = strlen(key);
+		memcpy(h->key, key, h->key_len);
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(f);
+	if (!n) {
+		fprintf(stderr, "%s: hosts file %s: no host\n", xmemd_prog,
+			path);
+		free(hosts);
+		return -1;
+	}
+	*hostsp = hosts;
+	return (int)n;
+
+err:
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(f);
+	if (hosts)
+		OPENSSL_cleanse(hosts, n * sizeof(*hosts));
+	free(hosts);
+	return -1;
+}
+
+/*
+ * SIGHUP: read the --hosts file again.  Connections of a host that is no
+ * longer listed, or whose key changed, are disconnected; the others go
+ * on untouched.  A file that does not parse changes nothing.
+ */
+static void xmemd_hosts_reload(void)
+{
+	const struct xmemd_host *h;
+	struct xmemd_host *hosts;
+	struct xmemd_conn *conn;
+	unsigned int dropped = 0;
+	struct xmemd_quota *qs;
+	int n;
+
+	if (xmemd_quota_file) {
+		n = xmemd_quota_read(xmemd_quota_file, &qs);
+		if (n < 0) {
+			xmemd_log("SIGHUP: %s does not parse (see above): the old quotas stay",
+				  xmemd_quota_file);
+		} else {
+			free(xmemd_quotas);
+			xmemd_quotas = qs;
+			xmemd_nquotas = n;
+			xmemd_log("SIGHUP: %u quota lines in %s", n,
+				  xmemd_quota_file);
+		}
+	}
+	if (!xmemd.hosts_file) {
+		xmemd_log("SIGHUP: no --hosts file to read again");
+		return;
+	}
+	n = xmemd_hosts_read(xmemd.hosts_file, &hosts);
+	if (n < 0) {
+		xmemd_log("SIGHUP: %s does not parse (see above): the old list stays",
+			  xmemd.hosts_file);
+		return;
+	}
+	OPENSSL_cleanse(xmemd.hosts, xmemd.nhosts * sizeof(*xmemd.hosts));
+	free(xmemd.hosts);
+	xmemd.hosts = hosts;
+	xmemd.nhosts = n;
+	for (conn = xmemd.conns; conn; conn = conn->next) {
+		if (conn->auth == XMEMD_AUTH_NONE || conn->failed ||
+		    !strcmp(conn->host, XMEMD_HOST_SHARED))
+			continue;
+		h = xmemd_host_find(conn->host);
+		if (h && h->key_len == conn->key_len &&
+		    !CRYPTO_memcmp(h->key, conn->key, h->key_len))
+			continue;
+		xmemd_audit(conn, &xmemd.audit.bad_credential,
+			    "host revoked or its key changed: disconnected");
+		xmemd_conn_fail(conn);
+		dropped++;
+	}
+	xmemd_log("SIGHUP: %u hosts in %s; %u connections of revoked hosts dropped",
+		  xmemd.nhosts, xmemd.hosts_file, dropped);
+}
+
+/*
+ * SIGUSR1: one status line with the audit counters, then one per host
+ * that holds regions, with its usage and limits.
+ */
+static void xmemd_status(void)
+{
+	const char *seen[256];
+	unsigned int nseen = 0, i, h;
+	const struct xmemd_quota *q;
+	uint64_t hb, hn, ub, un;
+	struct xmemd_region *r;
+	char lim[64];
+
+	xmemd_log("status: %u connections, %" PRIu64 " regions, %" PRIu64
+		  " of %" PRIu64 " bytes; %u hosts; refused: %llu bad credentials, %llu attaches, %llu over quota",
+		  xmemd.nconns, xmemd.nregions, xmemd.allocated,
+		  xmemd.capacity, xmemd.nhosts,
+		  xmemd.audit.bad_credential, xmemd.audit.refused_attach,
+		  xmemd.audit.quota);
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = r->next) {
+			for (i = 0; i < nseen; i++)
+				if (!strcmp(seen[i], r->host))
+					break;
+			if (i < nseen || nseen == 256)
+				continue;
+			seen[nseen++] = r->host;
+			xmemd_quota_usage(r->host, 0, &hb, &hn, &ub, &un);
+			q = xmemd_quota_find(r->host, false, 0);
+			if (q)
+				snprintf(lim, sizeof(lim), "%" PRIu64 " bytes, %" PRIu64 " regions",
+					 q->bytes, q->regions);
+			xmemd_log("status: host %s: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
+				  r->host[0] ? r->host : "(none)", hb, hn,
+				  q ? lim : "none");
+		}
+	}
 }
 
 static int xmemd_run(int sigfd)
@@ -3682,6 +4375,14 @@ static int xmemd_run(int sigfd)
 		}
 		if (pfd[0].revents &&
 		    read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP) {
+				xmemd_hosts_reload();
+				continue;
+			}
+			if (si.ssi_signo == SIGUSR1) {
+				xmemd_status();
+				continue;
+			}
 			xmemd_log("%s: shutting down (%" PRIu64 " regions, %u connections)",
 				  strsignal(si.ssi_signo), xmemd.nregions,
 				  xmemd.nconns);
@@ -3691,8 +4392,10 @@ static int xmemd_run(int sigfd)
 		for (i = 3; i < n; i++)
 			if (pfd[i].revents)
 				xmemd_dev_events(devs[i]);
-		if (pfd[2].revents)
+		if (pfd[2].revents) {
 			xmemd_pull_events();
+			xmemd_copy_events();
+		}
 		if (pfd[1].revents)
 			xmemd_cm_events();
 		if (!xmemd.listen_id) {
@@ -3735,7 +4438,8 @@ static int xmemd_parse_size(const char *s, uint64_t *out)
 static void xmemd_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR] [-v]\n"
+		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR]\n"
+		"       [-H HOSTS] [-s SECRET] [--insecure] [-Q QUOTA] [-v]\n"
 		"The xmem memory appliance: serves named memory regions over RDMA.\n"
 		"\n"
 		"  -f, --config CONFIG  read settings from CONFIG (default %s, if it\n"
@@ -3747,9 +4451,15 @@ static void xmemd_usage(FILE *f)
 		"  -d, --dir DIR        keep regions in files in DIR (a tmpfs or\n"
 		"                       hugetlbfs), re-exported after a restart;\n"
 		"                       default: anonymous memory, gone at exit\n"
-		"  -s, --secret-file FILE  authenticate clients with the shared secret\n"
-		"                       in FILE (16 to 128 bytes; a final newline is\n"
-		"                       not part of it); default: no authentication\n"
+		"  -H, --hosts FILE     the client hosts allowed, one \"HOST KEY\" line\n"
+		"                       each (mode 0600); SIGHUP reads it again\n"
+		"  -s, --secret-file FILE  also accept the shared secret in FILE (16\n"
+		"                       to 128 bytes; a final newline is not part of\n"
+		"                       it), for clients of protocol 1.2 and older\n"
+		"      --insecure       no authentication at all; without it, -H or\n"
+		"                       -s is required\n"
+		"  -Q, --quota FILE     limits per host and per user: \"HOST[:UID]\n"
+		"                       BYTES REGIONS\" lines; SIGHUP reads it again\n"
 		"      --pull-chunk SIZE  bytes per RDMA READ of a PULL (default 1M)\n"
 		"      --pull-depth N   RDMA READs of a PULL in flight (default 16)\n"
 		"  -v, --verbose        verbose log\n"
@@ -3759,40 +4469,15 @@ static void xmemd_usage(FILE *f)
 
 /*
  * Read the shared secret; 0 or -1 with a message.  The secret is never
- * printed; only the file name is.
+ * printed; only the file name is.  A file others may read is refused.
  */
 static int xmemd_load_secret(const char *path)
 {
-	uint8_t buf[XMEM_AUTH_SECRET_MAX + 2];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		fprintf(stderr, "%s: secret file %s: %s\n", xmemd_prog, path,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (wirec_load_key(path, xmemd.secret, &xmemd.secret_len)) {
+		fprintf(stderr, "%s: secret file %s refused\n", xmemd_prog,
+			path);
 		return -1;
 	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n < XMEM_AUTH_SECRET_MIN || n > XMEM_AUTH_SECRET_MAX) {
-		fprintf(stderr, "%s: secret file %s: want %d to %d bytes\n",
-			xmemd_prog, path, XMEM_AUTH_SECRET_MIN,
-			XMEM_AUTH_SECRET_MAX);
-		OPENSSL_cleanse(buf, sizeof(buf));
-		return -1;
-	}
-	if (st.st_mode & 0077)
-		fprintf(stderr, "%s: warning: secret file %s can be read by others (mode %04o)\n",
-			xmemd_prog, path, (unsigned int)(st.st_mode & 07777));
-	memcpy(xmemd.secret, buf, n);
-	xmemd.secret_len = n;
-	OPENSSL_cleanse(buf, sizeof(buf));
 	return 0;
 }
 
@@ -3803,6 +4488,9 @@ struct xmemd_settings {
 	uint64_t capacity;
 	const char *dir;
 	const char *secret_file;
+	const char *hosts_file;
+	const char *quota_file;
+	bool insecure;
 	bool verbose;
 	uint64_t pull_chunk;
 	unsigned long pull_depth;
@@ -3812,6 +4500,7 @@ struct xmemd_settings {
 enum {
 	XMEMD_OPT_PULL_CHUNK = 256,
 	XMEMD_OPT_PULL_DEPTH,
+	XMEMD_OPT_INSECURE,
 };
 
 /*
@@ -3857,6 +4546,23 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 	case 's':
 		set->secret_file = strdup(val);
 		return set->secret_file ? 0 : 2;
+	case 'H':
+		set->hosts_file = strdup(val);
+		return set->hosts_file ? 0 : 2;
+	case 'Q':
+		set->quota_file = strdup(val);
+		return set->quota_file ? 0 : 2;
+	case XMEMD_OPT_INSECURE:
+		if (!strcmp(val, "yes") || !strcmp(val, "1")) {
+			set->insecure = true;
+		} else if (!strcmp(val, "no") || !strcmp(val, "0")) {
+			set->insecure = false;
+		} else {
+			fprintf(stderr, "%s: %s %s: not yes or no\n",
+				xmemd_prog, where, val);
+			return 2;
+		}
+		return 0;
 	case XMEMD_OPT_PULL_CHUNK:
 		if (xmemd_parse_size(val, &set->pull_chunk) ||
 		    set->pull_chunk < XMEMD_PAGE_SIZE ||
@@ -3894,7 +4600,8 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 
 /*
  * The config file: "key value" lines, '#' comments, blank lines.  Keys:
- * port, address, capacity, dir, verbose, secret-file, pull-chunk, pull-depth.
+ * port, address, capacity, dir, verbose, secret-file, hosts, insecure,
+ * quota, pull-chunk, pull-depth.
  * A missing default file is fine;
  * a missing file named with -f is not.  Returns 0, 1 or 2.
  */
@@ -3904,6 +4611,8 @@ static int xmemd_read_config(struct xmemd_settings *set, const char *path,
 	static const struct { const char *key; int opt; } keys[] = {
 		{ "port", 'p' }, { "address", 'a' }, { "capacity", 'c' },
 		{ "dir", 'd' }, { "verbose", 'v' }, { "secret-file", 's' },
+		{ "hosts", 'H' }, { "insecure", XMEMD_OPT_INSECURE },
+		{ "quota", 'Q' },
 		{ "pull-chunk", XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", XMEMD_OPT_PULL_DEPTH },
 	};
@@ -3987,13 +4696,16 @@ int main(int argc, char **argv)
 		{ "capacity", required_argument, NULL, 'c' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "secret-file", required_argument, NULL, 's' },
+		{ "hosts", required_argument, NULL, 'H' },
+		{ "quota", required_argument, NULL, 'Q' },
+		{ "insecure", no_argument, NULL, XMEMD_OPT_INSECURE },
 		{ "pull-chunk", required_argument, NULL, XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", required_argument, NULL, XMEMD_OPT_PULL_DEPTH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char optstring[] = "f:p:a:c:d:s:vh";
+	static const char optstring[] = "f:p:a:c:d:s:H:Q:vh";
 	struct xmemd_settings set = { .port = XMEM_PROTO_DEFAULT_PORT };
 	const char *config = XMEMD_CONFIG, *bind_str;
 	bool config_given = false;
@@ -4031,6 +4743,11 @@ int main(int argc, char **argv)
 		case 'v':
 			set.verbose = true;
 			break;
+		case XMEMD_OPT_INSECURE:
+			set.insecure = true;
+			break;
+		case 'H':
+		case 'Q':
 		case 'p':
 		case 'a':
 		case 'c':
@@ -4065,8 +4782,35 @@ int main(int argc, char **argv)
 	xmemd.dir = set.dir;
 	xmemd.pull_chunk = set.pull_chunk ? set.pull_chunk : XMEMD_PULL_CHUNK;
 	xmemd.pull_depth = set.pull_depth ? set.pull_depth : XMEMD_PULL_DEPTH;
+	if (set.insecure && (set.secret_file || set.hosts_file)) {
+		fprintf(stderr, "%s: --insecure with --secret-file or --hosts: choose\n",
+			xmemd_prog);
+		return 2;
+	}
+	if (!set.insecure && !set.secret_file && !set.hosts_file) {
+		fprintf(stderr, "%s: no credentials: give --hosts FILE (a key per client host) or --secret-file FILE, or --insecure to serve every host that can reach this one without authentication\n",
+			xmemd_prog);
+		return 2;
+	}
+	xmemd.insecure = set.insecure;
 	if (set.secret_file && xmemd_load_secret(set.secret_file))
 		return 1;
+	if (set.hosts_file) {
+		ret = xmemd_hosts_read(set.hosts_file, &xmemd.hosts);
+		if (ret < 0)
+			return 1;
+		xmemd.nhosts = ret;
+		xmemd.hosts_file = set.hosts_file;
+	}
+	if (set.quota_file) {
+		ret = xmemd_quota_read(set.quota_file, &xmemd_quotas);
+		if (ret < 0)
+			return 1;
+		xmemd_nquotas = ret;
+		xmemd_quota_file = set.quota_file;
+	}
+	xmemd.audit.tokens = XMEMD_LOG_BURST;
+	xmemd.audit.stamp = time(NULL);
 
 	xmemd.port = port;
 	xmemd.bind_str = bind_str;
@@ -4087,6 +4831,8 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "%s: signalfd: %s\n", xmemd_prog,
@@ -4122,9 +4868,13 @@ int main(int argc, char **argv)
 		  bind_str ? bind_str : "any address", xmemd.port,
 		  xmemd.capacity, XMEM_PROTO_MAJOR, XMEM_PROTO_MINOR,
 		  xmemd.dir ? xmemd.dir : "anonymous memory", xmemd.nregions);
-	xmemd_log("clients %s", xmemd.secret_len ?
-		  "must authenticate with the shared secret" :
-		  "are not authenticated (no secret file)");
+	if (xmemd.insecure)
+		xmemd_log("clients are not authenticated (--insecure): every host that reaches this one may use every region");
+	else
+		xmemd_log("clients must authenticate: %u hosts with keys of their own%s",
+			  xmemd.nhosts, xmemd.secret_len ?
+			  ", and the shared secret (the host of every client that uses it)" :
+			  "");
 
 	ret = xmemd_run(sigfd);
 	xmemd_shutdown();

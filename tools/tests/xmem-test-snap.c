@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshots and appliance-side copies (XMEM_IOC_SNAPSHOT): the appliance
+ * copies a region into another memory to memory, so no region byte moves
+ * through this client (its RDMA counters stay still), and the copy of a
+ * region being written is its content at one instant.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../libxmem/xmem_alloc.h"
+#include "xsys.h"
+#include "xtest.h"
+
+#define REGION_SIZE	(8 * MiB)
+#define PAGE		4096u
+
+/* XMEM_IOC_SNAPSHOT; 0 or -errno, @out (may be NULL) the result. */
+static int snapshot(const char *src, const char *dst, uint32_t flags,
+		    struct xmem_snapshot *out)
+{
+	struct xmem_snapshot s;
+	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		FAIL("open %s: %s", XMEM_DEV, xt_errname(errno));
+	memset(&s, 0, sizeof(s));
+	snprintf(s.src, sizeof(s.src), "%s", src);
+	snprintf(s.dst, sizeof(s.dst), "%s", dst);
+	s.flags = flags;
+	if (ioctl(fd, XMEM_IOC_SNAPSHOT, &s))
+		ret = -errno;
+	close(fd);
+	if (out)
+		*out = s;
+	return ret;
+}
+
+static int destroy(const char *name)
+{
+	struct xmem_region_op op;
+	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&op, 0, sizeof(op));
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	if (ioctl(fd, XMEM_IOC_DESTROY, &op))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Map region @name read-only at its size; the test fails on error. */
+static char *map_existing(const char *name, int *fdp, uint64_t *size)
+{
+	struct xmem_attach at;
+	int fd = ATTACH_OK(name, 0, 0, &at);
+
+	*fdp = fd;
+	*size = at.size;
+	return MAP_OK(fd, 0, at.size);
+}
+
+/*
+ * A copy made by the appliance: the client's RDMA READ and WRITE counters
+ * do not move, into a new region and into an existing one, and both
+ * copies hold the data.
+ */
+TEST_TIMEOUT(copy_moves_no_data_through_client, 300)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	char c[XMEM_REGION_NAME_MAX];
+	uint64_t seed = xnow() * 1000 + 11, size;
+	struct xstats s0, s1;
+	struct xmem_snapshot s;
+	int fd, fb, fc;
+	char *p, *q;
+
+	xr_require_connected();
+	xr_name(a, "snap-a");
+	xr_name(b, "snap-b");
+	xr_name(c, "snap-c");
+	fd = ATTACH_OK(a, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, REGION_SIZE);
+	xpat_fill(p, REGION_SIZE, 0, seed);
+	ASSERT_OK(fsync(fd));
+	/* The existing target, larger than the source, then unused here. */
+	fc = ATTACH_OK(c, 2 * REGION_SIZE,
+		       XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL, NULL);
+	ASSERT_OK(close(fc));
+
+	ASSERT_ZERO_ERR(xstats_read(&s0));
+	ASSERT_ZERO_ERR(snapshot(a, b, 0, &s));
+	ASSERT_EQ(s.size, REGION_SIZE);
+	ASSERT_ZERO_ERR(snapshot(a, c, XMEM_SNAPSHOT_INTO, NULL));
+	ASSERT_ZERO_ERR(xstats_read(&s1));
+	xt_diag("copy of %u MiB: writers held %.3f ms, %.3f ms in all",
+		(unsigned int)(REGION_SIZE >> 20), s.hold_ns / 1e6, s.total_ns / 1e6);
+	if (s1.v[XS_RDMA_READS] != s0.v[XS_RDMA_READS] ||
+	    s1.v[XS_RDMA_WRITES] != s0.v[XS_RDMA_WRITES]) {
+		xstats_diag(&s0, &s1);
+		FAIL("region data went through the client");
+	}
+
+	q = map_existing(b, &fb, &size);
+	ASSERT_EQ(size, REGION_SIZE);
+	ASSERT_PATTERN(q, REGION_SIZE, 0, seed);
+	ASSERT_OK(munmap(q, size));
+	ASSERT_OK(close(fb));
+	q = map_existing(c, &fc, &size);
+	ASSERT_EQ(size, 2 * REGION_SIZE);
+	ASSERT_PATTERN(q, REGION_SIZE, 0, seed);
+	ASSERT_OK(munmap(q, size));
+	ASSERT_OK(close(fc));
+	/* The source is untouched. */
+	ASSERT_PATTERN(p, REGION_SIZE, 0, seed);
+	ASSERT_OK(munmap(p, REGION_SIZE));
+	ASSERT_OK(close(fd));
+	ASSERT_ZERO_ERR(destroy(a));
+	ASSERT_ZERO_ERR(destroy(b));
+	ASSERT_ZERO_ERR(destroy(c));
+}
+
+/* The writer: stamps 1, 2, 3, ... into page seq % pages, in order. */
+struct writer {
+	uint64_t *mem;
+	uint64_t pages;
+	_Atomic uint64_t acked;		/* last stamp stored */
+	atomic_bool stop;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t seq;
+
+	for (seq = 1; !atomic_load(&w->stop); seq++) {
+		w->mem[(seq % w->pages) * (PAGE / 8)] = seq;
+		atomic_store(&w->acked, seq);
+	}
+	return NULL;
+}
+
+/*
+ * A snapshot while a writer runs is the region at one instant: with M the
+ * largest stamp in the snapshot, every page holds the last stamp at or
+ * before M that went to it (no later write, no lost earlier one), and M
+ * is at least the last stamp acknowledged before the call.
+ */
+TEST_TIMEOUT(snapshot_consistent_under_writer, 600)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	uint64_t pages = REGION_SIZE / PAGE, i, cut = 0, want, before, after;
+	uint64_t size, bad = 0;
+	struct xmem_snapshot s;
+	struct writer w;
+	pthread_t t;
+	uint64_t *q;
+	int fd, fb, round;
+
+	xr_require_connected();
+	for (round = 0; round < 3; round++) {
+		xr_name(a, "snapw-a");
+		xr_name(b, "snapw-b");
+		fd = ATTACH_OK(a, REGION_SIZE,
+			       XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL, NULL);
+		memset(&w, 0, sizeof(w));
+		w.mem = MAP_OK(fd, 0, REGION_SIZE);
+		w.pages = pages;
+		ASSERT_EQ(pthread_create(&t, NULL, writer_fn, &w), 0);
+		/* Past the first round of pages, so every page has a stamp. */
+		while (atomic_load(&w.acked) < (round + 1) * pages + 7)
+			sched_yield();
+		before = atomic_load(&w.acked);
+		ASSERT_ZERO_ERR(snapshot(a, b, 0, &s));
+		after = atomic_load(&w.acked);
+		atomic_store(&w.stop, true);
+		pthread_join(t, NULL);
+		xt_diag("round %d: stamps %" PRIu64 " before, %" PRIu64 " after the call; writers held %.3f ms, %.3f ms in all",
+			round, before, after, s.hold_ns / 1e6,
+			s.total_ns / 1e6);
+		ASSERT_GT(s.hold_ns, 0);
+
+		q = (uint64_t *)map_existing(b, &fb, &size);
+		for (i = 0; i < pages; i++)
+			if (q[i * (PAGE / 8)] > cut)
+				cut = q[i * (PAGE / 8)];
+		ASSERT_GE(cut, before);
+		ASSERT_LE(cut, after);
+		for (i = 0; i < pages; i++) {
+			/* The last stamp <= cut that went to page i. */
+			want = cut - ((cut % pages + pages - i) % pages);
+			if (q[i * (PAGE / 8)] != want && bad++ < 5)
+				xt_diag("page %" PRIu64 ": %" PRIu64 ", want %" PRIu64 " (cut %" PRIu64 ")",
+					i, q[i * (PAGE / 8)], want, cut);
+		}
+		ASSERT_EQ(bad, 0);
+		ASSERT_OK(munmap(q, size));
+		ASSERT_OK(close(fb));
+		ASSERT_OK(munmap(w.mem, REGION_SIZE));
+		ASSERT_OK(close(fd));
+		ASSERT_ZERO_ERR(destroy(a));
+		ASSERT_ZERO_ERR(destroy(b));
+		cut = 0;
+	}
+}
+
+/*
+ * Fork view: the child maps a snapshot over the region's addresses and
+ * sees the fork-time content, while the parent rewrites every word of
+ * the live region (before the child looks: a pipe orders them).
+ */
+TEST_TIMEOUT(fork_view_keeps_fork_time_content, 300)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	uint64_t seed = xnow() * 1000 + 17, seed2 = seed + 1;
+	struct xstats s0, s1;
+	int fd, pfd[2], status;
+	pid_t pid;
+	char c = 0, *p;
+
+	xr_require_connected();
+	xr_name(a, "forkv-a");
+	xr_name(b, "forkv-b");
+	fd = ATTACH_OK(a, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, REGION_SIZE);
+	xpat_fill(p, REGION_SIZE, 0, seed);
+	ASSERT_OK(pipe(pfd));
+	ASSERT_ZERO_ERR(xstats_read(&s0));
+	pid = xmem_fork_snapshot(a, p, REGION_SIZE, b);
+	ASSERT_OK(pid);
+	if (!pid) {
+		close(pfd[1]);
+		if (read(pfd[0], &c, 1) != 1)
+			_exit(3);
+		_exit(xpat_check(p, REGION_SIZE, 0, seed, NULL) ? 1 : 0);
+	}
+	close(pfd[0]);
+	/* The snapshot took the data's write-back, and nothing else. */
+	ASSERT_ZERO_ERR(xstats_read(&s1));
+	ASSERT_EQ(s1.v[XS_RDMA_READS], s0.v[XS_RDMA_READS]);
+	xpat_fill(p, REGION_SIZE, 0, seed2);
+	ASSERT_OK(fsync(fd));
+	ASSERT_EQ(write(pfd[1], &c, 1), 1);
+	close(pfd[1]);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("child: wait status %#x (1: view differs from fork time)",
+		     status);
+	ASSERT_PATTERN(p, REGION_SIZE, 0, seed2);
+	ASSERT_OK(munmap(p, REGION_SIZE));
+	ASSERT_OK(close(fd));
+	ASSERT_ZERO_ERR(destroy(b));
+	ASSERT_ZERO_ERR(destroy(a));
+}
+
+#define SSH_APPLIANCE	"ssh -o BatchMode=yes -o ConnectTimeout=20 appliance "
+#define SMALL_PORT	7479
+#define SMALL_CAPACITY	"12M"
+#define SMALL_REGION	(8 * MiB)	/* its snapshot does not fit */
+#define SMALL_PIDFILE	"/run/xmemd-snap-small.pid"
+
+static char small_addr[96];
+
+/*
+ * A second xmemd on the appliance with SMALL_CAPACITY bytes, in the pool
+ * as @addr (ADDR:SMALL_PORT); small_appliance_gone() undoes it.
+ */
+static void small_appliance(char *addr)
+{
+	const char *a = xmod_appliance();
+	const char *colon = a ? strrchr(a, ':') : NULL;
+	char cmd[768];
+
+	if (!colon)
+		FAIL("XMEM_APPLIANCE is not ADDR:PORT");
+	snprintf(addr, 96, "%.*s:%d", (int)(colon - a), a, SMALL_PORT);
+	snprintf(cmd, sizeof(cmd), SSH_APPLIANCE
+		 "'setsid -f sh -c \"echo \\$\\$ >" SMALL_PIDFILE ";"
+		 " exec /xmem/bin/xmemd --insecure -p %d -c " SMALL_CAPACITY "\""
+		 " </dev/null >>/var/log/xmemd-snap-small.log 2>&1;"
+		 " for i in $(seq 300); do"
+		 " rdma resource show cm_id 2>/dev/null |"
+		 " grep -q \"src-addr [^ ]*:%d \" && exit 0; sleep 0.1;"
+		 " done; exit 1' </dev/null", SMALL_PORT, SMALL_PORT);
+	if (system(cmd))
+		FAIL("cannot start a second xmemd on the appliance");
+	snprintf(small_addr, sizeof(small_addr), "%s", addr);
+	ASSERT_ZERO_ERR(xsys_write("appliance_add", addr));
+}
+
+/* Placement back to fill-first, the small appliance out and stopped. */
+static void small_appliance_gone(void)
+{
+	int ret;
+
+	if (!small_addr[0])
+		return;
+	xsys_write("placement", "fill-first");
+	ret = xsys_write("appliance_remove", small_addr);
+	if (ret)
+		xt_diag("appliance_remove %s: %s", small_addr,
+			xt_errname(-ret));
+	if (system(SSH_APPLIANCE "'kill $(cat " SMALL_PIDFILE "); rm -f "
+		   SMALL_PIDFILE "' </dev/null"))
+		xt_diag("cannot stop the second xmemd");
+	small_addr[0] = '\0';
+}
+
+/* Bad input: a specific errno, no region left behind, source unchanged. */
+TEST_TIMEOUT(snapshot_bad_input, 300)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	char big[XMEM_REGION_NAME_MAX], none[XMEM_REGION_NAME_MAX];
+	uint64_t seed = xnow() * 1000 + 13;
+	char small[96];
+	int fd, fbig;
+	char *p;
+
+	xr_require_connected();
+	xr_name(a, "snapbad-a");
+	xr_name(b, "snapbad-b");
+	xr_name(none, "snapbad-none");
+	fd = ATTACH_OK(a, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	xpat_fill(p, 1 * MiB, 0, seed);
+	ASSERT_OK(fsync(fd));
+	ASSERT_OK(close(ATTACH_OK(b, 1 * MiB, XMEM_ATTACH_CREATE |
+				  XMEM_ATTACH_EXCL, NULL)));
+
+	ASSERT_EQ(snapshot(a, b, 0, NULL), -EEXIST);
+	ASSERT_EQ(snapshot(none, b, 0, NULL), -ENOENT);
+	ASSERT_EQ(snapshot(a, none, XMEM_SNAPSHOT_INTO, NULL), -ENOENT);
+	ASSERT_EQ(snapshot(a, a, 0, NULL), -EINVAL);
+	ASSERT_EQ(snapshot(a, "bad/name", 0, NULL), -EINVAL);
+	ASSERT_EQ(snapshot(a, none, 0x80, NULL), -EINVAL);
+	ASSERT_EQ(xr_attach(none, 0, 0, NULL), -ENOENT);
+
+	/*
+	 * A full appliance: a small xmemd of its own (pinning a region of
+	 * half the test bed's appliance takes longer than a reply may).
+	 */
+	small_appliance(small);
+	ASSERT_ZERO_ERR(xsys_write("placement", small));
+	xr_name(big, "snapbad-big");
+	fbig = ATTACH_OK(big, SMALL_REGION, XMEM_ATTACH_CREATE |
+			 XMEM_ATTACH_EXCL, NULL);
+	ASSERT_OK(close(fbig));
+	ASSERT_EQ(snapshot(big, none, 0, NULL), -ENOSPC);
+	ASSERT_EQ(xr_attach(none, 0, 0, NULL), -ENOENT);
+	ASSERT_ZERO_ERR(destroy(big));
+	small_appliance_gone();
+
+	/* The source is untouched, and still works. */
+	ASSERT_PATTERN(p, 1 * MiB, 0, seed);
+	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));
+	ASSERT_ZERO_ERR(destroy(a));
+	ASSERT_ZERO_ERR(destroy(b));
+}
+
+int main(int argc, char **argv)
+{
+	xt_after_each(small_appliance_gone);
+	return xt_main(argc, argv);
+}

@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xmem-wire-attack: what a host can do with a region key it has learnt.
+ *
+ * A victim connection creates a region and writes a pattern into it; an
+ * attacker with a connection of its own (another host, or any program on
+ * a client that can open the RDMA devices) knows the region's address and
+ * remote key, as a debug dump or a sniffed reply would tell it.  The
+ * appliance must make that knowledge useless: every connection has its own
+ * protection domain, and keys go with the attachment.
+ *
+ * Tests (TAP on stdout):
+ *  - the attacker's RDMA READ and RDMA WRITE with the victim's key fail
+ *    with a remote access error, from a connection with no region and from
+ *    one with a region of its own; the victim's data is unchanged;
+ *  - after DETACH the victim's old key fails on the victim's own
+ *    connection; after a shrink (RESIZE) the old key fails too;
+ *  - the region and its data are still there for the next ATTACH.
+ * Then it measures, as diagnostics, ATTACH+DETACH of a region against an
+ * INFO round trip on the same connection (--bench N pairs, default 40).
+ *
+ * With --host and --attacker-host the victim and the attacker
+ * authenticate as two hosts of the appliance's --hosts list, each with its
+ * own key (--secret-file, --attacker-secret-file).
+ *
+ * usage: xmem-wire-attack [--host NAME] [--secret-file F]
+ *			   [--attacker-host NAME] [--attacker-secret-file F]
+ *			   [--bench N] [--bench-size BYTES] ADDR PORT
+ *	  xmem-wire-attack --probe [--minor N] [--host NAME]
+ *			   [--secret-file F] ADDR PORT
+ * Exit status: 0 all passed, 1 a test failed, 2 usage or setup error.
+ * --probe only connects (announcing protocol minor N), authenticates and
+ * asks for STAT: exit 0, 13 (EACCES: credentials refused) or 1.  With
+ * --create NAME SIZE it then creates region NAME of SIZE bytes as --uid
+ * (default 1000) and detaches it; with --info NAME it asks about NAME;
+ * the exit status is the REGION_REP status (0, or an errno value).
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xmem_proto.h"
+#include "wirec.h"
+
+#define WA_TIMEOUT_MS	30000
+#define WA_NRX		8
+#define WA_NTX		8
+#define WA_SIZE		(1024 * 1024)
+#define WA_DATA		(64 * 1024)
+
+static struct sockaddr_storage wa_ss;
+static uint8_t wa_key[XMEM_AUTH_SECRET_MAX], wa_akey[XMEM_AUTH_SECRET_MAX];
+static size_t wa_key_len, wa_akey_len;
+static const char *wa_host, *wa_ahost, *wa_create, *wa_info;
+static uint64_t wa_create_size;
+static uint32_t wa_uid = 1000;
+static unsigned int wa_minor = XMEM_PROTO_MINOR;
+static unsigned int wa_n, wa_failed;
+
+__attribute__((format(printf, 2, 3)))
+static bool wa_ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	wa_n++;
+	if (!cond)
+		wa_failed++;
+	printf("%sok %u - ", cond ? "" : "not ", wa_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return cond;
+}
+
+static double wa_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Connect and authenticate as @host with @key where the appliance asks;
+ * 0, or -1 (-EACCES when the credentials were refused).
+ */
+static int wa_connect_as(struct wirec *c, const char *host,
+			 const uint8_t *key, size_t key_len)
+{
+	struct wirec_opts o = {
+		.nrx = WA_NRX,
+		.ntx = WA_NTX,
+		.slot = 1024,
+		.extra = WA_DATA,
+		.send_extra = 4,
+		.rd_atom = 4,
+		.responder = 4,
+		.step_ms = WA_TIMEOUT_MS,
+		.log = wirec_log_tap,
+	};
+	struct xmem_hello h;
+	int err;
+
+	wirec_hello(&h, WA_NRX);
+	h.minor = htole16(wa_minor);
+	err = wirec_connect(c, &o, (struct sockaddr *)&wa_ss, &h, sizeof(h));
+	if (err) {
+		if (c->id)
+			wirec_close(c);
+		printf("# connect: %s (reject status %d)\n", strerror(err),
+		       c->reject_status);
+		return -1;
+	}
+	if (!(le32toh(c->rep.flags) & XMEM_HELLO_F_AUTH))
+		return 0;
+	if (!key_len) {
+		printf("# the appliance wants authentication: --secret-file\n");
+	} else {
+		err = wirec_auth(c, le32toh(c->rep.flags) & XMEM_HELLO_F_HOSTS ?
+				 host : NULL, key, key_len);
+		if (!err)
+			return 0;
+		printf("# authentication%s%s: %s\n", host ? " as " : "",
+		       host ? host : "", strerror(err));
+		if (err == EACCES) {
+			wirec_close(c);
+			return -EACCES;
+		}
+	}
+	wirec_close(c);
+	return -1;
+}
+
+static int wa_connect(struct wirec *c, const uint8_t *key, size_t key_len)
+{
+	return wa_connect_as(c, wa_host, key, key_len);
+}
+
+/* A REGION_REQ; the reply in *@rep.  0 or -1 (no valid reply). */
+static int wa_region(struct wirec *c, uint16_t op, const char *name,
+		     uint64_t size, uint16_t flags,
+		     struct xmem_msg_region_rep *rep)
+{
+	struct xmem_msg_region_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.type = htole16(XMEM_MSG_REGION_REQ);
+	req.hdr.len = htole32(sizeof(req));
+	req.hdr.tag = htole64(++c->tag);
+	req.op = htole16(op);
+	req.flags = htole16(flags);
+	req.uid = htole32(wa_uid);
+	req.gid = htole32(wa_uid);
+	req.size = htole64(size);
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	if (wirec_rpc(c, &req, sizeof(req), WA_TIMEOUT_MS) ||
+	    wirec_check_reply(c, XMEM_MSG_REGION_REP, sizeof(*rep)))
+		return -1;
+	memcpy(rep, c->rx, sizeof(*rep));
+	return 0;
+}
+
+/* --probe: connect, authenticate, STAT; the exit status. */
+static int wa_probe(void)
+{
+	struct xmem_msg_stat_req req;
+	struct wirec c;
+	int ret;
+
+	ret = wa_connect(&c, wa_key, wa_key_len);
+	if (ret)
+		return ret == -EACCES ? 13 : 1;
+	memset(&req, 0, sizeof(req));
+	req.hdr.type = htole16(XMEM_MSG_STAT_REQ);
+	req.hdr.len = htole32(sizeof(req));
+	req.hdr.tag = htole64(++c.tag);
+	ret = wirec_rpc(&c, &req, sizeof(req), WA_TIMEOUT_MS) ||
+	      wirec_check_reply(&c, XMEM_MSG_STAT_REP,
+				sizeof(struct xmem_msg_stat_rep));
+	printf("# probe%s%s: %s\n", wa_host ? " as " : "",
+	       wa_host ? wa_host : "", ret ? "STAT failed" : "served");
+	if (!ret && (wa_create || wa_info)) {
+		struct xmem_msg_region_rep rep;
+
+		ret = wa_region(&c, wa_create ? XMEM_REGION_OP_ATTACH :
+				XMEM_REGION_OP_INFO, wa_create ? wa_create :
+				wa_info, wa_create ? wa_create_size : 0,
+				wa_create ? XMEM_ATTACH_F_CREATE |
+				XMEM_ATTACH_F_EXCL : 0, &rep);
+		ret = ret ? 1 : (int)le32toh(rep.status);
+		printf("# %s %s as uid %u: %s\n", wa_create ? "create" : "info",
+		       wa_create ? wa_create : wa_info, wa_uid,
+		       ret ? strerror(ret) : "ok");
+		if (!ret && wa_create)
+			wa_region(&c, XMEM_REGION_OP_DETACH, wa_create, 0, 0,
+				  &rep);
+		wirec_close(&c);
+		return ret;
+	}
+	wirec_close(&c);
+	return ret ? 1 : 0;
+}
+
+/*
+ * One RDMA @opcode of @len bytes between the data area of @c and
+ * @raddr/@rkey; the completion's status, or -1 when none came.
+ */
+static int wa_rdma(struct wirec *c, enum ibv_wr_opcode opcode, uint32_t len,
+		   uint64_t raddr, uint32_t rkey)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)wirec_extra(c),
+		.length = len,
+		.lkey = c->mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = WIREC_WR_USER,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = opcode,
+		.send_flags = IBV_SEND_SIGNALED,
+		.wr.rdma.remote_addr = raddr,
+		.wr.rdma.rkey = rkey,
+	};
+	struct ibv_send_wr *bad;
+	struct ibv_wc wc;
+
+	if (ibv_post_send(c->id->qp, &wr, &bad))
+		return -1;
+	for (;;) {
+		if (wirec_wc(c, &wc, WA_TIMEOUT_MS))
+			return -1;
+		if (WIREC_WR_KIND(wc.wr_id) == WIREC_WR_USER)
+			return wc.status;
+	}
+}
+
+static void wa_fill(uint8_t *p, size_t len, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)((i * 131 + seed * 7) >> 3) ^ (uint8_t)seed;
+}
+
+/* Read the first WA_DATA bytes through @c and compare with @seed's. */
+static bool wa_check(struct wirec *c, uint64_t addr, uint32_t rkey,
+		     uint32_t seed)
+{
+	static uint8_t want[WA_DATA];
+
+	memset(wirec_extra(c), 0, WA_DATA);
+	if (wa_rdma(c, IBV_WR_RDMA_READ, WA_DATA, addr, rkey) !=
+	    IBV_WC_SUCCESS)
+		return false;
+	wa_fill(want, WA_DATA, seed);
+	return !memcmp(wirec_extra(c), want, WA_DATA);
+}
+
+static bool wa_refused(int st)
+{
+	return st != IBV_WC_SUCCESS && st != -1;
+}
+
+static const char *wa_st(int st)
+{
+	return st < 0 ? "no completion" : ibv_wc_status_str(st);
+}
+
+/*
+ * An attacker connection (with a region of its own if @own) uses
+ * @addr/@rkey for @opcode; true when refused.
+ */
+static bool wa_attack(enum ibv_wr_opcode opcode, uint64_t addr, uint32_t rkey,
+		      const char *own, int *stp)
+{
+	struct xmem_msg_region_rep rep;
+	struct wirec a;
+	int st = -1;
+
+	if (wa_connect_as(&a, wa_ahost ? wa_ahost : wa_host,
+			  wa_akey_len ? wa_akey : wa_key,
+			  wa_akey_len ? wa_akey_len : wa_key_len))
+		return false;
+	if (own && (wa_region(&a, XMEM_REGION_OP_ATTACH, own, WA_SIZE,
+			      XMEM_ATTACH_F_CREATE, &rep) || rep.status)) {
+		printf("# the attacker cannot make a region of its own\n");
+		goto out;
+	}
+	wa_fill(wirec_extra(&a), WA_DATA, 666);
+	st = wa_rdma(&a, opcode, WA_DATA, addr, rkey);
+out:
+	/* The queue pair is in error after a refusal: a new one each time. */
+	wirec_close(&a);
+	*stp = st;
+	return wa_refused(st);
+}
+
+static void wa_bench(unsigned int n, uint64_t size)
+{
+	struct xmem_msg_region_rep rep;
+	char name[XMEM_NAME_MAX];
+	double t0, t_info, t_att;
+	struct wirec c;
+	unsigned int i;
+	bool good = true;
+
+	if (!n)
+		return;
+	snprintf(name, sizeof(name), "attack-bench-%d", (int)getpid());
+	if (wa_connect(&c, wa_key, wa_key_len)) {
+		wa_ok(false, "bench: connect");
+		return;
+	}
+	good = !wa_region(&c, XMEM_REGION_OP_ATTACH, name, size,
+			  XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, &rep) &&
+	       !rep.status &&
+	       !wa_region(&c, XMEM_REGION_OP_DETACH, name, 0, 0, &rep);
+	t0 = wa_now();
+	for (i = 0; good && i < n; i++)
+		good = !wa_region(&c, XMEM_REGION_OP_INFO, name, 0, 0, &rep) &&
+		       !rep.status;
+	t_info = (wa_now() - t0) / n;
+	t0 = wa_now();
+	for (i = 0; good && i < n; i++)
+		good = !wa_region(&c, XMEM_REGION_OP_ATTACH, name, 0, 0,
+				  &rep) && !rep.status &&
+		       !wa_region(&c, XMEM_REGION_OP_DETACH, name, 0, 0,
+				  &rep) && !rep.status;
+	t_att = (wa_now() - t0) / n;
+	if (wa_ok(good, "bench: %u INFO and %u ATTACH+DETACH of a %" PRIu64
+		  " MiB region", n, n, size >> 20))
+		printf("# bench: INFO %.3f ms, ATTACH+DETACH %.3f ms (%.2f INFO round trips) per call, %" PRIu64 " MiB region\n",
+		       t_info * 1e3, t_att * 1e3, t_att / t_info, size >> 20);
+	wa_region(&c, XMEM_REGION_OP_DESTROY, name, 0, 0, &rep);
+	wirec_close(&c);
+}
+
+static int wa_usage(void)
+{
+	fprintf(stderr, "usage: xmem-wire-attack [--host NAME] [--secret-file F] [--attacker-host NAME] [--attacker-secret-file F] [--bench N] [--bench-size BYTES] ADDR PORT\n"
+		"       xmem-wire-attack --probe [--minor N] [--host NAME] [--secret-file F] ADDR PORT\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct xmem_msg_region_rep rep;
+	char name[XMEM_NAME_MAX], own[XMEM_NAME_MAX];
+	unsigned int bench = 40;
+	uint64_t bench_size = 64ULL << 20;
+	uint64_t addr = 0, addr2;
+	uint32_t rkey = 0, rkey2;
+	struct wirec v;
+	bool good, probe = false;
+	int st = -1, st2;
+
+	while (argc > 3 && !strncmp(argv[1], "--", 2)) {
+		if (!strcmp(argv[1], "--probe")) {
+			probe = true;
+			argv++;
+			argc--;
+			continue;
+		}
+		if (!strcmp(argv[1], "--create") && argc > 4) {
+			wa_create = argv[2];
+			wa_create_size = strtoull(argv[3], NULL, 0);
+			argv++;
+			argc--;
+		} else if (!strcmp(argv[1], "--info")) {
+			wa_info = argv[2];
+		} else if (!strcmp(argv[1], "--uid")) {
+			wa_uid = strtoul(argv[2], NULL, 0);
+		} else if (!strcmp(argv[1], "--host")) {
+			wa_host = argv[2];
+		} else if (!strcmp(argv[1], "--attacker-host")) {
+			wa_ahost = argv[2];
+		} else if (!strcmp(argv[1], "--minor")) {
+			wa_minor = strtoul(argv[2], NULL, 0);
+		} else if (!strcmp(argv[1], "--secret-file")) {
+			if (wirec_load_key(argv[2], wa_key, &wa_key_len))
+				return 2;
+		} else if (!strcmp(argv[1], "--attacker-secret-file")) {
+			if (wirec_load_key(argv[2], wa_akey, &wa_akey_len))
+				return 2;
+		} else if (!strcmp(argv[1], "--bench")) {
+			bench = strtoul(argv[2], NULL, 0);
+		} else if (!strcmp(argv[1], "--bench-size")) {
+			bench_size = strtoull(argv[2], NULL, 0);
+		} else {
+			return wa_usage();
+		}
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc != 3)
+		return wa_usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (wirec_resolve(argv[1], argv[2], &wa_ss))
+		return 2;
+	if (probe)
+		return wa_probe();
+	snprintf(name, sizeof(name), "attack-%d", (int)getpid());
+	snprintf(own, sizeof(own), "attack-%d-own", (int)getpid());
+
+	/* The victim: a region with a pattern. */
+	good = !wa_connect(&v, wa_key, wa_key_len);
+	if (good && (wa_region(&v, XMEM_REGION_OP_ATTACH, name, WA_SIZE,
+			       XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL,
+			       &rep) || rep.status))
+		good = false;
+	if (good) {
+		addr = le64toh(rep.addr);
+		rkey = le32toh(rep.rkey);
+		wa_fill(wirec_extra(&v), WA_DATA, 1);
+		good = wa_rdma(&v, IBV_WR_RDMA_WRITE, WA_DATA, addr, rkey) ==
+		       IBV_WC_SUCCESS && wa_check(&v, addr, rkey, 1);
+	}
+	if (!wa_ok(good, "the victim%s%s creates '%s' and writes a pattern",
+		   wa_host ? " host " : "", wa_host ? wa_host : "", name))
+		goto out;
+	printf("# the victim's region: addr 0x%" PRIx64 " rkey 0x%08x\n",
+	       addr, rkey);
+
+	good = wa_attack(IBV_WR_RDMA_READ, addr, rkey, NULL, &st);
+	wa_ok(good, "another connection's RDMA READ with the victim's key is refused (%s%s%s)",
+	      wa_st(st), wa_ahost ? "; attacker is host " : "",
+	      wa_ahost ? wa_ahost : "");
+	good = wa_attack(IBV_WR_RDMA_WRITE, addr, rkey, NULL, &st);
+	wa_ok(good, "another connection's RDMA WRITE with the victim's key is refused (%s)",
+	      wa_st(st));
+	good = wa_attack(IBV_WR_RDMA_WRITE, addr, rkey, own, &st);
+	wa_ok(good, "the same from a connection with a region of its own is refused (%s)",
+	      wa_st(st));
+	wa_ok(wa_check(&v, addr, rkey, 1),
+	      "the victim's data is unchanged and its key still works");
+
+	/* DETACH revokes the key on the connection that held it. */
+	good = !wa_region(&v, XMEM_REGION_OP_DETACH, name, 0, 0, &rep) &&
+	       !rep.status;
+	st = good ? wa_rdma(&v, IBV_WR_RDMA_READ, WA_DATA, addr, rkey) : -1;
+	wa_ok(good && wa_refused(st),
+	      "after DETACH the old key fails on the victim's own connection (%s)",
+	      wa_st(st));
+	wirec_close(&v);
+
+	/* A shrink revokes the keys handed out before. */
+	good = !wa_connect(&v, wa_key, wa_key_len) &&
+	       !wa_region(&v, XMEM_REGION_OP_ATTACH, name, 0, 0, &rep) &&
+	       !rep.status;
+	addr = le64toh(rep.addr);
+	rkey = le32toh(rep.rkey);
+	wa_ok(good && wa_check(&v, addr, rkey, 1),
+	      "the region and its data are there for the next ATTACH");
+	good = good && !wa_region(&v, XMEM_REGION_OP_RESIZE, name,
+				  WA_SIZE / 2, 0, &rep) && !rep.status;
+	addr2 = le64toh(rep.addr);
+	rkey2 = le32toh(rep.rkey);
+	st2 = good ? wa_rdma(&v, IBV_WR_RDMA_READ, WA_DATA, addr2, rkey2) :
+	      -1;
+	st = good ? wa_rdma(&v, IBV_WR_RDMA_READ, WA_DATA, addr, rkey) : -1;
+	wa_ok(good && st2 == IBV_WC_SUCCESS && wa_refused(st),
+	      "after a shrink the new key works (%s), the old one fails (%s)",
+	      wa_st(st2), wa_st(st));
+	wirec_close(&v);
+
+	if (!wa_connect(&v, wa_key, wa_key_len)) {
+		wa_region(&v, XMEM_REGION_OP_DESTROY, name, 0, 0, &rep);
+		wa_region(&v, XMEM_REGION_OP_DESTROY, own, 0, 0, &rep);
+		wirec_close(&v);
+	}
+	wa_bench(bench, bench_size);
+out:
+	printf("1..%u\n", wa_n);
+	printf("# xmem-wire-attack: %u passed, %u failed\n", wa_n - wa_failed,
+	       wa_failed);
+	return wa_failed ? 1 : 0;
+}
