@@ -45,10 +45,10 @@ MODULE_PARM_DESC(local_limit, "initial local memory limit in bytes");
 /* The one device; see xmem_core.h. */
 struct xmem_device xmem_dev;
 
-/* The pager's backend: one-sided transfers to the region's appliance. */
-static int xmem_backend_rw(struct xmem_region *region,
-			   const struct xmem_io *ios, unsigned int n,
-			   bool write)
+/* One-sided transfers to the region's appliance, retried as said below. */
+static int __xmem_backend_rw(struct xmem_region *region,
+			     const struct xmem_io *ios, unsigned int n,
+			     bool write)
 {
 	struct xmem_core_region *cr = to_core_region(region);
 	unsigned int timeout = READ_ONCE(io_timeout);
@@ -138,6 +138,22 @@ static bool xmem_backend_writable(struct xmem_region *region)
 		xmem_rdma_put(conn);
 	xmem_appliance_put(a);
 	return ok;
+}
+
+/*
+ * The pager's backend.  A failed write-back leaves the pages dirty in the
+ * cache: the region pins the module until they are written, so that
+ * rmmod cannot drop them.
+ */
+static int xmem_backend_rw(struct xmem_region *region,
+			   const struct xmem_io *ios, unsigned int n,
+			   bool write)
+{
+	int ret = __xmem_backend_rw(region, ios, n, write);
+
+	if (ret && write)
+		xmem_region_pin(to_core_region(region));
+	return ret;
 }
 
 static const struct xmem_backend_ops xmem_backend_ops = {
@@ -288,9 +304,11 @@ static void __exit xmem_exit(void)
 	LIST_HEAD(regions);
 
 	/*
-	 * No file is open: write everything back, then drop it.  The
-	 * connections stay up for that; reconnection still works, as the
-	 * device lock is not held meanwhile.
+	 * No file is open and no region is pinned (xmem_region_pin(): the
+	 * module could not be unloaded otherwise): write everything back,
+	 * then drop it.  The connections stay up for that; reconnection
+	 * still works, as the device lock is not held meanwhile.  Only an
+	 * appliance lost since rmmod was allowed can make this fail now.
 	 */
 	mutex_lock(&dev->lock);
 	list_splice_init(&dev->regions, &regions);

@@ -89,6 +89,11 @@ struct xmem_rdma_conn;
  * @mode: permission bits; set at attach
  * @pending_pages: size another client gave it, seen at reconnection and
  *	not applied yet, or 0; under &xmem_device.remote_lock
+ * @wb_pinned: a write-back of it failed and some of its pages may still
+ *	hold data the appliance does not have: it holds a reference to the
+ *	module meanwhile, so that rmmod is refused instead of dropping them
+ *	(xmem_region_pin(), xmem_region_settle()); under the xa_lock of
+ *	@r.portions, whose marks say what is dirty
  * @dying: DETACH or DESTROY is taking it away: opens of @node and ATTACH
  *	by name refuse it; under &xmem_device.lock (walks that hold
  *	@op_lock read it without: its setter takes @op_lock after setting
@@ -121,6 +126,7 @@ struct xmem_core_region {
 	u32 gid;
 	u32 mode;
 	pgoff_t pending_pages;
+	bool wb_pinned;
 	bool dying;
 	struct miscdevice node;
 	bool node_added;
@@ -167,7 +173,9 @@ struct xmem_file {
  * @remote_lock: protects where every region lives (appliance, id,
  *	address, key, lost, remote size, pending_pages)
  * @windows: allocates region windows
- * @resize_work: applies sizes other clients gave regions (pending_pages)
+ * @resize_work: after a reconnection, applies sizes other clients gave
+ *	regions (pending_pages) and writes back the regions a failed
+ *	write-back pinned (@wb_pinned)
  */
 struct xmem_device {
 	struct miscdevice misc;
@@ -221,6 +229,8 @@ int xmem_region_claim(struct xmem_device *dev, struct xmem_core_region *cr,
 		      bool idle, const char *what);
 void xmem_region_unclaim(struct xmem_device *dev,
 			 struct xmem_core_region *cr);
+void xmem_region_pin(struct xmem_core_region *cr);
+bool xmem_region_settle(struct xmem_core_region *cr);
 void xmem_forget_region(struct xmem_device *dev, struct xmem_core_region *cr);
 int xmem_quiesce_region(struct xmem_core_region *cr, const char *what);
 

@@ -80,17 +80,22 @@ static int xmem_reattach(struct xmem_appliance *a,
 		}
 		xmem_appliance_get(a);	/* the binding's; the old one is dropped */
 		xmem_region_bind(dev, cr, a, &wr);
+		/* Dirty pages a failed write-back left: written by the work. */
+		if (READ_ONCE(cr->wb_pinned))
+			queue_work(system_long_wq, &dev->resize_work);
 	}
 	xmem_regions_put(crs, n);
 	return 0;
 }
 
 /**
- * xmem_resize_work - apply sizes other clients gave regions
+ * xmem_resize_work - follow up a reconnection
  * @work: &xmem_device.resize_work
  *
- * Applies the pending_pages seen at reconnection, after the new connection
- * is installed.
+ * Applies the pending_pages seen at reconnection, and writes back the
+ * regions a failed write-back pinned, so that the module may be unloaded
+ * again (xmem_region_settle()).  Queued by reattach: it waits for the new
+ * connection, which is installed after reattach returns.
  *
  * Context: process (system_long_wq); takes each region's op_lock.
  */
@@ -105,7 +110,7 @@ void xmem_resize_work(struct work_struct *work)
 	crs = xmem_regions_get(dev, &n);
 	if (IS_ERR(crs)) {
 		/* Tried again at the next reconnection. */
-		pr_err("cannot follow resizes by other clients: no memory\n");
+		pr_err("cannot follow up a reconnection: no memory\n");
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -115,16 +120,22 @@ void xmem_resize_work(struct work_struct *work)
 		nr = cr->pending_pages;
 		cr->pending_pages = 0;
 		spin_unlock(&dev->remote_lock);
-		if (!nr || nr == cr->r.nr_pages || READ_ONCE(cr->dying)) {
+		/* A dying region is written back or dropped by its owner. */
+		if (READ_ONCE(cr->dying)) {
 			mutex_unlock(&cr->op_lock);
 			continue;
 		}
-		if (xmem_region_resize(&cr->r, nr, false))
-			pr_err("region %s: cannot follow the resize to %llu bytes by another client\n",
-			       cr->r.name, (u64)nr << PAGE_SHIFT);
-		else
-			pr_info("region %s: resized to %llu bytes by another client\n",
-				cr->r.name, (u64)nr << PAGE_SHIFT);
+		if (nr && nr != cr->r.nr_pages) {
+			if (xmem_region_resize(&cr->r, nr, false))
+				pr_err("region %s: cannot follow the resize to %llu bytes by another client\n",
+				       cr->r.name, (u64)nr << PAGE_SHIFT);
+			else
+				pr_info("region %s: resized to %llu bytes by another client\n",
+					cr->r.name, (u64)nr << PAGE_SHIFT);
+		}
+		if (READ_ONCE(cr->wb_pinned) &&
+		    !xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL))
+			xmem_region_settle(cr);
 		mutex_unlock(&cr->op_lock);
 	}
 	xmem_regions_put(crs, n);
@@ -154,6 +165,8 @@ static int xmem_sync_regions(struct xmem_appliance *a)
 		}
 		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL))
 			ret = -EIO;
+		else
+			xmem_region_settle(cr);
 		mutex_unlock(&cr->op_lock);
 	}
 	xmem_regions_put(crs, n);

@@ -678,6 +678,9 @@ static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 	last = min_t(pgoff_t, end >> PAGE_SHIFT, base + cr->r.nr_pages - 1);
 	ret = first <= last ? xmem_region_sync(&cr->r, first - base,
 					       last - base, &xf->wb_since) : 0;
+	/* Dirty pages a failed write-back left may all be written now. */
+	if (!ret)
+		xmem_region_settle(cr);
 	xmem_region_put(&cr->r);
 	return ret;
 }

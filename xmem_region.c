@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cred.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -68,6 +69,12 @@ static void xmem_region_free(struct xmem_region *region)
 {
 	struct xmem_core_region *cr = to_core_region(region);
 
+	/*
+	 * Pages a failed write-back left dirty went with the region: only
+	 * DESTROY of a lost region forgets one that still has them.
+	 */
+	if (cr->wb_pinned)
+		module_put(THIS_MODULE);
 	xmem_appliance_put(cr->appl);
 	ida_free(&xmem_dev.windows, cr->window);
 	mutex_destroy(&cr->op_lock);
@@ -532,6 +539,67 @@ void xmem_region_unclaim(struct xmem_device *dev, struct xmem_core_region *cr)
 	mutex_lock(&dev->lock);
 	WRITE_ONCE(cr->dying, false);
 	mutex_unlock(&dev->lock);
+}
+
+/**
+ * xmem_region_pin - keep the module loaded: a write-back of @cr failed
+ * @cr: the region
+ *
+ * The pages stay dirty in the cache, and only this module can write them
+ * to the appliance.  Until they are (xmem_region_settle()) or the region
+ * goes away, it holds a reference to the module, so rmmod is refused
+ * ("in use") rather than dropping them, as a mounted file system keeps
+ * its module loaded.  Idempotent.
+ *
+ * Context: any; takes the xa_lock of the region's portions.
+ */
+void xmem_region_pin(struct xmem_core_region *cr)
+{
+	bool pinned;
+
+	xa_lock(&cr->r.portions);
+	pinned = cr->wb_pinned;
+	if (!pinned) {
+		cr->wb_pinned = true;
+		__module_get(THIS_MODULE);
+	}
+	xa_unlock(&cr->r.portions);
+	if (!pinned)
+		pr_warn_ratelimited("region %s: write-back failed; the module stays loaded until its dirty pages are written\n",
+				    cr->r.name);
+}
+
+/**
+ * xmem_region_settle - unpin a region that has nothing left to write
+ * @cr: the region
+ *
+ * The pin of xmem_region_pin() goes when, at one instant, no page of the
+ * region is dirty or under write-back.  A write-back that starts later
+ * marks its pages WRITEBACK before it writes, under the same lock, so if
+ * it fails it pins the region again.
+ *
+ * Context: any; takes the xa_lock of the region's portions.
+ * Return: true if the region is not pinned (any more).
+ */
+bool xmem_region_settle(struct xmem_core_region *cr)
+{
+	struct xarray *xa = &cr->r.portions;
+	bool put = false, pinned;
+
+	xa_lock(xa);
+	if (cr->wb_pinned && !xa_marked(xa, XMEM_MARK_DIRTY) &&
+	    !xa_marked(xa, XMEM_MARK_WRITEBACK)) {
+		cr->wb_pinned = false;
+		put = true;
+	}
+	pinned = cr->wb_pinned;
+	xa_unlock(xa);
+	if (put) {
+		pr_info("region %s: written back after a failed write-back\n",
+			cr->r.name);
+		module_put(THIS_MODULE);
+	}
+	return !pinned;
 }
 
 /**
