@@ -126,6 +126,9 @@ struct xmem_appliance {
  * @identity: this host's name where the appliance has a key per host;
  *	empty: the node name
  * @dir: appliances/, NULL before xmem_pool_sysfs_add()
+ * @live: members may be added: from xmem_pool_sysfs_add() to
+ *	xmem_pool_exit(), whatever the order in which the device's files
+ *	appear and go; under @lock
  * @load_addrs: the appliance= module parameter, connected once @dir exists
  */
 static struct xmem_pool {
@@ -145,6 +148,7 @@ static struct xmem_pool {
 	size_t secret_len;
 	char identity[XMEM_HOST_MAX];
 	struct kobject *dir;
+	bool live;
 	const char *load_addrs;
 } pool;
 
@@ -805,6 +809,9 @@ static int xmem_pool_add(const struct sockaddr_storage *ss)
 	int ret;
 
 	lockdep_assert_held(&pool.lock);
+	/* Before appliances/ exists or after the pool is gone. */
+	if (!pool.live)
+		return -ENODEV;
 	if (xmem_pool_find(ss))
 		return -EEXIST;
 	a = xmem_appliance_alloc(ss);
@@ -1259,6 +1266,7 @@ int xmem_pool_sysfs_add(struct kobject *parent)
 		return -ENOMEM;
 
 	mutex_lock(&pool.lock);
+	pool.live = true;
 	while (p && *p) {
 		len = strcspn(p, ",");
 		if (!xmem_parse_addr(p, len, &ss) && !xmem_pool_find(&ss)) {
@@ -1280,7 +1288,9 @@ int xmem_pool_sysfs_add(struct kobject *parent)
 /**
  * xmem_pool_exit() - disconnect and remove every member
  *
- * The core has written back and dropped its regions before.
+ * The core has written back and dropped its regions before.  From here on
+ * the pool's files of the device, which go later with the device, add no
+ * member (-ENODEV).
  *
  * Context: module exit.
  */
@@ -1289,6 +1299,8 @@ void xmem_pool_exit(void)
 	struct xmem_appliance *a, *tmp;
 
 	mutex_lock(&pool.lock);
+	/* The device's files may still be written: they add nothing now. */
+	pool.live = false;
 	list_for_each_entry_safe(a, tmp, &pool.members, node)
 		xmem_pool_remove(a);
 	mutex_unlock(&pool.lock);

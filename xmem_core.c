@@ -327,12 +327,16 @@ static void __exit xmem_exit(void)
 	/*
 	 * Readahead in flight holds region references: once the pager's
 	 * work is done, every region and its directory is gone, and with
-	 * them their references to the appliances.
+	 * them their references to the appliances.  Then init is undone in
+	 * reverse: the pool's members and appliances/ (their files refuse
+	 * new members from here on), the pager's directories, the device
+	 * with its files, and only then the cache those files reach.
 	 */
-	xmem_cache_destroy(&dev->cache);
+	flush_workqueue(dev->cache.wq);
 	xmem_pool_exit();
 	xmem_pager_sysfs_exit();
 	misc_deregister(&dev->misc);
+	xmem_cache_destroy(&dev->cache);
 
 	iput(dev->inode);
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);
