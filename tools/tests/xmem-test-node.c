@@ -82,6 +82,65 @@ static int xmemd_signal(const char *sig)
 	return system(cmd);
 }
 
+/*
+ * xmemd stopped by an ssh session that stays open: xmemd_pause() returns
+ * once it is stopped, xmemd_resume() continues it at once, without the
+ * seconds a new ssh connection takes on a slow test bed (the appliance
+ * answers a request within 10 s, or the client drops the connection).
+ */
+struct pause {
+	FILE *to, *from;
+	pid_t pid;
+};
+
+static void xmemd_pause(struct pause *ps)
+{
+	int in[2], out[2];
+	char line[64];
+
+	if (pipe(in) || pipe(out))
+		FAIL("pipe: %s", xt_errname(errno));
+	fflush(NULL);
+	ps->pid = fork();
+	if (ps->pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!ps->pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		execl("/bin/sh", "sh", "-c", SSH "'p=$(cat /run/xmemd.pid);"
+		      " kill -STOP $p && echo stopped; read x; kill -CONT $p;"
+		      " echo continued'", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	ps->to = fdopen(in[1], "w");
+	ps->from = fdopen(out[0], "r");
+	if (!ps->to || !ps->from)
+		FAIL("fdopen: %s", xt_errname(errno));
+	if (!fgets(line, sizeof(line), ps->from) || strcmp(line, "stopped\n"))
+		FAIL("cannot stop xmemd on the appliance");
+}
+
+static void xmemd_resume(struct pause *ps)
+{
+	char line[64];
+	int status, ok;
+
+	fputs("go\n", ps->to);
+	fclose(ps->to);
+	ok = fgets(line, sizeof(line), ps->from) &&
+	     !strcmp(line, "continued\n");
+	fclose(ps->from);
+	waitpid(ps->pid, &status, 0);
+	if (!ok)
+		FAIL("cannot continue xmemd on the appliance");
+}
+
 /* After every test, in the parent: xmemd runs, whatever the test did. */
 static void xmemd_continue(void)
 {
@@ -235,6 +294,7 @@ static void open_while_dying(unsigned long cmd, const char *what,
 			     const char *name, uint64_t seed)
 {
 	struct op_result *res;
+	struct pause ps;
 	char path[128];
 	int nfd, err = 0, status;
 	pid_t pid;
@@ -247,8 +307,7 @@ static void open_while_dying(unsigned long cmd, const char *what,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(res != MAP_FAILED);
 	memset(res, 0, sizeof(*res));
-	if (xmemd_signal("STOP"))
-		FAIL("cannot stop xmemd on the appliance");
+	xmemd_pause(&ps);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -260,7 +319,7 @@ static void open_while_dying(unsigned long cmd, const char *what,
 	}
 	/* The child sleeps in its ioctl: waiting for the stopped xmemd. */
 	if (xproc_wait_in_syscall(pid, SYS_ioctl, 60 * 1000)) {
-		xmemd_signal("CONT");
+		xmemd_resume(&ps);
 		waitpid(pid, &status, 0);
 		FAIL("%s did not wait for the stopped xmemd (done %d, %s)",
 		     what, res->done, xt_errname(res->err));
@@ -278,8 +337,7 @@ static void open_while_dying(unsigned long cmd, const char *what,
 		}
 		close(nfd);
 	}
-	if (xmemd_signal("CONT"))
-		FAIL("cannot continue xmemd on the appliance");
+	xmemd_resume(&ps);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) || !res->done)
 		FAIL("%s child: wait status %#x", what, status);
@@ -295,6 +353,8 @@ static void open_while_dying(unsigned long cmd, const char *what,
 	if (node_exists(path, 0))
 		FAIL("%s still exists after %s", path, what);
 	munmap(res, sizeof(*res));
+	if (xsys_wait_state("connected", 60 * 1000))
+		FAIL("module not connected after %s", what);
 }
 
 TEST_TIMEOUT(open_refused_while_detach_or_destroy_waits, 600)
