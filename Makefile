@@ -44,7 +44,7 @@ USE_DKMS ?= $(if $(DESTDIR),,$(if $(shell command -v dkms),1))
 INSTALL ?= install
 
 KSRC := Kbuild VERSION xmem_core.c xmem_region.c xmem_fops.c xmem_node.c \
-	xmem_drain.c xmem_snap.c \
+	xmem_drain.c xmem_snap.c xmem_grant.c \
 	xmem_appliance.c xmem_rdma.c xmem_pager.c xmem_pager_sysfs.c \
 	xmem_tlb.c xmem_wire.c xmem_acct.c \
 	$(wildcard *.h) $(wildcard include/*.h include/uapi/*.h) \

@@ -42,6 +42,15 @@ static unsigned long local_limit = XMEM_DEFAULT_LIMIT;
 module_param(local_limit, ulong, 0444);
 MODULE_PARM_DESC(local_limit, "initial local memory limit in bytes");
 
+/*
+ * Regions this host may have attached at once (0: no limit but the
+ * windows); read without a lock by xmem_attach_region().
+ */
+unsigned int xmem_max_regions;
+module_param_named(max_regions, xmem_max_regions, uint, 0644);
+MODULE_PARM_DESC(max_regions,
+		 "regions this host may have attached at once (0: no limit)");
+
 /* The one device; see xmem_core.h. */
 struct xmem_device xmem_dev;
 

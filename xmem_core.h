@@ -196,6 +196,7 @@ struct xmem_device {
 };
 
 extern struct xmem_device xmem_dev;
+extern unsigned int xmem_max_regions;
 extern const struct file_operations xmem_fops;
 extern const struct xmem_pool_ops xmem_pool_ops;
 
@@ -243,5 +244,8 @@ void xmem_resize_work(struct work_struct *work);
 
 /* xmem_snap.c */
 long xmem_ioctl_snapshot(void __user *arg);
+
+/* xmem_grant.c */
+long xmem_ioctl_grant(void __user *arg);
 
 #endif /* XMEM_CORE_H */

@@ -620,6 +620,8 @@ static long xmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xmem_ioctl_list(uarg);
 	case XMEM_IOC_SNAPSHOT:
 		return xmem_ioctl_snapshot(uarg);
+	case XMEM_IOC_GRANT:
+		return xmem_ioctl_grant(uarg);
 	case XMEM_IOC_ACCOUNT:
 		cr = smp_load_acquire(&xf->region);	/* see ATTACH */
 		return xmem_acct_ioctl(&xf->acct, cr ? &cr->r : NULL, uarg);

@@ -1011,6 +1011,49 @@ out:
 }
 
 /**
+ * xmem_rdma_grant() - grant or revoke another host's access to a region
+ * @conn: the connection to the appliance holding the region
+ * @name: the region
+ * @host: the host granted
+ * @op: XMEM_GRANT_OP_GRANT or XMEM_GRANT_OP_REVOKE
+ * @flags: XMEM_GRANT_F_*
+ * @grantee_uid: with XMEM_GRANT_F_UID, the user of @host
+ * @uid: the user the client acts for
+ * @gid: that user's group
+ *
+ * Context: process context, may sleep up to the call timeout.
+ * Return: 0; the appliance's answer (see struct xmem_msg_grant_req):
+ * -EINVAL, -ENOENT, -EACCES, -ENOSPC; -EOPNOTSUPP from an appliance older
+ * than protocol 1.5; -EBADMSG, -ENOTCONN or -ETIMEDOUT.
+ */
+int xmem_rdma_grant(struct xmem_rdma_conn *conn, const char *name,
+		    const char *host, u16 op, u16 flags, u32 grantee_uid,
+		    u32 uid, u32 gid)
+{
+	struct xmem_wire_region wr;
+	int ret;
+
+	mutex_lock(&conn->call_lock);
+	conn->tag++;
+	ret = xmem_wire_build_grant_req(conn->send.data, conn->tag, name,
+					host, op, flags, grantee_uid, uid,
+					gid);
+	if (ret)
+		goto out;
+	ret = xmem_rdma_call(conn, sizeof(struct xmem_msg_grant_req));
+	if (ret)
+		goto out;
+	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
+					 XMEM_REGION_OP_INFO, &wr);
+	if (ret == -EBADMSG)
+		xmem_rdma_err(conn, "malformed reply to the grant of %s\n",
+			      name);
+out:
+	mutex_unlock(&conn->call_lock);
+	return ret;
+}
+
+/**
  * xmem_rdma_stat() - ask the appliance for its totals
  * @conn: the connection
  * @out: out, the totals

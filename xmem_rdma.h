@@ -54,6 +54,9 @@ int xmem_rdma_pull(struct xmem_rdma_conn *conn,
 int xmem_rdma_copy(struct xmem_rdma_conn *conn, const char *src,
 		   const char *dst, u32 flags, u32 mode, u32 uid, u32 gid,
 		   struct xmem_wire_region *out);
+int xmem_rdma_grant(struct xmem_rdma_conn *conn, const char *name,
+		    const char *host, u16 op, u16 flags, u32 grantee_uid,
+		    u32 uid, u32 gid);
 int xmem_rdma_stat(struct xmem_rdma_conn *conn, struct xmem_wire_stat *out);
 int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 		 const struct xmem_io *ios, unsigned int n, bool write);

@@ -6,6 +6,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -105,20 +106,26 @@ u32 xmem_caller_gid(void)
  * xmem_may_attach - may the caller attach a region attached here already
  * @cr: the region
  *
- * The appliance's rule: uid 0, or read and write permission for the
- * caller's class.
+ * The appliance's rule, with the caller's capabilities and groups: a
+ * caller with CAP_DAC_OVERRIDE (root) always may; else it needs read and
+ * write permission in the region's mode for its class: the owner's bits
+ * if its fsuid owns the region, the group's if the region's group is its
+ * fsgid or one of its supplementary groups (in_group_p()), else the
+ * others'.  The appliance, which sees only the fsuid and fsgid, decides
+ * for regions not attached here yet.
  *
+ * Context: process context (capable() may audit).
  * Return: true if it may.
  */
 bool xmem_may_attach(const struct xmem_core_region *cr)
 {
-	u32 uid = xmem_caller_uid(), need;
+	u32 need;
 
-	if (!uid)
+	if (capable(CAP_DAC_OVERRIDE))
 		return true;
-	if (uid == cr->uid)
+	if (xmem_caller_uid() == cr->uid)
 		need = 0600;
-	else if (xmem_caller_gid() == cr->gid)
+	else if (in_group_p(make_kgid(&init_user_ns, cr->gid)))
 		need = 0060;
 	else
 		need = 0006;
@@ -129,13 +136,12 @@ bool xmem_may_attach(const struct xmem_core_region *cr)
  * xmem_may_admin - may the caller resize or destroy a region
  * @cr: the region
  *
- * Return: true for its owner and uid 0.
+ * Context: process context (capable() may audit).
+ * Return: true for its owner (fsuid) and a caller with CAP_FOWNER.
  */
 bool xmem_may_admin(const struct xmem_core_region *cr)
 {
-	u32 uid = xmem_caller_uid();
-
-	return !uid || uid == cr->uid;
+	return xmem_caller_uid() == cr->uid || capable(CAP_FOWNER);
 }
 
 /**
@@ -269,11 +275,14 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
  *
  * A region attached here already is checked against @a; otherwise the pool
  * member holding it is found, or with XMEM_ATTACH_CREATE one is chosen by
- * placement, and the region is attached there.
+ * placement, and the region is attached there.  With the max_regions
+ * module parameter set and that many regions attached here, a region not
+ * attached yet is refused before the appliance is asked.
  *
  * Context: process; takes &xmem_device.attach_lock across the calls to
- * the appliance, and &xmem_device.lock only to look up and to list.
- * Return: the region, referenced for the caller, or an ERR_PTR().
+ * the appliance, and &xmem_device.lock only to look up, count and list.
+ * Return: the region, referenced for the caller, or an ERR_PTR():
+ * -EDQUOT over max_regions, else the appliance's or the transport's error.
  */
 struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 					    const struct xmem_attach *a)
@@ -285,6 +294,7 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 		.size = a->size,
 		.name = a->name,
 	};
+	unsigned int max = READ_ONCE(xmem_max_regions), n = 0;
 	struct xmem_appliance *appl = NULL;
 	struct xmem_core_region *cr;
 	struct xmem_rdma_conn *conn;
@@ -297,6 +307,20 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	mutex_unlock(&dev->lock);
 	if (cr)
 		goto out;
+
+	/* Before the appliance hears of it: nothing half-created. */
+	if (max) {
+		mutex_lock(&dev->lock);
+		list_for_each_entry(cr, &dev->regions, list)
+			n++;
+		mutex_unlock(&dev->lock);
+		if (n >= max) {
+			pr_warn_ratelimited("region %s: %u regions attached, the max_regions limit: refused\n",
+					    a->name, n);
+			cr = ERR_PTR(-EDQUOT);
+			goto out;
+		}
+	}
 
 	ret = xmem_remote_find(a->name, &appl, &conn, &wr);
 	if (!ret && (a->flags & XMEM_ATTACH_EXCL)) {

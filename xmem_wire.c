@@ -540,6 +540,50 @@ int xmem_wire_build_copy_req(struct xmem_msg_copy_req *req, u64 tag,
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_copy_req);
 
 /**
+ * xmem_wire_build_grant_req() - encode an XMEM_MSG_GRANT_REQ (minor 5)
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @name: the region
+ * @host: the host granted, a name as region names go
+ * @op: XMEM_GRANT_OP_GRANT or XMEM_GRANT_OP_REVOKE
+ * @flags: XMEM_GRANT_F_*
+ * @grantee_uid: with XMEM_GRANT_F_UID the user of @host; else 0
+ * @uid: the user the client acts for
+ * @gid: that user's group
+ *
+ * The reply is an XMEM_MSG_REGION_REP describing the region (no key),
+ * parsed with xmem_wire_parse_region_rep() and XMEM_REGION_OP_INFO.
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for a bad name or host, an unknown @op or flag, or
+ * @grantee_uid without XMEM_GRANT_F_UID (nothing is encoded).
+ */
+int xmem_wire_build_grant_req(struct xmem_msg_grant_req *req, u64 tag,
+			      const char *name, const char *host, u16 op,
+			      u16 flags, u32 grantee_uid, u32 uid, u32 gid)
+{
+	BUILD_BUG_ON(sizeof(*req) > XMEM_MSG_MAX_SIZE);
+
+	if (xmem_wire_check_name(name, XMEM_NAME_MAX) ||
+	    xmem_wire_check_name(host, XMEM_HOST_MAX) ||
+	    (op != XMEM_GRANT_OP_GRANT && op != XMEM_GRANT_OP_REVOKE) ||
+	    flags & ~XMEM_GRANT_F_ALL ||
+	    (grantee_uid && !(flags & XMEM_GRANT_F_UID)))
+		return -EINVAL;
+	memset(req, 0, sizeof(*req));
+	xmem_wire_hdr(&req->hdr, XMEM_MSG_GRANT_REQ, sizeof(*req), tag);
+	req->op = cpu_to_le16(op);
+	req->flags = cpu_to_le16(flags);
+	req->uid = cpu_to_le32(uid);
+	req->gid = cpu_to_le32(gid);
+	req->grantee_uid = cpu_to_le32(grantee_uid);
+	strscpy(req->name, name, sizeof(req->name));
+	strscpy(req->host, host, sizeof(req->host));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_grant_req);
+
+/**
  * xmem_wire_build_auth_req() - encode an XMEM_MSG_AUTH_REQ
  * @req: the buffer to fill
  * @tag: the request's tag

@@ -100,6 +100,9 @@ int xmem_wire_build_pull_req(struct xmem_msg_pull_req *req, u64 tag,
 int xmem_wire_build_copy_req(struct xmem_msg_copy_req *req, u64 tag,
 			     const char *src, const char *dst, u32 flags,
 			     u32 mode, u32 uid, u32 gid);
+int xmem_wire_build_grant_req(struct xmem_msg_grant_req *req, u64 tag,
+			      const char *name, const char *host, u16 op,
+			      u16 flags, u32 grantee_uid, u32 uid, u32 gid);
 int xmem_wire_reply_tag(const void *buf, size_t len, u64 *tag);
 
 #endif /* XMEM_WIRE_H */

@@ -22,6 +22,7 @@ EXPECTED = [
     "ib_read_lat.median", "ib_read_bw",
     "xmem.fault.median", "xmem.fault.p99", "xmem.seq", "seq.pair_ratio",
     "xmem.rand2x.ro", "xmem.rand2x.rw50", "xmem.rand4x.ro", "xmem.rand4x.rw50",
+    "xmem.rand2x.ro.t1", "xmem.rand2x.ro.t4",
     "nvme_swap.rand2x.ro", "nvme_swap.rand2x.rw50",
     "nvme_swap.rand4x.ro", "nvme_swap.rand4x.rw50", "nvme_swap.seq",
     "dram.rand2x.ro", "dram.rand2x.rw50", "dram.rand4x.ro", "dram.rand4x.rw50",
@@ -38,6 +39,9 @@ RATIOS = {
     "rand2x_vs_nvme_swap": ("xmem.rand2x.ro", "nvme_swap.rand2x.ro", 2.4, ">=",
                             "xmem random reads/s / nvme-rdma swap random "
                             "reads/s, set 2x the limit"),
+    "threads4_vs_1": ("xmem.rand2x.ro.t4", "xmem.rand2x.ro.t1", 1.5, ">=",
+                      "xmem random reads/s, 4 threads of one process / "
+                      "1 thread, set 2x the limit"),
 }
 # libxmem's fast path within 2x of glibc's: xmem / glibc >= 0.5.
 for _c in MALLOC_CASES:

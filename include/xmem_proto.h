@@ -36,6 +36,13 @@
  * Minor 4 adds XMEM_MSG_COPY_REQ: an appliance copies one of its regions
  * into another (snapshots), and XMEM_PULL_F_FILL: a PULL that fills a
  * region which exists on the target.
+ * Minor 5 adds XMEM_MSG_GRANT_REQ: the owner of a region lets another
+ * client host (or one user of it) attach the region.  From minor 5 on a
+ * region belongs to (host, uid): the host the creating client
+ * authenticated as and the user it acted for, and the access rules of
+ * struct xmem_msg_region_req apply within that host only; appliances of
+ * every minor apply them to clients of every minor (an older client is
+ * refused what another host owns, as a newer one is).
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -47,7 +54,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	4
+#define XMEM_PROTO_MINOR	5
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -135,6 +142,8 @@ struct xmem_hello_rep {
  *	host; answered with XMEM_MSG_AUTH_REP (minor 3)
  * @XMEM_MSG_COPY_REQ: client asks the appliance to copy one of its
  *	regions into another; answered with XMEM_MSG_REGION_REP (minor 4)
+ * @XMEM_MSG_GRANT_REQ: client grants (or revokes) another host access to
+ *	a region; answered with XMEM_MSG_REGION_REP (minor 5)
  */
 enum xmem_msg_type {
 	XMEM_MSG_INVALID	= 0,
@@ -150,6 +159,7 @@ enum xmem_msg_type {
 	XMEM_MSG_PULL_REQ	= 10,
 	XMEM_MSG_AUTH_HOST_REQ	= 11,
 	XMEM_MSG_COPY_REQ	= 16,
+	XMEM_MSG_GRANT_REQ	= 17,
 };
 
 /**
@@ -306,10 +316,16 @@ enum xmem_region_opcode {
  * @reserved: must be zero
  * @name: region name, see XMEM_NAME_MAX; all zero for NEXT
  *
- * Access: ATTACH of an existing region needs read and write permission
- * for @uid/@gid in the region's mode (uid 0 always has it); RESIZE and
- * DESTROY need @uid to own the region or be 0.  INFO, NEXT and DETACH
- * need nothing.
+ * Access: a region belongs to the host that created it (the host its
+ * client authenticated as; see XMEM_MSG_AUTH_HOST_REQ) and to @uid/@gid
+ * of that host.  @uid and @gid are the client host's own: uid 1000 of
+ * one host is not uid 1000 of another.  ATTACH of an existing region
+ * needs a client of the owning host with read and write permission for
+ * @uid/@gid in the region's mode (uid 0 always has it), or a grant (see
+ * struct xmem_msg_grant_req) to the client's host; RESIZE and DESTROY
+ * need a client of the owning host whose @uid owns the region or is 0.
+ * INFO, NEXT and DETACH need nothing.  Regions of an appliance that
+ * recorded no host (files of xmemd before hosts) belong to every host.
  *
  * A nonzero @reserved is answered with XMEM_MSG_ERROR_REP (EBADMSG), an
  * unknown @op with EOPNOTSUPP and flags the operation does not take with
@@ -481,7 +497,11 @@ struct xmem_msg_auth_host_req {
  *
  * The appliance that receives it (the target) connects to the source as a
  * client (authenticating with its own shared secret if it has one),
- * attaches the region there as uid 0 without CREATE, creates a local
+ * attaches the region there as uid 0 without CREATE (from minor 5 the
+ * source authorises that as uid 0 of the host the target authenticated
+ * as, which reaches only what that host owns or was granted; a FILL is
+ * refused with EACCES unless the requesting host may attach the region
+ * to fill on the target), creates a local
  * region of the same name, size, owner, group and mode, copies every byte
  * with RDMA READ, detaches at the source and disconnects.  It then
  * attaches the new region to the requesting connection and answers with
@@ -571,8 +591,10 @@ struct xmem_msg_pull_req {
  * smaller than @src, mode without CREATE), ENOENT (no @src, or no @dst
  * without CREATE), EEXIST (CREATE|EXCL and @dst exists, or is being
  * created by a pull or copy), EACCES, ENOMEM (capacity or memory
- * exhausted), EBUSY (too many copies in flight, or @src or @dst is the
- * target of a copy or pull in flight), EIO (the copy failed).  Unknown
+ * exhausted), EDQUOT (a new @dst would put the requesting host or user
+ * over a quota, minor 5; ENOMEM for clients before minor 3), EBUSY
+ * (too many copies in flight, or @src or @dst is the target of a copy or
+ * pull in flight), EIO (the copy failed).  Unknown
  * flags are answered with XMEM_MSG_ERROR_REP (EPROTO), a nonzero
  * @reserved with EBADMSG.
  */
@@ -585,6 +607,61 @@ struct xmem_msg_copy_req {
 	__le64 reserved;
 	char src[XMEM_NAME_MAX];
 	char dst[XMEM_NAME_MAX];
+};
+
+/* Operations of struct xmem_msg_grant_req. */
+#define XMEM_GRANT_OP_GRANT	1
+#define XMEM_GRANT_OP_REVOKE	2
+
+/* Flags of struct xmem_msg_grant_req. */
+#define XMEM_GRANT_F_UID	0x1u	/* for @grantee_uid only */
+#define XMEM_GRANT_F_ALL	XMEM_GRANT_F_UID
+
+/* Grants a region holds at most. */
+#define XMEM_GRANT_MAX		8
+
+/**
+ * struct xmem_msg_grant_req - let another host use a region (minor 5)
+ * @hdr: type XMEM_MSG_GRANT_REQ
+ * @op: XMEM_GRANT_OP_GRANT or XMEM_GRANT_OP_REVOKE
+ * @flags: XMEM_GRANT_F_*
+ * @uid: user on whose behalf the client asks
+ * @gid: that user's group
+ * @grantee_uid: with XMEM_GRANT_F_UID, the one user of @host the grant is
+ *	for; else zero
+ * @reserved: must be zero
+ * @name: the region, see XMEM_NAME_MAX
+ * @host: the host granted, as the appliance knows it (a name of its
+ *	allow-list), see XMEM_HOST_MAX
+ *
+ * Only the region's owner may grant and revoke: a client of the owning
+ * host acting as the owning uid or uid 0 (as for DESTROY).  A grant of the
+ * whole @host lets clients of @host attach the region as clients of the
+ * owning host may (the mode applies to their @uid/@gid; their uid 0
+ * always may); a grant with XMEM_GRANT_F_UID lets only @grantee_uid of
+ * @host attach it, whatever the mode.  A grant never lets @host resize,
+ * destroy, grant or revoke.  COPY_REQ and PULL_REQ FILL check a host's
+ * grants as ATTACH does.  Granting twice is not an error; revoking a
+ * grant that does not exist is ENOENT.  A revoke refuses further
+ * attaches; attachments made before it stay until they are detached.
+ *
+ * Answered with XMEM_MSG_REGION_REP describing the region (no address or
+ * key), status 0 or: EINVAL (bad name or host, an unknown @op, a
+ * @grantee_uid without XMEM_GRANT_F_UID), ENOENT (no such region; no
+ * such grant), EACCES (not the owner), ENOSPC (XMEM_GRANT_MAX grants
+ * already).  Unknown flags are answered with XMEM_MSG_ERROR_REP (EPROTO),
+ * a nonzero @reserved with EBADMSG.
+ */
+struct xmem_msg_grant_req {
+	struct xmem_msg_hdr hdr;
+	__le16 op;
+	__le16 flags;
+	__le32 uid;
+	__le32 gid;
+	__le32 grantee_uid;
+	__le64 reserved;
+	char name[XMEM_NAME_MAX];
+	char host[XMEM_HOST_MAX];
 };
 
 #endif /* XMEM_PROTO_H */

@@ -296,6 +296,48 @@ static void xmem_wire_test_auth_host_req(struct kunit *test)
 							    ".."), -EINVAL);
 }
 
+static void xmem_wire_test_grant_req(struct kunit *test)
+{
+	struct xmem_msg_grant_req req;
+
+	KUNIT_ASSERT_EQ(test, xmem_wire_build_grant_req(&req, 5, "vm1",
+							"client2",
+							XMEM_GRANT_OP_GRANT,
+							XMEM_GRANT_F_UID, 1000,
+							1001, 100), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.hdr.type), XMEM_MSG_GRANT_REQ);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.hdr.len), sizeof(req));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.hdr.tag), 5);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.op), XMEM_GRANT_OP_GRANT);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.flags), XMEM_GRANT_F_UID);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.grantee_uid), 1000);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.uid), 1001);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.gid), 100);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.reserved), 0);
+	KUNIT_EXPECT_STREQ(test, req.name, "vm1");
+	KUNIT_EXPECT_STREQ(test, req.host, "client2");
+	KUNIT_EXPECT_NULL(test, memchr_inv(req.host + 7, 0,
+					   sizeof(req.host) - 7));
+	KUNIT_EXPECT_EQ(test, sizeof(req), 168);
+	KUNIT_EXPECT_LE(test, sizeof(req), XMEM_MSG_MAX_SIZE);
+
+	/* Nothing is encoded for a bad name, host, op, flag or grantee. */
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_grant_req(&req, 1, "vm1", "a b",
+							XMEM_GRANT_OP_GRANT, 0,
+							0, 0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_grant_req(&req, 1, "..", "h",
+							XMEM_GRANT_OP_GRANT, 0,
+							0, 0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_grant_req(&req, 1, "vm1", "h", 3,
+							0, 0, 0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_grant_req(&req, 1, "vm1", "h",
+							XMEM_GRANT_OP_REVOKE,
+							0x4, 0, 0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_grant_req(&req, 1, "vm1", "h",
+							XMEM_GRANT_OP_REVOKE,
+							0, 7, 0, 0), -EINVAL);
+}
+
 static void xmem_wire_fill_pull_rep(struct xmem_msg_region_rep *rep, u64 tag)
 {
 	memset(rep, 0, sizeof(*rep));
@@ -384,6 +426,7 @@ static struct kunit_case xmem_wire_cases[] = {
 	KUNIT_CASE(xmem_wire_test_pull_req),
 	KUNIT_CASE(xmem_wire_test_pull_rep),
 	KUNIT_CASE(xmem_wire_test_auth_host_req),
+	KUNIT_CASE(xmem_wire_test_grant_req),
 	{}
 };
 

@@ -31,7 +31,7 @@ timeout_s=
 # while (it waits for the reconnection and removes its iptables rule
 # whatever happens): they go just before it.  fuzz (xmem-test-fuzz: random
 # and mutated ioctls, sysfs writes and wire messages) needs them all working.
-names=(badinput fork pattern clean msync region node pool ctl snap race mixed limit
+names=(badinput fork pattern clean msync handoff region node pool ctl snap race mixed limit
 	pager fuzz restart wbfail reload)
 
 while (($#)); do

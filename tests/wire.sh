@@ -22,6 +22,9 @@
 #    file others can read; a wrong key, an unknown host and a client of
 #    protocol 1.2 (no host name) get EACCES; the attack of 3. between two
 #    hosts; quotas per host and per user (EDQUOT, nothing half-created);
+#    ownership by (host, uid) and grants (protocol minor 5): uid 1000 and
+#    uid 0 of hostA cannot attach, copy or destroy uid 1000-on-hostB's
+#    region until hostB grants it, and not after the revoke;
 #    revoking one host (SIGHUP) refuses it and leaves the other working;
 #    the client module as a host; the audit counters (SIGUSR1).
 # The xmemds started here are stopped at the end.  Output: one TAP stream
@@ -161,6 +164,14 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 			--uid "$2" --create "$3" "$4" appliance 7475 >>"$tmp/4.log" 2>&1
 		echo $?
 	}
+	op() {	# HOST UID ARGS...: the REGION_REP status of one operation
+		local h=$1 u=$2
+
+		shift 2
+		xmem-wire-attack --probe --host "$h" --secret-file "$tmp/$h.key" \
+			--uid "$u" "$@" appliance 7475 >>"$tmp/4.log" 2>&1
+		echo $?
+	}
 	t4 "$(create hostA 1000 qa1 2097152)" "hostA uid 1000: a 2M region within the quotas"
 	t4 "$(($(create hostA 1000 qa2 4194304) - 122))" \
 		"hostA uid 1000: 4M more is over the user's byte quota: EDQUOT"
@@ -171,7 +182,41 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 	t4 "$(create hostA 2000 qb2 1048576)" "hostA uid 2000: a third region"
 	t4 "$(($(create hostA 2000 qb3 1048576) - 122))" \
 		"hostA: a fourth region is over the host's region quota: EDQUOT"
+	t4 "$(($(op hostA 1000 --copy qa1 qcopy) - 122))" \
+		"hostA: a COPY into a new region is over the region quota too: EDQUOT"
+	t4 "$(($(op hostA 1000 --info qcopy) - 2))" \
+		"nothing is left of the refused copy (INFO: ENOENT)"
 	t4 "$(create hostB 1000 qc1 33554432)" "hostB has no quota: 32M"
+	# Ownership by (host, uid), grants.
+	t4 "$(create hostB 1000 gb1 1048576)" "hostB uid 1000 creates gb1"
+	t4 "$(op hostB 1000 --attach gb1)" "hostB uid 1000 attaches its gb1"
+	t4 "$(($(op hostA 1000 --attach gb1) - 13))" \
+		"uid 1000 on hostA cannot attach uid 1000-on-hostB's gb1: EACCES"
+	t4 "$(($(op hostA 0 --attach gb1) - 13))" \
+		"uid 0 on hostA cannot attach hostB's gb1 either: EACCES"
+	t4 "$(($(op hostA 1000 --copy gb1 gcopy) - 13))" \
+		"a COPY of hostB's gb1 asked by hostA: EACCES"
+	t4 "$(($(op hostA 1000 --info gcopy) - 2))" "nothing is left of the refused copy (INFO: ENOENT)"
+	t4 "$(($(op hostA 1000 --destroy gb1) - 13))" "hostA cannot destroy gb1: EACCES"
+	t4 "$(($(op hostA 1000 --grant gb1 hostA:1000) - 13))" \
+		"hostA cannot grant itself hostB's gb1: EACCES"
+	t4 "$(($(op hostB 2000 --grant gb1 hostA:1000) - 13))" \
+		"uid 2000 of hostB, not the owner, cannot grant gb1: EACCES"
+	t4 "$(op hostB 1000 --grant gb1 hostA:1000)" "hostB uid 1000 grants gb1 to hostA:1000"
+	t4 "$(op hostA 1000 --attach gb1)" "with the grant, uid 1000 on hostA attaches gb1"
+	t4 "$(($(op hostA 1001 --attach gb1) - 13))" \
+		"the grant is for uid 1000 only: uid 1001 on hostA gets EACCES"
+	t4 "$(($(op hostA 1000 --destroy gb1) - 13))" \
+		"a grant does not let hostA destroy gb1: EACCES"
+	t4 "$(op hostB 1000 --revoke gb1 hostA:1000)" "hostB revokes the grant"
+	t4 "$(($(op hostA 1000 --attach gb1) - 13))" "after the revoke hostA gets EACCES again"
+	t4 "$(($(op hostB 1000 --revoke gb1 hostA:1000) - 2))" "revoking it twice: ENOENT"
+	t4 "$(op hostB 0 --grant gb1 hostA)" "uid 0 of hostB grants gb1 to the whole of hostA"
+	t4 "$(op hostA 0 --attach gb1)" "uid 0 of hostA attaches gb1 (mode 0600)"
+	t4 "$(op hostA 1000 --attach gb1)" \
+		"with the host grant, uid 1000 of hostA attaches gb1 by the mode (owner uid)"
+	t4 "$(($(op hostA 2000 --attach gb1) - 13))" \
+		"with the host grant, uid 2000 of hostA is 'other' for mode 0600: EACCES"
 	grep -v '^hostB ' "$tmp/hosts" >"$tmp/hosts.new"
 	ssh -o BatchMode=yes appliance 'cat >/run/xmem-hosts' <"$tmp/hosts.new"
 	ssh -o BatchMode=yes appliance 'kill -HUP $(cat /run/xmemd-7475.pid)'
@@ -188,8 +233,34 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 		rc=0
 		xmemctl appliance add 10.77.0.1:7475 >>"$tmp/4.log" 2>&1 || rc=$?
 		t4 "$rc" "the client module authenticates as hostA (appliance add)"
-		[ "$rc" != 0 ] ||
+		if [ "$rc" = 0 ]; then
+			# xmemctl region grant/revoke through the module, as
+			# root of hostA: qa1 is hostA's, gb1 hostB's.
+			xc() {	# WANT-ERRNO-TEXT ARGS...: 0 if xmemctl did that
+				local want=$1 out rc
+
+				shift
+				out=$(xmemctl region "$@" 2>&1)
+				rc=$?
+				echo "xmemctl region $*: $out (exit $rc)" >>"$tmp/4.log"
+				if [ -z "$want" ]; then
+					[ "$rc" = 0 ]
+				else
+					[ "$rc" = 1 ] && grep -q "$want" <<<"$out"
+				fi
+				echo $?
+			}
+			t4 "$(xc '' grant qa1 hostB:1000)" \
+				"xmemctl region grant qa1 hostB:1000 (root of hostA, the owner's host)"
+			t4 "$(xc '' revoke qa1 hostB:1000)" "xmemctl region revoke qa1 hostB:1000"
+			t4 "$(xc 'No such file' revoke qa1 hostB:1000)" \
+				"xmemctl region revoke of a grant that is gone: ENOENT"
+			t4 "$(xc 'Permission denied' grant gb1 hostA)" \
+				"xmemctl region grant of hostB's gb1 from hostA: EACCES"
+			t4 "$(($(op hostA 2000 --attach gb1) - 13))" \
+				"the refused grant changed nothing: uid 2000 of hostA still gets EACCES"
 			xmemctl appliance remove 10.77.0.1:7475 >>"$tmp/4.log" 2>&1
+		fi
 		echo hostB >$sysfs/identity
 		cat "$tmp/hostB.key" >$sysfs/secret
 		xmemctl appliance add 10.77.0.1:7475 >"$tmp/4b.log" 2>&1
@@ -212,6 +283,8 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 		"the status line counts the quota refusals (${n:-none}, want 2 at least)"
 	t4 "$(wait_log 7475 'status: host hostA: 4194304 bytes in 3 regions; quota 16777216 bytes, 3 regions' >/dev/null; echo $?)" \
 		"the status lists hostA's usage and quota"
+	t4 "$(wait_log 7475 'status: host hostA uid 1000: 2097152 bytes in 1 regions; quota 4194304 bytes, - regions' >/dev/null; echo $?)" \
+		"the status lists the usage and quota of uid 1000 on hostA"
 	note "audit lines of the xmemd with per-host keys:"
 	ssh -o BatchMode=yes appliance "grep -a 'audit' /var/log/xmemd-7475.log | tail -n 12" |
 		sed 's/^/#   /' >>"$tmp/4.tap"

@@ -11,7 +11,8 @@
  * reattached after a reconnection) until XMEM_IOC_DETACH or module unload,
  * whatever the processes do; it lives on the appliance until
  * XMEM_IOC_DESTROY.  Version 1.1 added DETACH, RESIZE, DESTROY, LIST and
- * the @mode of struct xmem_attach; 1.2 added ACCOUNT; 1.3 SNAPSHOT.
+ * the @mode of struct xmem_attach; 1.2 added ACCOUNT; 1.3 SNAPSHOT; 1.4
+ * GRANT.
  *
  * The mmap offset is relative to the start of the region.  msync(MS_SYNC)
  * and fsync() return once every dirty page of the range (fsync: of the
@@ -28,7 +29,7 @@
 #include <linux/types.h>
 
 #define XMEM_UAPI_MAJOR		1
-#define XMEM_UAPI_MINOR		3
+#define XMEM_UAPI_MINOR		4
 
 /* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
 #define XMEM_REGION_NAME_MAX	64
@@ -251,7 +252,8 @@ struct xmem_account {
  * Errors: EINVAL (bad names, the same name twice, flags, mode or
  * reserved field; @dst smaller than @src), ENOENT (no @src; no @dst with
  * INTO), EEXIST (@dst exists, without INTO), EACCES, ENOSPC (no room for
- * @dst on @src's appliance), EBUSY (@dst open or mapped here, or a copy
+ * @dst on @src's appliance), EDQUOT (a new @dst would put this host or
+ * the caller over a quota of the appliance), EBUSY (@dst open or mapped here, or a copy
  * involving either is in flight), EIO (write-back or copy failed),
  * ENOTCONN, ETIMEDOUT, EOPNOTSUPP (an appliance older than protocol 1.4),
  * EINTR (fatal signal).  On failure no @dst is left behind and @src is
@@ -269,6 +271,45 @@ struct xmem_snapshot {
 	__u64 reserved[4];
 };
 
+/* Flags of struct xmem_grant. */
+#define XMEM_GRANT_REVOKE	0x1u	/* take the grant back */
+#define XMEM_GRANT_UID		0x2u	/* for @uid of @host only */
+#define XMEM_GRANT_ALL		(XMEM_GRANT_REVOKE | XMEM_GRANT_UID)
+
+/* Host names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
+#define XMEM_HOST_NAME_MAX	64
+
+/**
+ * struct xmem_grant - XMEM_IOC_GRANT
+ * @name: in, the region, NUL terminated
+ * @host: in, the client host granted, as the region's appliance knows it
+ *	(a name of its --hosts allow-list), NUL terminated
+ * @flags: in, XMEM_GRANT_*
+ * @uid: in, with XMEM_GRANT_UID: the one user of @host the grant is for;
+ *	else must be zero
+ * @reserved: in, must be zero
+ *
+ * The appliance holding @name lets clients of @host attach it (the
+ * region's mode then applies to their users; uid 0 always may), or with
+ * XMEM_GRANT_UID only user @uid of @host (whatever the mode); with
+ * XMEM_GRANT_REVOKE it takes such a grant back.  Only the region's owner
+ * may: the caller's fsuid owns it or is 0, on the host that created it.
+ * A grant lets @host attach, never resize, destroy or grant.  Used by a
+ * migration: the source host grants the destination host the region.
+ *
+ * Errors: EINVAL (bad name, host, flags, uid or reserved field), ENOENT
+ * (no such region; REVOKE of a grant that does not exist), EACCES (not
+ * the owner), ENOSPC (the region has as many grants as it may hold),
+ * ENOTCONN, ETIMEDOUT, EOPNOTSUPP (an appliance older than protocol 1.5).
+ */
+struct xmem_grant {
+	char name[XMEM_REGION_NAME_MAX];
+	char host[XMEM_HOST_NAME_MAX];
+	__u32 flags;
+	__u32 uid;
+	__u64 reserved[2];
+};
+
 #define XMEM_IOC_MAGIC		0xB8
 
 /* Numbers start at 1: 0 is never a valid command. */
@@ -281,5 +322,6 @@ struct xmem_snapshot {
 #define XMEM_IOC_LIST		_IOWR(XMEM_IOC_MAGIC, 7, struct xmem_region_list)
 #define XMEM_IOC_ACCOUNT	_IOWR(XMEM_IOC_MAGIC, 8, struct xmem_account)
 #define XMEM_IOC_SNAPSHOT	_IOWR(XMEM_IOC_MAGIC, 9, struct xmem_snapshot)
+#define XMEM_IOC_GRANT		_IOW(XMEM_IOC_MAGIC, 10, struct xmem_grant)
 
 #endif /* _UAPI_XMEM_H */

@@ -35,8 +35,13 @@
  *          it then writes the page's next generation into two of its words
  *          (a read-modify-write that dirties the page).  With a list of
  *          percentages, each gets its own warm-up and timed phase on the
- *          same mapping.  At the end every page is checked once more.
- *          Rows: LABEL.ro (0% writes) or LABEL.rwP, in ops/s.
+ *          same mapping.  With --threads N (N > 1), the set is then
+ *          synced and two read-only phases follow: OPS accesses by one
+ *          thread, then OPS accesses by each of N threads at once (each
+ *          with its own access order), so that the two rows compare the
+ *          same cache state.  At the end every page is checked once more.
+ *          Rows: LABEL.ro (0% writes) or LABEL.rwP, in ops/s; with
+ *          threads, LABEL.ro.t1 and LABEL.ro.tN.
  *
  * Options:
  *   -m, --mem xmem|anon    memory under test (default xmem)
@@ -45,6 +50,8 @@
  *   -W, --warmup N         untimed random accesses first (default: --ops)
  *   -w, --write-pct P,...  percent of accesses that write (default 0);
  *                          up to 4, one rand phase and row each
+ *   -t, --threads N        rand: also time read-only accesses by N
+ *                          threads of one process (2-64)
  *   -c, --samples N        pages timed by fault (default 2048)
  *   -e, --evict BYTES      bytes written by fault to push its pages out of
  *                          the cache (default 2 x local_limit)
@@ -61,6 +68,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,6 +100,7 @@ static struct {
 	unsigned int write_pct;
 	unsigned int write_pcts[XB_MAX_PCT];
 	unsigned int nr_pct;
+	unsigned int threads;
 	uint64_t samples;
 	uint64_t evict;
 	uint64_t seed;
@@ -135,10 +144,16 @@ static uint64_t xb_mix(uint64_t x)
 
 static uint64_t xb_rng;
 
+/* The next number of the access-order generator whose state is @rng. */
+static uint64_t xb_rand_r(uint64_t *rng)
+{
+	*rng += 0x9e3779b97f4a7c15ull;
+	return xb_mix(*rng);
+}
+
 static uint64_t xb_rand(void)
 {
-	xb_rng += 0x9e3779b97f4a7c15ull;
-	return xb_mix(xb_rng);
+	return xb_rand_r(&xb_rng);
 }
 
 /* The expected word at byte offset @off of the working set, generation @gen. */
@@ -417,12 +432,12 @@ static uint64_t xb_verify_errors;
 static void xb_bad(const char *where, uint64_t off, uint64_t want,
 		   uint64_t got)
 {
-	if (!xb_verify_errors)
+	/* The reader threads of rand may fail at once. */
+	if (!__atomic_fetch_add(&xb_verify_errors, 1, __ATOMIC_RELAXED))
 		fprintf(stderr,
 			"xmem-bench: verify: %s: word at offset %#" PRIx64
 			": want %#" PRIx64 " got %#" PRIx64 "\n",
 			where, off, want, got);
-	xb_verify_errors++;
 }
 
 /* Checks the word at byte offset @off of @m (generation @gen). */
@@ -589,12 +604,16 @@ static void xb_test_seq(void)
 	xb_map_close(&m);
 }
 
-/* One random access: read and check 3 words, maybe write 2. */
-static inline void xb_access(struct xb_map *m, uint32_t *gen, uint64_t pages)
+/*
+ * One random access, in the order of the generator @rng: read and check 3
+ * words, and with probability @write_pct % write 2.
+ */
+static inline void xb_access_r(struct xb_map *m, uint32_t *gen, uint64_t pages,
+			       uint64_t *rng, unsigned int write_pct)
 {
-	uint64_t r = xb_rand(), pg = r % pages, base = pg * XB_PAGE;
+	uint64_t r = xb_rand_r(rng), pg = r % pages, base = pg * XB_PAGE;
 	unsigned int slot = 1 + (r >> 40) % (XB_WORDS - 2);
-	int write = (xb_rand() % 100) < opt.write_pct;
+	int write = (xb_rand_r(rng) % 100) < write_pct;
 	uint64_t *w = (uint64_t *)(m->p + base);
 
 	/* Words 0 and 511 carry the generation; the others stay at 0. */
@@ -608,10 +627,82 @@ static inline void xb_access(struct xb_map *m, uint32_t *gen, uint64_t pages)
 	}
 }
 
+static inline void xb_access(struct xb_map *m, uint32_t *gen, uint64_t pages)
+{
+	xb_access_r(m, gen, pages, &xb_rng, opt.write_pct);
+}
+
+struct xb_reader {
+	struct xb_map *m;
+	uint32_t *gen;
+	uint64_t pages;
+	uint64_t rng;
+	pthread_barrier_t *start;
+};
+
+static void *xb_reader_run(void *arg)
+{
+	struct xb_reader *r = arg;
+	uint64_t i;
+
+	pthread_barrier_wait(r->start);
+	for (i = 0; i < opt.ops; i++)
+		xb_access_r(r->m, r->gen, r->pages, &r->rng, 0);
+	return NULL;
+}
+
+/*
+ * Read-only random accesses by @n threads at once, opt.ops each; returns
+ * the row for them (LABEL.ro.tN).  The generation array is only read.
+ */
+static void xb_rand_threads(struct xb_map *m, uint32_t *gen, uint64_t pages,
+			    unsigned int n, char *row, size_t len)
+{
+	struct xb_reader r[64];
+	pthread_t tid[64];
+	pthread_barrier_t start;
+	struct xb_stats s0, s1;
+	char stats[1024];
+	unsigned int k;
+	double t0, t;
+	int err;
+
+	if (pthread_barrier_init(&start, NULL, n + 1))
+		die("pthread_barrier_init failed");
+	for (k = 0; k < n; k++) {
+		r[k] = (struct xb_reader){ .m = m, .gen = gen, .pages = pages,
+					   .rng = xb_mix(opt.seed + 1000 * (k + 1)),
+					   .start = &start };
+		err = pthread_create(&tid[k], NULL, xb_reader_run, &r[k]);
+		if (err)
+			die("pthread_create: %s", strerror(err));
+	}
+	xb_stats_read(&s0);
+	pthread_barrier_wait(&start);
+	t0 = xb_now();
+	for (k = 0; k < n; k++)
+		pthread_join(tid[k], NULL);
+	t = xb_now() - t0;
+	xb_stats_read(&s1);
+	pthread_barrier_destroy(&start);
+	xb_stats_json(stats, sizeof(stats), &s0, &s1);
+	snprintf(row, len,
+		 "{\"type\": \"row\", \"name\": \"%s.ro.t%u\", "
+		 "\"metric\": \"random 4 KiB reads by %u thread%s, %.0f MiB "
+		 "set\", \"value\": %.1f, \"unit\": \"ops/s\", "
+		 "\"mem\": \"%s\", \"bytes\": %" PRIu64 ", \"threads\": %u, "
+		 "\"ops\": %" PRIu64 ", \"seconds\": %.3f, "
+		 "\"verified\": true%s}",
+		 opt.label, n, n, n > 1 ? "s" : "", pages * XB_PAGE / XB_MiB,
+		 n * opt.ops / t, xb_mem_name(), pages * XB_PAGE, n,
+		 n * opt.ops, t, stats);
+}
+
 static void xb_test_rand(void)
 {
 	uint64_t pages = opt.size / XB_PAGE, i, writes;
-	char stats[1024], rows[XB_MAX_PCT][2048];
+	char stats[1024], rows[XB_MAX_PCT + 2][2048];
+	unsigned int nrows;
 	struct xb_stats s0, s1;
 	struct xb_map m;
 	unsigned int k;
@@ -669,13 +760,29 @@ static void xb_test_rand(void)
 			 writes, t, stats);
 	}
 
+	nrows = opt.nr_pct;
+
+	/*
+	 * Threads: from a clean set (nothing left to write back from the
+	 * write phases) and a warmed-up cache, one reader, then N at once.
+	 */
+	if (opt.threads > 1) {
+		xb_map_sync(&m);
+		for (i = 0; i < opt.warmup; i++)
+			xb_access_r(&m, gen, pages, &xb_rng, 0);
+		xb_rand_threads(&m, gen, pages, 1, rows[nrows++],
+				sizeof(rows[0]));
+		xb_rand_threads(&m, gen, pages, opt.threads, rows[nrows++],
+				sizeof(rows[0]));
+	}
+
 	/* Whatever was written must read back, wherever it is now. */
 	for (i = 0; i < pages; i++) {
 		xb_check(&m, i * XB_PAGE, gen[i], "rand final");
 		xb_check(&m, i * XB_PAGE + XB_PAGE - 8, gen[i], "rand final");
 	}
 	xb_finish();
-	for (k = 0; k < opt.nr_pct; k++)
+	for (k = 0; k < nrows; k++)
 		printf("%s\n", rows[k]);
 	xb_map_close(&m);
 	free(gen);
@@ -685,7 +792,7 @@ static void xb_usage(FILE *f, int status)
 {
 	fputs("usage: xmem-bench [-m xmem|anon] [-s BYTES] [-n OPS] [-W WARMUP]\n"
 	      "                  [-w WRITE_PCT] [-c SAMPLES] [-e EVICT_BYTES]\n"
-	      "                  [-S SEED] [-l LABEL] fault|seq|rand\n"
+	      "                  [-t THREADS] [-S SEED] [-l LABEL] fault|seq|rand\n"
 	      "Prints one JSON line per result; see Documentation/bench.rst.\n",
 	      f);
 	exit(status);
@@ -699,6 +806,7 @@ int main(int argc, char **argv)
 		{ "ops", required_argument, NULL, 'n' },
 		{ "warmup", required_argument, NULL, 'W' },
 		{ "write-pct", required_argument, NULL, 'w' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "samples", required_argument, NULL, 'c' },
 		{ "evict", required_argument, NULL, 'e' },
 		{ "seed", required_argument, NULL, 'S' },
@@ -708,7 +816,7 @@ int main(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:s:n:W:w:c:e:S:l:h", lopts,
+	while ((c = getopt_long(argc, argv, "m:s:n:W:w:t:c:e:S:l:h", lopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -744,6 +852,11 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 't':
+			opt.threads = xb_parse_size(optarg, "--threads");
+			if (opt.threads < 2 || opt.threads > 64)
+				xb_usage(stderr, 2);
+			break;
 		case 'c':
 			opt.samples = xb_parse_size(optarg, "--samples");
 			break;

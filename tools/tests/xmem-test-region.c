@@ -9,6 +9,7 @@
  * verifying with "xmem-test-msync verify NAME SEED".
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -16,10 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "xsys.h"
 #include "xtest.h"
@@ -515,6 +520,168 @@ TEST(other_user_denied)
 		     ret);
 	OP_OK(XMEM_IOC_DESTROY, shared, 0, 0);
 	OP_OK(XMEM_IOC_DESTROY, priv, 0, 0);
+}
+
+/* Drop every capability of this process, staying uid 0. */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	return syscall(SYS_capset, &h, d);
+}
+
+/*
+ * Exit status: 0 if attaching @name gave @want (0 or an errno) as a user
+ * set up by @how: 'g' uid/gid NOBODY with supplementary group 0, 'n' the
+ * same without it, 'c' uid 0 without capabilities, 'r' root.
+ */
+static int attach_as(const char *name, int how, int want)
+{
+	gid_t zero = 0;
+	int status, fd;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		if (how == 'g' || how == 'n') {
+			if (setgroups(how == 'g', &zero) ||
+			    setresgid(NOBODY, NOBODY, NOBODY) ||
+			    setresuid(NOBODY, NOBODY, NOBODY))
+				_exit(100);
+		} else if (how == 'c' && drop_caps()) {
+			_exit(101);
+		}
+		fd = xr_attach(name, 0, 0, NULL);
+		if (fd >= 0)
+			close(fd);
+		_exit(fd == -want || (fd >= 0 && !want) ? 0 : 1);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		FAIL("child: wait status %#x", status);
+	return WEXITSTATUS(status);
+}
+
+/*
+ * The client's own check of regions attached here uses the caller's
+ * supplementary groups and capabilities, not its fsgid and uid 0.
+ */
+TEST(groups_and_capabilities)
+{
+	char grp[XMEM_REGION_NAME_MAX], other[XMEM_REGION_NAME_MAX];
+	struct xmem_attach at;
+	struct stat st;
+	int fd;
+
+	xr_require_connected();
+	if (geteuid())
+		SKIP("needs root to switch users");
+	xr_name(grp, "grp");
+	xr_name(other, "other");
+	/* Group 0 may read and write grp; nobody else but its owner. */
+	memset(&at, 0, sizeof(at));
+	snprintf(at.name, sizeof(at.name), "%s", grp);
+	at.size = 1 * MiB;
+	at.flags = XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL | XMEM_ATTACH_MODE;
+	at.mode = 0660;
+	fd = open_dev();
+	ASSERT_OK(ioctl(fd, XMEM_IOC_ATTACH, &at));
+	close(fd);
+	/* other: owned by uid 4321 (the fsuid creates), mode 0600. */
+	snprintf(at.name, sizeof(at.name), "%s", other);
+	at.mode = 0600;
+	fd = open_dev();
+	setfsuid(4321);
+	ASSERT_OK(ioctl(fd, XMEM_IOC_ATTACH, &at));
+	setfsuid(0);
+	close(fd);
+
+	ASSERT_OK(stat(XMEM_DEV, &st));
+	ASSERT_OK(chmod(XMEM_DEV, 0666));
+	if (attach_as(grp, 'g', 0))
+		FAIL("uid %d with supplementary group 0 could not attach a 0660 region of group 0",
+		     NOBODY);
+	if (attach_as(grp, 'n', EACCES))
+		FAIL("uid %d without group 0 was not refused (EACCES)",
+		     NOBODY);
+	ASSERT_OK(chmod(XMEM_DEV, st.st_mode & 07777));
+	if (attach_as(other, 'c', EACCES))
+		FAIL("uid 0 without capabilities was not refused (EACCES) a 0600 region of uid 4321");
+	if (attach_as(other, 'r', 0))
+		FAIL("root could not attach a 0600 region of uid 4321");
+	OP_OK(XMEM_IOC_DESTROY, other, 0, 0);
+	OP_OK(XMEM_IOC_DESTROY, grp, 0, 0);
+}
+
+#define MAX_REGIONS	"/sys/module/xmem/parameters/max_regions"
+
+/* Regions attached here: the entries of the module's regions/. */
+static int attached_here(void)
+{
+	DIR *d = opendir("/sys/class/misc/xmem/regions");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		FAIL("opendir regions/: %s", xt_errname(errno));
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void set_max_regions(int n)
+{
+	FILE *f = fopen(MAX_REGIONS, "w");
+
+	if (!f || fprintf(f, "%d\n", n) < 0 || fclose(f))
+		FAIL("write %d to %s: %s", n, MAX_REGIONS, xt_errname(errno));
+}
+
+/*
+ * The module's max_regions limit: one region more than attached here
+ * fits, the next is EDQUOT and the appliance never hears of it.
+ */
+TEST(max_regions)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	int fd, n;
+
+	xr_require_connected();
+	if (geteuid())
+		SKIP("needs root to set the module parameter");
+	xr_name(a, "maxa");
+	xr_name(b, "maxb");
+	n = attached_here();
+	set_max_regions(n + 1);
+	fd = xr_attach(a, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	if (fd < 0) {
+		set_max_regions(0);
+		FAIL("attach %s under max_regions %d: %s", a, n + 1,
+		     xt_errname(-fd));
+	}
+	close(fd);
+	fd = xr_attach(b, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	set_max_regions(0);
+	if (fd != -EDQUOT)
+		FAIL("attach %s over max_regions %d: want EDQUOT, got %s", b,
+		     n + 1, fd >= 0 ? "success" : xt_errname(-fd));
+	if (list_find(b, NULL))
+		FAIL("%s exists on the appliance after the refusal", b);
+	/* A region attached here already is not counted twice. */
+	set_max_regions(n + 1);
+	fd = xr_attach(a, 0, 0, NULL);
+	set_max_regions(0);
+	if (fd < 0)
+		FAIL("attach %s again at the limit: %s", a, xt_errname(-fd));
+	close(fd);
+	OP_OK(XMEM_IOC_DESTROY, a, 0, 0);
 }
 
 TEST(bad_requests)

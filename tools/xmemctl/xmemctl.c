@@ -87,6 +87,9 @@ static const char xc_usage_text[] =
 "                                SNAP (-i: into the existing SNAP) while this\n"
 "                                client's writers of NAME are held; prints\n"
 "                                how long they were held\n"
+"  region grant NAME HOST[:UID]  let clients of HOST (or only user UID of it)\n"
+"                                attach NAME; only its owner may\n"
+"  region revoke NAME HOST[:UID] take such a grant back\n"
 "\n"
 "  -j          print JSON\n"
 "  -h, --help  this help\n"
@@ -857,6 +860,54 @@ static int xc_region_snapshot(const char *what, const char *name,
 }
 
 /*
+ * XMEM_IOC_GRANT: let HOST (HOST:UID: one user of it) attach @name, or
+ * with @revoke take that back.
+ */
+static int xc_region_grant(const char *what, const char *name,
+			   const char *who, bool revoke)
+{
+	const char *colon = strchr(who, ':');
+	int fd, err = 0, status;
+	struct xmem_grant g;
+	unsigned long uid;
+	size_t hlen;
+	char *end;
+
+	memset(&g, 0, sizeof(g));
+	hlen = colon ? (size_t)(colon - who) : strlen(who);
+	if (hlen >= sizeof(g.host))
+		hlen = 0;
+	memcpy(g.host, who, hlen);
+	if (!xc_name_valid(g.host))
+		return xc_usage_err("%s: bad host '%s' (HOST or HOST:UID, HOST 1-63 of [A-Za-z0-9._-])",
+				    what, who);
+	if (colon) {
+		errno = 0;
+		uid = strtoul(colon + 1, &end, 10);
+		if (errno || *end || end == colon + 1 || uid > UINT32_MAX)
+			return xc_usage_err("%s: bad uid in '%s'", what, who);
+		g.flags |= XMEM_GRANT_UID;
+		g.uid = uid;
+	}
+	if (revoke)
+		g.flags |= XMEM_GRANT_REVOKE;
+	strcpy(g.name, name);
+	fd = xc_open_dev(&status);
+	if (fd < 0)
+		return status;
+	if (ioctl(fd, XMEM_IOC_GRANT, &g))
+		err = errno;
+	close(fd);
+	if (err == ENOTTY)
+		err = EOPNOTSUPP;
+	if (err)
+		return xc_err(what, err);
+	printf("%s: %s %s\n", what, revoke ? "revoked from" : "granted to",
+	       who);
+	return XC_EXIT_OK;
+}
+
+/*
  * One region of XMEM_IOC_LIST: a table row, "key value" lines, or a JSON
  * object left open (the caller may add members, then closes it).
  * @appliance: where it lives, when regions/<name>/appliance says so.
@@ -1022,10 +1073,10 @@ static int xc_cmd_region(int argc, char **argv)
 {
 	static const char *const names[] = {
 		"create", "attach", "detach", "resize", "destroy", "list",
-		"show", "snapshot",
+		"show", "snapshot", "grant", "revoke",
 	};
 	/* Operands of each subcommand, in the order of @names. */
-	static const int nops[] = { 2, 1, 1, 2, 1, 0, 1, 2 };
+	static const int nops[] = { 2, 1, 1, 2, 1, 0, 1, 2, 2, 2 };
 	const char *sub, *name = NULL;
 	uint32_t mode = 0, flags = 0;
 	bool json = false, into = false, jok, mok, wok;
@@ -1037,7 +1088,7 @@ static int xc_cmd_region(int argc, char **argv)
 	int opt;
 
 	if (argc < 2)
-		return xc_usage_err("region: missing subcommand (create, attach, detach, resize, destroy, list, show or snapshot)");
+		return xc_usage_err("region: missing subcommand (create, attach, detach, resize, destroy, list, show, snapshot, grant or revoke)");
 	argc--;
 	argv++;
 	sub = argv[0];
@@ -1105,6 +1156,8 @@ static int xc_cmd_region(int argc, char **argv)
 		if (into && (flags & XMEM_ATTACH_MODE))
 			return xc_usage_err("region %s: -m is for a new snapshot, not with -i",
 					    sub);
+	} else if (k == 8 || k == 9) {
+		return xc_region_grant(what, name, argv[optind + 1], k == 9);
 	} else if (nops[k] == 2) {
 		psize = sysconf(_SC_PAGESIZE);
 		if (xc_parse_size(argv[optind + 1], &size) || !size ||

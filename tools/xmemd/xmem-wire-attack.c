@@ -33,7 +33,11 @@
  * asks for STAT: exit 0, 13 (EACCES: credentials refused) or 1.  With
  * --create NAME SIZE it then creates region NAME of SIZE bytes as --uid
  * (default 1000) and detaches it; with --info NAME it asks about NAME;
- * the exit status is the REGION_REP status (0, or an errno value).
+ * with --attach NAME it attaches the existing region NAME as --uid and
+ * detaches it; --destroy NAME destroys it as --uid; --grant NAME
+ * HOST[:UID] and --revoke NAME HOST[:UID] grant or revoke as --uid
+ * (protocol minor 5); --copy SRC DST copies SRC into a new region DST as
+ * --uid; the exit status is the REGION_REP status (0, or an errno value).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -61,6 +65,10 @@ static struct sockaddr_storage wa_ss;
 static uint8_t wa_key[XMEM_AUTH_SECRET_MAX], wa_akey[XMEM_AUTH_SECRET_MAX];
 static size_t wa_key_len, wa_akey_len;
 static const char *wa_host, *wa_ahost, *wa_create, *wa_info;
+/* --attach, --destroy, --grant, --revoke, --copy: the option and its two
+ * arguments (the second for --grant, --revoke and --copy only).
+ */
+static const char *wa_op, *wa_arg1, *wa_arg2;
 static uint64_t wa_create_size;
 static uint32_t wa_uid = 1000;
 static unsigned int wa_minor = XMEM_PROTO_MINOR;
@@ -171,6 +179,68 @@ static int wa_region(struct wirec *c, uint16_t op, const char *name,
 	return 0;
 }
 
+/* --probe with --attach, --destroy, --grant, --revoke or --copy. */
+static int wa_probe_op(struct wirec *c)
+{
+	struct xmem_msg_region_rep rep;
+	struct xmem_msg_grant_req g;
+	struct xmem_msg_copy_req cp;
+	const void *req = &g;
+	uint32_t len = sizeof(g);
+	const char *colon;
+	int ret;
+
+	if (!strcmp(wa_op, "--attach") || !strcmp(wa_op, "--destroy")) {
+		ret = wa_region(c, wa_op[2] == 'a' ? XMEM_REGION_OP_ATTACH :
+				XMEM_REGION_OP_DESTROY, wa_arg1, 0, 0, &rep);
+		ret = ret ? 1 : (int)le32toh(rep.status);
+		if (!ret && wa_op[2] == 'a')
+			wa_region(c, XMEM_REGION_OP_DETACH, wa_arg1, 0, 0,
+				  &rep);
+		goto out;
+	}
+	if (!strcmp(wa_op, "--copy")) {
+		memset(&cp, 0, sizeof(cp));
+		cp.hdr.type = htole16(XMEM_MSG_COPY_REQ);
+		cp.hdr.len = htole32(sizeof(cp));
+		cp.hdr.tag = htole64(++c->tag);
+		cp.flags = htole32(XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL);
+		cp.uid = htole32(wa_uid);
+		cp.gid = htole32(wa_uid);
+		snprintf(cp.src, sizeof(cp.src), "%s", wa_arg1);
+		snprintf(cp.dst, sizeof(cp.dst), "%s", wa_arg2);
+		req = &cp;
+		len = sizeof(cp);
+	} else {
+		memset(&g, 0, sizeof(g));
+		g.hdr.type = htole16(XMEM_MSG_GRANT_REQ);
+		g.hdr.len = htole32(sizeof(g));
+		g.hdr.tag = htole64(++c->tag);
+		g.op = htole16(!strcmp(wa_op, "--grant") ? XMEM_GRANT_OP_GRANT :
+			       XMEM_GRANT_OP_REVOKE);
+		g.uid = htole32(wa_uid);
+		g.gid = htole32(wa_uid);
+		colon = strchr(wa_arg2, ':');
+		if (colon) {
+			g.flags = htole16(XMEM_GRANT_F_UID);
+			g.grantee_uid = htole32(strtoul(colon + 1, NULL, 0));
+		}
+		snprintf(g.name, sizeof(g.name), "%s", wa_arg1);
+		snprintf(g.host, sizeof(g.host), "%.*s",
+			 colon ? (int)(colon - wa_arg2) : (int)strlen(wa_arg2),
+			 wa_arg2);
+	}
+	ret = wirec_rpc(c, req, len, WA_TIMEOUT_MS) ||
+	      wirec_check_reply(c, XMEM_MSG_REGION_REP, sizeof(rep));
+	ret = ret ? 1 : (int)le32toh(((struct xmem_msg_region_rep *)c->rx)->status);
+out:
+	printf("# %s %s%s%s as uid %u: %s\n", wa_op + 2, wa_arg1,
+	       wa_arg2 ? " " : "", wa_arg2 ? wa_arg2 : "", wa_uid,
+	       ret ? strerror(ret) : "ok");
+	wirec_close(c);
+	return ret;
+}
+
 /* --probe: connect, authenticate, STAT; the exit status. */
 static int wa_probe(void)
 {
@@ -190,6 +260,8 @@ static int wa_probe(void)
 				sizeof(struct xmem_msg_stat_rep));
 	printf("# probe%s%s: %s\n", wa_host ? " as " : "",
 	       wa_host ? wa_host : "", ret ? "STAT failed" : "served");
+	if (!ret && wa_op)
+		return wa_probe_op(&c);
 	if (!ret && (wa_create || wa_info)) {
 		struct xmem_msg_region_rep rep;
 
@@ -350,7 +422,9 @@ static void wa_bench(unsigned int n, uint64_t size)
 static int wa_usage(void)
 {
 	fprintf(stderr, "usage: xmem-wire-attack [--host NAME] [--secret-file F] [--attacker-host NAME] [--attacker-secret-file F] [--bench N] [--bench-size BYTES] ADDR PORT\n"
-		"       xmem-wire-attack --probe [--minor N] [--host NAME] [--secret-file F] ADDR PORT\n");
+		"       xmem-wire-attack --probe [--minor N] [--host NAME] [--secret-file F] [--uid UID]\n"
+		"                        [--create NAME SIZE | --info NAME | --attach NAME | --destroy NAME |\n"
+		"                         --grant NAME HOST[:UID] | --revoke NAME HOST[:UID] | --copy SRC DST] ADDR PORT\n");
 	return 2;
 }
 
@@ -378,6 +452,18 @@ int main(int argc, char **argv)
 			wa_create_size = strtoull(argv[3], NULL, 0);
 			argv++;
 			argc--;
+		} else if ((!strcmp(argv[1], "--grant") ||
+			    !strcmp(argv[1], "--revoke") ||
+			    !strcmp(argv[1], "--copy")) && argc > 4) {
+			wa_op = argv[1];
+			wa_arg1 = argv[2];
+			wa_arg2 = argv[3];
+			argv++;
+			argc--;
+		} else if (!strcmp(argv[1], "--attach") ||
+			   !strcmp(argv[1], "--destroy")) {
+			wa_op = argv[1];
+			wa_arg1 = argv[2];
 		} else if (!strcmp(argv[1], "--info")) {
 			wa_info = argv[2];
 		} else if (!strcmp(argv[1], "--uid")) {

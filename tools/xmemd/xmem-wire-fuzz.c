@@ -58,6 +58,8 @@
 /* Protocol minor 4: region to region copy; PULL's flags (was reserved). */
 #define MSG_COPY_REQ	16
 #define PULL_F_FILL	0x1u
+/* Protocol minor 5: grants (struct xmem_msg_grant_req). */
+#define MSG_GRANT_REQ	XMEM_MSG_GRANT_REQ
 
 struct pull_req {
 	struct xmem_msg_hdr hdr;
@@ -540,6 +542,7 @@ static uint32_t gen_msg(uint8_t *m)
 		struct xmem_msg_auth_host_req ah;
 		struct xmem_msg_stat_req st;
 		struct pull_req pl;
+		struct xmem_msg_grant_req gr;
 	} *u = (void *)m;
 	static const uint16_t attach_flags[] = {
 		0, XMEM_ATTACH_F_CREATE, XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL
@@ -596,7 +599,7 @@ static uint32_t gen_msg(uint8_t *m)
 		u->au.step = htole16(1 + below(2));
 		for (i = 0; i < XMEM_AUTH_NONCE_SIZE; i++)
 			u->au.nonce[i] = rnd();
-	} else if (kind < 92) {
+	} else if (kind < 91) {
 		len = sizeof(u->pl);
 		hdr(m, MSG_PULL_REQ, len);
 		u->pl.family = htole16(chance(80) ? 2 : 10);
@@ -605,6 +608,20 @@ static uint32_t gen_msg(uint8_t *m)
 		u->pl.addr[1] = 77;
 		u->pl.addr[3] = 1 + below(20);
 		gen_name(u->pl.name);
+	} else if (kind < 95) {
+		/* Grants and revokes (minor 5), to other hosts only. */
+		len = sizeof(u->gr);
+		hdr(m, MSG_GRANT_REQ, len);
+		u->gr.op = htole16(1 + below(2));
+		gen_name(u->gr.name);
+		snprintf(u->gr.host, sizeof(u->gr.host), "fuzzhost%u",
+			 (unsigned int)below(3));
+		if (chance(50)) {
+			u->gr.flags = htole16(XMEM_GRANT_F_UID);
+			u->gr.grantee_uid = htole32(1000 + below(3));
+		}
+		if (chance(50))
+			u->gr.uid = htole32(1000 + below(3));
 	} else {
 		/* Random garbage with a plausible header, any type. */
 		len = below(300);
@@ -649,6 +666,8 @@ static uint32_t gen_msg(uint8_t *m)
 				u->au.reserved[below(3)] = htole16(1 + below(9));
 			else if (le16toh(h->type) == MSG_PULL_REQ)
 				u->pl.reserved2 = htole64(1);
+			else if (le16toh(h->type) == MSG_GRANT_REQ)
+				u->gr.reserved = htole64(1ull << below(64));
 			break;
 		case 6:		/* flags, ops, steps */
 			if (le16toh(h->type) == XMEM_MSG_ATTACH_REQ)
@@ -659,12 +678,16 @@ static uint32_t gen_msg(uint8_t *m)
 				u->au.step = htole16(below(5));
 			else if (le16toh(h->type) == MSG_PULL_REQ)
 				u->pl.family = htole16(below(12));
+			else if (le16toh(h->type) == MSG_GRANT_REQ)
+				u->gr.flags ^= htole16(1u << below(16));
 			break;
 		case 7:
 			if (le16toh(h->type) == XMEM_MSG_REGION_REQ)
 				u->rq.op = htole16(chance(50) ? below(9) : rnd());
 			else if (le16toh(h->type) == MSG_PULL_REQ)
 				u->pl.port = 0;
+			else if (le16toh(h->type) == MSG_GRANT_REQ)
+				u->gr.op = htole16(chance(50) ? below(4) : rnd());
 			break;
 		case 8:		/* sizes, cursors, modes */
 			if (le16toh(h->type) == XMEM_MSG_ATTACH_REQ)
@@ -684,6 +707,8 @@ static uint32_t gen_msg(uint8_t *m)
 				gen_name(u->at.name);
 			else if (le16toh(h->type) == XMEM_MSG_REGION_REQ)
 				gen_name(u->rq.name);
+			else if (le16toh(h->type) == MSG_GRANT_REQ)
+				gen_name(chance(50) ? u->gr.name : u->gr.host);
 			break;
 		default:	/* a bit flip anywhere */
 			m[below(len ? len : 1)] ^= 1 << below(8);
@@ -732,6 +757,58 @@ static void pull_guard(uint8_t *m, uint32_t len)
 		}
 	}
 	p->family = htole16(3);
+}
+
+/*
+ * A GRANT_REQ (minor 5) past the header checks.  Grants name other hosts
+ * than this client's, so they change nothing the model predicts.
+ */
+static void expect_grant(struct expect *e, const uint8_t *m, uint32_t len)
+{
+	const struct xmem_msg_grant_req *g = (const void *)m;
+	uint16_t op, flags;
+	struct region *r;
+	uint32_t uid;
+
+	if (len != sizeof(*g)) {
+		expect_error(e, EBADMSG);
+		return;
+	}
+	op = le16toh(g->op);
+	flags = le16toh(g->flags);
+	if (g->reserved || flags & ~XMEM_GRANT_F_ALL) {
+		/* Which is reported first is not documented. */
+		if (g->reserved)
+			expect_error(e, EBADMSG);
+		if (flags & ~XMEM_GRANT_F_ALL)
+			expect_error(e, EPROTO);
+		return;
+	}
+	e->type = XMEM_MSG_REGION_REP;
+	e->op = XMEM_REGION_OP_INFO;
+	memcpy(e->name, g->name, XMEM_NAME_MAX);
+	uid = le32toh(g->uid);
+	snprintf(e->what, sizeof(e->what), "GRANT_REQ op %u %.64s to %.64s flags %#x uid %u grantee %u",
+		 op, g->name, g->host, flags, uid, le32toh(g->grantee_uid));
+	if ((op != XMEM_GRANT_OP_GRANT && op != XMEM_GRANT_OP_REVOKE) ||
+	    !name_valid(g->name) || !name_valid(g->host) ||
+	    (g->grantee_uid && !(flags & XMEM_GRANT_F_UID))) {
+		st_add(e, EINVAL);
+		return;
+	}
+	r = reg_find(g->name);
+	if (!r || !r->exists) {
+		st_add(e, ENOENT);
+		return;
+	}
+	e->size = r->size;
+	if (uid && uid != r->uid) {
+		st_add(e, EACCES);
+		return;
+	}
+	/* Whether the grant exists, or there are 8 already, is not modelled. */
+	st_add(e, 0);
+	st_add(e, op == XMEM_GRANT_OP_GRANT ? ENOSPC : ENOENT);
 }
 
 /* The expected answer to @m of @len bytes; updates the model. */
@@ -783,6 +860,11 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		return;
 	case MSG_COPY_REQ:
 		if (C.minor >= 4)
+			break;
+		expect_error(e, EOPNOTSUPP);
+		return;
+	case MSG_GRANT_REQ:
+		if (C.minor >= 5)
 			break;
 		expect_error(e, EOPNOTSUPP);
 		return;
@@ -886,6 +968,9 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		if ((le16toh(pl->family) == 2 || le16toh(pl->family) == 10) &&
 		    pl->port && name_valid(pl->name))
 			st_add(e, EEXIST);
+		return;
+	case MSG_GRANT_REQ:
+		expect_grant(e, m, len);
 		return;
 	case MSG_COPY_REQ:
 		/* pull_guard() made the names invalid: never a copy. */

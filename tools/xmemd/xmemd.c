@@ -132,6 +132,20 @@ struct xmemd_att {
 };
 
 /**
+ * struct xmemd_grant - a host, or one user of it, that may attach a region
+ *	it does not own
+ * @host: the host, a name as XMEM_MSG_AUTH_HOST_REQ gives it
+ * @has_uid: for @uid of @host only; else for every user of @host, through
+ *	the region's mode
+ * @uid: the user
+ */
+struct xmemd_grant {
+	char host[XMEM_HOST_MAX];
+	bool has_uid;
+	uint32_t uid;
+};
+
+/**
  * struct xmemd_region - a named region of appliance memory
  * @next: hash chain
  * @atts: the connections that have it attached, with their keys
@@ -143,6 +157,9 @@ struct xmemd_att {
  * @uid: owner, the user the creating client acted for
  * @gid: the owner's group
  * @mode: permission bits (XMEM_REGION_MODE_MASK)
+ * @grants: other hosts (or users of them) that may attach it
+ *	(XMEM_MSG_GRANT_REQ); the first @ngrants are used
+ * @ngrants: entries of @grants in use
  * @users: connections that have it attached
  * @fd: with --dir, the open file holding the memory (NAME.region); else -1
  * @busy: copies and pulls in flight that read or write @mem from a
@@ -159,6 +176,8 @@ struct xmemd_region {
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t mode;
+	struct xmemd_grant grants[XMEM_GRANT_MAX];
+	unsigned int ngrants;
 	uint32_t users;
 	int fd;
 	unsigned int busy;
@@ -571,7 +590,10 @@ static int xmemd_write_atomic(const char *file, const char *text)
 
 static int xmemd_meta_write(const struct xmemd_region *r)
 {
-	char file[XMEM_NAME_MAX + 16], text[256];
+	char file[XMEM_NAME_MAX + 16];
+	char text[256 + XMEM_GRANT_MAX * (XMEM_HOST_MAX + 20)];
+	unsigned int i;
+	size_t n;
 	int err;
 
 	snprintf(text, sizeof(text), "%" PRIu64 "\n", xmemd.next_region_id);
@@ -582,6 +604,15 @@ static int xmemd_meta_write(const struct xmemd_region *r)
 		 "version %d\nid %" PRIu64 "\nuid %u\ngid %u\nmode %o\n%s%s%s",
 		 XMEMD_META_VERSION, r->id, r->uid, r->gid, r->mode,
 		 r->host[0] ? "host " : "", r->host, r->host[0] ? "\n" : "");
+	for (i = 0; i < r->ngrants; i++) {
+		n = strlen(text);
+		if (r->grants[i].has_uid)
+			snprintf(text + n, sizeof(text) - n, "grant %s %u\n",
+				 r->grants[i].host, r->grants[i].uid);
+		else
+			snprintf(text + n, sizeof(text) - n, "grant %s *\n",
+				 r->grants[i].host);
+	}
 	xmemd_file_name(file, sizeof(file), r->name, ".meta");
 	return xmemd_write_atomic(file, text);
 }
@@ -691,6 +722,32 @@ static struct xmemd_region *xmemd_region_create(const char *name,
 	return r;
 }
 
+/* A "grant HOST UID|*" line of NAME.meta; bad lines are ignored. */
+static void xmemd_meta_grant(struct xmemd_region *r, const char *line)
+{
+	struct xmemd_grant *g;
+	char host[XMEM_HOST_MAX], who[16];
+	unsigned long v;
+	char *end;
+
+	if (r->ngrants >= XMEM_GRANT_MAX ||
+	    sscanf(line, "%*s %63s %15s", host, who) != 2 ||
+	    !xmemd_name_valid_str(host))
+		return;
+	g = &r->grants[r->ngrants];
+	memset(g, 0, sizeof(*g));
+	if (strcmp(who, "*")) {
+		errno = 0;
+		v = strtoul(who, &end, 10);
+		if (errno || *end || v > UINT32_MAX)
+			return;
+		g->has_uid = true;
+		g->uid = v;
+	}
+	strcpy(g->host, host);
+	r->ngrants++;
+}
+
 /* Parse NAME.meta into @r; 0 or -1 with a log line. */
 static int xmemd_meta_read(struct xmemd_region *r)
 {
@@ -712,6 +769,10 @@ static int xmemd_meta_read(struct xmemd_region *r)
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%15s", key) != 1)
 			continue;
+		if (!strcmp(key, "grant")) {
+			xmemd_meta_grant(r, line);
+			continue;
+		}
 		if (!strcmp(key, "host")) {
 			/* Optional: regions from before hosts have none. */
 			if (sscanf(line, "%*s %63s", r->host) != 1)
@@ -997,12 +1058,46 @@ static struct xmemd_region *xmemd_region_next(uint64_t cursor)
 	return best;
 }
 
-/* Read and write permission for @uid/@gid; uid 0 always has it. */
-static bool xmemd_may_attach(const struct xmemd_region *r, uint32_t uid,
-			     uint32_t gid)
+/*
+ * Is @host the host that owns @r?  A region without a host (written by an
+ * xmemd before hosts) belongs to every host.
+ */
+static bool xmemd_host_owns(const struct xmemd_region *r, const char *host)
+{
+	return !r->host[0] || !strcmp(r->host, host);
+}
+
+/* The grant of @r to @host (and @uid, for a per-user one), or NULL. */
+static const struct xmemd_grant *
+xmemd_grant_find(const struct xmemd_region *r, const char *host,
+		 bool has_uid, uint32_t uid)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->ngrants; i++)
+		if (!strcmp(r->grants[i].host, host) &&
+		    r->grants[i].has_uid == has_uid &&
+		    (!has_uid || r->grants[i].uid == uid))
+			return &r->grants[i];
+	return NULL;
+}
+
+/*
+ * Read and write permission for @uid/@gid of @host: on the owning host, or
+ * a host granted the whole region, by the mode (uid 0 always has it); a
+ * user granted by uid, whatever the mode.
+ */
+static bool xmemd_may_attach(const struct xmemd_region *r, const char *host,
+			     uint32_t uid, uint32_t gid)
 {
 	uint32_t need;
 
+	if (!xmemd_host_owns(r, host)) {
+		if (xmemd_grant_find(r, host, true, uid))
+			return true;
+		if (!xmemd_grant_find(r, host, false, 0))
+			return false;
+	}
 	if (!uid)
 		return true;
 	if (uid == r->uid)
@@ -1014,10 +1109,11 @@ static bool xmemd_may_attach(const struct xmemd_region *r, uint32_t uid,
 	return (r->mode & need) == need;
 }
 
-/* Resize and destroy: the owner or uid 0. */
-static bool xmemd_may_admin(const struct xmemd_region *r, uint32_t uid)
+/* Resize, destroy, grant and revoke: the owner or uid 0 of its host. */
+static bool xmemd_may_admin(const struct xmemd_region *r, const char *host,
+			    uint32_t uid)
 {
-	return !uid || uid == r->uid;
+	return xmemd_host_owns(r, host) && (!uid || uid == r->uid);
 }
 
 /* ---- devices ----------------------------------------------------------- */
@@ -1859,6 +1955,15 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			why = "exists";
 			goto fail;
 		}
+		/* This request acts as uid 0, of its own host only. */
+		if (!xmemd_may_attach(r, conn->host, 0, 0)) {
+			status = EACCES;
+			why = "permission denied";
+			xmemd_audit(conn, &xmemd.audit.refused_attach,
+				    "attach '%s' as uid 0 refused: region of host %s",
+				    ename, r->host);
+			goto fail;
+		}
 		if (size && size != r->size) {
 			why = "size differs from the existing region's";
 			goto fail;
@@ -2065,10 +2170,12 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 			goto fail;
 		status = EACCES;
 		why = "permission denied";
-		if (!xmemd_may_attach(r, uid, gid)) {
+		if (!xmemd_may_attach(r, conn->host, uid, gid)) {
 			xmemd_audit(conn, &xmemd.audit.refused_attach,
-				    "attach '%s' as uid %u gid %u refused: region of %u:%u mode %04o",
-				    ename, uid, gid, r->uid, r->gid, r->mode);
+				    "attach '%s' as uid %u gid %u refused: region of %s %u:%u mode %04o, %u grants",
+				    ename, uid, gid,
+				    r->host[0] ? r->host : "(any host)",
+				    r->uid, r->gid, r->mode, r->ngrants);
 			/* A mode that locks its creator out: nothing stays. */
 			if (created)
 				xmemd_region_free(r, true);
@@ -2089,7 +2196,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 	case XMEM_REGION_OP_RESIZE:
 		status = EACCES;
 		why = "only the owner may resize";
-		if (!xmemd_may_admin(r, uid))
+		if (!xmemd_may_admin(r, conn->host, uid))
 			goto fail;
 		status = EBUSY;
 		why = "a copy of it is in flight";
@@ -2118,7 +2225,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 	case XMEM_REGION_OP_DESTROY:
 		status = EACCES;
 		why = "only the owner may destroy";
-		if (!xmemd_may_admin(r, uid))
+		if (!xmemd_may_admin(r, conn->host, uid))
 			goto fail;
 		status = EBUSY;
 		why = "attached by another connection";
@@ -2169,6 +2276,98 @@ fail_quiet:
 }
 
 /* HMAC-SHA256(the key of step 1, @label || @a || @b); 0 or -1. */
+static void xmemd_region_rep_hdr(struct xmem_msg_region_rep *rep,
+				 uint64_t tag);
+
+/*
+ * XMEM_MSG_GRANT_REQ (minor 5): the owner lets another host, or one user
+ * of it, attach a region; or takes that back.  Answered with a REGION_REP
+ * describing the region.
+ */
+static uint32_t xmemd_grant(struct xmemd_conn *conn,
+			    const struct xmem_msg_grant_req *req, void *tx)
+{
+	struct xmem_msg_region_rep *rep = tx;
+	uint16_t op = le16toh(req->op), flags = le16toh(req->flags);
+	uint32_t uid = le32toh(req->uid), guid = le32toh(req->grantee_uid);
+	bool has_uid = flags & XMEM_GRANT_F_UID;
+	char ename[4 * XMEM_NAME_MAX + 1], ehost[4 * XMEM_HOST_MAX + 1];
+	const struct xmemd_grant *g;
+	struct xmemd_region *r;
+	unsigned int i;
+	const char *why;
+	int status;
+
+	xmemd_region_rep_hdr(rep, le64toh(req->hdr.tag));
+	xmemd_escape(ename, sizeof(ename), req->name, XMEM_NAME_MAX);
+	xmemd_escape(ehost, sizeof(ehost), req->host, XMEM_HOST_MAX);
+	status = EINVAL;
+	why = "bad operation";
+	if (op != XMEM_GRANT_OP_GRANT && op != XMEM_GRANT_OP_REVOKE)
+		goto fail;
+	why = "bad region or host name";
+	if (!xmemd_name_valid(req->name) || !xmemd_name_valid(req->host))
+		goto fail;
+	why = "a grantee uid without XMEM_GRANT_F_UID";
+	if (guid && !has_uid)
+		goto fail;
+	status = ENOENT;
+	why = "no such region";
+	r = xmemd_region_find(req->name);
+	if (!r)
+		goto fail;
+	status = EACCES;
+	why = "only the owner may grant and revoke";
+	if (!xmemd_may_admin(r, conn->host, uid)) {
+		xmemd_audit(conn, &xmemd.audit.refused_attach,
+			    "%s '%s' to %s as uid %u refused: region of %s %u",
+			    op == XMEM_GRANT_OP_GRANT ? "grant" : "revoke",
+			    ename, ehost, uid,
+			    r->host[0] ? r->host : "(any host)", r->uid);
+		goto fail;
+	}
+	g = xmemd_grant_find(r, req->host, has_uid, guid);
+	if (op == XMEM_GRANT_OP_GRANT && !g) {
+		status = ENOSPC;
+		why = "too many grants";
+		if (r->ngrants >= XMEM_GRANT_MAX)
+			goto fail;
+		memset(&r->grants[r->ngrants], 0, sizeof(r->grants[0]));
+		memcpy(r->grants[r->ngrants].host, req->host, XMEM_HOST_MAX);
+		r->grants[r->ngrants].has_uid = has_uid;
+		r->grants[r->ngrants].uid = guid;
+		r->ngrants++;
+	} else if (op == XMEM_GRANT_OP_REVOKE) {
+		status = ENOENT;
+		why = "no such grant";
+		if (!g)
+			goto fail;
+		i = g - r->grants;
+		memmove(&r->grants[i], &r->grants[i + 1],
+			(r->ngrants - i - 1) * sizeof(r->grants[0]));
+		r->ngrants--;
+	}
+	/* The grant lives in memory even if the description cannot be kept. */
+	if (xmemd.dir)
+		xmemd_meta_write(r);
+	xmemd_region_rep(rep, r, NULL);
+	if (has_uid)
+		xmemd_conn_log(conn, "%s '%s' to host %s uid %u (%u grants)",
+			       op == XMEM_GRANT_OP_GRANT ? "grant" : "revoke",
+			       ename, ehost, guid, r->ngrants);
+	else
+		xmemd_conn_log(conn, "%s '%s' to host %s (%u grants)",
+			       op == XMEM_GRANT_OP_GRANT ? "grant" : "revoke",
+			       ename, ehost, r->ngrants);
+	return sizeof(*rep);
+
+fail:
+	xmemd_conn_err(conn, "grant op %u '%s' to %s uid %u: %s (%s)", op,
+		       ename, ehost, uid, why, xmemd_errname(status));
+	rep->status = htole32(status);
+	return sizeof(*rep);
+}
+
 static int xmemd_hmac(const struct xmemd_conn *conn, const char *label,
 		      const uint8_t *a, const uint8_t *b, uint8_t *out)
 {
@@ -2950,9 +3149,14 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 			goto fail;
 	if (xmemd_pulling(req->name))
 		goto fail;
+	status = EACCES;
+	why = "the region to fill belongs to another host";
+	r = xmemd_region_find(req->name);
+	if ((le32toh(req->flags) & XMEM_PULL_F_FILL) && r &&
+	    !xmemd_may_attach(r, conn->host, 0, 0))
+		goto fail;
 	status = EBUSY;
 	why = "a copy of the region to fill is in flight";
-	r = xmemd_region_find(req->name);
 	if ((le32toh(req->flags) & XMEM_PULL_F_FILL) && r && r->busy)
 		goto fail;
 	status = EBUSY;
@@ -3438,7 +3642,7 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 		goto fail;
 	status = EACCES;
 	why = "permission denied on the source";
-	if (!xmemd_may_attach(src, uid, gid))
+	if (!xmemd_may_attach(src, conn->host, uid, gid))
 		goto fail;
 	dst = xmemd_region_find(req->dst);
 	status = EEXIST;
@@ -3454,7 +3658,7 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 		goto fail;
 	status = EACCES;
 	why = "permission denied on the target";
-	if (dst && !xmemd_may_attach(dst, uid, gid))
+	if (dst && !xmemd_may_attach(dst, conn->host, uid, gid))
 		goto fail;
 	status = EINVAL;
 	why = "the target is smaller than the source";
@@ -3471,6 +3675,12 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 	why = "capacity exhausted";
 	if (!dst && src->size > xmemd.capacity - xmemd.allocated)
 		goto fail;
+	/* A new target counts against the requesting host and user. */
+	if (!dst) {
+		status = xmemd_quota_check(conn, uid, src->size, 1, &why);
+		if (status)
+			goto fail;
+	}
 
 	why = "out of memory";
 	c = calloc(1, sizeof(*c));
@@ -3687,6 +3897,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		struct xmem_msg_auth_host_req auth_host;
 		struct xmem_msg_pull_req pull;
 		struct xmem_msg_copy_req copy;
+		struct xmem_msg_grant_req grant;
 		uint8_t raw[XMEMD_RX_SIZE];
 	} msg;
 	uint16_t type;
@@ -3721,6 +3932,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	case XMEM_MSG_PULL_REQ:
 	case XMEM_MSG_AUTH_HOST_REQ:
 	case XMEM_MSG_COPY_REQ:
+	case XMEM_MSG_GRANT_REQ:
 		break;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
@@ -3837,6 +4049,23 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			goto bad;
 		}
 		return xmemd_copy_start(conn, &msg.copy, tx, txi);
+	}
+
+	if (type == XMEM_MSG_GRANT_REQ) {
+		if (len != sizeof(msg.grant)) {
+			why = "bad length for GRANT_REQ";
+			goto bad;
+		}
+		if (msg.grant.reserved) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		if (le16toh(msg.grant.flags) & ~XMEM_GRANT_F_ALL) {
+			status = EPROTO;
+			why = "unknown grant flags";
+			goto bad;
+		}
+		return xmemd_grant(conn, &msg.grant, tx);
 	}
 
 	if (len != sizeof(msg.attach)) {
@@ -4290,9 +4519,57 @@ static void xmemd_hosts_reload(void)
 		  xmemd.nhosts, xmemd.hosts_file, dropped);
 }
 
+/* A quota line's limits as text, or "none". */
+static const char *xmemd_quota_str(const struct xmemd_quota *q, char *buf,
+				   size_t len)
+{
+	char b[24] = "-", n[24] = "-";
+
+	if (!q)
+		return "none";
+	if (q->bytes != UINT64_MAX)
+		snprintf(b, sizeof(b), "%" PRIu64, q->bytes);
+	if (q->regions != UINT64_MAX)
+		snprintf(n, sizeof(n), "%" PRIu64, q->regions);
+	snprintf(buf, len, "%s bytes, %s regions", b, n);
+	return buf;
+}
+
+/*
+ * SIGUSR1, after the host lines: one line per user of a host that holds
+ * regions (the first 256 pairs), with its usage and limits.
+ */
+static void xmemd_status_users(void)
+{
+	const struct xmemd_region *seen[256];
+	unsigned int nseen = 0, i, h;
+	uint64_t hb, hn, ub, un;
+	struct xmemd_region *r;
+	char lim[64];
+
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = r->next) {
+			for (i = 0; i < nseen; i++)
+				if (seen[i]->uid == r->uid &&
+				    !strcmp(seen[i]->host, r->host))
+					break;
+			if (i < nseen || nseen == 256)
+				continue;
+			seen[nseen++] = r;
+			xmemd_quota_usage(r->host, r->uid, &hb, &hn, &ub, &un);
+			xmemd_log("status: host %s uid %u: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
+				  r->host[0] ? r->host : "(none)", r->uid, ub,
+				  un, xmemd_quota_str(xmemd_quota_find(r->host,
+								       true,
+								       r->uid),
+						      lim, sizeof(lim)));
+		}
+	}
+}
+
 /*
  * SIGUSR1: one status line with the audit counters, then one per host
- * that holds regions, with its usage and limits.
+ * that holds regions, with its usage and limits, then one per user.
  */
 static void xmemd_status(void)
 {
@@ -4319,14 +4596,12 @@ static void xmemd_status(void)
 			seen[nseen++] = r->host;
 			xmemd_quota_usage(r->host, 0, &hb, &hn, &ub, &un);
 			q = xmemd_quota_find(r->host, false, 0);
-			if (q)
-				snprintf(lim, sizeof(lim), "%" PRIu64 " bytes, %" PRIu64 " regions",
-					 q->bytes, q->regions);
 			xmemd_log("status: host %s: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
 				  r->host[0] ? r->host : "(none)", hb, hn,
-				  q ? lim : "none");
+				  xmemd_quota_str(q, lim, sizeof(lim)));
 		}
 	}
+	xmemd_status_users();
 }
 
 static int xmemd_run(int sigfd)
