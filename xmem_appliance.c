@@ -15,10 +15,11 @@
  * stays allocated, disconnected and out of the pool, until its regions
  * are rebound to a new member with the same address or go away.
  *
- * Locking (see also the order at the top of xmem_core.c):
+ * Locking (see also the order at the top of xmem_core.h):
  *   pool.lock		membership changes and placement writes; outermost
  *   xmem_appliance.lock	connection changes of one member
- *   (the core's device lock, taken by the pool_ops callbacks)
+ *   (the core's device lock, taken briefly by the pool_ops callbacks;
+ *   never held by the core across a network call)
  *   pool.conn_lock	readers' view: the member list, each member's conn,
  *			state and draining flag, the placement policy
  *   pool.secret_lock	the shared secret; never held while connecting
@@ -125,6 +126,9 @@ struct xmem_appliance {
  * @identity: this host's name where the appliance has a key per host;
  *	empty: the node name
  * @dir: appliances/, NULL before xmem_pool_sysfs_add()
+ * @live: members may be added: from xmem_pool_sysfs_add() to
+ *	xmem_pool_exit(), whatever the order in which the device's files
+ *	appear and go; under @lock
  * @load_addrs: the appliance= module parameter, connected once @dir exists
  */
 static struct xmem_pool {
@@ -144,6 +148,7 @@ static struct xmem_pool {
 	size_t secret_len;
 	char identity[XMEM_HOST_MAX];
 	struct kobject *dir;
+	bool live;
 	const char *load_addrs;
 } pool;
 
@@ -343,7 +348,12 @@ static int xmem_connect_locked(struct xmem_appliance *a)
 		xmem_appliance_error(a, ret);
 		return ret;
 	}
-	pool.ops->reattach(a, conn);
+	ret = pool.ops->reattach(a, conn);
+	if (ret) {
+		xmem_rdma_disconnect(conn);
+		xmem_appliance_error(a, ret);
+		return ret;
+	}
 	old = xmem_swap_conn(a, conn, XMEM_CONNECTED);
 	if (old)
 		xmem_rdma_disconnect(old);
@@ -799,6 +809,9 @@ static int xmem_pool_add(const struct sockaddr_storage *ss)
 	int ret;
 
 	lockdep_assert_held(&pool.lock);
+	/* Before appliances/ exists or after the pool is gone. */
+	if (!pool.live)
+		return -ENODEV;
 	if (xmem_pool_find(ss))
 		return -EEXIST;
 	a = xmem_appliance_alloc(ss);
@@ -1253,6 +1266,7 @@ int xmem_pool_sysfs_add(struct kobject *parent)
 		return -ENOMEM;
 
 	mutex_lock(&pool.lock);
+	pool.live = true;
 	while (p && *p) {
 		len = strcspn(p, ",");
 		if (!xmem_parse_addr(p, len, &ss) && !xmem_pool_find(&ss)) {
@@ -1274,7 +1288,9 @@ int xmem_pool_sysfs_add(struct kobject *parent)
 /**
  * xmem_pool_exit() - disconnect and remove every member
  *
- * The core has written back and dropped its regions before.
+ * The core has written back and dropped its regions before.  From here on
+ * the pool's files of the device, which go later with the device, add no
+ * member (-ENODEV).
  *
  * Context: module exit.
  */
@@ -1283,6 +1299,8 @@ void xmem_pool_exit(void)
 	struct xmem_appliance *a, *tmp;
 
 	mutex_lock(&pool.lock);
+	/* The device's files may still be written: they add nothing now. */
+	pool.live = false;
 	list_for_each_entry_safe(a, tmp, &pool.members, node)
 		xmem_pool_remove(a);
 	mutex_unlock(&pool.lock);

@@ -27,7 +27,9 @@ struct attribute_group;
  * @reattach: a new connection to @a is about to be installed: refresh the
  *	remote address and key of every region @a holds (and adopt regions
  *	bound to a removed member with the same address).  Called with the
- *	member's connection lock held; may sleep and use @conn.
+ *	member's connection lock held; may sleep and use @conn.  Returns 0,
+ *	or a negative errno when it could not look at the regions (no
+ *	memory): the connection is not installed then and is tried again.
  * @drain: move every region @a holds to other members.  Called from the
  *	appliance_remove store; returns 0 or a negative errno.
  * @attached: regions this client has bound to @a.
@@ -35,8 +37,8 @@ struct attribute_group;
  *	any member when @a is NULL; 0 or -EIO.
  */
 struct xmem_pool_ops {
-	void (*reattach)(struct xmem_appliance *a,
-			 struct xmem_rdma_conn *conn);
+	int (*reattach)(struct xmem_appliance *a,
+			struct xmem_rdma_conn *conn);
 	int (*drain)(struct xmem_appliance *a);
 	unsigned int (*attached)(struct xmem_appliance *a);
 	int (*sync)(struct xmem_appliance *a);

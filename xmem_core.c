@@ -54,10 +54,10 @@ MODULE_PARM_DESC(max_regions,
 /* The one device; see xmem_core.h. */
 struct xmem_device xmem_dev;
 
-/* The pager's backend: one-sided transfers to the region's appliance. */
-static int xmem_backend_rw(struct xmem_region *region,
-			   const struct xmem_io *ios, unsigned int n,
-			   bool write)
+/* One-sided transfers to the region's appliance, retried as said below. */
+static int __xmem_backend_rw(struct xmem_region *region,
+			     const struct xmem_io *ios, unsigned int n,
+			     bool write)
 {
 	struct xmem_core_region *cr = to_core_region(region);
 	unsigned int timeout = READ_ONCE(io_timeout);
@@ -149,6 +149,22 @@ static bool xmem_backend_writable(struct xmem_region *region)
 	return ok;
 }
 
+/*
+ * The pager's backend.  A failed write-back leaves the pages dirty in the
+ * cache: the region pins the module until they are written, so that
+ * rmmod cannot drop them.
+ */
+static int xmem_backend_rw(struct xmem_region *region,
+			   const struct xmem_io *ios, unsigned int n,
+			   bool write)
+{
+	int ret = __xmem_backend_rw(region, ios, n, write);
+
+	if (ret && write)
+		xmem_region_pin(to_core_region(region));
+	return ret;
+}
+
 static const struct xmem_backend_ops xmem_backend_ops = {
 	.rw = xmem_backend_rw,
 	.writable = xmem_backend_writable,
@@ -233,6 +249,7 @@ static int __init xmem_init(void)
 	if (ret)
 		return ret;
 
+	mutex_init(&dev->attach_lock);
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->remote_lock);
 	INIT_LIST_HEAD(&dev->regions);
@@ -293,13 +310,19 @@ static void __exit xmem_exit(void)
 {
 	struct xmem_device *dev = &xmem_dev;
 	struct xmem_core_region *cr, *tmp;
+	LIST_HEAD(regions);
 
 	/*
-	 * No file is open: write everything back, then drop it.  The
-	 * connections stay up for that; reconnection still works.
+	 * No file is open and no region is pinned (xmem_region_pin(): the
+	 * module could not be unloaded otherwise): write everything back,
+	 * then drop it.  The connections stay up for that; reconnection
+	 * still works, as the device lock is not held meanwhile.  Only an
+	 * appliance lost since rmmod was allowed can make this fail now.
 	 */
 	mutex_lock(&dev->lock);
-	list_for_each_entry_safe(cr, tmp, &dev->regions, list) {
+	list_splice_init(&dev->regions, &regions);
+	mutex_unlock(&dev->lock);
+	list_for_each_entry_safe(cr, tmp, &regions, list) {
 		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL) ||
 		    xmem_region_drop(&cr->r))
 			pr_err("region %s: write-back failed at unload\n",
@@ -308,18 +331,21 @@ static void __exit xmem_exit(void)
 		list_del(&cr->list);
 		xmem_region_put(&cr->r);
 	}
-	mutex_unlock(&dev->lock);
 	cancel_work_sync(&dev->resize_work);
 
 	/*
 	 * Readahead in flight holds region references: once the pager's
 	 * work is done, every region and its directory is gone, and with
-	 * them their references to the appliances.
+	 * them their references to the appliances.  Then init is undone in
+	 * reverse: the pool's members and appliances/ (their files refuse
+	 * new members from here on), the pager's directories, the device
+	 * with its files, and only then the cache those files reach.
 	 */
-	xmem_cache_destroy(&dev->cache);
+	flush_workqueue(dev->cache.wq);
 	xmem_pool_exit();
 	xmem_pager_sysfs_exit();
 	misc_deregister(&dev->misc);
+	xmem_cache_destroy(&dev->cache);
 
 	iput(dev->inode);
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);

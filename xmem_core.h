@@ -24,10 +24,18 @@
  *
  * Lock ordering of the module, outermost first:
  *   xmem_file.lock (ATTACH only; copy_to_user() under it may take mmap_lock)
+ *   xmem_device.attach_lock (ATTACH by name, across the appliance's answer)
  *   mmap_lock (held by the mm core around ->mmap and the fault handlers)
+ *   xmem_region.hold (shared by write faults under mmap_lock; exclusive by
+ *     a snapshot, which holds none of the locks above it)
  *   xmem_pool.lock (membership changes; xmem_appliance.c)
+ *   xmem_core_region.op_lock (one region's resize, detach, destroy, move
+ *     and write-back of all its pages; across calls to the appliance)
  *   xmem_appliance.lock (one member's connection changes)
- *   xmem_device.lock
+ *   misc_mtx (misc_register/deregister; held around a node's ->open)
+ *   xmem_device.lock (the registry only: never across a network call or a
+ *     wait for a connection, so that reattach, which takes it under
+ *     xmem_appliance.lock, never waits for a holder that waits for it)
  *   portion LOCKED bits: several only in ascending (region, index) order,
  *     or with trylock (the evictor)
  *   xmem_core_region.io_lock (shared by transfers under portion locks;
@@ -80,14 +88,29 @@ struct xmem_rdma_conn;
  * @gid: group; set at attach
  * @mode: permission bits; set at attach
  * @pending_pages: size another client gave it, seen at reconnection and
- *	not applied yet, or 0; under &xmem_device.lock
+ *	not applied yet, or 0; under &xmem_device.remote_lock
+ * @wb_pinned: a write-back of it failed and some of its pages may still
+ *	hold data the appliance does not have: it holds a reference to the
+ *	module meanwhile, so that rmmod is refused instead of dropping them
+ *	(xmem_region_pin(), xmem_region_settle()); under the xa_lock of
+ *	@r.portions, whose marks say what is dirty
+ * @dying: DETACH or DESTROY is taking it away: opens of @node and ATTACH
+ *	by name refuse it; under &xmem_device.lock (walks that hold
+ *	@op_lock read it without: its setter takes @op_lock after setting
+ *	it, so a stale false only lets their change go first)
  * @node: /dev/xmem.d/NAME, registered while it is attached here
- * @node_added: @node is registered; under &xmem_device.lock
+ * @node_added: @node is registered; set before the region is listed,
+ *	cleared under @op_lock by the one DETACH or DESTROY that set @dying
  * @node_name: @node's device name, "xmem.NAME"
  * @node_path: @node's path below /dev
  * @io_lock: taken shared around every transfer on the region, exclusive
  *	while a shrink changes its remote key or a drain moves it to
  *	another appliance; never held while waiting for a portion lock
+ * @op_lock: serialises the operations that change the region as a whole
+ *	(resize, detach, destroy, a move by drain, following a resize by
+ *	another client, the pool's write-back of all its pages); held across
+ *	their calls to the appliance and write-back, never by reattach or
+ *	the backend, so a reconnection is never stuck behind it
  */
 struct xmem_core_region {
 	struct xmem_region r;
@@ -103,12 +126,16 @@ struct xmem_core_region {
 	u32 gid;
 	u32 mode;
 	pgoff_t pending_pages;
+	bool wb_pinned;
+	bool dying;
 	struct miscdevice node;
 	bool node_added;
 	char node_name[XMEM_REGION_NAME_MAX + 8];
 	char node_path[XMEM_REGION_NAME_MAX + 8];
 	/* Excludes transfers while the remote location changes. */
 	struct rw_semaphore io_lock;
+	/* Serialises resize, detach, destroy, move and whole write-back. */
+	struct mutex op_lock;
 };
 
 /**
@@ -137,12 +164,18 @@ struct xmem_file {
  * @mnt: pseudo file system holding @inode
  * @inode: anonymous inode whose mapping every open file shares
  * @cache: the local page cache
- * @lock: protects @regions and the local fields of every region
+ * @attach_lock: serialises ATTACH by name, so that one name has one
+ *	region here; held across the appliance's answer, never taken by
+ *	reattach, write-back or the pool's callbacks
+ * @lock: protects @regions and each region's @dying; never held across
+ *	a network call or a wait for a connection
  * @regions: known regions (struct xmem_core_region.list)
  * @remote_lock: protects where every region lives (appliance, id,
- *	address, key, lost)
+ *	address, key, lost, remote size, pending_pages)
  * @windows: allocates region windows
- * @resize_work: applies sizes other clients gave regions (pending_pages)
+ * @resize_work: after a reconnection, applies sizes other clients gave
+ *	regions (pending_pages) and writes back the regions a failed
+ *	write-back pinned (@wb_pinned)
  */
 struct xmem_device {
 	struct miscdevice misc;
@@ -150,7 +183,9 @@ struct xmem_device {
 	struct inode *inode;
 	struct xmem_cache cache;
 
-	/* Protects regions and the regions' local fields. */
+	/* Serialises ATTACH by name. */
+	struct mutex attach_lock;
+	/* Protects regions and each region's dying; no network I/O under it. */
 	struct mutex lock;
 	struct list_head regions;
 
@@ -188,6 +223,15 @@ int xmem_region_call(struct xmem_core_region *cr,
 		     struct xmem_wire_region *wr);
 int xmem_name_call(const struct xmem_wire_region_req *req,
 		   struct xmem_wire_region *wr);
+struct xmem_core_region **xmem_regions_get(struct xmem_device *dev,
+					   unsigned int *np);
+void xmem_regions_put(struct xmem_core_region **crs, unsigned int n);
+int xmem_region_claim(struct xmem_device *dev, struct xmem_core_region *cr,
+		      bool idle, const char *what);
+void xmem_region_unclaim(struct xmem_device *dev,
+			 struct xmem_core_region *cr);
+void xmem_region_pin(struct xmem_core_region *cr);
+bool xmem_region_settle(struct xmem_core_region *cr);
 void xmem_forget_region(struct xmem_device *dev, struct xmem_core_region *cr);
 int xmem_quiesce_region(struct xmem_core_region *cr, const char *what);
 

@@ -20,21 +20,30 @@
  * the same address.  A region the appliance does not have any more, or
  * has recreated, is lost: its faults get SIGBUS rather than other data.
  * A region another client resized is resized here too.
+ *
+ * Runs under the member's lock, before the connection is installed, while
+ * faults, write-back and region operations may wait for that connection:
+ * it takes no lock they hold across the wait (no op_lock, and the device
+ * lock only to take references to the regions).
  */
-static void xmem_reattach(struct xmem_appliance *a,
-			  struct xmem_rdma_conn *conn)
+static int xmem_reattach(struct xmem_appliance *a,
+			 struct xmem_rdma_conn *conn)
 {
 	struct xmem_wire_region_req req = { .op = XMEM_REGION_OP_ATTACH };
 	struct xmem_device *dev = &xmem_dev;
-	struct xmem_core_region *cr;
+	struct xmem_core_region **crs, *cr;
 	struct xmem_appliance *held;
 	struct xmem_wire_region wr;
+	unsigned int n, i;
 	pgoff_t nr;
 	bool mine;
 	int ret;
 
-	mutex_lock(&dev->lock);
-	list_for_each_entry(cr, &dev->regions, list) {
+	crs = xmem_regions_get(dev, &n);
+	if (IS_ERR(crs))
+		return PTR_ERR(crs);
+	for (i = 0; i < n; i++) {
+		cr = crs[i];
 		spin_lock(&dev->remote_lock);
 		held = cr->appl;
 		mine = held == a ||
@@ -49,14 +58,16 @@ static void xmem_reattach(struct xmem_appliance *a,
 		if (!ret && wr.region_id != cr->region_id)
 			ret = -ESTALE;
 		nr = wr.size >> PAGE_SHIFT;
-		if (!ret && nr != cr->r.nr_pages) {
+		if (!ret && nr != READ_ONCE(cr->r.nr_pages)) {
 			/*
 			 * Resized by another client.  Faults holding portion
 			 * locks may be waiting for this very connection, so
 			 * the pager's half is done by the resize work, after
 			 * the connection is installed.
 			 */
+			spin_lock(&dev->remote_lock);
 			cr->pending_pages = nr;
+			spin_unlock(&dev->remote_lock);
 			queue_work(system_long_wq, &dev->resize_work);
 		}
 		if (ret) {
@@ -69,57 +80,96 @@ static void xmem_reattach(struct xmem_appliance *a,
 		}
 		xmem_appliance_get(a);	/* the binding's; the old one is dropped */
 		xmem_region_bind(dev, cr, a, &wr);
+		/* Dirty pages a failed write-back left: written by the work. */
+		if (READ_ONCE(cr->wb_pinned))
+			queue_work(system_long_wq, &dev->resize_work);
 	}
-	mutex_unlock(&dev->lock);
+	xmem_regions_put(crs, n);
+	return 0;
 }
 
 /**
- * xmem_resize_work - apply sizes other clients gave regions
+ * xmem_resize_work - follow up a reconnection
  * @work: &xmem_device.resize_work
  *
- * Applies the pending_pages seen at reconnection, after the new connection
- * is installed.
+ * Applies the pending_pages seen at reconnection, and writes back the
+ * regions a failed write-back pinned, so that the module may be unloaded
+ * again (xmem_region_settle()).  Queued by reattach: it waits for the new
+ * connection, which is installed after reattach returns.
  *
- * Context: process (system_long_wq); takes &xmem_device.lock.
+ * Context: process (system_long_wq); takes each region's op_lock.
  */
 void xmem_resize_work(struct work_struct *work)
 {
 	struct xmem_device *dev = container_of(work, struct xmem_device,
 					       resize_work);
-	struct xmem_core_region *cr;
+	struct xmem_core_region **crs, *cr;
+	unsigned int n, i;
 	pgoff_t nr;
 
-	mutex_lock(&dev->lock);
-	list_for_each_entry(cr, &dev->regions, list) {
-		nr = cr->pending_pages;
-		if (!nr)
-			continue;
-		cr->pending_pages = 0;
-		if (xmem_region_resize(&cr->r, nr, false))
-			pr_err("region %s: cannot follow the resize to %llu bytes by another client\n",
-			       cr->r.name, (u64)nr << PAGE_SHIFT);
-		else
-			pr_info("region %s: resized to %llu bytes by another client\n",
-				cr->r.name, (u64)nr << PAGE_SHIFT);
+	crs = xmem_regions_get(dev, &n);
+	if (IS_ERR(crs)) {
+		/* Tried again at the next reconnection. */
+		pr_err("cannot follow up a reconnection: no memory\n");
+		return;
 	}
-	mutex_unlock(&dev->lock);
+	for (i = 0; i < n; i++) {
+		cr = crs[i];
+		mutex_lock(&cr->op_lock);
+		spin_lock(&dev->remote_lock);
+		nr = cr->pending_pages;
+		cr->pending_pages = 0;
+		spin_unlock(&dev->remote_lock);
+		/* A dying region is written back or dropped by its owner. */
+		if (READ_ONCE(cr->dying)) {
+			mutex_unlock(&cr->op_lock);
+			continue;
+		}
+		if (nr && nr != cr->r.nr_pages) {
+			if (xmem_region_resize(&cr->r, nr, false))
+				pr_err("region %s: cannot follow the resize to %llu bytes by another client\n",
+				       cr->r.name, (u64)nr << PAGE_SHIFT);
+			else
+				pr_info("region %s: resized to %llu bytes by another client\n",
+					cr->r.name, (u64)nr << PAGE_SHIFT);
+		}
+		if (READ_ONCE(cr->wb_pinned) &&
+		    !xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL))
+			xmem_region_settle(cr);
+		mutex_unlock(&cr->op_lock);
+	}
+	xmem_regions_put(crs, n);
 }
 
-/* The pool's sync callback: write back the regions of @a (NULL: all). */
+/*
+ * The pool's sync callback: write back the regions of @a (NULL: all).
+ * Each region's op_lock keeps its size still meanwhile.
+ */
 static int xmem_sync_regions(struct xmem_appliance *a)
 {
 	struct xmem_device *dev = &xmem_dev;
-	struct xmem_core_region *cr;
+	struct xmem_core_region **crs, *cr;
+	unsigned int n, i;
 	int ret = 0;
 
-	mutex_lock(&dev->lock);
-	list_for_each_entry(cr, &dev->regions, list) {
+	crs = xmem_regions_get(dev, &n);
+	if (IS_ERR(crs))
+		return PTR_ERR(crs);
+	for (i = 0; i < n; i++) {
+		cr = crs[i];
 		if (a && READ_ONCE(cr->appl) != a)
 			continue;
+		if (mutex_lock_killable(&cr->op_lock)) {
+			ret = -EINTR;
+			break;
+		}
 		if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL))
 			ret = -EIO;
+		else
+			xmem_region_settle(cr);
+		mutex_unlock(&cr->op_lock);
 	}
-	mutex_unlock(&dev->lock);
+	xmem_regions_put(crs, n);
 	return ret;
 }
 
@@ -141,7 +191,8 @@ static unsigned int xmem_attached(struct xmem_appliance *a)
  * Move @cr from @from to another member, chosen by placement: the target
  * copies it appliance to appliance (PULL) while transfers on the region
  * wait; pages cached here stay cached, and dirty ones are written back to
- * the new place later.  Then the old copy is destroyed.  Under dev->lock.
+ * the new place later.  Then the old copy is destroyed.  Under the
+ * region's op_lock.
  */
 static int xmem_move_region(struct xmem_device *dev,
 			    struct xmem_core_region *cr,
@@ -158,7 +209,7 @@ static int xmem_move_region(struct xmem_device *dev,
 	unsigned long t0 = jiffies;
 	int ret;
 
-	lockdep_assert_held(&dev->lock);
+	lockdep_assert_held(&cr->op_lock);
 	src = xmem_appliance_conn_now(from);
 	if (!src)
 		return -ENOTCONN;
@@ -222,28 +273,38 @@ out_put_src:
 static int xmem_drain(struct xmem_appliance *a)
 {
 	struct xmem_device *dev = &xmem_dev;
-	struct xmem_core_region *cr;
+	struct xmem_core_region **crs, *cr;
+	unsigned int n, i;
 	bool lost;
 	int ret = 0;
 
-	mutex_lock(&dev->lock);
-	list_for_each_entry(cr, &dev->regions, list) {
+	crs = xmem_regions_get(dev, &n);
+	if (IS_ERR(crs))
+		return PTR_ERR(crs);
+	for (i = 0; i < n && !ret; i++) {
+		cr = crs[i];
+		if (mutex_lock_killable(&cr->op_lock)) {
+			ret = -EINTR;
+			break;
+		}
 		spin_lock(&dev->remote_lock);
 		lost = cr->lost;
 		spin_unlock(&dev->remote_lock);
-		if (READ_ONCE(cr->appl) != a)
+		/* A dying region is forgotten by its DETACH or DESTROY. */
+		if (READ_ONCE(cr->appl) != a || READ_ONCE(cr->dying)) {
+			mutex_unlock(&cr->op_lock);
 			continue;
+		}
 		if (lost) {
 			pr_err_ratelimited("region %s: lost, it cannot move; destroy or detach it first\n",
 					   cr->r.name);
 			ret = -EIO;
-			break;
+		} else {
+			ret = xmem_move_region(dev, cr, a);
 		}
-		ret = xmem_move_region(dev, cr, a);
-		if (ret)
-			break;
+		mutex_unlock(&cr->op_lock);
 	}
-	mutex_unlock(&dev->lock);
+	xmem_regions_put(crs, n);
 	return ret;
 }
 

@@ -25,23 +25,38 @@ static int xmem_open(struct inode *inode, struct file *file)
 	struct miscdevice *misc = file->private_data;
 	struct xmem_core_region *cr = NULL;
 	struct xmem_file *xf;
+	int ret;
 
-	/* A region's node: the region is attached until the node goes. */
-	if (misc != &xmem_dev.misc) {
-		cr = container_of(misc, struct xmem_core_region, node);
-		if (!xmem_may_attach(cr)) {
-			pr_warn_ratelimited("region %s: %s[%d] may not open /dev/%s\n",
-					    cr->r.name, current->comm,
-					    task_pid_nr(current), cr->node_path);
-			return -EACCES;
-		}
-	}
 	xf = kzalloc(sizeof(*xf), GFP_KERNEL);
 	if (!xf)
 		return -ENOMEM;
 	mutex_init(&xf->lock);
-	if (cr) {
-		xmem_region_get(&cr->r);
+	/*
+	 * A region's node: the region is listed until the node goes, which
+	 * waits for this open (misc_mtx).  One that DETACH or DESTROY has
+	 * claimed is refused: it would be forgotten with what is written.
+	 */
+	if (misc != &xmem_dev.misc) {
+		cr = container_of(misc, struct xmem_core_region, node);
+		ret = 0;
+		mutex_lock(&xmem_dev.lock);
+		if (cr->dying)
+			ret = -ENODEV;
+		else if (!xmem_may_attach(cr))
+			ret = -EACCES;
+		else
+			xmem_region_get(&cr->r);
+		mutex_unlock(&xmem_dev.lock);
+		if (ret) {
+			if (ret == -EACCES)
+				pr_warn_ratelimited("region %s: %s[%d] may not open /dev/%s\n",
+						    cr->r.name, current->comm,
+						    task_pid_nr(current),
+						    cr->node_path);
+			mutex_destroy(&xf->lock);
+			kfree(xf);
+			return ret;
+		}
 		xf->wb_since = xmem_region_wb_sample(&cr->r);
 		xf->region = cr;
 	}
@@ -204,6 +219,38 @@ static int xmem_check_region_op(const char *what, struct xmem_region_op *op,
 	return -EINVAL;
 }
 
+/*
+ * A region attached here by name, referenced, or NULL.  One that DETACH or
+ * DESTROY is taking away is ERR_PTR(-ENOENT): it is not attached any more.
+ */
+static struct xmem_core_region *xmem_get_region(struct xmem_device *dev,
+						const char *name)
+{
+	struct xmem_core_region *cr;
+
+	mutex_lock(&dev->lock);
+	cr = xmem_lookup_region(dev, name);
+	if (cr && cr->dying)
+		cr = ERR_PTR(-ENOENT);
+	else if (cr)
+		xmem_region_get(&cr->r);
+	mutex_unlock(&dev->lock);
+	return cr;
+}
+
+/*
+ * End a claimed region's life here: forget it and drop the list's
+ * reference and the caller's, after its op_lock is released.
+ */
+static void xmem_end_region(struct xmem_device *dev,
+			    struct xmem_core_region *cr)
+{
+	xmem_forget_region(dev, cr);
+	mutex_unlock(&cr->op_lock);
+	xmem_region_put(&cr->r);	/* the list's */
+	xmem_region_put(&cr->r);	/* the caller's */
+}
+
 static long xmem_ioctl_detach(void __user *arg)
 {
 	struct xmem_wire_region_req req = { .op = XMEM_REGION_OP_DETACH };
@@ -219,19 +266,24 @@ static long xmem_ioctl_detach(void __user *arg)
 	if (ret)
 		return ret;
 
-	mutex_lock(&dev->lock);
-	cr = xmem_lookup_region(dev, op.name);
-	if (!cr) {
-		ret = -ENOENT;
-		goto out;
-	}
+	cr = xmem_get_region(dev, op.name);
+	if (IS_ERR_OR_NULL(cr))
+		return cr ? PTR_ERR(cr) : -ENOENT;
 	if (!xmem_may_attach(cr)) {
 		ret = -EACCES;
-		goto out;
+		goto out_put;
+	}
+	/* From here on its node and ATTACH refuse it. */
+	ret = xmem_region_claim(dev, cr, true, "DETACH");
+	if (ret)
+		goto out_put;
+	if (mutex_lock_killable(&cr->op_lock)) {
+		ret = -EINTR;
+		goto out_unclaim;
 	}
 	ret = xmem_quiesce_region(cr, "DETACH");
 	if (ret)
-		goto out;
+		goto out_unlock;
 	op.size = (u64)cr->r.nr_pages << PAGE_SHIFT;
 	op.region_id = cr->region_id;
 	/* The appliance only counts users; a refusal changes nothing here. */
@@ -243,12 +295,15 @@ static long xmem_ioctl_detach(void __user *arg)
 		pr_warn_ratelimited("region %s: appliance refused DETACH: %d\n",
 				    cr->r.name, ret);
 	pr_info("region %s: detached\n", cr->r.name);
-	xmem_forget_region(dev, cr);
-	ret = 0;
-out:
-	mutex_unlock(&dev->lock);
-	if (!ret && copy_to_user(arg, &op, sizeof(op)))
-		ret = -EFAULT;
+	xmem_end_region(dev, cr);
+	return copy_to_user(arg, &op, sizeof(op)) ? -EFAULT : 0;
+
+out_unlock:
+	mutex_unlock(&cr->op_lock);
+out_unclaim:
+	xmem_region_unclaim(dev, cr);
+out_put:
+	xmem_region_put(&cr->r);
 	return ret;
 }
 
@@ -276,8 +331,11 @@ static long xmem_ioctl_resize(void __user *arg)
 	req.size = op.size;
 	nr = op.size >> PAGE_SHIFT;
 
-	mutex_lock(&dev->lock);
-	cr = xmem_lookup_region(dev, op.name);
+	cr = xmem_get_region(dev, op.name);
+	if (IS_ERR(cr)) {
+		ret = PTR_ERR(cr);
+		goto out;
+	}
 	if (!cr) {
 		/* Not attached here: only the appliance's copy changes. */
 		ret = xmem_name_call(&req, &wr);
@@ -285,7 +343,11 @@ static long xmem_ioctl_resize(void __user *arg)
 	}
 	if (!xmem_may_admin(cr)) {
 		ret = -EACCES;
-		goto out;
+		goto out_put;
+	}
+	if (mutex_lock_killable(&cr->op_lock)) {
+		ret = -EINTR;
+		goto out_put;
 	}
 	old = cr->r.nr_pages;
 	shrink = nr < old;
@@ -297,7 +359,7 @@ static long xmem_ioctl_resize(void __user *arg)
 		ret = xmem_region_resize(&cr->r, nr,
 					 op.flags & XMEM_RESIZE_WRITEBACK);
 		if (ret)
-			goto out;
+			goto out_unlock;
 		/* The old key stops working: no transfer may use it now. */
 		down_write(&cr->io_lock);
 	}
@@ -323,18 +385,21 @@ static long xmem_ioctl_resize(void __user *arg)
 		 */
 		if (shrink)
 			xmem_region_resize(&cr->r, old, false);
-		goto out;
+		goto out_unlock;
 	}
 	/* A grow is published once the appliance has the memory. */
 	if (!shrink)
 		xmem_region_resize(&cr->r, nr, false);
 	pr_info("region %s: resized from %llu to %llu bytes\n", op.name,
 		(u64)old << PAGE_SHIFT, op.size);
+out_unlock:
+	mutex_unlock(&cr->op_lock);
+out_put:
+	xmem_region_put(&cr->r);
 done:
 	if (!ret)
 		op.region_id = wr.region_id;
 out:
-	mutex_unlock(&dev->lock);
 	if (ret) {
 		pr_warn_ratelimited("RESIZE %s to %llu: %d\n", op.name, op.size,
 				    ret);
@@ -364,38 +429,61 @@ static long xmem_ioctl_destroy(void __user *arg)
 		return ret;
 	req.name = op.name;
 
-	mutex_lock(&dev->lock);
-	cr = xmem_lookup_region(dev, op.name);
-	if (cr) {
-		if (!xmem_may_admin(cr)) {
-			ret = -EACCES;
-			goto out;
-		}
-		spin_lock(&dev->remote_lock);
-		lost = cr->lost;
-		spin_unlock(&dev->remote_lock);
-		/* Pages of a lost region cannot be written back: drop them. */
-		ret = lost ? 0 : xmem_quiesce_region(cr, "DESTROY");
-		if (ret)
-			goto out;
+	cr = xmem_get_region(dev, op.name);
+	if (IS_ERR(cr)) {
+		ret = PTR_ERR(cr);
+		goto out;
 	}
-	ret = cr ? xmem_region_call(cr, &req, &wr) : xmem_name_call(&req, &wr);
+	if (!cr) {
+		/* Not attached here: only the appliance's copy goes. */
+		ret = xmem_name_call(&req, &wr);
+		if (!ret)
+			goto done;
+		goto out;
+	}
+	if (!xmem_may_admin(cr)) {
+		ret = -EACCES;
+		goto out_put;
+	}
+	spin_lock(&dev->remote_lock);
+	lost = cr->lost;
+	spin_unlock(&dev->remote_lock);
+	/*
+	 * From here on its node and ATTACH refuse it.  A lost region may be
+	 * destroyed on the appliance while still mapped here; it stays.
+	 */
+	ret = xmem_region_claim(dev, cr, !lost, "DESTROY");
+	if (ret)
+		goto out_put;
+	if (mutex_lock_killable(&cr->op_lock)) {
+		ret = -EINTR;
+		goto out_unclaim;
+	}
+	/* Pages of a lost region cannot be written back: drop them. */
+	ret = lost ? 0 : xmem_quiesce_region(cr, "DESTROY");
+	if (ret)
+		goto out_unlock;
+	ret = xmem_region_call(cr, &req, &wr);
 	if (ret == -ENOENT && lost)
 		ret = 0;
+	if (!ret && lost && kref_read(&cr->r.ref) > 2)
+		ret = -EBUSY;	/* the list's and ours */
 	if (ret)
-		goto out;
+		goto out_unlock;
+	xmem_end_region(dev, cr);
+done:
 	op.size = wr.size;
 	op.region_id = wr.region_id;
-	if (cr) {
-		if (lost && kref_read(&cr->r.ref) > 1) {
-			ret = -EBUSY;
-			goto out;
-		}
-		xmem_forget_region(dev, cr);
-	}
 	pr_info("region %s: destroyed\n", op.name);
+	return copy_to_user(arg, &op, sizeof(op)) ? -EFAULT : 0;
+
+out_unlock:
+	mutex_unlock(&cr->op_lock);
+out_unclaim:
+	xmem_region_unclaim(dev, cr);
+out_put:
+	xmem_region_put(&cr->r);
 out:
-	mutex_unlock(&dev->lock);
 	if (ret) {
 		pr_warn_ratelimited("DESTROY %s: %d\n", op.name, ret);
 		return ret;
@@ -597,6 +685,9 @@ static int xmem_fsync(struct file *file, loff_t start, loff_t end,
 	last = min_t(pgoff_t, end >> PAGE_SHIFT, base + cr->r.nr_pages - 1);
 	ret = first <= last ? xmem_region_sync(&cr->r, first - base,
 					       last - base, &xf->wb_since) : 0;
+	/* Dirty pages a failed write-back left may all be written now. */
+	if (!ret)
+		xmem_region_settle(cr);
 	xmem_region_put(&cr->r);
 	return ret;
 }

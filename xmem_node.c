@@ -18,15 +18,19 @@
  * region, as ATTACH does on /dev/xmem; it is 0600 like /dev/xmem (the udev
  * rule grants the same group) and the region's own mode is checked at open.
  * Without a node (registration failed) the region still works through
- * /dev/xmem.
+ * /dev/xmem.  Called before the region is listed, so that no DETACH or
+ * DESTROY can remove the node before it is there.
  *
- * Context: &xmem_device.lock held.
+ * Context: process; &xmem_device.attach_lock held, &xmem_device.lock not
+ * held: misc_register() takes misc_mtx, under which the node's ->open
+ * takes &xmem_device.lock.
  */
 void xmem_node_add(struct xmem_core_region *cr)
 {
 	int ret;
 
-	lockdep_assert_held(&xmem_dev.lock);
+	lockdep_assert_held(&xmem_dev.attach_lock);
+	lockdep_assert_not_held(&xmem_dev.lock);
 	snprintf(cr->node_name, sizeof(cr->node_name), "xmem.%s", cr->r.name);
 	snprintf(cr->node_path, sizeof(cr->node_path), "xmem.d/%s",
 		 cr->r.name);
@@ -49,13 +53,16 @@ void xmem_node_add(struct xmem_core_region *cr)
  * @cr: the region
  *
  * No open of the node is in progress on return: misc_open() calls ->open
- * under the lock misc_deregister() takes.
+ * under the lock misc_deregister() takes; one that started before the
+ * region was claimed dying holds a reference, one after it is refused.
  *
- * Context: &xmem_device.lock held.
+ * Context: process; the caller owns the region's end (it claimed it, or
+ * the module is unloading); &xmem_device.lock not held, see
+ * xmem_node_add().
  */
 void xmem_node_del(struct xmem_core_region *cr)
 {
-	lockdep_assert_held(&xmem_dev.lock);
+	lockdep_assert_not_held(&xmem_dev.lock);
 	if (!cr->node_added)
 		return;
 	misc_deregister(&cr->node);

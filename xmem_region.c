@@ -8,6 +8,7 @@
 
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -69,8 +70,15 @@ static void xmem_region_free(struct xmem_region *region)
 {
 	struct xmem_core_region *cr = to_core_region(region);
 
+	/*
+	 * Pages a failed write-back left dirty went with the region: only
+	 * DESTROY of a lost region forgets one that still has them.
+	 */
+	if (cr->wb_pinned)
+		module_put(THIS_MODULE);
 	xmem_appliance_put(cr->appl);
 	ida_free(&xmem_dev.windows, cr->window);
+	mutex_destroy(&cr->op_lock);
 	kfree(cr);
 }
 
@@ -164,6 +172,9 @@ static struct xmem_core_region *xmem_find_region(struct xmem_device *dev,
 
 	if (!cr)
 		return NULL;
+	/* Going away: neither attached here any more nor new. */
+	if (cr->dying)
+		return ERR_PTR(-ENOENT);
 	if (a->flags & XMEM_ATTACH_EXCL)
 		return ERR_PTR(-EEXIST);
 	if (a->size && a->size != (u64)cr->r.nr_pages << PAGE_SHIFT)
@@ -268,7 +279,8 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
  * module parameter set and that many regions attached here, a region not
  * attached yet is refused before the appliance is asked.
  *
- * Context: process; takes &xmem_device.lock and waits for the appliance.
+ * Context: process; takes &xmem_device.attach_lock across the calls to
+ * the appliance, and &xmem_device.lock only to look up, count and list.
  * Return: the region, referenced for the caller, or an ERR_PTR():
  * -EDQUOT over max_regions, else the appliance's or the transport's error.
  */
@@ -289,15 +301,19 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	struct xmem_wire_region wr;
 	int ret;
 
+	mutex_lock(&dev->attach_lock);
 	mutex_lock(&dev->lock);
 	cr = xmem_find_region(dev, a);
+	mutex_unlock(&dev->lock);
 	if (cr)
 		goto out;
 
 	/* Before the appliance hears of it: nothing half-created. */
 	if (max) {
+		mutex_lock(&dev->lock);
 		list_for_each_entry(cr, &dev->regions, list)
 			n++;
+		mutex_unlock(&dev->lock);
 		if (n >= max) {
 			pr_warn_ratelimited("region %s: %u regions attached, the max_regions limit: refused\n",
 					    a->name, n);
@@ -363,6 +379,7 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	cr->gid = wr.gid;
 	cr->mode = wr.mode;
 	init_rwsem(&cr->io_lock);
+	mutex_init(&cr->op_lock);
 	ret = xmem_region_init(&cr->r, &dev->cache, a->name,
 			       wr.size >> PAGE_SHIFT,
 			       (pgoff_t)cr->window << XMEM_WINDOW_SHIFT);
@@ -376,16 +393,19 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 		cr = ERR_PTR(ret);
 		goto out;
 	}
-	list_add_tail(&cr->list, &dev->regions);	/* the list's reference */
+	/* Before it is listed: nothing can take it away meanwhile. */
 	xmem_node_add(cr);
 	xmem_region_get(&cr->r);			/* the caller's */
+	mutex_lock(&dev->lock);
+	list_add_tail(&cr->list, &dev->regions);	/* the list's reference */
+	mutex_unlock(&dev->lock);
 	pr_info("region %s: attached on appliance %s, %llu bytes%s\n",
 		a->name, xmem_appliance_name(cr->appl), wr.size,
 		wr.created ? ", created" : "");
 out_put:
 	xmem_appliance_put(appl);
 out:
-	mutex_unlock(&dev->lock);
+	mutex_unlock(&dev->attach_lock);
 	return cr;
 }
 
@@ -441,21 +461,191 @@ int xmem_name_call(const struct xmem_wire_region_req *req,
 }
 
 /**
+ * xmem_regions_get - references to every region attached here
+ * @dev: the device
+ * @np: the number of regions returned
+ *
+ * For walks that call the appliance or write back: they must not hold
+ * &xmem_device.lock meanwhile.  Regions that are dying are included; a
+ * walk that changes a region checks @dying under its op_lock.
+ *
+ * Context: process; takes &xmem_device.lock.
+ * Return: an array of *@np referenced regions for xmem_regions_put()
+ * (NULL when there are none), or ERR_PTR(-ENOMEM).
+ */
+struct xmem_core_region **xmem_regions_get(struct xmem_device *dev,
+					   unsigned int *np)
+{
+	struct xmem_core_region **crs = NULL, *cr;
+	unsigned int n = 0, i = 0;
+
+	mutex_lock(&dev->lock);
+	list_for_each_entry(cr, &dev->regions, list)
+		n++;
+	if (n) {
+		crs = kmalloc_array(n, sizeof(*crs), GFP_KERNEL);
+		if (!crs) {
+			mutex_unlock(&dev->lock);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
+	list_for_each_entry(cr, &dev->regions, list) {
+		xmem_region_get(&cr->r);
+		crs[i++] = cr;
+	}
+	mutex_unlock(&dev->lock);
+	*np = n;
+	return crs;
+}
+
+/**
+ * xmem_regions_put - drop what xmem_regions_get() returned
+ * @crs: the array, or NULL
+ * @n: its length
+ *
+ * Context: process.
+ */
+void xmem_regions_put(struct xmem_core_region **crs, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		xmem_region_put(&crs[i]->r);
+	kfree(crs);
+}
+
+/**
+ * xmem_region_claim - mark a region dying, for DETACH or DESTROY
+ * @dev: the device
+ * @cr: the region, listed, referenced by the caller
+ * @idle: it must be neither open nor mapped
+ * @what: the operation, for the log
+ *
+ * From here on opens of its node and ATTACH by name refuse it, so nothing
+ * new maps or dirties it while it is written back and the appliance is
+ * asked.  The check for users and the mark are made under one hold of
+ * &xmem_device.lock, which the node's ->open and ATTACH take to take a
+ * reference.  Only the caller may forget it then; it undoes the mark with
+ * xmem_region_unclaim() if it keeps the region after all.
+ *
+ * Context: process; takes &xmem_device.lock.
+ * Return: 0; -ENOENT when another operation is taking it away; -EBUSY
+ * when @idle and it is open or mapped.
+ */
+int xmem_region_claim(struct xmem_device *dev, struct xmem_core_region *cr,
+		      bool idle, const char *what)
+{
+	int ret = 0;
+
+	mutex_lock(&dev->lock);
+	if (cr->dying) {
+		ret = -ENOENT;
+	} else if (idle && kref_read(&cr->r.ref) > 2) {	/* list, caller */
+		pr_warn_ratelimited("%s %s: region is open or mapped\n", what,
+				    cr->r.name);
+		ret = -EBUSY;
+	} else {
+		WRITE_ONCE(cr->dying, true);
+	}
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+/**
+ * xmem_region_unclaim - keep a region xmem_region_claim() marked
+ * @dev: the device
+ * @cr: the region
+ *
+ * Context: process; takes &xmem_device.lock.
+ */
+void xmem_region_unclaim(struct xmem_device *dev, struct xmem_core_region *cr)
+{
+	mutex_lock(&dev->lock);
+	WRITE_ONCE(cr->dying, false);
+	mutex_unlock(&dev->lock);
+}
+
+/**
+ * xmem_region_pin - keep the module loaded: a write-back of @cr failed
+ * @cr: the region
+ *
+ * The pages stay dirty in the cache, and only this module can write them
+ * to the appliance.  Until they are (xmem_region_settle()) or the region
+ * goes away, it holds a reference to the module, so rmmod is refused
+ * ("in use") rather than dropping them, as a mounted file system keeps
+ * its module loaded.  Idempotent.
+ *
+ * Context: any; takes the xa_lock of the region's portions.
+ */
+void xmem_region_pin(struct xmem_core_region *cr)
+{
+	bool pinned;
+
+	xa_lock(&cr->r.portions);
+	pinned = cr->wb_pinned;
+	if (!pinned) {
+		cr->wb_pinned = true;
+		__module_get(THIS_MODULE);
+	}
+	xa_unlock(&cr->r.portions);
+	if (!pinned)
+		pr_warn_ratelimited("region %s: write-back failed; the module stays loaded until its dirty pages are written\n",
+				    cr->r.name);
+}
+
+/**
+ * xmem_region_settle - unpin a region that has nothing left to write
+ * @cr: the region
+ *
+ * The pin of xmem_region_pin() goes when, at one instant, no page of the
+ * region is dirty or under write-back.  A write-back that starts later
+ * marks its pages WRITEBACK before it writes, under the same lock, so if
+ * it fails it pins the region again.
+ *
+ * Context: any; takes the xa_lock of the region's portions.
+ * Return: true if the region is not pinned (any more).
+ */
+bool xmem_region_settle(struct xmem_core_region *cr)
+{
+	struct xarray *xa = &cr->r.portions;
+	bool put = false, pinned;
+
+	xa_lock(xa);
+	if (cr->wb_pinned && !xa_marked(xa, XMEM_MARK_DIRTY) &&
+	    !xa_marked(xa, XMEM_MARK_WRITEBACK)) {
+		cr->wb_pinned = false;
+		put = true;
+	}
+	pinned = cr->wb_pinned;
+	xa_unlock(xa);
+	if (put) {
+		pr_info("region %s: written back after a failed write-back\n",
+			cr->r.name);
+		module_put(THIS_MODULE);
+	}
+	return !pinned;
+}
+
+/**
  * xmem_forget_region - forget a region here
  * @dev: the device
- * @cr: the region, whose pages were dropped
+ * @cr: the region, claimed by the caller, whose pages were dropped
  *
- * Removes its node and drops the list's reference.
+ * Removes its node, then takes it off the list.  The caller drops the
+ * list's reference once it has released @cr->op_lock.
  *
- * Context: &xmem_device.lock held.
+ * Context: process; @cr->op_lock held, &xmem_device.lock not held
+ * (misc_deregister() waits for opens of the node, which take it).
  */
 void xmem_forget_region(struct xmem_device *dev,
 			struct xmem_core_region *cr)
 {
-	lockdep_assert_held(&dev->lock);
+	lockdep_assert_held(&cr->op_lock);
+	lockdep_assert_not_held(&dev->lock);
 	xmem_node_del(cr);
+	mutex_lock(&dev->lock);
 	list_del(&cr->list);
-	xmem_region_put(&cr->r);	/* the list's reference */
+	mutex_unlock(&dev->lock);
 }
 
 /**
@@ -463,19 +653,15 @@ void xmem_forget_region(struct xmem_device *dev,
  * @cr: the region
  * @what: the operation, for the log
  *
- * Nothing may bind or map it; its cached pages are written back and
- * dropped.
+ * The caller claimed it idle (xmem_region_claim()): nothing binds or maps
+ * it.  Its cached pages are written back and dropped.
  *
- * Context: &xmem_device.lock held.
- * Return: 0, -EBUSY when it is open or mapped, -EIO when write-back failed.
+ * Context: process; @cr->op_lock held.  Waits for the appliance.
+ * Return: 0, or -EIO when write-back failed.
  */
 int xmem_quiesce_region(struct xmem_core_region *cr, const char *what)
 {
-	if (kref_read(&cr->r.ref) > 1) {
-		pr_warn_ratelimited("%s %s: region is open or mapped\n", what,
-				    cr->r.name);
-		return -EBUSY;
-	}
+	lockdep_assert_held(&cr->op_lock);
 	if (xmem_region_sync(&cr->r, 0, cr->r.nr_pages - 1, NULL) ||
 	    xmem_region_drop(&cr->r)) {
 		pr_err_ratelimited("%s %s: write-back failed; nothing changed\n",

@@ -5,6 +5,9 @@
  * the same memory as a file bound with ATTACH, its size shows with
  * SEEK_END, an unmodified program (python3's mmap module) reads and writes
  * it, the region's mode is checked at open, and the node goes with DETACH.
+ * An open of the node while DETACH or DESTROY waits for the appliance
+ * (xmemd stopped with SIGSTOP for that while) is refused: a region mapped
+ * then would be forgotten here with what was written into it.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -16,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +27,9 @@
 #include "xtest.h"
 
 #define NOBODY		65534
+#define SSH		"ssh -o BatchMode=yes -o ConnectTimeout=20 appliance "
+#define DYING_SIZE	(256 * 1024)
+#define DYING_ROUNDS	3
 
 static void node_path(char *buf, size_t len, const char *name)
 {
@@ -44,7 +51,8 @@ static int node_exists(const char *path, int want)
 	return have;
 }
 
-static int detach(const char *name)
+/* DETACH or DESTROY (@cmd) of region @name; 0 or -errno. */
+static int region_op(unsigned long cmd, const char *name)
 {
 	struct xmem_region_op op;
 	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC), ret = 0;
@@ -53,10 +61,91 @@ static int detach(const char *name)
 		FAIL("open %s: %s", XMEM_DEV, xt_errname(errno));
 	memset(&op, 0, sizeof(op));
 	snprintf(op.name, sizeof(op.name), "%s", name);
-	if (ioctl(fd, XMEM_IOC_DETACH, &op))
+	if (ioctl(fd, cmd, &op))
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+static int detach(const char *name)
+{
+	return region_op(XMEM_IOC_DETACH, name);
+}
+
+/* Stops (SIGSTOP) or continues (SIGCONT) xmemd on the appliance. */
+static int xmemd_signal(const char *sig)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), SSH "'kill -%s $(cat /run/xmemd.pid)'"
+		 " </dev/null", sig);
+	return system(cmd);
+}
+
+/*
+ * xmemd stopped by an ssh session that stays open: xmemd_pause() returns
+ * once it is stopped, xmemd_resume() continues it at once, without the
+ * seconds a new ssh connection takes on a slow test bed (the appliance
+ * answers a request within 10 s, or the client drops the connection).
+ */
+struct pause {
+	FILE *to, *from;
+	pid_t pid;
+};
+
+static void xmemd_pause(struct pause *ps)
+{
+	int in[2], out[2];
+	char line[64];
+
+	if (pipe(in) || pipe(out))
+		FAIL("pipe: %s", xt_errname(errno));
+	fflush(NULL);
+	ps->pid = fork();
+	if (ps->pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!ps->pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		execl("/bin/sh", "sh", "-c", SSH "'p=$(cat /run/xmemd.pid);"
+		      " kill -STOP $p && echo stopped; read x; kill -CONT $p;"
+		      " echo continued'", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	ps->to = fdopen(in[1], "w");
+	ps->from = fdopen(out[0], "r");
+	if (!ps->to || !ps->from)
+		FAIL("fdopen: %s", xt_errname(errno));
+	if (!fgets(line, sizeof(line), ps->from) || strcmp(line, "stopped\n"))
+		FAIL("cannot stop xmemd on the appliance");
+}
+
+static void xmemd_resume(struct pause *ps)
+{
+	char line[64];
+	int status, ok;
+
+	fputs("go\n", ps->to);
+	fclose(ps->to);
+	ok = fgets(line, sizeof(line), ps->from) &&
+	     !strcmp(line, "continued\n");
+	fclose(ps->from);
+	waitpid(ps->pid, &status, 0);
+	if (!ok)
+		FAIL("cannot continue xmemd on the appliance");
+}
+
+/* After every test, in the parent: xmemd runs, whatever the test did. */
+static void xmemd_continue(void)
+{
+	if (xmemd_signal("CONT"))
+		xt_diag("after test: cannot send SIGCONT to xmemd");
 }
 
 TEST_TIMEOUT(node_maps_the_region, 300)
@@ -251,7 +340,124 @@ TEST_TIMEOUT(read_only_shared_mapping, 300)
 	ASSERT_OK(close(fd));
 }
 
+/* What the DETACH or DESTROY in a child process returned. */
+struct op_result {
+	int done;
+	int err;	/* 0 or an errno */
+};
+
+/*
+ * One round: region @name (attached here, idle, clean) is detached or
+ * destroyed (@cmd) by a child while xmemd is stopped, so that the child
+ * waits for the appliance's answer; meanwhile the node is opened.  The
+ * open must be refused (ENODEV), and the operation must succeed once
+ * xmemd goes on.  Before the fix the open succeeded, and what was written
+ * through it was lost with the region (or written into a destroyed one).
+ */
+static void open_while_dying(unsigned long cmd, const char *what,
+			     const char *name, uint64_t seed)
+{
+	struct op_result *res;
+	struct pause ps;
+	char path[128];
+	int nfd, err = 0, status;
+	pid_t pid;
+	char *p;
+
+	node_path(path, sizeof(path), name);
+	if (!node_exists(path, 1))
+		FAIL("%s does not exist after ATTACH", path);
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(res != MAP_FAILED);
+	memset(res, 0, sizeof(*res));
+	xmemd_pause(&ps);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		res->err = -region_op(cmd, name);
+		res->done = 1;
+		_exit(0);
+	}
+	/* The child sleeps in its ioctl: waiting for the stopped xmemd. */
+	if (xproc_wait_in_syscall(pid, SYS_ioctl, 60 * 1000)) {
+		xmemd_resume(&ps);
+		waitpid(pid, &status, 0);
+		FAIL("%s did not wait for the stopped xmemd (done %d, %s)",
+		     what, res->done, xt_errname(res->err));
+	}
+	nfd = open(path, O_RDWR | O_CLOEXEC);
+	if (nfd < 0) {
+		err = errno;
+	} else {
+		/* Dirty the region through the node, as a program would. */
+		p = mmap(NULL, DYING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 nfd, 0);
+		if (p != MAP_FAILED) {
+			xpat_fill(p, DYING_SIZE, 0, seed);
+			munmap(p, DYING_SIZE);
+		}
+		close(nfd);
+	}
+	xmemd_resume(&ps);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) || !res->done)
+		FAIL("%s child: wait status %#x", what, status);
+	if (nfd >= 0)
+		FAIL("%s of %s in progress, and the node opened and mapped it; %s then returned %s",
+		     what, name, what, xt_errname(res->err));
+	if (err != ENODEV)
+		FAIL("open of %s during %s: expected ENODEV, got %s", path,
+		     what, xt_errname(err));
+	if (res->err)
+		FAIL("%s of %s after xmemd went on: %s", what, name,
+		     xt_errname(res->err));
+	if (node_exists(path, 0))
+		FAIL("%s still exists after %s", path, what);
+	munmap(res, sizeof(*res));
+	if (xsys_wait_state("connected", 60 * 1000))
+		FAIL("module not connected after %s", what);
+}
+
+TEST_TIMEOUT(open_refused_while_detach_or_destroy_waits, 600)
+{
+	char name[XMEM_REGION_NAME_MAX];
+	uint64_t seed = xnow() * 1000 + 31;
+	int fd, i;
+	char *p;
+
+	xr_require_connected();
+	for (i = 0; i < DYING_ROUNDS; i++) {
+		xr_name(name, "nodedying");
+		fd = ATTACH_OK(name, DYING_SIZE,
+			       XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL, NULL);
+		p = MAP_OK(fd, 0, DYING_SIZE);
+		xpat_fill(p, DYING_SIZE, 0, seed + i);
+		ASSERT_OK(msync(p, DYING_SIZE, MS_SYNC));
+		ASSERT_OK(munmap(p, DYING_SIZE));
+		ASSERT_OK(close(fd));
+		/* DETACH: what the region held is still there after it. */
+		open_while_dying(XMEM_IOC_DETACH, "DETACH", name,
+				 seed + 100 + i);
+		fd = ATTACH_OK(name, DYING_SIZE, 0, NULL);
+		p = MAP_OK(fd, 0, DYING_SIZE);
+		ASSERT_PATTERN(p, DYING_SIZE, 0, seed + i);
+		ASSERT_OK(munmap(p, DYING_SIZE));
+		ASSERT_OK(close(fd));
+		open_while_dying(XMEM_IOC_DESTROY, "DESTROY", name,
+				 seed + 200 + i);
+		fd = xr_attach(name, 0, 0, NULL);
+		if (fd != -ENOENT)
+			FAIL("attach of destroyed %s: expected ENOENT, got %s",
+			     name, fd >= 0 ? "success" : xt_errname(-fd));
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (!xt_query(argc, argv))
+		xt_after_each(xmemd_continue);
 	return xt_main(argc, argv);
 }

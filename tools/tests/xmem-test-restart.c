@@ -6,7 +6,9 @@
  * outage wait for the new connection; a snapshot taken before (a copy
  * the appliance made, NAME.region and NAME.meta in --dir) is loaded again
  * by the new xmemd, data identical.  With a short io_timeout, a fault
- * during an outage gets SIGBUS instead, and the kernel says why.
+ * during an outage gets SIGBUS instead, and the kernel says why.  A DETACH
+ * that writes back during the outage waits for the new connection and
+ * succeeds: the reconnection does not wait for it in turn.
  *
  * Needs the test bed's appliance ("ssh appliance"), which keeps xmemd's
  * arguments in /run/xmemd.args and its pid in /run/xmemd.pid.  The regions
@@ -23,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -374,6 +378,88 @@ TEST_TIMEOUT(outage_fault_sigbus_after_io_timeout, 300)
 	ASSERT_EQ(p[4096], 0);
 	ASSERT_OK(munmap(p, 1 * MiB));
 	ASSERT_OK(close(fd));
+}
+
+/*
+ * Dirty pages of an idle region, xmemd killed: DETACH writes them back,
+ * waiting for a connection.  Before the fix it did so holding the device
+ * lock, which the reconnection takes to refresh the regions before it
+ * installs the new connection: each waited for the other until io_timeout,
+ * and DETACH failed with EIO.  Now the reconnection goes first, and the
+ * data written before the outage is on the appliance after DETACH.
+ */
+TEST_TIMEOUT(detach_in_outage_waits_for_reconnection, 600)
+{
+	uint64_t seed = xnow() * 1000 + 29;
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_op op;
+	struct xmem_attach at, at2;
+	volatile int *res;
+	double t0;
+	int fd, status;
+	pid_t pid;
+	char *p;
+
+	xr_require_connected();
+	require_dir_mode();
+	/* Longer than a restart of xmemd over ssh on a loaded test bed. */
+	ASSERT_ZERO_ERR(xsys_write("io_timeout", "150"));
+	xr_name(name, "outage-detach");
+	fd = ATTACH_OK(name, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       &at);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	xpat_fill(p, 1 * MiB, 0, seed);
+	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));	/* its pages stay cached, dirty */
+	res = mmap(NULL, 2 * sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(res != MAP_FAILED);
+	res[0] = 0;
+	res[1] = -1;
+
+	kill_xmemd();
+	if (xsys_wait_state("connecting", STATE_MS))
+		FAIL("module did not notice the appliance going away");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		memset(&op, 0, sizeof(op));
+		snprintf(op.name, sizeof(op.name), "%s", name);
+		fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
+		res[1] = fd < 0 || ioctl(fd, XMEM_IOC_DETACH, &op) ? errno : 0;
+		res[0] = 1;
+		_exit(0);
+	}
+	/* It sleeps in DETACH's write-back, waiting for a connection. */
+	if (xproc_wait_in_syscall(pid, SYS_ioctl, 60 * 1000))
+		FAIL("DETACH did not wait during the outage (done %d, %s)",
+		     res[0], xt_errname(res[1]));
+	t0 = xnow();
+	ASSERT_ZERO_ERR(start_xmemd() ? -EIO : 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	xt_diag("DETACH returned %.1f s after xmemd was started again: %s",
+		xnow() - t0, xt_errname(res[1]));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) || !res[0])
+		FAIL("DETACH child: wait status %#x", status);
+	if (res[1])
+		FAIL("DETACH during the outage: %s (the reconnection waited for it)",
+		     xt_errname(res[1]));
+	if (xsys_wait_state("connected", STATE_MS))
+		FAIL("module not connected after xmemd restarted");
+	fd = ATTACH_OK(name, 0, 0, &at2);
+	ASSERT_EQ(at2.region_id, at.region_id);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	ASSERT_PATTERN(p, 1 * MiB, 0, seed);
+	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));
+	memset(&op, 0, sizeof(op));
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_OK(fd);
+	ASSERT_OK(ioctl(fd, XMEM_IOC_DESTROY, &op));
+	close(fd);
 }
 
 TEST_TIMEOUT(wrong_secret_refused, 600)

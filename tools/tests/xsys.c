@@ -41,6 +41,30 @@ double xnow(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+int xproc_wait_in_syscall(int pid, long nr, unsigned int timeout_ms)
+{
+	double deadline = xnow() + timeout_ms / 1000.0;
+	char path[64], buf[128];
+	FILE *f;
+	long got;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	for (;;) {
+		f = fopen(path, "r");
+		if (!f)
+			return -ESRCH;
+		got = -1;
+		if (fgets(buf, sizeof(buf), f) && strcmp(buf, "running\n"))
+			got = strtol(buf, NULL, 10);
+		fclose(f);
+		if (got == nr)
+			return 0;
+		if (xnow() > deadline)
+			return -ETIMEDOUT;
+		usleep(10 * 1000);
+	}
+}
+
 uint64_t xenv_size(const char *name, uint64_t def)
 {
 	const char *v = getenv(name);

@@ -162,4 +162,12 @@ uint64_t xenv_size(const char *name, uint64_t def);
 /* Monotonic clock in seconds. */
 double xnow(void);
 
+/*
+ * Waits until task @pid sleeps inside system call @nr (/proc/PID/syscall
+ * names it; a running task shows "running"): e.g. an ioctl that waits for
+ * the appliance.  Returns 0, -ETIMEDOUT after @timeout_ms, or -ESRCH if
+ * the task is gone.
+ */
+int xproc_wait_in_syscall(int pid, long nr, unsigned int timeout_ms);
+
 #endif /* XSYS_H */
