@@ -1059,6 +1059,18 @@ static struct xmemd_region *xmemd_region_next(uint64_t cursor)
 }
 
 /*
+ * The host recorded as the owner of a region @conn creates: its host, or
+ * none for a client of an --insecure daemon, which proved no identity.
+ * A region without a host belongs to every host, so that regions made
+ * while the daemon ran --insecure stay reachable, by uid and mode, once it
+ * authenticates its clients (as those of a daemon before hosts do).
+ */
+static const char *xmemd_owner_host(const struct xmemd_conn *conn)
+{
+	return strcmp(conn->host, XMEMD_HOST_NONE) ? conn->host : "";
+}
+
+/*
  * Is @host the host that owns @r?  A region without a host (written by an
  * xmemd before hosts) belongs to every host.
  */
@@ -1991,7 +2003,8 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 		status = xmemd_quota_check(conn, 0, size, 1, &why);
 		if (status)
 			goto fail;
-		r = xmemd_region_create(req->name, size, conn->host, 0, 0, 0,
+		r = xmemd_region_create(req->name, size,
+					xmemd_owner_host(conn), 0, 0, 0,
 					&status);
 		if (!r) {
 			why = "cannot allocate memory";
@@ -2146,7 +2159,8 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		status = xmemd_quota_check(conn, uid, size, 1, &why);
 		if (status)
 			goto fail;
-		r = xmemd_region_create(req->name, size, conn->host, uid, gid,
+		r = xmemd_region_create(req->name, size,
+					xmemd_owner_host(conn), uid, gid,
 					mode, &status);
 		why = "cannot allocate memory";
 		if (!r)
@@ -3324,7 +3338,8 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 	}
 	if (!status && !p->fill) {
 		r->id = ++xmemd.next_region_id;
-		snprintf(r->host, sizeof(r->host), "%s", conn->host);
+		snprintf(r->host, sizeof(r->host), "%s",
+			 xmemd_owner_host(conn));
 		r->uid = p->uid;
 		r->gid = p->gid;
 		r->mode = p->mode;
@@ -3775,7 +3790,8 @@ static void xmemd_copy_done(struct xmemd_copy *c)
 	if (!status && c->created) {
 		dst->id = ++xmemd.next_region_id;
 		/* Owned by the requesting host, as a create would be. */
-		snprintf(dst->host, sizeof(dst->host), "%s", conn->host);
+		snprintf(dst->host, sizeof(dst->host), "%s",
+			 xmemd_owner_host(conn));
 		if (xmemd.dir && xmemd_meta_write(dst))
 			status = ENOMEM;
 	}
