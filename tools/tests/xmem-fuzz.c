@@ -1133,7 +1133,8 @@ static void do_random_cmd(int fi)
 	static const unsigned long known[] = {
 		XMEM_IOC_VERSION, XMEM_IOC_ATTACH, XMEM_IOC_INFO,
 		XMEM_IOC_DETACH, XMEM_IOC_RESIZE, XMEM_IOC_DESTROY,
-		XMEM_IOC_LIST, XMEM_IOC_ACCOUNT,
+		XMEM_IOC_LIST, XMEM_IOC_ACCOUNT, XMEM_IOC_SNAPSHOT,
+		XMEM_IOC_GRANT,
 	};
 	uint8_t buf[256];
 	unsigned int cmd, i;
