@@ -1677,6 +1677,36 @@ static int wt_hold(bool on)
 	return wt_on_target(cmd);
 }
 
+/*
+ * Send a PULL of @name from the source into @c's daemon (held by
+ * --debug-hold) and wait until the pull has it attached at the source,
+ * where @sc counts it (users 2).  The pull's worker attaches it, then
+ * waits for the hold file: the state polled, no time decides.  Returns
+ * the PULL's tag, 0 on failure (with a diag).
+ */
+static uint64_t wt_held_pull(struct wt_conn *c, struct wt_conn *sc,
+			     const char *name)
+{
+	struct xmem_msg_region_rep rep;
+	struct xmem_msg_pull_req req;
+	uint64_t tag = ++wt_tag;
+	int i;
+
+	wt_pull_req(&req, tag, wt_src_addr, wt_src_port, name);
+	if (wt_send(c, &req, sizeof(req)))
+		return 0;
+	for (i = 0; i < 3000; i++) {
+		if (wt_region(sc, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rep) ||
+		    rep.status)
+			break;
+		if (le32toh(rep.users) == 2)
+			return tag;
+		usleep(10000);
+	}
+	wt_diag("the held PULL of %s never showed at the source", name);
+	return 0;
+}
+
 #define WT_BREAK_SIZE	(8ULL << 20)	/* two COPY chunks */
 #define WT_BREAK_TESTS	8
 
@@ -1695,10 +1725,9 @@ static int wt_hold(bool on)
 static void wt_test_break(struct wt_conn *c, const char *base)
 {
 	char a[XMEM_NAME_MAX], a2[XMEM_NAME_MAX], p[XMEM_NAME_MAX];
-	struct xmem_msg_region_rep ra, rs, rep, rep2;
+	struct xmem_msg_region_rep ra, rs, rep;
 	struct xmem_msg_region_req rreq;
 	struct xmem_msg_copy_req creq;
-	struct xmem_msg_pull_req preq;
 	struct xmem_msg_stat_rep st0, st1;
 	unsigned int ntests = wt_n;
 	uint64_t ctag, dtag, ptag;
@@ -1765,20 +1794,7 @@ static void wt_test_break(struct wt_conn *c, const char *base)
 	r.rkey = le32toh(rs.rkey);
 	good = good && wt_write_data(&sc, &r, 0, WT_DATA_SIZE, 43) &&
 	       !wt_stat(c, &st0) && !wt_hold(true);
-	wt_pull_req(&preq, ptag = ++wt_tag, wt_src_addr, wt_src_port, p);
-	good = good && !wt_send(c, &preq, sizeof(preq));
-	/*
-	 * The pull's worker attaches the region at the source, then waits
-	 * for the hold file: poll until the source counts it (users 2).
-	 */
-	rep2.users = 0;
-	for (int i = 0; good && i < 3000 && le32toh(rep2.users) < 2; i++) {
-		good = !wt_region(&sc, XMEM_REGION_OP_INFO, p, 0, 0, 0,
-				  &rep2) && !rep2.status;
-		if (le32toh(rep2.users) < 2)
-			usleep(10000);	/* polls a state, decides nothing */
-	}
-	good = good && le32toh(rep2.users) == 2 &&
+	good = good && (ptag = wt_held_pull(c, &sc, p)) &&
 	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, p, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == EBUSY;
 	wt_ok(good, "DESTROY at the source of a region a held PULL has attached -> EBUSY");
@@ -1791,18 +1807,9 @@ static void wt_test_break(struct wt_conn *c, const char *base)
 	wt_ok(good, "the PULL completes once released; its copy destroyed again");
 
 	/* 3. PULL, the source xmemd killed mid-way. */
-	good = !wt_hold(true);
-	wt_pull_req(&preq, ptag = ++wt_tag, wt_src_addr, wt_src_port, p);
-	good = good && !wt_send(c, &preq, sizeof(preq));
-	rep2.users = 0;
-	for (int i = 0; good && i < 3000 && le32toh(rep2.users) < 2; i++) {
-		good = !wt_region(&sc, XMEM_REGION_OP_INFO, p, 0, 0, 0,
-				  &rep2) && !rep2.status;
-		if (le32toh(rep2.users) < 2)
-			usleep(10000);	/* polls a state, decides nothing */
-	}
+	good = !wt_hold(true) && (ptag = wt_held_pull(c, &sc, p));
 	snprintf(cmd, sizeof(cmd), "kill -9 $(cat %s)", wt_src_pidfile);
-	good = good && le32toh(rep2.users) == 2 && !wt_on_target(cmd) &&
+	good = good && !wt_on_target(cmd) &&
 	       !wt_hold(false);
 	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
 	good = good && !wt_recv(c, &m1) &&
@@ -1905,28 +1912,19 @@ int main(int argc, char **argv)
 	}
 	wt_addr = argv[1];
 	wt_port = argv[2];
-	if (wt_hold_file) {
-		snprintf(name, sizeof(name), "wire-break-%ld-%ld",
-			 (long)getpid(), (long)time(NULL));
-		wt_good_hello(&h);
-		if (!wt_src_addr)
-			wt_bail("--break needs --pull-source");
-		if (!wt_ok(wt_connect(&c, &h) == 0, "connect to the target %s:%s",
-			   wt_addr, wt_port))
-			wt_bail("cannot connect");
-		wt_test_break(&c, name);
-		wt_close(&c);
-		printf("1..%u\n", wt_n);
-		return wt_failed ? 1 : 0;
-	}
-	if (pull_only) {
+	if (wt_hold_file && !wt_src_addr)
+		wt_bail("--break needs --pull-source");
+	if (pull_only || wt_hold_file) {
 		snprintf(name, sizeof(name), "wire-test-%ld-%ld",
 			 (long)getpid(), (long)time(NULL));
 		wt_good_hello(&h);
 		if (!wt_ok(wt_connect(&c, &h) == 0, "connect to the target %s:%s",
 			   wt_addr, wt_port))
 			wt_bail("cannot connect");
-		wt_test_pull_copy(&c, name);
+		if (wt_hold_file)
+			wt_test_break(&c, name);
+		else
+			wt_test_pull_copy(&c, name);
 		wt_close(&c);
 		printf("1..%u\n", wt_n);
 		return wt_failed ? 1 : 0;
