@@ -35,7 +35,7 @@ timeout_s=
 names=(badinput fork pattern clean msync handoff region node pool ctl snap race mixed limit
 	pager fuzz stall restart wbfail reload)
 # criu (checkpoint/restore between the two clients, xmem-test-criu) on
-# the stock kernels, where it was measured (about 2.5 minutes); the debug
+# the stock kernels, where it was measured (about 3 minutes); the debug
 # kernel has not been tried with it.
 if [[ ${XMEM_KERNEL:-} == 6.1 || ${XMEM_KERNEL:-} == 6.12 ]]; then
 	names=("${names[@]:0:10}" criu "${names[@]:10}")
