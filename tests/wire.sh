@@ -335,6 +335,6 @@ ssh -o BatchMode=yes appliance \
 	sed 's/^/#   /'
 for p in ${started[@]+"${started[@]}"}; do
 	# shellcheck disable=SC2029
-	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid)"
+	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid) 2>/dev/null"
 done
 ((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0 && rc5 == 0))
