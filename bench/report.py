@@ -27,7 +27,9 @@ EXPECTED = [
     "nvme_swap.rand4x.ro", "nvme_swap.rand4x.rw50", "nvme_swap.seq",
     "dram.rand2x.ro", "dram.rand2x.rw50", "dram.rand4x.ro", "dram.rand4x.rw50",
     "dram.seq",
-] + [f"libxmem.{c}.{a}" for c in MALLOC_CASES for a in ("glibc", "xmem")]
+] + [f"libxmem.{c}.{a}" for c in MALLOC_CASES for a in ("glibc", "xmem")] + [
+    f"snap.{k}.{mb}M" for mb in (8, 16, 32, 64) for k in ("total", "hold")
+] + ["copy.appliance", "copy.client"]
 
 # name: (numerator row, denominator row, target, "<=" or ">=", what)
 RATIOS = {
@@ -42,6 +44,10 @@ RATIOS = {
     "threads4_vs_1": ("xmem.rand2x.ro.t4", "xmem.rand2x.ro.t1", 1.5, ">=",
                       "xmem random reads/s, 4 threads of one process / "
                       "1 thread, set 2x the limit"),
+    "copy_appliance_vs_client": ("copy.appliance", "copy.client", 1.0, ">=",
+                                 "appliance-side copy MiB/s / copy through "
+                                 "the client (mmap, copy, msync) MiB/s, "
+                                 "64 MiB"),
 }
 # libxmem's fast path within 2x of glibc's: xmem / glibc >= 0.5.
 for _c in MALLOC_CASES:
@@ -57,7 +63,8 @@ PAIRED = {"seq_vs_ib_read_bw": "seq.pair_ratio"}
 
 GROUPS = [("ib_", "transport"), ("xmem.", "xmem"), ("seq.", "xmem"),
           ("nvme_swap.", "nvme-rdma swap"), ("dram.", "local DRAM"),
-          ("libxmem.", "libxmem malloc")]
+          ("libxmem.", "libxmem malloc"), ("snap.", "snapshots"),
+          ("copy.", "snapshots")]
 
 
 def group_of(name):

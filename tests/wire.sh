@@ -27,6 +27,11 @@
 #    region until hostB grants it, and not after the revoke;
 #    revoking one host (SIGHUP) refuses it and leaves the other working;
 #    the client module as a host; the audit counters (SIGUSR1).
+# 5. A copy whose source goes away mid-way (xmem-wire-test --break): a
+#    target xmemd on port 7477 with --debug-hold holds its COPYs and
+#    PULLs mid-way while the test destroys their source (EBUSY, the copy
+#    completes, the source untouched) or kills the source xmemd on port
+#    7476 (the PULL fails, nothing is left on the target).
 # The xmemds started here are stopped at the end.  Output: one TAP stream
 # (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
@@ -296,6 +301,21 @@ echo "# part 4 (credentials, quotas) took $((SECONDS - t1)) s" >>"$tmp/4.tap"
 rc4=0
 grep -q '^not ok' "$tmp/4.tap" && rc4=1
 
+# 5. A copy whose source goes away mid-way.
+t1=$SECONDS
+rc5=0
+if start_xmemd 7476 --insecure &&
+   start_xmemd 7477 --insecure --debug-hold /run/xmemd-7477.hold; then
+	xmem-wire-test --break /run/xmemd-7477.hold /run/xmemd-7476.pid \
+		--pull-source appliance:7476 appliance 7477 \
+		>"$tmp/5.tap" || rc5=$?
+else
+	printf 'not ok 1 - start two xmemds for the broken copies\n1..1\n' \
+		>"$tmp/5.tap"
+	rc5=1
+fi
+echo "# part 5 (source gone mid-way) took $((SECONDS - t1)) s" >>"$tmp/5.tap"
+
 # One TAP stream: each run numbered after the ones before.
 awk '
 	/^1\.\.[0-9]+$/ { next }
@@ -307,14 +327,14 @@ awk '
 	}
 	{ print }
 	END { print "1.." total }
-' "$tmp/1.tap" "$tmp/2.tap" "$tmp/3.tap" "$tmp/4.tap"
+' "$tmp/1.tap" "$tmp/2.tap" "$tmp/3.tap" "$tmp/4.tap" "$tmp/5.tap"
 
 note "pull lines of the appliances' logs:"
 ssh -o BatchMode=yes appliance \
-	"grep -ah ' pull ' /var/log/xmemd.log /var/log/xmemd-*.log | tail -n 40" |
+	"grep -ahE ' (pull|copy) ' /var/log/xmemd.log /var/log/xmemd-*.log | tail -n 40" |
 	sed 's/^/#   /'
 for p in ${started[@]+"${started[@]}"}; do
 	# shellcheck disable=SC2029
-	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid)"
+	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid) 2>/dev/null"
 done
-((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0))
+((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0 && rc5 == 0))

@@ -10,17 +10,22 @@
  *		the same region) and let CRIU record only the mapping's file
  *		name (which names the region) and page offset, not its data.
  *		The node is recognised by its device number, looked up in
- *		/sys/class/misc/xmem*\/dev.  A mapping of /dev/xmem itself is
- *		refused: the region such a mapping is bound to cannot be found
- *		from the mapping.
+ *		/sys/class/misc/xmem*\/dev.  A mapping of /dev/xmem itself
+ *		(of a file bound by ATTACH) names no region, and CRIU's file
+ *		of it (from /proc/PID/map_files) is a new, unbound one: every
+ *		region attached on this client is written back and its window
+ *		recorded, once per dump, and the restore finds the region by
+ *		the offset CRIU records, which lies in its window.
  *   DUMP_EXT_FILE	an open file of /dev/xmem or of a node: write the
  *		region back and record its name in xmem-file-ID.img.
  * Restore:
  *   UPDATE_VMA_MAP	attach NAME by name through /dev/xmem (device minors
  *		differ between hosts, and a container's /dev may hold a stale
  *		node) and give CRIU that file to map at the same address and
- *		page offset.  The region is never created: if it is gone the
- *		restore fails, with a log line naming the region.
+ *		page offset.  For a mapping of /dev/xmem, NAME is the region
+ *		whose window at dump holds the mapping's offset.  The region
+ *		is never created: if it is gone the restore fails, with a log
+ *		line naming the region.
  *   RESTORE_EXT_FILE	reopen the file bound to its region.
  * A region this restore attached and nobody uses is detached again if the
  * restore fails (CR_PLUGIN_STAGE__RESTORE exit), so nothing is left behind.
@@ -167,7 +172,11 @@ unmap:
 	return ret;
 }
 
-/* The image of region @name: its window at dump. */
+/*
+ * The image of region @name, xmem-region-NAME.img: "xmem-region 1", then
+ * its window at dump (the file offset, in bytes, of region offset 0) and
+ * its size in bytes, one number a line.
+ */
 static int xp_region_image(const char *name, int flags)
 {
 	char img[XMEM_REGION_NAME_MAX + 32];
@@ -183,17 +192,33 @@ static int xp_region_image(const char *name, int flags)
 /* Forward: a new file of /dev/xmem bound to region @name. */
 static int xp_attach(const char *name);
 
-static int xp_save_base(const char *name)
+/*
+ * xp_save_base - record region @name's window in its image
+ * @name: a region attached on this client
+ * @sync: also write the region back
+ *
+ * Return: 0 or -errno (logged).
+ */
+static int xp_save_base(const char *name, int sync)
 {
 	unsigned long long base = 0;
 	int ret, img, fd;
+	off_t size;
 	FILE *f;
 
 	/* A file of our own, read-write: CRIU's may be read-only. */
 	fd = xp_attach(name);
 	if (fd < 0)
 		return fd;
-	ret = xp_base(fd, &base);
+	if (sync && fsync(fd)) {
+		ret = -errno;
+		close(fd);
+		pr_err("region %s: write-back failed: %s\n", name,
+		       strerror(-ret));
+		return ret;
+	}
+	size = lseek(fd, 0, SEEK_END);
+	ret = size < 0 ? -errno : xp_base(fd, &base);
 	close(fd);
 	if (ret) {
 		pr_err("region %s: cannot find its window: %s\n", name,
@@ -207,7 +232,8 @@ static int xp_save_base(const char *name)
 			close(img);
 		goto err;
 	}
-	fprintf(f, XP_REGION_MAGIC "\n%llu\n", base);
+	fprintf(f, XP_REGION_MAGIC "\n%llu\n%llu\n", base,
+		(unsigned long long)size);
 	if (!fclose(f))
 		return 0;
 	ret = -errno;
@@ -217,8 +243,17 @@ err:
 	return ret;
 }
 
-/* The window of region @name at dump, from its image; -errno. */
-static int xp_load_base(const char *name, unsigned long long *base)
+/*
+ * xp_load_base - the window and size of region @name at dump
+ * @name: the region
+ * @base: out, its window (bytes)
+ * @size: out, its size in bytes
+ * @quiet: do not log a missing image
+ *
+ * Return: 0, -ENOENT if it has no image, -EINVAL if the image is bad.
+ */
+static int xp_load_base(const char *name, unsigned long long *base,
+			unsigned long long *size, int quiet)
 {
 	char magic[32];
 	int img, ok;
@@ -226,15 +261,16 @@ static int xp_load_base(const char *name, unsigned long long *base)
 
 	img = xp_region_image(name, O_RDONLY | O_CLOEXEC);
 	if (img < 0 || !(f = fdopen(img, "r"))) {
-		pr_err("region %s: no image xmem-region-%s.img: %s\n", name,
-		       name, strerror(errno));
+		if (!quiet)
+			pr_err("region %s: no image xmem-region-%s.img: %s\n",
+			       name, name, strerror(errno));
 		if (img >= 0)
 			close(img);
 		return -ENOENT;
 	}
 	ok = fgets(magic, sizeof(magic), f) &&
 	     !strcmp(magic, XP_REGION_MAGIC "\n") &&
-	     fscanf(f, "%llu", base) == 1;
+	     fscanf(f, "%llu %llu", base, size) == 2 && *size;
 	fclose(f);
 	if (!ok) {
 		pr_err("region %s: bad image xmem-region-%s.img\n", name,
@@ -242,6 +278,56 @@ static int xp_load_base(const char *name, unsigned long long *base)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Forward: calls @fn for each region attached here. */
+static int xp_each_attached(int fd, void (*fn)(int fd, const char *name));
+
+/* The first error of xp_save_one() in this dump, 0 if none. */
+static int xp_save_err;
+
+static void xp_save_one(int fd, const char *name)
+{
+	int ret;
+
+	(void)fd;
+	ret = xp_save_base(name, 1);
+	if (ret && !xp_save_err)
+		xp_save_err = ret;
+}
+
+/*
+ * xp_save_all - write back every region attached here, record its window
+ *
+ * For mappings of /dev/xmem: which region such a mapping is bound to is
+ * not known at dump (CRIU's file of it is a new, unbound file), so every
+ * region attached on this client is written back and its window
+ * recorded, once per dump; the restore finds a mapping's region by the
+ * window holding its offset.
+ *
+ * Return: 0 or -errno (logged).
+ */
+static int xp_save_all(void)
+{
+	static int done;
+	int fd, ret;
+
+	if (done)
+		return xp_save_err;
+	done = 1;
+	fd = open(XP_DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		xp_save_err = -errno;
+		pr_err("cannot open " XP_DEV ": %s\n", strerror(errno));
+		return xp_save_err;
+	}
+	ret = xp_each_attached(fd, xp_save_one);
+	close(fd);
+	if (ret && !xp_save_err) {
+		xp_save_err = ret;
+		pr_err("cannot list the regions: %s\n", strerror(-ret));
+	}
+	return xp_save_err;
 }
 
 static int xp_handle_device_vma(int fd, const struct stat *st)
@@ -253,8 +339,11 @@ static int xp_handle_device_vma(int fd, const struct stat *st)
 	if (ret <= 0)
 		return ret ? ret : -ENOTSUP;
 	if (!name[0]) {
-		pr_err("a mapping of " XP_DEV " cannot be checkpointed (the region it is bound to is not visible from the mapping): map /dev/xmem.d/NAME instead\n");
-		return -EINVAL;
+		ret = xp_save_all();
+		if (ret)
+			return ret;
+		pr_info("a mapping of " XP_DEV ": every attached region written back; dumped by its window\n");
+		return 0;
 	}
 	/* CRIU's file of the mapping is bound to the same region. */
 	if (fsync(fd)) {
@@ -263,7 +352,7 @@ static int xp_handle_device_vma(int fd, const struct stat *st)
 		       strerror(errno));
 		return ret;
 	}
-	ret = xp_save_base(name);
+	ret = xp_save_base(name, 0);
 	if (ret)
 		return ret;
 	pr_info("region %s written back; its mapping is dumped by name\n",
@@ -271,7 +360,10 @@ static int xp_handle_device_vma(int fd, const struct stat *st)
 	return 0;
 }
 
-/* NAME of "/dev/xmem.d/NAME" (any number of '/' anywhere), or NULL. */
+/*
+ * NAME of "/dev/xmem.d/NAME" (any number of '/' anywhere), or NULL; @buf
+ * gets @path without its leading and repeated '/'.
+ */
 static const char *xp_path_region(const char *path, char *buf, size_t len)
 {
 	size_t i = 0;
@@ -312,6 +404,51 @@ static int xp_attach(const char *name)
 }
 
 /*
+ * xp_window_region - the region whose window at dump holds @off
+ * @off: a mapping's file offset (bytes) recorded at dump
+ * @name: out, the region's name
+ *
+ * Return: 0, -ENOENT if no region image holds @off, -errno.
+ */
+static int xp_window_region(unsigned long long off,
+			    char name[XMEM_REGION_NAME_MAX])
+{
+	unsigned long long base, size;
+	const char *n;
+	struct dirent *de;
+	size_t len;
+	int fd, ret = -ENOENT;
+	DIR *d;
+
+	fd = dup(criu_get_image_dir());
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while (ret == -ENOENT && (de = readdir(d))) {
+		n = de->d_name;
+		len = strlen(n);
+		if (strncmp(n, "xmem-region-", 12) || len < 17 ||
+		    strcmp(n + len - 4, ".img") ||
+		    len - 16 >= XMEM_REGION_NAME_MAX)
+			continue;
+		memcpy(name, n + 12, len - 16);
+		name[len - 16] = '\0';
+		if (!xp_valid_name(name) ||
+		    xp_load_base(name, &base, &size, 1))
+			continue;
+		if (off >= base && off - base < size)
+			ret = 0;
+	}
+	closedir(d);
+	return ret;
+}
+
+/*
  * The file handed to CRIU by the previous UPDATE_VMA_MAP call in this
  * task: CRIU dup()s it at once or not at all, so it is closed at the next
  * call.
@@ -322,29 +459,40 @@ static int xp_update_vma_map(const char *path, const uint64_t addr,
 			     const uint64_t old_pgoff, uint64_t *new_pgoff,
 			     int *plugin_fd)
 {
-	unsigned long long base;
-	char buf[PATH_MAX];
+	char buf[PATH_MAX], dev_name[XMEM_REGION_NAME_MAX];
+	unsigned long long base, size;
 	const char *name;
 	int fd, ret;
 
 	name = xp_path_region(path, buf, sizeof(buf));
-	if (!name)
+	if (!name && strcmp(buf, XP_DEV + 1))
 		return -ENOTSUP;
 	if (xp_last_fd >= 0) {
 		close(xp_last_fd);
 		xp_last_fd = -1;
+	}
+	if (!name) {
+		/* A mapping of /dev/xmem: its offset names the region. */
+		ret = xp_window_region(old_pgoff, dev_name);
+		if (ret) {
+			pr_err("mapping of " XP_DEV " at %#llx: offset %#llx is in no region's window recorded at dump: %s\n",
+			       (unsigned long long)addr,
+			       (unsigned long long)old_pgoff, strerror(-ret));
+			return ret == -ENOENT ? -EINVAL : ret;
+		}
+		name = dev_name;
 	}
 	if (!xp_valid_name(name)) {
 		pr_err("mapping at %#llx: bad region name in %s\n",
 		       (unsigned long long)addr, path);
 		return -EINVAL;
 	}
-	ret = xp_load_base(name, &base);
+	ret = xp_load_base(name, &base, &size, 0);
 	if (ret)
 		return ret;
 	/* CRIU's "pgoff" is the file offset in bytes, as in /proc/PID/maps. */
-	if (old_pgoff < base) {
-		pr_err("region %s: mapping at %#llx: offset %#llx below the region's window %#llx\n",
+	if (old_pgoff < base || old_pgoff - base >= size) {
+		pr_err("region %s: mapping at %#llx: offset %#llx outside the region's window %#llx\n",
 		       name, (unsigned long long)addr,
 		       (unsigned long long)old_pgoff, base);
 		return -EINVAL;

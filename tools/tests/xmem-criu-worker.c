@@ -8,11 +8,11 @@
  *   xmem-criu-worker peek NODE	prints "ROUNDS ERRORS GEN" of a worker's
  *				region and exits
  *
- * run maps the region's first page (the header) and the rest (the data)
- * as two mappings, the data one at a nonzero offset, and keeps open a
- * file of the node and a file of /dev/xmem attached to the same region,
- * so that both the mappings and the open files go through the CRIU
- * plugin.  Then, round after round: check that every data word holds the
+ * run maps the region's first page (the header) from the node and the
+ * rest (the data) from a file of /dev/xmem attached to the same region
+ * (an "anonymous-style" mapping of the main device), the data one at a
+ * nonzero offset, and keeps both files open, so that both kinds of
+ * mapping and of open file go through the CRIU plugin.  Then, round after round: check that every data word holds the
  * current generation's pattern, write the next generation's, publish the
  * round in the header.  The generation is also in the worker's own
  * (anonymous) memory, which CRIU dumps: after a restore elsewhere the
@@ -80,7 +80,7 @@ static void __attribute__((noreturn)) run(const char *node)
 	if (dev < 0 || ioctl(dev, XMEM_IOC_ATTACH, &at))
 		die("attach through /dev/xmem");
 	h = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	data = mmap(NULL, size - page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	data = mmap(NULL, size - page, PROT_READ | PROT_WRITE, MAP_SHARED, dev,
 		    page);
 	if (h == MAP_FAILED || data == MAP_FAILED)
 		die("mmap");

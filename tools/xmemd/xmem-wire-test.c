@@ -1647,6 +1647,190 @@ static void wt_test_copy(struct wt_conn *c, const char *base)
 	wt_ok(good, "DESTROY of the copies and the source");
 }
 
+/* ---- a copy whose source goes away mid-way ------------------------- */
+
+/* --break: the target's --debug-hold file and the source's pid file. */
+static const char *wt_hold_file;
+static const char *wt_src_pidfile;
+
+/* Run @cmd on the target's host (ssh to ADDR); 0 or -1 with a diag. */
+static int wt_on_target(const char *cmd)
+{
+	char line[1024];
+	int ret;
+
+	snprintf(line, sizeof(line),
+		 "ssh -o BatchMode=yes -o ConnectTimeout=20 '%s' '%s' </dev/null",
+		 wt_addr, cmd);
+	ret = system(line);
+	if (ret)
+		wt_diag("%s: status %d", line, ret);
+	return ret ? -1 : 0;
+}
+
+static int wt_hold(bool on)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), on ? "touch %s" : "rm -f %s",
+		 wt_hold_file);
+	return wt_on_target(cmd);
+}
+
+/*
+ * Send a PULL of @name from the source into @c's daemon (held by
+ * --debug-hold) and wait until the pull has it attached at the source,
+ * where @sc counts it (users 2).  The pull's worker attaches it, then
+ * waits for the hold file: the state polled, no time decides.  Returns
+ * the PULL's tag, 0 on failure (with a diag).
+ */
+static uint64_t wt_held_pull(struct wt_conn *c, struct wt_conn *sc,
+			     const char *name)
+{
+	struct xmem_msg_region_rep rep;
+	struct xmem_msg_pull_req req;
+	uint64_t tag = ++wt_tag;
+	int i;
+
+	wt_pull_req(&req, tag, wt_src_addr, wt_src_port, name);
+	if (wt_send(c, &req, sizeof(req)))
+		return 0;
+	for (i = 0; i < 3000; i++) {
+		if (wt_region(sc, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rep) ||
+		    rep.status)
+			break;
+		if (le32toh(rep.users) == 2)
+			return tag;
+		usleep(10000);
+	}
+	wt_diag("the held PULL of %s never showed at the source", name);
+	return 0;
+}
+
+#define WT_BREAK_SIZE	(8ULL << 20)	/* two COPY chunks */
+#define WT_BREAK_TESTS	8
+
+/*
+ * A copy whose source goes away mid-way, made reliable by the target's
+ * --debug-hold (a COPY stops after its first chunk, a PULL before its
+ * first READ, while the hold file exists), no timing involved:
+ *  - COPY, then DESTROY of its source while it is held: EBUSY, the copy
+ *    completes and equals the source, the source is untouched;
+ *  - PULL, then DESTROY of its source at the source while it is held:
+ *    EBUSY there (the pull has it attached), the pull completes;
+ *  - PULL, then the source xmemd killed (SIGKILL) while it is held: the
+ *    PULL fails with an error, no region of that name is left on the
+ *    target and its capacity is as before; the target goes on serving.
+ */
+static void wt_test_break(struct wt_conn *c, const char *base)
+{
+	char a[XMEM_NAME_MAX], a2[XMEM_NAME_MAX], p[XMEM_NAME_MAX];
+	struct xmem_msg_region_rep ra, rs, rep;
+	struct xmem_msg_region_req rreq;
+	struct xmem_msg_copy_req creq;
+	struct xmem_msg_stat_rep st0, st1;
+	unsigned int ntests = wt_n;
+	uint64_t ctag, dtag, ptag;
+	struct wt_region r;
+	struct xmem_hello h;
+	struct wt_conn sc;
+	struct wt_msg m1, m2;
+	char cmd[512];
+	bool good;
+
+	snprintf(a, sizeof(a), "%.50s-ba", base);
+	snprintf(a2, sizeof(a2), "%.50s-bb", base);
+	snprintf(p, sizeof(p), "%.50s-bp", base);
+	wt_good_hello(&h);
+	if (!wt_ok(!wt_connect_to(&sc, &h, wt_src_addr, wt_src_port),
+		   "connect to the source %s:%s", wt_src_addr, wt_src_port))
+		goto skip;
+
+	/* 1. COPY on the target, its source destroyed mid-way. */
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, a, WT_BREAK_SIZE,
+			  XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, 0, &ra) &&
+	       !ra.status;
+	r.addr = le64toh(ra.addr);
+	r.rkey = le32toh(ra.rkey);
+	good = good && wt_write_data(c, &r, 0, WT_DATA_SIZE, 41) &&
+	       wt_write_data(c, &r, WT_BREAK_SIZE - WT_DATA_SIZE,
+			     WT_DATA_SIZE, 42) && !wt_hold(true);
+	wt_copy_req(&creq, ctag = ++wt_tag, a, a2,
+		    XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL, 0);
+	wt_region_req(&rreq, dtag = ++wt_tag, XMEM_REGION_OP_DESTROY, a, 0, 0);
+	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
+	/* In order: the COPY has made its source busy before the DESTROY. */
+	good = good && !wt_send(c, &creq, sizeof(creq)) &&
+	       !wt_send(c, &rreq, sizeof(rreq)) && !wt_recv(c, &m1) &&
+	       !wt_parse_region_rep(&m1, dtag, &rep) &&
+	       le32toh(rep.status) == EBUSY;
+	wt_ok(good, "DESTROY of a COPY's source while the copy is held mid-way -> EBUSY");
+	good = good && !wt_hold(false) && !wt_recv(c, &m2) &&
+	       !wt_parse_region_rep(&m2, ctag, &rep) && !rep.status &&
+	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED;
+	wt_timeout_ms = WT_TIMEOUT_MS;
+	wt_ok(good, "the COPY completes once released (CREATED)");
+	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 41) &&
+	       wt_check_data(c, &r, WT_BREAK_SIZE - WT_DATA_SIZE,
+			     WT_DATA_SIZE, 42) &&
+	       !wt_region(c, XMEM_REGION_OP_ATTACH, a2, 0, 0, 0, &rep) &&
+	       !rep.status;
+	r.addr = le64toh(rep.addr);
+	r.rkey = le32toh(rep.rkey);
+	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 41) &&
+	       wt_check_data(c, &r, WT_BREAK_SIZE - WT_DATA_SIZE,
+			     WT_DATA_SIZE, 42) &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, a2, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, a, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_ok(good, "the source is untouched and the copy equals it at both ends");
+
+	/* 2. PULL, its source region destroyed at the source mid-way. */
+	good = !wt_region(&sc, XMEM_REGION_OP_ATTACH, p, WT_BREAK_SIZE,
+			  XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, 0, &rs) &&
+	       !rs.status;
+	r.addr = le64toh(rs.addr);
+	r.rkey = le32toh(rs.rkey);
+	good = good && wt_write_data(&sc, &r, 0, WT_DATA_SIZE, 43) &&
+	       !wt_stat(c, &st0) && !wt_hold(true);
+	good = good && (ptag = wt_held_pull(c, &sc, p)) &&
+	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, p, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == EBUSY;
+	wt_ok(good, "DESTROY at the source of a region a held PULL has attached -> EBUSY");
+	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
+	good = good && !wt_hold(false) && !wt_recv(c, &m1) &&
+	       !wt_parse_region_rep(&m1, ptag, &rep) && !rep.status;
+	wt_timeout_ms = WT_TIMEOUT_MS;
+	good = good && !wt_region(c, XMEM_REGION_OP_DESTROY, p, 0, 0, 0,
+				  &rep) && !rep.status;
+	wt_ok(good, "the PULL completes once released; its copy destroyed again");
+
+	/* 3. PULL, the source xmemd killed mid-way. */
+	good = !wt_hold(true) && (ptag = wt_held_pull(c, &sc, p));
+	snprintf(cmd, sizeof(cmd), "kill -9 $(cat %s)", wt_src_pidfile);
+	good = good && !wt_on_target(cmd) &&
+	       !wt_hold(false);
+	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
+	good = good && !wt_recv(c, &m1) &&
+	       !wt_parse_region_rep(&m1, ptag, &rep) && rep.status;
+	wt_timeout_ms = WT_TIMEOUT_MS;
+	wt_ok(good, "a PULL whose source xmemd is killed mid-way fails: %s",
+	      good ? strerror(le32toh(rep.status)) : "(no error)");
+	good = good && !wt_region(c, XMEM_REGION_OP_INFO, p, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT && !wt_stat(c, &st1) &&
+	       st1.regions == st0.regions &&
+	       st1.bytes_allocated == st0.bytes_allocated;
+	wt_ok(good, "no region of that name is left on the target, its usage as before");
+	wt_close(&sc);
+	wt_hold(false);
+	return;
+skip:
+	wt_hold(false);
+	while (wt_n - ntests < WT_BREAK_TESTS)
+		wt_ok(false, "source going away mid-way: no source");
+}
+
 /* Split ADDR:PORT or [ADDR]:PORT (in place); 0 or -1 with a message. */
 static int wt_split_addr(char *s, const char **addr, const char **port)
 {
@@ -1687,6 +1871,13 @@ int main(int argc, char **argv)
 		}
 		if (argc < 3)
 			break;
+		if (!strcmp(argv[1], "--break") && argc >= 4) {
+			wt_hold_file = argv[2];
+			wt_src_pidfile = argv[3];
+			argv += 3;
+			argc -= 3;
+			continue;
+		}
 		if (!strcmp(argv[1], "--secret-file")) {
 			if (wirec_load_key(argv[2], wt_secret, &wt_secret_len))
 				return 2;
@@ -1705,26 +1896,35 @@ int main(int argc, char **argv)
 	}
 	if (argc != 3 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fprintf(stderr, "Usage: %s [--pull-source SADDR:SPORT] [--secret-file FILE]\n"
-			"       [--pull-refusing-source NADDR:NPORT] [--pull-only] ADDR PORT\n"
+			"       [--pull-refusing-source NADDR:NPORT] [--pull-only]\n"
+			"       [--break HOLDFILE PIDFILE] ADDR PORT\n"
 			"Exercise the xmem wire protocol against xmemd at ADDR:PORT; prints TAP.\n"
 			"--pull-source: also copy regions from the xmemd at SADDR:SPORT into it\n"
 			"(PULL).  --secret-file: authenticate where asked to.\n"
 			"--pull-refusing-source: a source the target must refuse (EACCES).\n"
-			"--pull-only: only the tests of real PULLs.\n",
+			"--pull-only: only the tests of real PULLs.\n"
+			"--break: only the tests of a copy whose source goes away\n"
+			"mid-way: ADDR's xmemd runs with --debug-hold HOLDFILE, the\n"
+			"--pull-source xmemd (killed) on the same host, its pid in PIDFILE.\n",
 			argv[0]);
 		return argc == 2 && (!strcmp(argv[1], "-h") ||
 				     !strcmp(argv[1], "--help")) ? 0 : 2;
 	}
 	wt_addr = argv[1];
 	wt_port = argv[2];
-	if (pull_only) {
+	if (wt_hold_file && !wt_src_addr)
+		wt_bail("--break needs --pull-source");
+	if (pull_only || wt_hold_file) {
 		snprintf(name, sizeof(name), "wire-test-%ld-%ld",
 			 (long)getpid(), (long)time(NULL));
 		wt_good_hello(&h);
 		if (!wt_ok(wt_connect(&c, &h) == 0, "connect to the target %s:%s",
 			   wt_addr, wt_port))
 			wt_bail("cannot connect");
-		wt_test_pull_copy(&c, name);
+		if (wt_hold_file)
+			wt_test_break(&c, name);
+		else
+			wt_test_pull_copy(&c, name);
 		wt_close(&c);
 		printf("1..%u\n", wt_n);
 		return wt_failed ? 1 : 0;

@@ -298,8 +298,8 @@ struct xmemd_audit {
 
 /*
  * Everything the daemon knows; only the main loop touches it.  Pull
- * workers read @secret, @secret_len, @verbose, @pull_efd, @pull_chunk and
- * @pull_depth, which do not change once the loop runs.
+ * workers read @secret, @secret_len, @verbose, @pull_efd, @pull_chunk,
+ * @pull_depth and @debug_hold, which do not change once the loop runs.
  */
 static struct {
 	struct rdma_event_channel *ec;
@@ -330,6 +330,7 @@ static struct {
 	int pull_efd;
 	uint32_t pull_chunk;
 	unsigned int pull_depth;
+	const char *debug_hold;
 } xmemd = { .dirfd = -1, .pull_efd = -1 };
 
 /* Authentication states of a connection. */
@@ -459,6 +460,7 @@ static const char *xmemd_errname(int err)
 	case EACCES:	return "EACCES";
 	case ECONNREFUSED: return "ECONNREFUSED";
 	case EHOSTUNREACH: return "EHOSTUNREACH";
+	case ECONNRESET: return "ECONNRESET";
 	case ETIMEDOUT:	return "ETIMEDOUT";
 	case EIO:	return "EIO";
 	case ECANCELED:	return "ECANCELED";
@@ -2948,6 +2950,46 @@ static int xmemd_pull_wait_memory(struct xmemd_pull *p)
 	return err;
 }
 
+/*
+ * xmemd_debug_hold - --debug-hold: wait while its file exists
+ * @what: "copy" or "pull", for the log
+ * @nr: the copy's or pull's number
+ * @lock: protects @cancel
+ * @cancel: set when the worker must give up
+ *
+ * For tests that act on a copy or pull in the middle (destroy or kill its
+ * source, drop its requester) at a point they know it has reached, with
+ * no timing: the test creates the file, starts the copy, does what it
+ * does, and removes the file.  Polls every 10 ms; no effect without
+ * --debug-hold.
+ *
+ * Context: a copy or pull worker.
+ * Return: true if @cancel was set while it waited.
+ */
+static bool xmemd_debug_hold(const char *what, unsigned long long nr,
+			     pthread_mutex_t *lock, const bool *cancel)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+	bool logged = false, stop = false;
+
+	while (xmemd.debug_hold && !access(xmemd.debug_hold, F_OK)) {
+		if (!logged) {
+			xmemd_log("%s %llu: held while %s exists (--debug-hold)",
+				  what, nr, xmemd.debug_hold);
+			logged = true;
+		}
+		pthread_mutex_lock(lock);
+		stop = *cancel;
+		pthread_mutex_unlock(lock);
+		if (stop)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	if (logged)
+		xmemd_log("%s %llu: released", what, nr);
+	return stop;
+}
+
 /* The worker: everything that talks to the source. */
 static void *xmemd_pull_worker(void *arg)
 {
@@ -2971,6 +3013,10 @@ static void *xmemd_pull_worker(void *arg)
 		pthread_mutex_lock(&p->lock);
 		mem = p->mem;
 		pthread_mutex_unlock(&p->lock);
+		if (xmemd_debug_hold("pull", p->nr, &p->lock, &p->cancel))
+			err = ECANCELED;
+	}
+	if (!err) {
 		p->copy_secs = xmemd_now();
 		err = xmemd_src_copy(&s, mem, raddr, rkey);
 		p->copy_secs = xmemd_now() - p->copy_secs;
@@ -3590,6 +3636,9 @@ static void *xmemd_copy_worker(void *arg)
 		pthread_mutex_lock(&c->lock);
 		cancel = c->cancel;
 		pthread_mutex_unlock(&c->lock);
+		if (!off && !cancel)
+			cancel = xmemd_debug_hold("copy", c->nr, &c->lock,
+						  &c->cancel);
 	}
 	pthread_mutex_lock(&c->lock);
 	c->status = cancel ? ECANCELED : 0;
@@ -4753,6 +4802,9 @@ static void xmemd_usage(FILE *f)
 		"                       BYTES REGIONS\" lines; SIGHUP reads it again\n"
 		"      --pull-chunk SIZE  bytes per RDMA READ of a PULL (default 1M)\n"
 		"      --pull-depth N   RDMA READs of a PULL in flight (default 16)\n"
+		"      --debug-hold FILE  tests only: while FILE exists, a COPY\n"
+		"                       stops after its first chunk and a PULL\n"
+		"                       before its first RDMA READ\n"
 		"  -v, --verbose        verbose log\n"
 		"  -h, --help           this help\n",
 		xmemd_prog, XMEMD_CONFIG, (unsigned int)XMEM_PROTO_DEFAULT_PORT);
@@ -4792,6 +4844,7 @@ enum {
 	XMEMD_OPT_PULL_CHUNK = 256,
 	XMEMD_OPT_PULL_DEPTH,
 	XMEMD_OPT_INSECURE,
+	XMEMD_OPT_DEBUG_HOLD,
 };
 
 /*
@@ -4992,6 +5045,7 @@ int main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, XMEMD_OPT_INSECURE },
 		{ "pull-chunk", required_argument, NULL, XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", required_argument, NULL, XMEMD_OPT_PULL_DEPTH },
+		{ "debug-hold", required_argument, NULL, XMEMD_OPT_DEBUG_HOLD },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -5036,6 +5090,9 @@ int main(int argc, char **argv)
 			break;
 		case XMEMD_OPT_INSECURE:
 			set.insecure = true;
+			break;
+		case XMEMD_OPT_DEBUG_HOLD:
+			xmemd.debug_hold = optarg;
 			break;
 		case 'H':
 		case 'Q':
