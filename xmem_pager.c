@@ -15,7 +15,7 @@
  * writable PTE, and a write to a read-only PTE reaches ->pfn_mkwrite, which
  * replaces the PTE.  Write-back and eviction lock the portion, write-protect
  * its PTEs in every process and collect their dirty bits (xmem_tlb_clean(),
- * one TLB flush per run of consecutive portions), and only then clear
+ * one pass per window of a region), and only then clear
  * DIRTY: a write can never land in a page whose DIRTY bit was cleared
  * without the PTE having been write-protected first, and a writer that
  * comes meanwhile waits for the portion in ->pfn_mkwrite or ->fault.
@@ -24,7 +24,11 @@
  *
  * Victim selection is a second-chance LRU of portions: the fault handlers
  * set the software ACCESSED bit, and the evictor moves accessed portions
- * to the tail once before it takes them.  Hardware accessed bits are not
+ * to the tail once before it takes them.  A batch is the first portion
+ * that may go and the cold portions around it in its region, one window
+ * of at most XMEM_BATCH_PAGES pages, so that one clean-record pass and one
+ * unmap pass cover it: at most two TLB flushes per process and batch.
+ * Hardware accessed bits are not
  * consulted: the mappings are VM_PFNMAP and only the fault handlers see
  * accesses, so a portion mapped once and then used through its PTEs ages
  * like one not used at all.
@@ -401,14 +405,121 @@ static bool xmem_region_in(const struct xmem_region *region,
 }
 
 /*
- * Take victims from the head of the LRU: locked, off the LRU and
- * referenced, each holding a reference on its region (taken with
+ * Take portion @index of @head's region as a victim beside @head: only if
+ * it is resident, cold (not ACCESSED), allowed (as in xmem_cache_pick()),
+ * unlocked and on the LRU.  Then it is locked, off the LRU, referenced and
+ * holds a reference on its region, as @head does.  Returns it, NULL if
+ * the index holds no portion, or an ERR_PTR if a portion there is not
+ * taken (the window ends before it).
+ */
+static struct xmem_portion *xmem_pick_neighbour(struct xmem_cache *cache,
+						struct xmem_portion *head,
+						pgoff_t index, bool clean_only,
+						struct xmem_region **skip,
+						unsigned int nr_skip)
+{
+	struct xmem_region *region = head->region;
+	struct xmem_portion *p;
+	bool on_lru;
+
+	p = xmem_portion_lookup(region, index);
+	if (!p)
+		return NULL;
+	if (test_bit(XMEM_PORTION_ACCESSED, &p->flags) ||
+	    (test_bit(XMEM_PORTION_DIRTY, &p->flags) &&
+	     (clean_only || xmem_region_in(region, skip, nr_skip))) ||
+	    !xmem_portion_trylock(p))
+		goto err_put;
+	if (test_bit(XMEM_PORTION_DEAD, &p->flags))
+		goto err_unlock;
+	spin_lock(&cache->lock);
+	on_lru = !list_empty(&p->lru);
+	if (on_lru)
+		list_del_init(&p->lru);
+	spin_unlock(&cache->lock);
+	if (!on_lru)
+		goto err_unlock;
+	/* @head holds a reference on the region. */
+	kref_get(&region->ref);
+	return p;
+
+err_unlock:
+	xmem_portion_unlock(p);
+err_put:
+	xmem_portion_put(p);
+	return ERR_PTR(-EBUSY);
+}
+
+/*
+ * Grow the batch of @victims[0], taken from the LRU head, into a window of
+ * its region: the portions on both sides of it, as long as each is a cold
+ * portion xmem_pick_neighbour() takes or no portion at all (a gap), the
+ * window spans at most XMEM_BATCH_PAGES pages, and the batch holds at
+ * most @max portions of @max_pages pages beyond the first.  So that one
+ * pass of each PTE helper covers the batch (xmem_pager_clean_ptes()).
+ * Returns the number of victims.
+ */
+static unsigned int xmem_pick_window(struct xmem_cache *cache,
+				     bool clean_only, struct xmem_region **skip,
+				     unsigned int nr_skip,
+				     struct xmem_portion **victims,
+				     unsigned int max, unsigned long max_pages)
+{
+	struct xmem_portion *head = victims[0], *p;
+	struct xmem_region *region = head->region;
+	pgoff_t portions = xmem_region_nr_portions(region,
+						   READ_ONCE(region->nr_pages));
+	pgoff_t lo = head->index, hi = head->index, index;
+	unsigned long pages = head->nr_pages;
+	unsigned long span = XMEM_BATCH_PAGES >> region->order;
+	bool down = lo > 0, up = hi + 1 < portions, side = false;
+	unsigned int n = 1;
+
+	while ((down || up) && n < max && pages < max_pages &&
+	       hi - lo + 1 < span) {
+		side = up && (!down || !side);
+		index = side ? hi + 1 : lo - 1;
+		p = xmem_pick_neighbour(cache, head, index, clean_only, skip,
+					nr_skip);
+		if (!IS_ERR_OR_NULL(p) && pages + p->nr_pages > max_pages) {
+			spin_lock(&cache->lock);
+			list_add(&p->lru, &cache->lru);
+			spin_unlock(&cache->lock);
+			xmem_portion_unlock(p);
+			xmem_portion_put(p);
+			kref_put(&region->ref, xmem_region_release_async);
+			p = ERR_PTR(-E2BIG);
+		}
+		if (IS_ERR(p)) {
+			if (side)
+				up = false;
+			else
+				down = false;
+			continue;
+		}
+		if (side)
+			up = ++hi + 1 < portions;
+		else
+			down = --lo > 0;
+		if (!p)
+			continue;
+		victims[n++] = p;
+		pages += p->nr_pages;
+	}
+	return n;
+}
+
+/*
+ * Take one batch of victims: the first portion from the head of the LRU
+ * that may go, and the cold portions around it in its region
+ * (xmem_pick_window()).  Victims are locked, off the LRU and referenced,
+ * each holding a reference on its region (taken with
  * kref_get_unless_zero(): the portions of a region being released are
  * left to its release); at most @max portions and, beyond the first, at
  * most @max_pages pages.  With @only, portions of that region only; with
  * @clean_only, clean ones only; dirty ones of the @nr_skip regions in
- * @skip never.  Accessed or busy portions go to the tail instead (second
- * chance).
+ * @skip never.  Accessed or busy portions at the head go to the tail
+ * instead (second chance).
  */
 static unsigned int xmem_cache_pick(struct xmem_cache *cache,
 				    struct xmem_region *only, bool clean_only,
@@ -418,7 +529,7 @@ static unsigned int xmem_cache_pick(struct xmem_cache *cache,
 				    unsigned int max, unsigned long max_pages)
 {
 	struct xmem_portion *p, *tmp;
-	unsigned long scan, pages = 0;
+	unsigned long scan;
 	unsigned int n = 0;
 	bool moved;
 
@@ -427,7 +538,7 @@ static unsigned int xmem_cache_pick(struct xmem_cache *cache,
 again:
 	moved = false;
 	list_for_each_entry_safe(p, tmp, &cache->lru, lru) {
-		if (n == max || pages >= max_pages || !scan)
+		if (!scan)
 			goto out;
 		scan--;
 		if (only && p->region != only)
@@ -441,10 +552,6 @@ again:
 			moved = true;
 			continue;
 		}
-		if (n && pages + p->nr_pages > XMEM_BATCH_PAGES) {
-			xmem_portion_unlock(p);
-			goto out;
-		}
 		if (!kref_get_unless_zero(&p->region->ref)) {
 			xmem_portion_unlock(p);
 			continue;
@@ -452,14 +559,17 @@ again:
 		list_del_init(&p->lru);
 		refcount_inc(&p->ref);
 		victims[n++] = p;
-		pages += p->nr_pages;
+		goto out;
 	}
 	/* Portions moved behind the end of the walk get their second look. */
 	if (moved)
 		goto again;
 out:
 	spin_unlock(&cache->lock);
-	return n;
+	if (!n || max == 1)
+		return n;
+	return xmem_pick_window(cache, clean_only, skip, nr_skip, victims, max,
+				max_pages);
 }
 
 static int xmem_portion_cmp(const void *a, const void *b)
@@ -474,31 +584,59 @@ static int xmem_portion_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Length of the run of consecutive portions of one region starting at @v. */
-static unsigned int xmem_run_len(struct xmem_portion **v, unsigned int n)
+/*
+ * Length of the group of portions of one region starting at @v, and in
+ * *@nr the pages from the first one's start to the last one's end: the
+ * window one pass over the PTEs covers.  The whole group is one window
+ * when it spans at most XMEM_BATCH_PAGES pages; otherwise only a run of
+ * consecutive portions is.
+ */
+static unsigned int xmem_window_len(struct xmem_portion **v, unsigned int n,
+				    pgoff_t *nr)
 {
-	unsigned int len = 1;
+	struct xmem_region *region = v[0]->region;
+	pgoff_t first = v[0]->index << region->order;
+	unsigned int len = 1, i;
 
-	while (len < n && v[len]->region == v[0]->region &&
-	       v[len]->index == v[0]->index + len)
-		len++;
+	for (i = 1; i < n && v[i]->region == region; i++)
+		;
+	if (i > 1 && ((v[i - 1]->index << region->order) +
+		      v[i - 1]->nr_pages - first) <= XMEM_BATCH_PAGES)
+		len = i;
+	else
+		while (len < n && v[len]->region == region &&
+		       v[len]->index == v[0]->index + len)
+			len++;
+	*nr = (v[len - 1]->index << region->order) + v[len - 1]->nr_pages -
+	      first;
 	return len;
 }
 
 /**
- * xmem_pager_clean_ptes() - write-protect the PTEs of locked portions and
- * mark dirty those with a dirty PTE
+ * xmem_pager_clean_ptes() - harvest the dirty PTEs of locked portions
  * @cache: the cache
  * @v: locked portions, sorted by region and index
- * @n: number of portions, at most XMEM_BATCH, of XMEM_BATCH_PAGES pages
- *	at most together
- * @unmap: also remove the PTEs (eviction)
+ * @n: number of portions, at most XMEM_BATCH
+ * @unmap: eviction: remove the PTEs after the harvest; otherwise (a sync)
+ *	write-protect them
  *
  * After it returns no PTE maps any page of the portions writably (or at
  * all, with @unmap), every TLB is flushed, and any write made through a
- * PTE is recorded in the portion's DIRTY bit.  Each run of consecutive
- * portions costs a write-protect, a clean and (with @unmap) an unmap
- * pass, each flushing the TLB once per VMA in which it changed PTEs.
+ * PTE is recorded in the portion's DIRTY bit: the dirty bits of the PTEs
+ * are collected with clean_record_shared_mapping_range() and decide which
+ * portions are dirty.
+ *
+ * The portions of a region that lie in one window of XMEM_BATCH_PAGES
+ * pages are covered by one pass each (the gaps hold no portion of the
+ * caller's: portions resident there when the caller took the portions
+ * are locked by it, and a PTE found in a gap belongs to a portion that
+ * became resident meanwhile, DIRTY before any of its PTEs was made
+ * writable, so cleaning or zapping it loses nothing).  A sync costs a
+ * write-protect and a clean-record pass; an eviction a clean-record pass
+ * (write-protecting first would be pointless: a writable PTE has its
+ * portion DIRTY already, and the unmap follows) and an unmap pass.  Each
+ * flushes the TLB once per VMA in which it changed PTEs, so an eviction
+ * batch costs at most two flushes per process.
  *
  * Context: process context; portions locked by the caller.
  */
@@ -507,29 +645,33 @@ VISIBLE_IF_KUNIT void xmem_pager_clean_ptes(struct xmem_cache *cache,
 					    unsigned int n, bool unmap)
 {
 	DECLARE_BITMAP(dirty, XMEM_BATCH_PAGES);
-	unsigned int i, j, len, off, nr, passes, vmas;
+	unsigned int i, j, len, passes, vmas;
+	pgoff_t off, nr;
 
 	for (i = 0; i < n; i += len) {
 		struct xmem_region *region = v[i]->region;
-		pgoff_t first = region->base + (v[i]->index << region->order);
+		pgoff_t start = v[i]->index << region->order;
 
-		len = xmem_run_len(v + i, n - i);
-		for (nr = 0, j = i; j < i + len; j++)
-			nr += v[j]->nr_pages;
+		len = xmem_window_len(v + i, n - i, &nr);
 		if (WARN_ON_ONCE(nr > XMEM_BATCH_PAGES))
 			nr = XMEM_BATCH_PAGES;
 		bitmap_zero(dirty, XMEM_BATCH_PAGES);
 		vmas = atomic_read(&region->nr_vmas);
-		xmem_tlb_clean(cache->mapping, first, nr, dirty, &passes);
-		for (off = 0, j = i; j < i + len; j++) {
-			unsigned int end = off + v[j]->nr_pages;
-
-			if (find_next_bit(dirty, end, off) < end)
+		xmem_tlb_clean(cache->mapping, region->base + start, nr, dirty,
+			       !unmap, &passes);
+		for (j = i; j < i + len; j++) {
+			off = (v[j]->index << region->order) - start;
+			if (find_next_bit(dirty, off + v[j]->nr_pages, off) <
+			    off + v[j]->nr_pages)
 				xmem_portion_set_dirty(cache, v[j]);
-			off = end;
 		}
-		if (unmap)
-			passes += xmem_tlb_unmap(cache->mapping, first, nr);
+		if (unmap) {
+			passes += xmem_tlb_unmap(cache->mapping,
+						 region->base + start, nr);
+			xmem_count(region, XMEM_STAT_EVICT_BATCHES, 1);
+			xmem_count(region, XMEM_STAT_EVICT_TLB_FLUSHES,
+				   passes * vmas);
+		}
 		if (passes && vmas)
 			xmem_count(region, XMEM_STAT_TLB_FLUSHES, passes * vmas);
 	}
@@ -599,15 +741,16 @@ static int xmem_pager_writeback(struct xmem_cache *cache,
 
 /*
  * Evict locked, referenced portions that are off the LRU (claim 18):
- * write-protect, record dirty PTEs and unmap them with one flush per run,
- * write back the dirty ones, free the pages.  Portions of index
- * @discard_from and beyond lose their dirty data instead of being written
- * (a region shrinking).  Portions that could not be written back stay
- * resident and dirty.  Returns the number of pages freed.
+ * record dirty PTEs and unmap them with one pass each per window (unless
+ * @unmapped: the caller did), write back the dirty ones, free the pages.
+ * Portions of index @discard_from and beyond lose their dirty data
+ * instead of being written (a region shrinking).  Portions that could not
+ * be written back stay resident and dirty.  Returns the number of pages
+ * freed.
  */
-static unsigned long xmem_cache_evict(struct xmem_cache *cache,
-				      struct xmem_portion **v, unsigned int n,
-				      pgoff_t discard_from)
+static unsigned long __xmem_cache_evict(struct xmem_cache *cache,
+					struct xmem_portion **v, unsigned int n,
+					pgoff_t discard_from, bool unmapped)
 {
 	DECLARE_BITMAP(written, XMEM_BATCH);
 	DECLARE_BITMAP(failed, XMEM_BATCH);
@@ -617,7 +760,8 @@ static unsigned long xmem_cache_evict(struct xmem_cache *cache,
 	bitmap_zero(written, XMEM_BATCH);
 	bitmap_zero(failed, XMEM_BATCH);
 	sort(v, n, sizeof(*v), xmem_portion_cmp, NULL);
-	xmem_pager_clean_ptes(cache, v, n, true);
+	if (!unmapped)
+		xmem_pager_clean_ptes(cache, v, n, true);
 	for (i = 0; i < n; i++)
 		if (v[i]->index >= discard_from)
 			xmem_portion_clear_dirty(cache, v[i]);
@@ -642,6 +786,13 @@ static unsigned long xmem_cache_evict(struct xmem_cache *cache,
 		xmem_portion_put(p);
 	}
 	return freed;
+}
+
+static unsigned long xmem_cache_evict(struct xmem_cache *cache,
+				      struct xmem_portion **v, unsigned int n,
+				      pgoff_t discard_from)
+{
+	return __xmem_cache_evict(cache, v, n, discard_from, false);
 }
 
 /*
@@ -1346,18 +1497,22 @@ void xmem_region_unhold(struct xmem_region *region)
 
 /*
  * Evict every resident portion of @region from portion index @from on,
- * writing dirty ones back unless their index is @discard_from or more.
- * Returns 0, -EIO if some stay resident after a failed write-back, or
- * -EINTR if the task was killed.
+ * in batches of xmem_region_lock_batch().  Dirty ones are written back
+ * unless their index is @discard_from or more; with @keep_dirty they are
+ * neither written nor discarded but stay resident and dirty (their PTEs
+ * unmapped, their dirty bits collected).  Returns 0, -EIO if some stay
+ * resident after a failed write-back, -EBUSY if @keep_dirty kept some, or
+ * -EINTR if the task was killed (portions not reached yet stay cached).
  */
 static int xmem_region_evict_range(struct xmem_region *region, pgoff_t from,
-				   pgoff_t discard_from)
+				   pgoff_t discard_from, bool keep_dirty)
 {
 	struct xmem_cache *cache = region->cache;
 	struct xmem_portion *v[XMEM_BATCH];
+	unsigned int i, kept;
 	unsigned long pages;
 	pgoff_t next = from;
-	int ret = 0, n, i;
+	int ret = 0, n;
 
 	while (next != ULONG_MAX) {
 		n = xmem_region_lock_batch(region, &next, ULONG_MAX - 1,
@@ -1367,12 +1522,27 @@ static int xmem_region_evict_range(struct xmem_region *region, pgoff_t from,
 		if (!n)
 			continue;
 		spin_lock(&cache->lock);
-		for (i = 0, pages = 0; i < n; i++) {
+		for (i = 0; i < n; i++)
 			list_del_init(&v[i]->lru);
-			pages += v[i]->nr_pages;
-		}
 		spin_unlock(&cache->lock);
-		if (xmem_cache_evict(cache, v, n, discard_from) < pages)
+		if (keep_dirty)
+			xmem_pager_clean_ptes(cache, v, n, true);
+		for (i = 0, kept = 0, pages = 0; i < n; i++) {
+			struct xmem_portion *p = v[i];
+
+			if (!keep_dirty ||
+			    !test_bit(XMEM_PORTION_DIRTY, &p->flags)) {
+				v[kept++] = p;
+				pages += p->nr_pages;
+				continue;
+			}
+			xmem_lru_add(cache, p);
+			xmem_portion_unlock(p);
+			xmem_portion_put(p);
+			ret = -EBUSY;
+		}
+		if (kept && __xmem_cache_evict(cache, v, kept, discard_from,
+					       keep_dirty) < pages)
 			ret = -EIO;
 	}
 	return ret;
@@ -1390,7 +1560,7 @@ static int xmem_region_evict_range(struct xmem_region *region, pgoff_t from,
  */
 int xmem_region_drop(struct xmem_region *region)
 {
-	return xmem_region_evict_range(region, 0, ULONG_MAX);
+	return xmem_region_evict_range(region, 0, ULONG_MAX, false);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_drop);
 
@@ -1416,42 +1586,7 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_region_drop);
  */
 int xmem_region_invalidate(struct xmem_region *region)
 {
-	struct xmem_cache *cache = region->cache;
-	struct xmem_portion *v[XMEM_BATCH];
-	unsigned int i, kept;
-	pgoff_t next = 0;
-	int ret = 0, n;
-
-	while (next != ULONG_MAX) {
-		n = xmem_region_lock_batch(region, &next, ULONG_MAX - 1,
-					   XA_PRESENT, v);
-		if (n < 0)
-			return n;
-		if (!n)
-			continue;
-		spin_lock(&cache->lock);
-		for (i = 0; i < n; i++)
-			list_del_init(&v[i]->lru);
-		spin_unlock(&cache->lock);
-		sort(v, n, sizeof(*v), xmem_portion_cmp, NULL);
-		xmem_pager_clean_ptes(cache, v, n, true);
-		for (i = 0, kept = 0; i < n; i++) {
-			struct xmem_portion *p = v[i];
-
-			if (!test_bit(XMEM_PORTION_DIRTY, &p->flags)) {
-				v[kept++] = p;
-				continue;
-			}
-			xmem_lru_add(cache, p);
-			xmem_portion_unlock(p);
-			xmem_portion_put(p);
-			ret = -EBUSY;
-		}
-		/* Clean and locked: evicted without a transfer. */
-		if (kept)
-			xmem_cache_evict(cache, v, kept, ULONG_MAX);
-	}
-	return ret;
+	return xmem_region_evict_range(region, 0, ULONG_MAX, true);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_invalidate);
 
@@ -1493,7 +1628,7 @@ int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
 	/* The first portion wholly past the new end. */
 	discard = xmem_region_nr_portions(region, nr_pages);
 	ret = xmem_region_evict_range(region, from,
-				      writeback ? ULONG_MAX : discard);
+				      writeback ? ULONG_MAX : discard, false);
 	if (ret && nr_pages < old) {
 		xa_lock(&region->portions);
 		WRITE_ONCE(region->nr_pages, old);

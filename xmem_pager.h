@@ -119,6 +119,10 @@ struct xmem_backend_ops {
  *	clean or unmap pass that changed PTEs, one per VMA mapping the
  *	region (an upper bound: the kernel skips a VMA whose PTEs in the
  *	range did not change), and one per PTE replaced in ->pfn_mkwrite
+ * @XMEM_STAT_EVICT_BATCHES: eviction batches: windows of a region whose PTEs
+ *	were harvested and unmapped together
+ * @XMEM_STAT_EVICT_TLB_FLUSHES: the part of @XMEM_STAT_TLB_FLUSHES issued by
+ *	eviction batches
  * @XMEM_STAT_LIMIT_EXCEEDED: pages added while the cache (or the region) was over
  *	its limit because nothing could be evicted: every resident portion
  *	busy, or dirty with no way to write it back now
@@ -134,6 +138,8 @@ enum xmem_stat_item {
 	XMEM_STAT_EVICTIONS_DIRTY,
 	XMEM_STAT_WRITEBACK_ERRORS,
 	XMEM_STAT_TLB_FLUSHES,
+	XMEM_STAT_EVICT_BATCHES,
+	XMEM_STAT_EVICT_TLB_FLUSHES,
 	XMEM_STAT_LIMIT_EXCEEDED,
 	XMEM_NR_STATS,
 };

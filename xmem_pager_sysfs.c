@@ -272,6 +272,9 @@ XMEM_STAT(evictions_clean, xmem_stats_read(s, XMEM_STAT_EVICTIONS_CLEAN));
 XMEM_STAT(evictions_dirty, xmem_stats_read(s, XMEM_STAT_EVICTIONS_DIRTY));
 XMEM_STAT(writeback_errors, xmem_stats_read(s, XMEM_STAT_WRITEBACK_ERRORS));
 XMEM_STAT(tlb_flushes, xmem_stats_read(s, XMEM_STAT_TLB_FLUSHES));
+XMEM_STAT(evict_batches, xmem_stats_read(s, XMEM_STAT_EVICT_BATCHES));
+XMEM_STAT(evict_tlb_flushes,
+	  xmem_stats_read(s, XMEM_STAT_EVICT_TLB_FLUSHES));
 XMEM_STAT(limit_exceeded, xmem_stats_read(s, XMEM_STAT_LIMIT_EXCEEDED));
 XMEM_STAT(bytes_read,
 	  xmem_stats_read(s, XMEM_STAT_RDMA_READS) << PAGE_SHIFT);
@@ -312,6 +315,8 @@ static struct attribute *xmem_pager_stats_attrs[] = {
 	&dev_attr_evictions_dirty.attr,
 	&dev_attr_writeback_errors.attr,
 	&dev_attr_tlb_flushes.attr,
+	&dev_attr_evict_batches.attr,
+	&dev_attr_evict_tlb_flushes.attr,
 	&dev_attr_limit_exceeded.attr,
 	&dev_attr_resident_bytes.attr,
 	&dev_attr_dirty_bytes.attr,
@@ -466,6 +471,8 @@ static struct attribute *xmem_region_stats_attrs[] = {
 	&region_attr_evictions_dirty.attr,
 	&region_attr_writeback_errors.attr,
 	&region_attr_tlb_flushes.attr,
+	&region_attr_evict_batches.attr,
+	&region_attr_evict_tlb_flushes.attr,
 	&region_attr_limit_exceeded.attr,
 	NULL,
 };

@@ -9,8 +9,8 @@
  * from mm/mapping_dirty_helpers.c, and unmap_mapping_pages().  Each of
  * them walks every VMA mapping the range and flushes the TLB once per VMA
  * in which it changed a PTE (per VMA and per walk, not once per batch), so
- * callers pass ranges as long as they can: one call per run of consecutive
- * portions.
+ * callers pass one range per batch: an eviction batch is one window of a
+ * region (xmem_cache_pick()), cleaned and unmapped with one call each.
  *
  * The mappings are VM_PFNMAP: zapping a PTE drops its dirty bit silently.
  * Dirty state is therefore always recorded before a PTE is unmapped.
@@ -25,33 +25,36 @@
 #include "xmem_tlb.h"
 
 /**
- * xmem_tlb_clean() - write-protect a range and record which PTEs were dirty
+ * xmem_tlb_clean() - record which PTEs of a range were dirty and clean them
  * @mapping: the device's address space, or NULL (nothing is mapped)
  * @first: first page offset of the range in @mapping
  * @nr: number of pages
  * @bitmap: @nr bits; bit i is set if page @first + i had a dirty PTE in
  *	any process.  Bits already set are left set.
- * @passes: out, the passes over the mapping that changed PTEs (0 to 2):
- *	each flushed the TLB once per VMA in which it changed a PTE
+ * @wp: also write-protect the PTEs that are writable but clean
+ * @passes: out, the passes over the mapping that changed PTEs (0 to 2,
+ *	0 or 1 without @wp): each flushed the TLB once per VMA in which it
+ *	changed a PTE
  *
- * On return no PTE of the range is writable or dirty, and the TLB has been
- * flushed: a write to the range faults and reaches ->pfn_mkwrite first.
+ * On return no PTE of the range is dirty and the TLB has been flushed;
+ * with @wp none is writable either, so that a write to the range faults
+ * and reaches ->pfn_mkwrite first.
  *
  * Context: process context; takes i_mmap_rwsem and page table locks, so
  * the caller holds neither.
  * Return: the number of dirty PTEs found.
  */
 unsigned long xmem_tlb_clean(struct address_space *mapping, pgoff_t first,
-			     pgoff_t nr, unsigned long *bitmap,
+			     pgoff_t nr, unsigned long *bitmap, bool wp,
 			     unsigned int *passes)
 {
 	pgoff_t start = nr, end = 0;
 	unsigned long dirty;
 
 	*passes = 0;
-	if (!mapping || !nr)
+	if (!mapping || !nr || !mapping_mapped(mapping))
 		return 0;
-	if (wp_shared_mapping_range(mapping, first, nr))
+	if (wp && wp_shared_mapping_range(mapping, first, nr))
 		(*passes)++;
 	dirty = clean_record_shared_mapping_range(mapping, first, nr, first,
 						  bitmap, &start, &end);

@@ -11,7 +11,7 @@
 struct address_space;
 
 unsigned long xmem_tlb_clean(struct address_space *mapping, pgoff_t first,
-			     pgoff_t nr, unsigned long *bitmap,
+			     pgoff_t nr, unsigned long *bitmap, bool wp,
 			     unsigned int *passes);
 unsigned int xmem_tlb_unmap(struct address_space *mapping, pgoff_t first,
 			    pgoff_t nr);

@@ -48,6 +48,11 @@ RATIOS = {
                                  "appliance-side copy MiB/s / copy through "
                                  "the client (mmap, copy, msync) MiB/s, "
                                  "64 MiB"),
+    # A value, not a quotient of two rows (no denominator).
+    "tlb_per_evict_batch": ("xmem.rand2x.rw50.tlb_per_batch", None, 2, "<=",
+                            "TLB flushes per eviction batch and process "
+                            "mapping the region, random 4 KiB, 50% writes, "
+                            "set 2x the limit"),
 }
 # libxmem's fast path within 2x of glibc's: xmem / glibc >= 0.5.
 for _c in MALLOC_CASES:
@@ -110,6 +115,23 @@ def fmt(v):
     return str(v)
 
 
+def tlb_rows(rows):
+    """Rows of TLB flushes per eviction batch, from the counters of the
+    xmem random-access rows (the bench is the one process mapping)."""
+    out = []
+    for r in rows:
+        st = r.get("stats") or {}
+        if not r["name"].startswith("xmem.rand") or \
+                not st.get("evict_batches") or "evict_tlb_flushes" not in st:
+            continue
+        out.append({"name": r["name"] + ".tlb_per_batch",
+                    "metric": "TLB flushes per eviction batch, per process "
+                    f"({st['evict_batches']} batches)",
+                    "value": st["evict_tlb_flushes"] / st["evict_batches"],
+                    "unit": "flush", "group": r["group"]})
+    return out
+
+
 def ratios_of(byname):
     out = {}
     for key, (num, den, target, cmp, what) in RATIOS.items():
@@ -122,6 +144,10 @@ def ratios_of(byname):
             r["met"] = v <= target if cmp == "<=" else v >= target
             r["spread"] = [pair["min"], pair["max"]]
             r["runs"] = pair["runs"]
+        elif den is None and num in byname:
+            v = byname[num]["value"]
+            r["value"] = round(v, 3)
+            r["met"] = v <= target if cmp == "<=" else v >= target
         elif num in byname and den in byname and byname[den]["value"]:
             v = byname[num]["value"] / byname[den]["value"]
             r["value"] = round(v, 3)
@@ -130,7 +156,7 @@ def ratios_of(byname):
             r["value"] = None
             r["met"] = None
             r["why"] = "row missing: " + ", ".join(
-                n for n in (num, den) if n not in byname)
+                n for n in (num, den) if n and n not in byname)
         out[key] = r
     return out
 
@@ -243,6 +269,7 @@ def main():
         return 2
     log, out_json, png = sys.argv[1:]
     rows, errors, info = parse(log)
+    rows += tlb_rows(rows)
     byname = {r["name"]: r for r in rows}
     ratios = ratios_of(byname)
 

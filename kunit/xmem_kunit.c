@@ -7,13 +7,17 @@
  * Built as xmem_kunit.ko; loading it (with xmem.ko loaded) runs the suites.
  */
 #include <kunit/test.h>
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
@@ -1256,6 +1260,156 @@ static void xmem_pager_test_grow_short(struct kunit *test)
 	xmem_fake_region4_done(test, r);
 }
 
+/*
+ * An eviction batch is one window of a region: scattered cold portions
+ * (gaps between them) are cleaned and unmapped by one pass each, not one
+ * per run of consecutive portions.
+ */
+static void xmem_pager_test_evict_window(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		p = xmem_pager_get(&f->region, 2 * i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+		xmem_pager_unlock(p);
+	}
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 4), 4);
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICT_BATCHES), 1);
+}
+
+/* Writes through a write-protected PTE of the test's mapping. */
+static unsigned int xmem_test_mkwrites;
+
+/* Let the write go on: the core makes the PTE writable (and dirty). */
+static vm_fault_t xmem_test_pfn_mkwrite(struct vm_fault *vmf)
+{
+	xmem_test_mkwrites++;
+	return 0;
+}
+
+/* No ->fault: an access after the unmap gets SIGBUS (-EFAULT here). */
+static const struct vm_operations_struct xmem_test_vm_ops = {
+	.pfn_mkwrite = xmem_test_pfn_mkwrite,
+};
+
+/* A file of its own address space, whose mmap maps one page writably. */
+static int xmem_test_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct page *page = file->private_data;
+
+	vma->vm_ops = &xmem_test_vm_ops;
+	/* vm_page_prot is still writable here: write notification comes later. */
+	return remap_pfn_range(vma, vma->vm_start, page_to_pfn(page),
+			       PAGE_SIZE, vma->vm_page_prot);
+}
+
+static const struct file_operations xmem_test_fops = {
+	.owner = THIS_MODULE,
+	.mmap = xmem_test_mmap,
+};
+
+KUNIT_DEFINE_ACTION_WRAPPER(xmem_test_fput, fput, struct file *);
+
+/*
+ * Map page 0 of portion @index of the fake region, writable and clean, at
+ * its offset of the cache's (new) mapping into the test's mm; the portion
+ * is not DIRTY.  Returns the user address.
+ */
+static unsigned long xmem_test_map(struct kunit *test, struct xmem_fake *f,
+				   pgoff_t index)
+{
+	struct xmem_region *r = &f->region;
+	struct xmem_portion *p;
+	struct file *file;
+	unsigned long addr;
+
+	p = xmem_pager_get(r, index);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	file = anon_inode_create_getfile("[xmem-kunit]", &xmem_test_fops,
+					 p->pages[0], O_RDWR, NULL);
+	xmem_pager_unlock(p);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	/* Dropped after the suite's exit, which evicts through the mapping. */
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, xmem_test_fput,
+							file), 0);
+	f->cache.mapping = file->f_mapping;
+	addr = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_SHARED,
+			     (r->base + (index << r->order)) << PAGE_SHIFT);
+	KUNIT_ASSERT_NE_MSG(test, addr, 0, "mmap failed");
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	/* What xmem_vm_open() counts for a VMA of the region. */
+	atomic_inc(&r->nr_vmas);
+	KUNIT_EXPECT_FALSE(test, test_bit(XMEM_PORTION_DIRTY, &p->flags));
+	return addr;
+}
+
+/*
+ * PTE level: a write through a writable PTE that no fault handler saw is
+ * found by eviction's harvest of the PTE dirty bits, written back, and
+ * the PTE is gone afterwards; the batch issued two flushes (clean-record,
+ * unmap) for the one VMA.
+ */
+static void xmem_pager_test_pte_evict(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	unsigned long addr = xmem_test_map(test, f, 1);
+	u8 __user *u = (u8 __user *)addr;
+	u8 c = 'Z';
+
+	KUNIT_ASSERT_EQ(test, copy_to_user(u + 10, &c, 1), 0);
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 1);
+	KUNIT_EXPECT_EQ(test, f->writes, 1);
+	KUNIT_EXPECT_EQ(test, f->mem[PAGE_SIZE + 10], 'Z');
+	KUNIT_EXPECT_EQ(test, f->mem[PAGE_SIZE + 11], 'a' + 1);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICTIONS_DIRTY), 1);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICT_BATCHES), 1);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICT_TLB_FLUSHES),
+			2);
+	/* Unmapped: no PTE, and no ->fault to make a new one. */
+	KUNIT_EXPECT_NE(test, copy_from_user(&c, u, 1), 0);
+	atomic_dec(&f->region.nr_vmas);
+}
+
+/*
+ * PTE level: sync writes a DIRTY portion back and write-protects its PTE
+ * (the next write reaches ->pfn_mkwrite); a write made after that which
+ * no fault handler recorded (the test's ->pfn_mkwrite does not set DIRTY)
+ * is still found by eviction's harvest of the PTE dirty bit.
+ */
+static void xmem_pager_test_pte_sync(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	unsigned long addr = xmem_test_map(test, f, 2);
+	u8 __user *u = (u8 __user *)addr;
+	struct xmem_portion *p;
+	u8 c = 'S';
+
+	p = xmem_pager_get(&f->region, 2);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_portion_set_dirty(&f->cache, p);
+	xmem_pager_unlock(p);
+	KUNIT_ASSERT_EQ(test, copy_to_user(u + 20, &c, 1), 0);
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(&f->region, 0, FAKE_PAGES, NULL),
+			0);
+	KUNIT_EXPECT_EQ(test, f->writes, 1);
+	KUNIT_EXPECT_EQ(test, f->mem[2 * PAGE_SIZE + 20], 'S');
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
+
+	xmem_test_mkwrites = 0;
+	c = 'T';
+	KUNIT_ASSERT_EQ(test, copy_to_user(u + 21, &c, 1), 0);
+	KUNIT_EXPECT_EQ(test, xmem_test_mkwrites, 1);
+	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 1);
+	KUNIT_EXPECT_EQ(test, f->writes, 2);
+	KUNIT_EXPECT_EQ(test, f->mem[2 * PAGE_SIZE + 21], 'T');
+	atomic_dec(&f->region.nr_vmas);
+}
+
 static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_fetch_once),
 	KUNIT_CASE(xmem_pager_test_limit_clean),
@@ -1280,6 +1434,9 @@ static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_wb_errseq),
 	KUNIT_CASE(xmem_pager_test_skip_unwritable),
 	KUNIT_CASE(xmem_pager_test_grow_short),
+	KUNIT_CASE(xmem_pager_test_evict_window),
+	KUNIT_CASE(xmem_pager_test_pte_evict),
+	KUNIT_CASE(xmem_pager_test_pte_sync),
 	{}
 };
 

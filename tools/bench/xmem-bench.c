@@ -228,6 +228,7 @@ static const char *const xb_stat_names[] = {
 	"faults", "cache_hits", "rdma_reads", "rdma_writes", "bytes_read",
 	"bytes_written", "evictions_clean", "evictions_dirty",
 	"readahead_hits", "tlb_flushes", "writeback_errors",
+	"evict_batches", "evict_tlb_flushes",
 };
 #define XB_NSTATS (sizeof(xb_stat_names) / sizeof(xb_stat_names[0]))
 
