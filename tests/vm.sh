@@ -130,8 +130,10 @@ t_run() {
 t_hotplug() {
 	local out before after line n
 
-	# x86-64 onlines memory in 128 MiB blocks (memory_block_size_bytes):
-	# a DIMM must be a multiple of that, so 64M is refused by QEMU.
+	# 128M, not 64M: an x86-64 guest adds memory in whole memory blocks
+	# of 128 MiB (memory_block_size_bytes()); Linux's
+	# check_hotplug_memory_range() refuses a 64 MiB DIMM ("Block size
+	# ... unaligned hotplug range"), so the guest would never see it.
 	before=$(on "$where" "cat $sys/appliance_bytes")
 	out=$(on "$where" "xmem-qemu -j memory add vm1 128M")
 	ok $? "hotplug: memory add vm1 128M: $out"
