@@ -137,7 +137,11 @@ t_hotplug() {
 	before=$(on "$where" "cat $sys/appliance_bytes")
 	out=$(on "$where" "xmem-qemu -j memory add vm1 128M")
 	ok $? "hotplug: memory add vm1 128M: $out"
-	line=$(wait_console "$where" '^l2w: hotplug verified' 900)
+	line=$(wait_console "$where" '^l2w: hotplug verified' 300) || {
+		echo "# the L2 guest's kernel said:"
+		console "$where" | grep -av '^l2w: round' | tail -n 40 |
+			sed 's/^/#   /'
+	}
 	n=$(sed -n 's/.*, \([0-9]*\) MiB on hot-added memory errors 0$/\1/p' \
 		<<<"$line")
 	[[ -n $n && $n -gt 0 ]]
