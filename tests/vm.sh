@@ -198,10 +198,10 @@ migrate_to() {
 	ok $? "$t: vm1 detached on $where (its cache dropped)"
 	where=$dest
 	# Two round ends on the new host: the second round ran entirely here.
-	rounds=$(wait_console "$dest" '^l2w: round [0-9]+ done' 900) &&
+	rounds=$(wait_console "$dest" '^l2w: round [0-9]+ done' 300) &&
 		wait_console "$dest" \
 			"^l2w: round $(($(sed 's/^l2w: round \([0-9]*\).*/\1/' \
-				<<<"$rounds") + 1)) done" 900 >/dev/null
+				<<<"$rounds") + 1)) done" 300 >/dev/null
 	ok $? "$t: the workload completed a full round on $dest"
 	[[ $(mismatches "$dest") == 0 ]]
 	rc=$?
