@@ -7,12 +7,14 @@
 Reads the "BENCH {json}" lines that scripts/guest/bench printed (LOG is
 the output of scripts/xmem-vm), prints the table and the target ratios,
 writes RESULTS_JSON (rows, ratios, setup) and a PNG chart (if matplotlib
-is there).  Exit status: 0 when every expected row was measured (whether
+is there).  The VM rows are expected when BENCH_VM=1 (scripts/bench
+booted their test bed).  Exit status: 0 when every expected row was measured (whether
 or not a target is met), 1 when a row is missing or failed, saying which
 and why.  See Documentation/bench.rst.
 """
 import datetime
 import json
+import os
 import sys
 
 MALLOC_CASES = ["small.1t", "small.2t", "large.1t", "large.2t"]
@@ -30,6 +32,10 @@ EXPECTED = [
 ] + [f"libxmem.{c}.{a}" for c in MALLOC_CASES for a in ("glibc", "xmem")] + [
     f"snap.{k}.{mb}M" for mb in (8, 16, 32, 64) for k in ("total", "hold")
 ] + ["copy.appliance", "copy.client"]
+# The VM rows (scripts/bench's second boot, rows "vm").
+VM_ROWS = ["vm.l2.ram1x", "vm.l2.ram2x", "vm.l2.ram4x"] + [
+    f"vm.migrate.{m}.{k}" for m in ("zerocopy", "precopy")
+    for k in ("ram_transferred", "total_time_ms", "downtime_ms")]
 
 # name: (numerator row, denominator row, target, "<=" or ">=", what)
 RATIOS = {
@@ -61,12 +67,34 @@ for _c in MALLOC_CASES:
         f"xmem_malloc/free ops/s / glibc's, {_c[:-3]} sizes, "
         f"{_c[-2]} thread(s), resident")
 
+# The VM rows' ratios; a target of None is shown, not judged.
+RATIOS.update({
+    "vm_ram2x_vs_1x": ("vm.l2.ram2x", "vm.l2.ram1x", None, ">=",
+                       "L2 guest workload MiB/s, RAM 2x the local limit / "
+                       "RAM 1x"),
+    "vm_ram4x_vs_1x": ("vm.l2.ram4x", "vm.l2.ram1x", None, ">=",
+                       "L2 guest workload MiB/s, RAM 4x the local limit / "
+                       "RAM 1x"),
+    "zerocopy_vs_precopy_bytes": (
+        "vm.migrate.zerocopy.ram_transferred",
+        "vm.migrate.precopy.ram_transferred", 0.05, "<=",
+        "RAM bytes QEMU sent, zero-copy / pre-copy migration"),
+    "zerocopy_vs_precopy_time": (
+        "vm.migrate.zerocopy.total_time_ms", "vm.migrate.precopy.total_time_ms",
+        1.0, "<=", "total migration time, zero-copy / pre-copy"),
+    "zerocopy_vs_precopy_downtime": (
+        "vm.migrate.zerocopy.downtime_ms", "vm.migrate.precopy.downtime_ms",
+        None, "<=", "downtime (write-back at switch-over included), "
+        "zero-copy / pre-copy"),
+})
+
 # A ratio whose pairs were measured alternately in the run: the row holding
 # the median of the pairs' ratios (with its spread) replaces the quotient of
 # the two rows' medians.
 PAIRED = {"seq_vs_ib_read_bw": "seq.pair_ratio"}
 
 GROUPS = [("ib_", "transport"), ("xmem.", "xmem"), ("seq.", "xmem"),
+          ("vm.", "VM"),
           ("nvme_swap.", "nvme-rdma swap"), ("dram.", "local DRAM"),
           ("libxmem.", "libxmem malloc"), ("snap.", "snapshots"),
           ("copy.", "snapshots")]
@@ -132,6 +160,12 @@ def tlb_rows(rows):
     return out
 
 
+def judge(v, target, cmp):
+    if target is None:
+        return None
+    return v <= target if cmp == "<=" else v >= target
+
+
 def ratios_of(byname):
     out = {}
     for key, (num, den, target, cmp, what) in RATIOS.items():
@@ -141,7 +175,7 @@ def ratios_of(byname):
         if pair is not None:
             v = pair["value"]
             r["value"] = round(v, 3)
-            r["met"] = v <= target if cmp == "<=" else v >= target
+            r["met"] = judge(v, target, cmp)
             r["spread"] = [pair["min"], pair["max"]]
             r["runs"] = pair["runs"]
         elif den is None and num in byname:
@@ -151,7 +185,7 @@ def ratios_of(byname):
         elif num in byname and den in byname and byname[den]["value"]:
             v = byname[num]["value"] / byname[den]["value"]
             r["value"] = round(v, 3)
-            r["met"] = v <= target if cmp == "<=" else v >= target
+            r["met"] = judge(v, target, cmp)
         else:
             r["value"] = None
             r["met"] = None
@@ -182,13 +216,16 @@ def table(rows, ratios):
     for key, r in ratios.items():
         if r["value"] is None:
             verdict, val = "n/a", "-"
+        elif r["target"] is None:
+            verdict, val = "", f"{r['value']:.3f}"
         else:
             verdict, val = ("pass" if r["met"] else "MISS"), f"{r['value']:.3f}"
         what = r["what"]
         if "spread" in r:
             what += f" (pairs from {r['spread'][0]:.2f} to {r['spread'][1]:.2f})"
-        lines.append(f"  {key:<26} {val:>8}  {r['compare']} {r['target']:<5} "
-                     f"{verdict:<5} {what}")
+        target = "  -    " if r["target"] is None else \
+            f"{r['compare']} {r['target']:<5}"
+        lines.append(f"  {key:<28} {val:>8}  {target} {verdict:<5} {what}")
     return "\n".join(lines)
 
 
@@ -249,7 +286,7 @@ def chart(rows, ratios, png):
         f"{k}: {r['value']:.2f} ({r['compare']} {r['target']}: "
         f"{'pass' if r['met'] else 'MISS'})" if r["value"] is not None
         else f"{k}: n/a" for k, r in ratios.items()
-        if not k.startswith("malloc_"))
+        if not k.startswith(("malloc_", "vm_", "zerocopy_")))
     malloc = [r["value"] for k, r in ratios.items()
               if k.startswith("malloc_") and r["value"] is not None]
     if malloc:
@@ -274,7 +311,10 @@ def main():
     ratios = ratios_of(byname)
 
     missing = {}
-    for name in EXPECTED:
+    # scripts/bench sets BENCH_VM=1 when it booted the VM rows' test bed.
+    expected = EXPECTED + (VM_ROWS if os.environ.get("BENCH_VM") == "1"
+                           else [])
+    for name in expected:
         if name not in byname:
             missing[name] = errors.get(name) or errors.get(
                 name.rsplit(".", 1)[0], "no result (the run stopped before "
