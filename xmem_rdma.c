@@ -17,6 +17,7 @@
 
 #include <crypto/algapi.h>
 #include <crypto/hash.h>
+#include <linux/delay.h>
 #include <linux/inet.h>
 #include <linux/kref.h>
 #include <linux/module.h>
@@ -43,6 +44,39 @@
  * above what a loaded soft-RoCE link takes.
  */
 #define XMEM_RDMA_RW_TIMEOUT	(60 * HZ)
+
+/*
+ * Test knob (Documentation/admin.rst): milliseconds every RDMA WRITE
+ * waits before it is posted, so that a write-back stays in flight long
+ * enough for a test to race a sync against it.  0 (the default) is off.
+ */
+#define XMEM_RDMA_WB_DELAY_MAX_MS	10000
+static unsigned int xmem_rdma_wb_delay_ms;
+
+static int xmem_rdma_wb_delay_set(const char *val,
+				  const struct kernel_param *kp)
+{
+	unsigned int ms;
+	int ret;
+
+	ret = kstrtouint(val, 0, &ms);
+	if (ret)
+		return ret;
+	if (ms > XMEM_RDMA_WB_DELAY_MAX_MS)
+		return -EINVAL;
+	WRITE_ONCE(xmem_rdma_wb_delay_ms, ms);
+	return 0;
+}
+
+static const struct kernel_param_ops xmem_rdma_wb_delay_ops = {
+	.set = xmem_rdma_wb_delay_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(debug_wb_delay_ms, &xmem_rdma_wb_delay_ops,
+		&xmem_rdma_wb_delay_ms, 0644);
+MODULE_PARM_DESC(debug_wb_delay_ms,
+		 "test knob: delay every RDMA WRITE by this many ms (0-10000, default 0: off)");
 
 #define xmem_rdma_err(conn, fmt, ...)					\
 	pr_err_ratelimited("appliance %pISpc: " fmt, &(conn)->dst, ##__VA_ARGS__)
@@ -1263,6 +1297,9 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
  * completed: on return no transfer on these pages is in flight, whatever
  * the result.
  *
+ * With the debug_wb_delay_ms test knob set, a write first sleeps that long
+ * (a signal cuts the sleep short).
+ *
  * Context: process context, may sleep.  Allocates no memory: the
  * requests are preallocated with the QP, so it may be called on the
  * write-back path under memory pressure.
@@ -1273,13 +1310,16 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
 int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 		 const struct xmem_io *ios, unsigned int n, bool write)
 {
-	unsigned int done, chunk;
+	unsigned int done, chunk, delay;
 	int ret = 0;
 
 	if (!n)
 		return 0;
 	if (!xmem_rdma_usable(conn) || !conn->rw_max)
 		return -ENOTCONN;
+	delay = READ_ONCE(xmem_rdma_wb_delay_ms);
+	if (write && delay)
+		msleep_interruptible(delay);
 	for (done = 0; done < n && !ret; done += chunk) {
 		chunk = min(n - done, conn->rw_max);
 		ret = xmem_rdma_rw_chunk(conn, raddr, rkey, ios + done, chunk,

@@ -32,8 +32,8 @@ timeout_s=
 # while (it waits for the reconnection and removes its iptables rule
 # whatever happens): they go just before it.  fuzz (xmem-test-fuzz: random
 # and mutated ioctls, sysfs writes and wire messages) needs them all working.
-names=(badinput fork pattern clean msync handoff region node pool ctl snap race mixed limit
-	pager fuzz stall restart wbfail reload)
+names=(badinput fork pattern clean msync durable handoff region node pool ctl snap race mixed
+	limit pager fuzz stall restart wbfail reload)
 # Not in the default list yet: criu (checkpoint/restore between the two
 # clients, xmem-test-criu; run it by name on 6.12).  Its plain-process
 # and bad-input parts pass there; restoring the container (own mount
