@@ -797,8 +797,8 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 	 * appliance that never answers is cut off at the overall bound, a
 	 * killed caller returns at once (as nvme-rdma's connect does).
 	 */
-	left = wait_for_completion_killable_timeout(&conn->cm_done,
-			msecs_to_jiffies(XMEM_RDMA_SETUP_TIMEOUT_MS));
+	left = msecs_to_jiffies(XMEM_RDMA_SETUP_TIMEOUT_MS);
+	left = wait_for_completion_killable_timeout(&conn->cm_done, left);
 	if (left <= 0) {
 		ret = left ? -EINTR : -ETIMEDOUT;
 		if (!left)
