@@ -32,7 +32,8 @@ MODULE_PARM_DESC(appliance,
 
 /*
  * Seconds a transfer waits for a working connection before it fails (and
- * the fault that needs it gets SIGBUS); read without a lock.
+ * the fault that needs it gets SIGBUS), and a control call for its reply
+ * (xmem_rdma_set_timeout()); read without a lock.
  */
 static unsigned int io_timeout = XMEM_IO_TIMEOUT;
 module_param(io_timeout, uint, 0444);
@@ -191,6 +192,7 @@ static ssize_t io_timeout_store(struct device *d,
 		return -EINVAL;
 	}
 	WRITE_ONCE(io_timeout, secs);
+	xmem_rdma_set_timeout(secs);
 	return len;
 }
 static DEVICE_ATTR_RW(io_timeout);
@@ -245,6 +247,8 @@ static int __init xmem_init(void)
 		       XMEM_IO_TIMEOUT_MAX);
 		return -EINVAL;
 	}
+	/* Control calls wait io_timeout for a reply, like transfers. */
+	xmem_rdma_set_timeout(io_timeout);
 	ret = xmem_pool_init(&xmem_pool_ops, appliance);
 	if (ret)
 		return ret;

@@ -17,6 +17,7 @@
 
 #include <crypto/algapi.h>
 #include <crypto/hash.h>
+#include <linux/delay.h>
 #include <linux/inet.h>
 #include <linux/kref.h>
 #include <linux/module.h>
@@ -34,7 +35,12 @@
 #define XMEM_RDMA_RECV_BUFS	4
 #define XMEM_RDMA_MAX_RW	64
 #define XMEM_RDMA_CM_TIMEOUT_MS	5000
-#define XMEM_RDMA_CALL_TIMEOUT	(10 * HZ)
+/*
+ * Bound of a connection's setup (address, route, connection, each with
+ * its own RDMA CM timeout), for an RDMA CM that does not end it itself.
+ */
+#define XMEM_RDMA_SETUP_TIMEOUT_MS	(4 * XMEM_RDMA_CM_TIMEOUT_MS)
+#define XMEM_RDMA_CALL_TIMEOUT_DEF	10	/* seconds, until set */
 /* How long a failed or killed call still waits for its SEND's completion. */
 #define XMEM_RDMA_SEND_GRACE	HZ
 /*
@@ -43,6 +49,66 @@
  * above what a loaded soft-RoCE link takes.
  */
 #define XMEM_RDMA_RW_TIMEOUT	(60 * HZ)
+
+/*
+ * Test knob (Documentation/admin.rst): milliseconds every RDMA WRITE
+ * waits before it is posted, so that a write-back stays in flight long
+ * enough for a test to race a sync against it.  0 (the default) is off.
+ */
+#define XMEM_RDMA_WB_DELAY_MAX_MS	10000
+static unsigned int xmem_rdma_wb_delay_ms;
+
+static int xmem_rdma_wb_delay_set(const char *val,
+				  const struct kernel_param *kp)
+{
+	unsigned int ms;
+	int ret;
+
+	ret = kstrtouint(val, 0, &ms);
+	if (ret)
+		return ret;
+	if (ms > XMEM_RDMA_WB_DELAY_MAX_MS)
+		return -EINVAL;
+	WRITE_ONCE(xmem_rdma_wb_delay_ms, ms);
+	return 0;
+}
+
+static const struct kernel_param_ops xmem_rdma_wb_delay_ops = {
+	.set = xmem_rdma_wb_delay_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(debug_wb_delay_ms, &xmem_rdma_wb_delay_ops,
+		&xmem_rdma_wb_delay_ms, 0644);
+MODULE_PARM_DESC(debug_wb_delay_ms,
+		 "test knob: delay every RDMA WRITE by this many ms (0-10000, default 0: off)");
+
+/*
+ * Seconds a control call waits for its reply (xmem_rdma_set_timeout());
+ * read without a lock.
+ */
+static unsigned int xmem_rdma_call_secs = XMEM_RDMA_CALL_TIMEOUT_DEF;
+
+/**
+ * xmem_rdma_set_timeout() - set how long control calls wait for a reply
+ * @secs: seconds, at least 1
+ *
+ * Applies to every call that starts afterwards, on every connection: the
+ * client's io_timeout, so that one setting bounds every wait for an
+ * appliance.
+ *
+ * Context: any.
+ */
+void xmem_rdma_set_timeout(unsigned int secs)
+{
+	WRITE_ONCE(xmem_rdma_call_secs, max(secs, 1U));
+}
+
+/* The call timeout in force, in jiffies. */
+static unsigned long xmem_rdma_call_jiffies(void)
+{
+	return (unsigned long)READ_ONCE(xmem_rdma_call_secs) * HZ;
+}
 
 #define xmem_rdma_err(conn, fmt, ...)					\
 	pr_err_ratelimited("appliance %pISpc: " fmt, &(conn)->dst, ##__VA_ARGS__)
@@ -83,6 +149,8 @@ struct xmem_rdma_buf {
  * @priv: argument of @ops callbacks
  * @state_lock: protects @state
  * @state: an enum xmem_rdma_state
+ * @setup_lock: serialises the RDMA CM handler's setup steps (route
+ *	resolution, queues, connect) against an abandoned setup
  * @cm_done: completed when connection setup succeeded or failed
  * @cm_error: result of connection setup
  * @hello_flags: XMEM_HELLO_F_* of the appliance's accept
@@ -119,6 +187,12 @@ struct xmem_rdma_conn {
 	/* Protects state. */
 	spinlock_t state_lock;
 	enum xmem_rdma_state state;
+	/*
+	 * Held by the RDMA CM handler while it takes a setup step, and by
+	 * xmem_rdma_connect() while it closes an abandoned setup: no step
+	 * starts on a closed connection.
+	 */
+	struct mutex setup_lock;
 	struct completion cm_done;
 	int cm_error;
 	u32 hello_flags;
@@ -504,12 +578,16 @@ static int xmem_rdma_cm_handler(struct rdma_cm_id *cm_id,
 
 	switch (ev->event) {
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
-		ret = rdma_resolve_route(cm_id, XMEM_RDMA_CM_TIMEOUT_MS);
-		if (ret)
-			xmem_rdma_setup_done(conn, ret);
-		break;
 	case RDMA_CM_EVENT_ROUTE_RESOLVED:
-		ret = xmem_rdma_route_resolved(conn);
+		/* A setup its caller abandoned (killed, timed out) stops. */
+		mutex_lock(&conn->setup_lock);
+		if (READ_ONCE(conn->state) != XMEM_RDMA_CONNECTING)
+			ret = -ECANCELED;
+		else if (ev->event == RDMA_CM_EVENT_ADDR_RESOLVED)
+			ret = rdma_resolve_route(cm_id, XMEM_RDMA_CM_TIMEOUT_MS);
+		else
+			ret = xmem_rdma_route_resolved(conn);
+		mutex_unlock(&conn->setup_lock);
 		if (ret)
 			xmem_rdma_setup_done(conn, ret);
 		break;
@@ -665,10 +743,13 @@ static int xmem_rdma_auth(struct xmem_rdma_conn *conn, const u8 *key,
  * secret, client and appliance then prove to each other that they know
  * it; without one, an appliance that asks for it is refused.
  *
- * Context: process context, may sleep for the RDMA CM timeouts.
+ * Context: process context; sleeps, killable, for the RDMA CM timeouts
+ * (at most XMEM_RDMA_SETUP_TIMEOUT_MS) and the authentication's call
+ * timeout.
  * Return: 0; -EPROTO (protocol mismatch), -EACCES (authentication
  * failed, or a secret on one side only), -ECONNREFUSED, -ETIMEDOUT,
- * -EHOSTUNREACH, -ENOMEM or another negative errno.
+ * -EHOSTUNREACH, -EINTR (the task was killed), -ENOMEM or another
+ * negative errno.
  */
 int xmem_rdma_connect(const struct sockaddr_storage *dst,
 		      const struct xmem_rdma_ops *ops, void *priv,
@@ -688,6 +769,7 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 	conn->priv = priv;
 	conn->state = XMEM_RDMA_CONNECTING;
 	spin_lock_init(&conn->state_lock);
+	mutex_init(&conn->setup_lock);
 	init_completion(&conn->cm_done);
 	mutex_init(&conn->call_lock);
 	spin_lock_init(&conn->rep_lock);
@@ -710,10 +792,25 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 	if (ret)
 		goto err_put;
 
-	/* Address, route and connection each have their own timeout. */
-	left = msecs_to_jiffies(4 * XMEM_RDMA_CM_TIMEOUT_MS);
-	left = wait_for_completion_timeout(&conn->cm_done, left);
-	ret = left ? conn->cm_error : -ETIMEDOUT;
+	/*
+	 * Address, route and connection each have their own timeout; an
+	 * appliance that never answers is cut off at the overall bound, a
+	 * killed caller returns at once (as nvme-rdma's connect does).
+	 */
+	left = msecs_to_jiffies(XMEM_RDMA_SETUP_TIMEOUT_MS);
+	left = wait_for_completion_killable_timeout(&conn->cm_done, left);
+	if (left <= 0) {
+		ret = left ? -EINTR : -ETIMEDOUT;
+		if (!left)
+			xmem_rdma_err(conn, "no connection within %u ms\n",
+				      XMEM_RDMA_SETUP_TIMEOUT_MS);
+		/* No setup step starts from now on; one under way ends. */
+		mutex_lock(&conn->setup_lock);
+		xmem_rdma_set_state(conn, XMEM_RDMA_CLOSED);
+		mutex_unlock(&conn->setup_lock);
+		goto err_quiesce;
+	}
+	ret = conn->cm_error;
 	if (ret)
 		goto err_quiesce;
 
@@ -851,7 +948,7 @@ out:
 
 static int xmem_rdma_call(struct xmem_rdma_conn *conn, size_t req_len)
 {
-	return xmem_rdma_call_timeout(conn, req_len, XMEM_RDMA_CALL_TIMEOUT);
+	return xmem_rdma_call_timeout(conn, req_len, xmem_rdma_call_jiffies());
 }
 
 /* HMAC-SHA256(@key, @label || @a || @b) into @out; see xmem_proto.h. */
@@ -1002,7 +1099,7 @@ int xmem_rdma_pull(struct xmem_rdma_conn *conn,
 		goto out;
 	ret = xmem_rdma_call_timeout(conn, sizeof(struct xmem_msg_pull_req),
 				     XMEM_PULL_TIMEOUT_SEC * HZ +
-				     XMEM_RDMA_CALL_TIMEOUT);
+				     xmem_rdma_call_jiffies());
 	if (ret)
 		goto out;
 	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
@@ -1051,7 +1148,7 @@ int xmem_rdma_copy(struct xmem_rdma_conn *conn, const char *src,
 		goto out;
 	ret = xmem_rdma_call_timeout(conn, sizeof(struct xmem_msg_copy_req),
 				     XMEM_PULL_TIMEOUT_SEC * HZ +
-				     XMEM_RDMA_CALL_TIMEOUT);
+				     xmem_rdma_call_jiffies());
 	if (ret)
 		goto out;
 	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
@@ -1263,6 +1360,9 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
  * completed: on return no transfer on these pages is in flight, whatever
  * the result.
  *
+ * With the debug_wb_delay_ms test knob set, a write first sleeps that long
+ * (a signal cuts the sleep short).
+ *
  * Context: process context, may sleep.  Allocates no memory: the
  * requests are preallocated with the QP, so it may be called on the
  * write-back path under memory pressure.
@@ -1273,13 +1373,16 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
 int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 		 const struct xmem_io *ios, unsigned int n, bool write)
 {
-	unsigned int done, chunk;
+	unsigned int done, chunk, delay;
 	int ret = 0;
 
 	if (!n)
 		return 0;
 	if (!xmem_rdma_usable(conn) || !conn->rw_max)
 		return -ENOTCONN;
+	delay = READ_ONCE(xmem_rdma_wb_delay_ms);
+	if (write && delay)
+		msleep_interruptible(delay);
 	for (done = 0; done < n && !ret; done += chunk) {
 		chunk = min(n - done, conn->rw_max);
 		ret = xmem_rdma_rw_chunk(conn, raddr, rkey, ios + done, chunk,

@@ -42,6 +42,7 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 		      const u8 *secret, size_t secret_len, const char *host,
 		      struct xmem_rdma_conn **connp);
 void xmem_rdma_disconnect(struct xmem_rdma_conn *conn);
+void xmem_rdma_set_timeout(unsigned int secs);
 bool xmem_rdma_connected(struct xmem_rdma_conn *conn);
 void xmem_rdma_get(struct xmem_rdma_conn *conn);
 void xmem_rdma_put(struct xmem_rdma_conn *conn);

@@ -32,8 +32,8 @@ timeout_s=
 # while (it waits for the reconnection and removes its iptables rule
 # whatever happens): they go just before it.  fuzz (xmem-test-fuzz: random
 # and mutated ioctls, sysfs writes and wire messages) needs them all working.
-names=(badinput fork pattern clean msync handoff region node pool ctl snap race mixed limit
-	pager fuzz stall restart wbfail reload)
+names=(badinput fork pattern clean msync durable handoff region node pool ctl snap race mixed
+	limit pager fuzz stall restart wbfail reload)
 # criu (checkpoint/restore between the two clients, xmem-test-criu) on
 # the stock kernels (about 3 minutes each).  The debug kernel cannot run
 # it: its small configuration lacks CONFIG_CHECKPOINT_RESTORE and the
@@ -41,7 +41,7 @@ names=(badinput fork pattern clean msync handoff region node pool ctl snap race 
 # missing"); it is reported there as skipped, with that reason.
 skip_criu=
 if [[ ${XMEM_KERNEL:-} == 6.1 || ${XMEM_KERNEL:-} == 6.12 ]]; then
-	names=("${names[@]:0:10}" criu "${names[@]:10}")
+	names=("${names[@]:0:11}" criu "${names[@]:11}")
 elif [[ ${XMEM_KERNEL:-} == debug ]]; then
 	skip_criu=1
 fi

@@ -107,7 +107,9 @@ TEST_TIMEOUT(fsync_second_client, 300)
  * (Before sync waited for write-backs in flight, an fsync could return
  * while an eviction's RDMA WRITE of the range was still under way.  This
  * test did not catch that: the write lands milliseconds later, long before
- * client2 reads.  KUnit's xmem_pager_test_sync_waits_writeback does.)
+ * client2 reads.  KUnit's xmem_pager_test_sync_waits_writeback does, and
+ * xmem-test-durable, which holds write-backs in flight for seconds with
+ * the debug_wb_delay_ms test knob.)
  */
 #define FSYNC_ROUNDS	10
 #define SYNCED		(512 * KiB)

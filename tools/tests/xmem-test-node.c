@@ -86,7 +86,8 @@ static int xmemd_signal(const char *sig)
  * xmemd stopped by an ssh session that stays open: xmemd_pause() returns
  * once it is stopped, xmemd_resume() continues it at once, without the
  * seconds a new ssh connection takes on a slow test bed (the appliance
- * answers a request within 10 s, or the client drops the connection).
+ * answers a request within io_timeout, or the client drops the
+ * connection).
  */
 struct pause {
 	FILE *to, *from;

@@ -6,7 +6,9 @@
  * a caller killed with SIGKILL exits at once instead of staying in D state
  * until the call times out, a fault waiting for the lost connection gets
  * SIGBUS after io_timeout (or exits at once when killed), and after
- * SIGCONT the module reconnects and the data is intact.
+ * SIGCONT the module reconnects and the data is intact.  A connection to an
+ * address that never answers is bounded, and a task killed while it
+ * connects exits at once.
  *
  * Needs the test bed's appliance ("ssh appliance", /run/xmemd.pid).
  */
@@ -197,7 +199,8 @@ TEST_TIMEOUT(appliance_stopped, 900)
 	if (kmsg_since_mark(NO_REPLY))
 		FAIL("the killed caller stayed until its call timed out");
 
-	/* An unkilled one gets an error, not a hang. */
+	/* An unkilled one gets an error within io_timeout, not a hang. */
+	ASSERT_ZERO_ERR(xsys_write("io_timeout", "5"));
 	pid = create_child("stallerr");
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || !WEXITSTATUS(status))
@@ -238,6 +241,61 @@ TEST_TIMEOUT(appliance_stopped, 900)
 					 "killed");
 	ASSERT_OK(munmap(p, REGION_SIZE));
 	ASSERT_OK(close(fd));
+}
+
+/* No host has this address on the test bed's segment: ARP never answers. */
+#define BLACK_HOLE	"10.77.0.250:7471"
+/* The module's line when the address resolution gave up. */
+#define ADDR_ERROR	"address error"
+
+/* A child adding BLACK_HOLE to the pool; exits with errno. */
+static pid_t add_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid)
+		_exit(-xsys_write("appliance_add", BLACK_HOLE));
+	return pid;
+}
+
+TEST_TIMEOUT(connect_killed, 300)
+{
+	int status;
+	pid_t pid;
+
+	xr_require_connected();
+	if (system(SSH_APPLIANCE "test -e /run/xmemd.pid </dev/null"))
+		SKIP("no ssh appliance with /run/xmemd.pid (not the test bed)");
+
+	/*
+	 * Killed while the RDMA CM resolves an address nobody answers for:
+	 * it exits before the resolution could have given up.
+	 */
+	kmsg_mark();
+	pid = add_child();
+	wait_in_xmem(pid, "a connect");
+	ASSERT_OK(kill(pid, SIGKILL));
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		FAIL("killed connect: wait status %#x", status);
+	if (kmsg_since_mark(ADDR_ERROR))
+		FAIL("the killed connect stayed until the address resolution gave up");
+
+	/* An unkilled one gets an error within its bound, not a hang. */
+	pid = add_child();
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || !WEXITSTATUS(status))
+		FAIL("connect to %s: status %#x", BLACK_HOLE, status);
+	xt_diag("connect to %s: %s", BLACK_HOLE,
+		xt_errname(WEXITSTATUS(status)));
+
+	/* Neither left anything in the pool; the appliance still works. */
+	if (!xsys_write("appliance_remove", BLACK_HOLE))
+		FAIL("%s stayed in the pool", BLACK_HOLE);
+	if (xsys_wait_state("connected", STATE_MS))
+		FAIL("module not connected after the failed connects");
 }
 
 int main(int argc, char **argv)
