@@ -29,9 +29,9 @@
 #define SSH		"ssh -o BatchMode=yes -o ConnectTimeout=20 " PEER " "
 #define KNOB		"/sys/module/xmem/parameters/debug_wb_delay_ms"
 /* Long enough that client2 reads before a delayed write lands. */
-#define DELAY_MS	4000
+#define DELAY_MS	5000
 #define ROUNDS		1
-#define SYNCED		(16 * KiB)
+#define SYNCED		(64 * KiB)
 #define REGION_SIZE	(4 * MiB)
 #define LIMIT		MiB
 #define EVICT_MS	(120 * 1000)
