@@ -23,10 +23,9 @@
 #include <unistd.h>
 
 #include "xsys.h"
+#include "xpeer.h"
 #include "xtest.h"
 
-#define PEER		"client2"
-#define SSH		"ssh -o BatchMode=yes -o ConnectTimeout=20 " PEER " "
 #define KNOB		"/sys/module/xmem/parameters/debug_wb_delay_ms"
 /* Long enough that client2 reads before a delayed write lands. */
 #define DELAY_MS	5000
@@ -55,33 +54,6 @@ static void knob_off(void)
 	if (knob_write(0))
 		printf("# after test: cannot clear %s\n", KNOB);
 	xsys_restore_limit();
-}
-
-static void require_peer(void)
-{
-	const char *clients = getenv("XMEM_CLIENTS");
-
-	if (clients && atoi(clients) >= 2)
-		return;
-	if (!system(SSH "true </dev/null >/dev/null 2>&1"))
-		return;
-	SKIP("%s unreachable by ssh (needs a test bed with 2 clients)", PEER);
-}
-
-static int verify_on_peer(const char *name, uint64_t seed, uint64_t len)
-{
-	char cmd[256], line[512];
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd),
-		 SSH "/xmem/bin/xmem-test-msync verify %s %" PRIu64 " %" PRIu64
-		 " </dev/null 2>&1", name, seed, len);
-	f = popen(cmd, "r");
-	if (!f)
-		FAIL("popen: %s", xt_errname(errno));
-	while (fgets(line, sizeof(line), f))
-		xt_diag("%s: %s", PEER, line[0] == '#' ? line + 2 : line);
-	return pclose(f);
 }
 
 /* Child: read one byte of each page of @p, over and over, until killed. */

@@ -21,43 +21,10 @@
 #include <unistd.h>
 
 #include "xsys.h"
+#include "xpeer.h"
 #include "xtest.h"
 
 #define REGION_SIZE	(2 * MiB)
-#define PEER		"client2"
-#define SSH		"ssh -o BatchMode=yes -o ConnectTimeout=20 " PEER " "
-
-static void require_peer(void)
-{
-	const char *clients = getenv("XMEM_CLIENTS");
-
-	/* The test bed has one: the verifier's failure will say if not. */
-	if (clients && atoi(clients) >= 2)
-		return;
-	if (!system(SSH "true </dev/null >/dev/null 2>&1"))
-		return;
-	SKIP("%s unreachable by ssh (needs a test bed with 2 clients)", PEER);
-}
-
-/*
- * Runs the verifier of the first @len bytes (0: all) on the peer; its
- * output becomes diagnostics.
- */
-static int verify_on_peer(const char *name, uint64_t seed, uint64_t len)
-{
-	char cmd[256], line[512];
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd),
-		 SSH "/xmem/bin/xmem-test-msync verify %s %" PRIu64 " %" PRIu64
-		 " </dev/null 2>&1", name, seed, len);
-	f = popen(cmd, "r");
-	if (!f)
-		FAIL("popen: %s", xt_errname(errno));
-	while (fgets(line, sizeof(line), f))
-		xt_diag("%s: %s", PEER, line[0] == '#' ? line + 2 : line);
-	return pclose(f);
-}
 
 static void sync_then_peer_reads(int use_fsync)
 {
