@@ -17,8 +17,10 @@
 #	           appliance bytes back
 #	precopy    one pre-copy migration (no x-ignore-shared) of the same
 #	           guest to the other client, for comparison: the guest's RAM
-#	           crosses the network (more than the workload wrote), the
-#	           workload goes on with no verification error
+#	           crosses the network (more than the workload wrote) into a
+#	           region of its own (vm1.1; vm1 destroyed, the appliance's
+#	           bytes unchanged), the workload goes on with no
+#	           verification error
 #	badinput   a destination that has not attached the region, a region
 #	           smaller than -m, a regular file at /dev/xmem.d/NAME: exit
 #	           status 1, a clear message, the VM keeps running
@@ -171,13 +173,15 @@ json_num() {	# json_num KEY JSON: a number in xmem-qemu -j's output
 # migrate_to DEST [--precopy]: move vm1 from $where to DEST, check,
 # update $where.  The section's name is that of the running test.
 migrate_to() {
-	local dest=$1 mode=${2:-} t=migrate out sent rounds rc
+	local dest=$1 mode=${2:-} t=migrate out sent rounds rc before after reg
 
 	[[ -z $mode ]] || t=precopy
-	on "$dest" "xmemctl region attach vm1 >/dev/null" || {
+	# Pre-copy: the destination creates regions of its own.
+	[[ -n $mode ]] || on "$dest" "xmemctl region attach vm1 >/dev/null" || {
 		ok 1 "$t: attach vm1 on $dest"
 		return 1
 	}
+	before=$(on "$where" "cat $sys/appliance_bytes")
 	out=$(on "$where" "xmem-qemu -j migrate $mode vm1 $dest")
 	rc=$?
 	ok $rc "$t: $where -> $dest: $out"
@@ -197,6 +201,15 @@ migrate_to() {
 		# workload wrote crosses the network.
 		[[ -n $sent && $sent -gt $((wl_mib << 20)) ]]
 		ok $? "$t: $where -> $dest: RAM sent $sent bytes > the workload's $wl_mib MiB"
+		# vm1 -> vm1.1: the guest runs on a region of its own there,
+		# the old one is gone, the appliance holds as much as before.
+		reg=$(sed -n 's/.*"regions": \["\([^"]*\)".*/\1/p' <<<"$out")
+		on "$dest" "test -e $sys/regions/$reg" &&
+			! on "$dest" "xmemctl region list" | grep -qE '^vm1 '
+		ok $? "$t: the guest's RAM is on region '$reg' on $dest, region vm1 destroyed"
+		after=$(on "$dest" "cat $sys/appliance_bytes")
+		[[ $after == "$before" ]]
+		ok $? "$t: appliance bytes $before before, $after after"
 	fi
 	! on "$where" "test -e $sys/regions/vm1"
 	ok $? "$t: vm1 detached on $where (its cache dropped)"
@@ -209,6 +222,9 @@ migrate_to() {
 	ok $? "$t: the workload completed a full round on $dest"
 	[[ $(mismatches "$dest") == 0 ]]
 	rc=$?
+	((rc == 0)) || console "$dest" |
+		grep -aE 'MISMATCH|^l2w: round [0-9]+ done' | head -n 30 |
+		sed 's/^/#   /'
 	ok $rc "$t: no verification error on $dest"
 	return $rc
 }
@@ -259,7 +275,7 @@ t_badinput() {
 cleanup() {
 	on "$where" "xmem-qemu stop --destroy vm1" >/dev/null 2>&1
 	for h in client1 client2; do
-		on "$h" "xmem-qemu stop --destroy vm1; xmemctl region detach vm1" \
+		on "$h" "xmem-qemu stop --destroy vm1; xmemctl region detach vm1; xmemctl region destroy vm1.1" \
 			>/dev/null 2>&1
 	done
 }
