@@ -30,8 +30,8 @@
 #
 # Each test prints how long it took ("# NAME: N s").
 #
-# usage: vm.sh [NAME...]	(default: all, in the order above; the others
-#				need run's VM)
+# usage: vm.sh [NAME...]	(default: all but precopy, in the order above;
+#				the others need run's VM)
 # Environment: XMEM_VM_LIMIT (client local limit, default 16M),
 # XMEM_VM_RAM (L2 RAM, default 128M), XMEM_VM_L2 (default /xmem/l2).
 set -uo pipefail
@@ -41,13 +41,17 @@ limit=${XMEM_VM_LIMIT:-16M}
 ram=${XMEM_VM_RAM:-128M}
 sys=/sys/class/misc/xmem
 rundir=/run/xmem-qemu
-names=(run migrate hotplug precopy badinput)
+# precopy only when named: QEMU 7.2's own pre-copy of this guest under
+# nested TCG loses pages with the guest's RAM in plain memory too
+# (Documentation/vm.rst), so it would test QEMU, not xmem.
+names=(run migrate hotplug badinput)
 (($#)) && names=("$@")
 
 num=0
 failed=0
 passed=0
 where=client1		# the host the VM runs on now
+ram_region=vm1		# the region of its RAM (vm1.N after pre-copy)
 
 other() {	# other: the client the VM does not run on
 	[[ $where == client1 ]] && echo client2 || echo client1
@@ -177,8 +181,8 @@ migrate_to() {
 
 	[[ -z $mode ]] || t=precopy
 	# Pre-copy: the destination creates regions of its own.
-	[[ -n $mode ]] || on "$dest" "xmemctl region attach vm1 >/dev/null" || {
-		ok 1 "$t: attach vm1 on $dest"
+	[[ -n $mode ]] || on "$dest" "xmemctl region attach $ram_region >/dev/null" || {
+		ok 1 "$t: attach $ram_region on $dest"
 		return 1
 	}
 	before=$(on "$where" "cat $sys/appliance_bytes")
@@ -205,15 +209,17 @@ migrate_to() {
 		# the old one is gone, the appliance holds as much as before.
 		reg=$(sed -n 's/.*"regions": \["\([^"]*\)".*/\1/p' <<<"$out")
 		on "$dest" "test -e $sys/regions/$reg" &&
-			! on "$dest" "xmemctl region list" | grep -qE '^vm1 '
-		ok $? "$t: the guest's RAM is on region '$reg' on $dest, region vm1 destroyed"
+			! on "$dest" "xmemctl region list" |
+				grep -qE "^${ram_region//./\\.} "
+		ok $? "$t: the guest's RAM is on region '$reg' on $dest, region $ram_region destroyed"
 		after=$(on "$dest" "cat $sys/appliance_bytes")
 		[[ $after == "$before" ]]
 		ok $? "$t: appliance bytes $before before, $after after"
 	fi
-	! on "$where" "test -e $sys/regions/vm1"
-	ok $? "$t: vm1 detached on $where (its cache dropped)"
+	! on "$where" "test -e $sys/regions/$ram_region"
+	ok $? "$t: $ram_region detached on $where (its cache dropped)"
 	where=$dest
+	[[ -z $mode ]] || ram_region=$reg
 	# Two round ends on the new host: the second round ran entirely here.
 	rounds=$(wait_console "$dest" '^l2w: round [0-9]+ done' 300) &&
 		wait_console "$dest" \
