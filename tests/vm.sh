@@ -21,6 +21,19 @@
 #	           region of its own (vm1.1; vm1 destroyed, the appliance's
 #	           bytes unchanged), the workload goes on with no
 #	           verification error
+#	copy       a copy migration (x-ignore-shared, the appliance copies
+#	           the regions once the source stopped) to the other client:
+#	           RAM sent < 1 MiB, the guest runs on a region of its own
+#	           (NAME.N, filled by the appliance with all of the source's
+#	           bytes), the source's region is kept on the appliance
+#	           (bytes up by its size), the workload goes on with no
+#	           verification error
+#	snapshot   xmem-qemu snapshot of the running guest (snap1: the
+#	           appliance copies its region, the device state goes to a
+#	           file), the guest goes on; then it is stopped, its region
+#	           destroyed, and xmem-qemu restore on the other client starts
+#	           it again from snap1 (on a copy): the workload goes on from
+#	           the snapshot with no verification error
 #	badinput   a destination that has not attached the region, a region
 #	           smaller than -m, a regular file at /dev/xmem.d/NAME: exit
 #	           status 1, a clear message, the VM keeps running
@@ -44,14 +57,15 @@ rundir=/run/xmem-qemu
 # precopy only when named: QEMU 7.2's own pre-copy of this guest under
 # nested TCG loses pages with the guest's RAM in plain memory too
 # (Documentation/vm.rst), so it would test QEMU, not xmem.
-names=(run migrate hotplug badinput)
+names=(run migrate hotplug copy snapshot badinput)
 (($#)) && names=("$@")
 
 num=0
 failed=0
 passed=0
 where=client1		# the host the VM runs on now
-ram_region=vm1		# the region of its RAM (vm1.N after pre-copy)
+ram_region=vm1		# the region of its RAM (vm1.N after pre-copy, copy)
+kept=()			# regions a copy migration kept
 
 other() {	# other: the client the VM does not run on
 	[[ $where == client1 ]] && echo client2 || echo client1
@@ -174,13 +188,14 @@ json_num() {	# json_num KEY JSON: a number in xmem-qemu -j's output
 	sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" <<<"$2"
 }
 
-# migrate_to DEST [--precopy]: move vm1 from $where to DEST, check,
-# update $where.  The section's name is that of the running test.
+# migrate_to DEST [--precopy|--copy]: move vm1 from $where to DEST,
+# check, update $where.  The section's name is that of the running test.
 migrate_to() {
 	local dest=$1 mode=${2:-} t=migrate out sent rounds rc before after reg
+	local size
 
-	[[ -z $mode ]] || t=precopy
-	# Pre-copy: the destination creates regions of its own.
+	[[ -z $mode ]] || t=${mode#--}
+	# Pre-copy, copy: the destination creates regions of its own.
 	[[ -n $mode ]] || on "$dest" "xmemctl region attach $ram_region >/dev/null" || {
 		ok 1 "$t: attach $ram_region on $dest"
 		return 1
@@ -197,10 +212,23 @@ migrate_to() {
 		"$(json_num downtime_ms "$out") qemu_downtime_ms" \
 		"$(json_num qemu_downtime_ms "$out") writeback_bytes" \
 		"$(json_num writeback_bytes "$out")"
-	if [[ -z $mode ]]; then
+	if [[ $mode != --precopy ]]; then
 		[[ -n $sent && $sent -lt 1048576 ]]
 		ok $? "$t: $where -> $dest: RAM sent $sent < 1 MiB"
-	else
+	fi
+	if [[ $mode == --copy ]]; then
+		# vm1 -> vm1.N, filled by the appliance; vm1 kept there.
+		reg=$(sed -n 's/.*"regions": \["\([^"]*\)".*/\1/p' <<<"$out")
+		size=$(on "$dest" "xmemctl region list" |
+			awk -v r="$ram_region" '$1 == r { print $3 }')
+		[[ -n $reg && $(json_num copied_bytes "$out") == "$size" ]]
+		ok $? "$t: the appliance copied all $size bytes of $ram_region into '$reg' on $dest"
+		on "$dest" "xmemctl region list" | grep -qE "^${ram_region//./\\.} "
+		ok $? "$t: region $ram_region kept on the appliance"
+		after=$(on "$dest" "cat $sys/appliance_bytes")
+		[[ -n $size && $after == $((before + size)) ]]
+		ok $? "$t: appliance bytes $before before, $after after (+ $size)"
+	elif [[ -n $mode ]]; then
 		# QEMU sends a zero page as a flag: at least what the
 		# workload wrote crosses the network.
 		[[ -n $sent && $sent -gt $((wl_mib << 20)) ]]
@@ -219,6 +247,7 @@ migrate_to() {
 	! on "$where" "test -e $sys/regions/$ram_region"
 	ok $? "$t: $ram_region detached on $where (its cache dropped)"
 	where=$dest
+	[[ $mode != --copy ]] || kept+=("$ram_region")
 	[[ -z $mode ]] || ram_region=$reg
 	# Two round ends on the new host: the second round ran entirely here.
 	rounds=$(wait_console "$dest" '^l2w: round [0-9]+ done' 300) &&
@@ -243,6 +272,54 @@ t_migrate() {
 
 t_precopy() {
 	migrate_to "$(other)" --precopy
+}
+
+t_copy() {
+	migrate_to "$(other)" --copy
+}
+
+t_snapshot() {
+	local out rc before after size dest snaps=/var/lib/xmem-qemu/snapshots
+
+	before=$(on "$where" "cat $sys/appliance_bytes")
+	out=$(on "$where" "xmem-qemu -j snapshot vm1 snap1")
+	rc=$?
+	ok $rc "snapshot: vm1 on $where as snap1: $out"
+	((rc == 0)) || return 1
+	kept+=(snap1)
+	size=$(on "$where" "xmemctl region list" |
+		awk '$1 == "snap1" { print $3 }')
+	after=$(on "$where" "cat $sys/appliance_bytes")
+	[[ -n $size && $(json_num copied_bytes "$out") == "$size" &&
+		$after == $((before + size)) ]]
+	ok $? "snapshot: region snap1 of $size bytes, appliance bytes $before before, $after after"
+	on "$where" "xmem-qemu qmp vm1 query-status" | grep -q '"status": "running"'
+	ok $? "snapshot: vm1 runs again on $where"
+
+	# The VM goes away: its region with it.  The snapshot brings it back
+	# on the other client, from the device state copied there.
+	dest=$(other)
+	on "$where" "xmem-qemu stop --destroy vm1"
+	ok $? "snapshot: vm1 stopped on $where, region $ram_region destroyed"
+	on "$where" "tar -C $snaps -c snap1" |
+		on "$dest" "mkdir -p $snaps && tar -C $snaps -x"
+	out=$(on "$dest" "xmem-qemu -j restore snap1 vm1")
+	rc=$?
+	ok $rc "snapshot: restore snap1 as vm1 on $dest: $out"
+	((rc == 0)) || return 1
+	where=$dest
+	ram_region=vm1
+	rounds=$(wait_console "$dest" '^l2w: round [0-9]+ done' 600) &&
+		wait_console "$dest" \
+			"^l2w: round $(($(sed 's/^l2w: round \([0-9]*\).*/\1/' \
+				<<<"$rounds") + 1)) done" 300 >/dev/null
+	ok $? "snapshot: the restored workload completed a full round on $dest"
+	[[ $(mismatches "$dest") == 0 ]]
+	rc=$?
+	((rc == 0)) || console "$dest" |
+		grep -aE 'MISMATCH|^l2w: round [0-9]+ done' | head -n 30 |
+		sed 's/^/#   /'
+	ok $rc "snapshot: no verification error after the restore"
 }
 
 t_badinput() {
@@ -283,6 +360,9 @@ cleanup() {
 	for h in client1 client2; do
 		on "$h" "xmem-qemu stop --destroy vm1; xmemctl region detach vm1; xmemctl region destroy vm1.1" \
 			>/dev/null 2>&1
+	done
+	for r in ${kept[@]+"${kept[@]}"}; do
+		xmemctl region destroy "$r" >/dev/null 2>&1
 	done
 }
 trap cleanup EXIT
