@@ -32,6 +32,11 @@
 #    PULLs mid-way while the test destroys their source (EBUSY, the copy
 #    completes, the source untouched) or kills the source xmemd on port
 #    7476 (the PULL fails, nothing is left on the target).
+# 6. A COPY in flight counts in its host's quota: with an xmemd on port
+#    7478 (--hosts, --quota "hostA 4M", --debug-hold), a COPY of a 2M
+#    region into a new one is held mid-way; meanwhile a 1M create of
+#    hostA is over the quota (2M + 2M in flight + 1M); once the copy is
+#    done, hostA holds 4M in two regions.
 # The xmemds started here are stopped at the end.  Output: one TAP stream
 # (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
@@ -316,6 +321,49 @@ else
 fi
 echo "# part 5 (source gone mid-way) took $((SECONDS - t1)) s" >>"$tmp/5.tap"
 
+# 6. A COPY in flight counts in its host's quota.
+t1=$SECONDS
+: >"$tmp/6.tap"
+t6() {	# RESULT TEXT: RESULT 0 is ok
+	if [ "$1" = 0 ]; then
+		echo "ok 1 - $2"
+	else
+		echo "not ok 1 - $2"
+	fi >>"$tmp/6.tap"
+}
+op6() {	# UID ARGS...: the REGION_REP status of one operation of hostA
+	local u=$1
+
+	shift
+	xmem-wire-attack --probe --host hostA --secret-file "$tmp/hostA.key" \
+		--uid "$u" "$@" appliance 7478 >>"$tmp/6.log" 2>&1
+	echo $?
+}
+hold=/run/xmemd-7478.hold
+# shellcheck disable=SC2029
+if echo 'hostA 4M -' | ssh -o BatchMode=yes appliance "cat >/run/xmem-quota6; touch $hold" &&
+   start_xmemd 7478 --hosts /run/xmem-hosts --quota /run/xmem-quota6 \
+	--debug-hold "$hold"; then
+	t6 "$(op6 1000 --create cq1 2097152)" "hostA: a 2M region within its 4M quota"
+	op6 1000 --copy cq1 cq2 >"$tmp/6.copy" &
+	copier=$!
+	wait_log 7478 'copy [0-9]+: held while' >/dev/null
+	t6 $? "a COPY of it into a new region is held mid-way"
+	t6 "$(($(op6 1000 --create cq3 1048576) - 122))" \
+		"hostA: 1M more while the copy is in flight is over the quota (2M + 2M in flight): EDQUOT"
+	ssh -o BatchMode=yes appliance "rm -f $hold"
+	wait "$copier"
+	t6 "$(cat "$tmp/6.copy")" "the copy completes once released"
+	t6 "$(($(op6 1000 --info cq3) - 2))" \
+		"nothing is left of the refused create (INFO: ENOENT)"
+	t6 "$(op6 1000 --info cq2)" "the copy's target is hostA's region"
+else
+	t6 1 "start an xmemd with quotas and --debug-hold"
+fi
+echo "# part 6 (a copy in flight in the quota) took $((SECONDS - t1)) s" >>"$tmp/6.tap"
+rc6=0
+grep -q '^not ok' "$tmp/6.tap" && rc6=1
+
 # One TAP stream: each run numbered after the ones before.
 awk '
 	/^1\.\.[0-9]+$/ { next }
@@ -327,7 +375,8 @@ awk '
 	}
 	{ print }
 	END { print "1.." total }
-' "$tmp/1.tap" "$tmp/2.tap" "$tmp/3.tap" "$tmp/4.tap" "$tmp/5.tap"
+' "$tmp/1.tap" "$tmp/2.tap" "$tmp/3.tap" "$tmp/4.tap" "$tmp/5.tap" \
+	"$tmp/6.tap"
 
 note "pull lines of the appliances' logs:"
 ssh -o BatchMode=yes appliance \
@@ -337,4 +386,4 @@ for p in ${started[@]+"${started[@]}"}; do
 	# shellcheck disable=SC2029
 	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid) 2>/dev/null"
 done
-((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0 && rc5 == 0))
+((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0 && rc5 == 0 && rc6 == 0))

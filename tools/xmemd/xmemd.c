@@ -1659,7 +1659,14 @@ static const struct xmemd_quota *xmemd_quota_find(const char *host,
 	return best;
 }
 
-/* Bytes and regions of @host, and of @uid on @host. */
+static void xmemd_copy_usage(const char *host, uint32_t uid, uint64_t *hb,
+			     uint64_t *hn, uint64_t *ub, uint64_t *un);
+
+/*
+ * Bytes and regions of @host, and of @uid on @host: the regions, and the
+ * targets that COPYs in flight are creating for them (not linked yet, but
+ * theirs once the copy is done, and their memory is taken already).
+ */
 static void xmemd_quota_usage(const char *host, uint32_t uid, uint64_t *hb,
 			      uint64_t *hn, uint64_t *ub, uint64_t *un)
 {
@@ -1679,6 +1686,7 @@ static void xmemd_quota_usage(const char *host, uint32_t uid, uint64_t *hb,
 			}
 		}
 	}
+	xmemd_copy_usage(host, uid, hb, hn, ub, un);
 }
 
 /*
@@ -3585,6 +3593,24 @@ static bool xmemd_copying(const char *name)
 	return false;
 }
 
+/* Add the targets that copies in flight create for @host and @uid. */
+static void xmemd_copy_usage(const char *host, uint32_t uid, uint64_t *hb,
+			     uint64_t *hn, uint64_t *ub, uint64_t *un)
+{
+	struct xmemd_copy *c;
+
+	for (c = xmemd_copies; c; c = c->next) {
+		if (!c->created || strcmp(c->dst->host, host))
+			continue;
+		*hb += c->dst->size;
+		*hn += 1;
+		if (c->dst->uid == uid) {
+			*ub += c->dst->size;
+			*un += 1;
+		}
+	}
+}
+
 /* Is @r the target of a copy or of a filling pull in flight? */
 static bool xmemd_copy_target(const struct xmemd_region *r)
 {
@@ -3769,6 +3795,9 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 		r->uid = uid;
 		r->gid = gid;
 		r->mode = mode ? mode : XMEM_REGION_MODE_DEFAULT;
+		/* Whose it will be: counted in their quota from now on. */
+		snprintf(r->host, sizeof(r->host), "%s",
+			 xmemd_owner_host(conn));
 		xmemd.allocated += r->size;
 		dst = r;
 		c->created = true;
@@ -3837,10 +3866,8 @@ static void xmemd_copy_done(struct xmemd_copy *c)
 	if (!status && !conn && c->created)
 		status = ECANCELED;
 	if (!status && c->created) {
+		/* Owned by the requesting host (set at the start). */
 		dst->id = ++xmemd.next_region_id;
-		/* Owned by the requesting host, as a create would be. */
-		snprintf(dst->host, sizeof(dst->host), "%s",
-			 xmemd_owner_host(conn));
 		if (xmemd.dir && xmemd_meta_write(dst))
 			status = ENOMEM;
 	}
