@@ -206,6 +206,10 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 		"uid 0 on hostA cannot attach hostB's gb1 either: EACCES"
 	t4 "$(($(op hostA 1000 --copy gb1 gcopy) - 13))" \
 		"a COPY of hostB's gb1 asked by hostA: EACCES"
+	t4 "$(op hostA 2000 --copy-into qb1 qb2)" \
+		"hostA uid 2000 copies its qb1 into its existing qb2"
+	t4 "$(($(op hostA 2000 --copy-into qb1 gb1) - 13))" \
+		"a COPY by hostA into hostB's existing gb1: EACCES"
 	t4 "$(($(op hostA 1000 --info gcopy) - 2))" "nothing is left of the refused copy (INFO: ENOENT)"
 	t4 "$(($(op hostA 1000 --destroy gb1) - 13))" "hostA cannot destroy gb1: EACCES"
 	t4 "$(($(op hostA 1000 --grant gb1 hostA:1000) - 13))" \

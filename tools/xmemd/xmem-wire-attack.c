@@ -37,7 +37,8 @@
  * detaches it; --destroy NAME destroys it as --uid; --grant NAME
  * HOST[:UID] and --revoke NAME HOST[:UID] grant or revoke as --uid
  * (protocol minor 5); --copy SRC DST copies SRC into a new region DST as
- * --uid; the exit status is the REGION_REP status (0, or an errno value).
+ * --uid, --copy-into SRC DST into the existing region DST; the exit
+ * status is the REGION_REP status (0, or an errno value).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -65,8 +66,9 @@ static struct sockaddr_storage wa_ss;
 static uint8_t wa_key[XMEM_AUTH_SECRET_MAX], wa_akey[XMEM_AUTH_SECRET_MAX];
 static size_t wa_key_len, wa_akey_len;
 static const char *wa_host, *wa_ahost, *wa_create, *wa_info;
-/* --attach, --destroy, --grant, --revoke, --copy: the option and its two
- * arguments (the second for --grant, --revoke and --copy only).
+/* --attach, --destroy, --grant, --revoke, --copy, --copy-into: the option
+ * and its two arguments (the second for --grant, --revoke and the copies
+ * only).
  */
 static const char *wa_op, *wa_arg1, *wa_arg2;
 static uint64_t wa_create_size;
@@ -179,7 +181,7 @@ static int wa_region(struct wirec *c, uint16_t op, const char *name,
 	return 0;
 }
 
-/* --probe with --attach, --destroy, --grant, --revoke or --copy. */
+/* --probe with --attach, --destroy, --grant, --revoke or a copy. */
 static int wa_probe_op(struct wirec *c)
 {
 	struct xmem_msg_region_rep rep;
@@ -199,12 +201,15 @@ static int wa_probe_op(struct wirec *c)
 				  &rep);
 		goto out;
 	}
-	if (!strcmp(wa_op, "--copy")) {
+	if (!strncmp(wa_op, "--copy", 6)) {
 		memset(&cp, 0, sizeof(cp));
 		cp.hdr.type = htole16(XMEM_MSG_COPY_REQ);
 		cp.hdr.len = htole32(sizeof(cp));
 		cp.hdr.tag = htole64(++c->tag);
-		cp.flags = htole32(XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL);
+		/* --copy-into: no flag, the target must exist. */
+		if (!strcmp(wa_op, "--copy"))
+			cp.flags = htole32(XMEM_COPY_F_CREATE |
+					   XMEM_COPY_F_EXCL);
 		cp.uid = htole32(wa_uid);
 		cp.gid = htole32(wa_uid);
 		snprintf(cp.src, sizeof(cp.src), "%s", wa_arg1);
@@ -424,7 +429,8 @@ static int wa_usage(void)
 	fprintf(stderr, "usage: xmem-wire-attack [--host NAME] [--secret-file F] [--attacker-host NAME] [--attacker-secret-file F] [--bench N] [--bench-size BYTES] ADDR PORT\n"
 		"       xmem-wire-attack --probe [--minor N] [--host NAME] [--secret-file F] [--uid UID]\n"
 		"                        [--create NAME SIZE | --info NAME | --attach NAME | --destroy NAME |\n"
-		"                         --grant NAME HOST[:UID] | --revoke NAME HOST[:UID] | --copy SRC DST] ADDR PORT\n");
+		"                         --grant NAME HOST[:UID] | --revoke NAME HOST[:UID] | --copy SRC DST |\n"
+		"                         --copy-into SRC DST] ADDR PORT\n");
 	return 2;
 }
 
@@ -454,7 +460,8 @@ int main(int argc, char **argv)
 			argc--;
 		} else if ((!strcmp(argv[1], "--grant") ||
 			    !strcmp(argv[1], "--revoke") ||
-			    !strcmp(argv[1], "--copy")) && argc > 4) {
+			    !strcmp(argv[1], "--copy") ||
+			    !strcmp(argv[1], "--copy-into")) && argc > 4) {
 			wa_op = argv[1];
 			wa_arg1 = argv[2];
 			wa_arg2 = argv[3];
