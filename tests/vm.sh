@@ -9,7 +9,7 @@
 #
 #	run        the guest boots, a workload round passes, the region's
 #	           counters show dirty evictions and write-backs
-#	migrate    zero-copy migration client1 -> client2 -> client1, twice,
+#	migrate    zero-copy migration client1 -> client2 -> client1
 #	           while the workload runs: RAM sent < 1 MiB each time, the
 #	           workload goes on with no verification error
 #	hotplug    memory add 128M: the guest onlines it and verifies a
@@ -138,7 +138,7 @@ t_run() {
 	xmem-qemu run --size "$ram" --slots 2 --maxmem 1G vm1 -- \
 		"${l2_args[@]}"
 	ok $? "run: xmem-qemu run vm1 ($ram on region vm1, local limit $limit)"
-	line=$(wait_console client1 '^l2w: start' 600)
+	line=$(wait_console client1 '^l2w: start' 1200)
 	ok $? "run: the L2 guest booted and its workload started: $line"
 	line=$(wait_console client1 '^l2w: round 1 done' 900)
 	round=$?
@@ -264,10 +264,10 @@ migrate_to() {
 	return $rc
 }
 
-# There and back twice: client1 -> client2 -> client1 -> client2 -> client1.
+# There and back: client1 -> client2 -> client1 (back to a host that ran
+# the guest before, whose cache of the region was dropped when it left).
 t_migrate() {
-	migrate_to "$(other)" && migrate_to "$(other)" &&
-		migrate_to "$(other)" && migrate_to "$(other)"
+	migrate_to "$(other)" && migrate_to "$(other)"
 }
 
 t_precopy() {
