@@ -192,7 +192,7 @@ json_num() {	# json_num KEY JSON: a number in xmem-qemu -j's output
 # check, update $where.  The section's name is that of the running test.
 migrate_to() {
 	local dest=$1 mode=${2:-} t=migrate out sent rounds rc before after reg
-	local size
+	local size copied
 
 	[[ -z $mode ]] || t=${mode#--}
 	# Pre-copy, copy: the destination creates regions of its own.
@@ -221,8 +221,9 @@ migrate_to() {
 		reg=$(sed -n 's/.*"regions": \["\([^"]*\)".*/\1/p' <<<"$out")
 		size=$(on "$dest" "xmemctl region list" |
 			awk -v r="$ram_region" '$1 == r { print $3 }')
-		[[ -n $reg && $(json_num copied_bytes "$out") == "$size" ]]
-		ok $? "$t: the appliance copied all $size bytes of $ram_region into '$reg' on $dest"
+		copied=$(json_num copied_bytes "$out")
+		[[ -n $reg && -n $size && -n $copied ]] && ((copied >= size))
+		ok $? "$t: the appliance copied all $size bytes of $ram_region into '$reg' on $dest ($copied bytes copied)"
 		on "$dest" "xmemctl region list" | grep -qE "^${ram_region//./\\.} "
 		ok $? "$t: region $ram_region kept on the appliance"
 		after=$(on "$dest" "cat $sys/appliance_bytes")
