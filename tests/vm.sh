@@ -275,8 +275,19 @@ t_precopy() {
 	migrate_to "$(other)" --precopy
 }
 
+# The guest runs well on its copy: the kept region, the fallback, is
+# destroyed as a user would, and its bytes go back to the appliance.
 t_copy() {
-	migrate_to "$(other)" --copy
+	local old=$ram_region before after
+
+	migrate_to "$(other)" --copy || return 1
+	before=$(on "$where" "cat $sys/appliance_bytes")
+	on "$where" "xmemctl region destroy $old"
+	ok $? "copy: the kept region $old destroyed once the guest runs on $ram_region"
+	after=$(on "$where" "cat $sys/appliance_bytes")
+	((after < before))
+	ok $? "copy: appliance bytes $before before, $after after"
+	kept=("${kept[@]/$old/}")
 }
 
 t_snapshot() {
