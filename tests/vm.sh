@@ -191,7 +191,7 @@ json_num() {	# json_num KEY JSON: a number in xmem-qemu -j's output
 # migrate_to DEST [--precopy|--copy]: move vm1 from $where to DEST,
 # check, update $where.  The section's name is that of the running test.
 migrate_to() {
-	local dest=$1 mode=${2:-} t=migrate out sent rounds rc before after reg
+	local dest=$1 mode=${2:-} t=migrate out sent rc before after reg
 	local size copied
 
 	[[ -z $mode ]] || t=${mode#--}
@@ -250,18 +250,27 @@ migrate_to() {
 	where=$dest
 	[[ $mode != --copy ]] || kept+=("$ram_region")
 	[[ -z $mode ]] || ram_region=$reg
+	goes_on "$dest" "$t" 300
+}
+
+# goes_on HOST TEST SECS: the workload, now on HOST, completes a full
+# round (two round ends, the first within SECS) with no verification
+# error.  Returns non-zero if it did not.
+goes_on() {
+	local h=$1 t=$2 rounds rc
+
 	# Two round ends on the new host: the second round ran entirely here.
-	rounds=$(wait_console "$dest" '^l2w: round [0-9]+ done' 300) &&
-		wait_console "$dest" \
+	rounds=$(wait_console "$h" '^l2w: round [0-9]+ done' "$3") &&
+		wait_console "$h" \
 			"^l2w: round $(($(sed 's/^l2w: round \([0-9]*\).*/\1/' \
 				<<<"$rounds") + 1)) done" 300 >/dev/null
-	ok $? "$t: the workload completed a full round on $dest"
-	[[ $(mismatches "$dest") == 0 ]]
+	ok $? "$t: the workload completed a full round on $h"
+	[[ $(mismatches "$h") == 0 ]]
 	rc=$?
-	((rc == 0)) || console "$dest" |
+	((rc == 0)) || console "$h" |
 		grep -aE 'MISMATCH|^l2w: round [0-9]+ done' | head -n 30 |
 		sed 's/^/#   /'
-	ok $rc "$t: no verification error on $dest"
+	ok $rc "$t: no verification error on $h"
 	return $rc
 }
 
@@ -321,17 +330,7 @@ t_snapshot() {
 	((rc == 0)) || return 1
 	where=$dest
 	ram_region=vm1
-	rounds=$(wait_console "$dest" '^l2w: round [0-9]+ done' 600) &&
-		wait_console "$dest" \
-			"^l2w: round $(($(sed 's/^l2w: round \([0-9]*\).*/\1/' \
-				<<<"$rounds") + 1)) done" 300 >/dev/null
-	ok $? "snapshot: the restored workload completed a full round on $dest"
-	[[ $(mismatches "$dest") == 0 ]]
-	rc=$?
-	((rc == 0)) || console "$dest" |
-		grep -aE 'MISMATCH|^l2w: round [0-9]+ done' | head -n 30 |
-		sed 's/^/#   /'
-	ok $rc "snapshot: no verification error after the restore"
+	goes_on "$dest" "snapshot: restored" 600
 }
 
 t_badinput() {

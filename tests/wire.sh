@@ -123,12 +123,23 @@ echo "# part 3 (keys) took $((SECONDS - t1)) s" >>"$tmp/3.tap"
 
 # 4. Credentials.
 t1=$SECONDS
-t4() {	# RESULT TEXT: RESULT 0 is ok
-	if [ "$1" = 0 ]; then
-		echo "ok 1 - $2"
+tap() {	# PART RESULT TEXT: a test line of part PART; RESULT 0 is ok
+	if [ "$2" = 0 ]; then
+		echo "ok 1 - $3"
 	else
-		echo "not ok 1 - $2"
-	fi >>"$tmp/4.tap"
+		echo "not ok 1 - $3"
+	fi >>"$tmp/$1.tap"
+}
+t4() { tap 4 "$@"; }
+# wa_op PORT PART HOST UID ARGS...: the REGION_REP status of one operation
+# of HOST's UID on the xmemd on PORT, logged in PART's log.
+wa_op() {
+	local port=$1 part=$2 h=$3 u=$4
+
+	shift 4
+	xmem-wire-attack --probe --host "$h" --secret-file "$tmp/$h.key" \
+		--uid "$u" "$@" appliance "$port" >>"$tmp/$part.log" 2>&1
+	echo $?
 }
 # wait_log PORT REGEX: the xmemd on PORT logged a line matching REGEX
 # (bounded: 30 s); prints it.
@@ -174,14 +185,7 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 			--uid "$2" --create "$3" "$4" appliance 7475 >>"$tmp/4.log" 2>&1
 		echo $?
 	}
-	op() {	# HOST UID ARGS...: the REGION_REP status of one operation
-		local h=$1 u=$2
-
-		shift 2
-		xmem-wire-attack --probe --host "$h" --secret-file "$tmp/$h.key" \
-			--uid "$u" "$@" appliance 7475 >>"$tmp/4.log" 2>&1
-		echo $?
-	}
+	op() { wa_op 7475 4 "$@"; }	# HOST UID ARGS...
 	t4 "$(create hostA 1000 qa1 2097152)" "hostA uid 1000: a 2M region within the quotas"
 	t4 "$(($(create hostA 1000 qa2 4194304) - 122))" \
 		"hostA uid 1000: 4M more is over the user's byte quota: EDQUOT"
@@ -328,21 +332,8 @@ echo "# part 5 (source gone mid-way) took $((SECONDS - t1)) s" >>"$tmp/5.tap"
 # 6. A COPY in flight counts in its host's quota.
 t1=$SECONDS
 : >"$tmp/6.tap"
-t6() {	# RESULT TEXT: RESULT 0 is ok
-	if [ "$1" = 0 ]; then
-		echo "ok 1 - $2"
-	else
-		echo "not ok 1 - $2"
-	fi >>"$tmp/6.tap"
-}
-op6() {	# UID ARGS...: the REGION_REP status of one operation of hostA
-	local u=$1
-
-	shift
-	xmem-wire-attack --probe --host hostA --secret-file "$tmp/hostA.key" \
-		--uid "$u" "$@" appliance 7478 >>"$tmp/6.log" 2>&1
-	echo $?
-}
+t6() { tap 6 "$@"; }
+op6() { wa_op 7478 6 hostA "$@"; }	# UID ARGS...: as hostA
 hold=/run/xmemd-7478.hold
 # shellcheck disable=SC2029
 if echo 'hostA 4M -' | ssh -o BatchMode=yes appliance "cat >/run/xmem-quota6; touch $hold" &&
