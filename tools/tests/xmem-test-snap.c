@@ -275,34 +275,43 @@ TEST_TIMEOUT(fork_view_keeps_fork_time_content, 300)
 #define SMALL_CAPACITY	"12M"
 #define SMALL_REGION	(8 * MiB)	/* its snapshot does not fit */
 #define SMALL_PIDFILE	"/run/xmemd-snap-small.pid"
+#define HOLD_FILE	"/run/xmemd-snap.hold"
+#define HOLD_LOG	"/var/log/xmemd-snap-hold.log"
 
 static char small_addr[96];
 
 /*
- * A second xmemd on the appliance with SMALL_CAPACITY bytes, in the pool
- * as @addr (ADDR:SMALL_PORT); small_appliance_gone() undoes it.
+ * A second xmemd on the appliance with SMALL_CAPACITY bytes and the
+ * options @extra, logging to @log (truncated first), in the pool as @addr
+ * (ADDR:SMALL_PORT); small_appliance_gone() undoes it.
  */
-static void small_appliance(char *addr)
+static void second_appliance(char *addr, const char *extra, const char *log)
 {
 	const char *a = xmod_appliance();
 	const char *colon = a ? strrchr(a, ':') : NULL;
-	char cmd[768];
+	char cmd[1024];
 
 	if (!colon)
 		FAIL("XMEM_APPLIANCE is not ADDR:PORT");
 	snprintf(addr, 96, "%.*s:%d", (int)(colon - a), a, SMALL_PORT);
 	snprintf(cmd, sizeof(cmd), SSH_APPLIANCE
 		 "'setsid -f sh -c \"echo \\$\\$ >" SMALL_PIDFILE ";"
-		 " exec /xmem/bin/xmemd --insecure -p %d -c " SMALL_CAPACITY "\""
-		 " </dev/null >>/var/log/xmemd-snap-small.log 2>&1;"
+		 " exec /xmem/bin/xmemd --insecure -p %d -c " SMALL_CAPACITY
+		 " %s\" </dev/null >%s 2>&1;"
 		 " for i in $(seq 300); do"
 		 " rdma resource show cm_id 2>/dev/null |"
 		 " grep -q \"src-addr [^ ]*:%d \" && exit 0; sleep 0.1;"
-		 " done; exit 1' </dev/null", SMALL_PORT, SMALL_PORT);
+		 " done; exit 1' </dev/null", SMALL_PORT, extra, log,
+		 SMALL_PORT);
 	if (system(cmd))
 		FAIL("cannot start a second xmemd on the appliance");
 	snprintf(small_addr, sizeof(small_addr), "%s", addr);
 	ASSERT_ZERO_ERR(xsys_write("appliance_add", addr));
+}
+
+static void small_appliance(char *addr)
+{
+	second_appliance(addr, "", "/var/log/xmemd-snap-small.log");
 }
 
 /* Placement back to fill-first, the small appliance out and stopped. */
@@ -318,7 +327,7 @@ static void small_appliance_gone(void)
 		xt_diag("appliance_remove %s: %s", small_addr,
 			xt_errname(-ret));
 	if (system(SSH_APPLIANCE "'kill $(cat " SMALL_PIDFILE "); rm -f "
-		   SMALL_PIDFILE "' </dev/null"))
+		   SMALL_PIDFILE " " HOLD_FILE "' </dev/null"))
 		xt_diag("cannot stop the second xmemd");
 	small_addr[0] = '\0';
 }
@@ -374,6 +383,163 @@ TEST_TIMEOUT(snapshot_bad_input, 300)
 	ASSERT_OK(close(fd));
 	ASSERT_ZERO_ERR(destroy(a));
 	ASSERT_ZERO_ERR(destroy(b));
+}
+
+struct hold_race {
+	char *p;		/* the region's mapping */
+	const char *src, *dst;
+	atomic_int snap_done, write_done, map_done;
+	atomic_int tid;
+	int snap_ret;
+};
+
+static void *hold_snapper(void *arg)
+{
+	struct hold_race *h = arg;
+
+	h->snap_ret = snapshot(h->src, h->dst, 0, NULL);
+	atomic_store(&h->snap_done, 1);
+	return NULL;
+}
+
+static void *hold_writer(void *arg)
+{
+	struct hold_race *h = arg;
+
+	atomic_store(&h->tid, (int)gettid());
+	*(volatile uint64_t *)h->p = 0x5eed5eed5eed5eedull;
+	atomic_store(&h->write_done, 1);
+	return NULL;
+}
+
+/* What another thread of a process does that needs its mmap lock. */
+static void *hold_mapper(void *arg)
+{
+	struct hold_race *h = arg;
+	void *q = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (q != MAP_FAILED)
+		munmap(q, PAGE);
+	atomic_store(&h->map_done, 1);
+	return NULL;
+}
+
+/* Waits up to @secs for *@flag, polling; returns whether it was set. */
+static bool wait_flag(atomic_int *flag, int secs)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < secs * 100 && !atomic_load(flag); i++)
+		nanosleep(&tick, NULL);
+	return atomic_load(flag);
+}
+
+/* The state letter of thread @tid of this process ('D', 'S', ...). */
+static char task_state(int tid)
+{
+	char path[64], buf[512], *e, st = '?';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return st;
+	if (fgets(buf, sizeof(buf), f)) {
+		e = strrchr(buf, ')');
+		if (e && e[1] == ' ')
+			st = e[2];
+	}
+	fclose(f);
+	return st;
+}
+
+/*
+ * A write to a region held by a snapshot waits for the hold without the
+ * mmap lock: while the appliance's copy is held (xmemd --debug-hold), the
+ * writer waits, another thread of the process maps and unmaps memory, and
+ * once the copy is released the write lands in the live region and not
+ * in the snapshot.  Before the fix the writer waited in ->pfn_mkwrite
+ * holding the mmap lock, and the other thread's mmap() waited as long as
+ * the appliance held the copy.
+ */
+TEST_TIMEOUT(snapshot_writer_waits_without_mmap_lock, 300)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	uint64_t seed = xnow() * 1000 + 17, size;
+	pthread_t ts, tw, tm;
+	struct hold_race h;
+	char addr[96];
+	bool mapped, blocked = false;
+	int fd, fb, i;
+	char *q;
+
+	xr_require_connected();
+	second_appliance(addr, "--debug-hold " HOLD_FILE, HOLD_LOG);
+	ASSERT_ZERO_ERR(xsys_write("placement", addr));
+	xr_name(a, "snaphold-a");
+	xr_name(b, "snaphold-b");
+	fd = ATTACH_OK(a, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	memset(&h, 0, sizeof(h));
+	h.p = MAP_OK(fd, 0, 1 * MiB);
+	h.src = a;
+	h.dst = b;
+	xpat_fill(h.p, 1 * MiB, 0, seed);
+	/* Clean, mapped read-only: the write goes to ->pfn_mkwrite. */
+	ASSERT_OK(fsync(fd));
+	ASSERT_PATTERN(h.p, PAGE, 0, seed);
+
+	if (system(SSH_APPLIANCE "touch " HOLD_FILE " </dev/null"))
+		FAIL("cannot create %s on the appliance", HOLD_FILE);
+	ASSERT_OK(pthread_create(&ts, NULL, hold_snapper, &h));
+	/* The appliance holds the copy: the client holds the writers. */
+	if (system(SSH_APPLIANCE "'for i in $(seq 600); do"
+		   " grep -q \"held while\" " HOLD_LOG " && exit 0;"
+		   " sleep 0.1; done; exit 1' </dev/null"))
+		FAIL("the appliance never held the snapshot's copy (%s)",
+		     atomic_load(&h.snap_done) ? "it ended" : "it runs");
+
+	ASSERT_OK(pthread_create(&tw, NULL, hold_writer, &h));
+	/* The writer sleeps in the fault (D: killable), not done. */
+	for (i = 0; i < 3000 && !blocked; i++) {
+		int tid = atomic_load(&h.tid);
+
+		blocked = tid && task_state(tid) == 'D';
+		if (!blocked)
+			usleep(10000);
+	}
+	ASSERT_TRUE(blocked);
+	ASSERT_EQ(atomic_load(&h.write_done), 0);
+
+	ASSERT_OK(pthread_create(&tm, NULL, hold_mapper, &h));
+	mapped = wait_flag(&h.map_done, 20);
+	xt_diag("while the copy was held: mmap in another thread %s, writer %s",
+		mapped ? "done" : "still waiting after 20 s",
+		atomic_load(&h.write_done) ? "done" : "waiting");
+
+	if (system(SSH_APPLIANCE "rm -f " HOLD_FILE " </dev/null"))
+		FAIL("cannot remove %s on the appliance", HOLD_FILE);
+	ASSERT_OK(pthread_join(ts, NULL));
+	ASSERT_OK(pthread_join(tw, NULL));
+	ASSERT_OK(pthread_join(tm, NULL));
+	ASSERT_ZERO_ERR(h.snap_ret);
+	ASSERT_TRUE(mapped);
+
+	/* The write is in the live region, not in the snapshot. */
+	ASSERT_EQ(*(volatile uint64_t *)h.p, 0x5eed5eed5eed5eedull);
+	ASSERT_OK(fsync(fd));
+	q = map_existing(b, &fb, &size);
+	ASSERT_EQ(size, 1 * MiB);
+	ASSERT_PATTERN(q, 1 * MiB, 0, seed);
+	ASSERT_OK(munmap(q, size));
+	ASSERT_OK(close(fb));
+	ASSERT_OK(munmap(h.p, 1 * MiB));
+	ASSERT_OK(close(fd));
+	ASSERT_ZERO_ERR(destroy(a));
+	ASSERT_ZERO_ERR(destroy(b));
+	small_appliance_gone();
 }
 
 int main(int argc, char **argv)
