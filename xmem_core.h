@@ -26,8 +26,9 @@
  *   xmem_file.lock (ATTACH only; copy_to_user() under it may take mmap_lock)
  *   xmem_device.attach_lock (ATTACH by name, across the appliance's answer)
  *   mmap_lock (held by the mm core around ->mmap and the fault handlers)
- *   xmem_region.hold (shared by write faults under mmap_lock; exclusive by
- *     a snapshot, which holds none of the locks above it)
+ *   xmem_region.hold (shared by write faults under mmap_lock, which wait
+ *     for it with mmap_lock released unless the fault cannot be retried;
+ *     exclusive by a snapshot, which holds none of the locks above it)
  *   xmem_pool.lock (membership changes; xmem_appliance.c)
  *   xmem_core_region.op_lock (one region's resize, detach, destroy, move
  *     and write-back of all its pages; across calls to the appliance)

@@ -2127,6 +2127,36 @@ static vm_fault_t xmem_vm_fault_unlocked(struct vm_fault *vmf,
 }
 
 /*
+ * Take @region's hold shared for a write fault.  A snapshot holds it
+ * exclusively for as long as the appliance copies, which the appliance
+ * (a peer) can prolong: as filemap faults do for a locked folio, wait for
+ * it with the mmap lock (or the VMA lock) released and have the fault
+ * retried, so that the task's other threads can mmap, munmap and fault
+ * meanwhile.  Only a fault that may not be retried (a retry's retry)
+ * waits with the lock held, killably.  Returns 0 with the hold taken, or
+ * what ->fault returns without it: VM_FAULT_RETRY (the lock released
+ * unless FAULT_FLAG_RETRY_NOWAIT), or VM_FAULT_NOPAGE (a fatal signal:
+ * the task never returns to the write).
+ */
+static vm_fault_t xmem_vm_fault_hold(struct vm_fault *vmf,
+				     struct xmem_region *region)
+{
+	if (down_read_trylock(&region->hold))
+		return 0;
+	if (!fault_flag_allow_retry_first(vmf->flags))
+		return down_read_killable(&region->hold) ? VM_FAULT_NOPAGE : 0;
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+		return VM_FAULT_RETRY;
+	/* The VMA, and its reference on the region, may go once released. */
+	xmem_region_get(region);
+	release_fault_lock(vmf);
+	if (!down_read_killable(&region->hold))
+		up_read(&region->hold);
+	xmem_region_put(region);
+	return VM_FAULT_RETRY;
+}
+
+/*
  * A fault is counted (stats, latency) once: by its first attempt, or, if
  * that released the lock to fetch, by the fetch; its retry
  * (FAULT_FLAG_TRIED) is not counted again.
@@ -2148,8 +2178,11 @@ static vm_fault_t xmem_vm_fault(struct vm_fault *vmf)
 	if (!retried)
 		xmem_count(region, XMEM_STAT_FAULTS, 1);
 	/* A held region (snapshot) gets no new writable PTE. */
-	if (write && down_read_killable(&region->hold))
-		return VM_FAULT_NOPAGE;
+	if (write) {
+		ret = xmem_vm_fault_hold(vmf, region);
+		if (ret)
+			return ret;
+	}
 	p = xmem_pager_get_nowait(region, index, !retried);
 	if (!p && fault_flag_allow_retry_first(vmf->flags) &&
 	    !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
@@ -2188,7 +2221,10 @@ static vm_fault_t xmem_vm_fault(struct vm_fault *vmf)
  * after this returns: a write-back between the two could otherwise clear
  * DIRTY while a writable PTE appears behind its back.  The core does not
  * take VM_FAULT_RETRY from ->pfn_mkwrite: a task killed while waiting for
- * the portion gets VM_FAULT_SIGBUS (it dies of the fatal signal first).
+ * the portion gets VM_FAULT_SIGBUS (it dies of the fatal signal first),
+ * and a write to a region held by a snapshot has its PTE removed, so that
+ * it faults again through ->fault, which waits for the hold without the
+ * mmap lock (xmem_vm_fault_hold()).
  */
 static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 {
@@ -2200,9 +2236,12 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 
 	if (!xmem_vm_index(vmf, region, &index))
 		return VM_FAULT_SIGBUS;
-	/* A fatal signal: the task never returns to the write. */
-	if (down_read_killable(&region->hold))
-		return VM_FAULT_NOPAGE;
+	/*
+	 * Held: the read-only PTE maps a clean page (the hold wrote it
+	 * back), removing it loses nothing.
+	 */
+	if (!down_read_trylock(&region->hold))
+		goto retry;
 	p = xmem_portion_lookup(region, index >> region->order);
 	if (!p)
 		goto retry_unhold;
@@ -2225,7 +2264,8 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 
 retry_unhold:
 	up_read(&region->hold);
-	/* Evicted meanwhile: fault again, through ->fault. */
+retry:
+	/* Evicted or held meanwhile: fault again, through ->fault. */
 	zap_vma_ptes(vma, vmf->address, PAGE_SIZE);
 	xmem_count(region, XMEM_STAT_TLB_FLUSHES, 1);
 	return VM_FAULT_NOPAGE;

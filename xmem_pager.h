@@ -228,7 +228,8 @@ struct xmem_cache {
  * @nr_vmas: VMAs mapping the region, for counting TLB flushes
  * @hold: taken shared by every write fault from before its portion is
  *	locked until its writable PTE is in place, exclusive by
- *	xmem_region_hold() to keep writers out (a snapshot)
+ *	xmem_region_hold() to keep writers out (a snapshot); a write fault
+ *	that finds it held waits with the mmap lock released and retries
  * @stats: the region's share of the cache's counters
  * @kobj: its sysfs directory, or NULL
  * @release_work: runs the release when the evictor drops the last
