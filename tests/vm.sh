@@ -9,7 +9,7 @@
 #
 #	run        the guest boots, a workload round passes, the region's
 #	           counters show dirty evictions and write-backs
-#	migrate    zero-copy migration client1 -> client2 -> client1
+#	migrate    zero-copy migration client1 -> client2 -> client1, twice,
 #	           while the workload runs: RAM sent < 1 MiB each time, the
 #	           workload goes on with no verification error
 #	hotplug    memory add 128M: the guest onlines it and verifies a
@@ -274,10 +274,12 @@ goes_on() {
 	return $rc
 }
 
-# There and back: client1 -> client2 -> client1 (back to a host that ran
-# the guest before, whose cache of the region was dropped when it left).
+# There and back twice (the ping-pong the VM issue asks for): client1 ->
+# client2 -> client1 -> client2 -> client1; each return is to a host that
+# ran the guest before, whose cache of the region was dropped when it left.
 t_migrate() {
-	migrate_to "$(other)" && migrate_to "$(other)"
+	migrate_to "$(other)" && migrate_to "$(other)" &&
+		migrate_to "$(other)" && migrate_to "$(other)"
 }
 
 t_precopy() {
