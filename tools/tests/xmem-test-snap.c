@@ -425,6 +425,50 @@ static void *hold_mapper(void *arg)
 	return NULL;
 }
 
+/*
+ * A child, forked before any write waits for the hold, that removes
+ * HOLD_FILE on the appliance when told to through @fd[1]: once a writer
+ * waits for the hold under the mmap lock (the defect tested), fork()
+ * (which copies the address space under that lock) and even a vfork()ed
+ * child's exec (which read-locks the parent's mm behind the waiting
+ * mmap()) wait until the copy ends, which would be never.
+ */
+static pid_t hold_releaser(int fd[2])
+{
+	pid_t pid;
+	char c;
+
+	if (pipe(fd))
+		FAIL("pipe: %s", xt_errname(errno));
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", xt_errname(errno));
+	if (!pid) {
+		close(fd[1]);
+		if (read(fd[0], &c, 1) != 1)
+			_exit(1);
+		execlp("ssh", "ssh", "-o", "BatchMode=yes", "-o",
+		       "ConnectTimeout=20", "appliance", "rm -f " HOLD_FILE,
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(fd[0]);
+	return pid;
+}
+
+/* Tells the releaser to go; 0 once it removed HOLD_FILE. */
+static int release_hold(pid_t pid, int fd)
+{
+	int st;
+
+	if (write(fd, "x", 1) != 1)
+		return -1;
+	close(fd);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;
+}
+
 /* Waits up to @secs for *@flag, polling; returns whether it was set. */
 static bool wait_flag(atomic_int *flag, int secs)
 {
@@ -461,8 +505,8 @@ static char task_state(int tid)
  * writer waits, another thread of the process maps and unmaps memory, and
  * once the copy is released the write lands in the live region and not
  * in the snapshot.  Before the fix the writer waited in ->pfn_mkwrite
- * holding the mmap lock, and the other thread's mmap() waited as long as
- * the appliance held the copy.
+ * holding the mmap lock, and the other thread's mmap() (and any fork())
+ * waited as long as the appliance held the copy.
  */
 TEST_TIMEOUT(snapshot_writer_waits_without_mmap_lock, 300)
 {
@@ -472,7 +516,8 @@ TEST_TIMEOUT(snapshot_writer_waits_without_mmap_lock, 300)
 	struct hold_race h;
 	char addr[96];
 	bool mapped, blocked = false;
-	int fd, fb, i;
+	int fd, fb, i, rfd[2];
+	pid_t releaser;
 	char *q;
 
 	xr_require_connected();
@@ -501,6 +546,7 @@ TEST_TIMEOUT(snapshot_writer_waits_without_mmap_lock, 300)
 		FAIL("the appliance never held the snapshot's copy (%s)",
 		     atomic_load(&h.snap_done) ? "it ended" : "it runs");
 
+	releaser = hold_releaser(rfd);
 	ASSERT_OK(pthread_create(&tw, NULL, hold_writer, &h));
 	/* The writer sleeps in the fault (D: killable), not done. */
 	for (i = 0; i < 3000 && !blocked; i++) {
@@ -519,7 +565,7 @@ TEST_TIMEOUT(snapshot_writer_waits_without_mmap_lock, 300)
 		mapped ? "done" : "still waiting after 20 s",
 		atomic_load(&h.write_done) ? "done" : "waiting");
 
-	if (system(SSH_APPLIANCE "rm -f " HOLD_FILE " </dev/null"))
+	if (release_hold(releaser, rfd[1]))
 		FAIL("cannot remove %s on the appliance", HOLD_FILE);
 	ASSERT_OK(pthread_join(ts, NULL));
 	ASSERT_OK(pthread_join(tw, NULL));
