@@ -388,7 +388,7 @@ TEST_TIMEOUT(snapshot_bad_input, 300)
 struct hold_race {
 	char *p;		/* the region's mapping */
 	const char *src, *dst;
-	atomic_int snap_done, write_done, map_done;
+	atomic_int snap_done, write_done, map_go, map_done;
 	atomic_int tid;
 	int snap_ret;
 };
@@ -412,13 +412,21 @@ static void *hold_writer(void *arg)
 	return NULL;
 }
 
-/* What another thread of a process does that needs its mmap lock. */
+/*
+ * What another thread of a process does that needs its mmap lock, when
+ * told to: the thread exists before the writer waits (creating it maps
+ * its stack, which needs the lock too).
+ */
 static void *hold_mapper(void *arg)
 {
+	const struct timespec tick = { .tv_nsec = 1000 * 1000 };
 	struct hold_race *h = arg;
-	void *q = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *q;
 
+	while (!atomic_load(&h->map_go))
+		nanosleep(&tick, NULL);
+	q = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (q != MAP_FAILED)
 		munmap(q, PAGE);
 	atomic_store(&h->map_done, 1);
@@ -480,22 +488,29 @@ static bool wait_flag(atomic_int *flag, int secs)
 	return atomic_load(flag);
 }
 
-/* The state letter of thread @tid of this process ('D', 'S', ...). */
+/*
+ * The state letter of thread @tid of this process ('D', 'S', ...).  With
+ * open() and read() into the stack: no allocation, which could need the
+ * mmap lock (brk) while the old module kept it.
+ */
 static char task_state(int tid)
 {
 	char path[64], buf[512], *e, st = '?';
-	FILE *f;
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	f = fopen(path, "r");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return st;
-	if (fgets(buf, sizeof(buf), f)) {
-		e = strrchr(buf, ')');
-		if (e && e[1] == ' ')
-			st = e[2];
-	}
-	fclose(f);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return st;
+	buf[n] = '\0';
+	e = strrchr(buf, ')');
+	if (e && e[1] == ' ')
+		st = e[2];
 	return st;
 }
 
@@ -515,7 +530,8 @@ TEST_TIMEOUT(snapshot_writer_waits_without_mmap_lock, 300)
 	pthread_t ts, tw, tm;
 	struct hold_race h;
 	char addr[96];
-	bool mapped, blocked = false;
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+	bool mapped, blocked = false, write_early, writer_waited;
 	int fd, fb, i, rfd[2];
 	pid_t releaser;
 	char *q;
@@ -546,27 +562,34 @@ TEST_TIMEOUT(snapshot_writer_waits_without_mmap_lock, 300)
 		FAIL("the appliance never held the snapshot's copy (%s)",
 		     atomic_load(&h.snap_done) ? "it ended" : "it runs");
 
+	/*
+	 * From here until the hold is released, this thread neither
+	 * allocates nor forks: on the old module either would wait for the
+	 * mmap lock, i.e. for the release.
+	 */
 	releaser = hold_releaser(rfd);
+	ASSERT_OK(pthread_create(&tm, NULL, hold_mapper, &h));
 	ASSERT_OK(pthread_create(&tw, NULL, hold_writer, &h));
 	/* The writer sleeps in the fault (D: killable), not done. */
-	for (i = 0; i < 3000 && !blocked; i++) {
+	for (i = 0; i < 3000 && !blocked && !atomic_load(&h.write_done);
+	     i++) {
 		int tid = atomic_load(&h.tid);
 
 		blocked = tid && task_state(tid) == 'D';
 		if (!blocked)
-			usleep(10000);
+			nanosleep(&tick, NULL);
 	}
-	ASSERT_TRUE(blocked);
-	ASSERT_EQ(atomic_load(&h.write_done), 0);
-
-	ASSERT_OK(pthread_create(&tm, NULL, hold_mapper, &h));
-	mapped = wait_flag(&h.map_done, 20);
-	xt_diag("while the copy was held: mmap in another thread %s, writer %s",
-		mapped ? "done" : "still waiting after 20 s",
-		atomic_load(&h.write_done) ? "done" : "waiting");
-
+	write_early = atomic_load(&h.write_done);
+	atomic_store(&h.map_go, 1);
+	mapped = blocked && wait_flag(&h.map_done, 20);
+	writer_waited = !atomic_load(&h.write_done);
 	if (release_hold(releaser, rfd[1]))
 		FAIL("cannot remove %s on the appliance", HOLD_FILE);
+	xt_diag("while the copy was held: writer %s, mmap in another thread %s",
+		blocked ? "waited" : write_early ? "did not wait" : "not seen",
+		mapped ? "done" : "still waiting after 20 s");
+	ASSERT_TRUE(blocked);
+	ASSERT_TRUE(writer_waited);
 	ASSERT_OK(pthread_join(ts, NULL));
 	ASSERT_OK(pthread_join(tw, NULL));
 	ASSERT_OK(pthread_join(tm, NULL));
