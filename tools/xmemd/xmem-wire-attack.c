@@ -345,31 +345,36 @@ static bool wa_check(struct wirec *c, uint64_t addr, uint32_t rkey,
 	return !memcmp(wirec_extra(c), want, WA_DATA);
 }
 
+/* A completion came, and with an error. */
 static bool wa_refused(int st)
 {
-	return st != IBV_WC_SUCCESS && st != -1;
+	return st > IBV_WC_SUCCESS;
 }
 
 static const char *wa_st(int st)
 {
-	return st < 0 ? "no completion" : ibv_wc_status_str(st);
+	return st == -2 ? "no attacker" : st < 0 ? "no completion" :
+	       ibv_wc_status_str(st);
 }
 
 /*
  * An attacker connection (with a region of its own if @own) uses
- * @addr/@rkey for @opcode; true when refused.
+ * @addr/@rkey for @opcode once; the completion's status, -1 if none came,
+ * -2 if the attacker could not connect or make its region.
  */
-static bool wa_attack(enum ibv_wr_opcode opcode, uint64_t addr, uint32_t rkey,
-		      const char *own, int *stp)
+static int wa_attack_once(enum ibv_wr_opcode opcode, uint64_t addr,
+			  uint32_t rkey, const char *own)
 {
 	struct xmem_msg_region_rep rep;
 	struct wirec a;
-	int st = -1;
+	int st = -2;
 
 	if (wa_connect_as(&a, wa_ahost ? wa_ahost : wa_host,
 			  wa_akey_len ? wa_akey : wa_key,
-			  wa_akey_len ? wa_akey_len : wa_key_len))
-		return false;
+			  wa_akey_len ? wa_akey_len : wa_key_len)) {
+		printf("# the attacker cannot connect\n");
+		return st;
+	}
 	if (own && (wa_region(&a, XMEM_REGION_OP_ATTACH, own, WA_SIZE,
 			      XMEM_ATTACH_F_CREATE, &rep) || rep.status)) {
 		printf("# the attacker cannot make a region of its own\n");
@@ -380,6 +385,25 @@ static bool wa_attack(enum ibv_wr_opcode opcode, uint64_t addr, uint32_t rkey,
 out:
 	/* The queue pair is in error after a refusal: a new one each time. */
 	wirec_close(&a);
+	return st;
+}
+
+/*
+ * wa_attack_once(), tried again on a new connection if no completion
+ * came within WA_TIMEOUT_MS (a loaded soft-RoCE host can lose one; a
+ * refusal is not a matter of timing, so the second try must be refused
+ * too); true when refused.
+ */
+static bool wa_attack(enum ibv_wr_opcode opcode, uint64_t addr, uint32_t rkey,
+		      const char *own, int *stp)
+{
+	int st = wa_attack_once(opcode, addr, rkey, own);
+
+	if (st == -1) {
+		printf("# no completion within %d ms: once more\n",
+		       WA_TIMEOUT_MS);
+		st = wa_attack_once(opcode, addr, rkey, own);
+	}
 	*stp = st;
 	return wa_refused(st);
 }
