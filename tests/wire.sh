@@ -36,7 +36,9 @@
 #    7478 (--hosts, --quota "hostA 4M", --debug-hold), a COPY of a 2M
 #    region into a new one is held mid-way; meanwhile a 1M create of
 #    hostA is over the quota (2M + 2M in flight + 1M); once the copy is
-#    done, hostA holds 4M in two regions.
+#    done, hostA holds 4M in two regions.  A COPY whose requester is
+#    killed while it is held runs to its end and leaves no region, and
+#    nothing in the quota.
 # The xmemds started here are stopped at the end.  Output: one TAP stream
 # (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
@@ -352,6 +354,27 @@ if echo 'hostA 4M -' | ssh -o BatchMode=yes appliance "cat >/run/xmem-quota6; to
 	t6 "$(($(op6 1000 --info cq3) - 2))" \
 		"nothing is left of the refused create (INFO: ENOENT)"
 	t6 "$(op6 1000 --info cq2)" "the copy's target is hostA's region"
+	# The requester goes away while its COPY is held: the copy runs to
+	# its end, and the region it made is dropped (nobody would learn of
+	# it), and counts in no quota.
+	t6 "$(op6 1000 --destroy cq2)" "hostA destroys the copy (2M of 4M in use)"
+	ssh -o BatchMode=yes appliance "touch $hold"
+	op6 1000 --copy cq1 cq4 >/dev/null &
+	copier=$!
+	# shellcheck disable=SC2029
+	ssh -o BatchMode=yes appliance "for i in \$(seq 300); do
+		[ \$(grep -ac 'copy [0-9]*: held while' /var/log/xmemd-7478.log) -ge 2 ] &&
+		exit 0; sleep 0.1; done; exit 1"
+	t6 $? "a second COPY, into a new region cq4, is held mid-way"
+	pkill -f -- '--copy cq1 cq4 appliance 7478'
+	wait "$copier"
+	ssh -o BatchMode=yes appliance "rm -f $hold"
+	line=$(wait_log 7478 'copy [0-9]+ .cq1.: FAILED .*the requester is gone')
+	t6 $? "its requester killed, the copy ends and says so: ${line#*xmemd: }"
+	t6 "$(($(op6 1000 --info cq4) - 2))" \
+		"nothing is left of its target (INFO: ENOENT)"
+	t6 "$(op6 1000 --create cq5 2097152)" \
+		"hostA: 2M more fits its 4M quota: the dropped target counts in none"
 else
 	t6 1 "start an xmemd with quotas and --debug-hold"
 fi
