@@ -2237,8 +2237,8 @@ static vm_fault_t xmem_vm_pfn_mkwrite(struct vm_fault *vmf)
 	if (!xmem_vm_index(vmf, region, &index))
 		return VM_FAULT_SIGBUS;
 	/*
-	 * Held: the read-only PTE maps a clean page (the hold wrote it
-	 * back), removing it loses nothing.
+	 * Held (or about to be): removing a read-only PTE loses no dirty
+	 * state, and its page stays in the cache for the retry.
 	 */
 	if (!down_read_trylock(&region->hold))
 		goto retry;
