@@ -314,7 +314,10 @@ static void small_appliance(char *addr)
 	second_appliance(addr, "", "/var/log/xmemd-snap-small.log");
 }
 
-/* Placement back to fill-first, the small appliance out and stopped. */
+/*
+ * Placement back to fill-first, the second appliance (small or holding)
+ * out and stopped, and its hold file gone.
+ */
 static void small_appliance_gone(void)
 {
 	int ret;
