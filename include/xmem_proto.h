@@ -43,6 +43,10 @@
  * struct xmem_msg_region_req apply within that host only; appliances of
  * every minor apply them to clients of every minor (an older client is
  * refused what another host owns, as a newer one is).
+ * Minor 6 adds XMEM_MSG_ACT_FOR_REQ: an appliance that copies a region
+ * from another one for a client host (PULL) authenticates there as
+ * itself and then acts for that host, so the source authorises the copy
+ * as the host that asked for it.
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -54,7 +58,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	5
+#define XMEM_PROTO_MINOR	6
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -144,6 +148,8 @@ struct xmem_hello_rep {
  *	regions into another; answered with XMEM_MSG_REGION_REP (minor 4)
  * @XMEM_MSG_GRANT_REQ: client grants (or revokes) another host access to
  *	a region; answered with XMEM_MSG_REGION_REP (minor 5)
+ * @XMEM_MSG_ACT_FOR_REQ: an authenticated appliance acts for a client
+ *	host from now on; answered with XMEM_MSG_AUTH_REP (minor 6)
  */
 enum xmem_msg_type {
 	XMEM_MSG_INVALID	= 0,
@@ -158,6 +164,7 @@ enum xmem_msg_type {
 	XMEM_MSG_AUTH_REP	= 9,
 	XMEM_MSG_PULL_REQ	= 10,
 	XMEM_MSG_AUTH_HOST_REQ	= 11,
+	XMEM_MSG_ACT_FOR_REQ	= 12,
 	XMEM_MSG_COPY_REQ	= 16,
 	XMEM_MSG_GRANT_REQ	= 17,
 };
@@ -480,6 +487,31 @@ struct xmem_msg_auth_host_req {
 	char host[XMEM_HOST_MAX];
 };
 
+/**
+ * struct xmem_msg_act_for_req - act for a client host (minor 6)
+ * @hdr: type XMEM_MSG_ACT_FOR_REQ
+ * @reserved: must be zero
+ * @host: the client host to act for, a name of the appliance's
+ *	allow-list, NUL padded, see XMEM_HOST_MAX
+ *
+ * Sent by an appliance that copies a region for a client host (see
+ * struct xmem_msg_pull_req), after it authenticated with its own
+ * per-host key.  Only a host that the appliance's allow-list marks as
+ * one that may act for others (another appliance) may send it, once per
+ * connection; every later request of the connection is then authorised
+ * as @host would be.  Answered with XMEM_MSG_AUTH_REP (no nonce, no
+ * proof): status 0; EACCES (the connection's host may not act for
+ * others, or @host is unknown or revoked); EINVAL (a bad host name);
+ * EPROTO (not authenticated with a per-host key, or sent twice);
+ * EOPNOTSUPP (the appliance has no per-host keys).  A nonzero @reserved
+ * is answered with XMEM_MSG_ERROR_REP (EBADMSG).
+ */
+struct xmem_msg_act_for_req {
+	struct xmem_msg_hdr hdr;
+	__le64 reserved;
+	char host[XMEM_HOST_MAX];
+};
+
 /* Flags of struct xmem_msg_pull_req (minor 4; zero before). */
 #define XMEM_PULL_F_FILL	0x1u	/* copy into the existing region */
 #define XMEM_PULL_F_ALL		XMEM_PULL_F_FILL
@@ -496,12 +528,18 @@ struct xmem_msg_auth_host_req {
  * @name: the region to copy, see XMEM_NAME_MAX
  *
  * The appliance that receives it (the target) connects to the source as a
- * client (authenticating with its own shared secret if it has one),
- * attaches the region there as uid 0 without CREATE (from minor 5 the
- * source authorises that as uid 0 of the host the target authenticated
- * as, which reaches only what that host owns or was granted; a FILL is
+ * client and attaches the region there as uid 0 without CREATE.  A
+ * requester that authenticated with a per-host key is acted for (minor
+ * 6): the target authenticates to the source with its own per-host key
+ * and sends XMEM_MSG_ACT_FOR_REQ naming the requesting host, so the
+ * source authorises the copy as uid 0 of that host, which reaches only
+ * what that host owns or was granted; where the source cannot do that
+ * the PULL fails with EACCES.  Other requesters (shared secret, no
+ * authentication) are served as before minor 6: the target
+ * authenticates with the shared secret if it has one and the source
+ * authorises uid 0 of the host the target authenticated as.  A FILL is
  * refused with EACCES unless the requesting host may attach the region
- * to fill on the target), creates a local
+ * to fill on the target.  The target then creates a local
  * region of the same name, size, owner, group and mode, copies every byte
  * with RDMA READ, detaches at the source and disconnects.  It then
  * attaches the new region to the requesting connection and answers with

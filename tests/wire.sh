@@ -39,6 +39,14 @@
 #    done, hostA holds 4M in two regions.  A COPY whose requester is
 #    killed while it is held runs to its end and leaves no region, and
 #    nothing in the quota.
+# 7. A PULL copies only what the host that asked may read (protocol
+#    minor 6): a source xmemd on port 7481 lists the target appliance as
+#    "applT KEY act-for"; the target on port 7482 (--identity applT)
+#    acts there for the host that asked.  hostB's region is pulled for
+#    hostB and refused to hostA until hostB grants it; an identity
+#    without act-for, a client host and an unknown host cannot act for
+#    anybody; the identity alone reaches nothing; a revoked host is not
+#    acted for.
 # The xmemds started here are stopped at the end.  Output: one TAP stream
 # (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
@@ -382,6 +390,64 @@ echo "# part 6 (a copy in flight in the quota) took $((SECONDS - t1)) s" >>"$tmp
 rc6=0
 grep -q '^not ok' "$tmp/6.tap" && rc6=1
 
+# 7. A PULL is authorised at the source as the host that asked for it.
+t1=$SECONDS
+: >"$tmp/7.tap"
+t7() { tap 7 "$@"; }
+(umask 077
+ for h in applT applU; do head -c 32 /dev/urandom | base64 >"$tmp/$h.key"; done
+ for h in hostA hostB; do
+	[ -s "$tmp/$h.key" ] || head -c 32 /dev/urandom | base64 >"$tmp/$h.key"
+ done
+ printf 'hostA %s\nhostB %s\napplT %s act-for\napplU %s\n' "$(cat "$tmp/hostA.key")" \
+	"$(cat "$tmp/hostB.key")" "$(cat "$tmp/applT.key")" "$(cat "$tmp/applU.key")" \
+	>"$tmp/hosts7"
+ printf 'hostA %s\nhostB %s\n' "$(cat "$tmp/hostA.key")" "$(cat "$tmp/hostB.key")" \
+	>"$tmp/hosts7t"
+ printf 'applT %s\n' "$(cat "$tmp/applT.key")" >"$tmp/id7")
+for f in hosts7 hosts7t id7; do
+	ssh -o BatchMode=yes appliance "umask 077; cat >/run/xmem-$f" <"$tmp/$f"
+done
+if start_xmemd 7481 --hosts /run/xmem-hosts7 &&
+   start_xmemd 7482 --hosts /run/xmem-hosts7t --identity /run/xmem-id7; then
+	src=appliance:7481
+	s7() { wa_op 7481 7 "$@"; }	# HOST UID ARGS...: at the source
+	d7() { wa_op 7482 7 "$@"; }	# HOST UID ARGS...: at the target
+	t7 "$(s7 hostB 1000 --create pb1 1048576)" "hostB uid 1000 creates pb1 at the source"
+	t7 "$(($(d7 hostA 0 --pull pb1 "$src") - 13))" \
+		"hostA has the target pull hostB's pb1: EACCES (the target acts for hostA)"
+	t7 "$(($(d7 hostA 0 --info pb1) - 2))" "nothing is left of the refused pull (INFO: ENOENT)"
+	t7 "$(d7 hostB 0 --pull pb1 "$src")" "hostB has the target pull its pb1"
+	t7 "$(wait_log 7481 'host applT acts for host hostB' >/dev/null; echo $?)" \
+		"the source logs the target acting for hostB"
+	t7 "$(d7 hostB 0 --destroy pb1)" "hostB destroys the copy on the target"
+	t7 "$(s7 hostB 1000 --grant pb1 hostA)" "hostB grants pb1 to hostA at the source"
+	t7 "$(d7 hostA 0 --pull pb1 "$src")" "with the grant, hostA has the target pull pb1"
+	t7 "$(d7 hostA 0 --destroy pb1)" "hostA destroys its copy on the target"
+	t7 "$(($(s7 applU 0 --act-for hostB --info pb1) - 13))" \
+		"an appliance identity without act-for cannot act for hostB: EACCES"
+	t7 "$(($(s7 hostA 0 --act-for hostB --info pb1) - 13))" \
+		"a client host cannot act for another: EACCES"
+	t7 "$(($(s7 applT 0 --act-for hostC --info pb1) - 13))" \
+		"the target cannot act for a host the source does not list: EACCES"
+	t7 "$(($(s7 applT 0 --attach pb1) - 13))" \
+		"the target's identity alone reaches nothing of hostB's: EACCES"
+	t7 "$(s7 applT 0 --act-for hostB --attach pb1)" \
+		"acting for hostB, the target attaches hostB's pb1 as uid 0 of hostB"
+	grep -v '^hostB ' "$tmp/hosts7" >"$tmp/hosts7.new"
+	ssh -o BatchMode=yes appliance 'cat >/run/xmem-hosts7' <"$tmp/hosts7.new"
+	ssh -o BatchMode=yes appliance 'kill -HUP $(cat /run/xmemd-7481.pid)'
+	t7 "$(wait_log 7481 'SIGHUP: 3 hosts' >/dev/null; echo $?)" \
+		"the source revokes hostB (SIGHUP)"
+	t7 "$(($(d7 hostB 0 --pull pb1 "$src") - 13))" \
+		"a host revoked at the source is not acted for: EACCES"
+	t7 "$(($(d7 hostB 0 --info pb1) - 2))" "nothing is left of that pull (INFO: ENOENT)"
+else
+	t7 1 "start a source and a target xmemd with per-host keys"
+fi
+sed 's/^/# /' "$tmp/7.log" >>"$tmp/7.tap" 2>/dev/null
+echo "# part 7 (a pull acts for its host) took $((SECONDS - t1)) s" >>"$tmp/7.tap"
+
 # One TAP stream: each run numbered after the ones before.
 awk '
 	/^1\.\.[0-9]+$/ { next }
@@ -394,7 +460,7 @@ awk '
 	{ print }
 	END { print "1.." total }
 ' "$tmp/1.tap" "$tmp/2.tap" "$tmp/3.tap" "$tmp/4.tap" "$tmp/5.tap" \
-	"$tmp/6.tap"
+	"$tmp/6.tap" "$tmp/7.tap"
 
 note "pull lines of the appliances' logs:"
 ssh -o BatchMode=yes appliance \
@@ -404,4 +470,6 @@ for p in ${started[@]+"${started[@]}"}; do
 	# shellcheck disable=SC2029
 	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid) 2>/dev/null"
 done
-((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0 && rc5 == 0 && rc6 == 0))
+rc7=0
+grep -q "^not ok" "$tmp/7.tap" && rc7=1
+((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0 && rc5 == 0 && rc6 == 0 && rc7 == 0))

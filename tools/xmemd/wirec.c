@@ -844,3 +844,32 @@ out:
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return err;
 }
+
+/**
+ * wirec_act_for() - act for a client host from now on (protocol minor 6)
+ * @c: a connection authenticated with a per-host key
+ * @host: the client host to act for
+ *
+ * Return: 0, or the positive status the appliance answered with (EACCES:
+ * we may not act for others, or @host is unknown there; EINVAL, EPROTO,
+ * EOPNOTSUPP), and the errors of wirec_rpc().
+ */
+int wirec_act_for(struct wirec *c, const char *host)
+{
+	struct xmem_msg_act_for_req req;
+	const struct xmem_msg_auth_rep *rep;
+	int err;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.type = htole16(XMEM_MSG_ACT_FOR_REQ);
+	req.hdr.len = htole32(sizeof(req));
+	req.hdr.tag = htole64(++c->tag);
+	strncpy(req.host, host, sizeof(req.host) - 1);
+	err = wirec_rpc(c, &req, sizeof(req), c->o.step_ms);
+	if (!err)
+		err = wirec_check_reply(c, XMEM_MSG_AUTH_REP, sizeof(*rep));
+	if (err)
+		return err;
+	rep = (const void *)c->rx;
+	return (int)le32toh(rep->status);
+}

@@ -137,5 +137,6 @@ int wirec_hmac(const uint8_t *key, size_t key_len, const char *label,
 	       const uint8_t *a, const uint8_t *b, uint8_t *out);
 int wirec_auth(struct wirec *c, const char *host, const uint8_t *key,
 	       size_t key_len);
+int wirec_act_for(struct wirec *c, const char *host);
 
 #endif /* WIREC_H */

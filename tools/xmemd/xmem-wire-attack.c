@@ -27,7 +27,7 @@
  *			   [--attacker-host NAME] [--attacker-secret-file F]
  *			   [--bench N] [--bench-size BYTES] ADDR PORT
  *	  xmem-wire-attack --probe [--minor N] [--host NAME]
- *			   [--secret-file F] ADDR PORT
+ *			   [--secret-file F] [--act-for HOST] ADDR PORT
  * Exit status: 0 all passed, 1 a test failed, 2 usage or setup error.
  * --probe only connects (announcing protocol minor N), authenticates and
  * asks for STAT: exit 0, 13 (EACCES: credentials refused) or 1.  With
@@ -37,10 +37,15 @@
  * detaches it; --destroy NAME destroys it as --uid; --grant NAME
  * HOST[:UID] and --revoke NAME HOST[:UID] grant or revoke as --uid
  * (protocol minor 5); --copy SRC DST copies SRC into a new region DST as
- * --uid, --copy-into SRC DST into the existing region DST; the exit
- * status is the REGION_REP status (0, or an errno value).
+ * --uid, --copy-into SRC DST into the existing region DST; --pull NAME
+ * SADDR:SPORT has the appliance copy region NAME from the appliance at
+ * SADDR:SPORT (PULL, detached again once done); the exit status is the
+ * REGION_REP status (0, or an errno value).  --act-for HOST first asks
+ * to act for client host HOST (protocol minor 6, as an appliance that
+ * pulls does); a refusal ends the probe with its status.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -65,10 +70,10 @@
 static struct sockaddr_storage wa_ss;
 static uint8_t wa_key[XMEM_AUTH_SECRET_MAX], wa_akey[XMEM_AUTH_SECRET_MAX];
 static size_t wa_key_len, wa_akey_len;
-static const char *wa_host, *wa_ahost, *wa_create, *wa_info;
-/* --attach, --destroy, --grant, --revoke, --copy, --copy-into: the option
- * and its two arguments (the second for --grant, --revoke and the copies
- * only).
+static const char *wa_host, *wa_ahost, *wa_create, *wa_info, *wa_act_for;
+/* --attach, --destroy, --grant, --revoke, --copy, --copy-into, --pull:
+ * the option and its two arguments (the second for --grant, --revoke, the
+ * copies and --pull only).
  */
 static const char *wa_op, *wa_arg1, *wa_arg2;
 static uint64_t wa_create_size;
@@ -181,12 +186,47 @@ static int wa_region(struct wirec *c, uint16_t op, const char *name,
 	return 0;
 }
 
-/* --probe with --attach, --destroy, --grant, --revoke or a copy. */
+/* A PULL_REQ of @name from "ADDR:PORT" @src into *@req; 0 or -1. */
+static int wa_pull_req(struct xmem_msg_pull_req *req, const char *name,
+		       const char *src)
+{
+	struct sockaddr_storage ss;
+	const char *colon = strrchr(src, ':');
+	char host[256];
+
+	if (!colon || (size_t)(colon - src) >= sizeof(host))
+		return -1;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - src), src);
+	if (wirec_resolve(host, colon + 1, &ss))
+		return -1;
+	memset(req, 0, sizeof(*req));
+	req->hdr.type = htole16(XMEM_MSG_PULL_REQ);
+	req->hdr.len = htole32(sizeof(*req));
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&ss;
+
+		req->family = htole16(XMEM_PULL_FAMILY_INET6);
+		req->port = s6->sin6_port;
+		memcpy(req->addr, &s6->sin6_addr, 16);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)&ss;
+
+		req->family = htole16(XMEM_PULL_FAMILY_INET);
+		req->port = s4->sin_port;
+		memcpy(req->addr, &s4->sin_addr, 4);
+	}
+	snprintf(req->name, sizeof(req->name), "%s", name);
+	return 0;
+}
+
+/* --probe with --attach, --destroy, --grant, --revoke, a copy or a pull. */
 static int wa_probe_op(struct wirec *c)
 {
 	struct xmem_msg_region_rep rep;
 	struct xmem_msg_grant_req g;
 	struct xmem_msg_copy_req cp;
+	struct xmem_msg_pull_req pl;
+	int ms = WA_TIMEOUT_MS;
 	const void *req = &g;
 	uint32_t len = sizeof(g);
 	const char *colon;
@@ -201,7 +241,16 @@ static int wa_probe_op(struct wirec *c)
 				  &rep);
 		goto out;
 	}
-	if (!strncmp(wa_op, "--copy", 6)) {
+	if (!strcmp(wa_op, "--pull")) {
+		if (wa_pull_req(&pl, wa_arg1, wa_arg2)) {
+			ret = 1;
+			goto out;
+		}
+		pl.hdr.tag = htole64(++c->tag);
+		req = &pl;
+		len = sizeof(pl);
+		ms = (XMEM_PULL_TIMEOUT_SEC + 30) * 1000;
+	} else if (!strncmp(wa_op, "--copy", 6)) {
 		memset(&cp, 0, sizeof(cp));
 		cp.hdr.type = htole16(XMEM_MSG_COPY_REQ);
 		cp.hdr.len = htole32(sizeof(cp));
@@ -235,9 +284,11 @@ static int wa_probe_op(struct wirec *c)
 			 colon ? (int)(colon - wa_arg2) : (int)strlen(wa_arg2),
 			 wa_arg2);
 	}
-	ret = wirec_rpc(c, req, len, WA_TIMEOUT_MS) ||
+	ret = wirec_rpc(c, req, len, ms) ||
 	      wirec_check_reply(c, XMEM_MSG_REGION_REP, sizeof(rep));
 	ret = ret ? 1 : (int)le32toh(((struct xmem_msg_region_rep *)c->rx)->status);
+	if (!ret && req == &pl)
+		wa_region(c, XMEM_REGION_OP_DETACH, wa_arg1, 0, 0, &rep);
 out:
 	printf("# %s %s%s%s as uid %u: %s\n", wa_op + 2, wa_arg1,
 	       wa_arg2 ? " " : "", wa_arg2 ? wa_arg2 : "", wa_uid,
@@ -265,6 +316,15 @@ static int wa_probe(void)
 				sizeof(struct xmem_msg_stat_rep));
 	printf("# probe%s%s: %s\n", wa_host ? " as " : "",
 	       wa_host ? wa_host : "", ret ? "STAT failed" : "served");
+	if (!ret && wa_act_for) {
+		ret = wirec_act_for(&c, wa_act_for);
+		printf("# act for host %s: %s\n", wa_act_for,
+		       ret ? strerror(ret) : "ok");
+		if (ret) {
+			wirec_close(&c);
+			return ret;
+		}
+	}
 	if (!ret && wa_op)
 		return wa_probe_op(&c);
 	if (!ret && (wa_create || wa_info)) {
@@ -452,9 +512,10 @@ static int wa_usage(void)
 {
 	fprintf(stderr, "usage: xmem-wire-attack [--host NAME] [--secret-file F] [--attacker-host NAME] [--attacker-secret-file F] [--bench N] [--bench-size BYTES] ADDR PORT\n"
 		"       xmem-wire-attack --probe [--minor N] [--host NAME] [--secret-file F] [--uid UID]\n"
+		"                        [--act-for HOST]\n"
 		"                        [--create NAME SIZE | --info NAME | --attach NAME | --destroy NAME |\n"
 		"                         --grant NAME HOST[:UID] | --revoke NAME HOST[:UID] | --copy SRC DST |\n"
-		"                         --copy-into SRC DST] ADDR PORT\n");
+		"                         --copy-into SRC DST | --pull NAME SADDR:SPORT] ADDR PORT\n");
 	return 2;
 }
 
@@ -485,7 +546,8 @@ int main(int argc, char **argv)
 		} else if ((!strcmp(argv[1], "--grant") ||
 			    !strcmp(argv[1], "--revoke") ||
 			    !strcmp(argv[1], "--copy") ||
-			    !strcmp(argv[1], "--copy-into")) && argc > 4) {
+			    !strcmp(argv[1], "--copy-into") ||
+			    !strcmp(argv[1], "--pull")) && argc > 4) {
 			wa_op = argv[1];
 			wa_arg1 = argv[2];
 			wa_arg2 = argv[3];
@@ -501,6 +563,8 @@ int main(int argc, char **argv)
 			wa_uid = strtoul(argv[2], NULL, 0);
 		} else if (!strcmp(argv[1], "--host")) {
 			wa_host = argv[2];
+		} else if (!strcmp(argv[1], "--act-for")) {
+			wa_act_for = argv[2];
 		} else if (!strcmp(argv[1], "--attacker-host")) {
 			wa_ahost = argv[2];
 		} else if (!strcmp(argv[1], "--minor")) {

@@ -543,6 +543,7 @@ static uint32_t gen_msg(uint8_t *m)
 		struct xmem_msg_stat_req st;
 		struct pull_req pl;
 		struct xmem_msg_grant_req gr;
+		struct xmem_msg_act_for_req af;
 	} *u = (void *)m;
 	static const uint16_t attach_flags[] = {
 		0, XMEM_ATTACH_F_CREATE, XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL
@@ -608,6 +609,15 @@ static uint32_t gen_msg(uint8_t *m)
 		u->pl.addr[1] = 77;
 		u->pl.addr[3] = 1 + below(20);
 		gen_name(u->pl.name);
+	} else if (kind < 93) {
+		/* Acting for a host (minor 6). */
+		len = sizeof(u->af);
+		hdr(m, XMEM_MSG_ACT_FOR_REQ, len);
+		if (chance(70))
+			snprintf(u->af.host, sizeof(u->af.host), "fuzzhost%u",
+				 (unsigned int)below(3));
+		else
+			gen_name(u->af.host);
 	} else if (kind < 95) {
 		/* Grants and revokes (minor 5), to other hosts only. */
 		len = sizeof(u->gr);
@@ -868,6 +878,11 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			break;
 		expect_error(e, EOPNOTSUPP);
 		return;
+	case XMEM_MSG_ACT_FOR_REQ:
+		if (C.minor >= 6)
+			break;
+		expect_error(e, EOPNOTSUPP);
+		return;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
 	case XMEM_MSG_STAT_REP:
@@ -901,6 +916,18 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 
 		if (len != sizeof(*ah) || ah->reserved[0] || ah->reserved[1] ||
 		    ah->reserved[2]) {
+			expect_error(e, EBADMSG);
+			return;
+		}
+		/* No per-host keys on the appliance (--insecure). */
+		e->type = XMEM_MSG_AUTH_REP;
+		st_add(e, EOPNOTSUPP);
+		return;
+	}
+	case XMEM_MSG_ACT_FOR_REQ: {
+		const struct xmem_msg_act_for_req *af = (const void *)m;
+
+		if (len != sizeof(*af) || af->reserved) {
 			expect_error(e, EBADMSG);
 			return;
 		}

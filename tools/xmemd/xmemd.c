@@ -217,7 +217,10 @@ struct xmemd_pending {
  * @minor: protocol minor version the client announced
  * @host: the host the client authenticated as: a name of the --hosts
  *	list, XMEMD_HOST_SHARED (the shared secret) or XMEMD_HOST_NONE
- *	(--insecure); chosen at step 1, valid once @auth is DONE
+ *	(--insecure); chosen at step 1, valid once @auth is DONE; after
+ *	XMEM_MSG_ACT_FOR_REQ the host acted for
+ * @deputy: after XMEM_MSG_ACT_FOR_REQ, the host that authenticated (an
+ *	appliance acting for @host); else empty
  * @key: the key of step 1 (a copy: a reload may drop the host meanwhile)
  * @key_len: its length
  * @cnonce: the client's nonce of step 1
@@ -248,6 +251,7 @@ struct xmemd_conn {
 	int auth;
 	uint16_t minor;
 	char host[XMEM_HOST_MAX];
+	char deputy[XMEM_HOST_MAX];
 	uint8_t key[XMEM_AUTH_SECRET_MAX];
 	size_t key_len;
 	uint8_t cnonce[XMEM_AUTH_NONCE_SIZE];
@@ -266,11 +270,14 @@ struct xmemd_conn {
  * @name: its name, as its clients send it in XMEM_MSG_AUTH_HOST_REQ
  * @key: its key, never logged
  * @key_len: the key's length
+ * @act_for: "act-for" on its line: another appliance, which may act for
+ *	the client hosts it copies regions for (XMEM_MSG_ACT_FOR_REQ)
  */
 struct xmemd_host {
 	char name[XMEM_HOST_MAX];
 	uint8_t key[XMEM_AUTH_SECRET_MAX];
 	size_t key_len;
+	bool act_for;
 };
 
 /* Connections authenticated with the shared secret, or not at all. */
@@ -298,8 +305,11 @@ struct xmemd_audit {
 
 /*
  * Everything the daemon knows; only the main loop touches it.  Pull
- * workers read @secret, @secret_len, @verbose, @pull_efd, @pull_chunk,
- * @pull_depth and @debug_hold, which do not change once the loop runs.
+ * workers read @secret, @secret_len, @identity, @verbose, @pull_efd,
+ * @pull_chunk, @pull_depth and @debug_hold, which do not change once the
+ * loop runs.  @identity is this appliance's own name and key on other
+ * appliances' --hosts lists (--identity), for its pulls; empty name:
+ * none.
  */
 static struct {
 	struct rdma_event_channel *ec;
@@ -326,6 +336,7 @@ static struct {
 	const char *hosts_file;
 	struct xmemd_host *hosts;
 	unsigned int nhosts;
+	struct xmemd_host identity;
 	struct xmemd_audit audit;
 	int pull_efd;
 	uint32_t pull_chunk;
@@ -1582,7 +1593,7 @@ static void xmemd_audit(struct xmemd_conn *conn, unsigned long long *counter,
 			const char *fmt, ...)
 {
 	struct xmemd_audit *a = &xmemd.audit;
-	char prefix[sizeof(conn->peer) + XMEM_HOST_MAX + 64];
+	char prefix[sizeof(conn->peer) + 2 * XMEM_HOST_MAX + 64];
 	va_list ap;
 
 	(*counter)++;
@@ -1592,9 +1603,10 @@ static void xmemd_audit(struct xmemd_conn *conn, unsigned long long *counter,
 		xmemd_log("audit: %lu lines suppressed", a->dropped);
 		a->dropped = 0;
 	}
-	snprintf(prefix, sizeof(prefix), "audit: conn %llu %s host %s: ",
+	snprintf(prefix, sizeof(prefix), "audit: conn %llu %s host %s%s%s: ",
 		 conn->nr, conn->peer,
-		 conn->host[0] ? conn->host : "(none yet)");
+		 conn->host[0] ? conn->host : "(none yet)",
+		 conn->deputy[0] ? " acted for by " : "", conn->deputy);
 	va_start(ap, fmt);
 	xmemd_vlog(prefix, fmt, ap);
 	va_end(ap);
@@ -2544,6 +2556,62 @@ static uint32_t xmemd_auth_host(struct xmemd_conn *conn,
 	return sizeof(*rep);
 }
 
+/*
+ * XMEM_MSG_ACT_FOR_REQ (minor 6): an appliance that authenticated with a
+ * key of the --hosts list marked "act-for" acts for the client host
+ * @req->host from now on: the requests that follow are authorised as
+ * that host's.  This is how the target of a PULL copies only what the
+ * host that asked for the copy may read here.  Once per connection; the
+ * host acted for must be on the list too (a revoked host has nobody
+ * acting for it).
+ */
+static uint32_t xmemd_act_for(struct xmemd_conn *conn,
+			      const struct xmem_msg_act_for_req *req,
+			      void *tx)
+{
+	struct xmem_msg_auth_rep *rep = tx;
+	const struct xmemd_host *h;
+	char ename[XMEM_HOST_MAX * 4];
+
+	xmemd_auth_rep_hdr(rep, le64toh(req->hdr.tag));
+	xmemd_escape(ename, sizeof(ename), req->host, XMEM_HOST_MAX);
+	if (!xmemd.nhosts) {
+		rep->status = htole32(EOPNOTSUPP);
+		xmemd_conn_err(conn, "act for host '%s' refused: no per-host keys (--hosts)",
+			       ename);
+		return sizeof(*rep);
+	}
+	if (conn->deputy[0] || conn->host[0] == '(') {
+		rep->status = htole32(EPROTO);
+		xmemd_conn_err(conn, "act for host '%s' refused: %s", ename,
+			       conn->deputy[0] ? "acting for a host already" :
+			       "not authenticated with a per-host key");
+		return sizeof(*rep);
+	}
+	if (!xmemd_name_valid(req->host)) {
+		rep->status = htole32(EINVAL);
+		xmemd_conn_err(conn, "act for host '%s' refused: bad host name",
+			       ename);
+		return sizeof(*rep);
+	}
+	h = xmemd_host_find(conn->host);
+	if (!h || !h->act_for || !xmemd_host_find(req->host)) {
+		rep->status = htole32(EACCES);
+		xmemd_audit(conn, &xmemd.audit.refused_attach,
+			    "act for host %s refused: %s", ename,
+			    !h || !h->act_for ?
+			    "this host may not act for others (no act-for in the hosts file)" :
+			    "unknown or revoked host");
+		return sizeof(*rep);
+	}
+	memcpy(conn->deputy, conn->host, sizeof(conn->deputy));
+	memcpy(conn->host, req->host, XMEM_HOST_MAX);
+	conn->host[XMEM_HOST_MAX - 1] = '\0';
+	xmemd_conn_log(conn, "host %s acts for host %s", conn->deputy,
+		       conn->host);
+	return sizeof(*rep);
+}
+
 /* ---- PULL: appliance-to-appliance copy --------------------------------- */
 
 /*
@@ -2606,6 +2674,8 @@ enum {
  * @src: the source appliance (read-only while the worker runs)
  * @src_str: @src as text, for the log (read-only)
  * @name: the region (read-only)
+ * @for_host: the host the requesting connection authenticated as (or
+ *	acts for): the host the source must authorise (read-only)
  * @start: CLOCK_MONOTONIC seconds when the request came (read-only)
  * @size: the region's size (worker before SIZED, main after)
  * @uid: its owner (worker before SIZED, main after)
@@ -2633,6 +2703,7 @@ struct xmemd_pull {
 	struct sockaddr_storage src;
 	char src_str[INET6_ADDRSTRLEN + 16];
 	char name[XMEM_NAME_MAX];
+	char for_host[XMEM_HOST_MAX];
 	double start;
 	uint64_t size;
 	uint32_t uid;
@@ -2737,6 +2808,54 @@ static int xmemd_src_check(void *arg)
 }
 
 /*
+ * Authenticate to the source of a pull.  A requester that authenticated
+ * here with a per-host key is acted for: we authenticate with our own
+ * key (--identity) and the source authorises the pull as the requester's
+ * host, or the pull is refused (no confused deputy: the requester gets
+ * nothing that host may not read there).  Other requesters (shared
+ * secret, --insecure) are served with the shared secret, if any.
+ * 0 or a positive errno (EACCES, EIO), logged.
+ */
+static int xmemd_src_auth(struct xmemd_src *s, uint32_t flags)
+{
+	bool act_for = s->p->for_host[0] != '(';
+	const struct xmemd_host *me = &xmemd.identity;
+	int err;
+
+	if (!(flags & XMEM_HELLO_F_AUTH)) {
+		if (!xmemd.secret_len && !me->name[0] && !act_for)
+			return 0;
+		xmemd_pull_log(s->p, "the source does not authenticate, but we have credentials: refused");
+		return EACCES;
+	}
+	if (act_for) {
+		if (!(flags & XMEM_HELLO_F_HOSTS) || !me->name[0]) {
+			xmemd_pull_log(s->p, "cannot act for host %s there: %s",
+				       s->p->for_host, me->name[0] ?
+				       "the source has no per-host keys" :
+				       "we have no --identity");
+			return EACCES;
+		}
+		err = wirec_auth(&s->c, me->name, me->key, me->key_len);
+		if (err)
+			return err == EACCES ? err : EIO;
+		if (!strcmp(s->p->for_host, me->name))
+			return 0;
+		err = wirec_act_for(&s->c, s->p->for_host);
+		if (err)
+			xmemd_pull_log(s->p, "the source refused us as %s acting for host %s: %s",
+				       me->name, s->p->for_host, strerror(err));
+		return err == EACCES || !err ? err : EIO;
+	}
+	if (!xmemd.secret_len) {
+		xmemd_pull_log(s->p, "the source wants authentication; we have no secret (--secret-file)");
+		return EACCES;
+	}
+	err = wirec_auth(&s->c, NULL, xmemd.secret, xmemd.secret_len);
+	return err == EACCES || !err ? err : EIO;
+}
+
+/*
  * Connect to the source and authenticate if it wants that; 0 or a positive
  * errno (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT, EACCES, ENOMEM, EIO),
  * logged.
@@ -2783,18 +2902,7 @@ static int xmemd_src_connect(struct xmemd_src *s)
 			       le16toh(s->c.rep.credits));
 		return EIO;
 	}
-	if (!(flags & XMEM_HELLO_F_AUTH) && xmemd.secret_len) {
-		xmemd_pull_log(s->p, "the source does not authenticate, but we have a secret: refused");
-		return EACCES;
-	}
-	if ((flags & XMEM_HELLO_F_AUTH) && !xmemd.secret_len) {
-		xmemd_pull_log(s->p, "the source wants authentication; we have no secret (--secret-file)");
-		return EACCES;
-	}
-	if (!xmemd.secret_len)
-		return 0;
-	err = wirec_auth(&s->c, NULL, xmemd.secret, xmemd.secret_len);
-	return err == EACCES || !err ? err : EIO;
+	return xmemd_src_auth(s, flags);
 }
 
 /* A REGION_REQ @op for the pull's region as uid 0; 0 or errno. */
@@ -3245,6 +3353,7 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	p->src = ss;
 	memcpy(p->src_str, src, sizeof(p->src_str));
 	memcpy(p->name, req->name, XMEM_NAME_MAX);
+	memcpy(p->for_host, conn->host, sizeof(p->for_host));
 	p->start = xmemd_now();
 	p->step = XMEMD_PULL_SIZING;
 	pthread_mutex_init(&p->lock, NULL);
@@ -3990,6 +4099,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		struct xmem_msg_pull_req pull;
 		struct xmem_msg_copy_req copy;
 		struct xmem_msg_grant_req grant;
+		struct xmem_msg_act_for_req act_for;
 		uint8_t raw[XMEMD_RX_SIZE];
 	} msg;
 	uint16_t type;
@@ -4025,6 +4135,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	case XMEM_MSG_AUTH_HOST_REQ:
 	case XMEM_MSG_COPY_REQ:
 	case XMEM_MSG_GRANT_REQ:
+	case XMEM_MSG_ACT_FOR_REQ:
 		break;
 	case XMEM_MSG_INVALID:
 	case XMEM_MSG_ATTACH_REP:
@@ -4073,6 +4184,18 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		status = EACCES;
 		why = "not authenticated";
 		goto bad;
+	}
+
+	if (type == XMEM_MSG_ACT_FOR_REQ) {
+		if (len != sizeof(msg.act_for)) {
+			why = "bad length for ACT_FOR_REQ";
+			goto bad;
+		}
+		if (msg.act_for.reserved) {
+			why = "reserved field not zero";
+			goto bad;
+		}
+		return xmemd_act_for(conn, &msg.act_for, tx);
 	}
 
 	if (type == XMEM_MSG_STAT_REQ) {
@@ -4470,8 +4593,10 @@ static void xmemd_shutdown(void)
 }
 
 /*
- * Read the --hosts allow-list: "HOST KEY" lines, '#' comments and blank
- * lines; HOST as a region name, KEY 16 to 128 characters without blanks.
+ * Read the --hosts allow-list: "HOST KEY [act-for]" lines, '#' comments
+ * and blank lines; HOST as a region name, KEY 16 to 128 characters
+ * without blanks, "act-for" for another appliance that may act for the
+ * client hosts it pulls regions for.
  * The file must not be readable or writable by group or others.  Returns
  * the number of hosts (at least 1) with *@hostsp, or -1 with a message on
  * stderr that names the file and line, never a key.
@@ -4481,7 +4606,7 @@ static int xmemd_hosts_read(const char *path, struct xmemd_host **hostsp)
 	struct xmemd_host *hosts = NULL, *h;
 	char line[512], name[XMEM_HOST_MAX];
 	unsigned int lineno = 0, n = 0, i;
-	char *p, *host, *key, *end;
+	char *p, *host, *key, *flag, *end;
 	struct stat st;
 	FILE *f;
 
@@ -4505,14 +4630,16 @@ static int xmemd_hosts_read(const char *path, struct xmemd_host **hostsp)
 		if (!host)
 			continue;
 		key = strtok_r(NULL, " \t\r\n", &p);
+		flag = strtok_r(NULL, " \t\r\n", &p);
 		end = strtok_r(NULL, " \t\r\n", &p);
 		memset(name, 0, sizeof(name));
 		if (strlen(host) < sizeof(name))
 			memcpy(name, host, strlen(host));
-		if (!key || end || !xmemd_name_valid(name) ||
+		if (!key || end || (flag && strcmp(flag, "act-for")) ||
+		    !xmemd_name_valid(name) ||
 		    strlen(key) < XMEM_AUTH_SECRET_MIN ||
 		    strlen(key) > XMEM_AUTH_SECRET_MAX) {
-			fprintf(stderr, "%s: hosts file %s line %u: want HOST KEY (a host name as region names go, a key of %d to %d characters)\n",
+			fprintf(stderr, "%s: hosts file %s line %u: want HOST KEY [act-for] (a host name as region names go, a key of %d to %d characters)\n",
 				xmemd_prog, path, lineno, XMEM_AUTH_SECRET_MIN,
 				XMEM_AUTH_SECRET_MAX);
 			goto err;
@@ -4532,6 +4659,7 @@ static int xmemd_hosts_read(const char *path, struct xmemd_host **hostsp)
 		memcpy(h->name, name, sizeof(h->name));
 		h->key_len = strlen(key);
 		memcpy(h->key, key, h->key_len);
+		h->act_for = !!flag;
 	}
 	OPENSSL_cleanse(line, sizeof(line));
 	fclose(f);
@@ -4551,6 +4679,32 @@ err:
 		OPENSSL_cleanse(hosts, n * sizeof(*hosts));
 	free(hosts);
 	return -1;
+}
+
+/*
+ * Read --identity: one "NAME KEY" line as in a hosts file (mode 0600),
+ * this appliance's name and key on the hosts lists of the appliances it
+ * pulls from.  0, or -1 with a message that never shows the key.
+ */
+static int xmemd_identity_read(const char *path)
+{
+	struct xmemd_host *id = NULL;
+	int n;
+
+	n = xmemd_hosts_read(path, &id);
+	if (n < 0)
+		return -1;
+	if (n != 1 || id->act_for) {
+		fprintf(stderr, "%s: identity file %s: want one \"NAME KEY\" line\n",
+			xmemd_prog, path);
+		OPENSSL_cleanse(id, n * sizeof(*id));
+		free(id);
+		return -1;
+	}
+	xmemd.identity = *id;
+	OPENSSL_cleanse(id, sizeof(*id));
+	free(id);
+	return 0;
 }
 
 /*
@@ -4598,9 +4752,13 @@ static void xmemd_hosts_reload(void)
 		if (conn->auth == XMEMD_AUTH_NONE || conn->failed ||
 		    !strcmp(conn->host, XMEMD_HOST_SHARED))
 			continue;
-		h = xmemd_host_find(conn->host);
+		/* An appliance acting for a host: both must stay. */
+		h = xmemd_host_find(conn->deputy[0] ? conn->deputy :
+				    conn->host);
 		if (h && h->key_len == conn->key_len &&
-		    !CRYPTO_memcmp(h->key, conn->key, h->key_len))
+		    !CRYPTO_memcmp(h->key, conn->key, h->key_len) &&
+		    (!conn->deputy[0] ||
+		     (h->act_for && xmemd_host_find(conn->host))))
 			continue;
 		xmemd_audit(conn, &xmemd.audit.bad_credential,
 			    "host revoked or its key changed: disconnected");
@@ -4806,7 +4964,8 @@ static void xmemd_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR]\n"
-		"       [-H HOSTS] [-s SECRET] [--insecure] [-Q QUOTA] [-v]\n"
+		"       [-H HOSTS] [--identity FILE] [-s SECRET] [--insecure]\n"
+		"       [-Q QUOTA] [-v]\n"
 		"The xmem memory appliance: serves named memory regions over RDMA.\n"
 		"\n"
 		"  -f, --config CONFIG  read settings from CONFIG (default %s, if it\n"
@@ -4819,7 +4978,12 @@ static void xmemd_usage(FILE *f)
 		"                       hugetlbfs), re-exported after a restart;\n"
 		"                       default: anonymous memory, gone at exit\n"
 		"  -H, --hosts FILE     the client hosts allowed, one \"HOST KEY\" line\n"
-		"                       each (mode 0600); SIGHUP reads it again\n"
+		"                       each (mode 0600), \"HOST KEY act-for\" for\n"
+		"                       appliances that pull for their clients;\n"
+		"                       SIGHUP reads it again\n"
+		"      --identity FILE  this appliance's own \"NAME KEY\" line (mode\n"
+		"                       0600) on other appliances' hosts files, to\n"
+		"                       pull regions for hosts with per-host keys\n"
 		"  -s, --secret-file FILE  also accept the shared secret in FILE (16\n"
 		"                       to 128 bytes; a final newline is not part of\n"
 		"                       it), for clients of protocol 1.2 and older\n"
@@ -4859,6 +5023,7 @@ struct xmemd_settings {
 	const char *dir;
 	const char *secret_file;
 	const char *hosts_file;
+	const char *identity_file;
 	const char *quota_file;
 	bool insecure;
 	bool verbose;
@@ -4872,6 +5037,7 @@ enum {
 	XMEMD_OPT_PULL_DEPTH,
 	XMEMD_OPT_INSECURE,
 	XMEMD_OPT_DEBUG_HOLD,
+	XMEMD_OPT_IDENTITY,
 };
 
 /*
@@ -4923,6 +5089,9 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 	case 'Q':
 		set->quota_file = strdup(val);
 		return set->quota_file ? 0 : 2;
+	case XMEMD_OPT_IDENTITY:
+		set->identity_file = strdup(val);
+		return set->identity_file ? 0 : 2;
 	case XMEMD_OPT_INSECURE:
 		if (!strcmp(val, "yes") || !strcmp(val, "1")) {
 			set->insecure = true;
@@ -4971,8 +5140,8 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 
 /*
  * The config file: "key value" lines, '#' comments, blank lines.  Keys:
- * port, address, capacity, dir, verbose, secret-file, hosts, insecure,
- * quota, pull-chunk, pull-depth.
+ * port, address, capacity, dir, verbose, secret-file, hosts, identity,
+ * insecure, quota, pull-chunk, pull-depth.
  * A missing default file is fine;
  * a missing file named with -f is not.  Returns 0, 1 or 2.
  */
@@ -4983,6 +5152,7 @@ static int xmemd_read_config(struct xmemd_settings *set, const char *path,
 		{ "port", 'p' }, { "address", 'a' }, { "capacity", 'c' },
 		{ "dir", 'd' }, { "verbose", 'v' }, { "secret-file", 's' },
 		{ "hosts", 'H' }, { "insecure", XMEMD_OPT_INSECURE },
+		{ "identity", XMEMD_OPT_IDENTITY },
 		{ "quota", 'Q' },
 		{ "pull-chunk", XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", XMEMD_OPT_PULL_DEPTH },
@@ -5068,6 +5238,7 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "secret-file", required_argument, NULL, 's' },
 		{ "hosts", required_argument, NULL, 'H' },
+		{ "identity", required_argument, NULL, XMEMD_OPT_IDENTITY },
 		{ "quota", required_argument, NULL, 'Q' },
 		{ "insecure", no_argument, NULL, XMEMD_OPT_INSECURE },
 		{ "pull-chunk", required_argument, NULL, XMEMD_OPT_PULL_CHUNK },
@@ -5177,6 +5348,8 @@ int main(int argc, char **argv)
 		xmemd.nhosts = ret;
 		xmemd.hosts_file = set.hosts_file;
 	}
+	if (set.identity_file && xmemd_identity_read(set.identity_file))
+		return 1;
 	if (set.quota_file) {
 		ret = xmemd_quota_read(set.quota_file, &xmemd_quotas);
 		if (ret < 0)
