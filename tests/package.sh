@@ -165,6 +165,8 @@ check_client_installed() {
 			grep -q '^$APPLIANCE *connected'"
 	t "xmemd authenticated client1 with its key from /etc/xmem/hosts" \
 		on_appliance "journalctl -u xmemd | grep -q 'authenticated as host client1'"
+	t "xmemd --status on the appliance shows the service's connection from a host" \
+		on_appliance "/usr/sbin/xmemd --status | tee /dev/stderr | grep -q '^[1-9][0-9]* connections, '"
 	t "/usr/sbin/xmemctl version says $VERSION for itself and the module" \
 		bash -c "/usr/sbin/xmemctl version | tee /dev/stderr | grep -c '^\(xmemctl\|module\) *$VERSION\$' | grep -qx 2"
 	t "xmemd.service is active on the appliance" \

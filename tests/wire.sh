@@ -26,7 +26,8 @@
 #    uid 0 of hostA cannot attach, copy or destroy uid 1000-on-hostB's
 #    region until hostB grants it, and not after the revoke;
 #    revoking one host (SIGHUP) refuses it and leaves the other working;
-#    the client module as a host; the audit counters (SIGUSR1).
+#    the client module as a host; the audit counters and each host's and
+#    user's usage (SIGUSR1, and xmemd --status, root only).
 # 5. A copy whose source goes away mid-way (xmem-wire-test --break): a
 #    target xmemd on port 7477 with --debug-hold holds its COPYs and
 #    PULLs mid-way while the test destroys their source (EBUSY, the copy
@@ -313,6 +314,19 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 		"the status lists hostA's usage and quota"
 	t4 "$(wait_log 7475 'status: host hostA uid 1000: 2097152 bytes in 1 regions; quota 4194304 bytes, - regions' >/dev/null; echo $?)" \
 		"the status lists the usage and quota of uid 1000 on hostA"
+	# The same through the control socket, as an administrator asks.
+	ssh -o BatchMode=yes appliance '/xmem/bin/xmemd -p 7475 --status' >"$tmp/4.status" 2>&1
+	rc=$?
+	sed 's/^/xmemd --status: /' "$tmp/4.status" >>"$tmp/4.log"
+	t4 "$([ "$rc" = 0 ] &&
+		grep -qx 'host hostA: 4194304 bytes in 3 regions; quota 16777216 bytes, 3 regions' "$tmp/4.status" &&
+		grep -qx 'host hostA uid 1000: 2097152 bytes in 1 regions; quota 4194304 bytes, - regions' "$tmp/4.status" &&
+		echo 0)" "xmemd --status shows hostA's usage and quota, and its uid 1000's"
+	out=$(ssh -o BatchMode=yes appliance \
+		'setpriv --reuid=65534 --regid=65534 --clear-groups /xmem/bin/xmemd -p 7475 --status 2>&1; echo "exit $?"')
+	echo "xmemd --status as nobody: $out" >>"$tmp/4.log"
+	t4 "$(grep -q 'Permission denied' <<<"$out" && grep -qx 'exit 1' <<<"$out" && echo 0)" \
+		"xmemd --status as an unprivileged user: refused (the socket is root's, mode 0600)"
 	note "audit lines of the xmemd with per-host keys:"
 	ssh -o BatchMode=yes appliance "grep -a 'audit' /var/log/xmemd-7475.log | tail -n 12" |
 		sed 's/^/#   /' >>"$tmp/4.tap"

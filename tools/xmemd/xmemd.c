@@ -41,7 +41,9 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -342,7 +344,9 @@ static struct {
 	uint32_t pull_chunk;
 	unsigned int pull_depth;
 	const char *debug_hold;
-} xmemd = { .dirfd = -1, .pull_efd = -1 };
+	const char *control;
+	int control_fd;
+} xmemd = { .dirfd = -1, .pull_efd = -1, .control_fd = -1 };
 
 /* Authentication states of a connection. */
 enum {
@@ -4575,6 +4579,11 @@ static void xmemd_shutdown(void)
 	struct rdma_cm_id *id;
 	unsigned int h;
 
+	if (xmemd.control_fd >= 0) {
+		close(xmemd.control_fd);
+		xmemd.control_fd = -1;
+		unlink(xmemd.control);
+	}
 	xmemd_pull_shutdown();
 	xmemd_copy_shutdown();
 	while (xmemd.conns) {
@@ -4786,10 +4795,29 @@ static const char *xmemd_quota_str(const struct xmemd_quota *q, char *buf,
 }
 
 /*
- * SIGUSR1, after the host lines: one line per user of a host that holds
- * regions (the first 256 pairs), with its usage and limits.
+ * A status line: to the log with the prefix "status: " (SIGUSR1, @out
+ * NULL), or one line of @out (the control socket).
  */
-static void xmemd_status_users(void)
+__attribute__((format(printf, 2, 3)))
+static void xmemd_status_line(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (out) {
+		vfprintf(out, fmt, ap);
+		fputc('\n', out);
+	} else {
+		xmemd_vlog("status: ", fmt, ap);
+	}
+	va_end(ap);
+}
+
+/*
+ * After the host lines: one line per user of a host that holds regions
+ * (the first 256 pairs), with its usage and limits.
+ */
+static void xmemd_status_users(FILE *out)
 {
 	const struct xmemd_region *seen[256];
 	unsigned int nseen = 0, i, h;
@@ -4807,21 +4835,23 @@ static void xmemd_status_users(void)
 				continue;
 			seen[nseen++] = r;
 			xmemd_quota_usage(r->host, r->uid, &hb, &hn, &ub, &un);
-			xmemd_log("status: host %s uid %u: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
-				  r->host[0] ? r->host : "(none)", r->uid, ub,
-				  un, xmemd_quota_str(xmemd_quota_find(r->host,
-								       true,
-								       r->uid),
-						      lim, sizeof(lim)));
+			xmemd_status_line(out, "host %s uid %u: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
+					  r->host[0] ? r->host : "(none)",
+					  r->uid, ub, un,
+					  xmemd_quota_str(xmemd_quota_find(r->host,
+									   true,
+									   r->uid),
+							  lim, sizeof(lim)));
 		}
 	}
 }
 
 /*
- * SIGUSR1: one status line with the audit counters, then one per host
- * that holds regions, with its usage and limits, then one per user.
+ * The status (SIGUSR1 to the log, `xmemd --status` to @out): one line
+ * with the audit counters, then one per host that holds regions, with
+ * its usage and limits, then one per user.
  */
-static void xmemd_status(void)
+static void xmemd_status(FILE *out)
 {
 	const char *seen[256];
 	unsigned int nseen = 0, i, h;
@@ -4830,12 +4860,12 @@ static void xmemd_status(void)
 	struct xmemd_region *r;
 	char lim[64];
 
-	xmemd_log("status: %u connections, %" PRIu64 " regions, %" PRIu64
-		  " of %" PRIu64 " bytes; %u hosts; refused: %llu bad credentials, %llu attaches, %llu over quota",
-		  xmemd.nconns, xmemd.nregions, xmemd.allocated,
-		  xmemd.capacity, xmemd.nhosts,
-		  xmemd.audit.bad_credential, xmemd.audit.refused_attach,
-		  xmemd.audit.quota);
+	xmemd_status_line(out, "%u connections, %" PRIu64 " regions, %" PRIu64
+			  " of %" PRIu64 " bytes; %u hosts; refused: %llu bad credentials, %llu attaches, %llu over quota",
+			  xmemd.nconns, xmemd.nregions, xmemd.allocated,
+			  xmemd.capacity, xmemd.nhosts,
+			  xmemd.audit.bad_credential,
+			  xmemd.audit.refused_attach, xmemd.audit.quota);
 	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
 		for (r = xmemd.regions[h]; r; r = r->next) {
 			for (i = 0; i < nseen; i++)
@@ -4846,12 +4876,130 @@ static void xmemd_status(void)
 			seen[nseen++] = r->host;
 			xmemd_quota_usage(r->host, 0, &hb, &hn, &ub, &un);
 			q = xmemd_quota_find(r->host, false, 0);
-			xmemd_log("status: host %s: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
-				  r->host[0] ? r->host : "(none)", hb, hn,
-				  xmemd_quota_str(q, lim, sizeof(lim)));
+			xmemd_status_line(out, "host %s: %" PRIu64 " bytes in %" PRIu64 " regions; quota %s",
+					  r->host[0] ? r->host : "(none)", hb,
+					  hn, xmemd_quota_str(q, lim,
+							      sizeof(lim)));
 		}
 	}
-	xmemd_status_users();
+	xmemd_status_users(out);
+}
+
+/* ---- the control socket: xmemd --status --------------------------------- */
+
+/* Bound of a status transfer on the control socket, either side. */
+#define XMEMD_CONTROL_TIMEOUT_S	5
+
+/*
+ * Listen on the control socket @path: a unix stream socket of mode 0600
+ * (only root, or the user running xmemd, may connect), where every
+ * connection is sent the status lines and closed.  A socket file left by
+ * a daemon that died is replaced: we hold the port now.  The fd, or -1
+ * with errno.
+ */
+static int xmemd_control_open(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, ret, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
+		unlink(path);
+	old = umask(0077);
+	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret || listen(fd, 4)) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A connection on the control socket: send it the status and close it.
+ * The send is bounded, so a reader that does not read holds the main loop
+ * XMEMD_CONTROL_TIMEOUT_S at most (and only root can connect).
+ */
+static void xmemd_control_serve(void)
+{
+	struct timeval tv = { .tv_sec = XMEMD_CONTROL_TIMEOUT_S };
+	char *buf = NULL;
+	size_t len = 0, off = 0;
+	ssize_t n;
+	FILE *out;
+	int fd;
+
+	fd = accept4(xmemd.control_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	out = open_memstream(&buf, &len);
+	if (out) {
+		xmemd_status(out);
+		if (fclose(out))
+			len = 0;
+	}
+	while (buf && off < len) {
+		n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+		if (n <= 0) {
+			xmemd_log("control socket: status not sent: %s",
+				  n ? strerror(errno) : "closed");
+			break;
+		}
+		off += n;
+	}
+	free(buf);
+	close(fd);
+}
+
+/*
+ * xmemd --status: print the status of the xmemd whose control socket is
+ * @path.  0, or 1 with a message.
+ */
+static int xmemd_status_client(const char *path)
+{
+	struct timeval tv = { .tv_sec = XMEMD_CONTROL_TIMEOUT_S };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "%s: control socket %s: %s\n", xmemd_prog,
+			path, strerror(ENAMETOOLONG));
+		return 1;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "%s: cannot reach xmemd at %s: %s (is it running, on that port, and are you root?)\n",
+			xmemd_prog, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, n, stdout);
+	close(fd);
+	if (n < 0) {
+		fprintf(stderr, "%s: reading the status from %s: %s\n",
+			xmemd_prog, path, strerror(errno));
+		return 1;
+	}
+	return fflush(stdout) ? 1 : 0;
 }
 
 static int xmemd_run(int sigfd)
@@ -4863,7 +5011,7 @@ static int xmemd_run(int sigfd)
 	for (;;) {
 		struct signalfd_siginfo si;
 		struct xmemd_dev *dev;
-		size_t n = 3, i;
+		size_t n = 4, i;
 		int ret;
 
 		for (dev = xmemd.devs; dev; dev = dev->next)
@@ -4885,7 +5033,10 @@ static int xmemd_run(int sigfd)
 		pfd[1] = (struct pollfd){ .fd = xmemd.ec->fd, .events = POLLIN };
 		pfd[2] = (struct pollfd){ .fd = xmemd.pull_efd,
 					  .events = POLLIN };
-		for (i = 3, dev = xmemd.devs; dev; dev = dev->next, i++) {
+		/* A negative fd (no control socket) is ignored by poll(). */
+		pfd[3] = (struct pollfd){ .fd = xmemd.control_fd,
+					  .events = POLLIN };
+		for (i = 4, dev = xmemd.devs; dev; dev = dev->next, i++) {
 			pfd[i] = (struct pollfd){ .fd = dev->cc->fd,
 						  .events = POLLIN };
 			devs[i] = dev;
@@ -4905,7 +5056,7 @@ static int xmemd_run(int sigfd)
 				continue;
 			}
 			if (si.ssi_signo == SIGUSR1) {
-				xmemd_status();
+				xmemd_status(NULL);
 				continue;
 			}
 			xmemd_log("%s: shutting down (%" PRIu64 " regions, %u connections)",
@@ -4914,9 +5065,11 @@ static int xmemd_run(int sigfd)
 			break;
 		}
 		/* Completions first: CM events may free devices. */
-		for (i = 3; i < n; i++)
+		for (i = 4; i < n; i++)
 			if (pfd[i].revents)
 				xmemd_dev_events(devs[i]);
+		if (pfd[3].revents)
+			xmemd_control_serve();
 		if (pfd[2].revents) {
 			xmemd_pull_events();
 			xmemd_copy_events();
@@ -4965,7 +5118,8 @@ static void xmemd_usage(FILE *f)
 	fprintf(f,
 		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR]\n"
 		"       [-H HOSTS] [--identity FILE] [-s SECRET] [--insecure]\n"
-		"       [-Q QUOTA] [-v]\n"
+		"       [-Q QUOTA] [--control SOCKET] [-v]\n"
+		"       %s [-f CONFIG] [-p PORT] [--control SOCKET] --status\n"
 		"The xmem memory appliance: serves named memory regions over RDMA.\n"
 		"\n"
 		"  -f, --config CONFIG  read settings from CONFIG (default %s, if it\n"
@@ -4991,6 +5145,11 @@ static void xmemd_usage(FILE *f)
 		"                       -s is required\n"
 		"  -Q, --quota FILE     limits per host and per user: \"HOST[:UID]\n"
 		"                       BYTES REGIONS\" lines; SIGHUP reads it again\n"
+		"      --control SOCKET  the control socket (mode 0600) that\n"
+		"                       --status reads (default /run/xmemd-PORT.sock)\n"
+		"      --status         print the status of the xmemd running on PORT\n"
+		"                       (connections, regions, refusals, usage and\n"
+		"                       quota of each host and user) and exit\n"
 		"      --pull-chunk SIZE  bytes per RDMA READ of a PULL (default 1M)\n"
 		"      --pull-depth N   RDMA READs of a PULL in flight (default 16)\n"
 		"      --debug-hold FILE  tests only: while FILE exists, a COPY\n"
@@ -4998,7 +5157,8 @@ static void xmemd_usage(FILE *f)
 		"                       before its first RDMA READ\n"
 		"  -v, --verbose        verbose log\n"
 		"  -h, --help           this help\n",
-		xmemd_prog, XMEMD_CONFIG, (unsigned int)XMEM_PROTO_DEFAULT_PORT);
+		xmemd_prog, xmemd_prog, XMEMD_CONFIG,
+		(unsigned int)XMEM_PROTO_DEFAULT_PORT);
 }
 
 /*
@@ -5025,6 +5185,7 @@ struct xmemd_settings {
 	const char *hosts_file;
 	const char *identity_file;
 	const char *quota_file;
+	const char *control;
 	bool insecure;
 	bool verbose;
 	uint64_t pull_chunk;
@@ -5038,6 +5199,8 @@ enum {
 	XMEMD_OPT_INSECURE,
 	XMEMD_OPT_DEBUG_HOLD,
 	XMEMD_OPT_IDENTITY,
+	XMEMD_OPT_CONTROL,
+	XMEMD_OPT_STATUS,
 };
 
 /*
@@ -5092,6 +5255,14 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 	case XMEMD_OPT_IDENTITY:
 		set->identity_file = strdup(val);
 		return set->identity_file ? 0 : 2;
+	case XMEMD_OPT_CONTROL:
+		if (!*val) {
+			fprintf(stderr, "%s: %s: empty path\n", xmemd_prog,
+				where);
+			return 2;
+		}
+		set->control = strdup(val);
+		return set->control ? 0 : 2;
 	case XMEMD_OPT_INSECURE:
 		if (!strcmp(val, "yes") || !strcmp(val, "1")) {
 			set->insecure = true;
@@ -5141,7 +5312,7 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 /*
  * The config file: "key value" lines, '#' comments, blank lines.  Keys:
  * port, address, capacity, dir, verbose, secret-file, hosts, identity,
- * insecure, quota, pull-chunk, pull-depth.
+ * insecure, quota, control, pull-chunk, pull-depth.
  * A missing default file is fine;
  * a missing file named with -f is not.  Returns 0, 1 or 2.
  */
@@ -5153,6 +5324,7 @@ static int xmemd_read_config(struct xmemd_settings *set, const char *path,
 		{ "dir", 'd' }, { "verbose", 'v' }, { "secret-file", 's' },
 		{ "hosts", 'H' }, { "insecure", XMEMD_OPT_INSECURE },
 		{ "identity", XMEMD_OPT_IDENTITY },
+		{ "control", XMEMD_OPT_CONTROL },
 		{ "quota", 'Q' },
 		{ "pull-chunk", XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", XMEMD_OPT_PULL_DEPTH },
@@ -5239,6 +5411,8 @@ int main(int argc, char **argv)
 		{ "secret-file", required_argument, NULL, 's' },
 		{ "hosts", required_argument, NULL, 'H' },
 		{ "identity", required_argument, NULL, XMEMD_OPT_IDENTITY },
+		{ "control", required_argument, NULL, XMEMD_OPT_CONTROL },
+		{ "status", no_argument, NULL, XMEMD_OPT_STATUS },
 		{ "quota", required_argument, NULL, 'Q' },
 		{ "insecure", no_argument, NULL, XMEMD_OPT_INSECURE },
 		{ "pull-chunk", required_argument, NULL, XMEMD_OPT_PULL_CHUNK },
@@ -5251,7 +5425,8 @@ int main(int argc, char **argv)
 	static const char optstring[] = "f:p:a:c:d:s:H:Q:vh";
 	struct xmemd_settings set = { .port = XMEM_PROTO_DEFAULT_PORT };
 	const char *config = XMEMD_CONFIG, *bind_str;
-	bool config_given = false;
+	bool config_given = false, status = false;
+	char control[64];
 	unsigned long port;
 	uint64_t capacity;
 	sigset_t mask;
@@ -5292,6 +5467,9 @@ int main(int argc, char **argv)
 		case XMEMD_OPT_DEBUG_HOLD:
 			xmemd.debug_hold = optarg;
 			break;
+		case XMEMD_OPT_STATUS:
+			status = true;
+			break;
 		case 'H':
 		case 'Q':
 		case 'p':
@@ -5301,10 +5479,16 @@ int main(int argc, char **argv)
 		case 's':
 		case XMEMD_OPT_PULL_CHUNK:
 		case XMEMD_OPT_PULL_DEPTH:
+		case XMEMD_OPT_IDENTITY:
+		case XMEMD_OPT_CONTROL:
 			if (opt == XMEMD_OPT_PULL_CHUNK)
 				snprintf(where, sizeof(where), "--pull-chunk");
 			else if (opt == XMEMD_OPT_PULL_DEPTH)
 				snprintf(where, sizeof(where), "--pull-depth");
+			else if (opt == XMEMD_OPT_IDENTITY)
+				snprintf(where, sizeof(where), "--identity");
+			else if (opt == XMEMD_OPT_CONTROL)
+				snprintf(where, sizeof(where), "--control");
 			else
 				snprintf(where, sizeof(where), "-%c", opt);
 			if (xmemd_setting(&set, opt, optarg, where))
@@ -5328,6 +5512,14 @@ int main(int argc, char **argv)
 	xmemd.dir = set.dir;
 	xmemd.pull_chunk = set.pull_chunk ? set.pull_chunk : XMEMD_PULL_CHUNK;
 	xmemd.pull_depth = set.pull_depth ? set.pull_depth : XMEMD_PULL_DEPTH;
+	/* The control socket: --control, else one per port in /run. */
+	if (!set.control) {
+		snprintf(control, sizeof(control), "/run/xmemd-%lu.sock",
+			 set.port);
+		set.control = control;
+	}
+	if (status)
+		return xmemd_status_client(set.control);
 	if (set.insecure && (set.secret_file || set.hosts_file)) {
 		fprintf(stderr, "%s: --insecure with --secret-file or --hosts: choose\n",
 			xmemd_prog);
@@ -5411,6 +5603,17 @@ int main(int argc, char **argv)
 	if (xmemd_listen(false)) {
 		rdma_destroy_event_channel(xmemd.ec);
 		return 1;
+	}
+	xmemd.control_fd = xmemd_control_open(set.control);
+	if (xmemd.control_fd < 0) {
+		xmemd_log("control socket %s: %s: xmemd --status cannot reach this daemon",
+			  set.control, strerror(errno));
+		if (set.control != control) {
+			xmemd_shutdown();
+			return 1;
+		}
+	} else {
+		xmemd.control = set.control;
 	}
 	xmemd_log("listening on %s port %u, capacity %" PRIu64 " bytes, protocol %u.%u, regions in %s (%" PRIu64 " now)",
 		  bind_str ? bind_str : "any address", xmemd.port,
