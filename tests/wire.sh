@@ -152,6 +152,14 @@ wa_op() {
 		--uid "$u" "$@" appliance "$port" >>"$tmp/$part.log" 2>&1
 	echo $?
 }
+# revoke PORT FILE REMOTE HOST: drop HOST's line from the hosts file FILE
+# (REMOTE on the appliance) and have the xmemd on PORT read it (SIGHUP).
+revoke() {
+	grep -v "^$4 " "$2" >"$2.new"
+	# shellcheck disable=SC2029 # the arguments are expanded here
+	ssh -o BatchMode=yes appliance "cat >$3" <"$2.new" &&
+		ssh -o BatchMode=yes appliance "kill -HUP \$(cat /run/xmemd-$1.pid)"
+}
 # wait_log PORT REGEX: the xmemd on PORT logged a line matching REGEX
 # (bounded: 30 s); prints it.
 wait_log() {
@@ -246,9 +254,7 @@ if ssh -o BatchMode=yes appliance 'chmod 600 /run/xmem-hosts' &&
 		"with the host grant, uid 1000 of hostA attaches gb1 by the mode (owner uid)"
 	t4 "$(($(op hostA 2000 --attach gb1) - 13))" \
 		"with the host grant, uid 2000 of hostA is 'other' for mode 0600: EACCES"
-	grep -v '^hostB ' "$tmp/hosts" >"$tmp/hosts.new"
-	ssh -o BatchMode=yes appliance 'cat >/run/xmem-hosts' <"$tmp/hosts.new"
-	ssh -o BatchMode=yes appliance 'kill -HUP $(cat /run/xmemd-7475.pid)'
+	revoke 7475 "$tmp/hosts" /run/xmem-hosts hostB
 	t4 "$(wait_log 7475 'SIGHUP: 1 hosts' >/dev/null; echo $?)" \
 		"SIGHUP reads the hosts file again (hostB removed)"
 	t4 "$(($(probe hostB "$tmp/hostB.key") - 13))" "revoked hostB: EACCES"
@@ -448,9 +454,7 @@ if start_xmemd 7481 --hosts /run/xmem-hosts7 &&
 		"the target's identity alone reaches nothing of hostB's: EACCES"
 	t7 "$(s7 applT 0 --act-for hostB --attach pb1)" \
 		"acting for hostB, the target attaches hostB's pb1 as uid 0 of hostB"
-	grep -v '^hostB ' "$tmp/hosts7" >"$tmp/hosts7.new"
-	ssh -o BatchMode=yes appliance 'cat >/run/xmem-hosts7' <"$tmp/hosts7.new"
-	ssh -o BatchMode=yes appliance 'kill -HUP $(cat /run/xmemd-7481.pid)'
+	revoke 7481 "$tmp/hosts7" /run/xmem-hosts7 hostB
 	t7 "$(wait_log 7481 'SIGHUP: 3 hosts' >/dev/null; echo $?)" \
 		"the source revokes hostB (SIGHUP)"
 	t7 "$(($(d7 hostB 0 --pull pb1 "$src") - 13))" \
