@@ -47,7 +47,8 @@
 #    hostB and refused to hostA until hostB grants it; an identity
 #    without act-for, a client host and an unknown host cannot act for
 #    anybody; the identity alone reaches nothing; a revoked host is not
-#    acted for.
+#    acted for.  The wire fuzzer runs there as hostA (authenticated, a
+#    fresh seed each run, printed).
 # The xmemds started here are stopped at the end.  Output: one TAP stream
 # (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
@@ -454,6 +455,14 @@ if start_xmemd 7481 --hosts /run/xmem-hosts7 &&
 		"the target's identity alone reaches nothing of hostB's: EACCES"
 	t7 "$(s7 applT 0 --act-for hostB --attach pb1)" \
 		"acting for hostB, the target attaches hostB's pb1 as uid 0 of hostB"
+	# The wire fuzzer as an authenticated client host (the fuzz entry of
+	# the integration tests runs it against an xmemd without credentials).
+	seed=$(((RANDOM << 15 | RANDOM) % 1000000000))
+	note "xmem-wire-fuzz as hostA against the xmemd with per-host keys: seed $seed" >>"$tmp/7.tap"
+	xmem-wire-fuzz --seed "$seed" --count 2000 --hellos 3 --host hostA \
+		--secret-file "$tmp/hostA.key" appliance 7481 |
+		sed -E 's/^(ok|not ok) [0-9]+ - /\1 1 - fuzz as hostA (seed '"$seed"'): /' >>"$tmp/7.tap"
+	t7 "${PIPESTATUS[0]}" "the wire fuzzer as hostA ends with exit status 0"
 	revoke 7481 "$tmp/hosts7" /run/xmem-hosts7 hostB
 	t7 "$(wait_log 7481 'SIGHUP: 3 hosts' >/dev/null; echo $?)" \
 		"the source revokes hostB (SIGHUP)"

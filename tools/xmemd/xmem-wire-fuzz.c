@@ -4,8 +4,15 @@
  * sent to an xmemd, each answer checked against the protocol, and prints
  * TAP.
  *
- * Usage: xmem-wire-fuzz [--seed N] [--count N] [--hellos N] [ADDR [PORT]]
+ * Usage: xmem-wire-fuzz [--seed N] [--count N] [--hellos N]
+ *			 [--host NAME --secret-file FILE] [ADDR [PORT]]
  *	(default $XMEM_APPLIANCE, else 10.77.0.1:7471)
+ *
+ * Against an xmemd without credentials (--insecure), or, with --host and
+ * --secret-file, as host NAME of one with per-host keys (--hosts, NAME
+ * not marked act-for, no quota for it): then every connection
+ * authenticates first, and the authentication and ACT_FOR requests are
+ * expected to be refused as from an authenticated client host.
  *
  * Messages of every request type are built from valid templates and then
  * mutated: bad type, header flags and length field, truncated, padded and
@@ -72,6 +79,11 @@ struct pull_req {
 };
 
 /* ---- TAP and randomness ------------------------------------------------- */
+
+/* --host and --secret-file: authenticate as this host (per-host keys). */
+static const char *fz_host;
+static uint8_t fz_key[XMEM_AUTH_SECRET_MAX];
+static size_t fz_key_len;
 
 static unsigned int tap_n, tap_failed;
 static uint64_t seed, rs, count = 20000, hellos = 50;
@@ -906,9 +918,13 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			expect_error(e, EBADMSG);
 			return;
 		}
-		/* No secret on the appliance (checked at the start). */
+		/*
+		 * --insecure: no secret; with --host: authenticated already,
+		 * so every step is out of order.
+		 */
 		e->type = XMEM_MSG_AUTH_REP;
-		st_add(e, EOPNOTSUPP);
+		if (!fz_host)
+			st_add(e, EOPNOTSUPP);
 		st_add(e, EPROTO);
 		return;
 	case XMEM_MSG_AUTH_HOST_REQ: {
@@ -919,9 +935,13 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			expect_error(e, EBADMSG);
 			return;
 		}
-		/* No per-host keys on the appliance (--insecure). */
 		e->type = XMEM_MSG_AUTH_REP;
-		st_add(e, EOPNOTSUPP);
+		if (!fz_host)	/* No per-host keys (--insecure). */
+			st_add(e, EOPNOTSUPP);
+		else if (le16toh(ah->step) != 1 || !name_valid(ah->host))
+			st_add(e, EINVAL);
+		else		/* Authenticated already. */
+			st_add(e, EPROTO);
 		return;
 	}
 	case XMEM_MSG_ACT_FOR_REQ: {
@@ -931,9 +951,13 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			expect_error(e, EBADMSG);
 			return;
 		}
-		/* No per-host keys on the appliance (--insecure). */
 		e->type = XMEM_MSG_AUTH_REP;
-		st_add(e, EOPNOTSUPP);
+		if (!fz_host)	/* No per-host keys (--insecure). */
+			st_add(e, EOPNOTSUPP);
+		else if (!name_valid(af->host))
+			st_add(e, EINVAL);
+		else		/* A client host may not act for others. */
+			st_add(e, EACCES);
 		return;
 	}
 	case XMEM_MSG_STAT_REQ:
@@ -1302,9 +1326,13 @@ static void connect_good(void)
 	}
 	if (ret)
 		bail("cannot connect to %s:%s", addr_s, port_s);
-	if (le32toh(rep.flags) & XMEM_HELLO_F_AUTH)
-		bail("the appliance wants authentication; run the fuzzer "
-		     "against one without a secret");
+	if (!(le32toh(rep.flags) & XMEM_HELLO_F_AUTH) != !fz_host)
+		bail(fz_host ? "--host: the appliance does not authenticate" :
+		     "the appliance wants authentication: give --host and --secret-file, or run the fuzzer against one without credentials");
+	if (fz_host && !(le32toh(rep.flags) & XMEM_HELLO_F_HOSTS))
+		bail("--host: the appliance has no per-host keys");
+	if (fz_host && wirec_auth(&C.w, fz_host, fz_key, fz_key_len))
+		bail("cannot authenticate as host %s", fz_host);
 }
 
 /* Send one message and wait for all answers: a synchronous call. */
@@ -1527,9 +1555,15 @@ int main(int argc, char **argv)
 			count = strtoull(argv[++a], NULL, 0);
 		} else if (!strcmp(argv[a], "--hellos") && a + 1 < argc) {
 			hellos = strtoull(argv[++a], NULL, 0);
+		} else if (!strcmp(argv[a], "--host") && a + 1 < argc) {
+			fz_host = argv[++a];
+		} else if (!strcmp(argv[a], "--secret-file") && a + 1 < argc) {
+			if (wirec_load_key(argv[++a], fz_key, &fz_key_len))
+				return 2;
 		} else if (argv[a][0] == '-') {
 			fprintf(stderr, "Usage: %s [--seed N] [--count N] "
-				"[--hellos N] [ADDR [PORT]]\n", argv[0]);
+				"[--hellos N] [--host NAME --secret-file FILE] "
+				"[ADDR [PORT]]\n", argv[0]);
 			return !strcmp(argv[a], "-h") || !strcmp(argv[a], "--help") ?
 				0 : 2;
 		} else if (!pos[0]) {
@@ -1537,6 +1571,11 @@ int main(int argc, char **argv)
 		} else {
 			pos[1] = argv[a];
 		}
+	}
+	if (!fz_host != !fz_key_len) {
+		fprintf(stderr, "%s: --host and --secret-file go together\n",
+			argv[0]);
+		return 2;
 	}
 	if (pos[0])
 		addr_s = pos[0];
