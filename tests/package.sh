@@ -259,10 +259,10 @@ check) ;;
 esac
 
 VERSION=$(cat "$PUT/VERSION") || exit 1
-echo "1..25"
+echo "1..26"
 check_client_installed
 check_demo
 check_lib
 check_removed
 echo "# $n tests, $failed failed"
-[ "$failed" = 0 ] && [ "$n" = 25 ]
+[ "$failed" = 0 ] && [ "$n" = 26 ]
