@@ -4928,12 +4928,14 @@ static int xmemd_control_open(const char *path)
 
 /*
  * A connection on the control socket: send it the status and close it.
- * The send is bounded, so a reader that does not read holds the main loop
- * XMEMD_CONTROL_TIMEOUT_S at most (and only root can connect).
+ * The send is bounded, so a reader that does not read (or reads slowly)
+ * holds the main loop XMEMD_CONTROL_TIMEOUT_S at most (and only root can
+ * connect).
  */
 static void xmemd_control_serve(void)
 {
 	struct timeval tv = { .tv_sec = XMEMD_CONTROL_TIMEOUT_S };
+	double deadline = xmemd_now() + XMEMD_CONTROL_TIMEOUT_S;
 	char *buf = NULL;
 	size_t len = 0, off = 0;
 	ssize_t n;
@@ -4952,9 +4954,10 @@ static void xmemd_control_serve(void)
 	}
 	while (buf && off < len) {
 		n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
-		if (n <= 0) {
-			xmemd_log("control socket: status not sent: %s",
-				  n ? strerror(errno) : "closed");
+		if (n <= 0 || (off + n < len && xmemd_now() > deadline)) {
+			xmemd_log("control socket: status not sent in full: %s",
+				  n < 0 ? strerror(errno) :
+				  n ? "the reader is too slow" : "closed");
 			break;
 		}
 		off += n;
