@@ -2829,7 +2829,11 @@ static int xmemd_src_auth(struct xmemd_src *s, uint32_t flags)
 	if (!(flags & XMEM_HELLO_F_AUTH)) {
 		if (!xmemd.secret_len && !me->name[0] && !act_for)
 			return 0;
-		xmemd_pull_log(s->p, "the source does not authenticate, but we have credentials: refused");
+		if (act_for)
+			xmemd_pull_log(s->p, "the source does not authenticate: it cannot authorise the pull as host %s",
+				       s->p->for_host);
+		else
+			xmemd_pull_log(s->p, "the source does not authenticate, but we have credentials: refused");
 		return EACCES;
 	}
 	if (act_for) {
