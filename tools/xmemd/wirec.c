@@ -846,6 +846,51 @@ out:
 }
 
 /**
+ * wirec_pull_req() - encode an XMEM_MSG_PULL_REQ
+ * @req: the message to fill
+ * @tag: its tag
+ * @addr: the source appliance's address or name, resolved here (as the
+ *	target appliance will see it too)
+ * @port: its port
+ * @name: the region to copy, or NULL to leave the name empty
+ *
+ * The flags are zero; set them after.
+ *
+ * Return: 0, or EHOSTUNREACH when @addr:@port does not resolve (printed
+ * on stderr; @req then has its header and name only).
+ */
+int wirec_pull_req(struct xmem_msg_pull_req *req, uint64_t tag,
+		   const char *addr, const char *port, const char *name)
+{
+	struct sockaddr_storage ss;
+	int err;
+
+	memset(req, 0, sizeof(*req));
+	req->hdr.type = htole16(XMEM_MSG_PULL_REQ);
+	req->hdr.len = htole32(sizeof(*req));
+	req->hdr.tag = htole64(tag);
+	if (name)
+		memcpy(req->name, name, strnlen(name, sizeof(req->name)));
+	err = wirec_resolve(addr, port, &ss);
+	if (err)
+		return err;
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)&ss;
+
+		req->family = htole16(XMEM_PULL_FAMILY_INET6);
+		req->port = sin6->sin6_port;
+		memcpy(req->addr, &sin6->sin6_addr, 16);
+	} else {
+		const struct sockaddr_in *sin = (const void *)&ss;
+
+		req->family = htole16(XMEM_PULL_FAMILY_INET);
+		req->port = sin->sin_port;
+		memcpy(req->addr, &sin->sin_addr, 4);
+	}
+	return 0;
+}
+
+/**
  * wirec_act_for() - act for a client host from now on (protocol minor 6)
  * @c: a connection authenticated with a per-host key
  * @host: the client host to act for

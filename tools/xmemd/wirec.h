@@ -138,5 +138,7 @@ int wirec_hmac(const uint8_t *key, size_t key_len, const char *label,
 int wirec_auth(struct wirec *c, const char *host, const uint8_t *key,
 	       size_t key_len);
 int wirec_act_for(struct wirec *c, const char *host);
+int wirec_pull_req(struct xmem_msg_pull_req *req, uint64_t tag,
+		   const char *addr, const char *port, const char *name);
 
 #endif /* WIREC_H */

@@ -45,7 +45,6 @@
  * pulls does); a refusal ends the probe with its status.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -187,36 +186,18 @@ static int wa_region(struct wirec *c, uint16_t op, const char *name,
 }
 
 /* A PULL_REQ of @name from "ADDR:PORT" @src into *@req; 0 or -1. */
-static int wa_pull_req(struct xmem_msg_pull_req *req, const char *name,
-		       const char *src)
+static int wa_pull_req(struct xmem_msg_pull_req *req, uint64_t tag,
+		       const char *name, const char *src)
 {
-	struct sockaddr_storage ss;
 	const char *colon = strrchr(src, ':');
 	char host[256];
 
-	if (!colon || (size_t)(colon - src) >= sizeof(host))
+	if (!colon || (size_t)(colon - src) >= sizeof(host)) {
+		printf("# --pull: want SADDR:SPORT, not %s\n", src);
 		return -1;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - src), src);
-	if (wirec_resolve(host, colon + 1, &ss))
-		return -1;
-	memset(req, 0, sizeof(*req));
-	req->hdr.type = htole16(XMEM_MSG_PULL_REQ);
-	req->hdr.len = htole32(sizeof(*req));
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)&ss;
-
-		req->family = htole16(XMEM_PULL_FAMILY_INET6);
-		req->port = s6->sin6_port;
-		memcpy(req->addr, &s6->sin6_addr, 16);
-	} else {
-		const struct sockaddr_in *s4 = (const void *)&ss;
-
-		req->family = htole16(XMEM_PULL_FAMILY_INET);
-		req->port = s4->sin_port;
-		memcpy(req->addr, &s4->sin_addr, 4);
 	}
-	snprintf(req->name, sizeof(req->name), "%s", name);
-	return 0;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - src), src);
+	return wirec_pull_req(req, tag, host, colon + 1, name) ? -1 : 0;
 }
 
 /* --probe with --attach, --destroy, --grant, --revoke, a copy or a pull. */
@@ -242,11 +223,10 @@ static int wa_probe_op(struct wirec *c)
 		goto out;
 	}
 	if (!strcmp(wa_op, "--pull")) {
-		if (wa_pull_req(&pl, wa_arg1, wa_arg2)) {
+		if (wa_pull_req(&pl, ++c->tag, wa_arg1, wa_arg2)) {
 			ret = 1;
 			goto out;
 		}
-		pl.hdr.tag = htole64(++c->tag);
 		req = &pl;
 		len = sizeof(pl);
 		ms = (XMEM_PULL_TIMEOUT_SEC + 30) * 1000;

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1074,31 +1073,10 @@ static double wt_now(void)
 static int wt_pull_req(struct xmem_msg_pull_req *req, uint64_t tag,
 		       const char *addr, const char *port, const char *name)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai;
-
-	memset(req, 0, sizeof(*req));
-	wt_hdr(&req->hdr, XMEM_MSG_PULL_REQ, sizeof(*req), tag);
-	if (name)
-		memcpy(req->name, name, strnlen(name, sizeof(req->name)));
-	if (getaddrinfo(addr, port, &hints, &ai)) {
+	if (wirec_pull_req(req, tag, addr, port, name)) {
 		wt_diag("cannot resolve %s port %s", addr, port);
 		return -1;
 	}
-	if (ai->ai_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (void *)ai->ai_addr;
-
-		req->family = htole16(XMEM_PULL_FAMILY_INET6);
-		req->port = sin6->sin6_port;
-		memcpy(req->addr, &sin6->sin6_addr, 16);
-	} else {
-		struct sockaddr_in *sin = (void *)ai->ai_addr;
-
-		req->family = htole16(XMEM_PULL_FAMILY_INET);
-		req->port = sin->sin_port;
-		memcpy(req->addr, &sin->sin_addr, 4);
-	}
-	freeaddrinfo(ai);
 	return 0;
 }
 
