@@ -117,10 +117,10 @@ static int __xmem_backend_rw(struct xmem_region *region,
 			ret = lost ? -EIO : xmem_rdma_rw(conn, addr, rkey, ios,
 							 n, write);
 		up_read(&cr->io_lock);
-		if (ret && ret != -EAGAIN && !lost)
+		if (ret < 0 && ret != -EAGAIN && !lost)
 			xmem_appliance_error(a, ret);
 		if (ret != -EAGAIN &&
-		    (!ret || lost || xmem_rdma_connected(conn) ||
+		    (ret >= 0 || lost || xmem_rdma_connected(conn) ||
 		     time_after_eq(jiffies, deadline) ||
 		     fatal_signal_pending(current))) {
 			xmem_rdma_put(conn);
@@ -161,7 +161,7 @@ static int xmem_backend_rw(struct xmem_region *region,
 {
 	int ret = __xmem_backend_rw(region, ios, n, write);
 
-	if (ret && write)
+	if (ret < 0 && write)
 		xmem_region_pin(to_core_region(region));
 	return ret;
 }

@@ -379,13 +379,17 @@ static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 			    (i < n - 1 || j < v[i]->nr_pages - 1))
 				continue;
 			err = ops->rw(region, ios, k, write);
-			if (err) {
+			if (err < 0) {
 				bitmap_or(failed, failed, in_call, n);
 				ret = ret ?: err;
 			} else if (write) {
 				xmem_count(region, XMEM_STAT_RDMA_WRITES, k);
+				xmem_count(region, XMEM_STAT_RDMA_WRITE_WRS,
+					   err);
 			} else {
 				xmem_count(region, XMEM_STAT_RDMA_READS, k);
+				xmem_count(region, XMEM_STAT_RDMA_READ_WRS,
+					   err);
 			}
 			bitmap_zero(in_call, XMEM_BATCH);
 			k = 0;

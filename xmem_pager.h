@@ -91,9 +91,11 @@ struct xmem_portion {
 
 /**
  * struct xmem_backend_ops - how the pager reaches the appliance
- * @rw: transfer whole pages of @region; returns 0 or a negative errno,
- *	and only when no transfer is in flight any more.  Must not
- *	allocate with __GFP_IO/__GFP_FS.
+ * @rw: transfer whole pages of @region; returns the number of work
+ *	requests that carried them (0 where the backend has no such thing)
+ *	or a negative errno, and only when no transfer is in flight any
+ *	more.  Pages with consecutive offsets in @ios may go as one request.
+ *	Must not allocate with __GFP_IO/__GFP_FS.
  * @writable: optional; false if a write-back to @region cannot start now
  *	(no working connection to its appliance), so that reclaim passes
  *	its dirty portions over instead of waiting for the I/O timeout.
@@ -112,6 +114,8 @@ struct xmem_backend_ops {
  * @XMEM_STAT_READAHEAD_HITS: faults served by a portion readahead fetched
  * @XMEM_STAT_RDMA_READS: pages read from the appliance
  * @XMEM_STAT_RDMA_WRITES: pages written to the appliance
+ * @XMEM_STAT_RDMA_READ_WRS: RDMA READ work requests that read them
+ * @XMEM_STAT_RDMA_WRITE_WRS: RDMA WRITE work requests that wrote them
  * @XMEM_STAT_EVICTIONS_CLEAN: portions dropped without a transfer
  * @XMEM_STAT_EVICTIONS_DIRTY: portions written back and dropped
  * @XMEM_STAT_WRITEBACK_ERRORS: pages whose write-back failed (they were kept)
@@ -134,6 +138,8 @@ enum xmem_stat_item {
 	XMEM_STAT_READAHEAD_HITS,
 	XMEM_STAT_RDMA_READS,
 	XMEM_STAT_RDMA_WRITES,
+	XMEM_STAT_RDMA_READ_WRS,
+	XMEM_STAT_RDMA_WRITE_WRS,
 	XMEM_STAT_EVICTIONS_CLEAN,
 	XMEM_STAT_EVICTIONS_DIRTY,
 	XMEM_STAT_WRITEBACK_ERRORS,

@@ -268,6 +268,8 @@ XMEM_STAT(cache_hits, xmem_stats_read(s, XMEM_STAT_CACHE_HITS));
 XMEM_STAT(readahead_hits, xmem_stats_read(s, XMEM_STAT_READAHEAD_HITS));
 XMEM_STAT(rdma_reads, xmem_stats_read(s, XMEM_STAT_RDMA_READS));
 XMEM_STAT(rdma_writes, xmem_stats_read(s, XMEM_STAT_RDMA_WRITES));
+XMEM_STAT(rdma_read_wrs, xmem_stats_read(s, XMEM_STAT_RDMA_READ_WRS));
+XMEM_STAT(rdma_write_wrs, xmem_stats_read(s, XMEM_STAT_RDMA_WRITE_WRS));
 XMEM_STAT(evictions_clean, xmem_stats_read(s, XMEM_STAT_EVICTIONS_CLEAN));
 XMEM_STAT(evictions_dirty, xmem_stats_read(s, XMEM_STAT_EVICTIONS_DIRTY));
 XMEM_STAT(writeback_errors, xmem_stats_read(s, XMEM_STAT_WRITEBACK_ERRORS));
@@ -309,6 +311,8 @@ static struct attribute *xmem_pager_stats_attrs[] = {
 	&dev_attr_readahead_hits.attr,
 	&dev_attr_rdma_reads.attr,
 	&dev_attr_rdma_writes.attr,
+	&dev_attr_rdma_read_wrs.attr,
+	&dev_attr_rdma_write_wrs.attr,
 	&dev_attr_bytes_read.attr,
 	&dev_attr_bytes_written.attr,
 	&dev_attr_evictions_clean.attr,
@@ -465,6 +469,8 @@ static struct attribute *xmem_region_stats_attrs[] = {
 	&region_attr_readahead_hits.attr,
 	&region_attr_rdma_reads.attr,
 	&region_attr_rdma_writes.attr,
+	&region_attr_rdma_read_wrs.attr,
+	&region_attr_rdma_write_wrs.attr,
 	&region_attr_bytes_read.attr,
 	&region_attr_bytes_written.attr,
 	&region_attr_evictions_clean.attr,

@@ -25,6 +25,7 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
+#include <kunit/visibility.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
 #include <rdma/rw.h>
@@ -34,6 +35,12 @@
 
 #define XMEM_RDMA_RECV_BUFS	4
 #define XMEM_RDMA_MAX_RW	64
+/*
+ * Pages one transfer request carries at most: neighbouring pages of a
+ * region go as one RDMA READ or WRITE with a scatter list of this many
+ * entries, or fewer where the device allows fewer.
+ */
+#define XMEM_RDMA_MAX_SGE	32
 #define XMEM_RDMA_CM_TIMEOUT_MS	5000
 /*
  * Bound of a connection's setup (address, route, connection, each with
@@ -112,6 +119,8 @@ static unsigned long xmem_rdma_call_jiffies(void)
 
 #define xmem_rdma_err(conn, fmt, ...)					\
 	pr_err_ratelimited("appliance %pISpc: " fmt, &(conn)->dst, ##__VA_ARGS__)
+#define xmem_rdma_warn(conn, fmt, ...)					\
+	pr_warn_ratelimited("appliance %pISpc: " fmt, &(conn)->dst, ##__VA_ARGS__)
 #define xmem_rdma_info(conn, fmt, ...)					\
 	pr_info("appliance %pISpc: " fmt, &(conn)->dst, ##__VA_ARGS__)
 
@@ -168,6 +177,9 @@ struct xmem_rdma_buf {
  * @rw_lock: protects @rw_avail and @rw_free
  * @rw_avail: rdma_rw contexts still available on @qp
  * @rw_max: rdma_rw contexts the QP was created with
+ * @rw_sge: pages one transfer request carries at most: XMEM_RDMA_MAX_SGE,
+ *	or less where the device's send or RDMA READ scatter limit is lower,
+ *	so that every request is one work request
  * @rw_wait: woken when contexts return or the connection fails
  * @rw_reqs: @rw_max transfer requests, allocated with the QP so that no
  *	transfer (write-back included) allocates memory
@@ -215,6 +227,7 @@ struct xmem_rdma_conn {
 	spinlock_t rw_lock;
 	unsigned int rw_avail;
 	unsigned int rw_max;
+	unsigned int rw_sge;
 	wait_queue_head_t rw_wait;
 	struct xmem_rdma_req *rw_reqs;
 	struct list_head rw_free;
@@ -233,11 +246,12 @@ struct xmem_rdma_batch {
 };
 
 /**
- * struct xmem_rdma_req - one page transfer
+ * struct xmem_rdma_req - one transfer of neighbouring pages
  * @cqe: completion context
  * @batch: the batch it belongs to
  * @ctx: rdma_rw context
- * @sg: the page
+ * @sg: the pages, in the order of their offsets in the region
+ * @nents: entries of @sg in use
  * @posted: @ctx was initialised and must be destroyed
  * @node: in &xmem_rdma_conn.rw_free, or in the list of its transfer
  */
@@ -245,7 +259,8 @@ struct xmem_rdma_req {
 	struct ib_cqe cqe;
 	struct xmem_rdma_batch *batch;
 	struct rdma_rw_ctx ctx;
-	struct scatterlist sg;
+	struct scatterlist sg[XMEM_RDMA_MAX_SGE];
+	unsigned int nents;
 	bool posted;
 	struct list_head node;
 };
@@ -434,11 +449,18 @@ static int xmem_rdma_create_queues(struct xmem_rdma_conn *conn)
 	struct ib_device *dev = conn->cm_id->device;
 	const struct ib_device_attr *attrs = &dev->attrs;
 	struct ib_qp_init_attr init_attr = {};
-	unsigned int rw, factor, send_wr, recv_wr, cqe;
+	unsigned int rw, sge, factor, send_wr, recv_wr, cqe;
 	int ret, i;
 
 	conn->port_num = conn->cm_id->port_num;
-	factor = rdma_rw_mr_factor(dev, conn->port_num, 1);
+	/*
+	 * One request is one work request: rdma_rw splits a scatter list
+	 * longer than the QP's max_send_sge (writes) or that and the
+	 * device's max_sge_rd (reads) into several.
+	 */
+	sge = min_t(u32, XMEM_RDMA_MAX_SGE, attrs->max_send_sge);
+	sge = clamp_t(u32, attrs->max_sge_rd, 1, sge);
+	factor = rdma_rw_mr_factor(dev, conn->port_num, sge);
 	rw = XMEM_RDMA_MAX_RW;
 	/* Room for the rdma_rw work requests, one SEND and the drain. */
 	while (rw > 1 && rw * (2 * factor + 1) + 2 > attrs->max_qp_wr)
@@ -472,7 +494,7 @@ static int xmem_rdma_create_queues(struct xmem_rdma_conn *conn)
 	init_attr.recv_cq = conn->cq;
 	init_attr.cap.max_send_wr = send_wr;
 	init_attr.cap.max_recv_wr = recv_wr;
-	init_attr.cap.max_send_sge = 1;
+	init_attr.cap.max_send_sge = sge;
 	init_attr.cap.max_recv_sge = 1;
 	init_attr.cap.max_rdma_ctxs = rw;
 	init_attr.sq_sig_type = IB_SIGNAL_REQ_WR;
@@ -482,7 +504,7 @@ static int xmem_rdma_create_queues(struct xmem_rdma_conn *conn)
 	if (ret)
 		goto err_free_cq;
 	conn->qp = conn->cm_id->qp;
-	conn->rw_reqs = kcalloc(rw, sizeof(*conn->rw_reqs), GFP_KERNEL);
+	conn->rw_reqs = kvcalloc(rw, sizeof(*conn->rw_reqs), GFP_KERNEL);
 	if (!conn->rw_reqs) {
 		ret = -ENOMEM;
 		goto err_destroy_qp;
@@ -490,6 +512,7 @@ static int xmem_rdma_create_queues(struct xmem_rdma_conn *conn)
 	for (i = 0; i < rw; i++)
 		list_add_tail(&conn->rw_reqs[i].node, &conn->rw_free);
 	conn->rw_max = rw;
+	conn->rw_sge = sge;
 	conn->rw_avail = rw;
 
 	ret = xmem_rdma_buf_init(conn, &conn->send, DMA_TO_DEVICE,
@@ -518,7 +541,7 @@ err_destroy_qp:
 	conn->qp = NULL;
 err_free_reqs:
 	INIT_LIST_HEAD(&conn->rw_free);
-	kfree(conn->rw_reqs);
+	kvfree(conn->rw_reqs);
 	conn->rw_reqs = NULL;
 	conn->rw_max = 0;
 	conn->rw_avail = 0;
@@ -657,7 +680,7 @@ static void xmem_rdma_release(struct kref *ref)
 	if (conn->pd)
 		ib_dealloc_pd(conn->pd);
 	rdma_destroy_id(conn->cm_id);
-	kfree(conn->rw_reqs);
+	kvfree(conn->rw_reqs);
 	kfree(conn);
 }
 
@@ -832,8 +855,9 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 			goto err_quiesce;
 	}
 
-	xmem_rdma_info(conn, "connected (%s, %u transfers in flight)\n",
-		       dev_name(&conn->cm_id->device->dev), conn->rw_max);
+	xmem_rdma_info(conn, "connected (%s, %u transfers of up to %u pages in flight)\n",
+		       dev_name(&conn->cm_id->device->dev), conn->rw_max,
+		       conn->rw_sge);
 	*connp = conn;
 	return 0;
 
@@ -1275,20 +1299,59 @@ static void xmem_rdma_unreserve(struct xmem_rdma_conn *conn, unsigned int n,
 	wake_up_all(&conn->rw_wait);
 }
 
-/* Up to rw_max transfers; contexts are reserved all at once. */
+/**
+ * xmem_rdma_run() - pages one transfer request can carry
+ * @ios: pages and their offsets in the region
+ * @n: entries of @ios, at least one
+ * @max: pages a request carries at most, at least one
+ *
+ * A request carries pages whose offsets follow each other in the region:
+ * one RDMA READ or WRITE moves a contiguous remote range to or from a
+ * scatter list of local pages.
+ *
+ * Context: any.
+ * Return: how many of the first entries of @ios one request carries,
+ * between 1 and min(@n, @max).
+ */
+VISIBLE_IF_KUNIT unsigned int xmem_rdma_run(const struct xmem_io *ios,
+					    unsigned int n, unsigned int max)
+{
+	unsigned int k = 1;
+
+	while (k < n && k < max &&
+	       ios[k].offset == ios[k - 1].offset + PAGE_SIZE)
+		k++;
+	return k;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_rdma_run);
+
+/*
+ * Transfer the first pages of @ios[0..@n) with at most rw_max requests of
+ * at most @sge pages each, reserved all at once.  *@pages is set to the
+ * pages it covered, *@nr_wr to the work requests it posted.  On return no
+ * transfer is in flight.  Returns 0 or an error; -ENOMEM only if rdma_rw
+ * could not allocate the work requests of a scatter list (@sge > 1).
+ */
 static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
 			      u32 rkey, const struct xmem_io *ios,
-			      unsigned int n, bool write)
+			      unsigned int n, unsigned int sge, bool write,
+			      unsigned int *pages, unsigned int *nr_wr)
 {
 	enum dma_data_direction dir = write ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+	unsigned int i, j, k, nr_req = 0;
 	struct xmem_rdma_batch batch;
 	struct xmem_rdma_req *req;
 	bool reserved = false;
 	LIST_HEAD(reqs);
-	unsigned int i = 0;
 	int ret;
 
-	wait_event(conn->rw_wait, xmem_rdma_reserve(conn, n, &reqs,
+	for (i = 0; i < n && nr_req < conn->rw_max; nr_req++)
+		i += xmem_rdma_run(ios + i, n - i, sge);
+	n = i;
+	*pages = n;
+	*nr_wr = 0;
+
+	wait_event(conn->rw_wait, xmem_rdma_reserve(conn, nr_req, &reqs,
 						    &reserved));
 	if (!reserved)
 		return -ENOTCONN;
@@ -1298,19 +1361,24 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
 	init_completion(&batch.done);
 	list_for_each_entry(req, &reqs, node)
 		req->posted = false;
+	i = 0;
 	list_for_each_entry(req, &reqs, node) {
+		k = xmem_rdma_run(ios + i, n - i, sge);
 		req->batch = &batch;
 		req->cqe.done = xmem_rdma_rw_done;
-		sg_init_table(&req->sg, 1);
-		sg_set_page(&req->sg, ios[i].page, PAGE_SIZE, 0);
+		req->nents = k;
+		sg_init_table(req->sg, k);
+		for (j = 0; j < k; j++)
+			sg_set_page(&req->sg[j], ios[i + j].page, PAGE_SIZE, 0);
 		ret = rdma_rw_ctx_init(&req->ctx, conn->qp, conn->port_num,
-				       &req->sg, 1, 0, raddr + ios[i].offset,
+				       req->sg, k, 0, raddr + ios[i].offset,
 				       rkey, dir);
-		i++;
+		i += k;
 		if (ret < 0) {
 			batch.error = ret;
 			break;
 		}
+		*nr_wr += ret;
 		req->posted = true;
 		atomic_inc(&batch.pending);
 		ret = rdma_rw_ctx_post(&req->ctx, conn->qp, conn->port_num,
@@ -1341,9 +1409,10 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
 	list_for_each_entry(req, &reqs, node) {
 		if (req->posted)
 			rdma_rw_ctx_destroy(&req->ctx, conn->qp,
-					    conn->port_num, &req->sg, 1, dir);
+					    conn->port_num, req->sg,
+					    req->nents, dir);
 	}
-	xmem_rdma_unreserve(conn, n, &reqs);
+	xmem_rdma_unreserve(conn, nr_req, &reqs);
 	return batch.error;
 }
 
@@ -1356,25 +1425,32 @@ static int xmem_rdma_rw_chunk(struct xmem_rdma_conn *conn, u64 raddr,
  * @n: number of entries in @ios
  * @write: true for RDMA WRITE (local to remote), false for RDMA READ
  *
- * Posts up to the QP's depth at once and returns when every transfer has
- * completed: on return no transfer on these pages is in flight, whatever
- * the result.
+ * Pages whose offsets follow each other in @ios go as one RDMA READ or
+ * WRITE with a scatter list (up to the connection's rw_sge pages, see
+ * xmem_rdma_run()); a caller that lists the pages of a range in order
+ * gets one work request per range.  Posts up to the QP's depth at once
+ * and returns when every transfer has completed: on return no transfer on
+ * these pages is in flight, whatever the result.
  *
  * With the debug_wb_delay_ms test knob set, a write first sleeps that long
  * (a signal cuts the sleep short).
  *
- * Context: process context, may sleep.  Allocates no memory: the
- * requests are preallocated with the QP, so it may be called on the
- * write-back path under memory pressure.
- * Return: 0; -ENOTCONN if the connection is not usable; -EIO if a
- * transfer failed (the connection is then failed); -ENOMEM if the device
- * could not map a page.
+ * Context: process context, may sleep.  Needs no memory to make progress:
+ * the requests are preallocated with the QP, and where rdma_rw cannot
+ * allocate the work requests of a scatter list, the pages go one per
+ * request, which allocates nothing (a page already transferred is
+ * transferred again: whole pages, so that is harmless).  So it may be
+ * called on the write-back path under memory pressure.
+ * Return: the number of work requests posted (at least one for @n > 0),
+ * 0 for @n == 0; -ENOTCONN if the connection is not usable; -EIO if a
+ * transfer failed (the connection is then failed); -ENOMEM if the
+ * device could not map a page.
  */
 int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 		 const struct xmem_io *ios, unsigned int n, bool write)
 {
-	unsigned int done, chunk, delay;
-	int ret = 0;
+	unsigned int done, pages, nr_wr, sge, delay;
+	int total = 0, ret;
 
 	if (!n)
 		return 0;
@@ -1383,10 +1459,19 @@ int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 	delay = READ_ONCE(xmem_rdma_wb_delay_ms);
 	if (write && delay)
 		msleep_interruptible(delay);
-	for (done = 0; done < n && !ret; done += chunk) {
-		chunk = min(n - done, conn->rw_max);
-		ret = xmem_rdma_rw_chunk(conn, raddr, rkey, ios + done, chunk,
-					 write);
+	sge = conn->rw_sge;
+	for (done = 0; done < n; done += pages) {
+		ret = xmem_rdma_rw_chunk(conn, raddr, rkey, ios + done,
+					 n - done, sge, write, &pages, &nr_wr);
+		if (ret == -ENOMEM && sge > 1) {
+			xmem_rdma_warn(conn, "no memory for a scatter list; pages go one per transfer\n");
+			sge = 1;
+			pages = 0;
+			continue;
+		}
+		if (ret)
+			return ret;
+		total += nr_wr;
 	}
-	return ret;
+	return total;
 }

@@ -61,5 +61,9 @@ int xmem_rdma_grant(struct xmem_rdma_conn *conn, const char *name,
 int xmem_rdma_stat(struct xmem_rdma_conn *conn, struct xmem_wire_stat *out);
 int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 		 const struct xmem_io *ios, unsigned int n, bool write);
+#if IS_ENABLED(CONFIG_KUNIT)
+unsigned int xmem_rdma_run(const struct xmem_io *ios, unsigned int n,
+			   unsigned int max);
+#endif
 
 #endif /* XMEM_RDMA_H */

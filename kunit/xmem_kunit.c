@@ -300,6 +300,31 @@ static void xmem_wire_test_auth_host_req(struct kunit *test)
 							    ".."), -EINVAL);
 }
 
+/* Which pages one transfer request carries. */
+static void xmem_rdma_test_run(struct kunit *test)
+{
+	struct xmem_io ios[40] = {};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ios); i++)
+		ios[i].offset = (u64)(100 + i) * PAGE_SIZE;
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios, 1, 32), 1);
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios, 40, 32), 32);
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios, 40, 1), 1);
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios, 7, 32), 7);
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios + 35, 5, 32), 5);
+	/* A gap ends a request, and so does a step back. */
+	ios[10].offset += PAGE_SIZE;
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios, 40, 32), 10);
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios + 10, 30, 32), 1);
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios + 11, 29, 32), 29);
+	ios[20].offset = ios[19].offset;
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios + 11, 29, 32), 9);
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios + 20, 20, 32), 1);
+	ios[30].offset = ios[29].offset - PAGE_SIZE;
+	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios + 21, 19, 32), 9);
+}
+
 static void xmem_wire_test_grant_req(struct kunit *test)
 {
 	struct xmem_msg_grant_req req;
@@ -431,6 +456,7 @@ static struct kunit_case xmem_wire_cases[] = {
 	KUNIT_CASE(xmem_wire_test_pull_rep),
 	KUNIT_CASE(xmem_wire_test_auth_host_req),
 	KUNIT_CASE(xmem_wire_test_grant_req),
+	KUNIT_CASE(xmem_rdma_test_run),
 	{}
 };
 
@@ -498,7 +524,7 @@ static int xmem_fake_rw(struct xmem_region *region, const struct xmem_io *ios,
 {
 	struct xmem_fake *f = region->priv;
 	void (*hook)(struct xmem_fake *f) = f->write_hook;
-	unsigned int i;
+	unsigned int i, wrs;
 
 	if (write) {
 		f->write_calls++;
@@ -519,7 +545,10 @@ static int xmem_fake_rw(struct xmem_region *region, const struct xmem_io *ios,
 			f->reads++;
 		}
 	}
-	return 0;
+	/* As many requests as the RDMA backend would post for them. */
+	for (i = 0, wrs = 0; i < n; wrs++)
+		i += xmem_rdma_run(ios + i, n - i, 32);
+	return wrs;
 }
 
 static bool xmem_fake_writable(struct xmem_region *region)
@@ -984,6 +1013,9 @@ static void xmem_pager_test_readahead(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xmem_pager_readahead(&f->region, &ra, 0), 4);
 	flush_workqueue(f->cache.wq);
 	KUNIT_EXPECT_EQ(test, f->reads, 4);
+	/* The window's pages reach the backend in order: one request. */
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_RDMA_READS), 4);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_RDMA_READ_WRS), 1);
 	/* Pages 1-4 are resident, and counted as readahead hits once. */
 	for (i = 1; i <= 4; i++) {
 		p = xmem_pager_get(&f->region, i);
