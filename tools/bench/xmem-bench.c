@@ -225,7 +225,8 @@ static int xb_sys_u64(const char *attr, uint64_t *val)
 
 /* Module counters reported with each xmem row (missing ones are skipped). */
 static const char *const xb_stat_names[] = {
-	"faults", "cache_hits", "rdma_reads", "rdma_writes", "bytes_read",
+	"faults", "cache_hits", "rdma_reads", "rdma_writes", "rdma_read_wrs",
+	"rdma_write_wrs", "bytes_read",
 	"bytes_written", "evictions_clean", "evictions_dirty",
 	"readahead_hits", "tlb_flushes", "writeback_errors",
 	"evict_batches", "evict_tlb_flushes",

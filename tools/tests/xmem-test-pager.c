@@ -158,6 +158,14 @@ TEST_TIMEOUT(portion_64k, 600)
 	ASSERT_EQ((b.v[XS_RDMA_WRITES] - a.v[XS_RDMA_WRITES]) % 16, 0);
 	ASSERT_GT(c.v[XS_RDMA_READS], b.v[XS_RDMA_READS]);
 	ASSERT_EQ((c.v[XS_RDMA_READS] - a.v[XS_RDMA_READS]) % 16, 0);
+	/*
+	 * And each portion as one work request at least: its 16 pages are
+	 * neighbours in the region, so they go with one scatter list.
+	 */
+	ASSERT_LE((b.v[XS_RDMA_WRITE_WRS] - a.v[XS_RDMA_WRITE_WRS]) * 16,
+		  b.v[XS_RDMA_WRITES] - a.v[XS_RDMA_WRITES]);
+	ASSERT_LE((c.v[XS_RDMA_READ_WRS] - a.v[XS_RDMA_READ_WRS]) * 16,
+		  c.v[XS_RDMA_READS] - a.v[XS_RDMA_READS]);
 	ASSERT_EQ(region_u64(name, "dirty_bytes"), 0);
 	ASSERT_LE(region_u64(name, "resident_bytes"), limit + 64 * KiB);
 	drop_region(p, size, fd);
@@ -166,7 +174,7 @@ TEST_TIMEOUT(portion_64k, 600)
 TEST_TIMEOUT(readahead_sequential, 600)
 {
 	uint64_t limit = test_limit(), size = 4 * limit, seed = 12;
-	uint64_t i, n = size / PAGE, hits, reads, *order;
+	uint64_t i, n = size / PAGE, hits, reads, wrs, *order;
 	char name[XMEM_REGION_NAME_MAX];
 	char *p;
 	int fd;
@@ -182,14 +190,19 @@ TEST_TIMEOUT(readahead_sequential, 600)
 		order[i] = i;
 	hits = region_u64(name, "stats/readahead_hits");
 	reads = region_u64(name, "stats/rdma_reads");
+	wrs = region_u64(name, "stats/rdma_read_wrs");
 	touch(p, order, n / 2);
 	hits = region_u64(name, "stats/readahead_hits") - hits;
 	reads = region_u64(name, "stats/rdma_reads") - reads;
-	xt_diag("sequential: %" PRIu64 " pages read, %" PRIu64
-		" readahead hits", reads, hits);
+	wrs = region_u64(name, "stats/rdma_read_wrs") - wrs;
+	xt_diag("sequential: %" PRIu64 " pages read by %" PRIu64
+		" RDMA READs, %" PRIu64 " readahead hits", reads, wrs, hits);
 	/* Most pages were there before the fault asked for them. */
 	ASSERT_GE(reads, n / 2 - n / 16);
 	ASSERT_GE(hits, reads / 2);
+	/* Readahead windows go as a few large READs, not one per page. */
+	ASSERT_GT(wrs, 0);
+	ASSERT_GE(reads, 8 * wrs);
 	ASSERT_PATTERN(p, size / 2, 0, seed);
 	free(order);
 	drop_region(p, size, fd);
