@@ -47,6 +47,9 @@
  * from another one for a client host (PULL) authenticates there as
  * itself and then acts for that host, so the source authorises the copy
  * as the host that asked for it.
+ * Minor 7 adds XMEM_PULL_F_DST: a filling PULL into a region of another
+ * name (struct xmem_msg_pull_dst_req), so that a region can be copied
+ * into one that exists on another appliance under its own name.
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -58,7 +61,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	6
+#define XMEM_PROTO_MINOR	7
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -514,7 +517,8 @@ struct xmem_msg_act_for_req {
 
 /* Flags of struct xmem_msg_pull_req (minor 4; zero before). */
 #define XMEM_PULL_F_FILL	0x1u	/* copy into the existing region */
-#define XMEM_PULL_F_ALL		XMEM_PULL_F_FILL
+#define XMEM_PULL_F_DST		0x2u	/* ... named @dst (minor 7) */
+#define XMEM_PULL_F_ALL		(XMEM_PULL_F_FILL | XMEM_PULL_F_DST)
 
 /**
  * struct xmem_msg_pull_req - copy a region from another appliance (minor 2)
@@ -569,9 +573,19 @@ struct xmem_msg_act_for_req {
  * refused (EBUSY) while the copy runs.  This is how a destination that is
  * already mapped (QEMU's memory path) gets a copy.
  *
+ * With XMEM_PULL_F_DST (minor 7, only with FILL) the request is a
+ * struct xmem_msg_pull_dst_req: the region filled here is @dst, not the
+ * region of @name, and everything said above of the region to fill holds
+ * for @dst (it must exist here, be at least as large, and the requesting
+ * host must be allowed to attach it).  The source region is still @name.
+ *
  * An unknown flag is answered with XMEM_MSG_ERROR_REP (EPROTO, and
- * EBADMSG by appliances before minor 4); a nonzero @reserved2 with
- * XMEM_MSG_ERROR_REP (EBADMSG).
+ * EBADMSG by appliances before minor 4; appliances before minor 7 take
+ * XMEM_PULL_F_DST for unknown); a nonzero @reserved2 with
+ * XMEM_MSG_ERROR_REP (EBADMSG), and so is a length that does not match
+ * the flags (struct xmem_msg_pull_dst_req's with XMEM_PULL_F_DST, this
+ * struct's without).  DST without FILL, or a bad @dst, is answered with
+ * status EINVAL.
  */
 struct xmem_msg_pull_req {
 	struct xmem_msg_hdr hdr;
@@ -581,6 +595,18 @@ struct xmem_msg_pull_req {
 	__u8 addr[16];
 	__le64 reserved2;
 	char name[XMEM_NAME_MAX];
+};
+
+/**
+ * struct xmem_msg_pull_dst_req - a PULL that fills a region of another
+ *	name (minor 7)
+ * @pull: the request, with XMEM_PULL_F_FILL | XMEM_PULL_F_DST in its flags
+ *	and its @name the region to copy at the source
+ * @dst: the region to fill on the target, see XMEM_NAME_MAX
+ */
+struct xmem_msg_pull_dst_req {
+	struct xmem_msg_pull_req pull;
+	char dst[XMEM_NAME_MAX];
 };
 
 /* Address families of struct xmem_msg_pull_req, as Linux numbers them. */

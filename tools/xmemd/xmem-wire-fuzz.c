@@ -65,6 +65,8 @@
 /* Protocol minor 4: region to region copy; PULL's flags (was reserved). */
 #define MSG_COPY_REQ	16
 #define PULL_F_FILL	0x1u
+/* Protocol minor 7: a FILL into a region of another name, after @name. */
+#define PULL_F_DST	0x2u
 /* Protocol minor 5: grants (struct xmem_msg_grant_req). */
 #define MSG_GRANT_REQ	XMEM_MSG_GRANT_REQ
 
@@ -621,6 +623,13 @@ static uint32_t gen_msg(uint8_t *m)
 		u->pl.addr[1] = 77;
 		u->pl.addr[3] = 1 + below(20);
 		gen_name(u->pl.name);
+		if (chance(30)) {
+			/* The region to fill, of another name (minor 7). */
+			len += XMEM_NAME_MAX;
+			hdr(m, MSG_PULL_REQ, len);
+			u->pl.reserved = htole32(PULL_F_FILL | PULL_F_DST);
+			gen_name((char *)m + sizeof(u->pl));
+		}
 	} else if (kind < 93) {
 		/* Acting for a host (minor 6). */
 		len = sizeof(u->af);
@@ -760,7 +769,10 @@ static void pull_guard(uint8_t *m, uint32_t len)
 		m[sizeof(struct xmem_msg_hdr) + 24] = '/';
 	if (len < sizeof(*p) || le16toh(p->hdr.type) != MSG_PULL_REQ)
 		return;
-	/* A FILL pull would act on an existing region: never send one. */
+	/*
+	 * A FILL pull would act on an existing region: never send one (a
+	 * DST without FILL is refused before anything is done).
+	 */
 	p->reserved &= ~htole32(PULL_F_FILL);
 	if (len != sizeof(*p) || le16toh(p->hdr.type) != MSG_PULL_REQ ||
 	    le32toh(p->hdr.len) != len || p->hdr.flags || p->reserved ||
@@ -843,8 +855,9 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 	const struct pull_req *pl = (const void *)m;
 	uint16_t type, op, flags;
 	uint64_t size, cursor;
-	uint32_t mode, uid, gid;
+	uint32_t mode, uid, gid, known, unknown;
 	struct region *r;
+	bool dst;
 
 	memset(e, 0, sizeof(*e));
 	e->created = -1;
@@ -996,18 +1009,27 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		expect_attach(e, at->name, size, flags, 0, 0, 0);
 		return;
 	case MSG_PULL_REQ:
-		if (len != sizeof(*pl)) {
+		/* Minor 7: a DST pull is longer by the name of its region. */
+		known = C.minor >= 7 ? PULL_F_FILL | PULL_F_DST : PULL_F_FILL;
+		dst = le32toh(pl->reserved) & known & PULL_F_DST;
+		if (len != sizeof(*pl) + (dst ? XMEM_NAME_MAX : 0)) {
 			expect_error(e, EBADMSG);
 			return;
 		}
 		e->type = XMEM_MSG_REGION_REP;
 		e->op = XMEM_REGION_OP_ATTACH;
-		if (pl->reserved || pl->reserved2) {
+		unknown = le32toh(pl->reserved) & ~known;
+		if (unknown || pl->reserved2) {
 			/* As an ERROR_REP or a REGION_REP status. */
 			st_add(e, pl->reserved2 ? EBADMSG : EPROTO);
-			if (pl->reserved2 && pl->reserved)
+			if (pl->reserved2 && unknown)
 				st_add(e, EPROTO);
 			e->err_ok = true;
+			return;
+		}
+		/* pull_guard() took FILL away: DST alone is EINVAL. */
+		if (dst) {
+			st_add(e, EINVAL);
 			return;
 		}
 		/*

@@ -1118,18 +1118,38 @@ static int wt_parse_region_rep(const struct wt_msg *m, uint64_t tag,
 }
 
 /* Send a PULL_REQ and wait (long enough) for its REGION_REP. */
-static int wt_pull_raw(struct wt_conn *c, const struct xmem_msg_pull_req *req,
-		       struct xmem_msg_region_rep *rep)
+/* A PULL of @len bytes (a pull_req or a pull_dst_req) and its REGION_REP. */
+static int wt_pull_len(struct wt_conn *c, const struct xmem_msg_pull_req *req,
+		       uint32_t len, struct xmem_msg_region_rep *rep)
 {
 	struct wt_msg m;
 	int ret;
 
 	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
-	ret = wt_rpc(c, req, sizeof(*req), &m);
+	ret = wt_rpc(c, req, len, &m);
 	wt_timeout_ms = WT_TIMEOUT_MS;
 	if (ret)
 		return -1;
 	return wt_parse_region_rep(&m, le64toh(req->hdr.tag), rep);
+}
+
+static int wt_pull_raw(struct wt_conn *c, const struct xmem_msg_pull_req *req,
+		       struct xmem_msg_region_rep *rep)
+{
+	return wt_pull_len(c, req, sizeof(*req), rep);
+}
+
+/* A PULL with FILL|DST (minor 7) of @name at the source into @dst. */
+static int wt_pull_dst_req(struct xmem_msg_pull_dst_req *req, uint64_t tag,
+			   const char *name, const char *dst)
+{
+	memset(req, 0, sizeof(*req));
+	if (wt_pull_req(&req->pull, tag, wt_src_addr, wt_src_port, name))
+		return -1;
+	req->pull.hdr.len = htole32(sizeof(*req));
+	req->pull.flags = htole32(XMEM_PULL_F_FILL | XMEM_PULL_F_DST);
+	memcpy(req->dst, dst, strnlen(dst, sizeof(req->dst)));
+	return 0;
 }
 
 /* Expect a REGION_REP whose status is one of @want[0..@n). */
@@ -1299,14 +1319,15 @@ static void wt_test_pull_refusals(struct wt_conn *c, const char *base,
 }
 
 /* Number of tests wt_test_pull_copy() prints, for the skip lines. */
-#define WT_PULL_COPY_TESTS	15
+#define WT_PULL_COPY_TESTS	22
 
 /* Real pulls from the appliance at --pull-source into the target. */
 static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 {
-	char name[XMEM_NAME_MAX], missing[XMEM_NAME_MAX];
-	struct xmem_msg_region_rep rep, rep2, rs;
+	char name[XMEM_NAME_MAX], missing[XMEM_NAME_MAX], name2[XMEM_NAME_MAX];
+	struct xmem_msg_region_rep rep, rep2, rs, rd;
 	struct xmem_msg_stat_rep st0, st1;
+	struct xmem_msg_pull_dst_req dreq;
 	struct xmem_msg_pull_req req;
 	struct xmem_msg_region_req rreq;
 	struct xmem_msg_stat_req sreq;
@@ -1463,7 +1484,55 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	       !memcmp(back, pattern, WT_PULL_SIZE);
 	wt_ok(good, "the filled region equals the source's new content byte for byte");
 
-	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
+	/* FILL|DST (minor 7): into a region of another name on the target. */
+	snprintf(name2, sizeof(name2), "%.50s-pd", base);
+	wt_fill(pattern, WT_PULL_SIZE, 13);
+	good = !wt_bulk(&sc, IBV_WR_RDMA_WRITE, smr, pattern, WT_PULL_SIZE,
+			le64toh(rs.addr), le32toh(rs.rkey));
+	wt_pull_dst_req(&dreq, ++wt_tag, name, name2);
+	good = good && !wt_pull_len(c, &dreq.pull, sizeof(dreq), &rep2) &&
+	       le32toh(rep2.status) == ENOENT;
+	wt_ok(good, "PULL with DST into a region the target does not have -> ENOENT");
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, name2, WT_PULL_SIZE / 2,
+			  XMEM_ATTACH_F_CREATE, 0, &rd) && !rd.status;
+	wt_pull_dst_req(&dreq, ++wt_tag, name, name2);
+	good = good && !wt_pull_len(c, &dreq.pull, sizeof(dreq), &rep2) &&
+	       le32toh(rep2.status) == EINVAL;
+	wt_ok(good, "PULL with DST into a smaller region -> EINVAL");
+	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name2, 0, 0, 0, &rd) &&
+	       !rd.status &&
+	       !wt_region(c, XMEM_REGION_OP_ATTACH, name2, 2 * WT_PULL_SIZE,
+			  XMEM_ATTACH_F_CREATE, 0, &rd) && !rd.status;
+	wt_pull_dst_req(&dreq, ++wt_tag, name, name2);
+	good = good && !wt_pull_len(c, &dreq.pull, sizeof(dreq), &rep2) &&
+	       !rep2.status && !rep2.flags && rep2.region_id == rd.region_id &&
+	       !strcmp(rep2.name, name2) && rep2.addr && rep2.rkey;
+	wt_ok(good, "PULL with DST fills the target's region of another name: status 0, not CREATED");
+	memset(back, 0, WT_PULL_SIZE);
+	good = good && !wt_bulk(c, IBV_WR_RDMA_READ, tmr, back, WT_PULL_SIZE,
+				le64toh(rep2.addr), le32toh(rep2.rkey)) &&
+	       !memcmp(back, pattern, WT_PULL_SIZE);
+	wt_ok(good, "the region of the other name equals the source byte for byte");
+	good = !wt_region(c, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rd) &&
+	       !rd.status && rd.region_id == rep.region_id;
+	memset(back, 0, WT_PULL_SIZE);
+	good = good && !wt_bulk(c, IBV_WR_RDMA_READ, tmr, back, WT_PULL_SIZE,
+				le64toh(rep.addr), le32toh(rep.rkey)) &&
+	       memcmp(back, pattern, WT_PULL_SIZE);
+	wt_ok(good, "the target's region of the source's name is not touched by it");
+	wt_pull_dst_req(&dreq, ++wt_tag, name, name2);
+	dreq.pull.flags = htole32(XMEM_PULL_F_DST);
+	good = !wt_pull_len(c, &dreq.pull, sizeof(dreq), &rep2) &&
+	       le32toh(rep2.status) == EINVAL;
+	wt_ok(good, "PULL with DST but without FILL -> EINVAL");
+	wt_pull_dst_req(&dreq, ++wt_tag, name, name2);
+	wt_expect_error(c, &dreq, sizeof(dreq.pull), wt_tag, EBADMSG,
+			"PULL with DST of a pull_req's length");
+	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name2, 0, 0, 0, &rd) &&
+	       !rd.status;
+
+	good = good &&
+	       !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
 	       !rep2.status &&
 	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
 	       !rep2.status;

@@ -2639,6 +2639,10 @@ static uint32_t xmemd_act_for(struct xmemd_conn *conn,
  *           NAME.meta, links it, attaches it to the requester and
  *           answers; or undoes all of it and answers the status
  *
+ * A FILL pull maps the existing region instead (@fill_r, busy meanwhile)
+ * and links nothing; with DST (minor 7) that region is @dst, not the
+ * source's name.
+ *
  * The step moves under the pull's @lock; the worker wakes the poll loop
  * through the eventfd xmemd.pull_efd, the main thread wakes the worker
  * with the pull's @cond.  Fields are owned as their comments say.
@@ -2677,7 +2681,9 @@ enum {
  * @nr: number of the pull, for the log
  * @src: the source appliance (read-only while the worker runs)
  * @src_str: @src as text, for the log (read-only)
- * @name: the region (read-only)
+ * @name: the region at the source (read-only)
+ * @dst: the region here: @name, or another one with XMEM_PULL_F_DST
+ *	(read-only)
  * @for_host: the host the requesting connection authenticated as (or
  *	acts for): the host the source must authorise (read-only)
  * @start: CLOCK_MONOTONIC seconds when the request came (read-only)
@@ -2707,6 +2713,7 @@ struct xmemd_pull {
 	struct sockaddr_storage src;
 	char src_str[INET6_ADDRSTRLEN + 16];
 	char name[XMEM_NAME_MAX];
+	char dst[XMEM_NAME_MAX];
 	char for_host[XMEM_HOST_MAX];
 	double start;
 	uint64_t size;
@@ -2777,11 +2784,15 @@ struct xmemd_src {
 __attribute__((format(printf, 2, 3)))
 static void xmemd_pull_log(const struct xmemd_pull *p, const char *fmt, ...)
 {
-	char prefix[sizeof(p->src_str) + XMEM_NAME_MAX + 48];
+	char prefix[sizeof(p->src_str) + 2 * XMEM_NAME_MAX + 56];
 	va_list ap;
 
-	snprintf(prefix, sizeof(prefix), "pull %llu '%s' from %s: ", p->nr,
-		 p->name, p->src_str);
+	if (strcmp(p->name, p->dst))
+		snprintf(prefix, sizeof(prefix), "pull %llu '%s' from %s into '%s': ",
+			 p->nr, p->name, p->src_str, p->dst);
+	else
+		snprintf(prefix, sizeof(prefix), "pull %llu '%s' from %s: ",
+			 p->nr, p->name, p->src_str);
 	va_start(ap, fmt);
 	xmemd_vlog(prefix, fmt, ap);
 	va_end(ap);
@@ -3270,7 +3281,7 @@ static bool xmemd_pulling(const char *name)
 	struct xmemd_pull *p;
 
 	for (p = xmemd_pulls; p; p = p->next)
-		if (!p->fill && !strcmp(p->name, name))
+		if (!p->fill && !strcmp(p->dst, name))
 			return true;
 	return xmemd_copying(name);
 }
@@ -3286,16 +3297,20 @@ static void xmemd_region_rep_hdr(struct xmem_msg_region_rep *rep,
 }
 
 /*
- * A PULL_REQ; the caller checked its length and reserved fields.  Returns
- * the length of an immediate answer in @tx (a refusal), or 0 when a worker
+ * A PULL_REQ; the caller checked its length and reserved fields.  @dst is
+ * the region to fill here with XMEM_PULL_F_DST (its field of struct
+ * xmem_msg_pull_dst_req), else NULL: it is @req's name.  Returns the
+ * length of an immediate answer in @tx (a refusal), or 0 when a worker
  * took the request: send buffer @txi then stays with it for the answer.
  */
 static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 				 const struct xmem_msg_pull_req *req,
-				 void *tx, unsigned int txi)
+				 const char *dst, void *tx, unsigned int txi)
 {
 	struct xmem_msg_region_rep *rep = tx;
 	char ename[4 * XMEM_NAME_MAX + 1], src[INET6_ADDRSTRLEN + 16];
+	char edst[4 * XMEM_NAME_MAX + 1];
+	bool fill = le32toh(req->flags) & XMEM_PULL_F_FILL;
 	struct sockaddr_storage ss;
 	struct xmemd_region *r;
 	struct xmemd_pull *p;
@@ -3304,6 +3319,8 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 
 	xmemd_region_rep_hdr(rep, le64toh(req->hdr.tag));
 	xmemd_escape(ename, sizeof(ename), req->name, XMEM_NAME_MAX);
+	xmemd_escape(edst, sizeof(edst), dst ? dst : req->name,
+		     XMEM_NAME_MAX);
 	why = xmemd_pull_source(req, &ss);
 	if (why) {
 		snprintf(src, sizeof(src), "(family %u)", le16toh(req->family));
@@ -3313,35 +3330,40 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	why = "bad name";
 	if (!xmemd_name_valid(req->name))
 		goto fail;
+	why = "bad name of the region to fill";
+	if (dst && !xmemd_name_valid(dst))
+		goto fail;
+	why = "DST without FILL";
+	if (dst && !fill)
+		goto fail;
+	if (!dst)
+		dst = req->name;
 	why = "the source is this appliance";
 	if (xmemd_pull_is_self(&ss))
 		goto fail;
 	status = EEXIST;
 	why = "a region of that name exists here";
-	if (!(le32toh(req->flags) & XMEM_PULL_F_FILL) &&
-	    xmemd_region_find(req->name))
+	if (!fill && xmemd_region_find(dst))
 		goto fail;
 	status = ENOENT;
 	why = "no region of that name to fill here";
-	if ((le32toh(req->flags) & XMEM_PULL_F_FILL) &&
-	    !xmemd_region_find(req->name))
+	if (fill && !xmemd_region_find(dst))
 		goto fail;
 	status = EEXIST;
 	why = "a region of that name is being pulled here";
 	for (p = xmemd_pulls; p; p = p->next)
-		if (!strcmp(p->name, req->name))
+		if (!strcmp(p->dst, dst))
 			goto fail;
-	if (xmemd_pulling(req->name))
+	if (xmemd_pulling(dst))
 		goto fail;
 	status = EACCES;
 	why = "the region to fill belongs to another host";
-	r = xmemd_region_find(req->name);
-	if ((le32toh(req->flags) & XMEM_PULL_F_FILL) && r &&
-	    !xmemd_may_attach(r, conn->host, 0, 0))
+	r = xmemd_region_find(dst);
+	if (fill && r && !xmemd_may_attach(r, conn->host, 0, 0))
 		goto fail;
 	status = EBUSY;
 	why = "a copy of the region to fill is in flight";
-	if ((le32toh(req->flags) & XMEM_PULL_F_FILL) && r && r->busy)
+	if (fill && r && r->busy)
 		goto fail;
 	status = EBUSY;
 	why = "too many pulls in flight";
@@ -3356,11 +3378,12 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	p->conn = conn;
 	p->tx = txi;
 	p->tag = le64toh(req->hdr.tag);
-	p->fill = le32toh(req->flags) & XMEM_PULL_F_FILL;
+	p->fill = fill;
 	p->nr = ++xmemd_next_pull_nr;
 	p->src = ss;
 	memcpy(p->src_str, src, sizeof(p->src_str));
 	memcpy(p->name, req->name, XMEM_NAME_MAX);
+	memcpy(p->dst, dst, XMEM_NAME_MAX);
 	memcpy(p->for_host, conn->host, sizeof(p->for_host));
 	p->start = xmemd_now();
 	p->step = XMEMD_PULL_SIZING;
@@ -3378,14 +3401,14 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	p->next = xmemd_pulls;
 	xmemd_pulls = p;
 	xmemd_npulls++;
-	xmemd_dbg("conn %llu: pull %llu '%s' from %s: started", conn->nr,
-		  p->nr, ename, src);
+	xmemd_dbg("conn %llu: pull %llu '%s' from %s into '%s': started",
+		  conn->nr, p->nr, ename, src, edst);
 	return 0;
 
 fail:
 	rep->status = htole32(status);
-	xmemd_conn_err(conn, "pull '%s' from %s: %s (%s)", ename, src, why,
-		       xmemd_errname(status));
+	xmemd_conn_err(conn, "pull '%s' from %s into '%s': %s (%s)", ename,
+		       src, edst, why, xmemd_errname(status));
 	return sizeof(*rep);
 }
 
@@ -3399,7 +3422,7 @@ static void xmemd_pull_sized(struct xmemd_pull *p)
 	if (!p->conn) {
 		status = ECANCELED;
 	} else if (p->fill) {
-		r = xmemd_region_find(p->name);
+		r = xmemd_region_find(p->dst);
 		status = r ? 0 : ENOENT;
 		if (r && r->size < p->size) {
 			xmemd_pull_log(p, "%" PRIu64 " bytes do not fit in the region here, of %" PRIu64,
@@ -3411,7 +3434,7 @@ static void xmemd_pull_sized(struct xmemd_pull *p)
 			p->fill_r = r;
 		}
 		r = NULL;
-	} else if (xmemd_region_find(p->name)) {
+	} else if (xmemd_region_find(p->dst)) {
 		status = EEXIST;
 	} else if (p->size > xmemd.capacity - xmemd.allocated) {
 		xmemd_pull_log(p, "%" PRIu64 " bytes do not fit: %" PRIu64 " of %" PRIu64 " in use",
@@ -3424,7 +3447,7 @@ static void xmemd_pull_sized(struct xmemd_pull *p)
 		r = calloc(1, sizeof(*r));
 		status = ENOMEM;
 		if (r) {
-			memcpy(r->name, p->name, XMEM_NAME_MAX);
+			memcpy(r->name, p->dst, XMEM_NAME_MAX);
 			status = xmemd_region_map(r, p->size, true);
 			if (status && status != EEXIST)
 				status = ENOMEM;
@@ -3504,7 +3527,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 		r = p->fill_r;
 		if (!status)
 			status = xmemd_conn_attach(conn, r, &mr);
-	} else if (!status && xmemd_region_find(p->name)) {
+	} else if (!status && xmemd_region_find(p->dst)) {
 		status = EEXIST;
 	}
 	if (!status && !p->fill) {
@@ -3738,7 +3761,7 @@ static bool xmemd_copy_target(const struct xmemd_region *r)
 		if (c->dst == r)
 			return true;
 	for (p = xmemd_pulls; p; p = p->next)
-		if (p->fill && !strcmp(p->name, r->name))
+		if (p->fill && !strcmp(p->dst, r->name))
 			return true;
 	return false;
 }
@@ -4105,6 +4128,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		struct xmem_msg_auth_req auth;
 		struct xmem_msg_auth_host_req auth_host;
 		struct xmem_msg_pull_req pull;
+		struct xmem_msg_pull_dst_req pull_dst;
 		struct xmem_msg_copy_req copy;
 		struct xmem_msg_grant_req grant;
 		struct xmem_msg_act_for_req act_for;
@@ -4241,7 +4265,9 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 	}
 
 	if (type == XMEM_MSG_PULL_REQ) {
-		if (len != sizeof(msg.pull)) {
+		bool dst = le32toh(msg.pull.flags) & XMEM_PULL_F_DST;
+
+		if (len != (dst ? sizeof(msg.pull_dst) : sizeof(msg.pull))) {
 			why = "bad length for PULL_REQ";
 			goto bad;
 		}
@@ -4254,7 +4280,8 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			why = "unknown pull flags";
 			goto bad;
 		}
-		return xmemd_pull_start(conn, &msg.pull, tx, txi);
+		return xmemd_pull_start(conn, &msg.pull,
+					dst ? msg.pull_dst.dst : NULL, tx, txi);
 	}
 
 	if (type == XMEM_MSG_COPY_REQ) {
