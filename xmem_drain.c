@@ -231,7 +231,7 @@ static int xmem_move_region(struct xmem_device *dev,
 	}
 
 	down_write(&cr->io_lock);
-	ret = xmem_rdma_pull(conn, xmem_appliance_addr(from), cr->r.name,
+	ret = xmem_rdma_pull(conn, xmem_appliance_addr(from), cr->r.name, NULL,
 			     &wr);
 	if (!ret && wr.size != size) {
 		pr_err_ratelimited("region %s: %s copied %llu bytes of %llu\n",

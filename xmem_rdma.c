@@ -1096,8 +1096,11 @@ out:
  * xmem_rdma_pull() - have the appliance copy a region from another one
  * @conn: the connection to the target appliance
  * @src: the source appliance's RDMA CM address
- * @name: the region
- * @out: out, the new region on the target, attached to @conn
+ * @name: the region at the source
+ * @dst: NULL: the target creates a region of @name; else the target's
+ *	existing region that the copy fills (XMEM_PULL_F_FILL |
+ *	XMEM_PULL_F_DST)
+ * @out: out, the new region (or @dst) on the target, attached to @conn
  *
  * The target copies the region appliance to appliance (XMEM_MSG_PULL_REQ);
  * no byte goes through this client.  Other control calls on @conn wait
@@ -1107,27 +1110,39 @@ out:
  * XMEM_PULL_TIMEOUT_SEC plus the call timeout.
  * Return: 0; the target's answer (see struct xmem_msg_pull_req), e.g.
  * -EEXIST, -ENOENT, -ENOMEM, -EACCES, -ECONNREFUSED, -EIO;
- * -EOPNOTSUPP from an appliance older than protocol 1.2; -EINVAL for a
- * bad @src or @name; -EBADMSG, -ENOTCONN, -ETIMEDOUT or -EINTR.
+ * -EOPNOTSUPP from an appliance older than protocol 1.2 (1.7 with
+ * @dst); -EINVAL for a bad @src, @name or @dst; -EBADMSG, -ENOTCONN,
+ * -ETIMEDOUT or -EINTR.
  */
 int xmem_rdma_pull(struct xmem_rdma_conn *conn,
 		   const struct sockaddr_storage *src, const char *name,
-		   struct xmem_wire_region *out)
+		   const char *dst, struct xmem_wire_region *out)
 {
+	size_t len;
 	int ret;
 
 	mutex_lock(&conn->call_lock);
 	conn->tag++;
-	ret = xmem_wire_build_pull_req(conn->send.data, conn->tag, src, name);
+	if (dst) {
+		len = sizeof(struct xmem_msg_pull_dst_req);
+		ret = xmem_wire_build_pull_dst_req(conn->send.data, conn->tag,
+						   src, name, dst);
+	} else {
+		len = sizeof(struct xmem_msg_pull_req);
+		ret = xmem_wire_build_pull_req(conn->send.data, conn->tag,
+					       src, name);
+	}
 	if (ret)
 		goto out;
-	ret = xmem_rdma_call_timeout(conn, sizeof(struct xmem_msg_pull_req),
-				     XMEM_PULL_TIMEOUT_SEC * HZ +
+	ret = xmem_rdma_call_timeout(conn, len, XMEM_PULL_TIMEOUT_SEC * HZ +
 				     xmem_rdma_call_jiffies());
 	if (ret)
 		goto out;
 	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
 					 XMEM_REGION_OP_ATTACH, out);
+	/* Appliances before minor 7 refuse the DST flag as unknown. */
+	if (dst && ret == -EPROTO)
+		ret = -EOPNOTSUPP;
 	if (ret == -EBADMSG)
 		xmem_rdma_err(conn, "malformed reply to the pull of %s\n",
 			      name);

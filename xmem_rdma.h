@@ -51,7 +51,7 @@ int xmem_rdma_region(struct xmem_rdma_conn *conn,
 		     struct xmem_wire_region *out);
 int xmem_rdma_pull(struct xmem_rdma_conn *conn,
 		   const struct sockaddr_storage *src, const char *name,
-		   struct xmem_wire_region *out);
+		   const char *dst, struct xmem_wire_region *out);
 int xmem_rdma_copy(struct xmem_rdma_conn *conn, const char *src,
 		   const char *dst, u32 flags, u32 mode, u32 uid, u32 gid,
 		   struct xmem_wire_region *out);

@@ -498,6 +498,45 @@ int xmem_wire_build_pull_req(struct xmem_msg_pull_req *req, u64 tag,
 EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_pull_req);
 
 /**
+ * xmem_wire_build_pull_dst_req() - encode a PULL that fills another region
+ * @req: the buffer to fill
+ * @tag: the request's tag
+ * @src: the source appliance, as for xmem_wire_build_pull_req()
+ * @name: the region to copy at the source
+ * @dst: the region to fill on the target (protocol minor 7)
+ *
+ * An XMEM_MSG_PULL_REQ with XMEM_PULL_F_FILL | XMEM_PULL_F_DST, the
+ * length of struct xmem_msg_pull_dst_req.  The reply is an
+ * XMEM_MSG_REGION_REP describing @dst, attached to the requesting
+ * connection, parsed with xmem_wire_parse_region_rep() and
+ * XMEM_REGION_OP_ATTACH.
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL as xmem_wire_build_pull_req(), or for a bad
+ * @dst (nothing is encoded).
+ */
+int xmem_wire_build_pull_dst_req(struct xmem_msg_pull_dst_req *req, u64 tag,
+				 const struct sockaddr_storage *src,
+				 const char *name, const char *dst)
+{
+	int ret;
+
+	BUILD_BUG_ON(sizeof(*req) > XMEM_MSG_MAX_SIZE);
+
+	if (xmem_wire_check_name(dst, XMEM_NAME_MAX))
+		return -EINVAL;
+	ret = xmem_wire_build_pull_req(&req->pull, tag, src, name);
+	if (ret)
+		return ret;
+	xmem_wire_hdr(&req->pull.hdr, XMEM_MSG_PULL_REQ, sizeof(*req), tag);
+	req->pull.flags = cpu_to_le32(XMEM_PULL_F_FILL | XMEM_PULL_F_DST);
+	memset(req->dst, 0, sizeof(req->dst));
+	strscpy(req->dst, dst, sizeof(req->dst));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_pull_dst_req);
+
+/**
  * xmem_wire_build_copy_req() - encode an XMEM_MSG_COPY_REQ
  * @req: the buffer to fill
  * @tag: the request's tag

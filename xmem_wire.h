@@ -97,6 +97,9 @@ int xmem_wire_parse_region_rep(const void *buf, size_t len, u64 tag, u16 op,
 int xmem_wire_build_pull_req(struct xmem_msg_pull_req *req, u64 tag,
 			     const struct sockaddr_storage *src,
 			     const char *name);
+int xmem_wire_build_pull_dst_req(struct xmem_msg_pull_dst_req *req, u64 tag,
+				 const struct sockaddr_storage *src,
+				 const char *name, const char *dst);
 int xmem_wire_build_copy_req(struct xmem_msg_copy_req *req, u64 tag,
 			     const char *src, const char *dst, u32 flags,
 			     u32 mode, u32 uid, u32 gid);

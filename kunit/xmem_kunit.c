@@ -269,6 +269,50 @@ static void xmem_wire_test_pull_req(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, memchr_inv(&req, 0xaa, sizeof(req)));
 }
 
+/* A PULL that fills a region of another name (minor 7). */
+static void xmem_wire_test_pull_dst_req(struct kunit *test)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct xmem_msg_pull_dst_req req;
+	static const u8 v4[4] = { 10, 77, 0, 3 };
+
+	memset(&ss, 0, sizeof(ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(7471);
+	memcpy(&sin->sin_addr, v4, sizeof(v4));
+	memset(&req, 0xaa, sizeof(req));
+	KUNIT_ASSERT_EQ(test, xmem_wire_build_pull_dst_req(&req, 79, &ss, "vm1",
+							   "vm1-copy"), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.pull.hdr.type),
+			XMEM_MSG_PULL_REQ);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.pull.hdr.len), sizeof(req));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.pull.hdr.tag), 79);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.pull.flags),
+			XMEM_PULL_F_FILL | XMEM_PULL_F_DST);
+	KUNIT_EXPECT_EQ(test, ntohs(req.pull.port), 7471);
+	KUNIT_EXPECT_EQ(test, memcmp(req.pull.addr, v4, 4), 0);
+	KUNIT_EXPECT_EQ(test, req.pull.reserved2, 0);
+	KUNIT_EXPECT_STREQ(test, req.pull.name, "vm1");
+	KUNIT_EXPECT_STREQ(test, req.dst, "vm1-copy");
+	KUNIT_EXPECT_NULL(test, memchr_inv(req.dst + 8, 0,
+					   sizeof(req.dst) - 8));
+	KUNIT_EXPECT_EQ(test, sizeof(req), 176);
+
+	/* A bad target name, or a bad source: nothing is encoded. */
+	memset(&req, 0xaa, sizeof(req));
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_dst_req(&req, 1, &ss, "vm1",
+							   "a/b"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_dst_req(&req, 1, &ss, "vm1",
+							   ""), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_dst_req(&req, 1, &ss, "..",
+							   "vm2"), -EINVAL);
+	sin->sin_port = 0;
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_pull_dst_req(&req, 1, &ss, "vm1",
+							   "vm2"), -EINVAL);
+	KUNIT_EXPECT_NULL(test, memchr_inv(&req, 0xaa, sizeof(req)));
+}
+
 /* What xmemd answers to a PULL: a REGION_REP as for an ATTACH that created. */
 static void xmem_wire_test_auth_host_req(struct kunit *test)
 {
@@ -453,6 +497,7 @@ static struct kunit_case xmem_wire_cases[] = {
 	KUNIT_CASE(xmem_wire_test_attach_rep),
 	KUNIT_CASE(xmem_wire_test_hello),
 	KUNIT_CASE(xmem_wire_test_pull_req),
+	KUNIT_CASE(xmem_wire_test_pull_dst_req),
 	KUNIT_CASE(xmem_wire_test_pull_rep),
 	KUNIT_CASE(xmem_wire_test_auth_host_req),
 	KUNIT_CASE(xmem_wire_test_grant_req),

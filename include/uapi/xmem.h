@@ -12,7 +12,7 @@
  * whatever the processes do; it lives on the appliance until
  * XMEM_IOC_DESTROY.  Version 1.1 added DETACH, RESIZE, DESTROY, LIST and
  * the @mode of struct xmem_attach; 1.2 added ACCOUNT; 1.3 SNAPSHOT; 1.4
- * GRANT.
+ * GRANT; 1.5 SNAPSHOT INTO a region on another appliance.
  *
  * The mmap offset is relative to the start of the region.  msync(MS_SYNC)
  * and fsync() return once every dirty page of the range (fsync: of the
@@ -29,7 +29,7 @@
 #include <linux/types.h>
 
 #define XMEM_UAPI_MAJOR		1
-#define XMEM_UAPI_MINOR		4
+#define XMEM_UAPI_MINOR		5
 
 /* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
 #define XMEM_REGION_NAME_MAX	64
@@ -241,8 +241,11 @@ struct xmem_account {
  * The appliance holding @src copies it into @dst, memory to memory; no
  * region data passes through this client.  Without XMEM_SNAPSHOT_INTO,
  * @dst is created there with @src's size, owned by the caller; with it,
- * @dst must exist on that appliance, be at least as large and not be
- * open or mapped here (its bytes past @src's size keep their content).
+ * @dst must exist, be at least as large and not be open or mapped here
+ * (its bytes past @src's size keep their content).  An existing @dst may
+ * be on another appliance of the pool (since 1.5): that appliance then
+ * reads @src from @src's appliance by RDMA (appliance to appliance; both
+ * need protocol 1.7), still without passing through this client.
  *
  * If @src is attached here, the copy is a point-in-time snapshot of what
  * this client's programs wrote: writers are held (a write fault waits)
@@ -253,11 +256,13 @@ struct xmem_account {
  * reserved field; @dst smaller than @src), ENOENT (no @src; no @dst with
  * INTO), EEXIST (@dst exists, without INTO), EACCES, ENOSPC (no room for
  * @dst on @src's appliance), EDQUOT (a new @dst would put this host or
- * the caller over a quota of the appliance), EBUSY (@dst open or mapped here, or a copy
- * involving either is in flight), EIO (write-back or copy failed),
- * ENOTCONN, ETIMEDOUT, EOPNOTSUPP (an appliance older than protocol 1.4),
- * EINTR (fatal signal).  On failure no @dst is left behind and @src is
- * unchanged.
+ * the caller over a quota of the appliance), EBUSY (@dst open or mapped
+ * here, or a copy involving either is in flight), EIO (write-back or copy
+ * failed), ENOTCONN, ETIMEDOUT, EOPNOTSUPP (an appliance older than
+ * protocol 1.4, or 1.7 for a @dst on another appliance), ECONNREFUSED or
+ * EHOSTUNREACH (@dst's appliance cannot reach @src's), EINTR (fatal
+ * signal).  On failure no @dst is left behind and @src is unchanged
+ * (with INTO, @dst keeps its content but for the part already copied).
  */
 struct xmem_snapshot {
 	char src[XMEM_REGION_NAME_MAX];

@@ -49,7 +49,8 @@ static int snapshot(const char *src, const char *dst, uint32_t flags,
 	return ret;
 }
 
-static int destroy(const char *name)
+/* XMEM_IOC_DESTROY or XMEM_IOC_DETACH of @name: 0 or -errno. */
+static int region_op(unsigned long req, const char *name)
 {
 	struct xmem_region_op op;
 	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC), ret = 0;
@@ -58,10 +59,15 @@ static int destroy(const char *name)
 		return -errno;
 	memset(&op, 0, sizeof(op));
 	snprintf(op.name, sizeof(op.name), "%s", name);
-	if (ioctl(fd, XMEM_IOC_DESTROY, &op))
+	if (ioctl(fd, req, &op))
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+static int destroy(const char *name)
+{
+	return region_op(XMEM_IOC_DESTROY, name);
 }
 
 /* Map region @name read-only at its size; the test fails on error. */
@@ -386,6 +392,127 @@ TEST_TIMEOUT(snapshot_bad_input, 300)
 	ASSERT_OK(close(fd));
 	ASSERT_ZERO_ERR(destroy(a));
 	ASSERT_ZERO_ERR(destroy(b));
+}
+
+/* The appliance's count of connections that have @name attached. */
+static uint32_t region_users(const char *name)
+{
+	static struct xmem_region_entry ents[XMEM_LIST_MAX];
+	struct xmem_region_list l = { .entries = (uintptr_t)ents };
+	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
+	uint32_t i, users = UINT32_MAX;
+
+	ASSERT_OK(fd);
+	do {
+		l.count = XMEM_LIST_MAX;
+		ASSERT_OK(ioctl(fd, XMEM_IOC_LIST, &l));
+		for (i = 0; i < l.count; i++)
+			if (!strcmp(ents[i].name, name))
+				users = ents[i].users;
+	} while (l.count);
+	close(fd);
+	if (users == UINT32_MAX)
+		FAIL("region %s is not listed", name);
+	return users;
+}
+
+/* regions/NAME/appliance: the pool member holding region @name. */
+static void region_appliance(const char *name, char *buf, size_t len)
+{
+	char attr[128];
+
+	snprintf(attr, sizeof(attr), "regions/%s/appliance", name);
+	ASSERT_ZERO_ERR(xsys_read(attr, buf, len));
+}
+
+/*
+ * SNAPSHOT INTO a region on another appliance of the pool: that appliance
+ * pulls the source from the source's appliance (PULL with DST), so no
+ * byte goes through this client; into a target attached here (its
+ * cached pages are dropped) and into one that is not (it is not left
+ * attached), and a target too small is refused with nothing changed.
+ */
+TEST_TIMEOUT(snapshot_into_another_appliance, 300)
+{
+	char a[XMEM_REGION_NAME_MAX], b[XMEM_REGION_NAME_MAX];
+	char c[XMEM_REGION_NAME_MAX], d[XMEM_REGION_NAME_MAX];
+	char small[96], where[96];
+	uint64_t seed = xnow() * 1000 + 17, size;
+	struct xstats s0, s1;
+	struct xmem_snapshot s;
+	int fd, fb;
+	char *p, *q;
+
+	xr_require_connected();
+	xr_name(a, "snapx-a");
+	xr_name(b, "snapx-b");
+	xr_name(c, "snapx-c");
+	xr_name(d, "snapx-d");
+	small_appliance(small);
+	/* The source on the test bed's appliance (the first member) ... */
+	fd = ATTACH_OK(a, 2 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, 2 * MiB);
+	xpat_fill(p, 2 * MiB, 0, seed);
+	ASSERT_OK(fsync(fd));
+	/* ... the targets on the second one. */
+	ASSERT_ZERO_ERR(xsys_write("placement", small));
+	fb = ATTACH_OK(b, 4 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	q = MAP_OK(fb, 0, 4 * MiB);
+	memset(q, 0x5a, 4 * MiB);	/* cached here, then stale */
+	ASSERT_OK(fsync(fb));
+	ASSERT_OK(munmap(q, 4 * MiB));
+	ASSERT_OK(close(fb));
+	ASSERT_OK(close(ATTACH_OK(c, 2 * MiB, XMEM_ATTACH_CREATE |
+				  XMEM_ATTACH_EXCL, NULL)));
+	ASSERT_ZERO_ERR(region_op(XMEM_IOC_DETACH, c));
+	ASSERT_OK(close(ATTACH_OK(d, 1 * MiB, XMEM_ATTACH_CREATE |
+				  XMEM_ATTACH_EXCL, NULL)));
+	ASSERT_ZERO_ERR(xsys_write("placement", "fill-first"));
+	region_appliance(b, where, sizeof(where));
+	ASSERT_TRUE(!strcmp(where, small));
+	region_appliance(a, where, sizeof(where));
+	ASSERT_TRUE(strcmp(where, small));
+	ASSERT_EQ(region_users(c), 0);
+
+	ASSERT_ZERO_ERR(xstats_read(&s0));
+	ASSERT_ZERO_ERR(snapshot(a, b, XMEM_SNAPSHOT_INTO, &s));
+	ASSERT_EQ(s.size, 2 * MiB);
+	ASSERT_ZERO_ERR(snapshot(a, c, XMEM_SNAPSHOT_INTO, NULL));
+	ASSERT_EQ(snapshot(a, d, XMEM_SNAPSHOT_INTO, NULL), -EINVAL);
+	ASSERT_ZERO_ERR(xstats_read(&s1));
+	xt_diag("copy of 2 MiB to another appliance: %.3f ms in all, writers held %.3f ms",
+		s.total_ns / 1e6, s.hold_ns / 1e6);
+	if (s1.v[XS_RDMA_READS] != s0.v[XS_RDMA_READS] ||
+	    s1.v[XS_RDMA_WRITES] != s0.v[XS_RDMA_WRITES]) {
+		xstats_diag(&s0, &s1);
+		FAIL("region data went through the client");
+	}
+
+	/* b: the source's bytes, then what it held before (0x5a). */
+	q = map_existing(b, &fb, &size);
+	ASSERT_EQ(size, 4 * MiB);
+	ASSERT_PATTERN(q, 2 * MiB, 0, seed);
+	ASSERT_EQ(q[2 * MiB], 0x5a);
+	ASSERT_EQ(q[4 * MiB - 1], 0x5a);
+	ASSERT_OK(munmap(q, size));
+	ASSERT_OK(close(fb));
+	/* c was not attached here: the copy did not leave it attached. */
+	ASSERT_EQ(region_users(c), 0);
+	q = map_existing(c, &fb, &size);
+	ASSERT_PATTERN(q, 2 * MiB, 0, seed);
+	ASSERT_OK(munmap(q, size));
+	ASSERT_OK(close(fb));
+	/* The source is untouched. */
+	ASSERT_PATTERN(p, 2 * MiB, 0, seed);
+	ASSERT_OK(munmap(p, 2 * MiB));
+	ASSERT_OK(close(fd));
+	ASSERT_ZERO_ERR(destroy(a));
+	ASSERT_ZERO_ERR(destroy(b));
+	ASSERT_ZERO_ERR(destroy(c));
+	ASSERT_ZERO_ERR(destroy(d));
+	small_appliance_gone();
 }
 
 struct hold_race {
