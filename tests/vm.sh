@@ -28,13 +28,22 @@
 #	           bytes), the source's region is kept on the appliance
 #	           (bytes up by its size), the workload goes on with no
 #	           verification error
+#	copyappl   a copy migration onto another appliance (a second xmemd
+#	           on the appliance guest, added to both clients' pools):
+#	           RAM sent < 1 MiB, the guest runs on a region of its own
+#	           on that appliance, which read all of the source's bytes
+#	           from the first one (appliance to appliance; that no byte
+#	           goes through a client is the snap integration test's),
+#	           the source's region is kept on the first appliance, the
+#	           workload goes on with no verification error
 #	snapshot   xmem-qemu snapshot of the running guest (snap1: the
 #	           appliance copies its region, the device state goes to a
 #	           file), the guest goes on; then it is stopped, its region
 #	           destroyed, and xmem-qemu restore on the other client starts
 #	           it again from snap1 (on a copy): the workload goes on from
 #	           the snapshot with no verification error
-#	badinput   a destination that has not attached the region, a region
+#	badinput   a destination that has not attached the region, a copy
+#	           onto an appliance outside the pool, a region
 #	           smaller than -m, a regular file at /dev/xmem.d/NAME: exit
 #	           status 1, a clear message, the VM keeps running
 #
@@ -57,7 +66,7 @@ rundir=/run/xmem-qemu
 # precopy only when named: QEMU 7.2's own pre-copy of this guest under
 # nested TCG loses pages with the guest's RAM in plain memory too
 # (Documentation/vm.rst), so it would test QEMU, not xmem.
-names=(run migrate hotplug copy snapshot badinput)
+names=(run migrate hotplug copy copyappl snapshot badinput)
 (($#)) && names=("$@")
 
 num=0
@@ -188,20 +197,22 @@ json_num() {	# json_num KEY JSON: a number in xmem-qemu -j's output
 	sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" <<<"$2"
 }
 
-# migrate_to DEST [--precopy|--copy]: move vm1 from $where to DEST,
-# check, update $where.  The section's name is that of the running test.
+# migrate_to DEST [--precopy|--copy [--appliance ADDR:PORT]]: move vm1
+# from $where to DEST, check, update $where.  The section's name is that
+# of the running test.
 migrate_to() {
 	local dest=$1 mode=${2:-} t=migrate out sent rc before after reg
-	local size copied
+	local size copied appl=${4:-}
 
 	[[ -z $mode ]] || t=${mode#--}
+	[[ -z $appl ]] || t=copyappl
 	# Pre-copy, copy: the destination creates regions of its own.
 	[[ -n $mode ]] || on "$dest" "xmemctl region attach $ram_region >/dev/null" || {
 		ok 1 "$t: attach $ram_region on $dest"
 		return 1
 	}
 	before=$(on "$where" "cat $sys/appliance_bytes")
-	out=$(on "$where" "xmem-qemu -j migrate $mode vm1 $dest")
+	out=$(on "$where" "xmem-qemu -j migrate $mode ${appl:+--appliance $appl} vm1 $dest")
 	rc=$?
 	ok $rc "$t: $where -> $dest: $out"
 	((rc == 0)) || return 1
@@ -229,6 +240,10 @@ migrate_to() {
 		after=$(on "$dest" "cat $sys/appliance_bytes")
 		[[ -n $size && $after == $((before + size)) ]]
 		ok $? "$t: appliance bytes $before before, $after after (+ $size)"
+		if [[ -n $appl ]]; then
+			[[ $(on "$dest" "cat $sys/regions/$reg/appliance") == "$appl" ]]
+			ok $? "$t: '$reg' is on appliance $appl, $ram_region on the first"
+		fi
 	elif [[ -n $mode ]]; then
 		# QEMU sends a zero page as a flag: at least what the
 		# workload wrote crosses the network.
@@ -301,6 +316,32 @@ t_copy() {
 	kept=("${kept[@]/$old/}")
 }
 
+# A second xmemd on the appliance guest, in both clients' pools: the VM
+# moves onto a copy of its regions there.  It stays there (snapshot and
+# badinput run on it); the kept region on the first one is destroyed.
+t_copyappl() {
+	local addr=${XMEM_APPLIANCE%:*}:7480 old=$ram_region h
+
+	# Started, then waited for until it listens (RDMA CM ID on 7480).
+	ssh -o BatchMode=yes appliance "setsid -f /xmem/bin/xmemd --insecure \
+		-p 7480 -c 1G </dev/null >/var/log/xmemd-7480.log 2>&1
+		for i in \$(seq 300); do
+			rdma resource show cm_id 2>/dev/null |
+				grep -q 'src-addr [^ ]*:7480 ' && exit 0
+			sleep 0.1
+		done
+		exit 1" </dev/null
+	ok $? "copyappl: a second xmemd at $addr"
+	for h in client1 client2; do
+		on "$h" "echo $addr > $sys/appliance_add"
+		ok $? "copyappl: $addr in the pool of $h"
+	done
+	migrate_to "$(other)" --copy --appliance "$addr" || return 1
+	on "$where" "xmemctl region destroy $old"
+	ok $? "copyappl: the kept region $old destroyed once the guest runs on $ram_region"
+	kept=("${kept[@]/$old/}")
+}
+
 t_snapshot() {
 	local out rc before after size dest snaps=/var/lib/xmem-qemu/snapshots
 
@@ -347,6 +388,12 @@ t_badinput() {
 	ok $? "badinput: migrate to a host without the region: rc $rc: $out"
 	on "$h" "xmem-qemu qmp vm1 query-status" | grep -q '"status": "running"'
 	ok $? "badinput: vm1 still runs on $h"
+
+	# A copy onto an appliance that is not in the pool: refused at once.
+	out=$(on "$h" "xmem-qemu migrate --copy --appliance 192.0.2.1:7471 vm1 $dest 2>&1")
+	rc=$?
+	[[ $rc == 1 && $out == *"not in this host's pool"* ]]
+	ok $? "badinput: copy onto an appliance outside the pool: rc $rc: $out"
 
 	on "$h" "xmemctl region create small 64M >/dev/null"
 	out=$(on "$h" "xmem-qemu run --size 128M small -- ${l2_args[*]@Q} 2>&1")
