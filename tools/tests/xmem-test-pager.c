@@ -200,9 +200,14 @@ TEST_TIMEOUT(readahead_sequential, 600)
 	/* Most pages were there before the fault asked for them. */
 	ASSERT_GE(reads, n / 2 - n / 16);
 	ASSERT_GE(hits, reads / 2);
-	/* Readahead windows go as a few large READs, not one per page. */
+	/*
+	 * Readahead windows go as a few large READs, not one per page (one
+	 * per page would be reads == wrs).  Seen: 13.6 pages per READ on the
+	 * stock kernels, 6.7 to 15.5 on the debug kernel's 1M cache, where
+	 * more pages come by demand faults of their own.
+	 */
 	ASSERT_GT(wrs, 0);
-	ASSERT_GE(reads, 8 * wrs);
+	ASSERT_GE(reads, 3 * wrs);
 	ASSERT_PATTERN(p, size / 2, 0, seed);
 	free(order);
 	drop_region(p, size, fd);
