@@ -118,7 +118,7 @@ long xmem_ioctl_snapshot(void __user *arg)
 	struct xmem_wire_region wr;
 	struct xmem_snapshot s;
 	u64 t0 = ktime_get_ns(), th = 0, size = 0;
-	bool held = false;
+	bool held = false, cross = false;
 	u32 flags;
 	int ret;
 
@@ -170,7 +170,8 @@ long xmem_ioctl_snapshot(void __user *arg)
 	}
 	if (!ret && (s.flags & XMEM_SNAPSHOT_INTO))
 		ret = xmem_snapshot_dst(dcr, s.dst, &da, &dconn);
-	if (!ret && da && da != a)
+	cross = da && da != a;
+	if (!ret && cross)
 		ret = xmem_snapshot_pull(a, s.src, da, dconn, s.dst, !!dcr,
 					 &wr);
 	else if (!ret)
@@ -202,7 +203,7 @@ long xmem_ioctl_snapshot(void __user *arg)
 	s.total_ns = ktime_get_ns() - t0;
 	pr_info("region %s: %s %s%s, writers held %llu us, %llu us in all\n",
 		s.src, wr.created ? "snapshot" : "copied into", s.dst,
-		da && da != a ? " (appliance to appliance)" : "",
+		cross ? " (appliance to appliance)" : "",
 		div_u64(th, NSEC_PER_USEC), div_u64(s.total_ns, NSEC_PER_USEC));
 out_put:
 	if (dcr)
