@@ -50,6 +50,9 @@
  * Minor 7 adds XMEM_PULL_F_DST: a filling PULL into a region of another
  * name (struct xmem_msg_pull_dst_req), so that a region can be copied
  * into one that exists on another appliance under its own name.
+ * Minor 8 adds XMEM_COPY_F_TEMP: a copy the appliance destroys by itself
+ * once no connection has it attached (a fork's private view of a heap,
+ * which nobody can be trusted to destroy).
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -61,7 +64,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	7
+#define XMEM_PROTO_MINOR	8
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -619,7 +622,16 @@ struct xmem_msg_pull_dst_req {
 /* Flags of struct xmem_msg_copy_req. */
 #define XMEM_COPY_F_CREATE	0x1u	/* create @dst if it is missing */
 #define XMEM_COPY_F_EXCL	0x2u	/* with CREATE: fail if @dst exists */
-#define XMEM_COPY_F_ALL		(XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL)
+#define XMEM_COPY_F_TEMP	0x4u	/* with both: @dst is temporary (minor 8) */
+#define XMEM_COPY_F_ALL		(XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL | \
+				 XMEM_COPY_F_TEMP)
+
+/*
+ * Seconds a temporary region may stay unattached before its appliance
+ * destroys it, unless the appliance is told otherwise (xmemd --temp-grace):
+ * room for a client to reconnect and attach it again.
+ */
+#define XMEM_TEMP_GRACE_SEC	60
 
 /**
  * struct xmem_msg_copy_req - copy a region into another on the same
@@ -644,6 +656,17 @@ struct xmem_msg_pull_dst_req {
  * @dst is refused (EBUSY) while it runs.  The copy is a snapshot of @src
  * only if nobody writes to it while it runs: a client makes it one by
  * writing back and holding its writers first.
+ *
+ * With XMEM_COPY_F_TEMP (minor 8; only together with CREATE and EXCL) the
+ * new @dst is temporary: the appliance destroys it by itself when nobody
+ * needs it any more: at once when a DETACH leaves it attached by no
+ * connection; XMEM_TEMP_GRACE_SEC seconds (or the appliance's own
+ * setting) after a connection that had it attached ended without it
+ * being attached again, or after the copy's answer if nobody attached it.
+ * A temporary region does not outlive a restart of the appliance.  The
+ * requester attaches it right after the answer; an appliance before minor
+ * 8 refuses the flag (XMEM_MSG_ERROR_REP, EPROTO), and so does one of
+ * minor 8 from a client that announced an older minor.
  *
  * Access: @uid must be allowed to attach @src and an existing @dst (see
  * struct xmem_msg_region_req).
