@@ -258,6 +258,7 @@ static int __init xmem_init(void)
 	spin_lock_init(&dev->remote_lock);
 	INIT_LIST_HEAD(&dev->regions);
 	INIT_WORK(&dev->resize_work, xmem_resize_work);
+	INIT_DELAYED_WORK(&dev->temp_work, xmem_temp_work);
 	ida_init(&dev->windows);
 
 	ret = simple_pin_fs(&xmem_fs_type, &dev->mnt, &xmem_mnt_count);
@@ -322,7 +323,12 @@ static void __exit xmem_exit(void)
 	 * then drop it.  The connections stay up for that; reconnection
 	 * still works, as the device lock is not held meanwhile.  Only an
 	 * appliance lost since rmmod was allowed can make this fail now.
+	 * Temporary regions are destroyed first, once more if a try of the
+	 * work failed; any left (appliance unreachable) go with the rest,
+	 * and their appliance destroys them when the connection ends.
 	 */
+	cancel_delayed_work_sync(&dev->temp_work);
+	xmem_temps_end(dev);
 	mutex_lock(&dev->lock);
 	list_splice_init(&dev->regions, &regions);
 	mutex_unlock(&dev->lock);

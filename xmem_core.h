@@ -23,7 +23,8 @@
  * region relative; ->mmap moves vm_pgoff into the region's window.
  *
  * Lock ordering of the module, outermost first:
- *   xmem_file.lock (ATTACH only; copy_to_user() under it may take mmap_lock)
+ *   xmem_file.lock (ATTACH and SNAPSHOT with TEMP; copy_to_user() under it
+ *     may take mmap_lock)
  *   xmem_device.attach_lock (ATTACH by name, across the appliance's answer)
  *   mmap_lock (held by the mm core around ->mmap and the fault handlers)
  *   xmem_region.hold (shared by write faults under mmap_lock, which wait
@@ -99,6 +100,10 @@ struct xmem_rdma_conn;
  *	by name refuse it; under &xmem_device.lock (walks that hold
  *	@op_lock read it without: its setter takes @op_lock after setting
  *	it, so a stale false only lets their change go first)
+ * @temp: a temporary region (SNAPSHOT with TEMP): bound to one file,
+ *	refused to ATTACH by name and without @node; set before it is listed
+ * @temp_done: the file bound to @temp was released: &xmem_device.temp_work
+ *	destroys it; set once, read without a lock
  * @node: /dev/xmem.d/NAME, registered while it is attached here
  * @node_added: @node is registered; set before the region is listed,
  *	cleared under @op_lock by the one DETACH or DESTROY that set @dying
@@ -129,6 +134,8 @@ struct xmem_core_region {
 	pgoff_t pending_pages;
 	bool wb_pinned;
 	bool dying;
+	bool temp;
+	bool temp_done;
 	struct miscdevice node;
 	bool node_added;
 	char node_name[XMEM_REGION_NAME_MAX + 8];
@@ -177,6 +184,8 @@ struct xmem_file {
  * @resize_work: after a reconnection, applies sizes other clients gave
  *	regions (pending_pages) and writes back the regions a failed
  *	write-back pinned (@wb_pinned)
+ * @temp_work: destroys the temporary regions whose file was released
+ *	(xmem_temp_work())
  */
 struct xmem_device {
 	struct miscdevice misc;
@@ -194,6 +203,7 @@ struct xmem_device {
 	spinlock_t remote_lock;
 	struct ida windows;
 	struct work_struct resize_work;
+	struct delayed_work temp_work;
 };
 
 extern struct xmem_device xmem_dev;
@@ -218,7 +228,8 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
 		     struct xmem_rdma_conn **connp,
 		     struct xmem_wire_region *wr);
 struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
-					    const struct xmem_attach *a);
+					    const struct xmem_attach *a,
+					    bool temp);
 int xmem_region_call(struct xmem_core_region *cr,
 		     const struct xmem_wire_region_req *req,
 		     struct xmem_wire_region *wr);
@@ -244,7 +255,11 @@ void xmem_node_del(struct xmem_core_region *cr);
 void xmem_resize_work(struct work_struct *work);
 
 /* xmem_snap.c */
-long xmem_ioctl_snapshot(void __user *arg);
+long xmem_ioctl_snapshot(struct xmem_file *xf, void __user *arg);
+void xmem_temp_release(struct xmem_core_region *cr);
+void xmem_temp_kick(void);
+void xmem_temp_work(struct work_struct *work);
+bool xmem_temps_end(struct xmem_device *dev);
 
 /* xmem_grant.c */
 long xmem_ioctl_grant(void __user *arg);

@@ -42,6 +42,8 @@ static int xmem_open(struct inode *inode, struct file *file)
 		mutex_lock(&xmem_dev.lock);
 		if (cr->dying)
 			ret = -ENODEV;
+		else if (cr->temp)
+			ret = -EBUSY;	/* no node is made for one */
 		else if (!xmem_may_attach(cr))
 			ret = -EACCES;
 		else
@@ -69,11 +71,20 @@ static int xmem_open(struct inode *inode, struct file *file)
 static int xmem_release(struct inode *inode, struct file *file)
 {
 	struct xmem_file *xf = file->private_data;
+	bool temp = xf->region && xf->region->temp;
 
 	xmem_acct_release(&xf->acct);
-	/* Dirty pages stay cached; they are written back on eviction. */
+	/*
+	 * Dirty pages stay cached; they are written back on eviction.  A
+	 * temporary region's only file is gone: it is destroyed, once this
+	 * reference is dropped (the list's keeps it meanwhile).
+	 */
+	if (temp)
+		xmem_temp_release(xf->region);
 	if (xf->region)
 		xmem_region_put(&xf->region->r);
+	if (temp)
+		xmem_temp_kick();
 	mutex_destroy(&xf->lock);
 	kfree(xf);
 	return 0;
@@ -152,7 +163,7 @@ static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
 		ret = -EBUSY;
 		goto out;
 	}
-	cr = xmem_attach_region(&xmem_dev, &a);
+	cr = xmem_attach_region(&xmem_dev, &a, false);
 	if (IS_ERR(cr)) {
 		ret = PTR_ERR(cr);
 		pr_warn_ratelimited("ATTACH %s: %ld\n", a.name, ret);
@@ -619,7 +630,7 @@ static long xmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case XMEM_IOC_LIST:
 		return xmem_ioctl_list(uarg);
 	case XMEM_IOC_SNAPSHOT:
-		return xmem_ioctl_snapshot(uarg);
+		return xmem_ioctl_snapshot(xf, uarg);
 	case XMEM_IOC_GRANT:
 		return xmem_ioctl_grant(uarg);
 	case XMEM_IOC_ACCOUNT:

@@ -1569,6 +1569,23 @@ int xmem_region_drop(struct xmem_region *region)
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_drop);
 
 /**
+ * xmem_region_discard() - drop every cached page of a region, dirty or not
+ * @region: the region, which nothing maps any more
+ *
+ * For a region about to be destroyed on the appliance (a temporary copy
+ * whose last user went): its dirty pages are dropped, not written back.
+ *
+ * Context: process context, may sleep; no portion lock held.
+ * Return: 0, or -EINTR if the task was killed (portions not reached yet
+ * stay cached).
+ */
+int xmem_region_discard(struct xmem_region *region)
+{
+	return xmem_region_evict_range(region, 0, 0, false);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_region_discard);
+
+/**
  * xmem_region_invalidate() - drop the clean cached pages of a region
  * @region: the region
  *

@@ -289,6 +289,7 @@ void xmem_region_mapped(struct xmem_region *region);
 int xmem_region_hold(struct xmem_region *region);
 void xmem_region_unhold(struct xmem_region *region);
 int xmem_region_drop(struct xmem_region *region);
+int xmem_region_discard(struct xmem_region *region);
 int xmem_region_invalidate(struct xmem_region *region);
 int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
 		       bool writeback);

@@ -1168,6 +1168,9 @@ out:
  *
  * Context: process context; sleeps, killable, up to
  * XMEM_PULL_TIMEOUT_SEC plus the call timeout.
+ * With XMEM_COPY_F_TEMP an appliance older than protocol 1.8 is asked
+ * again without it.
+ *
  * Return: 0; the appliance's answer (see struct xmem_msg_copy_req), e.g.
  * -ENOENT, -EEXIST, -EINVAL, -EACCES, -ENOMEM, -EBUSY, -EIO;
  * -EOPNOTSUPP from an appliance older than protocol 1.4; -EINVAL for bad
@@ -1180,6 +1183,7 @@ int xmem_rdma_copy(struct xmem_rdma_conn *conn, const char *src,
 	int ret;
 
 	mutex_lock(&conn->call_lock);
+again:
 	conn->tag++;
 	ret = xmem_wire_build_copy_req(conn->send.data, conn->tag, src, dst,
 				       flags, mode, uid, gid);
@@ -1192,6 +1196,14 @@ int xmem_rdma_copy(struct xmem_rdma_conn *conn, const char *src,
 		goto out;
 	ret = xmem_wire_parse_region_rep(conn->rep, conn->rep_len, conn->tag,
 					 XMEM_REGION_OP_ATTACH, out);
+	/*
+	 * Appliances before minor 8 refuse TEMP as unknown: the copy is an
+	 * ordinary region there, which only this client destroys.
+	 */
+	if (ret == -EPROTO && (flags & XMEM_COPY_F_TEMP)) {
+		flags &= ~XMEM_COPY_F_TEMP;
+		goto again;
+	}
 	if (ret == -EBADMSG)
 		xmem_rdma_err(conn, "malformed reply to the copy of %s\n", src);
 out:

@@ -175,6 +175,9 @@ static struct xmem_core_region *xmem_find_region(struct xmem_device *dev,
 	/* Going away: neither attached here any more nor new. */
 	if (cr->dying)
 		return ERR_PTR(-ENOENT);
+	/* Bound to the one file SNAPSHOT made it for. */
+	if (cr->temp)
+		return ERR_PTR(-EBUSY);
 	if (a->flags & XMEM_ATTACH_EXCL)
 		return ERR_PTR(-EEXIST);
 	if (a->size && a->size != (u64)cr->r.nr_pages << PAGE_SHIFT)
@@ -272,6 +275,9 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
  * xmem_attach_region - attach a region by name
  * @dev: the device
  * @a: the request, checked by the caller
+ * @temp: attach it as a temporary region (SNAPSHOT with TEMP made it):
+ *	no node, refused to ATTACH by name; one attached here already is
+ *	refused (-EBUSY)
  *
  * A region attached here already is checked against @a; otherwise the pool
  * member holding it is found, or with XMEM_ATTACH_CREATE one is chosen by
@@ -285,7 +291,8 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
  * -EDQUOT over max_regions, else the appliance's or the transport's error.
  */
 struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
-					    const struct xmem_attach *a)
+					    const struct xmem_attach *a,
+					    bool temp)
 {
 	struct xmem_wire_region_req req = {
 		.op = XMEM_REGION_OP_ATTACH,
@@ -305,6 +312,10 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	mutex_lock(&dev->lock);
 	cr = xmem_find_region(dev, a);
 	mutex_unlock(&dev->lock);
+	if (!IS_ERR_OR_NULL(cr) && temp) {
+		xmem_region_put(&cr->r);
+		cr = ERR_PTR(-EBUSY);
+	}
 	if (cr)
 		goto out;
 
@@ -394,14 +405,16 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 		goto out;
 	}
 	/* Before it is listed: nothing can take it away meanwhile. */
-	xmem_node_add(cr);
+	cr->temp = temp;
+	if (!temp)
+		xmem_node_add(cr);
 	xmem_region_get(&cr->r);			/* the caller's */
 	mutex_lock(&dev->lock);
 	list_add_tail(&cr->list, &dev->regions);	/* the list's reference */
 	mutex_unlock(&dev->lock);
-	pr_info("region %s: attached on appliance %s, %llu bytes%s\n",
+	pr_info("region %s: attached on appliance %s, %llu bytes%s%s\n",
 		a->name, xmem_appliance_name(cr->appl), wr.size,
-		wr.created ? ", created" : "");
+		wr.created ? ", created" : "", temp ? ", temporary" : "");
 out_put:
 	xmem_appliance_put(appl);
 out:

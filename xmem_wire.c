@@ -552,8 +552,9 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_wire_build_pull_dst_req);
  * the CREATED flag; it carries no key).
  *
  * Context: any.
- * Return: 0, or -EINVAL for bad or equal names, unknown flags, or a mode
- * beyond 0777 or without CREATE (nothing is encoded).
+ * Return: 0, or -EINVAL for bad or equal names, unknown flags, TEMP
+ * without CREATE and EXCL, or a mode beyond 0777 or without CREATE
+ * (nothing is encoded).
  */
 int xmem_wire_build_copy_req(struct xmem_msg_copy_req *req, u64 tag,
 			     const char *src, const char *dst, u32 flags,
@@ -565,6 +566,9 @@ int xmem_wire_build_copy_req(struct xmem_msg_copy_req *req, u64 tag,
 	    xmem_wire_check_name(dst, XMEM_NAME_MAX) || !strcmp(src, dst) ||
 	    flags & ~XMEM_COPY_F_ALL || mode & ~XMEM_REGION_MODE_MASK ||
 	    (mode && !(flags & XMEM_COPY_F_CREATE)))
+		return -EINVAL;
+	if ((flags & XMEM_COPY_F_TEMP) &&
+	    (~flags & (XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL)))
 		return -EINVAL;
 	memset(req, 0, sizeof(*req));
 	xmem_wire_hdr(&req->hdr, XMEM_MSG_COPY_REQ, sizeof(*req), tag);

@@ -369,6 +369,45 @@ static void xmem_rdma_test_run(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios + 21, 19, 32), 9);
 }
 
+/* COPY_REQ: TEMP only together with CREATE and EXCL (minor 8). */
+static void xmem_wire_test_copy_req(struct kunit *test)
+{
+	const u32 temp = XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL |
+			 XMEM_COPY_F_TEMP;
+	struct xmem_msg_copy_req req;
+
+	KUNIT_ASSERT_EQ(test, xmem_wire_build_copy_req(&req, 9, "heap",
+						       "heap-fork", temp, 0600,
+						       1000, 100), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.hdr.type), XMEM_MSG_COPY_REQ);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.hdr.len), sizeof(req));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.hdr.tag), 9);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.flags), temp);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.mode), 0600);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.uid), 1000);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req.gid), 100);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.reserved), 0);
+	KUNIT_EXPECT_STREQ(test, req.src, "heap");
+	KUNIT_EXPECT_STREQ(test, req.dst, "heap-fork");
+	KUNIT_EXPECT_LE(test, sizeof(req), XMEM_MSG_MAX_SIZE);
+
+	/* TEMP without CREATE or EXCL; a flag beyond TEMP. */
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_copy_req(&req, 1, "a", "b",
+						       XMEM_COPY_F_TEMP, 0, 0,
+						       0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_copy_req(&req, 1, "a", "b",
+						       XMEM_COPY_F_CREATE |
+						       XMEM_COPY_F_TEMP, 0, 0,
+						       0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_copy_req(&req, 1, "a", "b",
+						       XMEM_COPY_F_EXCL |
+						       XMEM_COPY_F_TEMP, 0, 0,
+						       0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_copy_req(&req, 1, "a", "b",
+						       temp << 1, 0, 0, 0),
+			-EINVAL);
+}
+
 static void xmem_wire_test_grant_req(struct kunit *test)
 {
 	struct xmem_msg_grant_req req;
@@ -501,6 +540,7 @@ static struct kunit_case xmem_wire_cases[] = {
 	KUNIT_CASE(xmem_wire_test_pull_rep),
 	KUNIT_CASE(xmem_wire_test_auth_host_req),
 	KUNIT_CASE(xmem_wire_test_grant_req),
+	KUNIT_CASE(xmem_wire_test_copy_req),
 	KUNIT_CASE(xmem_rdma_test_run),
 	{}
 };

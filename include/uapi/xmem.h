@@ -12,7 +12,8 @@
  * whatever the processes do; it lives on the appliance until
  * XMEM_IOC_DESTROY.  Version 1.1 added DETACH, RESIZE, DESTROY, LIST and
  * the @mode of struct xmem_attach; 1.2 added ACCOUNT; 1.3 SNAPSHOT; 1.4
- * GRANT; 1.5 SNAPSHOT INTO a region on another appliance.
+ * GRANT; 1.5 SNAPSHOT INTO a region on another appliance; 1.6 SNAPSHOT
+ * TEMP.
  *
  * The mmap offset is relative to the start of the region.  msync(MS_SYNC)
  * and fsync() return once every dirty page of the range (fsync: of the
@@ -29,7 +30,7 @@
 #include <linux/types.h>
 
 #define XMEM_UAPI_MAJOR		1
-#define XMEM_UAPI_MINOR		5
+#define XMEM_UAPI_MINOR		6
 
 /* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
 #define XMEM_REGION_NAME_MAX	64
@@ -223,6 +224,7 @@ struct xmem_account {
 /* Flags of struct xmem_snapshot. */
 #define XMEM_SNAPSHOT_INTO	0x1u	/* @dst exists: copy into it */
 #define XMEM_SNAPSHOT_MODE	0x2u	/* a new @dst gets @mode */
+#define XMEM_SNAPSHOT_TEMP	0x4u	/* a new @dst bound to this file */
 
 /**
  * struct xmem_snapshot - XMEM_IOC_SNAPSHOT
@@ -252,17 +254,31 @@ struct xmem_account {
  * while @src's dirty pages are written back and the appliance copies,
  * then let go; readers go on.  Writes by other clients are not held.
  *
+ * With XMEM_SNAPSHOT_TEMP (since 1.6; not with INTO) the new @dst is
+ * temporary and private to the file the ioctl is called on, which must
+ * not be bound to a region yet: @dst is attached here and the file is
+ * bound to it, as ATTACH would, but it has no /dev/xmem.d node and ATTACH
+ * by name refuses it (EBUSY).  It lives as long as that file: while it or
+ * a duplicate of it (dup(), fork(), SCM_RIGHTS) is open or mapped.  When
+ * the last goes, this client destroys @dst on the appliance, shortly
+ * after (a work item: the close does not wait for the network); an
+ * appliance of protocol 1.8 also destroys it by itself if this client
+ * goes away for good.  It is how a process gives a child of fork() its
+ * own copy of a region (libxmem's XMEM_FORK=copy).
+ *
  * Errors: EINVAL (bad names, the same name twice, flags, mode or
- * reserved field; @dst smaller than @src), ENOENT (no @src; no @dst with
- * INTO), EEXIST (@dst exists, without INTO), EACCES, ENOSPC (no room for
- * @dst on @src's appliance), EDQUOT (a new @dst would put this host or
- * the caller over a quota of the appliance), EBUSY (@dst open or mapped
- * here, or a copy involving either is in flight), EIO (write-back or copy
- * failed), ENOTCONN, ETIMEDOUT, EOPNOTSUPP (an appliance older than
- * protocol 1.4, or 1.7 for a @dst on another appliance), ECONNREFUSED or
- * EHOSTUNREACH (@dst's appliance cannot reach @src's), EINTR (fatal
- * signal).  On failure no @dst is left behind and @src is unchanged
- * (with INTO, @dst keeps its content but for the part already copied).
+ * reserved field; @dst smaller than @src; TEMP with INTO), ENOENT (no
+ * @src; no @dst with INTO), EEXIST (@dst exists, without INTO), EACCES,
+ * ENOSPC (no room for @dst on @src's appliance), EDQUOT (a new @dst would
+ * put this host or the caller over a quota of the appliance, or over the
+ * max_regions parameter with TEMP), EBUSY (@dst open or mapped here, a
+ * copy involving either is in flight; TEMP on a file already bound to a
+ * region), EIO (write-back or copy failed), ENOTCONN, ETIMEDOUT,
+ * EOPNOTSUPP (an appliance older than protocol 1.4, or 1.7 for a @dst on
+ * another appliance), ECONNREFUSED or EHOSTUNREACH (@dst's appliance
+ * cannot reach @src's), EINTR (fatal signal).  On failure no @dst is left
+ * behind and @src is unchanged (with INTO, @dst keeps its content but for
+ * the part already copied).
  */
 struct xmem_snapshot {
 	char src[XMEM_REGION_NAME_MAX];
