@@ -276,6 +276,124 @@ TEST_TIMEOUT(fork_view_keeps_fork_time_content, 300)
 	ASSERT_ZERO_ERR(destroy(a));
 }
 
+/* Is @name a region of some pool member (XMEM_IOC_LIST)? */
+static bool region_listed(const char *name)
+{
+	static struct xmem_region_entry ents[XMEM_LIST_MAX];
+	struct xmem_region_list l = { .entries = (uintptr_t)ents };
+	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
+	bool found = false;
+	uint32_t i;
+
+	ASSERT_OK(fd);
+	do {
+		l.count = XMEM_LIST_MAX;
+		ASSERT_OK(ioctl(fd, XMEM_IOC_LIST, &l));
+		for (i = 0; i < l.count; i++)
+			if (!strcmp(ents[i].name, name))
+				found = true;
+	} while (l.count);
+	close(fd);
+	return found;
+}
+
+/*
+ * SNAPSHOT with TEMP (what libxmem's XMEM_FORK=copy gives a child): the
+ * copy is made by the appliance, bound to the calling file and to no
+ * name, and lives exactly as long as that file and its duplicates: the
+ * parent's close leaves it to the child that inherited the file; the
+ * child's exit destroys it on the appliance.
+ */
+TEST_TIMEOUT(temp_copy_lives_with_its_file, 300)
+{
+	char a[XMEM_REGION_NAME_MAX], t[XMEM_REGION_NAME_MAX], node[128];
+	uint64_t seed = xnow() * 1000 + 19, seed2 = seed + 1;
+	int fd, tfd, fb, pfd[2], status;
+	struct xstats s0, s1;
+	struct xmem_snapshot s;
+	double deadline;
+	char c = 0, *p, *q;
+	pid_t pid;
+
+	xr_require_connected();
+	xr_name(a, "temp-a");
+	xr_name(t, "temp-t");
+	fd = ATTACH_OK(a, REGION_SIZE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	p = MAP_OK(fd, 0, REGION_SIZE);
+	xpat_fill(p, REGION_SIZE, 0, seed);
+	ASSERT_OK(fsync(fd));
+
+	/* The copy is the appliance's: no byte through this client. */
+	tfd = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_OK(tfd);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.src, sizeof(s.src), "%s", a);
+	snprintf(s.dst, sizeof(s.dst), "%s", t);
+	s.flags = XMEM_SNAPSHOT_TEMP | XMEM_SNAPSHOT_INTO;
+	ASSERT_ERRNO(ioctl(tfd, XMEM_IOC_SNAPSHOT, &s), EINVAL);
+	ASSERT_ZERO_ERR(xstats_read(&s0));
+	s.flags = XMEM_SNAPSHOT_TEMP;
+	ASSERT_OK(ioctl(tfd, XMEM_IOC_SNAPSHOT, &s));
+	ASSERT_ZERO_ERR(xstats_read(&s1));
+	ASSERT_EQ(s.size, REGION_SIZE);
+	if (s1.v[XS_RDMA_READS] != s0.v[XS_RDMA_READS] ||
+	    s1.v[XS_RDMA_WRITES] != s0.v[XS_RDMA_WRITES]) {
+		xstats_diag(&s0, &s1);
+		FAIL("region data went through the client");
+	}
+	/* Bound once; no node; ATTACH by name refused. */
+	memset(&s, 0, sizeof(s));
+	snprintf(s.src, sizeof(s.src), "%s", a);
+	xr_name(s.dst, "temp-u");
+	s.flags = XMEM_SNAPSHOT_TEMP;
+	ASSERT_ERRNO(ioctl(tfd, XMEM_IOC_SNAPSHOT, &s), EBUSY);
+	ASSERT_TRUE(!region_listed(s.dst));
+	ASSERT_EQ(xr_attach(t, 0, 0, NULL), -EBUSY);
+	snprintf(node, sizeof(node), "/dev/xmem.d/%s", t);
+	ASSERT_ERRNO(access(node, F_OK), ENOENT);
+
+	q = MAP_OK(tfd, 0, REGION_SIZE);
+	ASSERT_PATTERN(q, REGION_SIZE, 0, seed);
+	xpat_fill(q, REGION_SIZE, 0, seed2);
+	ASSERT_PATTERN(p, REGION_SIZE, 0, seed);	/* the source's own */
+
+	ASSERT_OK(pipe(pfd));
+	pid = fork();
+	ASSERT_OK(pid);
+	if (!pid) {
+		/* Wait until the parent has let go, then check and go. */
+		close(pfd[1]);
+		if (read(pfd[0], &c, 1) != 0)
+			_exit(3);
+		_exit(xpat_check(q, REGION_SIZE, 0, seed2, NULL) ? 1 : 0);
+	}
+	close(pfd[0]);
+	ASSERT_OK(munmap(q, REGION_SIZE));
+	ASSERT_OK(close(tfd));
+	ASSERT_TRUE(region_listed(t));	/* the child has it */
+	close(pfd[1]);			/* EOF: the child goes on */
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("child: wait status %#x (1: copy lost the parent's writes)",
+		     status);
+	/* Destroyed by a work item of the module: bounded wait. */
+	deadline = xnow() + 30;
+	while (region_listed(t) && xnow() < deadline)
+		usleep(50 * 1000);
+	if (region_listed(t))
+		FAIL("temporary copy %s still on the appliance 30 s after its last user", t);
+
+	/* The source did not change; a new name works again. */
+	ASSERT_PATTERN(p, REGION_SIZE, 0, seed);
+	fb = ATTACH_OK(t, PAGE, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL, NULL);
+	ASSERT_OK(close(fb));
+	ASSERT_ZERO_ERR(destroy(t));
+	ASSERT_OK(munmap(p, REGION_SIZE));
+	ASSERT_OK(close(fd));
+	ASSERT_ZERO_ERR(destroy(a));
+}
+
 #define SSH_APPLIANCE	"ssh -o BatchMode=yes -o ConnectTimeout=20 appliance "
 #define SMALL_PORT	7479
 #define SMALL_CAPACITY	"12M"
