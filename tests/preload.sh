@@ -13,6 +13,10 @@
 #	ok N - sort: alloc/ counters gone after exit
 #	ok N - sort: region destroyed after exit
 #
+# fork also checks that the child ran on the appliance's copy of the heap
+# (XMEM_FORK=copy: SNAPSHOT with TEMP), which the module destroyed after
+# the child exited.
+#
 # python3 also reads its region's alloc/ counters (XMEM_IOC_ACCOUNT, from
 # libxmem) while it runs: bytes_in_use must be above the local limit.
 # "alloc" runs xmem-test-alloc: the region grows and shrinks through
@@ -169,6 +173,26 @@ after_exit() {
 		xmemctl region destroy "$2"
 }
 
+# check_fork_copy: XMEM_FORK=copy gave the child the appliance's copy of
+# the heap's region (SNAPSHOT with TEMP), not a local one, and the module
+# destroyed that copy once the child had exited (a work item: waited for,
+# 30 s at most).
+check_fork_copy() {
+	local deadline=$((SECONDS + 30)) temps
+	check "fork: no fall back to a local copy of the heap" \
+		eval '! grep -q "the child copies the heap into local memory" "$tmp/fork.err"'
+	while :; do
+		temps=$(dmesg | grep -c ': temporary, destroyed$')
+		((temps > temps0 || SECONDS >= deadline)) && break
+		sleep 0.2
+	done
+	echo "# fork: $(dmesg | grep ': temporary, destroyed$' | tail -n1)"
+	check "fork: the child's copy of the region destroyed after it exited" \
+		test "$temps" -gt "$temps0"
+	check "fork: no copy left on the appliance" \
+		eval '! xmemctl region list | grep -Eq "(^|[[:space:]])libxmem-[0-9]+-fork-"'
+}
+
 # The allocator's own checks: growth, shrink, accounting.
 run_alloc() {
 	local prog=${XMEM_LIB:-/xmem/lib}/../bin/xmem-test-alloc line region
@@ -218,6 +242,7 @@ for name in "${names[@]}"; do
 	echo 1M >$sys/local_limit
 	echo "$limit_b" >$sys/local_limit
 	w0=$(cat $sys/stats/rdma_writes)
+	temps0=$(dmesg | grep -c ': temporary, destroyed$')
 	rc=0
 	LD_PRELOAD=$lib XMEM_STATS=1 XMEM_RESERVE=64M XMEM_MMAP_THRESHOLD=64K \
 		XMEM_FALLBACK=fail XMEM_REGION="preload-$name-%p" \
@@ -258,6 +283,9 @@ for name in "${names[@]}"; do
 		check "$name: alloc/ while running: ${slabs:-?} slabs, ${used:-?} bytes in use > local limit, <= ${resv:-?} reserved" \
 			test "${slabs:-0}" -gt 0 -a "${used:-0}" -gt "$limit_b" \
 			-a "${used:-0}" -le "${resv:-0}"
+	fi
+	if [[ $name == fork ]]; then
+		check_fork_copy
 	fi
 	[[ -n $region ]] && after_exit "$name" "$region"
 done

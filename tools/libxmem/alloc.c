@@ -129,6 +129,7 @@ static struct {
 	size_t grow_bytes;
 	bool fallback_local;
 	bool fork_share;
+	bool fork_local;		/* XMEM_FORK=local */
 	bool stats_at_exit;
 	bool leak_check;
 	bool frozen;			/* XMEM_FORK=share child: no new use */
@@ -902,6 +903,7 @@ static int heap_setup(void)
 		heap.trim_bytes = PG_SIZE;
 	heap.fallback_local = !env_is("XMEM_FALLBACK", "fail");
 	heap.fork_share = env_is("XMEM_FORK", "share");
+	heap.fork_local = env_is("XMEM_FORK", "local");
 	heap.stats_at_exit = env_true("XMEM_STATS");
 	heap.leak_check = env_true("XMEM_LEAK_CHECK");
 	/* Programs may close stderr before exit (coreutils do): keep one. */
@@ -1955,6 +1957,63 @@ static uint64_t leak_check(int fd)
 static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fork_pipe[2] = { -1, -1 };
 static bool fork_held;		/* fork_prepare() took the locks */
+/* XMEM_FORK=copy: a file bound to the child's copy of the region. */
+static int fork_fd = -1;
+static char fork_name[XMEM_REGION_NAME_MAX];
+
+#ifdef XMEM_SNAPSHOT_TEMP
+/*
+ * Have the appliance copy the heap's region for the child to come
+ * (XMEM_IOC_SNAPSHOT with TEMP): a new region, bound to a new file that
+ * the child inherits and maps in place of the region.  The copy lives as
+ * long as that file: the module destroys it when the child has exited or
+ * exec()ed, and when fork() fails or the parent closes its duplicate.
+ * The module holds this process's writers while it writes the region
+ * back and the appliance copies, so the copy is the region at one
+ * instant.  Called with the heap's locks held.  On failure (a module or
+ * an appliance that cannot, no room) the child copies into local memory.
+ */
+static void fork_snapshot(void)
+{
+	static bool told;
+	const char *dev = getenv("XMEM_DEVICE");
+	struct xmem_snapshot s;
+	int fd, err = 0, tries;
+
+	fd = open(dev && *dev ? dev : "/dev/xmem", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = sys_err();
+		goto fail;
+	}
+	for (tries = 0; tries < 4; tries++) {
+		memset(&s, 0, sizeof(s));
+		memcpy(s.src, heap.name, sizeof(s.src));
+		err = region_name(s.dst, "libxmem-%p-fork-%r");
+		if (err)
+			break;
+		s.flags = XMEM_SNAPSHOT_TEMP;
+		if (!ioctl(fd, XMEM_IOC_SNAPSHOT, &s)) {
+			memcpy(fork_name, s.dst, sizeof(fork_name));
+			fork_fd = fd;
+			return;
+		}
+		err = sys_err();
+		if (err != -EEXIST)
+			break;
+	}
+	close(fd);
+fail:
+	if (!told) {
+		told = true;
+		say("fork: no copy of the region on the appliance for the child (",
+		    strerror(-err), "); the child copies the heap into local memory");
+	}
+}
+#else
+static void fork_snapshot(void)
+{
+}
+#endif
 
 static void fork_prepare(void)
 {
@@ -1972,6 +2031,8 @@ static void fork_prepare(void)
 		pthread_mutex_lock(&heap.arenas[a].lock);
 	pthread_mutex_lock(&heap.tc_lock);
 	pthread_mutex_lock(&heap.lock);
+	if (heap.bk == BK_XMEM && !heap.fork_share && !heap.fork_local)
+		fork_snapshot();
 }
 
 static void fork_parent(void)
@@ -1996,13 +2057,43 @@ static void fork_parent(void)
 		close(fork_pipe[0]);
 		fork_pipe[0] = fork_pipe[1] = -1;
 	}
+	/* The child has its duplicate; without a child the copy goes. */
+	if (fork_fd >= 0)
+		close(fork_fd);
+	fork_fd = -1;
 	pthread_mutex_unlock(&fork_lock);
+}
+
+/*
+ * XMEM_FORK=copy with the appliance's copy made in fork_snapshot(): map
+ * it in place of the region and go on with it as this process's own
+ * region.  Returns false if it cannot be mapped (the file is closed
+ * then, which destroys the copy).
+ */
+static bool fork_child_region(void)
+{
+	int old = heap.fd;
+
+	heap.fd = fork_fd;
+	if (map_shared(0, heap.shared_bytes)) {
+		heap.fd = old;
+		close(fork_fd);
+		fork_fd = -1;
+		return false;
+	}
+	if (old >= 0)
+		close(old);
+	memcpy(heap.name, fork_name, sizeof(heap.name));
+	fork_fd = -1;
+	return true;
 }
 
 /*
  * The child's heap mapping is MAP_SHARED, so without care parent and
  * child would allocate from, and write to, the same pages.  Default
- * (XMEM_FORK=copy): the child replaces the region's pages by a private
+ * (XMEM_FORK=copy): the child maps the appliance's copy of the region
+ * (fork_child_region()).  Without one (XMEM_FORK=local, the anon backend,
+ * or the copy failed) the child replaces the region's pages by a private
  * local copy of the slabs in use, then continues on local memory only.
  */
 static void fork_child_copy(void)
@@ -2072,6 +2163,8 @@ static void fork_child(void)
 		heap.frozen = true;
 		my_tc = NULL;
 		my_tc_dead = 1;
+	} else if (fork_fd >= 0 && fork_child_region()) {
+		/* On its own region, as the parent is on its own. */
 	} else if (heap.bk == BK_XMEM || heap.bk == BK_ANON) {
 		fork_child_copy();
 	}
