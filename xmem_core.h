@@ -40,8 +40,9 @@
  *     xmem_appliance.lock, never waits for a holder that waits for it)
  *   portion LOCKED bits: several only in ascending (region, index) order,
  *     or with trylock (the evictor)
- *   xmem_core_region.io_lock (shared by transfers under portion locks;
- *     exclusive by shrink and drain, which hold no portion lock)
+ *   xmem_core_region.io_lock (shared by transfers under portion locks, and
+ *     by a snapshot for its source, then its target; exclusive by shrink
+ *     and drain, which hold no portion lock and one region's at a time)
  *   xmem_rdma_conn.call_lock (inside the transport)
  *   i_mmap_rwsem, page table locks (taken by the mm helpers)
  *   xmem_device.remote_lock, xmem_pool.conn_lock, xmem_pool.secret_lock,

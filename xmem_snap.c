@@ -169,6 +169,14 @@ static int xmem_snapshot(struct xmem_snapshot *ss)
 		ret = xmem_remote_find(s.src, &a, &conn, &wr);
 		size = wr.size;
 	}
+	/*
+	 * Nor of a target attached here, which a drain would otherwise
+	 * move away from the copy it is being filled with.  A drain or a
+	 * shrink holds one region's io_lock at a time: taking the second
+	 * one shared cannot close a cycle.
+	 */
+	if (dcr)
+		down_read_nested(&dcr->io_lock, SINGLE_DEPTH_NESTING);
 	if (!ret && (s.flags & XMEM_SNAPSHOT_INTO))
 		ret = xmem_snapshot_dst(dcr, s.dst, &da, &dconn);
 	cross = da && da != a;
@@ -178,6 +186,8 @@ static int xmem_snapshot(struct xmem_snapshot *ss)
 	else if (!ret)
 		ret = xmem_rdma_copy(conn, s.src, s.dst, flags, s.mode,
 				     xmem_caller_uid(), xmem_caller_gid(), &wr);
+	if (dcr)
+		up_read(&dcr->io_lock);
 	if (held) {
 		up_read(&cr->io_lock);
 		xmem_region_unhold(&cr->r);
