@@ -49,6 +49,14 @@
 #    anybody; the identity alone reaches nothing; a revoked host is not
 #    acted for.  The wire fuzzer runs there as hostA (authenticated, a
 #    fresh seed each run, printed).
+# 8. Temporary copies (protocol minor 8) that wait for the grace or a
+#    restart (xmem-wire-test --temp; the others run in 1.): an xmemd on
+#    port 7483 with --temp-grace 2 and --dir.  One nobody attaches goes
+#    after the grace, not before; one that B has attached stays when A,
+#    which made it, ends, and goes after the grace once B ends; one
+#    attached when xmemd is killed, or stopped, is not there after the
+#    restart, nor its files.  xmem-wire-test restarts that xmemd with
+#    "wire.sh --restart-xmemd PORT ARGS..." (XMEM_SIGNAL: KILL or TERM).
 # The xmemds started here are stopped at the end.  Output: one TAP stream
 # (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
@@ -92,6 +100,23 @@ REMOTE
 	note "cannot start an xmemd on the appliance on port $p"
 	return 1
 }
+
+# wire.sh --restart-xmemd PORT ARGS...: stop the xmemd on PORT with
+# signal $XMEM_SIGNAL (TERM; KILL as a crash would), wait until its RDMA
+# CM ids are gone, and start it again with ARGS (for xmem-wire-test
+# --temp, part 8).
+if [ "${1:-}" = --restart-xmemd ]; then
+	shift
+	# shellcheck disable=SC2029 # the arguments are expanded here
+	ssh -o BatchMode=yes appliance "kill -${XMEM_SIGNAL:-TERM} \$(cat /run/xmemd-$1.pid) &&
+		for i in \$(seq 300); do
+			rdma resource show cm_id 2>/dev/null | grep -q 'src-addr [^ ]*:$1 ' ||
+				exit 0
+			sleep 0.1
+		done; exit 1" || { note "the xmemd on port $1 does not stop"; exit 1; }
+	start_xmemd "$@"
+	exit
+fi
 
 # 1. The protocol, and pulls from a second appliance.
 if getent hosts appliance2 >/dev/null; then
@@ -475,6 +500,21 @@ fi
 sed 's/^/# /' "$tmp/7.log" >>"$tmp/7.tap" 2>/dev/null
 echo "# part 7 (a pull acts for its host) took $((SECONDS - t1)) s" >>"$tmp/7.tap"
 
+# 8. Temporary copies: the grace, and restarts.
+t1=$SECONDS
+rc8=0
+temp8=(--insecure --temp-grace 2 --dir /dev/shm/xmemd-7483)
+if start_xmemd 7483 "${temp8[@]}"; then
+	xmem-wire-test --temp /dev/shm/xmemd-7483 \
+		"bash ${BASH_SOURCE[0]} --restart-xmemd 7483 ${temp8[*]}" \
+		appliance 7483 >"$tmp/8.tap" || rc8=$?
+else
+	printf 'not ok 1 - start an xmemd with --temp-grace 2 and --dir\n1..1\n' \
+		>"$tmp/8.tap"
+	rc8=1
+fi
+echo "# part 8 (temporary copies: grace, restarts) took $((SECONDS - t1)) s" >>"$tmp/8.tap"
+
 # One TAP stream: each run numbered after the ones before.
 awk '
 	/^1\.\.[0-9]+$/ { next }
@@ -487,7 +527,7 @@ awk '
 	{ print }
 	END { print "1.." total }
 ' "$tmp/1.tap" "$tmp/2.tap" "$tmp/3.tap" "$tmp/4.tap" "$tmp/5.tap" \
-	"$tmp/6.tap" "$tmp/7.tap"
+	"$tmp/6.tap" "$tmp/7.tap" "$tmp/8.tap"
 
 note "pull lines of the appliances' logs:"
 ssh -o BatchMode=yes appliance \
@@ -497,6 +537,8 @@ for p in ${started[@]+"${started[@]}"}; do
 	# shellcheck disable=SC2029
 	ssh -o BatchMode=yes appliance "kill \$(cat /run/xmemd-$p.pid) 2>/dev/null"
 done
+ssh -o BatchMode=yes appliance 'rm -rf /dev/shm/xmemd-7483'
 rc7=0
 grep -q "^not ok" "$tmp/7.tap" && rc7=1
-((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0 && rc5 == 0 && rc6 == 0 && rc7 == 0))
+((rc1 == 0 && rc2 == 0 && rc3 == 0 && rc4 == 0 && rc5 == 0 && rc6 == 0 && rc7 == 0 &&
+  rc8 == 0))

@@ -1878,6 +1878,322 @@ skip:
 		wt_ok(false, "source going away mid-way: no source");
 }
 
+/* ---- protocol 1.8: temporary copies (XMEM_COPY_F_TEMP) ---------------- */
+
+#define WT_TEMP_FLAGS	(XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL | \
+			 XMEM_COPY_F_TEMP)
+/* Bound of every wait for the appliance to act on its own. */
+#define WT_TEMP_WAIT_S	20
+
+/*
+ * Poll INFO of @name on @c (every 100 ms, WT_TEMP_WAIT_S at most) until
+ * its status is @status and, with status 0, it has @users connections.
+ * 0 when it did, -1 with a diag when it did not in time.
+ */
+static int wt_wait_info(struct wt_conn *c, const char *name, uint32_t status,
+			uint32_t users)
+{
+	double deadline = wt_now() + WT_TEMP_WAIT_S;
+	struct xmem_msg_region_rep rep;
+
+	do {
+		if (wt_region(c, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rep))
+			return -1;
+		if (le32toh(rep.status) == status &&
+		    (status || le32toh(rep.users) == users))
+			return 0;
+		usleep(100000);
+	} while (wt_now() < deadline);
+	wt_diag("%s: INFO still answers status %u users %u after %d s, want status %u users %u",
+		name, le32toh(rep.status), le32toh(rep.users), WT_TEMP_WAIT_S,
+		status, users);
+	return -1;
+}
+
+/* A source region @name of WT_REGION_SIZE with data at its start. */
+static bool wt_temp_source(struct wt_conn *c, const char *name)
+{
+	struct xmem_msg_region_rep rep;
+	struct wt_region r;
+
+	if (wt_region(c, XMEM_REGION_OP_ATTACH, name, WT_REGION_SIZE,
+		      XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, 0, &rep) ||
+	    rep.status)
+		return false;
+	r.addr = le64toh(rep.addr);
+	r.rkey = le32toh(rep.rkey);
+	return wt_write_data(c, &r, 0, WT_DATA_SIZE, 51);
+}
+
+/*
+ * Temporary copies against an appliance whose grace is long (the test
+ * bed's, XMEM_TEMP_GRACE_SEC): made, attached, detached and gone at once;
+ * refused without CREATE and EXCL and from a client of minor 7; kept when
+ * a connection attaches it again after its connection ended; untouched
+ * by the DETACH of a connection that does not have it; destroyed by a
+ * DESTROY as any region.
+ */
+static void wt_test_temp(struct wt_conn *c, const char *base)
+{
+	char a[XMEM_NAME_MAX], t[XMEM_NAME_MAX];
+	struct xmem_msg_region_rep rep, rt;
+	struct xmem_msg_stat_rep st0, st1;
+	struct xmem_msg_copy_req req;
+	struct wt_conn c2, c3;
+	struct xmem_hello h;
+	struct wt_region r;
+	uint64_t tag;
+	bool good;
+
+	snprintf(a, sizeof(a), "%.50s-tsrc", base);
+	snprintf(t, sizeof(t), "%.50s-tmp", base);
+	memset(&c3, 0, sizeof(c3));
+	if (!wt_ok(wt_temp_source(c, a), "a source region for the temporary copies"))
+		return;
+
+	good = !wt_stat(c, &st0) &&
+	       !wt_copy(c, a, t, WT_TEMP_FLAGS, 0, &rt) && !rt.status &&
+	       le32toh(rt.flags) == XMEM_REGION_REP_F_CREATED &&
+	       !le32toh(rt.users) && !strcmp(rt.name, t);
+	wt_ok(good, "COPY with TEMP|CREATE|EXCL makes a new region, not attached");
+	good = !wt_region(c, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
+	       !rep.status && rep.region_id == rt.region_id &&
+	       le32toh(rep.users) == 1;
+	r.addr = le64toh(rep.addr);
+	r.rkey = le32toh(rep.rkey);
+	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 51);
+	wt_ok(good, "the requester attaches the temporary copy; it holds the source's bytes");
+	good = !wt_region(c, XMEM_REGION_OP_DETACH, t, 0, 0, 0, &rep) &&
+	       !rep.status && !le32toh(rep.users) &&
+	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT;
+	wt_ok(good, "its DETACH by the last connection destroys it at once (INFO: ENOENT)");
+	good = !wt_stat(c, &st1) && st1.regions == st0.regions &&
+	       st1.bytes_allocated == st0.bytes_allocated;
+	wt_ok(good, "its memory is given back (STAT as before the copy)");
+
+	good = !wt_copy(c, a, t, XMEM_COPY_F_TEMP, 0, &rep) &&
+	       le32toh(rep.status) == EINVAL &&
+	       !wt_copy(c, a, t, XMEM_COPY_F_TEMP | XMEM_COPY_F_CREATE, 0,
+			&rep) && le32toh(rep.status) == EINVAL &&
+	       !wt_copy(c, a, t, XMEM_COPY_F_TEMP | XMEM_COPY_F_EXCL, 0,
+			&rep) && le32toh(rep.status) == EINVAL &&
+	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT;
+	wt_ok(good, "COPY with TEMP without CREATE or without EXCL -> EINVAL, nothing made");
+
+	/* A client of protocol 1.7 cannot know the flag. */
+	wt_good_hello(&h);
+	h.minor = htole16(7);
+	if (wt_ok(!wt_connect(&c2, &h), "a client announcing protocol 1.7 is accepted")) {
+		wt_copy_req(&req, tag = ++wt_tag, a, t, WT_TEMP_FLAGS, 0);
+		wt_expect_error(&c2, &req, sizeof(req), tag, EPROTO,
+				"COPY with TEMP from a client of protocol 1.7");
+		good = !wt_copy(&c2, a, t, XMEM_COPY_F_CREATE |
+				XMEM_COPY_F_EXCL, 0, &rep) && !rep.status &&
+		       !wt_region(&c2, XMEM_REGION_OP_DESTROY, t, 0, 0, 0,
+				  &rep) && !rep.status;
+		wt_ok(good, "that client's COPY without TEMP works as before");
+		wt_close(&c2);
+	} else {
+		wt_ok(false, "COPY with TEMP from a client of protocol 1.7: no connection");
+		wt_ok(false, "that client's COPY without TEMP: no connection");
+	}
+
+	/*
+	 * Its connection ends: kept for the grace (a minute), and another
+	 * connection that attaches it meanwhile keeps it.
+	 */
+	wt_good_hello(&h);
+	good = !wt_connect(&c2, &h) &&
+	       !wt_copy(&c2, a, t, WT_TEMP_FLAGS, 0, &rt) && !rt.status &&
+	       !wt_region(&c2, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_close(&c2);
+	good = good && !wt_wait_info(c, t, 0, 0);
+	wt_ok(good, "the end of the only connection that had it leaves it there, attached by none");
+	good = good && !wt_connect(&c3, &h) &&
+	       !wt_region(&c3, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
+	       !rep.status && rep.region_id == rt.region_id;
+	r.addr = le64toh(rep.addr);
+	r.rkey = le32toh(rep.rkey);
+	good = good && wt_check_data(&c3, &r, 0, WT_DATA_SIZE, 51);
+	wt_ok(good, "a new connection attaches it within the grace: the same region, the same data");
+	good = good &&
+	       !wt_region(&c3, XMEM_REGION_OP_DETACH, t, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT;
+	wt_ok(good, "its DETACH there destroys it");
+	if (c3.w.id)
+		wt_close(&c3);
+
+	/* A DETACH of a connection that does not have it changes nothing. */
+	good = !wt_copy(c, a, t, WT_TEMP_FLAGS, 0, &rt) && !rt.status &&
+	       !wt_region(c, XMEM_REGION_OP_DETACH, t, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
+	       !rep.status && rep.region_id == rt.region_id;
+	wt_ok(good, "a DETACH by a connection that never attached it leaves it alone");
+	good = !wt_region(c, XMEM_REGION_OP_DESTROY, t, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT;
+	wt_ok(good, "DESTROY of a temporary region works as for any region");
+
+	good = !wt_region(c, XMEM_REGION_OP_DESTROY, a, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_ok(good, "DESTROY of the source");
+}
+
+/* --temp: the appliance's --dir and the command that restarts it. */
+static const char *wt_temp_dir, *wt_temp_restart;
+
+/* Restart the appliance with SIGTERM or SIGKILL (@sig); 0 or -1. */
+static int wt_temp_restart_xmemd(const char *sig)
+{
+	char cmd[1024];
+	int ret;
+
+	snprintf(cmd, sizeof(cmd), "XMEM_SIGNAL=%s %s", sig,
+		 wt_temp_restart);
+	ret = system(cmd);
+	if (ret)
+		wt_diag("%s: status %d", cmd, ret);
+	return ret ? -1 : 0;
+}
+
+/*
+ * The files of region @name in the appliance's --dir: exist (@there) or
+ * not, and with @there, NAME.meta says "temp yes".
+ */
+static bool wt_temp_files(const char *name, bool there)
+{
+	char cmd[512];
+
+	if (there)
+		snprintf(cmd, sizeof(cmd),
+			 "test -f %s/%s.region && grep -qx \"temp yes\" %s/%s.meta",
+			 wt_temp_dir, name, wt_temp_dir, name);
+	else
+		snprintf(cmd, sizeof(cmd),
+			 "! test -e %s/%s.region && ! test -e %s/%s.meta",
+			 wt_temp_dir, name, wt_temp_dir, name);
+	return !wt_on_target(cmd);
+}
+
+/*
+ * Against an appliance with a short --temp-grace (2 s) and --dir, which
+ * --temp's command restarts: a temporary copy nobody attaches goes after
+ * the grace, not before; one that another connection has attached stays
+ * when its own connection ends, past the grace, and goes after the grace
+ * once that other connection ends too; one attached when the appliance
+ * is killed, or stopped, is not there after the restart, nor its files.
+ * Every wait is bounded; a sleep only lets the grace pass where nothing
+ * must happen.
+ */
+static void wt_test_temp_grace(const char *base)
+{
+	char a[XMEM_NAME_MAX], t[XMEM_NAME_MAX], cmd[768];
+	struct xmem_msg_region_rep rep, rt;
+	struct wt_conn c, ca, cb;
+	struct xmem_hello h;
+	double t0, secs;
+	bool good;
+	int i;
+
+	snprintf(a, sizeof(a), "%.50s-gsrc", base);
+	memset(&ca, 0, sizeof(ca));
+	memset(&cb, 0, sizeof(cb));
+	wt_good_hello(&h);
+	if (!wt_ok(!wt_connect(&c, &h), "connect to the appliance with --temp-grace 2"))
+		return;
+	if (!wt_ok(wt_temp_source(&c, a), "a source region"))
+		goto out;
+
+	/* Never attached: gone after the grace, counted from the answer. */
+	snprintf(t, sizeof(t), "%.50s-g1", base);
+	t0 = wt_now();
+	good = !wt_copy(&c, a, t, WT_TEMP_FLAGS, 0, &rt) && !rt.status &&
+	       !wt_wait_info(&c, t, ENOENT, 0);
+	secs = wt_now() - t0;
+	wt_ok(good && secs >= 1.5,
+	      "a temporary copy nobody attaches is gone after the grace (%.1f s, want 2 s at least)",
+	      secs);
+
+	/* A and B have it; A ends: kept; B ends: gone after the grace. */
+	snprintf(t, sizeof(t), "%.50s-g2", base);
+	good = !wt_connect(&ca, &h) && !wt_connect(&cb, &h) &&
+	       !wt_copy(&ca, a, t, WT_TEMP_FLAGS, 0, &rt) && !rt.status &&
+	       !wt_region(&ca, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(&cb, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
+	       !rep.status && le32toh(rep.users) == 2;
+	wt_ok(good, "connections A and B attach a temporary copy A made");
+	if (ca.w.id)
+		wt_close(&ca);
+	good = good && !wt_wait_info(&c, t, 0, 1);
+	wt_ok(good, "A ends: the region stays, B has it");
+	/* Nothing must happen now: let the grace pass, watching. */
+	for (i = 0; good && i < 30; i++) {
+		good = !wt_region(&c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
+		       !rep.status && le32toh(rep.users) == 1;
+		usleep(100000);
+	}
+	wt_ok(good, "it is still there a grace and more (3 s) after A ended");
+	if (cb.w.id)
+		wt_close(&cb);
+	good = good && !wt_wait_info(&c, t, ENOENT, 0);
+	wt_ok(good, "B ends too: the region is gone after the grace");
+
+	/* Killed (SIGKILL) while it is attached: not loaded again. */
+	snprintf(t, sizeof(t), "%.50s-g3", base);
+	good = !wt_copy(&c, a, t, WT_TEMP_FLAGS, 0, &rt) && !rt.status &&
+	       !wt_region(&c, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
+	       !rep.status && wt_temp_files(t, true);
+	wt_ok(good, "an attached temporary copy: its NAME.meta says \"temp yes\"");
+	good = good && !wt_temp_restart_xmemd("KILL");
+	c.broken = true;
+	wt_close(&c);
+	good = good && !wt_connect(&c, &h);
+	good = good && !wt_region(&c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT && wt_temp_files(t, false);
+	wt_ok(good, "after a kill and a restart it is gone, and its files");
+	/* wt_on_target() quotes with ': any character for those around NAME. */
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q \".%s.: temporary, not kept across a restart\" /var/log/xmemd-%s.log",
+		 t, wt_port);
+	good = good && !wt_on_target(cmd) &&
+	       !wt_region(&c, XMEM_REGION_OP_INFO, a, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_ok(good, "the restart logs that it removed it; the source region is loaded again");
+
+	/* Stopped (SIGTERM) while it is attached: its files go at the stop. */
+	snprintf(t, sizeof(t), "%.50s-g4", base);
+	good = good && !wt_copy(&c, a, t, WT_TEMP_FLAGS, 0, &rt) &&
+	       !rt.status &&
+	       !wt_region(&c, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
+	       !rep.status && !wt_temp_restart_xmemd("TERM");
+	c.broken = true;
+	wt_close(&c);
+	good = good && !wt_connect(&c, &h);
+	/* Not "not kept across a restart": the stop removed its files. */
+	snprintf(cmd, sizeof(cmd),
+		 "! grep -q \"%s.: temporary\" /var/log/xmemd-%s.log", t,
+		 wt_port);
+	good = good && !wt_region(&c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT && wt_temp_files(t, false) &&
+	       !wt_on_target(cmd);
+	wt_ok(good, "a clean stop destroys an attached temporary copy and its files (the next start finds none)");
+
+	good = c.w.id && !wt_region(&c, XMEM_REGION_OP_DESTROY, a, 0, 0, 0,
+				    &rep) && !rep.status;
+	wt_ok(good, "DESTROY of the source");
+out:
+	if (c.w.id)
+		wt_close(&c);
+}
+
 /* Split ADDR:PORT or [ADDR]:PORT (in place); 0 or -1 with a message. */
 static int wt_split_addr(char *s, const char **addr, const char **port)
 {
@@ -1925,6 +2241,13 @@ int main(int argc, char **argv)
 			argc -= 3;
 			continue;
 		}
+		if (!strcmp(argv[1], "--temp") && argc >= 4) {
+			wt_temp_dir = argv[2];
+			wt_temp_restart = argv[3];
+			argv += 3;
+			argc -= 3;
+			continue;
+		}
 		if (!strcmp(argv[1], "--secret-file")) {
 			if (wirec_load_key(argv[2], wt_secret, &wt_secret_len))
 				return 2;
@@ -1944,7 +2267,7 @@ int main(int argc, char **argv)
 	if (argc != 3 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fprintf(stderr, "Usage: %s [--pull-source SADDR:SPORT] [--secret-file FILE]\n"
 			"       [--pull-refusing-source NADDR:NPORT] [--pull-only]\n"
-			"       [--break HOLDFILE PIDFILE] ADDR PORT\n"
+			"       [--break HOLDFILE PIDFILE] [--temp DIR RESTART] ADDR PORT\n"
 			"Exercise the xmem wire protocol against xmemd at ADDR:PORT; prints TAP.\n"
 			"--pull-source: also copy regions from the xmemd at SADDR:SPORT into it\n"
 			"(PULL).  --secret-file: authenticate where asked to.\n"
@@ -1952,7 +2275,12 @@ int main(int argc, char **argv)
 			"--pull-only: only the tests of real PULLs.\n"
 			"--break: only the tests of a copy whose source goes away\n"
 			"mid-way: ADDR's xmemd runs with --debug-hold HOLDFILE, the\n"
-			"--pull-source xmemd (killed) on the same host, its pid in PIDFILE.\n",
+			"--pull-source xmemd (killed) on the same host, its pid in PIDFILE.\n"
+			"--temp: only the tests of temporary copies that wait for the\n"
+			"grace or restart the appliance: ADDR's xmemd runs with\n"
+			"--temp-grace 2 and --dir DIR; the shell command RESTART, with\n"
+			"XMEM_SIGNAL=KILL or TERM in its environment, stops it so and\n"
+			"starts it again.\n",
 			argv[0]);
 		return argc == 2 && (!strcmp(argv[1], "-h") ||
 				     !strcmp(argv[1], "--help")) ? 0 : 2;
@@ -1961,6 +2289,13 @@ int main(int argc, char **argv)
 	wt_port = argv[2];
 	if (wt_hold_file && !wt_src_addr)
 		wt_bail("--break needs --pull-source");
+	if (wt_temp_dir) {
+		snprintf(name, sizeof(name), "wire-test-%ld-%ld",
+			 (long)getpid(), (long)time(NULL));
+		wt_test_temp_grace(name);
+		printf("1..%u\n", wt_n);
+		return wt_failed ? 1 : 0;
+	}
 	if (pull_only || wt_hold_file) {
 		snprintf(name, sizeof(name), "wire-test-%ld-%ld",
 			 (long)getpid(), (long)time(NULL));
@@ -2046,6 +2381,7 @@ int main(int argc, char **argv)
 	wt_test_pull_refusals(&c, name, missing);
 	wt_test_pull_copy(&c, name);
 	wt_test_copy(&c, name);
+	wt_test_temp(&c, name);
 
 	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);
 	wt_ok(good && !r2.status && r2.region_id == r.region_id &&

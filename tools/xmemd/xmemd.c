@@ -77,6 +77,8 @@
 /* Peer-triggered error lines: a burst of this many, then one a second. */
 #define XMEMD_LOG_BURST		64
 #define XMEMD_CONFIG		"/etc/xmem/xmemd.conf"
+/* --temp-grace at most: a day; a region nobody uses is pinned meanwhile. */
+#define XMEMD_TEMP_GRACE_MAX	86400u
 
 /**
  * struct xmemd_dev - state kept per RDMA device (ibv_context)
@@ -166,6 +168,14 @@ struct xmemd_grant {
  * @fd: with --dir, the open file holding the memory (NAME.region); else -1
  * @busy: copies and pulls in flight that read or write @mem from a
  *	worker thread: resize and destroy wait (EBUSY) until it is 0
+ * @temp: temporary (XMEM_COPY_F_TEMP, protocol minor 8): xmemd destroys
+ *	it by itself once no connection has it attached (see "temporary
+ *	regions" below), and it does not outlive the daemon: with --dir its
+ *	files go at exit, and a start removes them instead of loading them
+ * @temp_deadline: with @temp, while no connection has it attached: when
+ *	it is destroyed (xmemd_now() seconds), or once @busy drops to 0 if
+ *	that is later; 0 while attached
+ * @temp_why: why it lost its last attachment, for the log line of its end
  * @name: NUL terminated name
  */
 struct xmemd_region {
@@ -183,6 +193,9 @@ struct xmemd_region {
 	uint32_t users;
 	int fd;
 	unsigned int busy;
+	bool temp;
+	double temp_deadline;
+	const char *temp_why;
 	char name[XMEM_NAME_MAX];
 };
 
@@ -311,7 +324,9 @@ struct xmemd_audit {
  * @pull_chunk, @pull_depth and @debug_hold, which do not change once the
  * loop runs.  @identity is this appliance's own name and key on other
  * appliances' --hosts lists (--identity), for its pulls; empty name:
- * none.
+ * none.  @temp_grace is --temp-grace; @temp_next the earliest deadline of
+ * a temporary region that nobody has attached and that is not busy, or 0
+ * for none (it may be early: the sweep then finds nothing and looks again).
  */
 static struct {
 	struct rdma_event_channel *ec;
@@ -346,6 +361,8 @@ static struct {
 	const char *debug_hold;
 	const char *control;
 	int control_fd;
+	unsigned int temp_grace;
+	double temp_next;
 } xmemd = { .dirfd = -1, .pull_efd = -1, .control_fd = -1 };
 
 /* Authentication states of a connection. */
@@ -561,16 +578,18 @@ static bool xmemd_name_valid(const char name[XMEM_NAME_MAX])
 /* ---- persistence (--dir) ----------------------------------------------- */
 
 static struct xmemd_region *xmemd_region_by_id(uint64_t id);
+static double xmemd_now(void);
 
 /*
  * With --dir, region NAME lives in two files of the directory: NAME.region
  * holds its memory (mapped MAP_SHARED, so RDMA writes land in the file's
  * pages) and NAME.meta its identity, as "key value" lines: version, id,
- * uid, gid, mode.  The size is the data file's.  xmemd.next-id keeps the
- * id counter, so ids are never reused across restarts.  Names cannot
- * contain '/', and every file ends in .region or .meta (or is
- * xmemd.next-id, or a *.tmp being written), so no two regions' files
- * collide.
+ * uid, gid, mode; host and grants if it has them; "temp yes" for a
+ * temporary region, whose files a start removes.  The size is the data
+ * file's.  xmemd.next-id keeps the id counter, so ids are never reused
+ * across restarts.  Names cannot contain '/', and every file ends in
+ * .region or .meta (or is xmemd.next-id, or a *.tmp being written), so no
+ * two regions' files collide.
  */
 #define XMEMD_META_VERSION	1
 
@@ -618,9 +637,10 @@ static int xmemd_meta_write(const struct xmemd_region *r)
 	if (err)
 		return err;
 	snprintf(text, sizeof(text),
-		 "version %d\nid %" PRIu64 "\nuid %u\ngid %u\nmode %o\n%s%s%s",
+		 "version %d\nid %" PRIu64 "\nuid %u\ngid %u\nmode %o\n%s%s%s%s",
 		 XMEMD_META_VERSION, r->id, r->uid, r->gid, r->mode,
-		 r->host[0] ? "host " : "", r->host, r->host[0] ? "\n" : "");
+		 r->host[0] ? "host " : "", r->host, r->host[0] ? "\n" : "",
+		 r->temp ? "temp yes\n" : "");
 	for (i = 0; i < r->ngrants; i++) {
 		n = strlen(text);
 		if (r->grants[i].has_uid)
@@ -790,6 +810,10 @@ static int xmemd_meta_read(struct xmemd_region *r)
 			xmemd_meta_grant(r, line);
 			continue;
 		}
+		if (!strcmp(key, "temp")) {
+			r->temp = true;
+			continue;
+		}
 		if (!strcmp(key, "host")) {
 			/* Optional: regions from before hosts have none. */
 			if (sscanf(line, "%*s %63s", r->host) != 1)
@@ -846,6 +870,16 @@ static void xmemd_region_load(const char *name)
 	strcpy(r->name, name);
 	if (xmemd_meta_read(r))
 		goto err_free;
+	if (r->temp) {
+		/* Nobody can have it attached any more: it goes, as it would have. */
+		xmemd_file_name(file, sizeof(file), name, ".region");
+		unlinkat(xmemd.dirfd, file, 0);
+		xmemd_file_name(file, sizeof(file), name, ".meta");
+		unlinkat(xmemd.dirfd, file, 0);
+		xmemd_log("region %" PRIu64 " '%s': temporary, not kept across a restart: %s/%s.region and .meta removed",
+			  r->id, r->name, xmemd.dir, r->name);
+		goto err_free;
+	}
 	if (xmemd_region_by_id(r->id)) {
 		xmemd_log("%s: %s.meta: id %" PRIu64 " used twice; skipped",
 			  xmemd.dir, name, r->id);
@@ -995,6 +1029,108 @@ static void xmemd_region_free(struct xmemd_region *r, bool remove)
 	xmemd.nregions--;
 	xmemd.allocated -= r->size;
 	free(r);
+}
+
+/* ---- temporary regions (XMEM_COPY_F_TEMP, protocol minor 8) ------------- */
+
+/*
+ * A temporary region is destroyed by xmemd itself, as a DESTROY would
+ * (memory, files and quota freed), when nobody needs it: at once when a
+ * DETACH leaves it attached by no connection; xmemd.temp_grace seconds
+ * after the end of the last connection that had it attached, or after the
+ * answer to the COPY that made it, unless some connection attaches it
+ * meanwhile.  A copy or pull in flight on it (@busy) puts that off until
+ * it ends.  Deadlines are kept on the regions; the main loop sleeps in
+ * poll() until the earliest one at most (xmemd.temp_next) and then
+ * sweeps: no thread, no timer.
+ */
+
+/* Destroy temporary region @r as a DESTROY would; log once, with @why. */
+static void xmemd_temp_destroy(struct xmemd_region *r, const char *why)
+{
+	xmemd_log("region %" PRIu64 " '%s': temporary, destroyed: %s (%" PRIu64
+		  " bytes; %" PRIu64 " regions, %" PRIu64 " of %" PRIu64
+		  " bytes in use)", r->id, r->name, why, r->size,
+		  xmemd.nregions - 1, xmemd.allocated - r->size,
+		  xmemd.capacity);
+	xmemd_region_free(r, true);
+}
+
+/* Let the sweep know of @r's deadline, if it has one that may pass. */
+static void xmemd_temp_arm(const struct xmemd_region *r)
+{
+	if (!r->temp || r->users || r->busy || !r->temp_deadline)
+		return;
+	if (!xmemd.temp_next || r->temp_deadline < xmemd.temp_next)
+		xmemd.temp_next = r->temp_deadline;
+}
+
+/*
+ * Nobody has @r attached any more (or yet): if it is temporary, it goes
+ * @grace seconds from now (0: at the next sweep, at the end of this turn
+ * of the main loop) unless it is attached again; @why goes to the log.
+ */
+static void xmemd_temp_unused(struct xmemd_region *r, unsigned int grace,
+			      const char *why)
+{
+	if (!r->temp || r->users)
+		return;
+	r->temp_deadline = xmemd_now() + grace;
+	r->temp_why = why;
+	xmemd_temp_arm(r);
+}
+
+/* A copy or pull in flight on @r ended. */
+static void xmemd_region_unbusy(struct xmemd_region *r)
+{
+	r->busy--;
+	xmemd_temp_arm(r);
+}
+
+/*
+ * Destroy every temporary region past its deadline that nobody has
+ * attached and no copy holds, and note the next deadline.
+ */
+static void xmemd_temp_sweep(void)
+{
+	struct xmemd_region *r, *next;
+	double now, first = 0;
+	unsigned int h;
+
+	if (!xmemd.temp_next)
+		return;
+	now = xmemd_now();
+	if (now < xmemd.temp_next)
+		return;
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = next) {
+			next = r->next;
+			if (!r->temp || r->users || r->busy ||
+			    !r->temp_deadline)
+				continue;
+			if (r->temp_deadline <= now) {
+				xmemd_temp_destroy(r, r->temp_why);
+				continue;
+			}
+			if (!first || r->temp_deadline < first)
+				first = r->temp_deadline;
+		}
+	}
+	xmemd.temp_next = first;
+}
+
+/* The poll() timeout in ms: @ms, or less to meet the next deadline. */
+static int xmemd_temp_timeout(int ms)
+{
+	double left;
+	int t;
+
+	if (!xmemd.temp_next)
+		return ms;
+	left = (xmemd.temp_next - xmemd_now()) * 1000;
+	/* Rounded up, so that the sweep does not wake up just before it. */
+	t = left <= 0 ? 0 : left >= INT_MAX - 1 ? INT_MAX : (int)left + 1;
+	return ms < 0 || t < ms ? t : ms;
 }
 
 /*
@@ -1298,6 +1434,7 @@ static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 {
 	struct rdma_cm_id *id = conn->id;
 	struct xmemd_conn **pp;
+	struct xmemd_region *r;
 
 	/* Its pulls go on without it and are undone when they end. */
 	xmemd_pull_cancel(conn);
@@ -1311,9 +1448,17 @@ static struct rdma_cm_id *xmemd_conn_release(struct xmemd_conn *conn)
 	}
 	if (id->qp)
 		rdma_destroy_qp(id);
-	/* No work request of the client runs any more: revoke its keys. */
-	while (conn->atts)
+	/*
+	 * No work request of the client runs any more: revoke its keys.  A
+	 * temporary region nobody else has attached gets the grace period:
+	 * its client may come back for it.
+	 */
+	while (conn->atts) {
+		r = conn->atts->r;
 		xmemd_att_free(conn->atts);
+		xmemd_temp_unused(r, xmemd.temp_grace,
+				  "its last connection ended");
+	}
 	if (conn->cq)
 		ibv_destroy_cq(conn->cq);
 	if (conn->mr)
@@ -1893,6 +2038,8 @@ static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r,
 	k->next = att->keys;
 	att->keys = k;
 	*mrp = k->mr;
+	/* Attached: a temporary region is needed again. */
+	r->temp_deadline = 0;
 	xmemd_dbg("conn %llu: region %" PRIu64 " '%s': key 0x%08x at 0x%" PRIxPTR
 		  " for %" PRIu64 " bytes", conn->nr, r->id, r->name,
 		  k->mr->rkey, (uintptr_t)r->mem, r->size);
@@ -1904,13 +2051,18 @@ err_att:
 	return err;
 }
 
-/* @conn stops using @r: its keys of @r stop working at once. */
-static void xmemd_conn_detach(struct xmemd_conn *conn, struct xmemd_region *r)
+/*
+ * @conn stops using @r: its keys of @r stop working at once.  Returns
+ * whether @conn had it attached.
+ */
+static bool xmemd_conn_detach(struct xmemd_conn *conn, struct xmemd_region *r)
 {
 	struct xmemd_att *att = xmemd_att_find(conn, r);
 
-	if (att)
-		xmemd_att_free(att);
+	if (!att)
+		return false;
+	xmemd_att_free(att);
+	return true;
 }
 
 /* Fill an XMEM_MSG_ERROR_REP; returns its length. */
@@ -2141,7 +2293,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 	struct xmemd_region *r = NULL;
 	struct ibv_mr *mr = NULL;
 	uint64_t old_size = 0;
-	bool created = false;
+	bool created = false, detached = false;
 	const char *why;
 	int status;
 
@@ -2231,7 +2383,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		}
 		break;
 	case XMEM_REGION_OP_DETACH:
-		xmemd_conn_detach(conn, r);
+		detached = xmemd_conn_detach(conn, r);
 		break;
 	case XMEM_REGION_OP_RESIZE:
 		status = EACCES;
@@ -2301,6 +2453,13 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 	if (op == XMEM_REGION_OP_DESTROY) {
 		xmemd_conn_detach(conn, r);
 		xmemd_region_free(r, true);
+	}
+	/* The last DETACH of a temporary region ends it (the answer is made). */
+	if (detached && r->temp && !r->users) {
+		if (r->busy)
+			xmemd_temp_unused(r, 0, "detached by its last connection, once the copy in flight ended");
+		else
+			xmemd_temp_destroy(r, "detached by its last connection");
 	}
 	return sizeof(*rep);
 
@@ -3516,7 +3675,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 	/* The worker has ended: its fields are ours now. */
 	status = p->status;
 	if (p->fill_r)
-		p->fill_r->busy--;
+		xmemd_region_unbusy(p->fill_r);
 	/* Nobody would learn of a copy made for a failed connection. */
 	if (conn && conn->failed)
 		conn = NULL;
@@ -3860,6 +4019,10 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 	why = "EXCL without CREATE";
 	if ((flags & XMEM_COPY_F_EXCL) && !(flags & XMEM_COPY_F_CREATE))
 		goto fail;
+	why = "TEMP without CREATE and EXCL";
+	if ((flags & XMEM_COPY_F_TEMP) &&
+	    (~flags & (XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL)))
+		goto fail;
 	why = "mode without CREATE, or beyond 0777";
 	if ((mode && !(flags & XMEM_COPY_F_CREATE)) ||
 	    (mode & ~XMEM_REGION_MODE_MASK))
@@ -3935,6 +4098,7 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 		r->uid = uid;
 		r->gid = gid;
 		r->mode = mode ? mode : XMEM_REGION_MODE_DEFAULT;
+		r->temp = flags & XMEM_COPY_F_TEMP;
 		/* Whose it will be: counted in their quota from now on. */
 		snprintf(r->host, sizeof(r->host), "%s",
 			 xmemd_owner_host(conn));
@@ -3972,8 +4136,8 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 	c->next = xmemd_copies;
 	xmemd_copies = c;
 	xmemd_ncopies++;
-	xmemd_dbg("conn %llu: copy %llu '%s' to '%s': started", conn->nr,
-		  c->nr, esrc, edst);
+	xmemd_dbg("conn %llu: copy %llu '%s' to '%s'%s: started", conn->nr,
+		  c->nr, esrc, edst, dst->temp ? " (temporary)" : "");
 	return 0;
 
 fail:
@@ -3997,9 +4161,9 @@ static void xmemd_copy_done(struct xmemd_copy *c)
 
 	pthread_join(c->thread, NULL);
 	status = c->status;
-	c->src->busy--;
+	xmemd_region_unbusy(c->src);
 	if (!c->created)
-		dst->busy--;
+		xmemd_region_unbusy(dst);
 	if (conn && conn->failed)
 		conn = NULL;
 	/* Nobody would learn of a region made for a failed connection. */
@@ -4019,13 +4183,17 @@ static void xmemd_copy_done(struct xmemd_copy *c)
 			/* The reservation becomes the region's own. */
 			xmemd.allocated -= dst->size;
 			xmemd_region_link(dst);
+			/* Its requester attaches it next, or nobody needs it. */
+			xmemd_temp_unused(dst, xmemd.temp_grace,
+					  "not attached after its copy");
 		}
 	}
 	secs = xmemd_now() - c->start;
 	if (!status)
 		xmemd_log("copy %llu '%s' to '%s'%s: %" PRIu64 " bytes in %.3f s (%.1f MiB/s; memcpy %.3f s)",
 			  c->nr, c->src->name, dst->name,
-			  c->created ? " (created)" : "", c->size, secs,
+			  !c->created ? "" : dst->temp ? " (created, temporary)" :
+			  " (created)", c->size, secs,
 			  c->size / 1048576.0 / (secs > 0 ? secs : 1e-9),
 			  c->secs);
 	else
@@ -4296,6 +4464,13 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		if (le32toh(msg.copy.flags) & ~XMEM_COPY_F_ALL) {
 			status = EPROTO;
 			why = "unknown copy flags";
+			goto bad;
+		}
+		/* TEMP is minor 8's: older clients cannot know it. */
+		if ((le32toh(msg.copy.flags) & XMEM_COPY_F_TEMP) &&
+		    conn->minor < 8) {
+			status = EPROTO;
+			why = "TEMP from a client of protocol 1.7 or older";
 			goto bad;
 		}
 		return xmemd_copy_start(conn, &msg.copy, tx, txi);
@@ -4607,6 +4782,7 @@ static void xmemd_cm_events(void)
 
 static void xmemd_shutdown(void)
 {
+	struct xmemd_region *r;
 	struct rdma_cm_id *id;
 	unsigned int h;
 
@@ -4626,9 +4802,15 @@ static void xmemd_shutdown(void)
 		xmemd_dev_free(xmemd.devs);
 	if (xmemd.listen_id)
 		rdma_destroy_id(xmemd.listen_id);
-	for (h = 0; h < XMEMD_HASH_SIZE; h++)
-		while (xmemd.regions[h])
-			xmemd_region_free(xmemd.regions[h], false);
+	/* With --dir the files stay for the next start, but a temporary one's. */
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		while ((r = xmemd.regions[h])) {
+			if (r->temp)
+				xmemd_temp_destroy(r, "xmemd stops");
+			else
+				xmemd_region_free(r, false);
+		}
+	}
 	rdma_destroy_event_channel(xmemd.ec);
 }
 
@@ -4878,9 +5060,42 @@ static void xmemd_status_users(FILE *out)
 }
 
 /*
+ * After the user lines: one line per temporary region (the first 256),
+ * attached or when it goes.
+ */
+static void xmemd_status_temp(FILE *out)
+{
+	unsigned int n = 0, h;
+	struct xmemd_region *r;
+	double now = xmemd_now();
+
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = r->next) {
+			if (!r->temp || n++ >= 256)
+				continue;
+			if (r->users)
+				xmemd_status_line(out, "temporary region %" PRIu64 " '%s': attached by %u connections",
+						  r->id, r->name, r->users);
+			else if (r->busy && r->temp_deadline <= now)
+				xmemd_status_line(out, "temporary region %" PRIu64 " '%s': not attached, destroyed when the copy in flight ends (%s)",
+						  r->id, r->name, r->temp_why);
+			else
+				xmemd_status_line(out, "temporary region %" PRIu64 " '%s': not attached, destroyed in %.0f s (%s)",
+						  r->id, r->name,
+						  r->temp_deadline > now ?
+						  r->temp_deadline - now : 0,
+						  r->temp_why);
+		}
+	}
+	if (n > 256)
+		xmemd_status_line(out, "%u more temporary regions", n - 256);
+}
+
+/*
  * The status (SIGUSR1 to the log, `xmemd --status` to @out): one line
  * with the audit counters, then one per host that holds regions, with
- * its usage and limits, then one per user.
+ * its usage and limits, then one per user, then one per temporary
+ * region.
  */
 static void xmemd_status(FILE *out)
 {
@@ -4914,6 +5129,7 @@ static void xmemd_status(FILE *out)
 		}
 	}
 	xmemd_status_users(out);
+	xmemd_status_temp(out);
 }
 
 /* ---- the control socket: xmemd --status --------------------------------- */
@@ -5076,7 +5292,8 @@ static int xmemd_run(int sigfd)
 			devs[i] = dev;
 		}
 
-		ret = poll(pfd, n, xmemd.listen_id ? -1 : 1000);
+		ret = poll(pfd, n,
+			   xmemd_temp_timeout(xmemd.listen_id ? -1 : 1000));
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
@@ -5110,6 +5327,7 @@ static int xmemd_run(int sigfd)
 		}
 		if (pfd[1].revents)
 			xmemd_cm_events();
+		xmemd_temp_sweep();
 		if (!xmemd.listen_id) {
 			if (!xmemd_listen(xmemd.relisten_logged))
 				xmemd_log("listening again on port %u",
@@ -5152,7 +5370,7 @@ static void xmemd_usage(FILE *f)
 	fprintf(f,
 		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR]\n"
 		"       [-H HOSTS] [--identity FILE] [-s SECRET] [--insecure]\n"
-		"       [-Q QUOTA] [--control SOCKET] [-v]\n"
+		"       [-Q QUOTA] [--control SOCKET] [--temp-grace SECONDS] [-v]\n"
 		"       %s [-f CONFIG] [-p PORT] [--control SOCKET] --status\n"
 		"The xmem memory appliance: serves named memory regions over RDMA.\n"
 		"\n"
@@ -5186,13 +5404,17 @@ static void xmemd_usage(FILE *f)
 		"                       quota of each host and user) and exit\n"
 		"      --pull-chunk SIZE  bytes per RDMA READ of a PULL (default 1M)\n"
 		"      --pull-depth N   RDMA READs of a PULL in flight (default 16)\n"
+		"      --temp-grace SECONDS  how long a temporary copy (protocol\n"
+		"                       1.8) may stay unattached before it is\n"
+		"                       destroyed, 0 to %u (default %u)\n"
 		"      --debug-hold FILE  tests only: while FILE exists, a COPY\n"
 		"                       stops after its first chunk and a PULL\n"
 		"                       before its first RDMA READ\n"
 		"  -v, --verbose        verbose log\n"
 		"  -h, --help           this help\n",
 		xmemd_prog, xmemd_prog, XMEMD_CONFIG,
-		(unsigned int)XMEM_PROTO_DEFAULT_PORT);
+		(unsigned int)XMEM_PROTO_DEFAULT_PORT, XMEMD_TEMP_GRACE_MAX,
+		XMEM_TEMP_GRACE_SEC);
 }
 
 /*
@@ -5224,6 +5446,7 @@ struct xmemd_settings {
 	bool verbose;
 	uint64_t pull_chunk;
 	unsigned long pull_depth;
+	unsigned long temp_grace;
 };
 
 /* Long options without a short form. */
@@ -5235,6 +5458,7 @@ enum {
 	XMEMD_OPT_IDENTITY,
 	XMEMD_OPT_CONTROL,
 	XMEMD_OPT_STATUS,
+	XMEMD_OPT_TEMP_GRACE,
 };
 
 /*
@@ -5318,6 +5542,17 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 			return 2;
 		}
 		return 0;
+	case XMEMD_OPT_TEMP_GRACE:
+		/* Digits only: strtoul() would take "-1" for a huge number. */
+		errno = 0;
+		set->temp_grace = strtoul(val, &end, 10);
+		if (*val < '0' || *val > '9' || errno || *end ||
+		    set->temp_grace > XMEMD_TEMP_GRACE_MAX) {
+			fprintf(stderr, "%s: %s %s: not a number of seconds from 0 to %u\n",
+				xmemd_prog, where, val, XMEMD_TEMP_GRACE_MAX);
+			return 2;
+		}
+		return 0;
 	case XMEMD_OPT_PULL_DEPTH:
 		errno = 0;
 		set->pull_depth = strtoul(val, &end, 10);
@@ -5346,7 +5581,7 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 /*
  * The config file: "key value" lines, '#' comments, blank lines.  Keys:
  * port, address, capacity, dir, verbose, secret-file, hosts, identity,
- * insecure, quota, control, pull-chunk, pull-depth.
+ * insecure, quota, control, pull-chunk, pull-depth, temp-grace.
  * A missing default file is fine;
  * a missing file named with -f is not.  Returns 0, 1 or 2.
  */
@@ -5362,6 +5597,7 @@ static int xmemd_read_config(struct xmemd_settings *set, const char *path,
 		{ "quota", 'Q' },
 		{ "pull-chunk", XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", XMEMD_OPT_PULL_DEPTH },
+		{ "temp-grace", XMEMD_OPT_TEMP_GRACE },
 	};
 	char line[1024], where[64], *key, *val, *e;
 	unsigned int lineno = 0, i;
@@ -5452,12 +5688,16 @@ int main(int argc, char **argv)
 		{ "pull-chunk", required_argument, NULL, XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", required_argument, NULL, XMEMD_OPT_PULL_DEPTH },
 		{ "debug-hold", required_argument, NULL, XMEMD_OPT_DEBUG_HOLD },
+		{ "temp-grace", required_argument, NULL, XMEMD_OPT_TEMP_GRACE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char optstring[] = "f:p:a:c:d:s:H:Q:vh";
-	struct xmemd_settings set = { .port = XMEM_PROTO_DEFAULT_PORT };
+	struct xmemd_settings set = {
+		.port = XMEM_PROTO_DEFAULT_PORT,
+		.temp_grace = XMEM_TEMP_GRACE_SEC,
+	};
 	const char *config = XMEMD_CONFIG, *bind_str;
 	bool config_given = false, status = false;
 	char control[64];
@@ -5515,6 +5755,7 @@ int main(int argc, char **argv)
 		case XMEMD_OPT_PULL_DEPTH:
 		case XMEMD_OPT_IDENTITY:
 		case XMEMD_OPT_CONTROL:
+		case XMEMD_OPT_TEMP_GRACE:
 			if (opt == XMEMD_OPT_PULL_CHUNK)
 				snprintf(where, sizeof(where), "--pull-chunk");
 			else if (opt == XMEMD_OPT_PULL_DEPTH)
@@ -5523,6 +5764,8 @@ int main(int argc, char **argv)
 				snprintf(where, sizeof(where), "--identity");
 			else if (opt == XMEMD_OPT_CONTROL)
 				snprintf(where, sizeof(where), "--control");
+			else if (opt == XMEMD_OPT_TEMP_GRACE)
+				snprintf(where, sizeof(where), "--temp-grace");
 			else
 				snprintf(where, sizeof(where), "-%c", opt);
 			if (xmemd_setting(&set, opt, optarg, where))
@@ -5546,6 +5789,7 @@ int main(int argc, char **argv)
 	xmemd.dir = set.dir;
 	xmemd.pull_chunk = set.pull_chunk ? set.pull_chunk : XMEMD_PULL_CHUNK;
 	xmemd.pull_depth = set.pull_depth ? set.pull_depth : XMEMD_PULL_DEPTH;
+	xmemd.temp_grace = set.temp_grace;
 	/* The control socket: --control, else one per port in /run. */
 	if (!set.control) {
 		snprintf(control, sizeof(control), "/run/xmemd-%lu.sock",
