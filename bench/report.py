@@ -31,7 +31,9 @@ EXPECTED = [
     "dram.seq",
 ] + [f"libxmem.{c}.{a}" for c in MALLOC_CASES for a in ("glibc", "xmem")] + [
     f"snap.{k}.{mb}M" for mb in (8, 16, 32, 64) for k in ("total", "hold")
-] + ["copy.appliance", "copy.client"]
+] + ["copy.appliance", "copy.client"] + [
+    f"fork.{how}.{k}" for how in ("copy", "local") for k in ("fork", "child")
+]
 # The VM rows (scripts/bench's second boot, rows "vm").
 VM_ROWS = ["vm.l2.ram1x", "vm.l2.ram2x", "vm.l2.ram4x"] + [
     f"vm.migrate.{m}.{k}" for m in ("zerocopy", "precopy")
@@ -54,6 +56,11 @@ RATIOS = {
                                  "appliance-side copy MiB/s / copy through "
                                  "the client (mmap, copy, msync) MiB/s, "
                                  "64 MiB"),
+    # Shown, not judged: what XMEM_FORK=copy costs against a local copy.
+    "fork_copy_vs_local": ("fork.copy.child", "fork.local.child", None, "<=",
+                           "fork() of a libxmem program with a 32 MiB heap "
+                           "until its child (reading the heap) is reaped, "
+                           "appliance copy / local copy"),
     # A value, not a quotient of two rows (no denominator).
     "tlb_per_evict_batch": ("xmem.rand2x.rw50.tlb_per_batch", None, 2, "<=",
                             "TLB flushes per eviction batch and process "
