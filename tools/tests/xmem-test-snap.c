@@ -276,8 +276,12 @@ TEST_TIMEOUT(fork_view_keeps_fork_time_content, 300)
 	ASSERT_ZERO_ERR(destroy(a));
 }
 
-/* Is @name a region of some pool member (XMEM_IOC_LIST)? */
-static bool region_listed(const char *name)
+/*
+ * Is @name a region of some pool member (XMEM_IOC_LIST)?  If so, *@users
+ * (may be NULL) is the appliance's count of connections that have it
+ * attached.
+ */
+static bool region_listed_users(const char *name, uint32_t *users)
 {
 	static struct xmem_region_entry ents[XMEM_LIST_MAX];
 	struct xmem_region_list l = { .entries = (uintptr_t)ents };
@@ -289,12 +293,21 @@ static bool region_listed(const char *name)
 	do {
 		l.count = XMEM_LIST_MAX;
 		ASSERT_OK(ioctl(fd, XMEM_IOC_LIST, &l));
-		for (i = 0; i < l.count; i++)
-			if (!strcmp(ents[i].name, name))
-				found = true;
+		for (i = 0; i < l.count; i++) {
+			if (strcmp(ents[i].name, name))
+				continue;
+			found = true;
+			if (users)
+				*users = ents[i].users;
+		}
 	} while (l.count);
 	close(fd);
 	return found;
+}
+
+static bool region_listed(const char *name)
+{
+	return region_listed_users(name, NULL);
 }
 
 /*
@@ -515,21 +528,9 @@ TEST_TIMEOUT(snapshot_bad_input, 300)
 /* The appliance's count of connections that have @name attached. */
 static uint32_t region_users(const char *name)
 {
-	static struct xmem_region_entry ents[XMEM_LIST_MAX];
-	struct xmem_region_list l = { .entries = (uintptr_t)ents };
-	int fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
-	uint32_t i, users = UINT32_MAX;
+	uint32_t users;
 
-	ASSERT_OK(fd);
-	do {
-		l.count = XMEM_LIST_MAX;
-		ASSERT_OK(ioctl(fd, XMEM_IOC_LIST, &l));
-		for (i = 0; i < l.count; i++)
-			if (!strcmp(ents[i].name, name))
-				users = ents[i].users;
-	} while (l.count);
-	close(fd);
-	if (users == UINT32_MAX)
+	if (!region_listed_users(name, &users))
 		FAIL("region %s is not listed", name);
 	return users;
 }
