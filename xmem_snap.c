@@ -332,7 +332,11 @@ static int xmem_temp_end(struct xmem_device *dev, struct xmem_core_region *cr)
 	ret = xmem_region_claim(dev, cr, true, "temporary region");
 	if (ret)
 		return ret == -ENOENT ? 0 : ret;
-	mutex_lock(&cr->op_lock);
+	/* Its holder may wait for the appliance: rmmod can be killed here. */
+	if (mutex_lock_killable(&cr->op_lock)) {
+		xmem_region_unclaim(dev, cr);
+		return -EINTR;
+	}
 	spin_lock(&dev->remote_lock);
 	lost = cr->lost;
 	spin_unlock(&dev->remote_lock);
