@@ -53,6 +53,10 @@
  * Minor 8 adds XMEM_COPY_F_TEMP: a copy the appliance destroys by itself
  * once no connection has it attached (a fork's private view of a heap,
  * which nobody can be trusted to destroy).
+ * Minor 9 adds XMEM_ATTACH_F_SOLE: a connection holds a region alone, so
+ * that its client may fill pages it never wrote with zeroes instead of
+ * reading them, and XMEM_ATTACH_F_READ: an attachment for RDMA READ only
+ * (an appliance pulling a region another connection holds alone).
  *
  * This header is shared by the kernel module and by userspace (xmemd).
  */
@@ -64,7 +68,7 @@
 /* "XMEM" read as a little-endian 32-bit value. */
 #define XMEM_PROTO_MAGIC	0x4d454d58u
 #define XMEM_PROTO_MAJOR	1
-#define XMEM_PROTO_MINOR	8
+#define XMEM_PROTO_MINOR	9
 
 /* Default RDMA CM port of xmemd. */
 #define XMEM_PROTO_DEFAULT_PORT	7471
@@ -192,7 +196,31 @@ struct xmem_msg_hdr {
 /* Flags of struct xmem_msg_attach_req. */
 #define XMEM_ATTACH_F_CREATE	0x1u	/* create the region if missing */
 #define XMEM_ATTACH_F_EXCL	0x2u	/* with CREATE: fail if it exists */
+#define XMEM_ATTACH_F_SOLE	0x4u	/* minor 9: no other writer, see below */
+#define XMEM_ATTACH_F_READ	0x8u	/* minor 9: RDMA READ only */
 #define XMEM_ATTACH_F_ALL	(XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL)
+#define XMEM_ATTACH_F_ALL_9	(XMEM_ATTACH_F_ALL | XMEM_ATTACH_F_SOLE | \
+				 XMEM_ATTACH_F_READ)
+
+/*
+ * XMEM_ATTACH_F_SOLE (minor 9): the requesting connection holds the region
+ * alone until it detaches it, destroys it or ends.  Meanwhile the
+ * appliance refuses with EBUSY: an ATTACH of the region by another
+ * connection unless it carries XMEM_ATTACH_F_READ; a RESIZE of it by
+ * another connection; a COPY or PULL that would write into it (INTO,
+ * FILL, DST) asked by another connection.  SOLE itself is refused with
+ * EBUSY while another connection has the region attached without
+ * XMEM_ATTACH_F_READ.  The hold does not survive the connection, nor a
+ * restart of the appliance.  A client that created the region in that
+ * attachment thus knows that every page it has not written is zero.
+ *
+ * XMEM_ATTACH_F_READ (minor 9): the key handed out allows RDMA READ only;
+ * such an attachment is allowed beside a SOLE holder.  Not with CREATE
+ * or SOLE (EINVAL).
+ *
+ * From a client that announced a minor below 9 both flags are refused
+ * as unknown (EPROTO).
+ */
 
 /**
  * struct xmem_msg_attach_req - attach (and maybe create) a named region
