@@ -199,6 +199,7 @@ struct xmem_msg_hdr {
 #define XMEM_ATTACH_F_SOLE	0x4u	/* minor 9: no other writer, see below */
 #define XMEM_ATTACH_F_READ	0x8u	/* minor 9: RDMA READ only */
 #define XMEM_ATTACH_F_ALL	(XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL)
+#define XMEM_SOLE_LEASE_SEC	4	/* see XMEM_ATTACH_F_SOLE */
 #define XMEM_ATTACH_F_ALL_9	(XMEM_ATTACH_F_ALL | XMEM_ATTACH_F_SOLE | \
 				 XMEM_ATTACH_F_READ)
 
@@ -210,9 +211,17 @@ struct xmem_msg_hdr {
  * another connection; a COPY or PULL that would write into it (INTO,
  * FILL, DST) asked by another connection.  SOLE itself is refused with
  * EBUSY while another connection has the region attached without
- * XMEM_ATTACH_F_READ.  The hold does not survive the connection, nor a
- * restart of the appliance.  A client that created the region in that
+ * XMEM_ATTACH_F_READ.  A client that created the region in that
  * attachment thus knows that every page it has not written is zero.
+ *
+ * The client trusts its hold only for XMEM_SOLE_LEASE_SEC after the start
+ * of its last exchange on the connection that completed; then it reads
+ * again (which renews the lease).  So the appliance keeps a hold for a
+ * grace period of at least 2 * XMEM_SOLE_LEASE_SEC after the holder's
+ * connection ended, and after the appliance starts again with a region
+ * that was held when it stopped (the hold is saved with the region):
+ * during that time every ATTACH without XMEM_ATTACH_F_READ is refused with
+ * EBUSY, the holder's own reconnection included.
  *
  * XMEM_ATTACH_F_READ (minor 9): the key handed out allows RDMA READ only;
  * such an attachment is allowed beside a SOLE holder.  Not with CREATE
