@@ -221,7 +221,11 @@ struct xmem_msg_hdr {
  * connection ended, and after the appliance starts again with a region
  * that was held when it stopped (the hold is saved with the region):
  * during that time every ATTACH without XMEM_ATTACH_F_READ is refused with
- * EBUSY, the holder's own reconnection included.
+ * EBUSY.  The holder names its hold with a random token (@reserved of
+ * struct xmem_msg_region_req, nonzero with SOLE, else zero: EINVAL); a
+ * SOLE ATTACH carrying the token of the region's hold takes the hold
+ * over at once, whether the old connection has ended yet or not: the
+ * holder reconnecting.
  *
  * XMEM_ATTACH_F_READ (minor 9): the key handed out allows RDMA READ only;
  * such an attachment is allowed beside a SOLE holder.  Not with CREATE
@@ -363,7 +367,8 @@ enum xmem_region_opcode {
  *	a nonzero multiple of 4096; zero for every other operation
  * @cursor: NEXT: the region id to continue after (0: from the start);
  *	zero for every other operation
- * @reserved: must be zero
+ * @reserved: must be zero, except with XMEM_ATTACH_F_SOLE (minor 9): the
+ *	hold's token
  * @name: region name, see XMEM_NAME_MAX; all zero for NEXT
  *
  * Access: a region belongs to the host that created it (the host its
