@@ -174,6 +174,9 @@ struct xmem_rdma_buf {
  * @rep_len: its length
  * @rep_done: completed when the reply of the current call arrived
  * @send_done: completed when the send of the current call completed
+ * @alive_at: jiffies at the start of the latest exchange that completed
+ *	(a call, or a transfer), so the appliance saw the connection alive
+ *	after it; see xmem_rdma_fresh()
  * @rw_lock: protects @rw_avail and @rw_free
  * @rw_avail: rdma_rw contexts still available on @qp
  * @rw_max: rdma_rw contexts the QP was created with
@@ -222,6 +225,9 @@ struct xmem_rdma_conn {
 	size_t rep_len;
 	struct completion rep_done;
 	struct completion send_done;
+
+	/* READ_ONCE()/WRITE_ONCE(); an older stamp racing may win (safe). */
+	unsigned long alive_at;
 
 	/* Protects rw_avail and rw_free. */
 	spinlock_t rw_lock;
@@ -707,6 +713,29 @@ void xmem_rdma_put(struct xmem_rdma_conn *conn)
 	kref_put(&conn->ref, xmem_rdma_release);
 }
 
+/* An exchange that started at @start has completed on @conn. */
+static void xmem_rdma_stamp(struct xmem_rdma_conn *conn, unsigned long start)
+{
+	if (time_after(start, READ_ONCE(conn->alive_at)))
+		WRITE_ONCE(conn->alive_at, start);
+}
+
+/**
+ * xmem_rdma_fresh() - whether the appliance saw a connection alive lately
+ * @conn: the connection
+ * @window: in jiffies
+ *
+ * Context: any.
+ * Return: true if @conn can still carry work and an exchange on it that
+ * started less than @window jiffies ago has completed: the appliance
+ * cannot have seen the connection end before that start.
+ */
+bool xmem_rdma_fresh(struct xmem_rdma_conn *conn, unsigned long window)
+{
+	return xmem_rdma_usable(conn) &&
+	       time_before(jiffies, READ_ONCE(conn->alive_at) + window);
+}
+
 /**
  * xmem_rdma_connected() - whether a connection can still carry work
  * @conn: the connection
@@ -787,6 +816,8 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 	if (!conn)
 		return -ENOMEM;
 	kref_init(&conn->ref);
+	/* It cannot have ended on the appliance before it began. */
+	conn->alive_at = jiffies;
 	conn->dst = *dst;
 	conn->ops = ops;
 	conn->priv = priv;
@@ -904,7 +935,7 @@ static int xmem_rdma_call_timeout(struct xmem_rdma_conn *conn,
 		.opcode = IB_WR_SEND,
 		.send_flags = IB_SEND_SIGNALED,
 	};
-	unsigned long flags;
+	unsigned long flags, start = jiffies;
 	long left;
 	int ret;
 
@@ -967,6 +998,8 @@ out:
 	spin_lock_irqsave(&conn->rep_lock, flags);
 	conn->rep_wanted = false;
 	spin_unlock_irqrestore(&conn->rep_lock, flags);
+	if (!ret)
+		xmem_rdma_stamp(conn, start);
 	return ret;
 }
 
@@ -1477,6 +1510,7 @@ int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 		 const struct xmem_io *ios, unsigned int n, bool write)
 {
 	unsigned int done, pages, nr_wr, sge, delay;
+	unsigned long start = jiffies;
 	int total = 0, ret;
 
 	if (!n)
@@ -1500,5 +1534,6 @@ int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 			return ret;
 		total += nr_wr;
 	}
+	xmem_rdma_stamp(conn, start);
 	return total;
 }

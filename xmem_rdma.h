@@ -44,6 +44,7 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 void xmem_rdma_disconnect(struct xmem_rdma_conn *conn);
 void xmem_rdma_set_timeout(unsigned int secs);
 bool xmem_rdma_connected(struct xmem_rdma_conn *conn);
+bool xmem_rdma_fresh(struct xmem_rdma_conn *conn, unsigned long window);
 void xmem_rdma_get(struct xmem_rdma_conn *conn);
 void xmem_rdma_put(struct xmem_rdma_conn *conn);
 int xmem_rdma_region(struct xmem_rdma_conn *conn,
