@@ -313,7 +313,12 @@ static int xmem_wire_check_region_req(const struct xmem_wire_region_req *r)
 
 	if (r->op == XMEM_REGION_OP_INVALID || r->op >= XMEM_REGION_OP_MAX)
 		return -EINVAL;
-	if (attach ? r->flags & ~XMEM_ATTACH_F_ALL : r->flags)
+	if (attach ? r->flags & ~XMEM_ATTACH_F_ALL_9 : r->flags)
+		return -EINVAL;
+	if ((r->flags & XMEM_ATTACH_F_READ) &&
+	    (r->flags & (XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_SOLE)))
+		return -EINVAL;
+	if (!(r->flags & XMEM_ATTACH_F_SOLE) != !r->hold)
 		return -EINVAL;
 	if ((r->flags & XMEM_ATTACH_F_EXCL) &&
 	    !(r->flags & XMEM_ATTACH_F_CREATE))
@@ -357,6 +362,7 @@ int xmem_wire_build_region_req(struct xmem_msg_region_req *req, u64 tag,
 	req->gid = cpu_to_le32(r->gid);
 	req->size = cpu_to_le64(r->size);
 	req->cursor = cpu_to_le64(r->cursor);
+	req->reserved = cpu_to_le64(r->hold);
 	if (r->name)
 		strscpy(req->name, r->name, sizeof(req->name));
 	return 0;

@@ -48,6 +48,7 @@ struct xmem_wire_region {
  * @gid: that user's group
  * @size: ATTACH, RESIZE: size in bytes; else 0
  * @cursor: NEXT: region id to continue after; else 0
+ * @hold: ATTACH with XMEM_ATTACH_F_SOLE: the hold's token, nonzero; else 0
  * @name: region name; NULL for NEXT
  */
 struct xmem_wire_region_req {
@@ -58,6 +59,7 @@ struct xmem_wire_region_req {
 	u32 gid;
 	u64 size;
 	u64 cursor;
+	u64 hold;
 	const char *name;
 };
 
