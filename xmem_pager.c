@@ -52,6 +52,7 @@
 
 #include <linux/fs.h>
 #include <linux/ktime.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -352,19 +353,54 @@ static void xmem_lru_add(struct xmem_cache *cache, struct xmem_portion *p)
 	spin_unlock(&cache->lock);
 }
 
+/* Is page @page of @region known to hold zeroes on the appliance. */
+static bool xmem_page_unwritten(struct xmem_region *region, pgoff_t page)
+{
+	return page < READ_ONCE(region->zero_pages) &&
+	       !test_bit(page, region->written);
+}
+
+/* One backend call for @k pages of the portions marked in @in_call. */
+static int xmem_pager_io_call(struct xmem_region *region,
+			      const struct xmem_io *ios, unsigned int k,
+			      bool write, unsigned long *in_call,
+			      unsigned long *failed, unsigned int n)
+{
+	int err = region->cache->ops->rw(region, ios, k, write);
+
+	if (err < 0) {
+		bitmap_or(failed, failed, in_call, n);
+	} else if (write) {
+		xmem_count(region, XMEM_STAT_RDMA_WRITES, k);
+		xmem_count(region, XMEM_STAT_RDMA_WRITE_WRS, err);
+		err = 0;
+	} else {
+		xmem_count(region, XMEM_STAT_RDMA_READS, k);
+		xmem_count(region, XMEM_STAT_RDMA_READ_WRS, err);
+		err = 0;
+	}
+	bitmap_zero(in_call, XMEM_BATCH);
+	return err;
+}
+
 /*
  * Transfer every page of the locked portions @v[0..@n) of @region, @n at
  * most XMEM_BATCH, in calls of XMEM_IO_CHUNK pages to the backend.  The
  * portions with a page in a call that failed are marked in @failed.
+ * A read fills the pages the region never wrote with zeroes instead, as
+ * long as the backend says that nobody else can have written them; a
+ * write marks its pages as written before it starts.
  * Returns 0 or the first error.
  */
 static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 			 unsigned int n, bool write, unsigned long *failed)
 {
 	const struct xmem_backend_ops *ops = region->cache->ops;
+	bool zero = !write && READ_ONCE(region->zero_pages) &&
+		    ops->zero_ok && ops->zero_ok(region);
 	struct xmem_io ios[XMEM_IO_CHUNK];
 	DECLARE_BITMAP(in_call, XMEM_BATCH);
-	unsigned int i, j, k = 0;
+	unsigned int i, j, k = 0, zeroed = 0;
 	int ret = 0, err;
 
 	bitmap_zero(in_call, XMEM_BATCH);
@@ -372,29 +408,32 @@ static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 		for (j = 0; j < v[i]->nr_pages; j++) {
 			pgoff_t page = (v[i]->index << region->order) + j;
 
+			if (write) {
+				if (page < READ_ONCE(region->zero_pages))
+					set_bit(page, region->written);
+			} else if (zero && xmem_page_unwritten(region, page)) {
+				clear_highpage(v[i]->pages[j]);
+				zeroed++;
+				continue;
+			}
 			ios[k].page = v[i]->pages[j];
 			ios[k].offset = (u64)page << PAGE_SHIFT;
 			__set_bit(i, in_call);
-			if (++k < XMEM_IO_CHUNK &&
-			    (i < n - 1 || j < v[i]->nr_pages - 1))
+			if (++k < XMEM_IO_CHUNK)
 				continue;
-			err = ops->rw(region, ios, k, write);
-			if (err < 0) {
-				bitmap_or(failed, failed, in_call, n);
-				ret = ret ?: err;
-			} else if (write) {
-				xmem_count(region, XMEM_STAT_RDMA_WRITES, k);
-				xmem_count(region, XMEM_STAT_RDMA_WRITE_WRS,
-					   err);
-			} else {
-				xmem_count(region, XMEM_STAT_RDMA_READS, k);
-				xmem_count(region, XMEM_STAT_RDMA_READ_WRS,
-					   err);
-			}
-			bitmap_zero(in_call, XMEM_BATCH);
+			err = xmem_pager_io_call(region, ios, k, write,
+						 in_call, failed, n);
+			ret = ret ?: err;
 			k = 0;
 		}
 	}
+	if (k) {
+		err = xmem_pager_io_call(region, ios, k, write, in_call,
+					 failed, n);
+		ret = ret ?: err;
+	}
+	if (zeroed)
+		xmem_count(region, XMEM_STAT_ZERO_FILLS, zeroed);
 	return ret;
 }
 
@@ -1223,6 +1262,7 @@ static void xmem_region_release(struct kref *ref)
 		pr_err("region %s: %lu dirty pages could not be written back and are lost\n",
 		       region->name, lost);
 	xa_destroy(&region->portions);
+	kvfree(region->written);
 	free_percpu(region->stats.cpu);
 	region->free(region);
 }
@@ -1569,6 +1609,51 @@ int xmem_region_drop(struct xmem_region *region)
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_drop);
 
 /**
+ * xmem_region_track_zeroes() - fill never-written pages without reading them
+ * @region: a region this client has just created, not mapped yet
+ *
+ * From now on the pager remembers which pages of @region it starts to
+ * write back, and a fetch fills every page below the current size that
+ * it never wrote with zeroes instead of reading it, as long as the
+ * backend's ->zero_ok() says that nobody else can have written it.
+ * Pages beyond the current size (a later grow) are always read.  The
+ * memory is a bit per page (32 KiB per GiB of region).
+ *
+ * Context: process context, may sleep; before the region is used.
+ * Return: 0, or -ENOMEM (then the region is simply read as before).
+ */
+int xmem_region_track_zeroes(struct xmem_region *region)
+{
+	unsigned long nr = region->nr_pages;
+
+	region->written = kvcalloc(BITS_TO_LONGS(nr), sizeof(long),
+				   GFP_KERNEL);
+	if (!region->written)
+		return -ENOMEM;
+	WRITE_ONCE(region->zero_pages, nr);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_region_track_zeroes);
+
+/**
+ * xmem_region_forget_zeroes() - read every page again from now on
+ * @region: the region
+ *
+ * For when the appliance's copy may have changed behind this client:
+ * another client may have written it (a reconnection, a hand-off), or it
+ * was filled from elsewhere (a snapshot into it, a move to another
+ * appliance).  A fetch already past its check may still fill zeroes: the
+ * callers change the region's data only with its transfers held off.
+ *
+ * Context: any.
+ */
+void xmem_region_forget_zeroes(struct xmem_region *region)
+{
+	WRITE_ONCE(region->zero_pages, 0);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_region_forget_zeroes);
+
+/**
  * xmem_region_discard() - drop every cached page of a region, dirty or not
  * @region: the region, which nothing maps any more
  *
@@ -1607,6 +1692,7 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_region_discard);
  */
 int xmem_region_invalidate(struct xmem_region *region)
 {
+	xmem_region_forget_zeroes(region);
 	return xmem_region_evict_range(region, 0, ULONG_MAX, true);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_invalidate);

@@ -100,11 +100,17 @@ struct xmem_portion {
  *	(no working connection to its appliance), so that reclaim passes
  *	its dirty portions over instead of waiting for the I/O timeout.
  *	Cheap, does not sleep, called without pager locks held.
+ * @zero_ok: optional; true if nobody but this client can have written
+ *	@region on the appliance since it was created, now: then the pages
+ *	xmem_region_track_zeroes() knows as never written are filled with
+ *	zeroes instead of read.  Cheap, does not sleep, may be called with
+ *	portion locks held.  Without it nothing is ever zero-filled.
  */
 struct xmem_backend_ops {
 	int (*rw)(struct xmem_region *region, const struct xmem_io *ios,
 		  unsigned int n, bool write);
 	bool (*writable)(struct xmem_region *region);
+	bool (*zero_ok)(struct xmem_region *region);
 };
 
 /**
@@ -130,6 +136,8 @@ struct xmem_backend_ops {
  * @XMEM_STAT_LIMIT_EXCEEDED: pages added while the cache (or the region) was over
  *	its limit because nothing could be evicted: every resident portion
  *	busy, or dirty with no way to write it back now
+ * @XMEM_STAT_ZERO_FILLS: pages filled with zeroes instead of read, because
+ *	the region was never written there (see xmem_region_track_zeroes())
  * @XMEM_NR_STATS: their number
  */
 enum xmem_stat_item {
@@ -147,6 +155,7 @@ enum xmem_stat_item {
 	XMEM_STAT_EVICT_BATCHES,
 	XMEM_STAT_EVICT_TLB_FLUSHES,
 	XMEM_STAT_LIMIT_EXCEEDED,
+	XMEM_STAT_ZERO_FILLS,
 	XMEM_NR_STATS,
 };
 
@@ -258,6 +267,16 @@ struct xmem_region {
 	atomic_t nr_vmas;
 	/* Keeps writable PTEs from appearing while held for writing. */
 	struct rw_semaphore hold;
+	/*
+	 * Pages below zero_pages whose bit in @written is clear were never
+	 * written on the appliance (see xmem_region_track_zeroes()).  Atomic
+	 * bit operations; a bit is set before the write-back of its page
+	 * starts and never cleared.  zero_pages is read and written with
+	 * READ_ONCE()/WRITE_ONCE() and only ever drops to 0; @written is
+	 * freed with the region.
+	 */
+	unsigned long zero_pages;
+	unsigned long *written;
 	struct xmem_stats stats;
 	struct kobject *kobj;
 	struct work_struct release_work;
@@ -290,6 +309,8 @@ int xmem_region_hold(struct xmem_region *region);
 void xmem_region_unhold(struct xmem_region *region);
 int xmem_region_drop(struct xmem_region *region);
 int xmem_region_discard(struct xmem_region *region);
+int xmem_region_track_zeroes(struct xmem_region *region);
+void xmem_region_forget_zeroes(struct xmem_region *region);
 int xmem_region_invalidate(struct xmem_region *region);
 int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
 		       bool writeback);

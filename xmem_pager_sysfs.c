@@ -278,6 +278,7 @@ XMEM_STAT(evict_batches, xmem_stats_read(s, XMEM_STAT_EVICT_BATCHES));
 XMEM_STAT(evict_tlb_flushes,
 	  xmem_stats_read(s, XMEM_STAT_EVICT_TLB_FLUSHES));
 XMEM_STAT(limit_exceeded, xmem_stats_read(s, XMEM_STAT_LIMIT_EXCEEDED));
+XMEM_STAT(zero_fills, xmem_stats_read(s, XMEM_STAT_ZERO_FILLS));
 XMEM_STAT(bytes_read,
 	  xmem_stats_read(s, XMEM_STAT_RDMA_READS) << PAGE_SHIFT);
 XMEM_STAT(bytes_written,
@@ -322,6 +323,7 @@ static struct attribute *xmem_pager_stats_attrs[] = {
 	&dev_attr_evict_batches.attr,
 	&dev_attr_evict_tlb_flushes.attr,
 	&dev_attr_limit_exceeded.attr,
+	&dev_attr_zero_fills.attr,
 	&dev_attr_resident_bytes.attr,
 	&dev_attr_dirty_bytes.attr,
 	&dev_attr_fault_latency_us.attr,
@@ -480,6 +482,7 @@ static struct attribute *xmem_region_stats_attrs[] = {
 	&region_attr_evict_batches.attr,
 	&region_attr_evict_tlb_flushes.attr,
 	&region_attr_limit_exceeded.attr,
+	&region_attr_zero_fills.attr,
 	NULL,
 };
 

@@ -58,6 +58,48 @@ static int xmem_build(struct xmem_msg_attach_req *req, const char *name,
 	return xmem_wire_build_attach_req(req, 42, name, size, flags);
 }
 
+/* A SOLE ATTACH carries its hold's token; READ goes with neither. */
+static void xmem_wire_test_region_req_sole(struct kunit *test)
+{
+	struct xmem_wire_region_req r = {
+		.op = XMEM_REGION_OP_ATTACH,
+		.flags = XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_SOLE,
+		.size = 4 * PAGE_SIZE,
+		.hold = 0x1234567890abcdefULL,
+		.name = "heap",
+	};
+	struct xmem_msg_region_req req;
+
+	KUNIT_ASSERT_EQ(test, xmem_wire_build_region_req(&req, 9, &r), 0);
+	KUNIT_EXPECT_EQ(test, le16_to_cpu(req.flags),
+			XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_SOLE);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.reserved), r.hold);
+
+	r.hold = 0;
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_region_req(&req, 9, &r),
+			-EINVAL);
+	r.hold = 1;
+	r.flags = XMEM_ATTACH_F_CREATE;
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_region_req(&req, 9, &r),
+			-EINVAL);
+	r.hold = 0;
+	r.flags = XMEM_ATTACH_F_READ | XMEM_ATTACH_F_CREATE;
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_region_req(&req, 9, &r),
+			-EINVAL);
+	r.flags = XMEM_ATTACH_F_READ | XMEM_ATTACH_F_SOLE;
+	r.hold = 1;
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_region_req(&req, 9, &r),
+			-EINVAL);
+	r.flags = XMEM_ATTACH_F_READ;
+	r.hold = 0;
+	r.size = 0;
+	KUNIT_ASSERT_EQ(test, xmem_wire_build_region_req(&req, 9, &r), 0);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(req.reserved), 0);
+	r.flags = 0x10;
+	KUNIT_EXPECT_EQ(test, xmem_wire_build_region_req(&req, 9, &r),
+			-EINVAL);
+}
+
 static void xmem_wire_test_attach_req(struct kunit *test)
 {
 	const u64 too_big = XMEM_REGION_MAX_BYTES + PAGE_SIZE;
@@ -533,6 +575,7 @@ static void xmem_wire_test_pull_rep(struct kunit *test)
 static struct kunit_case xmem_wire_cases[] = {
 	KUNIT_CASE(xmem_wire_test_names),
 	KUNIT_CASE(xmem_wire_test_attach_req),
+	KUNIT_CASE(xmem_wire_test_region_req_sole),
 	KUNIT_CASE(xmem_wire_test_attach_rep),
 	KUNIT_CASE(xmem_wire_test_hello),
 	KUNIT_CASE(xmem_wire_test_pull_req),
@@ -565,6 +608,7 @@ static struct kunit_suite xmem_wire_suite = {
  * @fail_reads: fail every read with -EIO
  * @fail_writes: fail every write with -EIO
  * @unwritable: ->writable says no
+ * @zero_ok: ->zero_ok says yes
  * @freed: the region's free callback ran
  * @put: the test dropped the region's last reference itself
  * @write_hook: run once, by the next write, before it transfers anything
@@ -581,6 +625,7 @@ struct xmem_fake {
 	bool fail_reads;
 	bool fail_writes;
 	bool unwritable;
+	bool zero_ok;
 	bool freed;
 	bool put;
 	void (*write_hook)(struct xmem_fake *f);
@@ -643,9 +688,17 @@ static bool xmem_fake_writable(struct xmem_region *region)
 	return !f->unwritable;
 }
 
+static bool xmem_fake_zero_ok(struct xmem_region *region)
+{
+	struct xmem_fake *f = region->priv;
+
+	return f->zero_ok;
+}
+
 static const struct xmem_backend_ops xmem_fake_ops = {
 	.rw = xmem_fake_rw,
 	.writable = xmem_fake_writable,
+	.zero_ok = xmem_fake_zero_ok,
 };
 
 static void xmem_fake_free(struct xmem_region *region)
@@ -914,6 +967,69 @@ static void xmem_pager_test_drop(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->mem[9 * PAGE_SIZE], 'D');
 	KUNIT_EXPECT_EQ(test, f->mem[10 * PAGE_SIZE + 5], 'E');
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 0);
+}
+
+/* Fetch page @index of the fake region and return its byte @off. */
+static u8 xmem_fetch_byte(struct kunit *test, struct xmem_fake *f,
+			  pgoff_t index, size_t off)
+{
+	struct xmem_portion *p = xmem_pager_get(&f->region, index);
+	u8 val;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	val = xmem_page_byte(p, off);
+	xmem_pager_unlock(p);
+	return val;
+}
+
+/*
+ * First touch of a region held alone since created: a page it never
+ * wrote is filled with zeroes, not read (the fake's "remote" pages hold
+ * letters, so a read would show); a page written back once is read
+ * again; without ->zero_ok's yes, or after forgetting, every page is read.
+ */
+static void xmem_pager_test_zero_fill(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+
+	KUNIT_ASSERT_EQ(test, xmem_region_track_zeroes(&f->region), 0);
+	f->zero_ok = true;
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 3, 0), 0);
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 3, PAGE_SIZE - 1), 0);
+	KUNIT_EXPECT_EQ(test, f->reads, 0);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_ZERO_FILLS), 1);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_RDMA_READS), 0);
+
+	/* Written back and dropped: now it may hold data, and is read. */
+	xmem_write_page(test, f, 3, 'W');
+	KUNIT_EXPECT_EQ(test, xmem_region_drop(&f->region), 0);
+	KUNIT_EXPECT_EQ(test, f->writes, 1);
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 3, 7), 'W');
+	KUNIT_EXPECT_EQ(test, f->reads, 1);
+
+	/* The backend cannot vouch for the hold now: read. */
+	f->zero_ok = false;
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 5, 0), 'a' + 5);
+	KUNIT_EXPECT_EQ(test, f->reads, 2);
+
+	/* Forgotten (a reconnection, a snapshot into it): read for good. */
+	f->zero_ok = true;
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 6, 0), 0);
+	xmem_region_forget_zeroes(&f->region);
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 7, 0), 'a' + 7);
+	KUNIT_EXPECT_EQ(test, f->reads, 3);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_ZERO_FILLS), 2);
+}
+
+/* Without xmem_region_track_zeroes() nothing is zero-filled. */
+static void xmem_pager_test_zero_untracked(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+
+	f->zero_ok = true;
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 2, 0), 'a' + 2);
+	KUNIT_EXPECT_EQ(test, f->reads, 1);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_ZERO_FILLS), 0);
 }
 
 /*
@@ -1538,6 +1654,8 @@ static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_read_error),
 	KUNIT_CASE(xmem_pager_test_limit_lowered),
 	KUNIT_CASE(xmem_pager_test_drop),
+	KUNIT_CASE(xmem_pager_test_zero_fill),
+	KUNIT_CASE(xmem_pager_test_zero_untracked),
 	KUNIT_CASE(xmem_pager_test_invalidate),
 	KUNIT_CASE(xmem_pager_test_invalidate_dirty),
 	KUNIT_CASE(xmem_pager_test_portions),
