@@ -151,6 +151,32 @@ static bool xmem_backend_writable(struct xmem_region *region)
 }
 
 /*
+ * May never-written pages of @region be filled with zeroes now: it is
+ * held alone (XMEM_ATTACH_SOLE) on a working connection that completed
+ * an exchange within the lease, so the appliance still refuses other
+ * writers (it keeps the hold for twice the lease after the connection
+ * ends).  Otherwise the fetch reads, which renews the lease.
+ */
+static bool xmem_backend_zero_ok(struct xmem_region *region)
+{
+	struct xmem_core_region *cr = to_core_region(region);
+	struct xmem_appliance *a;
+	struct xmem_rdma_conn *conn;
+	bool ok;
+
+	if (!READ_ONCE(cr->hold))
+		return false;
+	a = xmem_region_appl(cr);
+	conn = xmem_appliance_conn_now(a);
+	ok = conn && !READ_ONCE(cr->lost) &&
+	     xmem_rdma_fresh(conn, XMEM_SOLE_LEASE_SEC * HZ);
+	if (conn)
+		xmem_rdma_put(conn);
+	xmem_appliance_put(a);
+	return ok;
+}
+
+/*
  * The pager's backend.  A failed write-back leaves the pages dirty in the
  * cache: the region pins the module until they are written, so that
  * rmmod cannot drop them.
@@ -169,6 +195,7 @@ static int xmem_backend_rw(struct xmem_region *region,
 static const struct xmem_backend_ops xmem_backend_ops = {
 	.rw = xmem_backend_rw,
 	.writable = xmem_backend_writable,
+	.zero_ok = xmem_backend_zero_ok,
 };
 
 /* sysfs */

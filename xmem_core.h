@@ -101,6 +101,10 @@ struct xmem_rdma_conn;
  *	by name refuse it; under &xmem_device.lock (walks that hold
  *	@op_lock read it without: its setter takes @op_lock after setting
  *	it, so a stale false only lets their change go first)
+ * @hold: the token of this client's SOLE hold on the appliance
+ *	(XMEM_ATTACH_SOLE), or 0; set at attach, cleared under @op_lock
+ *	if a move to another appliance loses the hold, read without a lock
+ *	by reattach (a stale value only asks for a hold it has)
  * @temp: a temporary region (SNAPSHOT with TEMP): bound to one file,
  *	refused to ATTACH by name and without @node; set before it is listed
  * @temp_done: the file bound to @temp was released: &xmem_device.temp_work
@@ -135,6 +139,7 @@ struct xmem_core_region {
 	pgoff_t pending_pages;
 	bool wb_pinned;
 	bool dying;
+	u64 hold;
 	bool temp;
 	bool temp_done;
 	struct miscdevice node;

@@ -52,9 +52,24 @@ static int xmem_reattach(struct xmem_appliance *a,
 		spin_unlock(&dev->remote_lock);
 		if (!mine)
 			continue;
+		/*
+		 * Another client may have written it while this one was
+		 * away, if the gap outlasted the appliance's grace.
+		 */
+		xmem_region_forget_zeroes(&cr->r);
 		/* As uid 0: this client attached it before, for its users. */
 		req.name = cr->r.name;
+		req.hold = READ_ONCE(cr->hold);
+		req.flags = req.hold ? XMEM_ATTACH_F_SOLE : 0;
 		ret = xmem_rdma_region(conn, &req, &wr);
+		if ((ret == -EBUSY || ret == -EPROTO) && req.hold) {
+			pr_warn("region %s: appliance %s no longer holds it for this client alone (%d)\n",
+				cr->r.name, xmem_appliance_name(a), ret);
+			WRITE_ONCE(cr->hold, 0);
+			req.hold = 0;
+			req.flags = 0;
+			ret = xmem_rdma_region(conn, &req, &wr);
+		}
 		if (!ret && wr.region_id != cr->region_id)
 			ret = -ESTALE;
 		nr = wr.size >> PAGE_SHIFT;
@@ -188,6 +203,39 @@ static unsigned int xmem_attached(struct xmem_appliance *a)
 }
 
 /*
+ * Hold @cr alone on the appliance it moved to, as it was on the old one:
+ * the copy attached it to @conn without a hold (answered in @wr), and a
+ * SOLE ATTACH of a region the connection has attached turns it into one;
+ * its answer replaces @wr.  Under the region's op_lock and io_lock.
+ */
+static void xmem_move_hold(struct xmem_core_region *cr,
+			   struct xmem_rdma_conn *conn,
+			   struct xmem_wire_region *wr)
+{
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_ATTACH,
+		.flags = XMEM_ATTACH_F_SOLE,
+		.hold = cr->hold,
+		.name = cr->r.name,
+	};
+	struct xmem_wire_region held;
+	int ret;
+
+	lockdep_assert_held(&cr->op_lock);
+	ret = xmem_rdma_region(conn, &req, &held);
+	if (!ret && (held.region_id != wr->region_id ||
+		     held.size != wr->size))
+		ret = -ESTALE;
+	if (!ret)
+		*wr = held;
+	if (ret) {
+		pr_warn("region %s: not held for this client alone after the move (%d)\n",
+			cr->r.name, ret);
+		WRITE_ONCE(cr->hold, 0);
+	}
+}
+
+/*
  * Move @cr from @from to another member, chosen by placement: the target
  * copies it appliance to appliance (PULL) while transfers on the region
  * wait; pages cached here stay cached, and dirty ones are written back to
@@ -242,6 +290,10 @@ static int xmem_move_region(struct xmem_device *dev,
 		ret = -EIO;
 	}
 	if (!ret) {
+		/* Its data came from elsewhere. */
+		xmem_region_forget_zeroes(&cr->r);
+		if (cr->hold)
+			xmem_move_hold(cr, conn, &wr);
 		xmem_appliance_get(to);
 		xmem_region_bind(dev, cr, to, &wr);
 	}

@@ -125,7 +125,7 @@ static int xmem_check_attach(const struct xmem_attach *a)
 	if (a->reserved2[0] || a->reserved2[1])
 		why = "reserved fields not zero";
 	else if (a->flags & ~(XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL |
-			      XMEM_ATTACH_MODE))
+			      XMEM_ATTACH_MODE | XMEM_ATTACH_SOLE))
 		why = "unknown flags";
 	else if ((a->flags & (XMEM_ATTACH_EXCL | XMEM_ATTACH_MODE)) &&
 		 !(a->flags & XMEM_ATTACH_CREATE))

@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -285,10 +286,16 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
  * module parameter set and that many regions attached here, a region not
  * attached yet is refused before the appliance is asked.
  *
+ * With XMEM_ATTACH_SOLE the appliance holds the region for this client
+ * alone (a random token names the hold); a region it created so has its
+ * never-written pages filled with zeroes instead of read.
+ *
  * Context: process; takes &xmem_device.attach_lock across the calls to
  * the appliance, and &xmem_device.lock only to look up, count and list.
  * Return: the region, referenced for the caller, or an ERR_PTR():
- * -EDQUOT over max_regions, else the appliance's or the transport's error.
+ * -EDQUOT over max_regions; with SOLE, -EBUSY (attached here without it,
+ * or attached by another client) or -EOPNOTSUPP (appliance older than
+ * protocol 1.9); else the appliance's or the transport's error.
  */
 struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 					    const struct xmem_attach *a,
@@ -316,8 +323,19 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 		xmem_region_put(&cr->r);
 		cr = ERR_PTR(-EBUSY);
 	}
+	if (!IS_ERR_OR_NULL(cr) && (a->flags & XMEM_ATTACH_SOLE) &&
+	    !READ_ONCE(cr->hold)) {
+		pr_warn_ratelimited("region %s: attached here without SOLE already; detach it first\n",
+				    a->name);
+		xmem_region_put(&cr->r);
+		cr = ERR_PTR(-EBUSY);
+	}
 	if (cr)
 		goto out;
+	if (a->flags & XMEM_ATTACH_SOLE) {
+		req.flags |= XMEM_ATTACH_F_SOLE;
+		req.hold = get_random_u64() ?: 1;
+	}
 
 	/* Before the appliance hears of it: nothing half-created. */
 	if (max) {
@@ -355,6 +373,14 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	if (!ret) {
 		ret = xmem_rdma_region(conn, &req, &wr);
 		xmem_rdma_put(conn);
+	}
+	if (ret == -EPROTO && req.hold) {
+		pr_warn_ratelimited("region %s: appliance %s is older than protocol 1.9 and cannot hold a region for one client (SOLE)\n",
+				    a->name, xmem_appliance_name(appl));
+		ret = -EOPNOTSUPP;
+	} else if (ret == -EBUSY && req.hold) {
+		pr_warn_ratelimited("region %s: another client has it attached, or held it alone until lately: no SOLE attach\n",
+				    a->name);
 	}
 	if (ret) {
 		cr = ERR_PTR(ret);
@@ -404,6 +430,11 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 		cr = ERR_PTR(ret);
 		goto out;
 	}
+	cr->hold = req.hold;
+	/* Held alone since created: what it never wrote is zero there. */
+	if (req.hold && wr.created && xmem_region_track_zeroes(&cr->r))
+		pr_info("region %s: no memory to track unwritten pages; they are read\n",
+			a->name);
 	/* Before it is listed: nothing can take it away meanwhile. */
 	cr->temp = temp;
 	if (!temp)
@@ -412,9 +443,10 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	mutex_lock(&dev->lock);
 	list_add_tail(&cr->list, &dev->regions);	/* the list's reference */
 	mutex_unlock(&dev->lock);
-	pr_info("region %s: attached on appliance %s, %llu bytes%s%s\n",
+	pr_info("region %s: attached on appliance %s, %llu bytes%s%s%s\n",
 		a->name, xmem_appliance_name(cr->appl), wr.size,
-		wr.created ? ", created" : "", temp ? ", temporary" : "");
+		wr.created ? ", created" : "", temp ? ", temporary" : "",
+		req.hold ? ", held alone" : "");
 out_put:
 	xmem_appliance_put(appl);
 out:

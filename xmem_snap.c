@@ -175,8 +175,11 @@ static int xmem_snapshot(struct xmem_snapshot *ss)
 	 * shrink holds one region's io_lock at a time: taking the second
 	 * one shared cannot close a cycle.
 	 */
-	if (dcr)
+	if (dcr) {
+		/* Nothing maps it here (above); its data comes from @s.src. */
+		xmem_region_forget_zeroes(&dcr->r);
 		down_read_nested(&dcr->io_lock, SINGLE_DEPTH_NESTING);
+	}
 	if (!ret && (s.flags & XMEM_SNAPSHOT_INTO))
 		ret = xmem_snapshot_dst(dcr, s.dst, &da, &dconn);
 	cross = da && da != a;

@@ -13,7 +13,7 @@
  * XMEM_IOC_DESTROY.  Version 1.1 added DETACH, RESIZE, DESTROY, LIST and
  * the @mode of struct xmem_attach; 1.2 added ACCOUNT; 1.3 SNAPSHOT; 1.4
  * GRANT; 1.5 SNAPSHOT INTO a region on another appliance; 1.6 SNAPSHOT
- * TEMP.
+ * TEMP; 1.7 ATTACH SOLE.
  *
  * The mmap offset is relative to the start of the region.  msync(MS_SYNC)
  * and fsync() return once every dirty page of the range (fsync: of the
@@ -30,7 +30,7 @@
 #include <linux/types.h>
 
 #define XMEM_UAPI_MAJOR		1
-#define XMEM_UAPI_MINOR		6
+#define XMEM_UAPI_MINOR		7
 
 /* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
 #define XMEM_REGION_NAME_MAX	64
@@ -55,6 +55,7 @@ struct xmem_version {
 #define XMEM_ATTACH_CREATE	0x1u	/* create the region if missing */
 #define XMEM_ATTACH_EXCL	0x2u	/* with CREATE: fail if it exists */
 #define XMEM_ATTACH_MODE	0x4u	/* with CREATE: @mode is given */
+#define XMEM_ATTACH_SOLE	0x8u	/* no other client writes it (1.7) */
 
 /**
  * struct xmem_attach - XMEM_IOC_ATTACH
@@ -77,6 +78,15 @@ struct xmem_version {
  * ENOSPC (CREATE and no member has room, see the placement knob), ENOMEM
  * (the appliance's memory ran out), EIO/ETIMEDOUT (appliance failed to
  * answer).
+ *
+ * XMEM_ATTACH_SOLE: while the region is attached to this client, the
+ * appliance lets no other client attach it (except to read it, as an
+ * appliance copying it does), resize it or fill it; for a grace period
+ * after this client's connection ends too.  A region this call creates
+ * then costs no read for a page this client never wrote: its first touch
+ * is filled with zeroes locally (stats/zero_fills).  EBUSY if another
+ * client has it attached, or if it is attached to this client without
+ * SOLE; EOPNOTSUPP from an appliance older than protocol 1.9.
  */
 struct xmem_attach {
 	char name[XMEM_REGION_NAME_MAX];
