@@ -71,10 +71,13 @@ static const char xc_usage_text[] =
 "                                -w: every SECS the rates per second, until\n"
 "                                interrupted or COUNT refreshes\n"
 "  limit [BYTES]                 show or set local_limit (at least 1M)\n"
-"  region create [-j] [-m MODE] NAME SIZE\n"
+"  region create [-j] [-s] [-m MODE] NAME SIZE\n"
 "                                create a region (mode in octal, default 600)\n"
 "                                and attach it here; fails if it exists\n"
-"  region attach [-j] NAME       attach an existing region to this client\n"
+"                                (-s: held alone, see attach)\n"
+"  region attach [-j] [-s] NAME  attach an existing region to this client\n"
+"                                (-s: no other client may attach it while\n"
+"                                it is attached here)\n"
 "  region detach NAME            write back, drop and forget it here\n"
 "  region resize [-w] NAME SIZE  grow or shrink it (-w: write back the removed\n"
 "                                range first instead of discarding it)\n"
@@ -1080,7 +1083,7 @@ static int xc_cmd_region(int argc, char **argv)
 	static const int nops[] = { 2, 1, 1, 2, 1, 0, 1, 2, 2, 2 };
 	const char *sub, *name = NULL;
 	uint32_t mode = 0, flags = 0;
-	bool json = false, into = false, jok, mok, wok;
+	bool json = false, into = false, jok, mok, wok, sok;
 	char what[300], *end;
 	uint64_t size = 0;
 	unsigned long m;
@@ -1101,11 +1104,17 @@ static int xc_cmd_region(int argc, char **argv)
 	jok = k == 0 || k == 1 || k == 5 || k == 6 || k == 7;
 	mok = k == 0 || k == 7;
 	wok = k == 3;
+	sok = k == 0 || k == 1;
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt(argc, argv, "+ijm:wh")) != -1) {
+	while ((opt = getopt(argc, argv, "+ijm:swh")) != -1) {
 		switch (opt) {
+		case 's':
+			if (!sok)
+				return xc_usage_err("region %s: unknown option -s", sub);
+			flags |= XMEM_ATTACH_SOLE;
+			break;
 		case 'i':
 			if (k != 7)
 				return xc_usage_err("region %s: unknown option -i", sub);
@@ -1174,7 +1183,7 @@ static int xc_cmd_region(int argc, char **argv)
 		return xc_region(what, name, size, flags | XMEM_ATTACH_CREATE |
 				 XMEM_ATTACH_EXCL, mode, json);
 	case 1:
-		return xc_region(what, name, 0, 0, 0, json);
+		return xc_region(what, name, 0, flags, 0, json);
 	case 2:
 		return xc_region_op(what, XMEM_IOC_DETACH, name, 0, 0);
 	case 3:
