@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +420,174 @@ TEST_TIMEOUT(other_client_follows_shrink, 300)
 		     ret, got_size);
 	ASSERT_EQ(got_size, kept);
 	ASSERT_EQ(got_fold, fold);
+}
+
+/* A counter of region @name (regions/NAME/stats/STAT). */
+static uint64_t region_stat(const char *name, const char *stat)
+{
+	char path[256];
+	uint64_t v = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "regions/%s/stats/%s", name, stat);
+	ret = xsys_read_u64(path, &v);
+	if (ret)
+		FAIL("read %s: %s", path, xt_errname(-ret));
+	return v;
+}
+
+/*
+ * Runs "xmemctl region OP NAME [SIZE]" on the peer; returns its exit
+ * status, and whether it said "busy" in @busy.
+ */
+static int xmemctl_on_peer(const char *op, const char *name,
+			   const char *size, bool *busy)
+{
+	char cmd[256], line[512];
+	int status;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), SSH "xmemctl region %s %s %s </dev/null 2>&1",
+		 op, name, size ? size : "");
+	f = popen(cmd, "r");
+	if (!f)
+		FAIL("popen: %s", xt_errname(errno));
+	if (busy)
+		*busy = false;
+	while (fgets(line, sizeof(line), f)) {
+		xt_diag("%s: %s", PEER, line);
+		if (busy && strcasestr(line, "busy"))
+			*busy = true;
+	}
+	status = pclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+/*
+ * A region created with XMEM_ATTACH_SOLE: filling it through a cache 8x
+ * smaller reads nothing (every first touch is filled with zeroes here),
+ * reading it back reads what was written back, another client cannot
+ * attach it meanwhile, and once it is detached the other client finds
+ * every word.
+ */
+TEST_TIMEOUT(sole_first_touch_reads_nothing, 300)
+{
+	const uint64_t size = 8 * MiB, pages = size / 4096;
+	uint64_t seed = xnow() * 1000 + 15, reads, zeros, back;
+	char name[XMEM_REGION_NAME_MAX], path[256];
+	bool busy;
+	int fd, status;
+	char *p;
+
+	xr_require_connected();
+	require_peer();
+	xr_name(name, "sole");
+	fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL |
+		       XMEM_ATTACH_SOLE, NULL);
+	snprintf(path, sizeof(path), "regions/%s/local_limit", name);
+	ASSERT_ZERO_ERR(xsys_write_u64(path, 1 * MiB));
+	p = MAP_OK(fd, 0, size);
+	xpat_fill(p, size, 0, seed);
+	reads = region_stat(name, "rdma_reads");
+	zeros = region_stat(name, "zero_fills");
+	xt_diag("filling %" PRIu64 " pages: %" PRIu64 " zero-filled, %"
+		PRIu64 " read", pages, zeros, reads);
+	/*
+	 * A read only where the lease lapsed (more than 4 s without an
+	 * exchange with the appliance, which a slow guest may take), or
+	 * readahead fetched a page evicted again before it was touched.
+	 */
+	ASSERT_GE(zeros, pages - pages / 16);
+	ASSERT_LE(reads, pages / 16);
+	ASSERT_PATTERN(p, size, 0, seed);
+	back = region_stat(name, "rdma_reads") - reads;
+	xt_diag("reading it back: %" PRIu64 " pages read", back);
+	ASSERT_GE(back, pages - 1 * MiB / 4096);
+	ASSERT_EQ(region_stat(name, "zero_fills"), zeros);
+
+	ASSERT_NE(xmemctl_on_peer("attach", name, NULL, &busy), 0);
+	ASSERT_TRUE(busy);
+	ASSERT_OK(munmap(p, size));
+	ASSERT_OK(close(fd));
+	OP_OK(XMEM_IOC_DETACH, name, 0, 0);
+	status = verify_on_peer(name, seed);
+	if (status)
+		FAIL("verifier on %s: wait status %#x", PEER, status);
+}
+
+/*
+ * SOLE is refused while another client has the region attached, and for
+ * a region attached here without it; a region SOLE did not create is
+ * read as any other.
+ */
+TEST_TIMEOUT(sole_refused_while_shared, 300)
+{
+	char name[XMEM_REGION_NAME_MAX], other[XMEM_REGION_NAME_MAX];
+	bool busy;
+	int fd;
+	char *p;
+
+	xr_require_connected();
+	require_peer();
+	xr_name(name, "solepeer");
+	if (xmemctl_on_peer("create", name, "1M", NULL))
+		FAIL("%s could not create %s", PEER, name);
+	ASSERT_EQ(xr_attach(name, 0, XMEM_ATTACH_SOLE, NULL), -EBUSY);
+	if (xmemctl_on_peer("detach", name, NULL, NULL))
+		FAIL("%s could not detach %s", PEER, name);
+	fd = ATTACH_OK(name, 0, XMEM_ATTACH_SOLE, NULL);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	ASSERT_EQ(p[100], 0);
+	ASSERT_GE(region_stat(name, "rdma_reads"), 1);
+	ASSERT_EQ(region_stat(name, "zero_fills"), 0);
+	ASSERT_NE(xmemctl_on_peer("attach", name, NULL, &busy), 0);
+	ASSERT_TRUE(busy);
+	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));
+	OP_OK(XMEM_IOC_DESTROY, name, 0, 0);
+
+	xr_name(other, "solelocal");
+	fd = ATTACH_OK(other, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
+		       NULL);
+	ASSERT_EQ(xr_attach(other, 0, XMEM_ATTACH_SOLE, NULL), -EBUSY);
+	ASSERT_OK(close(fd));
+	OP_OK(XMEM_IOC_DESTROY, other, 0, 0);
+}
+
+/*
+ * Without an exchange with the appliance for longer than the lease
+ * (XMEM_SOLE_LEASE_SEC, 4 s), the client no longer trusts its hold: the
+ * next first touch reads (which renews it), the one after is zero-filled.
+ */
+TEST_TIMEOUT(sole_lease_lapses_when_idle, 120)
+{
+	char name[XMEM_REGION_NAME_MAX];
+	uint64_t zeros, reads;
+	volatile char *p;
+	int fd;
+
+	xr_require_connected();
+	xr_name(name, "solelease");
+	fd = ATTACH_OK(name, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL |
+		       XMEM_ATTACH_SOLE, NULL);
+	/* Pages far apart, so that no touch looks sequential (readahead). */
+	p = MAP_OK(fd, 0, 1 * MiB);
+	ASSERT_EQ(p[0], 0);
+	zeros = region_stat(name, "zero_fills");
+	ASSERT_GE(zeros, 1);
+	ASSERT_EQ(region_stat(name, "rdma_reads"), 0);
+	/* Twice the lease: not a synchronisation, the time under test. */
+	sleep(8);
+	ASSERT_EQ(p[640 * 1024], 0);
+	reads = region_stat(name, "rdma_reads");
+	ASSERT_GE(reads, 1);
+	ASSERT_EQ(region_stat(name, "zero_fills"), zeros);
+	ASSERT_EQ(p[320 * 1024], 0);
+	ASSERT_GT(region_stat(name, "zero_fills"), zeros);
+	ASSERT_EQ(region_stat(name, "rdma_reads"), reads);
+	ASSERT_OK(munmap((void *)p, 1 * MiB));
+	ASSERT_OK(close(fd));
+	OP_OK(XMEM_IOC_DESTROY, name, 0, 0);
 }
 
 TEST(destroy)

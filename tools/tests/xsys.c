@@ -33,6 +33,7 @@ const char *const xstat_names[XS_NR] = {
 	[XS_RESIDENT_BYTES]	= "resident_bytes",
 	[XS_DIRTY_BYTES]	= "dirty_bytes",
 	[XS_TLB_FLUSHES]	= "tlb_flushes",
+	[XS_ZERO_FILLS]		= "zero_fills",
 };
 
 double xnow(void)

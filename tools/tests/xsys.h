@@ -55,6 +55,7 @@ enum xstat {
 	XS_RESIDENT_BYTES,
 	XS_DIRTY_BYTES,
 	XS_TLB_FLUSHES,
+	XS_ZERO_FILLS,
 	XS_NR,
 };
 
