@@ -4397,11 +4397,6 @@ static void xmemd_copy_shutdown(void)
 }
 
 /*
- * Answer the message of @len bytes in receive slot @slot into @tx, send
- * buffer number @txi.  Returns the answer's length, or 0 when the answer
- * comes later (a PULL) from the same send buffer.
- */
-/*
  * The ATTACH flags @conn may send: SOLE and READ are minor 9's, unknown
  * (EPROTO) to older clients.
  */
@@ -4410,6 +4405,11 @@ static uint32_t xmemd_attach_flags(const struct xmemd_conn *conn)
 	return conn->minor >= 9 ? XMEM_ATTACH_F_ALL_9 : XMEM_ATTACH_F_ALL;
 }
 
+/*
+ * Answer the message of @len bytes in receive slot @slot into @tx, send
+ * buffer number @txi.  Returns the answer's length, or 0 when the answer
+ * comes later (a PULL) from the same send buffer.
+ */
 static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			     uint32_t len, void *tx, unsigned int txi)
 {
