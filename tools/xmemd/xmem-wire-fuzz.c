@@ -581,7 +581,8 @@ static void hdr(void *msg, uint16_t type, uint32_t len)
 static uint16_t gen_attach_flags(void)
 {
 	static const uint16_t flags[] = {
-		0, XMEM_ATTACH_F_CREATE, XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL,
+		0, XMEM_ATTACH_F_CREATE,
+		XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL,
 		ATTACH_F_SOLE, ATTACH_F_READ,
 		XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL | ATTACH_F_SOLE,
 		XMEM_ATTACH_F_CREATE | ATTACH_F_READ,
@@ -1062,7 +1063,8 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			 " flags %#x", at->name, size, flags);
 		if (!name_valid(at->name) || size % PAGE || size > TB ||
 		    ((flags & XMEM_ATTACH_F_EXCL) &&
-		     !(flags & XMEM_ATTACH_F_CREATE)) || attach_read_bad(flags)) {
+		     !(flags & XMEM_ATTACH_F_CREATE)) ||
+		    attach_read_bad(flags)) {
 			st_add(e, EINVAL);
 			return;
 		}
