@@ -211,8 +211,12 @@ struct xmem_msg_hdr {
  * another connection; a COPY or PULL that would write into it (INTO,
  * FILL, DST) asked by another connection.  SOLE itself is refused with
  * EBUSY while another connection has the region attached without
- * XMEM_ATTACH_F_READ.  A client that created the region in that
- * attachment thus knows that every page it has not written is zero.
+ * XMEM_ATTACH_F_READ, or while a COPY or PULL into the region is in
+ * flight; a SOLE by a connection that has the region attached already
+ * makes that attachment a hold under the same conditions.  A later ATTACH
+ * by the holder without SOLE keeps the hold, one with READ ends it.  A
+ * client that created the region in that attachment thus knows that
+ * every page it has not written is zero.
  *
  * The client trusts its hold only for XMEM_SOLE_LEASE_SEC after the start
  * of its last exchange on the connection that completed; then it reads
@@ -229,7 +233,9 @@ struct xmem_msg_hdr {
  *
  * XMEM_ATTACH_F_READ (minor 9): the key handed out allows RDMA READ only;
  * such an attachment is allowed beside a SOLE holder.  Not with CREATE
- * or SOLE (EINVAL).
+ * or SOLE (EINVAL).  An attachment is of the kind its last ATTACH asked
+ * for: an ATTACH of the other kind by the same connection replaces its
+ * keys, and the keys handed out before stop working.
  *
  * From a client that announced a minor below 9 both flags are refused
  * as unknown (EPROTO).
@@ -259,7 +265,8 @@ struct xmem_msg_attach_req {
  * @status: 0, or a positive errno value: ENOENT (no such region and no
  *	CREATE), EEXIST (EXCL and it exists), EINVAL (bad request, or size
  *	differs from the existing region's), ENOMEM (appliance out of memory),
- *	EBUSY (CREATE of a name the appliance is pulling in, minor 2)
+ *	EBUSY (CREATE of a name the appliance is pulling in, minor 2; a
+ *	region another connection holds, or SOLE refused, minor 9)
  * @created: 1 if this request created the region, else 0
  * @reserved: must be zero
  * @region_id: appliance-wide identifier of the region, never 0
@@ -408,7 +415,9 @@ struct xmem_msg_region_req {
  * @status: 0, or a positive errno value: EINVAL (bad request), ENOENT (no
  *	such region; after the last one for NEXT), EEXIST, EACCES (no
  *	permission), EBUSY (DESTROY of a region another connection uses;
- *	ATTACH with CREATE of a name the appliance is pulling in, minor 2),
+ *	ATTACH with CREATE of a name the appliance is pulling in, minor 2;
+ *	ATTACH without READ or RESIZE of a region another connection holds,
+ *	or SOLE refused, minor 9),
  *	ENOMEM (capacity exhausted), EDQUOT (ATTACH with CREATE, RESIZE:
  *	over a quota of the client's host or user; minor 3 clients only,
  *	older ones get ENOMEM)

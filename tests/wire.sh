@@ -7,8 +7,10 @@
 #
 # usage: tests/wire.sh [ADDR [PORT]]	(default: appliance 7471)
 #
-# 1. xmem-wire-test --pull-source SOURCE ADDR PORT: every protocol test,
-#    and real pulls from SOURCE.  SOURCE is appliance2:7471 when the test
+# 1. xmem-wire-test --pull-source SOURCE ADDR PORT: every protocol test
+#    (holds and read-only attachments of protocol minor 9 among them, with
+#    xmemd --status on ADDR), and real pulls from SOURCE, one of a region
+#    a client holds there.  SOURCE is appliance2:7471 when the test
 #    bed has a second appliance (scripts/xmem-vm --appliances 2), else a
 #    second xmemd that this script starts on the appliance on port 7472.
 # 2. Pulls between two xmemds that share a secret (ports 7473 and 7474 on

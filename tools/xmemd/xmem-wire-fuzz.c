@@ -71,6 +71,9 @@
 #define MSG_GRANT_REQ	XMEM_MSG_GRANT_REQ
 /* Protocol minor 8: a temporary copy, only with CREATE and EXCL. */
 #define COPY_F_TEMP	0x4u
+/* Protocol minor 9: a hold, and an attachment for RDMA READ only. */
+#define ATTACH_F_SOLE	0x4u
+#define ATTACH_F_READ	0x8u
 
 struct pull_req {
 	struct xmem_msg_hdr hdr;
@@ -481,6 +484,27 @@ static void expect_error(struct expect *e, uint32_t st)
 	st_add(e, st);
 }
 
+/*
+ * The ATTACH flags the appliance takes from us: SOLE and READ from minor
+ * 9 on, of the appliance and of this client (which announces
+ * XMEM_PROTO_MINOR); before, they are unknown (EPROTO).
+ */
+static uint32_t attach_known(void)
+{
+	uint32_t known = XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL;
+
+	if (C.minor >= 9 && XMEM_PROTO_MINOR >= 9)
+		known |= ATTACH_F_SOLE | ATTACH_F_READ;
+	return known;
+}
+
+/* READ with CREATE or SOLE: EINVAL (minor 9). */
+static bool attach_read_bad(uint32_t flags)
+{
+	return (flags & ATTACH_F_READ) &&
+	       (flags & (XMEM_ATTACH_F_CREATE | ATTACH_F_SOLE));
+}
+
 /* May @uid/@gid attach region @r (xmemd_may_attach, the header's rule)? */
 static bool may_attach(const struct region *r, uint32_t uid, uint32_t gid)
 {
@@ -548,6 +572,27 @@ static void hdr(void *msg, uint16_t type, uint32_t len)
 	h->tag = htole64(next_tag++);
 }
 
+/*
+ * ATTACH flags: mostly none, CREATE or CREATE|EXCL; else minor 9's SOLE
+ * and READ too, alone, together and with CREATE.  There is one
+ * connection at a time, so a hold never refuses anything, but the flags'
+ * own rules are checked.
+ */
+static uint16_t gen_attach_flags(void)
+{
+	static const uint16_t flags[] = {
+		0, XMEM_ATTACH_F_CREATE,
+		XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL,
+		ATTACH_F_SOLE, ATTACH_F_READ,
+		XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL | ATTACH_F_SOLE,
+		XMEM_ATTACH_F_CREATE | ATTACH_F_READ,
+		ATTACH_F_SOLE | ATTACH_F_READ,
+	};
+
+	return flags[chance(70) ? below(3) :
+		     below(sizeof(flags) / sizeof(flags[0]))];
+}
+
 /* Build a request of a random type; mutate it; returns its length. */
 static uint32_t gen_msg(uint8_t *m)
 {
@@ -562,9 +607,6 @@ static uint32_t gen_msg(uint8_t *m)
 		struct xmem_msg_act_for_req af;
 		struct xmem_msg_copy_req cp;
 	} *u = (void *)m;
-	static const uint16_t attach_flags[] = {
-		0, XMEM_ATTACH_F_CREATE, XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL
-	};
 	unsigned int kind = below(100), i;
 	uint32_t len;
 
@@ -574,7 +616,7 @@ static uint32_t gen_msg(uint8_t *m)
 		hdr(m, XMEM_MSG_ATTACH_REQ, len);
 		gen_name(u->at.name);
 		u->at.size = htole64(chance(30) ? 0 : small_size());
-		u->at.flags = htole32(attach_flags[below(3)]);
+		u->at.flags = htole32(gen_attach_flags());
 	} else if (kind < 30) {
 		len = sizeof(u->st);
 		hdr(m, XMEM_MSG_STAT_REQ, len);
@@ -587,7 +629,7 @@ static uint32_t gen_msg(uint8_t *m)
 		if (op != XMEM_REGION_OP_NEXT)
 			gen_name(u->rq.name);
 		if (op == XMEM_REGION_OP_ATTACH) {
-			u->rq.flags = htole16(attach_flags[below(3)]);
+			u->rq.flags = htole16(gen_attach_flags());
 			u->rq.size = htole64(chance(30) ? 0 : small_size());
 			if (le16toh(u->rq.flags) && chance(30))
 				u->rq.mode = htole32(below(01000));
@@ -1006,9 +1048,9 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			return;
 		}
 		flags = le32toh(at->flags);
-		if (le32toh(at->flags) & ~XMEM_ATTACH_F_ALL || at->reserved) {
+		if (le32toh(at->flags) & ~attach_known() || at->reserved) {
 			/* The order of these two checks is not documented. */
-			if (le32toh(at->flags) & ~XMEM_ATTACH_F_ALL)
+			if (le32toh(at->flags) & ~attach_known())
 				expect_error(e, EPROTO);
 			if (at->reserved)
 				expect_error(e, EBADMSG);
@@ -1021,7 +1063,8 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 			 " flags %#x", at->name, size, flags);
 		if (!name_valid(at->name) || size % PAGE || size > TB ||
 		    ((flags & XMEM_ATTACH_F_EXCL) &&
-		     !(flags & XMEM_ATTACH_F_CREATE))) {
+		     !(flags & XMEM_ATTACH_F_CREATE)) ||
+		    attach_read_bad(flags)) {
 			st_add(e, EINVAL);
 			return;
 		}
@@ -1111,13 +1154,13 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 	flags = le16toh(rq->flags);
 	if (rq->reserved || op == XMEM_REGION_OP_INVALID ||
 	    op >= XMEM_REGION_OP_MAX || (op == XMEM_REGION_OP_ATTACH ?
-					 flags & ~XMEM_ATTACH_F_ALL : flags)) {
+					 flags & ~attach_known() : flags)) {
 		/* Which of several problems is reported first is not fixed. */
 		if (rq->reserved)
 			expect_error(e, EBADMSG);
 		if (op == XMEM_REGION_OP_INVALID || op >= XMEM_REGION_OP_MAX)
 			expect_error(e, EOPNOTSUPP);
-		if (op == XMEM_REGION_OP_ATTACH ? flags & ~XMEM_ATTACH_F_ALL :
+		if (op == XMEM_REGION_OP_ATTACH ? flags & ~attach_known() :
 		    flags)
 			expect_error(e, EPROTO);
 		return;
@@ -1137,7 +1180,7 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 	     !!memcmp(rq->name, (char[XMEM_NAME_MAX]){ 0 }, XMEM_NAME_MAX) :
 	     !name_valid(rq->name)) ||
 	    ((flags & XMEM_ATTACH_F_EXCL) && !(flags & XMEM_ATTACH_F_CREATE)) ||
-	    (mode & ~XMEM_REGION_MODE_MASK) ||
+	    attach_read_bad(flags) || (mode & ~XMEM_REGION_MODE_MASK) ||
 	    (mode && !(flags & XMEM_ATTACH_F_CREATE)) ||
 	    (cursor && op != XMEM_REGION_OP_NEXT) || size % PAGE || size > TB ||
 	    (op == XMEM_REGION_OP_RESIZE && !size) ||

@@ -2194,6 +2194,282 @@ out:
 		wt_close(&c);
 }
 
+/* ---- protocol 1.9: SOLE and READ attachments ------------------------- */
+
+/* ATTACH of @name with @flags as uid 0; the REGION_REP's status, or -1. */
+static int wt_attach_st(struct wt_conn *c, const char *name, uint64_t size,
+			uint16_t flags, struct xmem_msg_region_rep *rep)
+{
+	if (wt_region(c, XMEM_REGION_OP_ATTACH, name, size, flags, 0, rep))
+		return -1;
+	return (int)le32toh(rep->status);
+}
+
+/*
+ * ATTACH of @name by @c, tried every 100 ms for WT_TEMP_WAIT_S at most
+ * until it is not refused with EBUSY: the appliance learns of the end of
+ * another connection on its own time.  The last status, or -1.
+ */
+static int wt_attach_wait(struct wt_conn *c, const char *name,
+			  struct xmem_msg_region_rep *rep)
+{
+	double deadline = wt_now() + WT_TEMP_WAIT_S;
+	int st;
+
+	do {
+		st = wt_attach_st(c, name, 0, 0, rep);
+		if (st != EBUSY)
+			return st;
+		usleep(100000);
+	} while (wt_now() < deadline);
+	wt_diag("%s: ATTACH still EBUSY after %d s", name, WT_TEMP_WAIT_S);
+	return st;
+}
+
+static struct wt_region wt_region_of(const struct xmem_msg_region_rep *rep)
+{
+	return (struct wt_region){
+		.region_id = le64toh(rep->region_id),
+		.size = le64toh(rep->size),
+		.addr = le64toh(rep->addr),
+		.rkey = le32toh(rep->rkey),
+	};
+}
+
+/* xmemd --status of the appliance on wt_port lists @name as held or not. */
+static bool wt_status_sole(const char *name, bool held)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "/xmem/bin/xmemd -p %s --status >/tmp/xmem-wire-status && %sgrep -q \"^sole region [0-9]* .%s.: held by conn\" /tmp/xmem-wire-status",
+		 wt_port, held ? "" : "! ", name);
+	return !wt_on_target(cmd);
+}
+
+/*
+ * Holds: A creates a region with SOLE; B's ATTACH, RESIZE, COPY and PULL
+ * into it are refused (EBUSY) while B's ATTACH with READ works and gives
+ * a key that reads and does not write; A's DETACH ends the hold.  SOLE is
+ * refused while B has it attached; a SOLE of A's own attachment makes a
+ * hold; the end of A's connection ends it.  READ with CREATE or SOLE is
+ * EINVAL; both flags are unknown to a client of protocol 1.8.
+ */
+static void wt_test_sole(struct wt_conn *c, const char *base)
+{
+	char s[XMEM_NAME_MAX], src[XMEM_NAME_MAX], nx[XMEM_NAME_MAX];
+	struct xmem_msg_region_rep rep, rs;
+	struct xmem_msg_pull_dst_req dreq;
+	struct xmem_msg_attach_req areq;
+	struct xmem_msg_region_req req;
+	struct wt_conn ca, cb, cd;
+	struct wt_region ra, rb;
+	struct xmem_hello h;
+	uint64_t tag;
+	bool good;
+
+	snprintf(s, sizeof(s), "%.50s-sole", base);
+	snprintf(src, sizeof(src), "%.50s-ssrc", base);
+	snprintf(nx, sizeof(nx), "%.50s-snone", base);
+	memset(&ca, 0, sizeof(ca));
+	memset(&cb, 0, sizeof(cb));
+	memset(&cd, 0, sizeof(cd));
+	wt_good_hello(&h);
+	if (!wt_ok(!wt_connect(&ca, &h) && !wt_connect(&cb, &h),
+		   "connections A and B for the holds"))
+		goto out;
+
+	good = !wt_attach_st(&ca, s, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE |
+			     XMEM_ATTACH_F_EXCL | XMEM_ATTACH_F_SOLE, &rep) &&
+	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED && rep.rkey;
+	ra = wt_region_of(&rep);
+	good = good && wt_write_data(&ca, &ra, 0, WT_DATA_SIZE, 61);
+	if (!wt_ok(good, "A creates a region with SOLE and writes to it"))
+		goto out;
+	wt_ok(wt_status_sole(s, true), "xmemd --status lists it as held (sole region ... held by conn)");
+	wt_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
+	      "B's ATTACH of A's held region -> EBUSY");
+	wt_ok(wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_SOLE, &rep) == EBUSY,
+	      "B's ATTACH with SOLE of it -> EBUSY");
+	good = !wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_READ, &rep) &&
+	       le32toh(rep.users) == 2;
+	rb = wt_region_of(&rep);
+	good = good && wt_check_data(&cb, &rb, 0, WT_DATA_SIZE, 61);
+	wt_ok(good, "B's ATTACH with READ works beside the holder; RDMA READ with its key returns A's data");
+
+	/* A WRITE with a READ key: the QP goes to error, so a throwaway one. */
+	good = !wt_connect(&cd, &h) &&
+	       !wt_attach_st(&cd, s, 0, XMEM_ATTACH_F_READ, &rep);
+	if (good) {
+		struct wt_region rd = wt_region_of(&rep);
+
+		wt_fill(wt_data(&cd, 0), WT_PAGE, 62);
+		good = wt_rdma(&cd, IBV_WR_RDMA_WRITE, 0, WT_PAGE, rd.addr,
+			       rd.rkey, 0) && cd.broken;
+	}
+	wt_close(&cd);
+	good = good && wt_check_data(&cb, &rb, 0, WT_DATA_SIZE, 61);
+	wt_ok(good, "an RDMA WRITE with a READ attachment's key fails; the data is unchanged");
+
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_RESIZE, s,
+		      2 * WT_REGION_SIZE, 0);
+	wt_expect_region_status(&cb, &req, EBUSY, "B's RESIZE of A's held region");
+	good = !wt_attach_st(&cb, src, WT_PAGE, XMEM_ATTACH_F_CREATE |
+			     XMEM_ATTACH_F_EXCL, &rep) &&
+	       !wt_copy(&cb, src, s, 0, 0, &rep) &&
+	       le32toh(rep.status) == EBUSY;
+	wt_ok(good, "B's COPY into A's held region -> EBUSY");
+	good = !wt_copy(&ca, src, s, 0, 0, &rep) && !rep.status;
+	wt_ok(good, "the holder's own COPY into it works");
+	good = good && wt_write_data(&ca, &ra, 0, WT_DATA_SIZE, 61);
+	if (wt_src_addr) {
+		wt_pull_dst_req(&dreq, ++wt_tag, nx, s);
+		good = !wt_pull_len(&cb, &dreq.pull, sizeof(dreq), &rep) &&
+		       le32toh(rep.status) == EBUSY;
+		wt_ok(good, "B's PULL with FILL|DST into A's held region -> EBUSY");
+	} else {
+		wt_ok(true, "# SKIP PULL into a held region: no --pull-source");
+	}
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_DESTROY, s, 0, 0);
+	wt_expect_region_status(&cb, &req, EBUSY, "B's DESTROY of A's held region");
+
+	good = !wt_region(&ca, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
+	       !rep.status && !wt_attach_st(&cb, s, 0, 0, &rep);
+	rb = wt_region_of(&rep);
+	good = good && wt_write_data(&cb, &rb, 0, WT_DATA_SIZE, 63) &&
+	       wt_check_data(&cb, &rb, 0, WT_DATA_SIZE, 63);
+	wt_ok(good, "A's DETACH ends the hold: B's ATTACH works, its new key writes");
+	wt_ok(wt_status_sole(s, false), "xmemd --status no longer lists it as held");
+
+	/* B has it attached, for writing: no hold for A. */
+	wt_ok(wt_attach_st(&ca, s, 0, XMEM_ATTACH_F_SOLE, &rep) == EBUSY,
+	      "A's SOLE while B has it attached -> EBUSY");
+	good = !wt_region(&cb, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_READ, &rep) &&
+	       !wt_attach_st(&ca, s, 0, 0, &rep) &&
+	       !wt_attach_st(&ca, s, 0, XMEM_ATTACH_F_SOLE, &rep) &&
+	       le32toh(rep.users) == 2;
+	wt_ok(good, "B attached with READ only: A's plain ATTACH, then its SOLE, work");
+	wt_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
+	      "the SOLE of A's own attachment is a hold: B's ATTACH -> EBUSY");
+
+	/* The end of A's connection ends its hold. */
+	wt_close(&ca);
+	good = !wt_attach_wait(&cb, s, &rep);
+	wt_ok(good, "A's connection ends: B's ATTACH works, the hold went with it");
+	good = good && !wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_SOLE, &rep) &&
+	       le32toh(rep.users) == 1;
+	wt_ok(good, "SOLE of B's own attachment, nobody else attached");
+
+	/* READ with CREATE or SOLE. */
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, nx, WT_PAGE,
+		      XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_READ);
+	wt_expect_region_status(&cb, &req, EINVAL, "ATTACH with READ|CREATE");
+	wt_ok(!wt_region(&cb, XMEM_REGION_OP_INFO, nx, 0, 0, 0, &rep) &&
+	      le32toh(rep.status) == ENOENT, "... made nothing");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, s, 0,
+		      XMEM_ATTACH_F_SOLE | XMEM_ATTACH_F_READ);
+	wt_expect_region_status(&cb, &req, EINVAL, "ATTACH with READ|SOLE");
+	wt_attach_req(&areq, ++wt_tag, s, 0,
+		      XMEM_ATTACH_F_SOLE | XMEM_ATTACH_F_READ);
+	wt_expect_attach_status(&cb, &areq, EINVAL, "ATTACH_REQ with READ|SOLE");
+	wt_attach_req(&areq, ++wt_tag, s, 0, XMEM_ATTACH_F_READ);
+	wt_expect_attach_status(c, &areq, 0, "ATTACH_REQ with READ beside the holder");
+	wt_attach_req(&areq, ++wt_tag, s, 0, 0);
+	wt_expect_attach_status(c, &areq, EBUSY, "ATTACH_REQ without READ of a held region");
+	wt_ok(!wt_region(c, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
+	      !rep.status, "DETACH of that READ attachment");
+
+	/* A client of protocol 1.8 does not know the flags. */
+	h.minor = htole16(8);
+	if (wt_ok(!wt_connect(&cd, &h), "a client announcing protocol 1.8 is accepted")) {
+		wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_ATTACH, s,
+			      0, XMEM_ATTACH_F_SOLE);
+		wt_expect_error(&cd, &req, sizeof(req), tag, EPROTO,
+				"REGION ATTACH with SOLE from a client of protocol 1.8");
+		wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_ATTACH, s,
+			      0, XMEM_ATTACH_F_READ);
+		wt_expect_error(&cd, &req, sizeof(req), tag, EPROTO,
+				"REGION ATTACH with READ from a client of protocol 1.8");
+		wt_attach_req(&areq, tag = ++wt_tag, s, 0, XMEM_ATTACH_F_SOLE);
+		wt_expect_error(&cd, &areq, sizeof(areq), tag, EPROTO,
+				"ATTACH_REQ with SOLE from a client of protocol 1.8");
+		wt_close(&cd);
+	} else {
+		wt_ok(false, "SOLE from a client of protocol 1.8: no connection");
+		wt_ok(false, "READ from a client of protocol 1.8: no connection");
+		wt_ok(false, "ATTACH_REQ SOLE from a client of protocol 1.8: no connection");
+	}
+
+	good = !wt_region(&cb, XMEM_REGION_OP_DESTROY, s, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(&cb, XMEM_REGION_OP_DESTROY, src, 0, 0, 0, &rs) &&
+	       !rs.status;
+	wt_ok(good, "the holder's DESTROY works");
+out:
+	if (ca.w.id)
+		wt_close(&ca);
+	if (cb.w.id)
+		wt_close(&cb);
+}
+
+/* Number of tests wt_test_sole_pull() prints, for the skip lines. */
+#define WT_SOLE_PULL_TESTS	5
+
+/*
+ * A drain of a held region: a client of the source holds it (SOLE); the
+ * target's PULL attaches it there with READ and copies it all the same,
+ * and the hold stays.
+ */
+static void wt_test_sole_pull(struct wt_conn *c, const char *base)
+{
+	struct xmem_msg_region_rep rep, rs;
+	unsigned int ntests = wt_n;
+	struct xmem_msg_pull_req req;
+	char name[XMEM_NAME_MAX];
+	struct wt_region r;
+	struct xmem_hello h;
+	struct wt_conn sc;
+	bool good;
+
+	if (!wt_src_addr)
+		goto skip;
+	snprintf(name, sizeof(name), "%.50s-spull", base);
+	wt_good_hello(&h);
+	if (!wt_ok(!wt_connect_to(&sc, &h, wt_src_addr, wt_src_port),
+		   "connect to the pull source %s:%s", wt_src_addr,
+		   wt_src_port))
+		goto skip;
+	good = !wt_attach_st(&sc, name, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE |
+			     XMEM_ATTACH_F_EXCL | XMEM_ATTACH_F_SOLE, &rs);
+	r = wt_region_of(&rs);
+	good = good && wt_write_data(&sc, &r, 0, WT_DATA_SIZE, 71);
+	if (!wt_ok(good, "a client of the source holds a region there (SOLE) with data"))
+		goto out;
+	wt_pull_req(&req, ++wt_tag, wt_src_addr, wt_src_port, name);
+	good = !wt_pull_raw(c, &req, &rep) && !rep.status;
+	r = wt_region_of(&rep);
+	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 71);
+	wt_ok(good, "a PULL of the held region works (READ at the source): the copy has its data");
+	good = !wt_region(&sc, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rs) &&
+	       !rs.status && le32toh(rs.users) == 1 &&
+	       !wt_region(&sc, XMEM_REGION_OP_RESIZE, name,
+			  2 * WT_REGION_SIZE, 0, 0, &rs) && !rs.status;
+	wt_ok(good, "the pull detached at the source; the holder still resizes its region");
+	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rs) &&
+	       !rs.status;
+	wt_ok(good, "DESTROY of the copy, and of the held region by its holder");
+out:
+	wt_close(&sc);
+skip:
+	while (wt_n - ntests < WT_SOLE_PULL_TESTS)
+		wt_ok(true, "# SKIP PULL of a held region: %s", wt_src_addr ?
+		      "an earlier step failed" : "no --pull-source");
+}
+
 /* Split ADDR:PORT or [ADDR]:PORT (in place); 0 or -1 with a message. */
 static int wt_split_addr(char *s, const char **addr, const char **port)
 {
@@ -2382,6 +2658,8 @@ int main(int argc, char **argv)
 	wt_test_pull_copy(&c, name);
 	wt_test_copy(&c, name);
 	wt_test_temp(&c, name);
+	wt_test_sole(&c, name);
+	wt_test_sole_pull(&c, name);
 
 	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);
 	wt_ok(good && !r2.status && r2.region_id == r.region_id &&

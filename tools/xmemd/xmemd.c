@@ -121,6 +121,9 @@ struct xmemd_key {
  * @conn: the connection
  * @keys: registrations of @r in @conn's protection domain; the remote
  *	keys handed to that client, valid on its queue pair only
+ * @read_only: attached with XMEM_ATTACH_F_READ (protocol minor 9): @keys
+ *	allow RDMA READ only, and the attachment does not stand in the way
+ *	of a hold (XMEM_ATTACH_F_SOLE)
  *
  * Every connection has its own protection domain, so a key is useless on
  * any other connection; and it goes with the attachment (DETACH, DESTROY,
@@ -133,6 +136,7 @@ struct xmemd_att {
 	struct xmemd_region *r;
 	struct xmemd_conn *conn;
 	struct xmemd_key *keys;
+	bool read_only;
 };
 
 /**
@@ -176,6 +180,9 @@ struct xmemd_grant {
  *	it is destroyed (xmemd_now() seconds), or once @busy drops to 0 if
  *	that is later; 0 while attached
  * @temp_why: why it lost its last attachment, for the log line of its end
+ * @sole: the connection that holds it alone (XMEM_ATTACH_F_SOLE, protocol
+ *	minor 9), or NULL; see "holds" below.  Never saved in the .meta
+ *	file: a hold does not outlive the daemon.
  * @name: NUL terminated name
  */
 struct xmemd_region {
@@ -196,6 +203,7 @@ struct xmemd_region {
 	bool temp;
 	double temp_deadline;
 	const char *temp_why;
+	struct xmemd_conn *sole;
 	char name[XMEM_NAME_MAX];
 };
 
@@ -985,6 +993,9 @@ static void xmemd_att_free(struct xmemd_att *att)
 	for (pp = &att->conn->atts; *pp != att; pp = &(*pp)->cnext)
 		;
 	*pp = att->cnext;
+	/* DETACH, DESTROY and the connection's end all come here. */
+	if (att->r->sole == att->conn)
+		att->r->sole = NULL;
 	if (att->r->users)
 		att->r->users--;
 	xmemd_att_drop_keys(att, false);
@@ -1990,16 +2001,72 @@ err:
 /* ---- control messages -------------------------------------------------- */
 
 /*
+ * Holds (XMEM_ATTACH_F_SOLE, protocol minor 9).  A connection that
+ * attached a region with SOLE holds it (@sole) until its attachment goes:
+ * DETACH, DESTROY, or the end of the connection (xmemd_att_free()).
+ * Meanwhile nobody else may write to it: another connection's ATTACH
+ * without XMEM_ATTACH_F_READ, RESIZE, and COPY or PULL into it are
+ * refused with EBUSY.  Attachments with XMEM_ATTACH_F_READ get keys
+ * without IBV_ACCESS_REMOTE_WRITE and do not count: an appliance pulling
+ * the region elsewhere reads it beside the holder.  The hold lives in
+ * memory only; a restart ends it, as it ends every connection.
+ */
+
+static bool xmemd_copy_target(const struct xmemd_region *r);
+
+/* Does a connection other than @conn hold @r? */
+static bool xmemd_held_by_other(const struct xmemd_region *r,
+				const struct xmemd_conn *conn)
+{
+	return r->sole && r->sole != conn;
+}
+
+/*
+ * May @conn attach @r with @flags as far as holds go?  0, or EBUSY with
+ * *@why set.
+ */
+static int xmemd_hold_check(const struct xmemd_conn *conn,
+			    const struct xmemd_region *r, uint32_t flags,
+			    const char **why)
+{
+	const struct xmemd_att *att;
+
+	if (flags & XMEM_ATTACH_F_READ)
+		return 0;
+	if (xmemd_held_by_other(r, conn)) {
+		*why = "held alone by another connection";
+		return EBUSY;
+	}
+	if (!(flags & XMEM_ATTACH_F_SOLE))
+		return 0;
+	for (att = r->atts; att; att = att->rnext) {
+		if (att->conn != conn && !att->read_only) {
+			*why = "SOLE: attached by another connection";
+			return EBUSY;
+		}
+	}
+	/* Bytes it did not write must not change under the holder. */
+	if (xmemd_copy_target(r)) {
+		*why = "SOLE: a copy or pull into it is in flight";
+		return EBUSY;
+	}
+	return 0;
+}
+
+/*
  * Attach @r to @conn, or find it attached, and give it a current key in
- * @conn's protection domain (*@mrp).  0 or a positive errno, logged;
- * on error an attachment made here is undone.
+ * @conn's protection domain (*@mrp): with @read_only, one for RDMA READ
+ * only.  An attachment that changes kind (READ, or not) loses the keys
+ * it had: those stop working.  0 or a positive errno, logged; on error
+ * an attachment made here is undone.
  */
 static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r,
-			     struct ibv_mr **mrp)
+			     bool read_only, struct ibv_mr **mrp)
 {
 	struct xmemd_att *att = xmemd_att_find(conn, r);
 	bool made = false;
 	struct xmemd_key *k;
+	int access;
 	int err;
 
 	if (!att) {
@@ -2014,7 +2081,10 @@ static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r,
 		conn->atts = att;
 		r->users++;
 		made = true;
+		att->read_only = read_only;
 	}
+	if (att->read_only != read_only)
+		xmemd_att_drop_keys(att, false);
 	if (att->keys && !att->keys->retired) {
 		*mrp = att->keys->mr;
 		return 0;
@@ -2024,9 +2094,10 @@ static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r,
 		err = ENOMEM;
 		goto err_att;
 	}
-	k->mr = ibv_reg_mr(conn->pd, r->mem, r->size,
-			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-			   IBV_ACCESS_REMOTE_WRITE);
+	access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ;
+	if (!read_only)
+		access |= IBV_ACCESS_REMOTE_WRITE;
+	k->mr = ibv_reg_mr(conn->pd, r->mem, r->size, access);
 	if (!k->mr) {
 		err = errno ? errno : ENOMEM;
 		xmemd_conn_log(conn, "region %" PRIu64 " '%s': ibv_reg_mr of %"
@@ -2037,12 +2108,17 @@ static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r,
 	}
 	k->next = att->keys;
 	att->keys = k;
+	att->read_only = read_only;
+	/* A holder that attaches for reading only gives its hold up. */
+	if (read_only && r->sole == conn)
+		r->sole = NULL;
 	*mrp = k->mr;
 	/* Attached: a temporary region is needed again. */
 	r->temp_deadline = 0;
 	xmemd_dbg("conn %llu: region %" PRIu64 " '%s': key 0x%08x at 0x%" PRIxPTR
-		  " for %" PRIu64 " bytes", conn->nr, r->id, r->name,
-		  k->mr->rkey, (uintptr_t)r->mem, r->size);
+		  " for %" PRIu64 " bytes%s", conn->nr, r->id, r->name,
+		  k->mr->rkey, (uintptr_t)r->mem, r->size,
+		  read_only ? ", read only" : "");
 	return 0;
 
 err_att:
@@ -2137,6 +2213,11 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 		why = "EXCL without CREATE";
 		goto fail;
 	}
+	if ((flags & XMEM_ATTACH_F_READ) &&
+	    (flags & (XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_SOLE))) {
+		why = "READ with CREATE or SOLE";
+		goto fail;
+	}
 
 	r = xmemd_region_find(req->name);
 	if (r) {
@@ -2158,6 +2239,9 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			why = "size differs from the existing region's";
 			goto fail;
 		}
+		status = xmemd_hold_check(conn, r, flags, &why);
+		if (status)
+			goto fail;
 	} else {
 		if (!(flags & XMEM_ATTACH_F_CREATE)) {
 			status = ENOENT;
@@ -2191,7 +2275,7 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 		created = true;
 	}
 
-	status = xmemd_conn_attach(conn, r, &mr);
+	status = xmemd_conn_attach(conn, r, flags & XMEM_ATTACH_F_READ, &mr);
 	if (status) {
 		why = "cannot register memory";
 		status = ENOMEM;
@@ -2199,6 +2283,8 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			xmemd_region_free(r, true);
 		goto fail;
 	}
+	if (flags & XMEM_ATTACH_F_SOLE)
+		r->sole = conn;
 
 	rep->created = htole32(created);
 	rep->region_id = htole64(r->id);
@@ -2258,6 +2344,9 @@ static const char *xmemd_region_req_invalid(uint16_t op, uint16_t flags,
 		return "bad name";
 	if ((flags & XMEM_ATTACH_F_EXCL) && !(flags & XMEM_ATTACH_F_CREATE))
 		return "EXCL without CREATE";
+	if ((flags & XMEM_ATTACH_F_READ) &&
+	    (flags & (XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_SOLE)))
+		return "READ with CREATE or SOLE";
 	if (mode & ~XMEM_REGION_MODE_MASK)
 		return "mode beyond 0777";
 	if (mode && !(flags & XMEM_ATTACH_F_CREATE))
@@ -2292,6 +2381,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 	char ename[4 * XMEM_NAME_MAX + 1];
 	struct xmemd_region *r = NULL;
 	struct ibv_mr *mr = NULL;
+	struct xmemd_att *att;
 	uint64_t old_size = 0;
 	bool created = false, detached = false;
 	const char *why;
@@ -2373,14 +2463,20 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 				xmemd_region_free(r, true);
 			goto fail;
 		}
+		status = xmemd_hold_check(conn, r, flags, &why);
+		if (status)
+			goto fail;
 		why = "cannot register memory";
-		status = xmemd_conn_attach(conn, r, &mr);
+		status = xmemd_conn_attach(conn, r, flags & XMEM_ATTACH_F_READ,
+					   &mr);
 		if (status) {
 			status = ENOMEM;
 			if (created)
 				xmemd_region_free(r, true);
 			goto fail;
 		}
+		if (flags & XMEM_ATTACH_F_SOLE)
+			r->sole = conn;
 		break;
 	case XMEM_REGION_OP_DETACH:
 		detached = xmemd_conn_detach(conn, r);
@@ -2394,6 +2490,9 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		why = "a copy of it is in flight";
 		if (r->busy)
 			goto fail;
+		why = "held alone by another connection";
+		if (xmemd_held_by_other(r, conn))
+			goto fail;
 		old_size = r->size;
 		if (size > r->size) {
 			status = xmemd_quota_check_region(conn, r,
@@ -2406,9 +2505,14 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 		status = xmemd_region_resize(r, size);
 		if (status)
 			goto fail;
-		/* The new key comes with an attachment, like ATTACH's. */
+		/*
+		 * The new key comes with an attachment, like ATTACH's, of
+		 * the kind the attachment had (a new one may write).
+		 */
 		why = "cannot register memory";
-		status = xmemd_conn_attach(conn, r, &mr);
+		att = xmemd_att_find(conn, r);
+		status = xmemd_conn_attach(conn, r, att && att->read_only,
+					   &mr);
 		if (status) {
 			status = ENOMEM;
 			goto fail;
@@ -3083,8 +3187,8 @@ static int xmemd_src_connect(struct xmemd_src *s)
 	return xmemd_src_auth(s, flags);
 }
 
-/* A REGION_REQ @op for the pull's region as uid 0; 0 or errno. */
-static int xmemd_src_region(struct xmemd_src *s, uint16_t op,
+/* A REGION_REQ @op with @flags for the pull's region as uid 0; 0 or errno. */
+static int xmemd_src_region(struct xmemd_src *s, uint16_t op, uint16_t flags,
 			    struct xmem_msg_region_rep *rep)
 {
 	struct xmem_msg_region_req req;
@@ -3095,6 +3199,7 @@ static int xmemd_src_region(struct xmemd_src *s, uint16_t op,
 	req.hdr.len = htole32(sizeof(req));
 	req.hdr.tag = htole64(++s->c.tag);
 	req.op = htole16(op);
+	req.flags = htole16(flags);
 	memcpy(req.name, s->p->name, XMEM_NAME_MAX);
 	err = wirec_rpc(&s->c, &req, sizeof(req), XMEMD_PULL_STEP_MS);
 	if (!err)
@@ -3107,18 +3212,24 @@ static int xmemd_src_region(struct xmemd_src *s, uint16_t op,
 
 /*
  * REGION ATTACH at the source, without CREATE: learn the size, owner,
- * group, mode, address and key.  0 or a positive errno (ENOENT, EACCES,
+ * group, mode, address and key.  We only READ: from a source of minor 9
+ * or later we say so (XMEM_ATTACH_F_READ), so that a region a client
+ * there holds alone (XMEM_ATTACH_F_SOLE) can still be pulled; older
+ * sources would refuse the flag.  0 or a positive errno (ENOENT, EACCES,
  * EIO, ...), logged.
  */
 static int xmemd_src_attach(struct xmemd_src *s, uint64_t *raddr,
 			    uint32_t *rkey)
 {
 	struct xmem_msg_region_rep rep;
+	uint16_t flags = 0;
 	uint32_t status;
 	uint64_t size, addr;
 	int err;
 
-	err = xmemd_src_region(s, XMEM_REGION_OP_ATTACH, &rep);
+	if (le16toh(s->c.rep.minor) >= 9)
+		flags = XMEM_ATTACH_F_READ;
+	err = xmemd_src_region(s, XMEM_REGION_OP_ATTACH, flags, &rep);
 	if (err)
 		return err;
 	status = le32toh(rep.status);
@@ -3316,7 +3427,7 @@ static void *xmemd_pull_worker(void *arg)
 		p->copy_secs = xmemd_now() - p->copy_secs;
 	}
 	if (s.attached && err != ECANCELED) {
-		derr = xmemd_src_region(&s, XMEM_REGION_OP_DETACH, &rep);
+		derr = xmemd_src_region(&s, XMEM_REGION_OP_DETACH, 0, &rep);
 		if (derr || rep.status)
 			xmemd_pull_log(p, "DETACH at the source failed (%s); disconnecting detaches it",
 				       strerror(derr ? derr :
@@ -3524,6 +3635,9 @@ static uint32_t xmemd_pull_start(struct xmemd_conn *conn,
 	why = "a copy of the region to fill is in flight";
 	if (fill && r && r->busy)
 		goto fail;
+	why = "the region to fill is held alone by another connection";
+	if (fill && r && xmemd_held_by_other(r, conn))
+		goto fail;
 	status = EBUSY;
 	why = "too many pulls in flight";
 	if (xmemd_npulls >= XMEMD_PULL_MAX)
@@ -3685,7 +3799,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 		/* The region was there before: nothing to make or undo. */
 		r = p->fill_r;
 		if (!status)
-			status = xmemd_conn_attach(conn, r, &mr);
+			status = xmemd_conn_attach(conn, r, false, &mr);
 	} else if (!status && xmemd_region_find(p->dst)) {
 		status = EEXIST;
 	}
@@ -3704,7 +3818,7 @@ static void xmemd_pull_done(struct xmemd_pull *p)
 		xmemd.allocated -= r->size;
 		xmemd_region_link(r);
 		p->r = NULL;
-		status = xmemd_conn_attach(conn, r, &mr);
+		status = xmemd_conn_attach(conn, r, false, &mr);
 		if (status) {
 			xmemd_region_free(r, true);
 			status = ENOMEM;
@@ -4061,6 +4175,9 @@ static uint32_t xmemd_copy_start(struct xmemd_conn *conn,
 	why = "a copy or pull into the source or target is in flight";
 	if (xmemd_copy_target(src) || (dst && xmemd_copy_target(dst)))
 		goto fail;
+	why = "the target is held alone by another connection";
+	if (dst && xmemd_held_by_other(dst, conn))
+		goto fail;
 	why = "too many copies in flight";
 	if (xmemd_ncopies >= XMEMD_COPY_MAX)
 		goto fail;
@@ -4280,6 +4397,15 @@ static void xmemd_copy_shutdown(void)
 }
 
 /*
+ * The ATTACH flags @conn may send: SOLE and READ are minor 9's, unknown
+ * (EPROTO) to older clients.
+ */
+static uint32_t xmemd_attach_flags(const struct xmemd_conn *conn)
+{
+	return conn->minor >= 9 ? XMEM_ATTACH_F_ALL_9 : XMEM_ATTACH_F_ALL;
+}
+
+/*
  * Answer the message of @len bytes in receive slot @slot into @tx, send
  * buffer number @txi.  Returns the answer's length, or 0 when the answer
  * comes later (a PULL) from the same send buffer.
@@ -4423,7 +4549,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			goto bad;
 		}
 		if (op == XMEM_REGION_OP_ATTACH ?
-		    le16toh(msg.region.flags) & ~XMEM_ATTACH_F_ALL :
+		    le16toh(msg.region.flags) & ~xmemd_attach_flags(conn) :
 		    !!msg.region.flags) {
 			status = EPROTO;
 			why = "unknown region flags";
@@ -4497,7 +4623,7 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 		why = "bad length for ATTACH_REQ";
 		goto bad;
 	}
-	if (le32toh(msg.attach.flags) & ~XMEM_ATTACH_F_ALL) {
+	if (le32toh(msg.attach.flags) & ~xmemd_attach_flags(conn)) {
 		status = EPROTO;
 		why = "unknown attach flags";
 		goto bad;
@@ -5092,10 +5218,33 @@ static void xmemd_status_temp(FILE *out)
 }
 
 /*
+ * After the temporary regions: one line per region a connection holds
+ * alone (XMEM_ATTACH_F_SOLE; the first 256), with the holder.
+ */
+static void xmemd_status_sole(FILE *out)
+{
+	unsigned int n = 0, h;
+	struct xmemd_region *r;
+
+	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
+		for (r = xmemd.regions[h]; r; r = r->next) {
+			if (!r->sole || n++ >= 256)
+				continue;
+			xmemd_status_line(out, "sole region %" PRIu64 " '%s': held by conn %llu (%s, host %s), attached by %u connections",
+					  r->id, r->name, r->sole->nr,
+					  r->sole->peer, r->sole->host,
+					  r->users);
+		}
+	}
+	if (n > 256)
+		xmemd_status_line(out, "%u more sole regions", n - 256);
+}
+
+/*
  * The status (SIGUSR1 to the log, `xmemd --status` to @out): one line
  * with the audit counters, then one per host that holds regions, with
  * its usage and limits, then one per user, then one per temporary
- * region.
+ * region, then one per region held alone.
  */
 static void xmemd_status(FILE *out)
 {
@@ -5130,6 +5279,7 @@ static void xmemd_status(FILE *out)
 	}
 	xmemd_status_users(out);
 	xmemd_status_temp(out);
+	xmemd_status_sole(out);
 }
 
 /* ---- the control socket: xmemd --status --------------------------------- */
