@@ -79,6 +79,14 @@
 #define XMEMD_CONFIG		"/etc/xmem/xmemd.conf"
 /* --temp-grace at most: a day; a region nobody uses is pinned meanwhile. */
 #define XMEMD_TEMP_GRACE_MAX	86400u
+/*
+ * --sole-grace: at least twice the lease a client trusts its hold for
+ * (see XMEM_ATTACH_F_SOLE), at most an hour, during which nobody else
+ * may write the region.
+ */
+#define XMEMD_SOLE_GRACE_MIN	(2 * XMEM_SOLE_LEASE_SEC)
+#define XMEMD_SOLE_GRACE_MAX	3600u
+#define XMEMD_SOLE_GRACE_DEF	(3 * XMEM_SOLE_LEASE_SEC)
 
 /**
  * struct xmemd_dev - state kept per RDMA device (ibv_context)
@@ -181,8 +189,11 @@ struct xmemd_grant {
  *	that is later; 0 while attached
  * @temp_why: why it lost its last attachment, for the log line of its end
  * @sole: the connection that holds it alone (XMEM_ATTACH_F_SOLE, protocol
- *	minor 9), or NULL; see "holds" below.  Never saved in the .meta
- *	file: a hold does not outlive the daemon.
+ *	minor 9), or NULL; see "holds" below
+ * @sole_token: the token of its hold, the holder's choice; nonzero while
+ *	held by @sole or in the hold's grace.  Saved in the .meta file.
+ * @sole_until: with @sole NULL and @sole_token set, the hold's grace
+ *	ends then (xmemd_now() seconds); see xmemd_held()
  * @name: NUL terminated name
  */
 struct xmemd_region {
@@ -204,6 +215,8 @@ struct xmemd_region {
 	double temp_deadline;
 	const char *temp_why;
 	struct xmemd_conn *sole;
+	uint64_t sole_token;
+	double sole_until;
 	char name[XMEM_NAME_MAX];
 };
 
@@ -332,7 +345,8 @@ struct xmemd_audit {
  * @pull_chunk, @pull_depth and @debug_hold, which do not change once the
  * loop runs.  @identity is this appliance's own name and key on other
  * appliances' --hosts lists (--identity), for its pulls; empty name:
- * none.  @temp_grace is --temp-grace; @temp_next the earliest deadline of
+ * none.  @sole_grace is --sole-grace.  @temp_grace is --temp-grace;
+ * @temp_next the earliest deadline of
  * a temporary region that nobody has attached and that is not busy, or 0
  * for none (it may be early: the sweep then finds nothing and looks again).
  */
@@ -371,6 +385,7 @@ static struct {
 	int control_fd;
 	unsigned int temp_grace;
 	double temp_next;
+	unsigned int sole_grace;
 } xmemd = { .dirfd = -1, .pull_efd = -1, .control_fd = -1 };
 
 /* Authentication states of a connection. */
@@ -593,7 +608,9 @@ static double xmemd_now(void);
  * holds its memory (mapped MAP_SHARED, so RDMA writes land in the file's
  * pages) and NAME.meta its identity, as "key value" lines: version, id,
  * uid, gid, mode; host and grants if it has them; "temp yes" for a
- * temporary region, whose files a start removes.  The size is the data
+ * temporary region, whose files a start removes; "sole TOKEN" for a region
+ * held alone (protocol 1.9), which a start holds for --sole-grace seconds
+ * for the holder to come back.  The size is the data
  * file's.  xmemd.next-id keeps the id counter, so ids are never reused
  * across restarts.  Names cannot contain '/', and every file ends in
  * .region or .meta (or is xmemd.next-id, or a *.tmp being written), so no
@@ -649,6 +666,11 @@ static int xmemd_meta_write(const struct xmemd_region *r)
 		 XMEMD_META_VERSION, r->id, r->uid, r->gid, r->mode,
 		 r->host[0] ? "host " : "", r->host, r->host[0] ? "\n" : "",
 		 r->temp ? "temp yes\n" : "");
+	if (r->sole_token) {
+		n = strlen(text);
+		snprintf(text + n, sizeof(text) - n, "sole %" PRIu64 "\n",
+			 r->sole_token);
+	}
 	for (i = 0; i < r->ngrants; i++) {
 		n = strlen(text);
 		if (r->grants[i].has_uid)
@@ -838,7 +860,11 @@ static int xmemd_meta_read(struct xmemd_region *r)
 		}
 		if (sscanf(line, "%*s %llu", &v) != 1)
 			continue;
-		if (!strcmp(key, "version")) {
+		if (!strcmp(key, "sole") && v) {
+			/* Its holder may come back: hold it for the grace. */
+			r->sole_token = v;
+			r->sole_until = xmemd_now() + xmemd.sole_grace;
+		} else if (!strcmp(key, "version")) {
 			ver = v;
 		} else if (!strcmp(key, "id") && v) {
 			r->id = v;
@@ -982,6 +1008,20 @@ static void xmemd_att_drop_keys(struct xmemd_att *att, bool retired_only)
 	}
 }
 
+/* @r's holder went: the hold stays for --sole-grace seconds. */
+static void xmemd_hold_lapse(struct xmemd_region *r)
+{
+	r->sole = NULL;
+	r->sole_until = xmemd_now() + xmemd.sole_grace;
+}
+
+/* Is @r held: by a connection, or in the grace of its holder's end. */
+static bool xmemd_held(const struct xmemd_region *r)
+{
+	return r->sole ||
+	       (r->sole_token && xmemd_now() < r->sole_until);
+}
+
 /* Unlink @att from its region and connection, drop its keys, free it. */
 static void xmemd_att_free(struct xmemd_att *att)
 {
@@ -993,9 +1033,13 @@ static void xmemd_att_free(struct xmemd_att *att)
 	for (pp = &att->conn->atts; *pp != att; pp = &(*pp)->cnext)
 		;
 	*pp = att->cnext;
-	/* DETACH, DESTROY and the connection's end all come here. */
+	/*
+	 * DETACH, DESTROY, the connection's end and shutdown all come here:
+	 * the hold goes into its grace (a restart finds it in the .meta
+	 * file); DETACH and DESTROY end it for good.
+	 */
 	if (att->r->sole == att->conn)
-		att->r->sole = NULL;
+		xmemd_hold_lapse(att->r);
 	if (att->r->users)
 		att->r->users--;
 	xmemd_att_drop_keys(att, false);
@@ -2002,39 +2046,51 @@ err:
 
 /*
  * Holds (XMEM_ATTACH_F_SOLE, protocol minor 9).  A connection that
- * attached a region with SOLE holds it (@sole) until its attachment goes:
- * DETACH, DESTROY, or the end of the connection (xmemd_att_free()).
- * Meanwhile nobody else may write to it: another connection's ATTACH
+ * attached a region with SOLE holds it (@sole), under the token it chose
+ * (@sole_token), until it DETACHes or DESTROYs it.  When its attachment
+ * goes otherwise (the connection ends, the daemon stops), the hold stays
+ * for --sole-grace seconds without a holder (@sole_until): the client
+ * trusts its hold for XMEM_SOLE_LEASE_SEC after its last exchange, and
+ * may not have noticed the end yet.  The token is saved in the .meta
+ * file, so a restart starts the grace again.  A SOLE ATTACH with the
+ * hold's token takes it over at once, even from a connection that has
+ * not ended yet here: the holder reconnecting.
+ *
+ * While held, nobody else may write to it: another connection's ATTACH
  * without XMEM_ATTACH_F_READ, RESIZE, and COPY or PULL into it are
  * refused with EBUSY.  Attachments with XMEM_ATTACH_F_READ get keys
  * without IBV_ACCESS_REMOTE_WRITE and do not count: an appliance pulling
- * the region elsewhere reads it beside the holder.  The hold lives in
- * memory only; a restart ends it, as it ends every connection.
+ * the region elsewhere reads it beside the holder.
  */
 
 static bool xmemd_copy_target(const struct xmemd_region *r);
 
-/* Does a connection other than @conn hold @r? */
+/* Is @r held by anyone but @conn: another connection, or in a grace. */
 static bool xmemd_held_by_other(const struct xmemd_region *r,
 				const struct xmemd_conn *conn)
 {
-	return r->sole && r->sole != conn;
+	return xmemd_held(r) && r->sole != conn;
 }
 
 /*
- * May @conn attach @r with @flags as far as holds go?  0, or EBUSY with
- * *@why set.
+ * May @conn attach @r with @flags (and, with SOLE, the hold's @token) as
+ * far as holds go?  0, or EBUSY with *@why set.
  */
 static int xmemd_hold_check(const struct xmemd_conn *conn,
 			    const struct xmemd_region *r, uint32_t flags,
-			    const char **why)
+			    uint64_t token, const char **why)
 {
 	const struct xmemd_att *att;
 
 	if (flags & XMEM_ATTACH_F_READ)
 		return 0;
+	/* The holder, back on a new connection. */
+	if ((flags & XMEM_ATTACH_F_SOLE) && xmemd_held(r) &&
+	    token == r->sole_token)
+		return 0;
 	if (xmemd_held_by_other(r, conn)) {
-		*why = "held alone by another connection";
+		*why = r->sole ? "held alone by another connection" :
+				 "held alone, its holder gone for less than --sole-grace";
 		return EBUSY;
 	}
 	if (!(flags & XMEM_ATTACH_F_SOLE))
@@ -2051,6 +2107,33 @@ static int xmemd_hold_check(const struct xmemd_conn *conn,
 		return EBUSY;
 	}
 	return 0;
+}
+
+/* @conn holds @r now, under @token; saved for a restart. */
+static void xmemd_hold_take(struct xmemd_conn *conn, struct xmemd_region *r,
+			    uint64_t token)
+{
+	bool changed = r->sole_token != token;
+
+	r->sole = conn;
+	r->sole_token = token;
+	r->sole_until = 0;
+	if (changed && xmemd.dir && xmemd_meta_write(r))
+		xmemd_log("region %" PRIu64 " '%s': its hold is not saved; a restart forgets it",
+			  r->id, r->name);
+}
+
+/* The holder of @r gave the hold up (DETACH, an ATTACH with READ). */
+static void xmemd_hold_end(struct xmemd_region *r)
+{
+	r->sole = NULL;
+	r->sole_until = 0;
+	if (!r->sole_token)
+		return;
+	r->sole_token = 0;
+	if (xmemd.dir && xmemd_meta_write(r))
+		xmemd_log("region %" PRIu64 " '%s': the end of its hold is not saved; a restart holds it for --sole-grace",
+			  r->id, r->name);
 }
 
 /*
@@ -2111,7 +2194,7 @@ static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r,
 	att->read_only = read_only;
 	/* A holder that attaches for reading only gives its hold up. */
 	if (read_only && r->sole == conn)
-		r->sole = NULL;
+		xmemd_hold_end(r);
 	*mrp = k->mr;
 	/* Attached: a temporary region is needed again. */
 	r->temp_deadline = 0;
@@ -2135,9 +2218,14 @@ static bool xmemd_conn_detach(struct xmemd_conn *conn, struct xmemd_region *r)
 {
 	struct xmemd_att *att = xmemd_att_find(conn, r);
 
+	bool holder = r->sole == conn;
+
 	if (!att)
 		return false;
 	xmemd_att_free(att);
+	/* Given up, not lost: no grace. */
+	if (holder)
+		xmemd_hold_end(r);
 	return true;
 }
 
@@ -2185,6 +2273,7 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 	uint32_t flags = le32toh(req->flags);
 	struct xmemd_region *r = NULL;
 	char ename[4 * XMEM_NAME_MAX + 1];
+	uint64_t token = 0;
 	const char *why;
 	bool created = false;
 	struct ibv_mr *mr;
@@ -2239,7 +2328,7 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			why = "size differs from the existing region's";
 			goto fail;
 		}
-		status = xmemd_hold_check(conn, r, flags, &why);
+		status = xmemd_hold_check(conn, r, flags, 0, &why);
 		if (status)
 			goto fail;
 	} else {
@@ -2283,8 +2372,12 @@ static uint32_t xmemd_attach(struct xmemd_conn *conn,
 			xmemd_region_free(r, true);
 		goto fail;
 	}
+	/* This message has no room for a token: one nobody can present. */
+	if ((flags & XMEM_ATTACH_F_SOLE) &&
+	    getrandom(&token, sizeof(token), 0) != sizeof(token))
+		token = (uint64_t)(uintptr_t)conn ^ (uint64_t)xmemd_now();
 	if (flags & XMEM_ATTACH_F_SOLE)
-		r->sole = conn;
+		xmemd_hold_take(conn, r, token ? token : 1);
 
 	rep->created = htole32(created);
 	rep->region_id = htole64(r->id);
@@ -2378,6 +2471,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 	uint32_t mode = le32toh(req->mode), uid = le32toh(req->uid);
 	uint32_t gid = le32toh(req->gid);
 	uint64_t size = le64toh(req->size), cursor = le64toh(req->cursor);
+	uint64_t token = le64toh(req->reserved);
 	char ename[4 * XMEM_NAME_MAX + 1];
 	struct xmemd_region *r = NULL;
 	struct ibv_mr *mr = NULL;
@@ -2396,6 +2490,8 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 	status = EINVAL;
 	why = xmemd_region_req_invalid(op, flags, mode, size, cursor,
 				       req->name);
+	if (!why && (flags & XMEM_ATTACH_F_SOLE) && !token)
+		why = "SOLE without a token";
 	if (why)
 		goto fail;
 
@@ -2463,7 +2559,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 				xmemd_region_free(r, true);
 			goto fail;
 		}
-		status = xmemd_hold_check(conn, r, flags, &why);
+		status = xmemd_hold_check(conn, r, flags, token, &why);
 		if (status)
 			goto fail;
 		why = "cannot register memory";
@@ -2476,7 +2572,7 @@ static uint32_t xmemd_region_op(struct xmemd_conn *conn,
 			goto fail;
 		}
 		if (flags & XMEM_ATTACH_F_SOLE)
-			r->sole = conn;
+			xmemd_hold_take(conn, r, token);
 		break;
 	case XMEM_REGION_OP_DETACH:
 		detached = xmemd_conn_detach(conn, r);
@@ -4539,7 +4635,10 @@ static uint32_t xmemd_handle(struct xmemd_conn *conn, unsigned int slot,
 			why = "bad length for REGION_REQ";
 			goto bad;
 		}
-		if (msg.region.reserved) {
+		/* The hold's token of a SOLE ATTACH (minor 9) goes there. */
+		if (msg.region.reserved &&
+		    !(op == XMEM_REGION_OP_ATTACH && conn->minor >= 9 &&
+		      (le16toh(msg.region.flags) & XMEM_ATTACH_F_SOLE))) {
 			why = "reserved field not zero";
 			goto bad;
 		}
@@ -5218,8 +5317,9 @@ static void xmemd_status_temp(FILE *out)
 }
 
 /*
- * After the temporary regions: one line per region a connection holds
- * alone (XMEM_ATTACH_F_SOLE; the first 256), with the holder.
+ * After the temporary regions: one line per region held alone
+ * (XMEM_ATTACH_F_SOLE; the first 256), with the holder, or how long its
+ * grace lasts.
  */
 static void xmemd_status_sole(FILE *out)
 {
@@ -5228,12 +5328,18 @@ static void xmemd_status_sole(FILE *out)
 
 	for (h = 0; h < XMEMD_HASH_SIZE; h++) {
 		for (r = xmemd.regions[h]; r; r = r->next) {
-			if (!r->sole || n++ >= 256)
+			if (!xmemd_held(r) || n++ >= 256)
 				continue;
-			xmemd_status_line(out, "sole region %" PRIu64 " '%s': held by conn %llu (%s, host %s), attached by %u connections",
-					  r->id, r->name, r->sole->nr,
-					  r->sole->peer, r->sole->host,
-					  r->users);
+			if (r->sole)
+				xmemd_status_line(out, "sole region %" PRIu64 " '%s': held by conn %llu (%s, host %s), attached by %u connections",
+						  r->id, r->name, r->sole->nr,
+						  r->sole->peer, r->sole->host,
+						  r->users);
+			else
+				xmemd_status_line(out, "sole region %" PRIu64 " '%s': holder gone, held %.0f s more, attached by %u connections",
+						  r->id, r->name,
+						  r->sole_until - xmemd_now(),
+						  r->users);
 		}
 	}
 	if (n > 256)
@@ -5520,7 +5626,8 @@ static void xmemd_usage(FILE *f)
 	fprintf(f,
 		"Usage: %s [-f CONFIG] [-p PORT] [-a ADDR] [-c CAPACITY] [-d DIR]\n"
 		"       [-H HOSTS] [--identity FILE] [-s SECRET] [--insecure]\n"
-		"       [-Q QUOTA] [--control SOCKET] [--temp-grace SECONDS] [-v]\n"
+		"       [-Q QUOTA] [--control SOCKET] [--temp-grace SECONDS]\n"
+		"       [--sole-grace SECONDS] [-v]\n"
 		"       %s [-f CONFIG] [-p PORT] [--control SOCKET] --status\n"
 		"The xmem memory appliance: serves named memory regions over RDMA.\n"
 		"\n"
@@ -5557,6 +5664,10 @@ static void xmemd_usage(FILE *f)
 		"      --temp-grace SECONDS  how long a temporary copy (protocol\n"
 		"                       1.8) may stay unattached before it is\n"
 		"                       destroyed, 0 to %u (default %u)\n"
+		"      --sole-grace SECONDS  how long a region held alone\n"
+		"                       (protocol 1.9) stays held after its\n"
+		"                       holder's connection ended or a restart,\n"
+		"                       %u to %u (default %u)\n"
 		"      --debug-hold FILE  tests only: while FILE exists, a COPY\n"
 		"                       stops after its first chunk and a PULL\n"
 		"                       before its first RDMA READ\n"
@@ -5564,7 +5675,8 @@ static void xmemd_usage(FILE *f)
 		"  -h, --help           this help\n",
 		xmemd_prog, xmemd_prog, XMEMD_CONFIG,
 		(unsigned int)XMEM_PROTO_DEFAULT_PORT, XMEMD_TEMP_GRACE_MAX,
-		XMEM_TEMP_GRACE_SEC);
+		XMEM_TEMP_GRACE_SEC, XMEMD_SOLE_GRACE_MIN, XMEMD_SOLE_GRACE_MAX,
+		XMEMD_SOLE_GRACE_DEF);
 }
 
 /*
@@ -5597,6 +5709,7 @@ struct xmemd_settings {
 	uint64_t pull_chunk;
 	unsigned long pull_depth;
 	unsigned long temp_grace;
+	unsigned long sole_grace;
 };
 
 /* Long options without a short form. */
@@ -5609,6 +5722,7 @@ enum {
 	XMEMD_OPT_CONTROL,
 	XMEMD_OPT_STATUS,
 	XMEMD_OPT_TEMP_GRACE,
+	XMEMD_OPT_SOLE_GRACE,
 };
 
 /*
@@ -5703,6 +5817,18 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 			return 2;
 		}
 		return 0;
+	case XMEMD_OPT_SOLE_GRACE:
+		errno = 0;
+		set->sole_grace = strtoul(val, &end, 10);
+		if (*val < '0' || *val > '9' || errno || *end ||
+		    set->sole_grace < XMEMD_SOLE_GRACE_MIN ||
+		    set->sole_grace > XMEMD_SOLE_GRACE_MAX) {
+			fprintf(stderr, "%s: %s %s: not a number of seconds from %u to %u\n",
+				xmemd_prog, where, val, XMEMD_SOLE_GRACE_MIN,
+				XMEMD_SOLE_GRACE_MAX);
+			return 2;
+		}
+		return 0;
 	case XMEMD_OPT_PULL_DEPTH:
 		errno = 0;
 		set->pull_depth = strtoul(val, &end, 10);
@@ -5731,7 +5857,8 @@ static int xmemd_setting(struct xmemd_settings *set, int opt, const char *val,
 /*
  * The config file: "key value" lines, '#' comments, blank lines.  Keys:
  * port, address, capacity, dir, verbose, secret-file, hosts, identity,
- * insecure, quota, control, pull-chunk, pull-depth, temp-grace.
+ * insecure, quota, control, pull-chunk, pull-depth, temp-grace,
+ * sole-grace.
  * A missing default file is fine;
  * a missing file named with -f is not.  Returns 0, 1 or 2.
  */
@@ -5748,6 +5875,7 @@ static int xmemd_read_config(struct xmemd_settings *set, const char *path,
 		{ "pull-chunk", XMEMD_OPT_PULL_CHUNK },
 		{ "pull-depth", XMEMD_OPT_PULL_DEPTH },
 		{ "temp-grace", XMEMD_OPT_TEMP_GRACE },
+		{ "sole-grace", XMEMD_OPT_SOLE_GRACE },
 	};
 	char line[1024], where[64], *key, *val, *e;
 	unsigned int lineno = 0, i;
@@ -5839,6 +5967,7 @@ int main(int argc, char **argv)
 		{ "pull-depth", required_argument, NULL, XMEMD_OPT_PULL_DEPTH },
 		{ "debug-hold", required_argument, NULL, XMEMD_OPT_DEBUG_HOLD },
 		{ "temp-grace", required_argument, NULL, XMEMD_OPT_TEMP_GRACE },
+		{ "sole-grace", required_argument, NULL, XMEMD_OPT_SOLE_GRACE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -5847,6 +5976,7 @@ int main(int argc, char **argv)
 	struct xmemd_settings set = {
 		.port = XMEM_PROTO_DEFAULT_PORT,
 		.temp_grace = XMEM_TEMP_GRACE_SEC,
+		.sole_grace = XMEMD_SOLE_GRACE_DEF,
 	};
 	const char *config = XMEMD_CONFIG, *bind_str;
 	bool config_given = false, status = false;
@@ -5906,6 +6036,7 @@ int main(int argc, char **argv)
 		case XMEMD_OPT_IDENTITY:
 		case XMEMD_OPT_CONTROL:
 		case XMEMD_OPT_TEMP_GRACE:
+		case XMEMD_OPT_SOLE_GRACE:
 			if (opt == XMEMD_OPT_PULL_CHUNK)
 				snprintf(where, sizeof(where), "--pull-chunk");
 			else if (opt == XMEMD_OPT_PULL_DEPTH)
@@ -5916,6 +6047,8 @@ int main(int argc, char **argv)
 				snprintf(where, sizeof(where), "--control");
 			else if (opt == XMEMD_OPT_TEMP_GRACE)
 				snprintf(where, sizeof(where), "--temp-grace");
+			else if (opt == XMEMD_OPT_SOLE_GRACE)
+				snprintf(where, sizeof(where), "--sole-grace");
 			else
 				snprintf(where, sizeof(where), "-%c", opt);
 			if (xmemd_setting(&set, opt, optarg, where))
@@ -5940,6 +6073,7 @@ int main(int argc, char **argv)
 	xmemd.pull_chunk = set.pull_chunk ? set.pull_chunk : XMEMD_PULL_CHUNK;
 	xmemd.pull_depth = set.pull_depth ? set.pull_depth : XMEMD_PULL_DEPTH;
 	xmemd.temp_grace = set.temp_grace;
+	xmemd.sole_grace = set.sole_grace;
 	/* The control socket: --control, else one per port in /run. */
 	if (!set.control) {
 		snprintf(control, sizeof(control), "/run/xmemd-%lu.sock",
