@@ -33,7 +33,7 @@ EXPECTED = [
     f"snap.{k}.{mb}M" for mb in (8, 16, 32, 64) for k in ("total", "hold")
 ] + ["copy.appliance", "copy.client"] + [
     f"fork.{how}.{k}" for how in ("copy", "local") for k in ("fork", "child")
-]
+] + ["touch.plain", "touch.sole"]
 # The VM rows (scripts/bench's second boot, rows "vm").
 VM_ROWS = ["vm.l2.ram1x", "vm.l2.ram2x", "vm.l2.ram4x"] + [
     f"vm.migrate.{m}.{k}" for m in ("zerocopy", "precopy")
@@ -61,6 +61,12 @@ RATIOS = {
                            "fork() of a libxmem program with a 32 MiB heap "
                            "until its child (reading the heap) is reaped, "
                            "appliance copy / local copy"),
+    # Shown, not judged: what a region held alone saves at first touch.
+    "first_touch_sole_vs_plain": ("touch.sole", "touch.plain", None, ">=",
+                                  "filling a fresh 32 MiB region through "
+                                  "8 MiB, MiB/s, held alone (never-written "
+                                  "pages zero-filled here) / created "
+                                  "plainly (read from the appliance)"),
     # A value, not a quotient of two rows (no denominator).
     "tlb_per_evict_batch": ("xmem.rand2x.rw50.tlb_per_batch", None, 2, "<=",
                             "TLB flushes per eviction batch and process "
