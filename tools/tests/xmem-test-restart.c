@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,6 +454,85 @@ TEST_TIMEOUT(detach_in_outage_waits_for_reconnection, 600)
 	p = MAP_OK(fd, 0, 1 * MiB);
 	ASSERT_PATTERN(p, 1 * MiB, 0, seed);
 	ASSERT_OK(munmap(p, 1 * MiB));
+	ASSERT_OK(close(fd));
+	memset(&op, 0, sizeof(op));
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	fd = open(XMEM_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_OK(fd);
+	ASSERT_OK(ioctl(fd, XMEM_IOC_DESTROY, &op));
+	close(fd);
+}
+
+/* A counter of region @name (regions/NAME/stats/STAT). */
+static uint64_t region_stat(const char *name, const char *stat)
+{
+	char path[256];
+	uint64_t v = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "regions/%s/stats/%s", name, stat);
+	ret = xsys_read_u64(path, &v);
+	if (ret)
+		FAIL("read %s: %s", path, xt_errname(-ret));
+	return v;
+}
+
+/* Does xmemd --status on the appliance say that a connection holds @name. */
+static bool held_by_conn(const char *name)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), SSH_APPLIANCE
+		 "'/xmem/bin/xmemd --status | grep -q \"^sole region [0-9]* .%s.: held by conn\"'"
+		 " </dev/null", name);
+	return !system(cmd);
+}
+
+/*
+ * A region held alone (XMEM_ATTACH_SOLE) across a SIGKILL of xmemd: the
+ * restarted xmemd holds it for its grace (the hold's token is in the
+ * region's .meta file), the module's reconnection takes the hold over
+ * with its token, and from then on reads every page, written or not: the
+ * appliance might have let another client write during a longer outage.
+ */
+TEST_TIMEOUT(sole_hold_survives_restart, 600)
+{
+	uint64_t seed = xnow() * 1000 + 31, reads, zeros;
+	char name[XMEM_REGION_NAME_MAX];
+	struct xmem_region_op op;
+	volatile char *p;
+	int fd;
+
+	xr_require_connected();
+	require_dir_mode();
+	xr_name(name, "sole-restart");
+	fd = ATTACH_OK(name, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL |
+		       XMEM_ATTACH_SOLE, NULL);
+	p = MAP_OK(fd, 0, 1 * MiB);
+	xpat_fill((void *)p, 512 * 1024, 0, seed);
+	ASSERT_OK(msync((void *)p, 512 * 1024, MS_SYNC));
+	ASSERT_EQ(p[768 * 1024], 0);
+	ASSERT_GE(region_stat(name, "zero_fills"), 1);
+	if (!held_by_conn(name))
+		FAIL("xmemd --status does not list %s as held", name);
+
+	kill_xmemd();
+	if (xsys_wait_state("connecting", STATE_MS))
+		FAIL("module did not notice the appliance going away");
+	ASSERT_ZERO_ERR(start_xmemd() ? -EIO : 0);
+	if (xsys_wait_state("connected", STATE_MS))
+		FAIL("module not connected after xmemd restarted");
+	if (!held_by_conn(name))
+		FAIL("%s not held by the module's new connection", name);
+
+	reads = region_stat(name, "rdma_reads");
+	zeros = region_stat(name, "zero_fills");
+	ASSERT_EQ(p[900 * 1024], 0);
+	ASSERT_GT(region_stat(name, "rdma_reads"), reads);
+	ASSERT_EQ(region_stat(name, "zero_fills"), zeros);
+	xr_drop_cache(fd);
+	ASSERT_PATTERN((void *)p, 512 * 1024, 0, seed);
+	ASSERT_OK(munmap((void *)p, 1 * MiB));
 	ASSERT_OK(close(fd));
 	memset(&op, 0, sizeof(op));
 	snprintf(op.name, sizeof(op.name), "%s", name);
