@@ -2196,13 +2196,39 @@ out:
 
 /* ---- protocol 1.9: SOLE and READ attachments ------------------------- */
 
-/* ATTACH of @name with @flags as uid 0; the REGION_REP's status, or -1. */
+/*
+ * ATTACH of @name with @flags as uid 0, and @token in @reserved (the
+ * hold's token of a SOLE, protocol 1.9); the REGION_REP's status, or -1.
+ */
+static int wt_attach_tok(struct wt_conn *c, const char *name, uint64_t size,
+			 uint16_t flags, uint64_t token,
+			 struct xmem_msg_region_rep *rep)
+{
+	struct xmem_msg_region_req req;
+
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, name, size,
+		      flags);
+	req.reserved = htole64(token);
+	if (wt_region_raw(c, &req, rep))
+		return -1;
+	return (int)le32toh(rep->status);
+}
+
+/*
+ * The token a SOLE of @c names its holds with when the test does not
+ * choose one: each struct wt_conn its own (its address), never 0.
+ */
+static uint64_t wt_token(const struct wt_conn *c)
+{
+	return (uint64_t)(uintptr_t)c | 1;
+}
+
+/* wt_attach_tok() with @c's own token for a SOLE, else none. */
 static int wt_attach_st(struct wt_conn *c, const char *name, uint64_t size,
 			uint16_t flags, struct xmem_msg_region_rep *rep)
 {
-	if (wt_region(c, XMEM_REGION_OP_ATTACH, name, size, flags, 0, rep))
-		return -1;
-	return (int)le32toh(rep->status);
+	return wt_attach_tok(c, name, size, flags,
+			     flags & XMEM_ATTACH_F_SOLE ? wt_token(c) : 0, rep);
 }
 
 /*
@@ -2370,6 +2396,7 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	      le32toh(rep.status) == ENOENT, "... made nothing");
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, s, 0,
 		      XMEM_ATTACH_F_SOLE | XMEM_ATTACH_F_READ);
+	req.reserved = htole64(wt_token(&cb));
 	wt_expect_region_status(&cb, &req, EINVAL, "ATTACH with READ|SOLE");
 	wt_attach_req(&areq, ++wt_tag, s, 0,
 		      XMEM_ATTACH_F_SOLE | XMEM_ATTACH_F_READ);
