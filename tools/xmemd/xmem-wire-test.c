@@ -2599,6 +2599,101 @@ out:
 		wt_close(&cb);
 }
 
+/* Does NAME.meta in the appliance's --dir say "sole @token" (or not)? */
+static bool wt_sole_meta(const char *name, uint64_t token, bool there)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "%sgrep -qx \"sole %" PRIu64 "\" %s/%s.meta",
+		 there ? "" : "! ", token, wt_temp_dir, name);
+	return !wt_on_target(cmd);
+}
+
+/*
+ * Holds across restarts of the appliance of --temp (--dir, and a
+ * --sole-grace longer than a restart takes): a region A holds with token
+ * T is held again right after a kill and after a stop (B's ATTACH ->
+ * EBUSY, --status "holder gone") until A, reconnected, takes it over with
+ * T; after A's DETACH B attaches.  A hold ended by DETACH before the
+ * restart does not come back.
+ */
+static void wt_test_sole_restart(const char *base)
+{
+	char s[XMEM_NAME_MAX], d[XMEM_NAME_MAX];
+	struct xmem_msg_region_rep rep;
+	static const char *const sigs[] = { "KILL", "TERM" };
+	struct wt_conn ca, cb;
+	struct xmem_hello h;
+	unsigned int i;
+	bool good;
+
+	snprintf(s, sizeof(s), "%.50s-shold", base);
+	snprintf(d, sizeof(d), "%.50s-sdone", base);
+	memset(&ca, 0, sizeof(ca));
+	memset(&cb, 0, sizeof(cb));
+	wt_good_hello(&h);
+	good = !wt_connect(&ca, &h) && !wt_connect(&cb, &h) &&
+	       !wt_attach_tok(&ca, s, WT_PAGE, XMEM_ATTACH_F_CREATE |
+			      XMEM_ATTACH_F_EXCL | XMEM_ATTACH_F_SOLE,
+			      WT_TOKEN_T, &rep) &&
+	       !wt_attach_tok(&ca, d, WT_PAGE, XMEM_ATTACH_F_CREATE |
+			      XMEM_ATTACH_F_EXCL | XMEM_ATTACH_F_SOLE,
+			      WT_TOKEN_T, &rep) &&
+	       wt_sole_meta(d, WT_TOKEN_T, true) &&
+	       !wt_region(&ca, XMEM_REGION_OP_DETACH, d, 0, 0, 0, &rep) &&
+	       !rep.status;
+	if (!wt_ok(good, "A holds one region with token T, and held another until its DETACH"))
+		goto out;
+	wt_ok(wt_sole_meta(s, WT_TOKEN_T, true) &&
+	      wt_sole_meta(d, WT_TOKEN_T, false),
+	      "the held one's NAME.meta says \"sole T\", the other's no longer");
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		good = !wt_temp_restart_xmemd(sigs[i]);
+		ca.broken = true;
+		cb.broken = true;
+		wt_close(&ca);
+		wt_close(&cb);
+		good = good && !wt_connect(&ca, &h) && !wt_connect(&cb, &h);
+		if (!wt_ok(good, "SIG%s and a restart of the appliance; A and B connect again",
+			   sigs[i]))
+			goto out;
+		wt_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
+		      "right after it B's ATTACH of the held region -> EBUSY");
+		wt_ok(wt_status_sole(s, "holder gone"),
+		      "xmemd --status says \"holder gone\" for it");
+		wt_ok(wt_attach_tok(&cb, s, 0, XMEM_ATTACH_F_SOLE,
+				    WT_TOKEN_WRONG, &rep) == EBUSY,
+		      "B's SOLE with a wrong token -> EBUSY");
+		if (!i) {
+			good = !wt_attach_st(&cb, d, 0, 0, &rep) &&
+			       !wt_region(&cb, XMEM_REGION_OP_DETACH, d, 0, 0,
+					  0, &rep) && !rep.status;
+			wt_ok(good, "the hold ended by DETACH before did not come back: B's ATTACH works");
+		}
+		good = !wt_attach_tok(&ca, s, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_T,
+				      &rep) &&
+		       wt_status_sole(s, "held by conn") &&
+		       wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY;
+		wt_ok(good, "A's SOLE with T takes it over; B's ATTACH -> EBUSY");
+	}
+
+	good = !wt_region(&ca, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
+	       !rep.status && !wt_attach_st(&cb, s, 0, 0, &rep) &&
+	       wt_sole_meta(s, WT_TOKEN_T, false);
+	wt_ok(good, "after A's DETACH B attaches; NAME.meta says \"sole\" no more");
+	good = !wt_region(&cb, XMEM_REGION_OP_DESTROY, s, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(&cb, XMEM_REGION_OP_DESTROY, d, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_ok(good, "DESTROY of both");
+out:
+	if (ca.w.id)
+		wt_close(&ca);
+	if (cb.w.id)
+		wt_close(&cb);
+}
+
 /* Number of tests wt_test_sole_pull() prints, for the skip lines. */
 #define WT_SOLE_PULL_TESTS	5
 
@@ -2738,8 +2833,9 @@ int main(int argc, char **argv)
 			"mid-way: ADDR's xmemd runs with --debug-hold HOLDFILE, the\n"
 			"--pull-source xmemd (killed) on the same host, its pid in PIDFILE.\n"
 			"--temp: only the tests of temporary copies that wait for the\n"
-			"grace or restart the appliance: ADDR's xmemd runs with\n"
-			"--temp-grace 2 and --dir DIR; the shell command RESTART, with\n"
+			"grace or restart the appliance, and of holds across restarts:\n"
+			"ADDR's xmemd runs with --temp-grace 2, a --sole-grace longer\n"
+			"than a restart takes and --dir DIR; the shell command RESTART, with\n"
 			"XMEM_SIGNAL=KILL or TERM in its environment, stops it so and\n"
 			"starts it again.\n",
 			argv[0]);
@@ -2754,6 +2850,7 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "wire-test-%ld-%ld",
 			 (long)getpid(), (long)time(NULL));
 		wt_test_temp_grace(name);
+		wt_test_sole_restart(name);
 		printf("1..%u\n", wt_n);
 		return wt_failed ? 1 : 0;
 	}
