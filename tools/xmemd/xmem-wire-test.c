@@ -2489,7 +2489,7 @@ out:
  */
 static void wt_test_sole_grace(const char *base)
 {
-	char g[XMEM_NAME_MAX], nx[XMEM_NAME_MAX];
+	char g[XMEM_NAME_MAX], nx[XMEM_NAME_MAX], cmd[512];
 	struct wt_conn ca, ca2, cb;
 	struct xmem_msg_region_rep rep;
 	struct xmem_msg_region_req req;
@@ -2587,6 +2587,16 @@ static void wt_test_sole_grace(const char *base)
 	      "A3 ends: B's ATTACH works after the grace (%.1f s, want %d s at least)",
 	      secs, WT_SOLE_GRACE_S);
 	wt_ok(wt_status_sole(g, NULL), "xmemd --status no longer lists it");
+	/*
+	 * The test bed's xmemd keeps its arguments in /run/xmemd.args; with
+	 * --dir (and if it is the one on wt_port) NAME.meta must have lost
+	 * the token, or a restart would hold the region again.
+	 */
+	snprintf(cmd, sizeof(cmd),
+		 "a=\" $(cat /run/xmemd.args 2>/dev/null) \"; case $a in *\" -p %s \"*\" --dir \"*) d=${a##* --dir }; d=${d%%%% *}; ! grep -q \"^sole \" $d/%s.meta;; esac",
+		 wt_port, g);
+	wt_ok(!wt_on_target(cmd),
+	      "the expired hold's token is gone from NAME.meta (with --dir)");
 	good = !wt_region(&cb, XMEM_REGION_OP_DESTROY, g, 0, 0, 0, &rep) &&
 	       !rep.status;
 	wt_ok(good, "DESTROY of it");
