@@ -9,7 +9,9 @@
 #
 # 1. xmem-wire-test --pull-source SOURCE ADDR PORT: every protocol test
 #    (holds and read-only attachments of protocol minor 9 among them, with
-#    xmemd --status on ADDR), and real pulls from SOURCE, one of a region
+#    xmemd --status on ADDR: tokens, takeover, and the grace a hold stays
+#    for after its holder's end, ADDR's default --sole-grace of 12 s),
+#    and real pulls from SOURCE, one of a region
 #    a client holds there.  SOURCE is appliance2:7471 when the test
 #    bed has a second appliance (scripts/xmem-vm --appliances 2), else a
 #    second xmemd that this script starts on the appliance on port 7472.
@@ -57,8 +59,12 @@
 #    after the grace, not before; one that B has attached stays when A,
 #    which made it, ends, and goes after the grace once B ends; one
 #    attached when xmemd is killed, or stopped, is not there after the
-#    restart, nor its files.  xmem-wire-test restarts that xmemd with
-#    "wire.sh --restart-xmemd PORT ARGS..." (XMEM_SIGNAL: KILL or TERM).
+#    restart, nor its files.  A region held alone (protocol minor 9) is
+#    held again after a kill and after a stop, until its holder takes it
+#    over with its token (--sole-grace 60 there: longer than a restart
+#    takes); a hold ended by DETACH does not come back.  xmem-wire-test
+#    restarts that xmemd with "wire.sh --restart-xmemd PORT ARGS..."
+#    (XMEM_SIGNAL: KILL or TERM).
 # The xmemds started here are stopped at the end.  Output: one TAP stream
 # (each run's tests numbered after the one before), then the pull lines
 # of the appliances' logs as comments.
@@ -502,10 +508,10 @@ fi
 sed 's/^/# /' "$tmp/7.log" >>"$tmp/7.tap" 2>/dev/null
 echo "# part 7 (a pull acts for its host) took $((SECONDS - t1)) s" >>"$tmp/7.tap"
 
-# 8. Temporary copies: the grace, and restarts.
+# 8. Temporary copies: the grace, and restarts; holds across restarts.
 t1=$SECONDS
 rc8=0
-temp8=(--insecure --temp-grace 2 --dir /dev/shm/xmemd-7483)
+temp8=(--insecure --temp-grace 2 --sole-grace 60 --dir /dev/shm/xmemd-7483)
 if start_xmemd 7483 "${temp8[@]}"; then
 	xmem-wire-test --temp /dev/shm/xmemd-7483 \
 		"bash ${BASH_SOURCE[0]} --restart-xmemd 7483 ${temp8[*]}" \
@@ -515,7 +521,7 @@ else
 		>"$tmp/8.tap"
 	rc8=1
 fi
-echo "# part 8 (temporary copies: grace, restarts) took $((SECONDS - t1)) s" >>"$tmp/8.tap"
+echo "# part 8 (temporary copies: grace, restarts; holds across restarts) took $((SECONDS - t1)) s" >>"$tmp/8.tap"
 
 # One TAP stream: each run numbered after the ones before.
 awk '

@@ -317,9 +317,18 @@ static int post_send(const void *msg, uint32_t len)
 
 #define MAXREG 64
 
+/*
+ * @maybe_held: this connection may hold it (a SOLE ATTACH of it may have
+ * worked).  @lapsed: an earlier connection of ours may have held it, and
+ * the hold may still be in its grace (--sole-grace after the end of that
+ * connection): ATTACH without READ and RESIZE may be EBUSY.  How long the
+ * grace is, and whether a SOLE with the old token took the hold over, is
+ * not modelled.
+ */
 struct region {
 	char name[XMEM_NAME_MAX];
 	bool exists;
+	bool maybe_held, lapsed;
 	uint64_t size;
 	uint32_t uid, gid, mode;
 };
@@ -513,6 +522,9 @@ static bool may_attach(const struct region *r, uint32_t uid, uint32_t gid)
 	return !uid || (r->mode & need) == need;
 }
 
+/* Read the model back before going on (see mismatch()). */
+static bool need_resync;
+
 /* An ATTACH (message or region op) with valid fields: outcome, model. */
 static void expect_attach(struct expect *e, const char *name, uint64_t size,
 			  uint32_t flags, uint32_t mode, uint32_t uid,
@@ -530,6 +542,11 @@ static void expect_attach(struct expect *e, const char *name, uint64_t size,
 			st_add(e, EACCES);
 		else
 			st_add(e, 0);
+		if (!(flags & XMEM_ATTACH_F_EXCL) && r->lapsed &&
+		    !(flags & ATTACH_F_READ))
+			st_add(e, EBUSY);
+		if (flags & ATTACH_F_SOLE)
+			r->maybe_held = true;
 		e->size = r->size;
 		return;
 	}
@@ -553,6 +570,8 @@ static void expect_attach(struct expect *e, const char *name, uint64_t size,
 		r->uid = uid;
 		r->gid = gid;
 		r->mode = mode ? mode : XMEM_REGION_MODE_DEFAULT;
+		r->maybe_held = flags & ATTACH_F_SOLE;
+		r->lapsed = false;
 		e->size = size;
 		e->created = 1;
 	}
@@ -575,8 +594,9 @@ static void hdr(void *msg, uint16_t type, uint32_t len)
 /*
  * ATTACH flags: mostly none, CREATE or CREATE|EXCL; else minor 9's SOLE
  * and READ too, alone, together and with CREATE.  There is one
- * connection at a time, so a hold never refuses anything, but the flags'
- * own rules are checked.
+ * connection at a time, so its own holds never refuse anything, but the
+ * flags' own rules are checked; after a reconnection the holds of the
+ * connection before are in their grace (see struct region).
  */
 static uint16_t gen_attach_flags(void)
 {
@@ -631,6 +651,13 @@ static uint32_t gen_msg(uint8_t *m)
 		if (op == XMEM_REGION_OP_ATTACH) {
 			u->rq.flags = htole16(gen_attach_flags());
 			u->rq.size = htole64(chance(30) ? 0 : small_size());
+			/*
+			 * SOLE's token (minor 9), mostly; a few of them, so
+			 * that a hold in its grace is taken over at times.
+			 */
+			if ((le16toh(u->rq.flags) & ATTACH_F_SOLE) &&
+			    chance(90))
+				u->rq.reserved = htole64(1 + below(4));
 			if (le16toh(u->rq.flags) && chance(30))
 				u->rq.mode = htole32(below(01000));
 		}
@@ -918,7 +945,7 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 	uint64_t size, cursor;
 	uint32_t mode, uid, gid, known, unknown;
 	struct region *r;
-	bool dst;
+	bool dst, reserved_bad;
 
 	memset(e, 0, sizeof(*e));
 	e->created = -1;
@@ -1152,11 +1179,15 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 	}
 	op = le16toh(rq->op);
 	flags = le16toh(rq->flags);
-	if (rq->reserved || op == XMEM_REGION_OP_INVALID ||
+	/* @reserved is the hold's token of a SOLE ATTACH (minor 9). */
+	reserved_bad = rq->reserved && !(op == XMEM_REGION_OP_ATTACH &&
+					 (flags & attach_known() &
+					  ATTACH_F_SOLE));
+	if (reserved_bad || op == XMEM_REGION_OP_INVALID ||
 	    op >= XMEM_REGION_OP_MAX || (op == XMEM_REGION_OP_ATTACH ?
 					 flags & ~attach_known() : flags)) {
 		/* Which of several problems is reported first is not fixed. */
-		if (rq->reserved)
+		if (reserved_bad)
 			expect_error(e, EBADMSG);
 		if (op == XMEM_REGION_OP_INVALID || op >= XMEM_REGION_OP_MAX)
 			expect_error(e, EOPNOTSUPP);
@@ -1181,6 +1212,7 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 	     !name_valid(rq->name)) ||
 	    ((flags & XMEM_ATTACH_F_EXCL) && !(flags & XMEM_ATTACH_F_CREATE)) ||
 	    attach_read_bad(flags) || (mode & ~XMEM_REGION_MODE_MASK) ||
+	    ((flags & ATTACH_F_SOLE) && !rq->reserved) ||
 	    (mode && !(flags & XMEM_ATTACH_F_CREATE)) ||
 	    (cursor && op != XMEM_REGION_OP_NEXT) || size % PAGE || size > TB ||
 	    (op == XMEM_REGION_OP_RESIZE && !size) ||
@@ -1212,6 +1244,11 @@ static void predict(const uint8_t *m, uint32_t len, struct expect *e)
 		} else {
 			st_add(e, 0);
 			r->size = size;
+		}
+		if (r && r->lapsed) {
+			/* Refused or not: read the size back afterwards. */
+			st_add(e, EBUSY);
+			need_resync = true;
 		}
 		break;
 	case XMEM_REGION_OP_DESTROY:
@@ -1275,7 +1312,6 @@ static void st_list(const struct expect *e, char *buf, size_t n)
  */
 static uint64_t n_mismatch;
 static char first_mismatch[600];
-static bool need_resync;
 
 __attribute__((format(printf, 1, 2)))
 static void mismatch(const char *fmt, ...)
@@ -1510,6 +1546,7 @@ static void drain(void)
 /* The connection broke (as expected): forget what was in flight, reconnect. */
 static void reconnect(void)
 {
+	unsigned int i;
 	uint32_t len;
 
 	/* Whatever the other answers were, they are gone with it. */
@@ -1519,6 +1556,12 @@ static void reconnect(void)
 	C.broken = true;
 	conn_close();
 	n_reconnects++;
+	/* What that connection held is in its grace now. */
+	for (i = 0; i < nregs; i++) {
+		if (regs[i].maybe_held)
+			regs[i].lapsed = true;
+		regs[i].maybe_held = false;
+	}
 	connect_good();
 }
 

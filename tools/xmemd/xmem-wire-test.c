@@ -2196,24 +2196,56 @@ out:
 
 /* ---- protocol 1.9: SOLE and READ attachments ------------------------- */
 
-/* ATTACH of @name with @flags as uid 0; the REGION_REP's status, or -1. */
-static int wt_attach_st(struct wt_conn *c, const char *name, uint64_t size,
-			uint16_t flags, struct xmem_msg_region_rep *rep)
+/*
+ * ATTACH of @name with @flags as uid 0, and @token in @reserved (the
+ * hold's token of a SOLE, protocol 1.9); the REGION_REP's status, or -1.
+ */
+static int wt_attach_tok(struct wt_conn *c, const char *name, uint64_t size,
+			 uint16_t flags, uint64_t token,
+			 struct xmem_msg_region_rep *rep)
 {
-	if (wt_region(c, XMEM_REGION_OP_ATTACH, name, size, flags, 0, rep))
+	struct xmem_msg_region_req req;
+
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, name, size,
+		      flags);
+	req.reserved = htole64(token);
+	if (wt_region_raw(c, &req, rep))
 		return -1;
 	return (int)le32toh(rep->status);
 }
 
 /*
- * ATTACH of @name by @c, tried every 100 ms for WT_TEMP_WAIT_S at most
- * until it is not refused with EBUSY: the appliance learns of the end of
- * another connection on its own time.  The last status, or -1.
+ * The token a SOLE of @c names its holds with when the test does not
+ * choose one: each struct wt_conn its own (its address), never 0.
  */
-static int wt_attach_wait(struct wt_conn *c, const char *name,
+static uint64_t wt_token(const struct wt_conn *c)
+{
+	return (uint64_t)(uintptr_t)c | 1;
+}
+
+/* wt_attach_tok() with @c's own token for a SOLE, else none. */
+static int wt_attach_st(struct wt_conn *c, const char *name, uint64_t size,
+			uint16_t flags, struct xmem_msg_region_rep *rep)
+{
+	return wt_attach_tok(c, name, size, flags,
+			     flags & XMEM_ATTACH_F_SOLE ? wt_token(c) : 0, rep);
+}
+
+/*
+ * xmemd's default --sole-grace (3 * XMEM_SOLE_LEASE_SEC), which the
+ * appliance of the wire section runs with: a hold stays that long after
+ * its holder's connection ended.
+ */
+#define WT_SOLE_GRACE_S		12
+
+/*
+ * ATTACH of @name by @c, tried every 100 ms for @secs at most until it
+ * is not refused with EBUSY.  The last status, or -1.
+ */
+static int wt_attach_wait(struct wt_conn *c, const char *name, int secs,
 			  struct xmem_msg_region_rep *rep)
 {
-	double deadline = wt_now() + WT_TEMP_WAIT_S;
+	double deadline = wt_now() + secs;
 	int st;
 
 	do {
@@ -2222,7 +2254,7 @@ static int wt_attach_wait(struct wt_conn *c, const char *name,
 			return st;
 		usleep(100000);
 	} while (wt_now() < deadline);
-	wt_diag("%s: ATTACH still EBUSY after %d s", name, WT_TEMP_WAIT_S);
+	wt_diag("%s: ATTACH still EBUSY after %d s", name, secs);
 	return st;
 }
 
@@ -2236,15 +2268,35 @@ static struct wt_region wt_region_of(const struct xmem_msg_region_rep *rep)
 	};
 }
 
-/* xmemd --status of the appliance on wt_port lists @name as held or not. */
-static bool wt_status_sole(const char *name, bool held)
+/*
+ * xmemd --status of the appliance on wt_port has a line "sole region N
+ * 'NAME': @what..." (@what: "held by conn" or "holder gone"), or with
+ * @what NULL none for @name.
+ */
+static bool wt_status_sole(const char *name, const char *what)
 {
 	char cmd[512];
 
 	snprintf(cmd, sizeof(cmd),
-		 "/xmem/bin/xmemd -p %s --status >/tmp/xmem-wire-status && %sgrep -q \"^sole region [0-9]* .%s.: held by conn\" /tmp/xmem-wire-status",
-		 wt_port, held ? "" : "! ", name);
+		 "/xmem/bin/xmemd -p %s --status >/tmp/xmem-wire-status && %sgrep -q \"^sole region [0-9]* .%s.: %s\" /tmp/xmem-wire-status",
+		 wt_port, what ? "" : "! ", name, what ? what : "");
 	return !wt_on_target(cmd);
+}
+
+/*
+ * wt_status_sole() with @what, tried every 200 ms for 10 s at most: the
+ * appliance learns of the end of a connection on its own time.
+ */
+static bool wt_status_sole_wait(const char *name, const char *what)
+{
+	double deadline = wt_now() + 10;
+
+	while (!wt_status_sole(name, what)) {
+		if (wt_now() >= deadline)
+			return false;
+		usleep(200000);
+	}
+	return true;
 }
 
 /*
@@ -2252,7 +2304,8 @@ static bool wt_status_sole(const char *name, bool held)
  * into it are refused (EBUSY) while B's ATTACH with READ works and gives
  * a key that reads and does not write; A's DETACH ends the hold.  SOLE is
  * refused while B has it attached; a SOLE of A's own attachment makes a
- * hold; the end of A's connection ends it.  READ with CREATE or SOLE is
+ * hold; A's DETACH ends it at once, though A's connection ends right
+ * after.  READ with CREATE or SOLE is
  * EINVAL; both flags are unknown to a client of protocol 1.8.
  */
 static void wt_test_sole(struct wt_conn *c, const char *base)
@@ -2286,7 +2339,7 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	good = good && wt_write_data(&ca, &ra, 0, WT_DATA_SIZE, 61);
 	if (!wt_ok(good, "A creates a region with SOLE and writes to it"))
 		goto out;
-	wt_ok(wt_status_sole(s, true), "xmemd --status lists it as held (sole region ... held by conn)");
+	wt_ok(wt_status_sole(s, "held by conn"), "xmemd --status lists it as held (sole region ... held by conn)");
 	wt_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
 	      "B's ATTACH of A's held region -> EBUSY");
 	wt_ok(wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_SOLE, &rep) == EBUSY,
@@ -2339,7 +2392,7 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	good = good && wt_write_data(&cb, &rb, 0, WT_DATA_SIZE, 63) &&
 	       wt_check_data(&cb, &rb, 0, WT_DATA_SIZE, 63);
 	wt_ok(good, "A's DETACH ends the hold: B's ATTACH works, its new key writes");
-	wt_ok(wt_status_sole(s, false), "xmemd --status no longer lists it as held");
+	wt_ok(wt_status_sole(s, NULL), "xmemd --status no longer lists it as held");
 
 	/* B has it attached, for writing: no hold for A. */
 	wt_ok(wt_attach_st(&ca, s, 0, XMEM_ATTACH_F_SOLE, &rep) == EBUSY,
@@ -2354,10 +2407,15 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	wt_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
 	      "the SOLE of A's own attachment is a hold: B's ATTACH -> EBUSY");
 
-	/* The end of A's connection ends its hold. */
+	/*
+	 * A DETACH gives the hold up: no grace, though A's connection ends
+	 * right after (wt_test_sole_grace() has the end without DETACH).
+	 */
+	good = !wt_region(&ca, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
+	       !rep.status;
 	wt_close(&ca);
-	good = !wt_attach_wait(&cb, s, &rep);
-	wt_ok(good, "A's connection ends: B's ATTACH works, the hold went with it");
+	good = good && !wt_attach_st(&cb, s, 0, 0, &rep);
+	wt_ok(good, "A DETACHes, its connection ends: B's ATTACH works at once (no grace)");
 	good = good && !wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_SOLE, &rep) &&
 	       le32toh(rep.users) == 1;
 	wt_ok(good, "SOLE of B's own attachment, nobody else attached");
@@ -2370,6 +2428,7 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	      le32toh(rep.status) == ENOENT, "... made nothing");
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, s, 0,
 		      XMEM_ATTACH_F_SOLE | XMEM_ATTACH_F_READ);
+	req.reserved = htole64(wt_token(&cb));
 	wt_expect_region_status(&cb, &req, EINVAL, "ATTACH with READ|SOLE");
 	wt_attach_req(&areq, ++wt_tag, s, 0,
 		      XMEM_ATTACH_F_SOLE | XMEM_ATTACH_F_READ);
@@ -2407,6 +2466,240 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	       !wt_region(&cb, XMEM_REGION_OP_DESTROY, src, 0, 0, 0, &rs) &&
 	       !rs.status;
 	wt_ok(good, "the holder's DESTROY works");
+out:
+	if (ca.w.id)
+		wt_close(&ca);
+	if (cb.w.id)
+		wt_close(&cb);
+}
+
+/* Tokens of holds the tests choose, so that another connection may use them. */
+#define WT_TOKEN_T	0x5eed7011c0ffee01ull
+#define WT_TOKEN_WRONG	0x5eed7011c0ffee02ull
+
+/*
+ * A hold's token and grace: a SOLE without a token is EINVAL and makes
+ * nothing; a token without SOLE is EBADMSG.  A2, a second connection of
+ * the holder A, takes the hold over with its token while A is still
+ * connected (a wrong token: EBUSY); A is refused like anyone then.  When
+ * A2's connection ends without a DETACH, the hold stays: B's ATTACH,
+ * RESIZE and SOLE with a wrong token are EBUSY, READ works, --status says
+ * "holder gone"; A3 takes it over with the token in the grace.  When A3
+ * ends too, B's ATTACH works again no sooner than the grace after it.
+ */
+static void wt_test_sole_grace(const char *base)
+{
+	char g[XMEM_NAME_MAX], nx[XMEM_NAME_MAX], cmd[512];
+	struct wt_conn ca, ca2, cb;
+	struct xmem_msg_region_rep rep;
+	struct xmem_msg_region_req req;
+	struct xmem_hello h;
+	double t0, secs;
+	uint64_t tag;
+	bool good;
+	int st;
+
+	snprintf(g, sizeof(g), "%.50s-sgrace", base);
+	snprintf(nx, sizeof(nx), "%.50s-stok", base);
+	memset(&ca, 0, sizeof(ca));
+	memset(&ca2, 0, sizeof(ca2));
+	memset(&cb, 0, sizeof(cb));
+	wt_good_hello(&h);
+	if (!wt_ok(!wt_connect(&ca, &h) && !wt_connect(&cb, &h),
+		   "connections A and B for the grace of holds"))
+		goto out;
+
+	/* The token: nonzero with SOLE, and only there. */
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, nx, WT_PAGE,
+		      XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_SOLE);
+	wt_expect_region_status(&ca, &req, EINVAL, "ATTACH CREATE|SOLE without a token");
+	wt_ok(!wt_region(&ca, XMEM_REGION_OP_INFO, nx, 0, 0, 0, &rep) &&
+	      le32toh(rep.status) == ENOENT, "... made nothing");
+	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_ATTACH, nx,
+		      WT_PAGE, XMEM_ATTACH_F_CREATE);
+	req.reserved = htole64(WT_TOKEN_T);
+	wt_expect_error(&ca, &req, sizeof(req), tag, EBADMSG,
+			"ATTACH CREATE with a token but without SOLE");
+	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_INFO, nx, 0, 0);
+	req.reserved = htole64(WT_TOKEN_T);
+	wt_expect_error(&ca, &req, sizeof(req), tag, EBADMSG,
+			"INFO with a token");
+	wt_ok(!wt_region(&ca, XMEM_REGION_OP_INFO, nx, 0, 0, 0, &rep) &&
+	      le32toh(rep.status) == ENOENT, "... made nothing either");
+
+	/* Taken over by the holder's second connection, A still there. */
+	good = !wt_attach_tok(&ca, g, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE |
+			      XMEM_ATTACH_F_EXCL | XMEM_ATTACH_F_SOLE,
+			      WT_TOKEN_T, &rep) &&
+	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED;
+	if (!wt_ok(good, "A creates a region with SOLE and token T"))
+		goto out;
+	good = !wt_connect(&ca2, &h) &&
+	       wt_attach_tok(&ca2, g, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_WRONG,
+			     &rep) == EBUSY;
+	wt_ok(good, "A2, a new connection, SOLE with a wrong token -> EBUSY");
+	good = good && !wt_attach_tok(&ca2, g, 0, XMEM_ATTACH_F_SOLE,
+				      WT_TOKEN_T, &rep) &&
+	       le32toh(rep.users) == 2;
+	wt_ok(good, "A2's SOLE with T takes the hold over while A is still connected");
+	wt_ok(wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY,
+	      "A2 holds it: B's ATTACH -> EBUSY");
+	wt_ok(wt_attach_st(&ca, g, 0, 0, &rep) == EBUSY,
+	      "A, no longer the holder, is refused too: its ATTACH -> EBUSY");
+	wt_close(&ca);
+	good = wt_status_sole_wait(g, "held by conn") &&
+	       wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY;
+	wt_ok(good, "A's end leaves A2's hold: --status says held by conn, B's ATTACH -> EBUSY");
+
+	/* A2 ends without a DETACH: the hold stays for the grace. */
+	wt_close(&ca2);
+	wt_ok(wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY,
+	      "A2's connection ends: right away B's ATTACH -> EBUSY");
+	wt_ok(wt_status_sole_wait(g, "holder gone"),
+	      "xmemd --status says \"holder gone\" for it");
+	wt_ok(wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY,
+	      "in the grace B's ATTACH -> EBUSY");
+	wt_ok(wt_attach_tok(&cb, g, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_WRONG,
+			    &rep) == EBUSY,
+	      "in the grace B's SOLE with a wrong token -> EBUSY");
+	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_RESIZE, g,
+		      2 * WT_REGION_SIZE, 0);
+	wt_expect_region_status(&cb, &req, EBUSY, "in the grace B's RESIZE");
+	good = !wt_attach_st(&cb, g, 0, XMEM_ATTACH_F_READ, &rep) &&
+	       !wt_region(&cb, XMEM_REGION_OP_DETACH, g, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_ok(good, "in the grace B's ATTACH with READ works");
+
+	/* The holder back: A3 (in ca) takes it over in the grace. */
+	good = !wt_connect(&ca, &h) &&
+	       !wt_attach_tok(&ca, g, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_T, &rep);
+	wt_ok(good, "in the grace A3's SOLE with T takes the hold over");
+	good = good && wt_status_sole(g, "held by conn") &&
+	       wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY;
+	wt_ok(good, "A3 holds it: --status says held by conn, B's ATTACH -> EBUSY");
+
+	/*
+	 * A3 ends: B attaches after the grace, not before.  The grace starts
+	 * when the appliance sees the end, after the close starts.
+	 */
+	t0 = wt_now();
+	wt_close(&ca);
+	st = wt_attach_wait(&cb, g, WT_SOLE_GRACE_S + 15, &rep);
+	secs = wt_now() - t0;
+	wt_ok(!st && secs >= WT_SOLE_GRACE_S,
+	      "A3 ends: B's ATTACH works after the grace (%.1f s, want %d s at least)",
+	      secs, WT_SOLE_GRACE_S);
+	wt_ok(wt_status_sole(g, NULL), "xmemd --status no longer lists it");
+	/*
+	 * The test bed's xmemd keeps its arguments in /run/xmemd.args; with
+	 * --dir (and if it is the one on wt_port) NAME.meta must have lost
+	 * the token, or a restart would hold the region again.
+	 */
+	snprintf(cmd, sizeof(cmd),
+		 "a=\" $(cat /run/xmemd.args 2>/dev/null) \"; case $a in *\" -p %s \"*\" --dir \"*) d=${a##* --dir }; d=${d%%%% *}; ! grep -q \"^sole \" $d/%s.meta;; esac",
+		 wt_port, g);
+	wt_ok(!wt_on_target(cmd),
+	      "the expired hold's token is gone from NAME.meta (with --dir)");
+	good = !wt_region(&cb, XMEM_REGION_OP_DESTROY, g, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_ok(good, "DESTROY of it");
+out:
+	if (ca.w.id)
+		wt_close(&ca);
+	if (ca2.w.id)
+		wt_close(&ca2);
+	if (cb.w.id)
+		wt_close(&cb);
+}
+
+/* Does NAME.meta in the appliance's --dir say "sole @token" (or not)? */
+static bool wt_sole_meta(const char *name, uint64_t token, bool there)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "%sgrep -qx \"sole %" PRIu64 "\" %s/%s.meta",
+		 there ? "" : "! ", token, wt_temp_dir, name);
+	return !wt_on_target(cmd);
+}
+
+/*
+ * Holds across restarts of the appliance of --temp (--dir, and a
+ * --sole-grace longer than a restart takes): a region A holds with token
+ * T is held again right after a kill and after a stop (B's ATTACH ->
+ * EBUSY, --status "holder gone") until A, reconnected, takes it over with
+ * T; after A's DETACH B attaches.  A hold ended by DETACH before the
+ * restart does not come back.
+ */
+static void wt_test_sole_restart(const char *base)
+{
+	char s[XMEM_NAME_MAX], d[XMEM_NAME_MAX];
+	struct xmem_msg_region_rep rep;
+	static const char *const sigs[] = { "KILL", "TERM" };
+	struct wt_conn ca, cb;
+	struct xmem_hello h;
+	unsigned int i;
+	bool good;
+
+	snprintf(s, sizeof(s), "%.50s-shold", base);
+	snprintf(d, sizeof(d), "%.50s-sdone", base);
+	memset(&ca, 0, sizeof(ca));
+	memset(&cb, 0, sizeof(cb));
+	wt_good_hello(&h);
+	good = !wt_connect(&ca, &h) && !wt_connect(&cb, &h) &&
+	       !wt_attach_tok(&ca, s, WT_PAGE, XMEM_ATTACH_F_CREATE |
+			      XMEM_ATTACH_F_EXCL | XMEM_ATTACH_F_SOLE,
+			      WT_TOKEN_T, &rep) &&
+	       !wt_attach_tok(&ca, d, WT_PAGE, XMEM_ATTACH_F_CREATE |
+			      XMEM_ATTACH_F_EXCL | XMEM_ATTACH_F_SOLE,
+			      WT_TOKEN_T, &rep) &&
+	       wt_sole_meta(d, WT_TOKEN_T, true) &&
+	       !wt_region(&ca, XMEM_REGION_OP_DETACH, d, 0, 0, 0, &rep) &&
+	       !rep.status;
+	if (!wt_ok(good, "A holds one region with token T, and held another until its DETACH"))
+		goto out;
+	wt_ok(wt_sole_meta(s, WT_TOKEN_T, true) &&
+	      wt_sole_meta(d, WT_TOKEN_T, false),
+	      "the held one's NAME.meta says \"sole T\", the other's no longer");
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		good = !wt_temp_restart_xmemd(sigs[i]);
+		ca.broken = true;
+		cb.broken = true;
+		wt_close(&ca);
+		wt_close(&cb);
+		good = good && !wt_connect(&ca, &h) && !wt_connect(&cb, &h);
+		if (!wt_ok(good, "SIG%s and a restart of the appliance; A and B connect again",
+			   sigs[i]))
+			goto out;
+		wt_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
+		      "right after it B's ATTACH of the held region -> EBUSY");
+		wt_ok(wt_status_sole(s, "holder gone"),
+		      "xmemd --status says \"holder gone\" for it");
+		wt_ok(wt_attach_tok(&cb, s, 0, XMEM_ATTACH_F_SOLE,
+				    WT_TOKEN_WRONG, &rep) == EBUSY,
+		      "B's SOLE with a wrong token -> EBUSY");
+		if (!i) {
+			good = !wt_attach_st(&cb, d, 0, 0, &rep) &&
+			       !wt_region(&cb, XMEM_REGION_OP_DETACH, d, 0, 0,
+					  0, &rep) && !rep.status;
+			wt_ok(good, "the hold ended by DETACH before did not come back: B's ATTACH works");
+		}
+		good = !wt_attach_tok(&ca, s, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_T,
+				      &rep) &&
+		       wt_status_sole(s, "held by conn") &&
+		       wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY;
+		wt_ok(good, "A's SOLE with T takes it over; B's ATTACH -> EBUSY");
+	}
+
+	good = !wt_region(&ca, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
+	       !rep.status && !wt_attach_st(&cb, s, 0, 0, &rep) &&
+	       wt_sole_meta(s, WT_TOKEN_T, false);
+	wt_ok(good, "after A's DETACH B attaches; NAME.meta says \"sole\" no more");
+	good = !wt_region(&cb, XMEM_REGION_OP_DESTROY, s, 0, 0, 0, &rep) &&
+	       !rep.status &&
+	       !wt_region(&cb, XMEM_REGION_OP_DESTROY, d, 0, 0, 0, &rep) &&
+	       !rep.status;
+	wt_ok(good, "DESTROY of both");
 out:
 	if (ca.w.id)
 		wt_close(&ca);
@@ -2553,8 +2846,9 @@ int main(int argc, char **argv)
 			"mid-way: ADDR's xmemd runs with --debug-hold HOLDFILE, the\n"
 			"--pull-source xmemd (killed) on the same host, its pid in PIDFILE.\n"
 			"--temp: only the tests of temporary copies that wait for the\n"
-			"grace or restart the appliance: ADDR's xmemd runs with\n"
-			"--temp-grace 2 and --dir DIR; the shell command RESTART, with\n"
+			"grace or restart the appliance, and of holds across restarts:\n"
+			"ADDR's xmemd runs with --temp-grace 2, a --sole-grace longer\n"
+			"than a restart takes and --dir DIR; the shell command RESTART, with\n"
 			"XMEM_SIGNAL=KILL or TERM in its environment, stops it so and\n"
 			"starts it again.\n",
 			argv[0]);
@@ -2569,6 +2863,7 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "wire-test-%ld-%ld",
 			 (long)getpid(), (long)time(NULL));
 		wt_test_temp_grace(name);
+		wt_test_sole_restart(name);
 		printf("1..%u\n", wt_n);
 		return wt_failed ? 1 : 0;
 	}
@@ -2659,6 +2954,7 @@ int main(int argc, char **argv)
 	wt_test_copy(&c, name);
 	wt_test_temp(&c, name);
 	wt_test_sole(&c, name);
+	wt_test_sole_grace(name);
 	wt_test_sole_pull(&c, name);
 
 	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);

@@ -2152,6 +2152,12 @@ static int xmemd_conn_attach(struct xmemd_conn *conn, struct xmemd_region *r,
 	int access;
 	int err;
 
+	/*
+	 * A hold whose grace ran out: forget its token, in NAME.meta too, or
+	 * a restart would hold the region again while others use it.
+	 */
+	if (r->sole_token && !xmemd_held(r))
+		xmemd_hold_end(r);
 	if (!att) {
 		att = calloc(1, sizeof(*att));
 		if (!att)
