@@ -371,6 +371,7 @@ struct fz_region {
 	char name[64];
 	bool exists;		/* on the appliance */
 	bool here;		/* attached on this client */
+	bool sole;		/* here, and held alone (XMEM_ATTACH_SOLE) */
 	uint64_t size;
 	uint64_t id;
 };
@@ -670,7 +671,7 @@ static void do_info(int fi)
 static bool attach_malformed(const struct xmem_attach *a)
 {
 	const uint32_t known = XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL |
-			       XMEM_ATTACH_MODE;
+			       XMEM_ATTACH_MODE | XMEM_ATTACH_SOLE;
 
 	return a->reserved2[0] || a->reserved2[1] || (a->flags & ~known) ||
 	       ((a->flags & (XMEM_ATTACH_EXCL | XMEM_ATTACH_MODE)) &&
@@ -756,7 +757,7 @@ static void do_attach(int fi)
 	if (fz_malformed && !attach_malformed(&a)) {
 		switch (below(5)) {
 		case 0: a.reserved2[below(2)] |= 1ull << below(64); break;
-		case 1: a.flags |= 1u << (3 + below(29)); break;
+		case 1: a.flags |= 1u << (4 + below(28)); break;
 		case 2: break_name(a.name); break;
 		case 3: a.size |= 1 + below(PAGE - 1); break;
 		default: a.mode |= 01000 << below(20); break;
@@ -781,9 +782,15 @@ static void do_attach(int fi)
 	else if (f->reg >= 0)
 		w = WANT(EBUSY);
 	else if (r >= 0 && fz_regs[r].exists)
+		/*
+		 * SOLE of a region attached here without it: EBUSY.  One not
+		 * attached here is attached by nobody else (this client is
+		 * the only one the fuzzer drives): the appliance holds it.
+		 */
 		w = in.flags & XMEM_ATTACH_EXCL ? WANT(EEXIST) :
 		    in.size && in.size != fz_regs[r].size ? WANT(EINVAL) :
-		    WANT(0);
+		    (in.flags & XMEM_ATTACH_SOLE) && fz_regs[r].here &&
+		    !fz_regs[r].sole ? WANT(EBUSY) : WANT(0);
 	else if (!(in.flags & XMEM_ATTACH_CREATE))
 		w = WANT(ENOENT);
 	else if (!in.size)
@@ -809,6 +816,8 @@ static void do_attach(int fi)
 		FZ_FAIL("ATTACH created size %llu id %llu",
 			(unsigned long long)a.size,
 			(unsigned long long)a.region_id);
+	if (!fz_regs[r].here)
+		fz_regs[r].sole = in.flags & XMEM_ATTACH_SOLE;
 	fz_regs[r].exists = fz_regs[r].here = true;
 	fz_regs[r].size = a.size;
 	fz_regs[r].id = a.region_id;
@@ -916,9 +925,9 @@ static void do_region_op(int op)
 			(unsigned long long)o.size,
 			(unsigned long long)reg->size);
 	if (op == OP_DETACH) {
-		reg->here = false;
+		reg->here = reg->sole = false;
 	} else if (op == OP_DESTROY) {
-		reg->exists = reg->here = false;
+		reg->exists = reg->here = reg->sole = false;
 		reg->id = 0;
 	} else {
 		unsigned int i;
@@ -1528,6 +1537,7 @@ static void fz_cleanup(void)
 			    open_dev(), XMEM_IOC_DESTROY, &o),
 		      WANT(0));
 		fz_regs[i].exists = fz_regs[i].here = false;
+		fz_regs[i].sole = false;
 	}
 }
 
