@@ -74,19 +74,6 @@ static uint64_t test_limit(void)
 	return xenv_size("XMEM_TEST_LIMIT", DEFAULT_LIMIT);
 }
 
-static uint64_t region_u64(const char *name, const char *attr)
-{
-	char path[256];
-	uint64_t v = 0;
-	int ret;
-
-	snprintf(path, sizeof(path), "regions/%s/%s", name, attr);
-	ret = xsys_read_u64(path, &v);
-	if (ret)
-		FAIL("read %s: %s", path, xt_errname(-ret));
-	return v;
-}
-
 static uint64_t stat_u64(const char *attr)
 {
 	char path[128];
@@ -147,7 +134,7 @@ TEST_TIMEOUT(portion_64k, 600)
 	ASSERT_ZERO_ERR(xsys_write_u64("portion_size", 64 * KiB));
 	ASSERT_ZERO_ERR(xstats_read(&a));
 	p = new_region(name, "p64k", size, seed, &fd);
-	ASSERT_EQ(region_u64(name, "portion_size"), 64 * KiB);
+	ASSERT_EQ(xr_region_u64(name, "portion_size"), 64 * KiB);
 	ASSERT_ZERO_ERR(xstats_read(&b));
 	ASSERT_PATTERN(p, size, 0, seed);
 	ASSERT_ZERO_ERR(xstats_read(&c));
@@ -166,8 +153,8 @@ TEST_TIMEOUT(portion_64k, 600)
 		  b.v[XS_RDMA_WRITES] - a.v[XS_RDMA_WRITES]);
 	ASSERT_LE((c.v[XS_RDMA_READ_WRS] - a.v[XS_RDMA_READ_WRS]) * 16,
 		  c.v[XS_RDMA_READS] - a.v[XS_RDMA_READS]);
-	ASSERT_EQ(region_u64(name, "dirty_bytes"), 0);
-	ASSERT_LE(region_u64(name, "resident_bytes"), limit + 64 * KiB);
+	ASSERT_EQ(xr_region_u64(name, "dirty_bytes"), 0);
+	ASSERT_LE(xr_region_u64(name, "resident_bytes"), limit + 64 * KiB);
 	drop_region(p, size, fd);
 }
 
@@ -188,13 +175,13 @@ TEST_TIMEOUT(readahead_sequential, 600)
 	ASSERT_TRUE(order);
 	for (i = 0; i < n / 2; i++)
 		order[i] = i;
-	hits = region_u64(name, "stats/readahead_hits");
-	reads = region_u64(name, "stats/rdma_reads");
-	wrs = region_u64(name, "stats/rdma_read_wrs");
+	hits = xr_region_u64(name, "stats/readahead_hits");
+	reads = xr_region_u64(name, "stats/rdma_reads");
+	wrs = xr_region_u64(name, "stats/rdma_read_wrs");
 	touch(p, order, n / 2);
-	hits = region_u64(name, "stats/readahead_hits") - hits;
-	reads = region_u64(name, "stats/rdma_reads") - reads;
-	wrs = region_u64(name, "stats/rdma_read_wrs") - wrs;
+	hits = xr_region_u64(name, "stats/readahead_hits") - hits;
+	reads = xr_region_u64(name, "stats/rdma_reads") - reads;
+	wrs = xr_region_u64(name, "stats/rdma_read_wrs") - wrs;
 	xt_diag("sequential: %" PRIu64 " pages read by %" PRIu64
 		" RDMA READs, %" PRIu64 " readahead hits", reads, wrs, hits);
 	/* Most pages were there before the fault asked for them. */
@@ -230,11 +217,11 @@ TEST_TIMEOUT(readahead_not_on_random, 600)
 	ASSERT_TRUE(order);
 	for (i = 0; i < n; i++)
 		order[i] = (i * 7) % n;
-	hits = region_u64(name, "stats/readahead_hits");
-	reads = region_u64(name, "stats/rdma_reads");
+	hits = xr_region_u64(name, "stats/readahead_hits");
+	reads = xr_region_u64(name, "stats/rdma_reads");
 	touch(p, order, n);
-	hits = region_u64(name, "stats/readahead_hits") - hits;
-	reads = region_u64(name, "stats/rdma_reads") - reads;
+	hits = xr_region_u64(name, "stats/readahead_hits") - hits;
+	reads = xr_region_u64(name, "stats/rdma_reads") - reads;
 	xt_diag("random: %" PRIu64 " pages touched, %" PRIu64 " read, %"
 		PRIu64 " readahead hits", n, reads, hits);
 	ASSERT_EQ(hits, 0);
@@ -285,12 +272,12 @@ TEST_TIMEOUT(one_fetch_for_two_threads, 600)
 		order[i] = (i * 5) % n;
 	ASSERT_OK(pthread_barrier_init(&go, NULL, 2));
 	t = (struct twin){ .p = p, .order = order, .n = n, .go = &go };
-	reads = region_u64(name, "stats/rdma_reads");
+	reads = xr_region_u64(name, "stats/rdma_reads");
 	ASSERT_OK(pthread_create(&th[0], NULL, twin_run, &t));
 	ASSERT_OK(pthread_create(&th[1], NULL, twin_run, &t));
 	ASSERT_OK(pthread_join(th[0], NULL));
 	ASSERT_OK(pthread_join(th[1], NULL));
-	reads = region_u64(name, "stats/rdma_reads") - reads;
+	reads = xr_region_u64(name, "stats/rdma_reads") - reads;
 	xt_diag("%" PRIu64 " pages, both threads: %" PRIu64 " reads", n,
 		reads);
 	/* Half the limit: nothing was evicted, so each page came once. */
@@ -313,18 +300,18 @@ TEST_TIMEOUT(region_limit, 600)
 	fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
 		       NULL);
 	snprintf(path, sizeof(path), "regions/%s/local_limit", name);
-	ASSERT_EQ(region_u64(name, "local_limit"), 0);
+	ASSERT_EQ(xr_region_u64(name, "local_limit"), 0);
 	ASSERT_EQ(xsys_write(path, "4096"), -EINVAL);
 	ASSERT_EQ(xsys_write(path, "1M junk"), -EINVAL);
 	ASSERT_ZERO_ERR(xsys_write(path, "1M"));
-	ASSERT_EQ(region_u64(name, "local_limit"), MiB);
+	ASSERT_EQ(xr_region_u64(name, "local_limit"), MiB);
 	p = MAP_OK(fd, 0, size);
 	xpat_fill(p, size, 0, seed);
 	/* Twice its own limit, within the global one: it evicts its own. */
-	ASSERT_LE(region_u64(name, "resident_bytes"), MiB);
-	ASSERT_GT(region_u64(name, "stats/evictions_dirty"), 0);
+	ASSERT_LE(xr_region_u64(name, "resident_bytes"), MiB);
+	ASSERT_GT(xr_region_u64(name, "stats/evictions_dirty"), 0);
 	ASSERT_PATTERN(p, size, 0, seed);
-	ASSERT_LE(region_u64(name, "resident_bytes"), MiB);
+	ASSERT_LE(xr_region_u64(name, "resident_bytes"), MiB);
 	ASSERT_OK(msync(p, size, MS_SYNC));
 	ASSERT_ZERO_ERR(xsys_write(path, "0"));
 	drop_region(p, size, fd);
@@ -379,17 +366,17 @@ TEST_TIMEOUT(shrinker_takes_clean, 600)
 	ASSERT_ZERO_ERR(xsys_write_u64("local_limit", limit));
 	p = new_region(name, "shrink", size, seed, &fd);
 	ASSERT_PATTERN(p, size, 0, seed);
-	before = region_u64(name, "resident_bytes");
+	before = xr_region_u64(name, "resident_bytes");
 	ASSERT_GE(before, size / 2);
-	clean = region_u64(name, "stats/evictions_clean");
-	writes = region_u64(name, "stats/rdma_writes");
+	clean = xr_region_u64(name, "stats/evictions_clean");
+	writes = xr_region_u64(name, "stats/rdma_writes");
 	/* drop_caches 2 runs every shrinker until little is left. */
 	ASSERT_ZERO_ERR(write_path("/proc/sys/vm/drop_caches", "2"));
 	xt_diag("region resident %" PRIu64 " -> %" PRIu64 " KiB", before / KiB,
-		region_u64(name, "resident_bytes") / KiB);
-	ASSERT_LE(region_u64(name, "resident_bytes"), before / 4);
-	ASSERT_GT(region_u64(name, "stats/evictions_clean"), clean);
-	ASSERT_EQ(region_u64(name, "stats/rdma_writes"), writes);
+		xr_region_u64(name, "resident_bytes") / KiB);
+	ASSERT_LE(xr_region_u64(name, "resident_bytes"), before / 4);
+	ASSERT_GT(xr_region_u64(name, "stats/evictions_clean"), clean);
+	ASSERT_EQ(xr_region_u64(name, "stats/rdma_writes"), writes);
 	ASSERT_PATTERN(p, size, 0, seed);
 	drop_region(p, size, fd);
 }

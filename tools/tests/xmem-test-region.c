@@ -422,20 +422,6 @@ TEST_TIMEOUT(other_client_follows_shrink, 300)
 	ASSERT_EQ(got_fold, fold);
 }
 
-/* A counter of region @name (regions/NAME/stats/STAT). */
-static uint64_t region_stat(const char *name, const char *stat)
-{
-	char path[256];
-	uint64_t v = 0;
-	int ret;
-
-	snprintf(path, sizeof(path), "regions/%s/stats/%s", name, stat);
-	ret = xsys_read_u64(path, &v);
-	if (ret)
-		FAIL("read %s: %s", path, xt_errname(-ret));
-	return v;
-}
-
 /*
  * Runs "xmemctl region OP NAME [SIZE]" on the peer; returns its exit
  * status, and whether it said "busy" in @busy.
@@ -488,8 +474,8 @@ TEST_TIMEOUT(sole_first_touch_reads_nothing, 300)
 	ASSERT_ZERO_ERR(xsys_write_u64(path, 1 * MiB));
 	p = MAP_OK(fd, 0, size);
 	xpat_fill(p, size, 0, seed);
-	reads = region_stat(name, "rdma_reads");
-	zeros = region_stat(name, "zero_fills");
+	reads = xr_region_u64(name, "stats/rdma_reads");
+	zeros = xr_region_u64(name, "stats/zero_fills");
 	xt_diag("filling %" PRIu64 " pages: %" PRIu64 " zero-filled, %"
 		PRIu64 " read", pages, zeros, reads);
 	/*
@@ -500,10 +486,10 @@ TEST_TIMEOUT(sole_first_touch_reads_nothing, 300)
 	ASSERT_GE(zeros, pages - pages / 16);
 	ASSERT_LE(reads, pages / 16);
 	ASSERT_PATTERN(p, size, 0, seed);
-	back = region_stat(name, "rdma_reads") - reads;
+	back = xr_region_u64(name, "stats/rdma_reads") - reads;
 	xt_diag("reading it back: %" PRIu64 " pages read", back);
 	ASSERT_GE(back, pages - 1 * MiB / 4096);
-	ASSERT_EQ(region_stat(name, "zero_fills"), zeros);
+	ASSERT_EQ(xr_region_u64(name, "stats/zero_fills"), zeros);
 
 	ASSERT_NE(xmemctl_on_peer("attach", name, NULL, &busy), 0);
 	ASSERT_TRUE(busy);
@@ -538,8 +524,8 @@ TEST_TIMEOUT(sole_refused_while_shared, 300)
 	fd = ATTACH_OK(name, 0, XMEM_ATTACH_SOLE, NULL);
 	p = MAP_OK(fd, 0, 1 * MiB);
 	ASSERT_EQ(p[100], 0);
-	ASSERT_GE(region_stat(name, "rdma_reads"), 1);
-	ASSERT_EQ(region_stat(name, "zero_fills"), 0);
+	ASSERT_GE(xr_region_u64(name, "stats/rdma_reads"), 1);
+	ASSERT_EQ(xr_region_u64(name, "stats/zero_fills"), 0);
 	ASSERT_NE(xmemctl_on_peer("attach", name, NULL, &busy), 0);
 	ASSERT_TRUE(busy);
 	ASSERT_OK(munmap(p, 1 * MiB));
@@ -595,18 +581,18 @@ TEST_TIMEOUT(sole_lease_lapses_when_idle, 120)
 	/* Pages far apart, so that no touch looks sequential (readahead). */
 	p = MAP_OK(fd, 0, 1 * MiB);
 	ASSERT_EQ(p[0], 0);
-	zeros = region_stat(name, "zero_fills");
+	zeros = xr_region_u64(name, "stats/zero_fills");
 	ASSERT_GE(zeros, 1);
-	ASSERT_EQ(region_stat(name, "rdma_reads"), 0);
+	ASSERT_EQ(xr_region_u64(name, "stats/rdma_reads"), 0);
 	/* Twice the lease: not a synchronisation, the time under test. */
 	sleep(8);
 	ASSERT_EQ(p[640 * 1024], 0);
-	reads = region_stat(name, "rdma_reads");
+	reads = xr_region_u64(name, "stats/rdma_reads");
 	ASSERT_EQ(reads, 1);
-	ASSERT_EQ(region_stat(name, "zero_fills"), zeros);
+	ASSERT_EQ(xr_region_u64(name, "stats/zero_fills"), zeros);
 	ASSERT_EQ(p[320 * 1024], 0);
-	ASSERT_EQ(region_stat(name, "zero_fills"), zeros + 1);
-	ASSERT_EQ(region_stat(name, "rdma_reads"), reads);
+	ASSERT_EQ(xr_region_u64(name, "stats/zero_fills"), zeros + 1);
+	ASSERT_EQ(xr_region_u64(name, "stats/rdma_reads"), reads);
 	ASSERT_OK(munmap((void *)p, 1 * MiB));
 	ASSERT_OK(close(fd));
 	OP_OK(XMEM_IOC_DESTROY, name, 0, 0);

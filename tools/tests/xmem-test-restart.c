@@ -463,20 +463,6 @@ TEST_TIMEOUT(detach_in_outage_waits_for_reconnection, 600)
 	close(fd);
 }
 
-/* A counter of region @name (regions/NAME/stats/STAT). */
-static uint64_t region_stat(const char *name, const char *stat)
-{
-	char path[256];
-	uint64_t v = 0;
-	int ret;
-
-	snprintf(path, sizeof(path), "regions/%s/stats/%s", name, stat);
-	ret = xsys_read_u64(path, &v);
-	if (ret)
-		FAIL("read %s: %s", path, xt_errname(-ret));
-	return v;
-}
-
 /* Does xmemd --status on the appliance say that a connection holds @name. */
 static bool held_by_conn(const char *name)
 {
@@ -513,7 +499,7 @@ TEST_TIMEOUT(sole_hold_survives_restart, 600)
 	xpat_fill((void *)p, 512 * 1024, 0, seed);
 	ASSERT_OK(msync((void *)p, 512 * 1024, MS_SYNC));
 	ASSERT_EQ(p[768 * 1024], 0);
-	ASSERT_GE(region_stat(name, "zero_fills"), 1);
+	ASSERT_GE(xr_region_u64(name, "stats/zero_fills"), 1);
 	if (!held_by_conn(name))
 		FAIL("xmemd --status does not list %s as held", name);
 	/* Nothing cached (readahead may have filled the page below). */
@@ -528,11 +514,11 @@ TEST_TIMEOUT(sole_hold_survives_restart, 600)
 	if (!held_by_conn(name))
 		FAIL("%s not held by the module's new connection", name);
 
-	reads = region_stat(name, "rdma_reads");
-	zeros = region_stat(name, "zero_fills");
+	reads = xr_region_u64(name, "stats/rdma_reads");
+	zeros = xr_region_u64(name, "stats/zero_fills");
 	ASSERT_EQ(p[900 * 1024], 0);
-	ASSERT_GT(region_stat(name, "rdma_reads"), reads);
-	ASSERT_EQ(region_stat(name, "zero_fills"), zeros);
+	ASSERT_GT(xr_region_u64(name, "stats/rdma_reads"), reads);
+	ASSERT_EQ(xr_region_u64(name, "stats/zero_fills"), zeros);
 	ASSERT_PATTERN((void *)p, 512 * 1024, 0, seed);
 	for (i = 512 * 1024; i < 1 * MiB; i += 4096)
 		ASSERT_EQ(p[i], 0);

@@ -294,6 +294,19 @@ int xmod_ensure_connected(void)
 	return xsys_wait_state("connected", 60 * 1000);
 }
 
+uint64_t xr_region_u64(const char *name, const char *attr)
+{
+	char path[256];
+	uint64_t v = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "regions/%s/%s", name, attr);
+	ret = xsys_read_u64(path, &v);
+	if (ret)
+		FAIL("read %s: %s", path, xt_errname(-ret));
+	return v;
+}
+
 void xr_require_connected(void)
 {
 	char state[64] = "?";

@@ -118,6 +118,9 @@ void xr_drop_cache(int fd);
 /* Fails the test unless the module is connected to an appliance. */
 void xr_require_connected(void);
 
+/* regions/NAME/ATTR (e.g. "stats/zero_fills"), failing the test on error. */
+uint64_t xr_region_u64(const char *name, const char *attr);
+
 /*
  * Data pattern: every 8-byte word gets a hash of its offset in the region
  * and of @seed, so a page at the wrong place, a stale page or a zero page
