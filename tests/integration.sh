@@ -124,6 +124,8 @@ run_program() {	# run_program NAME
 			fi
 		elif [[ $line =~ ^1\.\.([0-9]+) ]]; then
 			plan=${BASH_REMATCH[1]}
+		elif [[ $line == "# time "* ]]; then
+			echo "# time $name: ${line#\# time }"
 		elif [[ $line == \#* ]]; then
 			echo "$line"
 		else

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xtest.h"
@@ -120,10 +121,23 @@ static void xt_alarm(int sig)
 	xt_timed_out = 1;
 }
 
-/* Returns 0 pass, 1 fail, 2 skip. */
+static double xt_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Returns 0 pass, 1 fail, 2 skip.  After the result line, a diagnostic
+ * "# time NAME: SECONDS s" says how long the test took, so that a slow
+ * section can be taken apart test by test (scripts/check's summary).
+ */
 static int xt_run_one(const struct xt_test *t, unsigned int num)
 {
 	struct sigaction sa = { .sa_handler = xt_alarm };
+	double start = xt_seconds();
 	char name[128];
 	int status, ret;
 	pid_t pid;
@@ -190,6 +204,7 @@ static int xt_run_one(const struct xt_test *t, unsigned int num)
 		printf("not ok %u - %s # %s\n", num, name, xt_reason);
 		ret = 1;
 	}
+	printf("# time %s: %.1f s\n", name, xt_seconds() - start);
 	fflush(stdout);
 	return ret;
 }
