@@ -979,6 +979,18 @@ static void xmem_limit_exceeded(struct xmem_region *region,
 }
 
 /*
+ * How many pages to evict when @nr resident pages go over @limit: a batch
+ * when the limit allows (a quarter of it, at most XMEM_BATCH), so that
+ * the next faults find room, and one eviction window with its PTE passes
+ * and its write-back serves many faults instead of one.
+ */
+static unsigned long xmem_evict_goal(unsigned long nr, unsigned long limit)
+{
+	return max(nr - limit,
+		   min_t(unsigned long, XMEM_BATCH, limit / 4 + 1));
+}
+
+/*
  * Before @need pages of @region are added: evict directly what the limits
  * require, and wake the background reclaimer when the headroom is low.
  */
@@ -991,23 +1003,24 @@ static void xmem_cache_make_room(struct xmem_region *region,
 
 	if (rlimit) {
 		nr = atomic_long_read(&region->nr_resident) + need;
-		if (nr > rlimit &&
-		    xmem_cache_reclaim(cache, region, false, nr - rlimit) <
-		    nr - rlimit)
-			xmem_limit_exceeded(region, need, "region's", rlimit);
+		if (nr > rlimit) {
+			xmem_cache_reclaim(cache, region, false,
+					   xmem_evict_goal(nr, rlimit));
+			if (atomic_long_read(&region->nr_resident) + need >
+			    rlimit)
+				xmem_limit_exceeded(region, need, "region's",
+						    rlimit);
+		}
 	}
 
 	nr = READ_ONCE(cache->nr_pages) + need;
 	limit = READ_ONCE(cache->limit_pages);
 	if (nr > limit) {
 		/*
-		 * Free a batch when the limit allows, so the next faults
-		 * find room.  If everything is busy the cache overshoots by
-		 * the number of concurrent faults until the next eviction.
+		 * If everything is busy the cache overshoots by the number
+		 * of concurrent faults until the next eviction.
 		 */
-		xmem_cache_shrink(cache, max(nr - limit,
-					     min_t(unsigned long, XMEM_BATCH,
-						   limit / 4 + 1)));
+		xmem_cache_shrink(cache, xmem_evict_goal(nr, limit));
 		if (READ_ONCE(cache->nr_pages) + need > limit)
 			xmem_limit_exceeded(region, need, "cache's", limit);
 	}

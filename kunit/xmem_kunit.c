@@ -1283,6 +1283,34 @@ static void xmem_pager_test_region_limit(struct kunit *test)
 	xmem_fake_region4_done(test, r);
 }
 
+/*
+ * A fault over a region's own limit evicts a batch, as one over the
+ * cache's limit does: a quarter of the limit in one window, so that the
+ * next faults find room.  (It evicted one portion per fault, each in a
+ * window, a PTE pass and a write-back of its own.)
+ */
+static void xmem_pager_test_region_limit_batch(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_portion *p;
+	unsigned int i;
+
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, FAKE_PAGES), 0);
+	KUNIT_EXPECT_EQ(test, xmem_region_set_limit(&f->region, 8), 0);
+	for (i = 0; i < 11; i++) {
+		p = xmem_pager_get(&f->region, i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+		xmem_pager_unlock(p);
+		KUNIT_EXPECT_LE(test,
+				atomic_long_read(&f->region.nr_resident), 8);
+	}
+	/* Page 8 made room for itself and pages 9 and 10: 8 / 4 + 1. */
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICT_BATCHES), 1);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICTIONS_CLEAN), 3);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->region.nr_resident), 8);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_LIMIT_EXCEEDED), 0);
+}
+
 static void xmem_pager_test_resize(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
@@ -1663,6 +1691,7 @@ static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_readahead),
 	KUNIT_CASE(xmem_pager_test_clean_only),
 	KUNIT_CASE(xmem_pager_test_region_limit),
+	KUNIT_CASE(xmem_pager_test_region_limit_batch),
 	KUNIT_CASE(xmem_pager_test_resize),
 	KUNIT_CASE(xmem_pager_test_release_vs_evictor),
 	KUNIT_CASE(xmem_pager_test_sync_waits_writeback),
