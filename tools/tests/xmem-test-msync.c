@@ -76,9 +76,11 @@ TEST_TIMEOUT(fsync_second_client, 300)
  * test did not catch that: the write lands milliseconds later, long before
  * client2 reads.  KUnit's xmem_pager_test_sync_waits_writeback does, and
  * xmem-test-durable, which holds write-backs in flight for seconds with
- * the debug_wb_delay_ms test knob.)
+ * the debug_wb_delay_ms test knob.)  So a few rounds: each costs a
+ * verifier's run on client2, about 5 s on an idle test bed and three
+ * times that on the debug kernel.
  */
-#define FSYNC_ROUNDS	10
+#define FSYNC_ROUNDS	4
 #define SYNCED		(512 * KiB)
 
 TEST_TIMEOUT(fsync_during_eviction, 900)
