@@ -55,6 +55,17 @@ MODULE_PARM_DESC(max_regions,
 /* The one device; see xmem_core.h. */
 struct xmem_device xmem_dev;
 
+/**
+ * xmem_io_timeout() - the io_timeout parameter
+ *
+ * Context: any.
+ * Return: how long, in seconds, I/O waits for the appliance.
+ */
+unsigned int xmem_io_timeout(void)
+{
+	return READ_ONCE(io_timeout);
+}
+
 /* One-sided transfers to the region's appliance, retried as said below. */
 static int __xmem_backend_rw(struct xmem_region *region,
 			     const struct xmem_io *ios, unsigned int n,

@@ -97,6 +97,9 @@ struct xmem_rdma_conn;
  *	module meanwhile, so that rmmod is refused instead of dropping them
  *	(xmem_region_pin(), xmem_region_settle()); under the xa_lock of
  *	@r.portions, whose marks say what is dirty
+ * @nr_files: files bound to it (its node's opens, ATTACH and SNAPSHOT
+ *	TEMP on /dev/xmem); counted before a file is bound, uncounted at
+ *	its release.  With @r's nr_vmas, what makes it open or mapped
  * @dying: DETACH or DESTROY is taking it away: opens of @node and ATTACH
  *	by name refuse it; under &xmem_device.lock (walks that hold
  *	@op_lock read it without: its setter takes @op_lock after setting
@@ -138,6 +141,7 @@ struct xmem_core_region {
 	u32 mode;
 	pgoff_t pending_pages;
 	bool wb_pinned;
+	atomic_t nr_files;
 	bool dying;
 	u64 hold;
 	bool temp;
@@ -252,6 +256,7 @@ void xmem_region_pin(struct xmem_core_region *cr);
 bool xmem_region_settle(struct xmem_core_region *cr);
 void xmem_forget_region(struct xmem_device *dev, struct xmem_core_region *cr);
 int xmem_quiesce_region(struct xmem_core_region *cr, const char *what);
+unsigned int xmem_io_timeout(void);
 
 /* xmem_node.c */
 void xmem_node_add(struct xmem_core_region *cr);

@@ -46,8 +46,10 @@ static int xmem_open(struct inode *inode, struct file *file)
 			ret = -EBUSY;	/* no node is made for one */
 		else if (!xmem_may_attach(cr))
 			ret = -EACCES;
-		else
+		if (!ret) {
 			xmem_region_get(&cr->r);
+			atomic_inc(&cr->nr_files);
+		}
 		mutex_unlock(&xmem_dev.lock);
 		if (ret) {
 			if (ret == -EACCES)
@@ -81,8 +83,10 @@ static int xmem_release(struct inode *inode, struct file *file)
 	 */
 	if (temp)
 		xmem_temp_release(xf->region);
-	if (xf->region)
+	if (xf->region) {
+		atomic_dec(&xf->region->nr_files);
 		xmem_region_put(&xf->region->r);
+	}
 	if (temp)
 		xmem_temp_kick();
 	mutex_destroy(&xf->lock);
@@ -177,6 +181,7 @@ static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
 		goto out;
 	}
 	xf->wb_since = xmem_region_wb_sample(&cr->r);
+	atomic_inc(&cr->nr_files);
 	/* Publish after the region is complete; see xmem_file_region(). */
 	smp_store_release(&xf->region, cr);
 out:

@@ -111,7 +111,7 @@ u64 xmem_stats_read(const struct xmem_stats *stats, enum xmem_stat_item item)
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_stats_read);
 
-static void xmem_region_release_async(struct kref *ref);
+static void xmem_region_put_async(struct xmem_region *region);
 
 /* Pages of portion @index of a region of @nr_pages pages; 0 past its end. */
 static unsigned int xmem_portion_span(const struct xmem_region *region,
@@ -530,7 +530,7 @@ static unsigned int xmem_pick_window(struct xmem_cache *cache,
 			spin_unlock(&cache->lock);
 			xmem_portion_unlock(p);
 			xmem_portion_put(p);
-			kref_put(&region->ref, xmem_region_release_async);
+			xmem_region_put_async(region);
 			p = ERR_PTR(-E2BIG);
 		}
 		if (IS_ERR(p)) {
@@ -921,7 +921,7 @@ unsigned long xmem_cache_reclaim(struct xmem_cache *cache,
 						  &nr_unwritable);
 		got = kept ? xmem_cache_evict(cache, victims, kept, ULONG_MAX) : 0;
 		for (i = 0; i < n; i++)
-			kref_put(&regions[i]->ref, xmem_region_release_async);
+			xmem_region_put_async(regions[i]);
 		/* A failed write-back; or no room left to remember regions. */
 		if (!got && (kept || nr_unwritable == XMEM_BATCH))
 			break;
@@ -1301,6 +1301,29 @@ static void xmem_region_release_async(struct kref *ref)
 	queue_work(region->cache->wq, &region->release_work);
 }
 
+/*
+ * Drop a reference with @release for the last one; else wake whoever
+ * waits in xmem_region_wait_refs().  Only the address of @region is used
+ * after the drop: another task may free it at once.
+ */
+static void __xmem_region_put(struct xmem_region *region,
+			      void (*release)(struct kref *ref))
+{
+	void *var = &region->ref;
+
+	if (kref_put(&region->ref, release))
+		return;
+	/* The count is read after the waiter queued: see wake_up_var(). */
+	smp_mb__after_atomic();
+	wake_up_var(var);
+}
+
+/* As xmem_region_put(), with the release on the pager's workqueue. */
+static void xmem_region_put_async(struct xmem_region *region)
+{
+	__xmem_region_put(region, xmem_region_release_async);
+}
+
 /**
  * xmem_region_put() - drop a reference; the last one frees the region
  * @region: the region
@@ -1310,9 +1333,38 @@ static void xmem_region_release_async(struct kref *ref)
  */
 void xmem_region_put(struct xmem_region *region)
 {
-	kref_put(&region->ref, xmem_region_release);
+	__xmem_region_put(region, xmem_region_release);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_put);
+
+/**
+ * xmem_region_wait_refs() - wait until a region has few references left
+ * @region: the region, referenced by the caller
+ * @held: the references the caller knows of, its own included
+ * @timeout: how long to wait, in jiffies
+ *
+ * The pager's own users of a region (a readahead work item, an evictor,
+ * a fault) each hold a reference for a transfer at most; its owner waits
+ * here for them to end before the region goes away, once nothing new can
+ * start (no file, no mapping).
+ *
+ * Context: process; sleeps killably.
+ * Return: 0 when at most @held references are left; -EINTR if a fatal
+ * signal came first; -EBUSY after @timeout.
+ */
+int xmem_region_wait_refs(struct xmem_region *region, unsigned int held,
+			  unsigned long timeout)
+{
+	long ret;
+
+	ret = wait_event_killable_timeout(*__var_waitqueue(&region->ref),
+					  kref_read(&region->ref) <= held,
+					  timeout);
+	if (ret < 0)
+		return -EINTR;
+	return ret ? 0 : -EBUSY;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_region_wait_refs);
 
 /* The next entry at most @max marked @mark, or any with XA_PRESENT. */
 static void *xmem_xas_find(struct xa_state *xas, unsigned long max,

@@ -301,6 +301,8 @@ int xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
 u64 xmem_stats_read(const struct xmem_stats *stats, enum xmem_stat_item item);
 void xmem_region_get(struct xmem_region *region);
 void xmem_region_put(struct xmem_region *region);
+int xmem_region_wait_refs(struct xmem_region *region, unsigned int held,
+			  unsigned long timeout);
 int xmem_region_sync(struct xmem_region *region, pgoff_t first, pgoff_t last,
 		     errseq_t *since);
 errseq_t xmem_region_wb_sample(struct xmem_region *region);

@@ -570,22 +570,29 @@ void xmem_regions_put(struct xmem_core_region **crs, unsigned int n)
  * new maps or dirties it while it is written back and the appliance is
  * asked.  The check for users and the mark are made under one hold of
  * &xmem_device.lock, which the node's ->open and ATTACH take to take a
- * reference.  Only the caller may forget it then; it undoes the mark with
- * xmem_region_unclaim() if it keeps the region after all.
+ * reference.  With @idle, the pager's own users that are still at work
+ * (readahead, an evictor: a transfer each at most) are then waited for,
+ * so that a region just unmapped can go at once.  Only the caller may
+ * forget it then; it undoes the mark with xmem_region_unclaim() if it
+ * keeps the region after all.
  *
- * Context: process; takes &xmem_device.lock.
+ * Context: process; takes &xmem_device.lock; with @idle, may sleep
+ * killably for up to io_timeout.
  * Return: 0; -ENOENT when another operation is taking it away; -EBUSY
- * when @idle and it is open or mapped.
+ * when @idle and it is open or mapped, or still in use by the pager after
+ * io_timeout; -EINTR if a fatal signal ended that wait.
  */
 int xmem_region_claim(struct xmem_device *dev, struct xmem_core_region *cr,
 		      bool idle, const char *what)
 {
+	unsigned int timeout = xmem_io_timeout();
 	int ret = 0;
 
 	mutex_lock(&dev->lock);
 	if (cr->dying) {
 		ret = -ENOENT;
-	} else if (idle && kref_read(&cr->r.ref) > 2) {	/* list, caller */
+	} else if (idle && (atomic_read(&cr->nr_files) ||
+			    atomic_read(&cr->r.nr_vmas))) {
 		pr_warn_ratelimited("%s %s: region is open or mapped\n", what,
 				    cr->r.name);
 		ret = -EBUSY;
@@ -593,6 +600,17 @@ int xmem_region_claim(struct xmem_device *dev, struct xmem_core_region *cr,
 		WRITE_ONCE(cr->dying, true);
 	}
 	mutex_unlock(&dev->lock);
+	if (ret || !idle)
+		return ret;
+
+	/* The list's reference and the caller's are left then. */
+	ret = xmem_region_wait_refs(&cr->r, 2, timeout * HZ);
+	if (ret) {
+		if (ret == -EBUSY)
+			pr_warn_ratelimited("%s %s: still in use by the pager after %u s (io_timeout)\n",
+					    what, cr->r.name, timeout);
+		xmem_region_unclaim(dev, cr);
+	}
 	return ret;
 }
 

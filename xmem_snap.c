@@ -261,6 +261,7 @@ static int xmem_snapshot_bind(struct xmem_file *xf,
 		return ret;
 	}
 	xf->wb_since = xmem_region_wb_sample(&cr->r);
+	atomic_inc(&cr->nr_files);
 	/* Publish after the region is complete; see xmem_file_region(). */
 	smp_store_release(&xf->region, cr);
 	return 0;

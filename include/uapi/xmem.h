@@ -136,8 +136,11 @@ struct xmem_region_info {
  *
  * Errors: EINVAL (bad name, size, flags or reserved field), ENOENT (not
  * attached here, for DETACH; no such region, for the others), EBUSY (the
- * region is bound to an open file or mapped here, for DETACH and DESTROY;
- * attached by another client, for DESTROY), EACCES (RESIZE and DESTROY:
+ * region is bound to an open file or mapped here, or the module's own
+ * transfers on it (readahead, eviction) did not end within io_timeout,
+ * for DETACH and DESTROY, which wait for them; attached by another
+ * client, for DESTROY), EINTR (killed while DETACH or DESTROY waited for
+ * those transfers), EACCES (RESIZE and DESTROY:
  * neither the owner nor root), EIO (write-back failed; nothing changed),
  * ENOTCONN, ENOMEM (RESIZE: appliance capacity exhausted).
  */

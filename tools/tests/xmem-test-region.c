@@ -622,6 +622,48 @@ TEST(destroy)
 	OP_FAILS(XMEM_IOC_DESTROY, name, 0, 0, ENOENT);
 }
 
+/*
+ * A region unmapped and closed can be detached or destroyed at once, while
+ * the readahead its last faults started is still at work: the pager's own
+ * references are waited for, not taken for users (DETACH and DESTROY
+ * said EBUSY then).  Each round reads the first half of a fresh region in
+ * order, so that readahead runs ahead of the reads, and ends it at once.
+ */
+#define QUICK_ROUNDS	16
+
+TEST_TIMEOUT(end_right_after_unmap, 600)
+{
+	char name[XMEM_REGION_NAME_MAX];
+	uint64_t ra, size = 2 * MiB;
+	volatile char *p;
+	char sum = 0;
+	size_t off;
+	int fd, i;
+
+	xr_require_connected();
+	ASSERT_ZERO_ERR(xsys_read_u64("readahead_max", &ra));
+	if (ra < 256 * KiB)
+		ASSERT_ZERO_ERR(xsys_write_u64("readahead_max", 256 * KiB));
+	for (i = 0; i < QUICK_ROUNDS; i++) {
+		xr_name(name, "quick");
+		fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE |
+			       XMEM_ATTACH_EXCL, NULL);
+		p = MAP_OK(fd, 0, size);
+		for (off = 0; off < size / 2; off += 4096)
+			sum += p[off];
+		ASSERT_OK(munmap((void *)p, size));
+		ASSERT_OK(close(fd));
+		if (i % 2) {
+			OP_OK(XMEM_IOC_DETACH, name, 0, 0);
+			OP_OK(XMEM_IOC_DESTROY, name, 0, 0);
+		} else {
+			OP_OK(XMEM_IOC_DESTROY, name, 0, 0);
+		}
+	}
+	xt_diag("%d regions ended right after their unmap (%d)",
+		QUICK_ROUNDS, sum);
+}
+
 /* Run @fn as uid/gid NOBODY in a child; returns its exit status. */
 static int as_nobody(int (*fn)(const char *, const char *), const char *a,
 		     const char *b)
