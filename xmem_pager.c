@@ -163,6 +163,7 @@ static struct xmem_portion *xmem_portion_alloc(struct xmem_region *region,
 	p->index = index;
 	p->nr_pages = nr;
 	INIT_LIST_HEAD(&p->lru);
+	INIT_LIST_HEAD(&p->rlru);
 	refcount_set(&p->ref, 2);
 	__set_bit(XMEM_PORTION_LOCKED, &p->flags);
 	return p;
@@ -346,10 +347,46 @@ static void xmem_portion_remove(struct xmem_cache *cache,
 	xmem_portion_put(p);	/* the region index's reference */
 }
 
+/*
+ * A portion is on the cache's LRU list and on its region's, or on
+ * neither; these move it on both at once.
+ */
+static void __xmem_lru_add(struct xmem_cache *cache, struct xmem_portion *p,
+			   bool tail)
+{
+	lockdep_assert_held(&cache->lock);
+	if (tail) {
+		list_add_tail(&p->lru, &cache->lru);
+		list_add_tail(&p->rlru, &p->region->lru);
+	} else {
+		list_add(&p->lru, &cache->lru);
+		list_add(&p->rlru, &p->region->lru);
+	}
+}
+
+/* Off both LRU lists; returns whether it was on them. */
+static bool __xmem_lru_del(struct xmem_cache *cache, struct xmem_portion *p)
+{
+	lockdep_assert_held(&cache->lock);
+	if (list_empty(&p->lru))
+		return false;
+	list_del_init(&p->lru);
+	list_del_init(&p->rlru);
+	return true;
+}
+
+/* Second chance: to the tail of both. */
+static void __xmem_lru_rotate(struct xmem_cache *cache, struct xmem_portion *p)
+{
+	lockdep_assert_held(&cache->lock);
+	list_move_tail(&p->lru, &cache->lru);
+	list_move_tail(&p->rlru, &p->region->lru);
+}
+
 static void xmem_lru_add(struct xmem_cache *cache, struct xmem_portion *p)
 {
 	spin_lock(&cache->lock);
-	list_add_tail(&p->lru, &cache->lru);
+	__xmem_lru_add(cache, p, true);
 	spin_unlock(&cache->lock);
 }
 
@@ -476,9 +513,7 @@ static struct xmem_portion *xmem_pick_neighbour(struct xmem_cache *cache,
 	if (test_bit(XMEM_PORTION_DEAD, &p->flags))
 		goto err_unlock;
 	spin_lock(&cache->lock);
-	on_lru = !list_empty(&p->lru);
-	if (on_lru)
-		list_del_init(&p->lru);
+	on_lru = __xmem_lru_del(cache, p);
 	spin_unlock(&cache->lock);
 	if (!on_lru)
 		goto err_unlock;
@@ -526,7 +561,7 @@ static unsigned int xmem_pick_window(struct xmem_cache *cache,
 					nr_skip);
 		if (!IS_ERR_OR_NULL(p) && pages + p->nr_pages > max_pages) {
 			spin_lock(&cache->lock);
-			list_add(&p->lru, &cache->lru);
+			__xmem_lru_add(cache, p, false);
 			spin_unlock(&cache->lock);
 			xmem_portion_unlock(p);
 			xmem_portion_put(p);
@@ -571,27 +606,33 @@ static unsigned int xmem_cache_pick(struct xmem_cache *cache,
 				    struct xmem_portion **victims,
 				    unsigned int max, unsigned long max_pages)
 {
-	struct xmem_portion *p, *tmp;
+	struct list_head *head = only ? &only->lru : &cache->lru;
+	struct list_head *pos, *next;
+	struct xmem_portion *p;
 	unsigned long scan;
 	unsigned int n = 0;
 	bool moved;
 
 	spin_lock(&cache->lock);
-	scan = 2 * cache->nr_pages;
+	/* Each portion twice at most: once more after its second chance. */
+	scan = 2 * (only ? atomic_long_read(&only->nr_resident) :
+		    cache->nr_pages);
 again:
 	moved = false;
-	list_for_each_entry_safe(p, tmp, &cache->lru, lru) {
+	/* Safe against the moves to the tail below, as list_for_each_safe. */
+	for (pos = head->next, next = pos->next; pos != head;
+	     pos = next, next = pos->next) {
 		if (!scan)
 			goto out;
 		scan--;
-		if (only && p->region != only)
-			continue;
+		p = only ? list_entry(pos, struct xmem_portion, rlru) :
+			   list_entry(pos, struct xmem_portion, lru);
 		if (test_bit(XMEM_PORTION_DIRTY, &p->flags) &&
 		    (clean_only || xmem_region_in(p->region, skip, nr_skip)))
 			continue;
 		if (test_and_clear_bit(XMEM_PORTION_ACCESSED, &p->flags) ||
 		    !xmem_portion_trylock(p)) {
-			list_move_tail(&p->lru, &cache->lru);
+			__xmem_lru_rotate(cache, p);
 			moved = true;
 			continue;
 		}
@@ -599,7 +640,7 @@ again:
 			xmem_portion_unlock(p);
 			continue;
 		}
-		list_del_init(&p->lru);
+		__xmem_lru_del(cache, p);
 		refcount_inc(&p->ref);
 		victims[n++] = p;
 		goto out;
@@ -1223,6 +1264,7 @@ int xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
 	region->base = base;
 	region->order = READ_ONCE(cache->portion_shift) - PAGE_SHIFT;
 	xa_init(&region->portions);
+	INIT_LIST_HEAD(&region->lru);
 	atomic_long_set(&region->nr_resident, 0);
 	region->wb_err = 0;
 	atomic_set(&region->nr_vmas, 0);
@@ -1264,7 +1306,7 @@ static void xmem_region_release(struct kref *ref)
 		if (test_bit(XMEM_PORTION_DIRTY, &p->flags))
 			lost += p->nr_pages;
 		spin_lock(&cache->lock);
-		list_del_init(&p->lru);
+		__xmem_lru_del(cache, p);
 		spin_unlock(&cache->lock);
 		if (WARN_ON_ONCE(!xmem_portion_trylock(p)))
 			wait_on_bit_lock(&p->flags, XMEM_PORTION_LOCKED,
@@ -1632,7 +1674,7 @@ static int xmem_region_evict_range(struct xmem_region *region, pgoff_t from,
 			continue;
 		spin_lock(&cache->lock);
 		for (i = 0; i < n; i++)
-			list_del_init(&v[i]->lru);
+			__xmem_lru_del(cache, v[i]);
 		spin_unlock(&cache->lock);
 		if (keep_dirty)
 			xmem_pager_clean_ptes(cache, v, n, true);
@@ -1902,7 +1944,7 @@ again:
 			 * portion: write it back and fetch it whole.
 			 */
 			spin_lock(&cache->lock);
-			list_del_init(&p->lru);
+			__xmem_lru_del(cache, p);
 			spin_unlock(&cache->lock);
 			if (!xmem_cache_evict(cache, &p, 1, ULONG_MAX))
 				return ERR_PTR(-EIO);

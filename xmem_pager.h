@@ -77,6 +77,8 @@ enum {
  * @ref: one for the region's index, one per task using it
  * @lru: position in the cache's LRU list, under &xmem_cache.lock; empty
  *	while the portion is being fetched or evicted
+ * @rlru: position in its region's LRU list, under &xmem_cache.lock; on it
+ *	exactly when @lru is on the cache's, in the same order
  * @pages: the local copy, one order-0 page per page of the portion
  */
 struct xmem_portion {
@@ -86,6 +88,7 @@ struct xmem_portion {
 	unsigned long flags;
 	refcount_t ref;
 	struct list_head lru;
+	struct list_head rlru;
 	struct page *pages[];
 };
 
@@ -179,7 +182,7 @@ struct xmem_stats {
  * @mapping: the device's address space, which every mapping of every
  *	region shares; NULL when the cache is used without mappings (KUnit)
  * @ops: the backend
- * @lock: protects @lru and @nr_pages
+ * @lock: protects @lru, every region's LRU list and @nr_pages
  * @lru: resident portions that are not busy, least recently used first
  * @nr_pages: resident pages, of busy portions too
  * @nr_dirty: pages of portions with XMEM_PORTION_DIRTY set
@@ -203,7 +206,7 @@ struct xmem_stats {
 struct xmem_cache {
 	struct address_space *mapping;
 	const struct xmem_backend_ops *ops;
-	/* Protects lru and nr_pages. */
+	/* Protects lru, the regions' lru lists and nr_pages. */
 	spinlock_t lock;
 	struct list_head lru;
 	unsigned long nr_pages;
@@ -235,6 +238,9 @@ struct xmem_cache {
  * @portions: portion index -> struct xmem_portion; its xa_lock protects
  *	lookups together with taking a portion reference
  * @nr_resident: resident pages of this region
+ * @lru: its portions on the cache's LRU list, in the same order, under
+ *	&xmem_cache.lock: reclaim for this region alone (its own limit)
+ *	walks these, not every region's
  * @limit_pages: local memory this region may use, in pages (0: only the
  *	cache's limit applies)
  * @wb_err: write-back errors, for every syncer to see once: a file
@@ -262,6 +268,7 @@ struct xmem_region {
 	unsigned int order;
 	struct xarray portions;
 	atomic_long_t nr_resident;
+	struct list_head lru;
 	unsigned long limit_pages;
 	errseq_t wb_err;
 	atomic_t nr_vmas;

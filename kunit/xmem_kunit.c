@@ -1311,6 +1311,82 @@ static void xmem_pager_test_region_limit_batch(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_LIMIT_EXCEEDED), 0);
 }
 
+/*
+ * Each region's LRU list holds exactly its portions on the cache's, in
+ * the same order: the cache's list, with the other regions' left out.
+ */
+static void xmem_expect_region_lru(struct kunit *test, struct xmem_cache *c,
+				   struct xmem_region *r)
+{
+	struct list_head *pos = &r->lru;
+	struct xmem_portion *p;
+	unsigned int n = 0;
+
+	spin_lock(&c->lock);
+	list_for_each_entry(p, &c->lru, lru) {
+		if (p->region != r)
+			continue;
+		pos = pos->next;
+		n++;
+		if (pos == &r->lru ||
+		    list_entry(pos, struct xmem_portion, rlru) != p)
+			break;
+	}
+	KUNIT_EXPECT_PTR_EQ(test, pos->next, &r->lru);
+	spin_unlock(&c->lock);
+	KUNIT_EXPECT_GT(test, n, 0);
+}
+
+/*
+ * Reclaim for a region's own limit walks that region's LRU list, not the
+ * cache's: the victims are its least recently used portions, whatever
+ * other regions hold at the head of the cache's list; second chances and
+ * evictions keep both lists in the same order.
+ */
+static void xmem_pager_test_region_lru(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_region *r = xmem_fake_region4(test, f);
+	struct xmem_portion *p;
+	unsigned int i;
+
+	/*
+	 * The first region's pages 0-3 at the head, r's 3 portions after:
+	 * the cache's 16 pages, full, so nothing is evicted yet.
+	 */
+	for (i = 0; i < 4; i++) {
+		p = xmem_pager_get(&f->region, i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+		xmem_pager_unlock(p);
+	}
+	for (i = 0; i < 12; i += 4) {
+		p = xmem_pager_get(r, i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+		xmem_pager_unlock(p);
+	}
+	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 16);
+	xmem_expect_region_lru(test, &f->cache, &f->region);
+	xmem_expect_region_lru(test, &f->cache, r);
+	/* Every one was just used: each gets its second chance, 0 goes. */
+	KUNIT_EXPECT_EQ(test, xmem_cache_reclaim(&f->cache, r, false, 4), 4);
+	KUNIT_EXPECT_NULL(test, xa_load(&r->portions, 0));
+	KUNIT_EXPECT_NOT_NULL(test, xa_load(&r->portions, 1));
+	KUNIT_EXPECT_NOT_NULL(test, xa_load(&r->portions, 2));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->region.nr_resident), 4);
+	xmem_expect_region_lru(test, &f->cache, &f->region);
+	xmem_expect_region_lru(test, &f->cache, r);
+	/* r's portion 1 used again: 2 is its least recently used now. */
+	p = xmem_pager_get(r, 5);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+	KUNIT_EXPECT_EQ(test, xmem_cache_reclaim(&f->cache, r, false, 4), 4);
+	KUNIT_EXPECT_NOT_NULL(test, xa_load(&r->portions, 1));
+	KUNIT_EXPECT_NULL(test, xa_load(&r->portions, 2));
+	xmem_expect_region_lru(test, &f->cache, r);
+	xmem_fake_region4_done(test, r);
+	KUNIT_EXPECT_TRUE(test, list_empty(&r->lru));
+}
+
 static void xmem_pager_test_resize(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
@@ -1692,6 +1768,7 @@ static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_clean_only),
 	KUNIT_CASE(xmem_pager_test_region_limit),
 	KUNIT_CASE(xmem_pager_test_region_limit_batch),
+	KUNIT_CASE(xmem_pager_test_region_lru),
 	KUNIT_CASE(xmem_pager_test_resize),
 	KUNIT_CASE(xmem_pager_test_release_vs_evictor),
 	KUNIT_CASE(xmem_pager_test_sync_waits_writeback),
