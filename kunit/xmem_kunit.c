@@ -758,6 +758,16 @@ static u8 xmem_page_byte(struct xmem_portion *p, size_t off)
 	return ((u8 *)page_address(p->pages[0]))[off];
 }
 
+/* Fault page @index of @r in and unlock it: resident, ACCESSED, on the LRU. */
+static void xmem_touch(struct kunit *test, struct xmem_region *r,
+		       pgoff_t index)
+{
+	struct xmem_portion *p = xmem_pager_get(r, index);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	xmem_pager_unlock(p);
+}
+
 static void xmem_pager_test_fetch_once(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
@@ -770,9 +780,7 @@ static void xmem_pager_test_fetch_once(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, test_bit(XMEM_PORTION_LOCKED, &p->flags));
 	xmem_pager_unlock(p);
 
-	p = xmem_pager_get(&f->region, 3);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, &f->region, 3);
 	KUNIT_EXPECT_EQ(test, f->reads, 1);
 	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_CACHE_HITS), 1);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 1);
@@ -871,20 +879,14 @@ static void xmem_pager_test_evict_dirty(struct kunit *test)
 static void xmem_pager_test_second_chance(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_portion *p;
 	unsigned int i;
 
-	for (i = 0; i < 4; i++) {
-		p = xmem_pager_get(&f->region, i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-		xmem_pager_unlock(p);
-	}
+	for (i = 0; i < 4; i++)
+		xmem_touch(test, &f->region, i);
 	/* One eviction pass clears every ACCESSED bit; evict 0 and 1. */
 	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 2), 2);
 	/* Touch 2: 3 is now the least recently used. */
-	p = xmem_pager_get(&f->region, 2);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, &f->region, 2);
 	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 1), 1);
 	KUNIT_EXPECT_NOT_NULL(test, xa_load(&f->region.portions, 2));
 	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 3));
@@ -1042,9 +1044,7 @@ static void xmem_pager_test_invalidate(struct kunit *test)
 	struct xmem_fake *f = test->priv;
 	struct xmem_portion *p;
 
-	p = xmem_pager_get(&f->region, 3);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, &f->region, 3);
 	memset(f->mem + 3 * PAGE_SIZE, 'N', PAGE_SIZE);
 
 	KUNIT_EXPECT_EQ(test, xmem_region_invalidate(&f->region), 0);
@@ -1067,9 +1067,7 @@ static void xmem_pager_test_invalidate_dirty(struct kunit *test)
 	struct xmem_fake *f = test->priv;
 	struct xmem_portion *p;
 
-	p = xmem_pager_get(&f->region, 5);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, &f->region, 5);
 	xmem_write_page(test, f, 4, 'W');
 
 	KUNIT_EXPECT_EQ(test, xmem_region_invalidate(&f->region), -EBUSY);
@@ -1136,9 +1134,7 @@ static void xmem_pager_test_portions(struct kunit *test)
 	xmem_pager_unlock(p);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->cache.nr_dirty), 4);
 
-	p = xmem_pager_get(r, 7);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, r, 7);
 	KUNIT_EXPECT_EQ(test, f->reads, 4);
 
 	KUNIT_EXPECT_EQ(test, xmem_region_sync(r, 6, 6, NULL), 0);
@@ -1224,9 +1220,7 @@ static void xmem_pager_test_readahead(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, xmem_page_byte(p, 1), 'a' + i);
 		xmem_pager_unlock(p);
 	}
-	p = xmem_pager_get(&f->region, 1);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, &f->region, 1);
 	KUNIT_EXPECT_EQ(test, f->reads, 4);
 	KUNIT_EXPECT_EQ(test,
 			xmem_fake_stat(f, XMEM_STAT_READAHEAD_HITS), 4);
@@ -1245,12 +1239,9 @@ static void xmem_pager_test_readahead(struct kunit *test)
 static void xmem_pager_test_clean_only(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_portion *p;
 
 	xmem_write_page(test, f, 0, 'C');
-	p = xmem_pager_get(&f->region, 1);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, &f->region, 1);
 	/* The shrinker's kind of reclaim: clean pages only, no transfer. */
 	KUNIT_EXPECT_EQ(test, xmem_cache_reclaim(&f->cache, NULL, true, 4), 1);
 	KUNIT_EXPECT_EQ(test, f->writes, 0);
@@ -1262,7 +1253,6 @@ static void xmem_pager_test_region_limit(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
 	struct xmem_region *r = xmem_fake_region4(test, f);
-	struct xmem_portion *p;
 	unsigned int i;
 
 	/* Two pages of the first region, then r limited to one portion. */
@@ -1270,9 +1260,7 @@ static void xmem_pager_test_region_limit(struct kunit *test)
 	xmem_write_page(test, f, 1, 'M');
 	KUNIT_EXPECT_EQ(test, xmem_region_set_limit(r, 4), 0);
 	for (i = 0; i < 14; i++) {
-		p = xmem_pager_get(r, i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-		xmem_pager_unlock(p);
+		xmem_touch(test, r, i);
 		KUNIT_EXPECT_LE(test, atomic_long_read(&r->nr_resident), 4);
 	}
 	/* Only r's portions were evicted for r's limit. */
@@ -1292,15 +1280,12 @@ static void xmem_pager_test_region_limit(struct kunit *test)
 static void xmem_pager_test_region_limit_batch(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_portion *p;
 	unsigned int i;
 
 	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, FAKE_PAGES), 0);
 	KUNIT_EXPECT_EQ(test, xmem_region_set_limit(&f->region, 8), 0);
 	for (i = 0; i < 11; i++) {
-		p = xmem_pager_get(&f->region, i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-		xmem_pager_unlock(p);
+		xmem_touch(test, &f->region, i);
 		KUNIT_EXPECT_LE(test,
 				atomic_long_read(&f->region.nr_resident), 8);
 	}
@@ -1347,23 +1332,16 @@ static void xmem_pager_test_region_lru(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
 	struct xmem_region *r = xmem_fake_region4(test, f);
-	struct xmem_portion *p;
 	unsigned int i;
 
 	/*
 	 * The first region's pages 0-3 at the head, r's 3 portions after:
 	 * the cache's 16 pages, full, so nothing is evicted yet.
 	 */
-	for (i = 0; i < 4; i++) {
-		p = xmem_pager_get(&f->region, i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-		xmem_pager_unlock(p);
-	}
-	for (i = 0; i < 12; i += 4) {
-		p = xmem_pager_get(r, i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-		xmem_pager_unlock(p);
-	}
+	for (i = 0; i < 4; i++)
+		xmem_touch(test, &f->region, i);
+	for (i = 0; i < 12; i += 4)
+		xmem_touch(test, r, i);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 16);
 	xmem_expect_region_lru(test, &f->cache, &f->region);
 	xmem_expect_region_lru(test, &f->cache, r);
@@ -1376,9 +1354,7 @@ static void xmem_pager_test_region_lru(struct kunit *test)
 	xmem_expect_region_lru(test, &f->cache, &f->region);
 	xmem_expect_region_lru(test, &f->cache, r);
 	/* r's portion 1 used again: 2 is its least recently used now. */
-	p = xmem_pager_get(r, 5);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, r, 5);
 	KUNIT_EXPECT_EQ(test, xmem_cache_reclaim(&f->cache, r, false, 4), 4);
 	KUNIT_EXPECT_NOT_NULL(test, xa_load(&r->portions, 1));
 	KUNIT_EXPECT_NULL(test, xa_load(&r->portions, 2));
@@ -1532,7 +1508,6 @@ static void xmem_pager_test_wb_errseq(struct kunit *test)
 static void xmem_pager_test_skip_unwritable(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_portion *p;
 	unsigned int i;
 
 	for (i = 0; i < 4; i++)
@@ -1543,9 +1518,7 @@ static void xmem_pager_test_skip_unwritable(struct kunit *test)
 	 * Full of dirty pages no write-back can take now: the fault waits
 	 * for none and the cache goes over its limit, saying so.
 	 */
-	p = xmem_pager_get(&f->region, 4);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, &f->region, 4);
 	KUNIT_EXPECT_EQ(test, f->write_calls, 0);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 5);
 	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_LIMIT_EXCEEDED),
@@ -1553,9 +1526,7 @@ static void xmem_pager_test_skip_unwritable(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xmem_stats_read(&f->region.stats,
 					      XMEM_STAT_LIMIT_EXCEEDED), 1);
 	/* Clean portions still go. */
-	p = xmem_pager_get(&f->region, 5);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-	xmem_pager_unlock(p);
+	xmem_touch(test, &f->region, 5);
 	KUNIT_EXPECT_NULL(test, xa_load(&f->region.portions, 4));
 	KUNIT_EXPECT_EQ(test, f->write_calls, 0);
 	/* Writable again: back under the limit, nothing lost. */
@@ -1605,14 +1576,10 @@ static void xmem_pager_test_grow_short(struct kunit *test)
 static void xmem_pager_test_evict_window(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_portion *p;
 	unsigned int i;
 
-	for (i = 0; i < 4; i++) {
-		p = xmem_pager_get(&f->region, 2 * i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(p));
-		xmem_pager_unlock(p);
-	}
+	for (i = 0; i < 4; i++)
+		xmem_touch(test, &f->region, 2 * i);
 	KUNIT_EXPECT_EQ(test, xmem_cache_shrink(&f->cache, 4), 4);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 0);
 	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_EVICT_BATCHES), 1);
