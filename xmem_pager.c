@@ -72,8 +72,12 @@
 #define XMEM_BATCH		32
 /* ... and their pages (the size of the dirty bitmap of one batch). */
 #define XMEM_BATCH_PAGES	512
-/* Pages per call of the backend; its struct xmem_io array is on the stack. */
-#define XMEM_IO_CHUNK		32
+/*
+ * Pages of one backend call whose struct xmem_io array fits on the stack;
+ * larger transfers allocate theirs, and go in calls of this many pages
+ * when they cannot.
+ */
+#define XMEM_IO_STACK		32
 /* The first readahead window, in portions. */
 #define XMEM_RA_INIT		4
 /* Default largest readahead window, in bytes. */
@@ -422,8 +426,11 @@ static int xmem_pager_io_call(struct xmem_region *region,
 
 /*
  * Transfer every page of the locked portions @v[0..@n) of @region, @n at
- * most XMEM_BATCH, in calls of XMEM_IO_CHUNK pages to the backend.  The
- * portions with a page in a call that failed are marked in @failed.
+ * most XMEM_BATCH, in one call to the backend, so that all of them are in
+ * flight at once; in calls of XMEM_IO_STACK pages if there is no memory
+ * for the call's page list (nothing here waits for memory: write-back
+ * must make progress under pressure).  The portions with a page in a call
+ * that failed are marked in @failed.
  * A read fills the pages the region never wrote with zeroes instead, as
  * long as the backend says that nobody else can have written them; a
  * write marks its pages as written before it starts.
@@ -435,11 +442,21 @@ static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 	const struct xmem_backend_ops *ops = region->cache->ops;
 	bool zero = !write && READ_ONCE(region->zero_pages) &&
 		    ops->zero_ok && ops->zero_ok(region);
-	struct xmem_io ios[XMEM_IO_CHUNK];
+	struct xmem_io stack[XMEM_IO_STACK], *ios = stack;
+	unsigned int i, j, k = 0, zeroed = 0, max = XMEM_IO_STACK, pages = 0;
 	DECLARE_BITMAP(in_call, XMEM_BATCH);
-	unsigned int i, j, k = 0, zeroed = 0;
 	int ret = 0, err;
 
+	for (i = 0; i < n; i++)
+		pages += v[i]->nr_pages;
+	if (pages > XMEM_IO_STACK) {
+		ios = kmalloc_array(pages, sizeof(*ios), GFP_NOIO |
+				    __GFP_NORETRY | __GFP_NOWARN);
+		if (ios)
+			max = pages;
+		else
+			ios = stack;
+	}
 	bitmap_zero(in_call, XMEM_BATCH);
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < v[i]->nr_pages; j++) {
@@ -456,7 +473,7 @@ static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 			ios[k].page = v[i]->pages[j];
 			ios[k].offset = (u64)page << PAGE_SHIFT;
 			__set_bit(i, in_call);
-			if (++k < XMEM_IO_CHUNK)
+			if (++k < max)
 				continue;
 			err = xmem_pager_io_call(region, ios, k, write,
 						 in_call, failed, n);
@@ -469,6 +486,8 @@ static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 					 failed, n);
 		ret = ret ?: err;
 	}
+	if (ios != stack)
+		kfree(ios);
 	if (zeroed)
 		xmem_count(region, XMEM_STAT_ZERO_FILLS, zeroed);
 	return ret;

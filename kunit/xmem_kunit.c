@@ -604,6 +604,7 @@ static struct kunit_suite xmem_wire_suite = {
  * @mem: FAKE_PAGES pages of "remote" memory
  * @reads: pages read
  * @writes: pages written
+ * @read_calls: calls of the backend to read, failed ones too
  * @write_calls: calls of the backend to write, failed ones too
  * @fail_reads: fail every read with -EIO
  * @fail_writes: fail every write with -EIO
@@ -621,6 +622,7 @@ struct xmem_fake {
 	u8 *mem;
 	unsigned int reads;
 	unsigned int writes;
+	unsigned int read_calls;
 	unsigned int write_calls;
 	bool fail_reads;
 	bool fail_writes;
@@ -661,6 +663,8 @@ static int xmem_fake_rw(struct xmem_region *region, const struct xmem_io *ios,
 		f->write_hook = NULL;
 		if (hook)
 			hook(f);
+	} else {
+		f->read_calls++;
 	}
 	if (write ? f->fail_writes : f->fail_reads)
 		return -EIO;
@@ -1108,7 +1112,7 @@ static struct xmem_region *xmem_fake_region4(struct kunit *test,
 	return r;
 }
 
-static void xmem_fake_region4_done(struct kunit *test, struct xmem_region *r)
+static void xmem_fake_region2_done(struct kunit *test, struct xmem_region *r)
 {
 	KUNIT_EXPECT_EQ(test, xmem_region_drop(r), 0);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&r->nr_resident), 0);
@@ -1152,7 +1156,54 @@ static void xmem_pager_test_portions(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&r->nr_resident), 6);
 	KUNIT_EXPECT_EQ(test, f->cache.nr_pages, 6);
 
-	xmem_fake_region4_done(test, r);
+	xmem_fake_region2_done(test, r);
+}
+
+/*
+ * More pages than fit on the stack go to the backend in one call, so that
+ * all of them are in flight at once: a portion of 64 pages is read with
+ * one call and written back with one.
+ */
+static void xmem_pager_test_one_call(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct xmem_portion *p;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	/* 64 pages of "remote" memory; page i of both regions is page i. */
+	vfree(f->mem);
+	f->mem = vmalloc(64 * PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, f->mem);
+	for (i = 0; i < 64; i++)
+		memset(f->mem + i * PAGE_SIZE, 'a' + i % 26, PAGE_SIZE);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 128), 0);
+	f->cache.portion_shift = PAGE_SHIFT + 6;
+	KUNIT_ASSERT_EQ(test, xmem_region_init(r, &f->cache, "fake64", 64, 64),
+			0);
+	f->cache.portion_shift = PAGE_SHIFT;
+	r->priv = f;
+	r->free = xmem_fake_free2;
+
+	p = xmem_pager_get(r, 40);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	KUNIT_EXPECT_EQ(test, p->nr_pages, 64);
+	KUNIT_EXPECT_EQ(test, ((u8 *)page_address(p->pages[40]))[7],
+			'a' + 40 % 26);
+	KUNIT_EXPECT_EQ(test, f->reads, 64);
+	KUNIT_EXPECT_EQ(test, f->read_calls, 1);
+	xmem_portion_set_dirty(&f->cache, p);
+	memset(page_address(p->pages[63]), 'W', PAGE_SIZE);
+	xmem_pager_unlock(p);
+
+	KUNIT_EXPECT_EQ(test, xmem_region_sync(r, 0, 63, NULL), 0);
+	KUNIT_EXPECT_EQ(test, f->writes, 64);
+	KUNIT_EXPECT_EQ(test, f->write_calls, 1);
+	KUNIT_EXPECT_EQ(test, f->mem[63 * PAGE_SIZE], 'W');
+	KUNIT_EXPECT_EQ(test, f->mem[62 * PAGE_SIZE], 'a' + 62 % 26);
+
+	xmem_fake_region2_done(test, r);
 }
 
 static void xmem_pager_test_ra_window(struct kunit *test)
@@ -1268,7 +1319,7 @@ static void xmem_pager_test_region_limit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->writes, 0);
 	KUNIT_EXPECT_EQ(test,
 			xmem_stats_read(&r->stats, XMEM_STAT_EVICTIONS_CLEAN), 3);
-	xmem_fake_region4_done(test, r);
+	xmem_fake_region2_done(test, r);
 }
 
 /*
@@ -1359,7 +1410,7 @@ static void xmem_pager_test_region_lru(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, xa_load(&r->portions, 1));
 	KUNIT_EXPECT_NULL(test, xa_load(&r->portions, 2));
 	xmem_expect_region_lru(test, &f->cache, r);
-	xmem_fake_region4_done(test, r);
+	xmem_fake_region2_done(test, r);
 	KUNIT_EXPECT_TRUE(test, list_empty(&r->lru));
 }
 
@@ -1565,7 +1616,7 @@ static void xmem_pager_test_grow_short(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ((u8 *)page_address(p->pages[2]))[0], 'a' + 14);
 	xmem_pager_unlock(p);
 	KUNIT_EXPECT_EQ(test, f->mem[13 * PAGE_SIZE], 'G');
-	xmem_fake_region4_done(test, r);
+	xmem_fake_region2_done(test, r);
 }
 
 /*
@@ -1730,6 +1781,7 @@ static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_invalidate),
 	KUNIT_CASE(xmem_pager_test_invalidate_dirty),
 	KUNIT_CASE(xmem_pager_test_portions),
+	KUNIT_CASE(xmem_pager_test_one_call),
 	KUNIT_CASE(xmem_pager_test_ra_window),
 	KUNIT_CASE(xmem_pager_test_readahead),
 	KUNIT_CASE(xmem_pager_test_clean_only),
