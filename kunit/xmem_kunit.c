@@ -1091,25 +1091,36 @@ static void xmem_fake_free2(struct xmem_region *region)
 }
 
 /*
- * The second region, set up; page i of both is the same remote page.  The
- * cache gets room for 16 pages and no background reclaim.
+ * A second region of @nr_pages pages in portions of 2^@order pages, set
+ * up; page i of both is the same remote page.  The cache gets room for
+ * @limit pages and no background reclaim.
  */
-static struct xmem_region *xmem_fake_region4(struct kunit *test,
-					     struct xmem_fake *f)
+static struct xmem_region *xmem_fake_region2(struct kunit *test,
+					     struct xmem_fake *f,
+					     unsigned int order,
+					     unsigned long nr_pages,
+					     unsigned long limit)
 {
 	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 16), 0);
+	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, limit), 0);
 	KUNIT_ASSERT_EQ(test, xmem_cache_set_watermarks(&f->cache, 0, 0), 0);
-	f->cache.portion_shift = PAGE_SHIFT + 2;
-	KUNIT_ASSERT_EQ(test, xmem_region_init(r, &f->cache, "fake4", 14, 64),
-			0);
+	f->cache.portion_shift = PAGE_SHIFT + order;
+	KUNIT_ASSERT_EQ(test, xmem_region_init(r, &f->cache, "fake2",
+					       nr_pages, 64), 0);
 	f->cache.portion_shift = PAGE_SHIFT;
 	r->priv = f;
 	r->free = xmem_fake_free2;
-	KUNIT_ASSERT_EQ(test, r->order, 2);
+	KUNIT_ASSERT_EQ(test, r->order, order);
 	return r;
+}
+
+/* The second region in portions of 4 pages: 14 pages, the last portion short. */
+static struct xmem_region *xmem_fake_region4(struct kunit *test,
+					     struct xmem_fake *f)
+{
+	return xmem_fake_region2(test, f, 2, 14, 16);
 }
 
 static void xmem_fake_region2_done(struct kunit *test, struct xmem_region *r)
@@ -1167,24 +1178,17 @@ static void xmem_pager_test_portions(struct kunit *test)
 static void xmem_pager_test_one_call(struct kunit *test)
 {
 	struct xmem_fake *f = test->priv;
-	struct xmem_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct xmem_region *r;
 	struct xmem_portion *p;
 	unsigned int i;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
 	/* 64 pages of "remote" memory; page i of both regions is page i. */
 	vfree(f->mem);
 	f->mem = vmalloc(64 * PAGE_SIZE);
 	KUNIT_ASSERT_NOT_NULL(test, f->mem);
 	for (i = 0; i < 64; i++)
 		memset(f->mem + i * PAGE_SIZE, 'a' + i % 26, PAGE_SIZE);
-	KUNIT_ASSERT_EQ(test, xmem_cache_set_limit(&f->cache, 128), 0);
-	f->cache.portion_shift = PAGE_SHIFT + 6;
-	KUNIT_ASSERT_EQ(test, xmem_region_init(r, &f->cache, "fake64", 64, 64),
-			0);
-	f->cache.portion_shift = PAGE_SHIFT;
-	r->priv = f;
-	r->free = xmem_fake_free2;
+	r = xmem_fake_region2(test, f, 6, 64, 128);
 
 	p = xmem_pager_get(r, 40);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
