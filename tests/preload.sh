@@ -10,6 +10,7 @@
 #	ok N - sort: heap on the appliance region (backend xmem)
 #	ok N - sort: peak heap 9437184 >= 2 x local limit 2097152
 #	ok N - sort: 8388608 bytes placed on the appliance > local limit
+#	ok N - sort: region held alone, 2048 first touches filled with zeroes here
 #	ok N - sort: alloc/ counters gone after exit
 #	ok N - sort: region destroyed after exit
 #
@@ -278,6 +279,12 @@ for name in "${names[@]}"; do
 	fi
 	check "$name: $placed bytes placed on the appliance > local limit ($how)" \
 		test "$placed" -gt "$limit_b"
+	# The heap's region is created held (SOLE): a page's first touch is
+	# filled here, not read from the appliance.
+	zf=$(cat "$sys/regions/$region/stats/zero_fills" 2>/dev/null || echo 0)
+	rd=$(cat "$sys/regions/$region/stats/bytes_read" 2>/dev/null || echo 0)
+	check "$name: region held alone, $zf first touches filled with zeroes here ($rd bytes read)" \
+		eval 'grep -q "^libxmem: sole 1$" "$tmp/$name.err" && test "$zf" -gt 0'
 	if [[ $name == python3 ]]; then
 		read -r _ slabs used resv < <(grep '^alloc ' "$tmp/$name.err")
 		check "$name: alloc/ while running: ${slabs:-?} slabs, ${used:-?} bytes in use > local limit, <= ${resv:-?} reserved" \

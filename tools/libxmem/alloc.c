@@ -130,6 +130,7 @@ static struct {
 	bool fallback_local;
 	bool fork_share;
 	bool fork_local;		/* XMEM_FORK=local */
+	bool sole;			/* region held (XMEM_ATTACH_SOLE) */
 	bool stats_at_exit;
 	bool leak_check;
 	bool frozen;			/* XMEM_FORK=share child: no new use */
@@ -841,30 +842,46 @@ static int region_name(char *out, const char *tmpl)
 	return n ? 0 : -EINVAL;
 }
 
+/*
+ * The heap's region is new and this process's alone, so it is created
+ * held (XMEM_ATTACH_SOLE): no other client may write it, and the module
+ * fills a page never written with zeroes instead of reading it.  An
+ * appliance older than protocol 1.9 (EOPNOTSUPP) or a module without
+ * SOLE (EINVAL) gets the same region without the hold; so does
+ * XMEM_SOLE=0.
+ */
 static int open_region(size_t reserve)
 {
 	const char *dev = getenv("XMEM_DEVICE");
 	const char *tmpl = getenv("XMEM_REGION");
+	bool sole = !env_is("XMEM_SOLE", "0");
 	struct xmem_attach a;
 	int fd, err, tries;
 
 	fd = open(dev && *dev ? dev : "/dev/xmem", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return sys_err();
-	for (tries = 0; tries < 4; tries++) {
+	for (tries = 0; tries < 5; tries++) {
 		memset(&a, 0, sizeof(a));
 		err = region_name(a.name, tmpl && *tmpl ? tmpl : "libxmem-%p-%r");
 		if (err)
 			break;
 		a.size = reserve;
 		a.flags = XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL;
+		if (sole)
+			a.flags |= XMEM_ATTACH_SOLE;
 		if (!ioctl(fd, XMEM_IOC_ATTACH, &a)) {
+			heap.sole = sole;
 			memcpy(heap.name, a.name, sizeof(heap.name));
 			heap.fd = fd;
 			heap.region_bytes = a.size;
 			return 0;
 		}
 		err = sys_err();
+		if (sole && (err == -EOPNOTSUPP || err == -EINVAL)) {
+			sole = false;
+			continue;
+		}
 		if (err != -EEXIST || (tmpl && *tmpl && !strstr(tmpl, "%r")))
 			break;
 	}
@@ -1903,6 +1920,7 @@ static void print_stats(int fd)
 	strcat(line, "\n");
 	xa_puts(fd, line);
 	put_kv(fd, "region_bytes", st.region_bytes);
+	put_kv(fd, "sole", heap.bk == BK_XMEM && heap.sole);
 	put_kv(fd, "reserved_bytes", st.reserved_bytes);
 	put_kv(fd, "local_bytes", st.local_bytes);
 	put_kv(fd, "slabs", st.slabs);
