@@ -214,13 +214,13 @@ static long xmem_ioctl_info(struct xmem_file *xf, void __user *arg)
 }
 
 static int xmem_check_region_op(const char *what, struct xmem_region_op *op,
-				bool resize)
+				bool resize, u32 flags_ok)
 {
 	const char *why;
 
 	if (op->reserved || op->reserved2[0] || op->reserved2[1])
 		why = "reserved fields not zero";
-	else if (op->flags & ~(resize ? XMEM_RESIZE_WRITEBACK : 0))
+	else if (op->flags & ~flags_ok)
 		why = "unknown flags";
 	else if (xmem_wire_check_name(op->name, sizeof(op->name)))
 		why = "bad region name";
@@ -267,6 +267,38 @@ static void xmem_end_region(struct xmem_device *dev,
 	xmem_region_put(&cr->r);	/* the caller's */
 }
 
+/*
+ * DETACH with XMEM_DETACH_HOLD: the region stays attached; only its hold
+ * on the appliance ends, so that another client may attach it.
+ */
+static long xmem_ioctl_end_hold(struct xmem_region_op *op, void __user *arg)
+{
+	struct xmem_device *dev = &xmem_dev;
+	struct xmem_core_region *cr;
+	int ret;
+
+	cr = xmem_get_region(dev, op->name);
+	if (IS_ERR_OR_NULL(cr))
+		return cr ? PTR_ERR(cr) : -ENOENT;
+	if (!xmem_may_attach(cr)) {
+		ret = -EACCES;
+		goto out_put;
+	}
+	if (mutex_lock_killable(&cr->op_lock)) {
+		ret = -EINTR;
+		goto out_put;
+	}
+	ret = xmem_region_end_hold(dev, cr);
+	op->size = (u64)cr->r.nr_pages << PAGE_SHIFT;
+	op->region_id = cr->region_id;
+	mutex_unlock(&cr->op_lock);
+	if (!ret && copy_to_user(arg, op, sizeof(*op)))
+		ret = -EFAULT;
+out_put:
+	xmem_region_put(&cr->r);
+	return ret;
+}
+
 static long xmem_ioctl_detach(void __user *arg)
 {
 	struct xmem_wire_region_req req = { .op = XMEM_REGION_OP_DETACH };
@@ -278,9 +310,12 @@ static long xmem_ioctl_detach(void __user *arg)
 
 	if (copy_from_user(&op, arg, sizeof(op)))
 		return -EFAULT;
-	ret = xmem_check_region_op("DETACH", &op, false);
+	ret = xmem_check_region_op("DETACH", &op, false,
+				   XMEM_DETACH_HOLD);
 	if (ret)
 		return ret;
+	if (op.flags & XMEM_DETACH_HOLD)
+		return xmem_ioctl_end_hold(&op, arg);
 
 	cr = xmem_get_region(dev, op.name);
 	if (IS_ERR_OR_NULL(cr))
@@ -340,7 +375,8 @@ static long xmem_ioctl_resize(void __user *arg)
 
 	if (copy_from_user(&op, arg, sizeof(op)))
 		return -EFAULT;
-	ret = xmem_check_region_op("RESIZE", &op, true);
+	ret = xmem_check_region_op("RESIZE", &op, true,
+				   XMEM_RESIZE_WRITEBACK);
 	if (ret)
 		return ret;
 	req.name = op.name;
@@ -440,7 +476,7 @@ static long xmem_ioctl_destroy(void __user *arg)
 
 	if (copy_from_user(&op, arg, sizeof(op)))
 		return -EFAULT;
-	ret = xmem_check_region_op("DESTROY", &op, false);
+	ret = xmem_check_region_op("DESTROY", &op, false, 0);
 	if (ret)
 		return ret;
 	req.name = op.name;
@@ -529,6 +565,8 @@ static void xmem_fill_entry(struct xmem_device *dev,
 	if (cr && READ_ONCE(cr->appl) == a &&
 	    READ_ONCE(cr->region_id) == wr->region_id) {
 		e->flags |= XMEM_ENTRY_ATTACHED;
+		if (READ_ONCE(cr->hold))
+			e->flags |= XMEM_ENTRY_HELD;
 		xmem_region_counts(&cr->r, &resident, &dirty);
 		e->resident_bytes = (u64)resident << PAGE_SHIFT;
 	}

@@ -455,6 +455,83 @@ out:
 }
 
 /**
+ * xmem_region_end_hold - end this client's hold on a region it keeps attached
+ * @dev: the device
+ * @cr: the region, attached here
+ *
+ * The appliance ends a hold when its holder attaches the region for
+ * reading only, and turns an attachment for reading back into one that
+ * writes when nobody holds the region: two ATTACHes on the same
+ * connection, each replacing the region's keys, so the region's
+ * transfers are held off (@cr->io_lock) until the second one's keys are
+ * in place.  Never-written pages are read again from the first one on.
+ * If the second one fails, the keys in place no longer write: the first
+ * write-back that tries fails the connection, and its reattach (an
+ * ATTACH without SOLE) gives the region keys that write.
+ *
+ * Context: process, may sleep; the caller holds @cr->op_lock.  Calls the
+ * appliance (up to twice io_timeout) with @cr->io_lock held for write.
+ * Return: 0 (also when @cr was not held), -ENOTCONN without a working
+ * connection, -ESTALE if the appliance answered for another region, or
+ * the appliance's or the transport's error.
+ */
+int xmem_region_end_hold(struct xmem_device *dev,
+			 struct xmem_core_region *cr)
+{
+	struct xmem_wire_region_req req = {
+		.op = XMEM_REGION_OP_ATTACH,
+		.flags = XMEM_ATTACH_F_READ,
+		.name = cr->r.name,
+	};
+	struct xmem_rdma_conn *conn;
+	struct xmem_appliance *a;
+	struct xmem_wire_region wr;
+	int ret;
+
+	lockdep_assert_held(&cr->op_lock);
+	if (!READ_ONCE(cr->hold))
+		return 0;
+	a = xmem_region_appl(cr);
+	conn = xmem_appliance_conn_now(a);
+	if (!conn) {
+		ret = -ENOTCONN;
+		goto out_put_appl;
+	}
+	down_write(&cr->io_lock);
+	xmem_region_forget_zeroes(&cr->r);
+	ret = xmem_rdma_region(conn, &req, &wr);
+	if (ret)
+		goto out_unlock;
+	/* Given up on the appliance: a reattach must not ask for it. */
+	WRITE_ONCE(cr->hold, 0);
+	req.flags = 0;
+	ret = xmem_rdma_region(conn, &req, &wr);
+	if (!ret && (wr.region_id != cr->region_id ||
+		     wr.size != cr->remote_size))
+		ret = -ESTALE;
+	if (!ret) {
+		spin_lock(&dev->remote_lock);
+		cr->addr = wr.addr;
+		cr->rkey = wr.rkey;
+		spin_unlock(&dev->remote_lock);
+	}
+out_unlock:
+	up_write(&cr->io_lock);
+	xmem_rdma_put(conn);
+out_put_appl:
+	if (ret)
+		pr_warn_ratelimited("region %s: ending its hold on appliance %s failed: %d%s\n",
+				    cr->r.name, xmem_appliance_name(a), ret,
+				    READ_ONCE(cr->hold) ? "; still held" :
+				    "; no longer held, writes resume after a reconnection");
+	else
+		pr_info("region %s: no longer held alone; other clients may attach it\n",
+			cr->r.name);
+	xmem_appliance_put(a);
+	return ret;
+}
+
+/**
  * xmem_region_call - one region operation on the appliance holding a region
  * @cr: the region
  * @req: the request

@@ -13,7 +13,7 @@
  * XMEM_IOC_DESTROY.  Version 1.1 added DETACH, RESIZE, DESTROY, LIST and
  * the @mode of struct xmem_attach; 1.2 added ACCOUNT; 1.3 SNAPSHOT; 1.4
  * GRANT; 1.5 SNAPSHOT INTO a region on another appliance; 1.6 SNAPSHOT
- * TEMP; 1.7 ATTACH SOLE.
+ * TEMP; 1.7 ATTACH SOLE; 1.8 DETACH HOLD and XMEM_ENTRY_HELD.
  *
  * The mmap offset is relative to the start of the region.  msync(MS_SYNC)
  * and fsync() return once every dirty page of the range (fsync: of the
@@ -30,7 +30,7 @@
 #include <linux/types.h>
 
 #define XMEM_UAPI_MAJOR		1
-#define XMEM_UAPI_MINOR		7
+#define XMEM_UAPI_MINOR		8
 
 /* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
 #define XMEM_REGION_NAME_MAX	64
@@ -115,13 +115,15 @@ struct xmem_region_info {
 
 /* Flags of struct xmem_region_op. */
 #define XMEM_RESIZE_WRITEBACK	0x1u	/* RESIZE: write back, not discard */
+#define XMEM_DETACH_HOLD	0x1u	/* DETACH: end the hold only (1.8) */
 
 /**
  * struct xmem_region_op - XMEM_IOC_DETACH, XMEM_IOC_RESIZE, XMEM_IOC_DESTROY
  * @name: in, region name, NUL terminated
  * @size: in, RESIZE: the new size in bytes, a nonzero page multiple up to
  *	1 TiB; else must be zero.  out, the region's size
- * @flags: in, RESIZE: XMEM_RESIZE_*; else must be zero
+ * @flags: in, RESIZE: XMEM_RESIZE_*; DETACH: XMEM_DETACH_*; else must
+ *	be zero
  * @reserved: in, must be zero
  * @region_id: out, the appliance's identifier of the region
  * @reserved2: in, must be zero
@@ -134,6 +136,14 @@ struct xmem_region_info {
  * them and frees the appliance memory, and later access there gets
  * SIGBUS.  DESTROY detaches the region here and frees it on the appliance.
  *
+ * DETACH with XMEM_DETACH_HOLD ends this client's hold on a region it
+ * attached with XMEM_ATTACH_SOLE and detaches nothing: the region stays
+ * attached, mapped and cached here, and other clients may attach it from
+ * then on (a VM's memory handed to the host it migrates to).  Its pages
+ * never written are read like any others from then on.  A region not
+ * held is left as it is (0).  The hold cannot be taken back while the
+ * region stays attached here.
+ *
  * Errors: EINVAL (bad name, size, flags or reserved field), ENOENT (not
  * attached here, for DETACH; no such region, for the others), EBUSY (the
  * region is bound to an open file or mapped here, or the module's own
@@ -142,7 +152,9 @@ struct xmem_region_info {
  * client, for DESTROY), EINTR (killed while DETACH or DESTROY waited for
  * those transfers), EACCES (RESIZE and DESTROY:
  * neither the owner nor root), EIO (write-back failed; nothing changed),
- * ENOTCONN, ENOMEM (RESIZE: appliance capacity exhausted).
+ * ENOTCONN, ENOMEM (RESIZE: appliance capacity exhausted).  DETACH with
+ * XMEM_DETACH_HOLD: ENOENT (not attached here), EACCES, EINTR, ENOTCONN,
+ * EIO/ETIMEDOUT, ESTALE (the appliance answered for another region).
  */
 struct xmem_region_op {
 	char name[XMEM_REGION_NAME_MAX];
@@ -155,6 +167,7 @@ struct xmem_region_op {
 
 /* Flags of struct xmem_region_entry. */
 #define XMEM_ENTRY_ATTACHED	0x1u	/* attached on this client */
+#define XMEM_ENTRY_HELD		0x2u	/* and held by it (SOLE, 1.8) */
 
 /**
  * struct xmem_region_entry - one region in XMEM_IOC_LIST's answer

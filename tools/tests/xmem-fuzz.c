@@ -892,11 +892,14 @@ static void do_region_op(int op)
 	if (k != ARG_OK && k != ARG_XMEM)
 		w = WANT(EFAULT);
 	else if (in.reserved || in.reserved2[0] || in.reserved2[1] ||
-		 (in.flags & ~(resize ? XMEM_RESIZE_WRITEBACK : 0)) ||
+		 (in.flags & ~(resize ? XMEM_RESIZE_WRITEBACK :
+			       op == OP_DETACH ? XMEM_DETACH_HOLD : 0)) ||
 		 !name_valid(in.name, 64) ||
 		 (resize ? !in.size || in.size % PAGE || in.size > TB :
 		  !!in.size))
 		w = WANT(EINVAL);
+	else if (op == OP_DETACH && (in.flags & XMEM_DETACH_HOLD))
+		w = !reg || !reg->here ? WANT(ENOENT) : WANT(0);
 	else if (op == OP_DETACH)
 		w = !reg || !reg->here ? WANT(ENOENT) :
 		    reg_users(r) ? WANT(EBUSY) : WANT(0);
@@ -924,7 +927,9 @@ static void do_region_op(int op)
 		FZ_FAIL("%s answered size %llu, want %llu", names[op],
 			(unsigned long long)o.size,
 			(unsigned long long)reg->size);
-	if (op == OP_DETACH) {
+	if (op == OP_DETACH && (in.flags & XMEM_DETACH_HOLD)) {
+		reg->sole = false;	/* still attached here */
+	} else if (op == OP_DETACH) {
 		reg->here = reg->sole = false;
 	} else if (op == OP_DESTROY) {
 		reg->exists = reg->here = reg->sole = false;
@@ -1072,12 +1077,12 @@ static void do_list(void)
 				(unsigned long long)e->region_id);
 		if (r >= 0 && fz_regs[r].exists &&
 		    (e->size != fz_regs[r].size ||
-		     !!(e->flags & XMEM_ENTRY_ATTACHED) != fz_regs[r].here))
-			FZ_FAIL("LIST entry %s: size %llu attached %u, want %llu %u",
+		     !!(e->flags & XMEM_ENTRY_ATTACHED) != fz_regs[r].here ||
+		     !!(e->flags & XMEM_ENTRY_HELD) != fz_regs[r].sole))
+			FZ_FAIL("LIST entry %s: size %llu flags %#x, want %llu attached %u held %u",
 				e->name, (unsigned long long)e->size,
-				e->flags & XMEM_ENTRY_ATTACHED,
-				(unsigned long long)fz_regs[r].size,
-				fz_regs[r].here);
+				e->flags, (unsigned long long)fz_regs[r].size,
+				fz_regs[r].here, fz_regs[r].sole);
 	}
 	if (l.cursor != (l.count ? ents[l.count - 1].region_id : in.cursor))
 		FZ_FAIL("LIST cursor %llu after %u entries",

@@ -540,6 +540,65 @@ TEST_TIMEOUT(sole_refused_while_shared, 300)
 	OP_OK(XMEM_IOC_DESTROY, other, 0, 0);
 }
 
+/*
+ * DETACH with XMEM_DETACH_HOLD hands a held region over while it stays
+ * mapped here (what a VM's zero-copy migration does): the other client
+ * may attach it from then on, writes made here after the hand-off reach
+ * the appliance (the appliance changed the region's keys twice), and a
+ * page never written is read from then on, not filled here.
+ */
+TEST_TIMEOUT(sole_hold_handed_over, 300)
+{
+	const uint64_t size = 4 * MiB;
+	uint64_t seed = xnow() * 1000 + 17, zeros, reads;
+	char name[XMEM_REGION_NAME_MAX], path[256];
+	struct xmem_region_entry e;
+	bool busy;
+	int fd, status;
+	char *p;
+
+	xr_require_connected();
+	require_peer();
+	xr_name(name, "solehand");
+	fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL |
+		       XMEM_ATTACH_SOLE, NULL);
+	snprintf(path, sizeof(path), "regions/%s/local_limit", name);
+	ASSERT_ZERO_ERR(xsys_write_u64(path, 1 * MiB));
+	p = MAP_OK(fd, 0, size);
+	xpat_fill(p, size / 2, 0, seed);
+	ASSERT_GE(xr_region_u64(name, "stats/zero_fills"), 1);
+	if (!list_find(name, &e))
+		FAIL("%s not in XMEM_IOC_LIST", name);
+	ASSERT_EQ(e.flags, XMEM_ENTRY_ATTACHED | XMEM_ENTRY_HELD);
+	ASSERT_NE(xmemctl_on_peer("attach", name, NULL, &busy), 0);
+	ASSERT_TRUE(busy);
+
+	OP_OK(XMEM_IOC_DETACH, name, 0, XMEM_DETACH_HOLD);
+	if (!list_find(name, &e))
+		FAIL("%s not in XMEM_IOC_LIST after the hand-off", name);
+	ASSERT_EQ(e.flags, XMEM_ENTRY_ATTACHED);
+	/* Not held any more: nothing to do, and nothing done. */
+	OP_OK(XMEM_IOC_DETACH, name, 0, XMEM_DETACH_HOLD);
+
+	/* The second half was never written: now it is read. */
+	zeros = xr_region_u64(name, "stats/zero_fills");
+	reads = xr_region_u64(name, "stats/rdma_reads");
+	xpat_fill(p, size, 0, seed + 1);
+	ASSERT_EQ(xr_region_u64(name, "stats/zero_fills"), zeros);
+	ASSERT_GE(xr_region_u64(name, "stats/rdma_reads") - reads, 1);
+	ASSERT_OK(msync(p, size, MS_SYNC));
+	status = verify_on_peer(name, seed + 1);
+	if (status)
+		FAIL("verifier on %s: wait status %#x", PEER, status);
+	if (xmemctl_on_peer("detach", name, NULL, NULL))
+		FAIL("%s could not detach %s", PEER, name);
+	ASSERT_PATTERN(p, size, 0, seed + 1);
+	ASSERT_OK(munmap(p, size));
+	ASSERT_OK(close(fd));
+	OP_OK(XMEM_IOC_DESTROY, name, 0, 0);
+	OP_FAILS(XMEM_IOC_DETACH, name, 0, XMEM_DETACH_HOLD, ENOENT);
+}
+
 /* readahead_max when the program started (the tests run in children). */
 static uint64_t saved_ra_max = ~0ull;
 
