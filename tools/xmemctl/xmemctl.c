@@ -78,7 +78,9 @@ static const char xc_usage_text[] =
 "  region attach [-j] [-s] NAME  attach an existing region to this client\n"
 "                                (-s: no other client may attach it while\n"
 "                                it is attached here)\n"
-"  region detach NAME            write back, drop and forget it here\n"
+"  region detach [-s] NAME       write back, drop and forget it here (-s:\n"
+"                                only end its hold, see attach; it stays\n"
+"                                attached and mapped here)\n"
 "  region resize [-w] NAME SIZE  grow or shrink it (-w: write back the removed\n"
 "                                range first instead of discarding it)\n"
 "  region destroy NAME           free it on the appliance\n"
@@ -810,6 +812,12 @@ static int xc_region_op(const char *what, unsigned long cmd, const char *name,
 	if (ioctl(fd, cmd, &op))
 		err = errno;
 	close(fd);
+	if (err == EINVAL && cmd == XMEM_IOC_DETACH &&
+	    (flags & XMEM_DETACH_HOLD)) {
+		fprintf(stderr, "xmemctl: %s: refused (EINVAL): the module may be older than uapi 1.8, which ends a hold without detaching\n",
+			what);
+		return XC_EXIT_MISSING;
+	}
 	if (err == EBUSY && cmd != XMEM_IOC_RESIZE)
 		fprintf(stderr, "xmemctl: %s: region in use (open or mapped here, or attached by another client)\n",
 			what);
@@ -926,10 +934,11 @@ static void xc_print_entry(const struct xmem_region_entry *e, bool json,
 	if (json) {
 		printf("{\"name\": ");
 		xc_json_str(e->name);
-		printf(", \"region_id\": %llu, \"size\": %llu, \"uid\": %u, \"gid\": %u, \"mode\": \"%04o\", \"users\": %u, \"attached\": %s, \"resident_bytes\": %llu, \"appliance\": ",
+		printf(", \"region_id\": %llu, \"size\": %llu, \"uid\": %u, \"gid\": %u, \"mode\": \"%04o\", \"users\": %u, \"attached\": %s, \"held\": %s, \"resident_bytes\": %llu, \"appliance\": ",
 		       (unsigned long long)e->region_id,
 		       (unsigned long long)e->size, e->uid, e->gid, e->mode,
 		       e->users, att ? "true" : "false",
+		       e->flags & XMEM_ENTRY_HELD ? "true" : "false",
 		       (unsigned long long)e->resident_bytes);
 		xc_json_str(appliance);
 		return;
@@ -949,6 +958,7 @@ static void xc_print_entry(const struct xmem_region_entry *e, bool json,
 	printf("%-20s %04o\n", "mode", e->mode);
 	printf("%-20s %u\n", "users", e->users);
 	printf("%-20s %s\n", "attached", att ? "yes" : "no");
+	printf("%-20s %s\n", "held", e->flags & XMEM_ENTRY_HELD ? "yes" : "no");
 	printf("%-20s %llu\n", "resident", (unsigned long long)e->resident_bytes);
 	printf("%-20s %s\n", "appliance", appliance);
 }
@@ -1104,7 +1114,7 @@ static int xc_cmd_region(int argc, char **argv)
 	jok = k == 0 || k == 1 || k == 5 || k == 6 || k == 7;
 	mok = k == 0 || k == 7;
 	wok = k == 3;
-	sok = k == 0 || k == 1;
+	sok = k == 0 || k == 1 || k == 2;
 
 	optind = 1;
 	opterr = 0;
@@ -1113,7 +1123,7 @@ static int xc_cmd_region(int argc, char **argv)
 		case 's':
 			if (!sok)
 				return xc_usage_err("region %s: unknown option -s", sub);
-			flags |= XMEM_ATTACH_SOLE;
+			flags |= k == 2 ? XMEM_DETACH_HOLD : XMEM_ATTACH_SOLE;
 			break;
 		case 'i':
 			if (k != 7)
@@ -1185,7 +1195,7 @@ static int xc_cmd_region(int argc, char **argv)
 	case 1:
 		return xc_region(what, name, 0, flags, 0, json);
 	case 2:
-		return xc_region_op(what, XMEM_IOC_DETACH, name, 0, 0);
+		return xc_region_op(what, XMEM_IOC_DETACH, name, 0, flags);
 	case 3:
 		return xc_region_op(what, XMEM_IOC_RESIZE, name, size, flags);
 	case 4:
