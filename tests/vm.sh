@@ -8,10 +8,14 @@
 # all its RAM on region vm1, 8x client1's local limit.  TAP on stdout:
 #
 #	run        the guest boots, a workload round passes, the region's
-#	           counters show dirty evictions and write-backs
+#	           counters show dirty evictions and write-backs; run created
+#	           the region held alone and the guest's first touches were
+#	           filled with zeroes on client1, not read
 #	migrate    zero-copy migration client1 -> client2 -> client1, twice,
 #	           while the workload runs: RAM sent < 1 MiB each time, the
-#	           workload goes on with no verification error
+#	           workload goes on with no verification error.  The first
+#	           hands the hold over: client2 may not attach vm1 before,
+#	           the migration ends client1's hold and client2 attaches it
 #	hotplug    memory add 128M: the guest onlines it and verifies a
 #	           pattern on pages of it; memory remove: region destroyed,
 #	           appliance bytes back
@@ -158,6 +162,11 @@ t_run() {
 	wb=$(cat $sys/regions/vm1/stats/bytes_written 2>/dev/null || echo 0)
 	((ev > 0 && wb > 0))
 	ok $? "run: region vm1 evicted dirty pages ($ev) and wrote back $wb bytes"
+	# Created held alone: the guest's first touches were filled here.
+	local zf
+	zf=$(cat $sys/regions/vm1/stats/zero_fills 2>/dev/null || echo 0)
+	xmemctl region show -j vm1 | grep -q '"held": true' && ((zf > 0))
+	ok $? "run: region vm1 held alone, $zf first touches filled with zeroes here"
 }
 
 t_hotplug() {
@@ -206,16 +215,35 @@ migrate_to() {
 
 	[[ -z $mode ]] || t=${mode#--}
 	[[ -z $appl ]] || t=copyappl
-	# Pre-copy, copy: the destination creates regions of its own.
-	[[ -n $mode ]] || on "$dest" "xmemctl region attach $ram_region >/dev/null" || {
-		ok 1 "$t: attach $ram_region on $dest"
-		return 1
-	}
+	# Held alone on $where (run created it): $dest may not attach it, and
+	# the migration hands it over.  Else the destination's administrator
+	# attaches it.  Pre-copy, copy: the destination creates regions of
+	# its own.
+	local held=
+	if [[ -z $mode ]] &&
+		on "$where" "xmemctl region show -j $ram_region" | grep -q '"held": true'; then
+		held=1
+		out=$(on "$dest" "xmemctl region attach $ram_region 2>&1")
+		rc=$?
+		[[ $rc != 0 ]]
+		ok $? "$t: $ram_region held alone on $where, $dest may not attach it: rc $rc: $out"
+	elif [[ -z $mode ]]; then
+		on "$dest" "xmemctl region attach $ram_region >/dev/null" || {
+			ok 1 "$t: attach $ram_region on $dest"
+			return 1
+		}
+	fi
 	before=$(on "$where" "cat $sys/appliance_bytes")
 	out=$(on "$where" "xmem-qemu -j migrate $mode ${appl:+--appliance $appl} vm1 $dest")
 	rc=$?
 	ok $rc "$t: $where -> $dest: $out"
 	((rc == 0)) || return 1
+	if [[ -n $held ]]; then
+		[[ $out == *"\"handed_over\": [\"$ram_region\"]"* ]] &&
+			! on "$dest" "xmemctl region show -j $ram_region" |
+				grep -q '"held": true'
+		ok $? "$t: $where ended its hold on $ram_region, $dest attached it itself"
+	fi
 	sent=$(json_num ram_transferred "$out")
 	echo "# migration: ${t/migrate/zero-copy} $where -> $dest:" \
 		"ram_transferred $sent total_time_ms" \
