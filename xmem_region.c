@@ -472,8 +472,9 @@ out:
  * Context: process, may sleep; the caller holds @cr->op_lock.  Calls the
  * appliance (up to twice io_timeout) with @cr->io_lock held for write.
  * Return: 0 (also when @cr was not held), -ENOTCONN without a working
- * connection, -ESTALE if the appliance answered for another region, or
- * the appliance's or the transport's error.
+ * connection, -EINTR if killed while transfers on @cr were ending,
+ * -ESTALE if the appliance answered for another region, or the
+ * appliance's or the transport's error.
  */
 int xmem_region_end_hold(struct xmem_device *dev,
 			 struct xmem_core_region *cr)
@@ -497,7 +498,11 @@ int xmem_region_end_hold(struct xmem_device *dev,
 		ret = -ENOTCONN;
 		goto out_put_appl;
 	}
-	down_write(&cr->io_lock);
+	/* Transfers in flight end within io_timeout; a kill ends the wait. */
+	if (down_write_killable(&cr->io_lock)) {
+		ret = -EINTR;
+		goto out_put_conn;
+	}
 	xmem_region_forget_zeroes(&cr->r);
 	ret = xmem_rdma_region(conn, &req, &wr);
 	if (ret)
@@ -517,6 +522,7 @@ int xmem_region_end_hold(struct xmem_device *dev,
 	}
 out_unlock:
 	up_write(&cr->io_lock);
+out_put_conn:
 	xmem_rdma_put(conn);
 out_put_appl:
 	if (ret)
