@@ -288,6 +288,15 @@ static long xmem_ioctl_end_hold(struct xmem_region_op *op, void __user *arg)
 		ret = -EINTR;
 		goto out_put;
 	}
+	/*
+	 * A DETACH or DESTROY that ended it meanwhile: asking the appliance
+	 * now would attach it there again, for nobody.
+	 */
+	if (READ_ONCE(cr->dying)) {
+		mutex_unlock(&cr->op_lock);
+		ret = -ENOENT;
+		goto out_put;
+	}
 	ret = xmem_region_end_hold(dev, cr);
 	op->size = (u64)cr->r.nr_pages << PAGE_SHIFT;
 	op->region_id = cr->region_id;
