@@ -105,11 +105,13 @@ struct xmem_rdma_conn;
  *	@op_lock read it without: its setter takes @op_lock after setting
  *	it, so a stale false only lets their change go first)
  * @hold: the token of this client's SOLE hold on the appliance
- *	(XMEM_ATTACH_SOLE), or 0; set at attach, cleared under @op_lock
- *	if a move to another appliance loses the hold or DETACH with
- *	XMEM_DETACH_HOLD ends it (xmem_region_end_hold()), read without a lock
- *	by reattach (a stale value asks for a hold it has, or has just
- *	given up: then others' ATTACH stays refused, as while it held it)
+ *	(XMEM_ATTACH_SOLE), or 0; set at attach or, under @op_lock, by an
+ *	ATTACH with SOLE of the region attached here (xmem_region_set_hold());
+ *	cleared under @op_lock if a move to another appliance loses the hold
+ *	or DETACH with XMEM_DETACH_HOLD ends it (xmem_region_set_hold());
+ *	read without a lock by reattach (a stale value asks for a hold it
+ *	has, or has just given up: then others' ATTACH stays refused, as
+ *	while it held it)
  * @temp: a temporary region (SNAPSHOT with TEMP): bound to one file,
  *	refused to ATTACH by name and without @node; set before it is listed
  * @temp_done: the file bound to @temp was released: &xmem_device.temp_work
@@ -242,8 +244,8 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
 struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 					    const struct xmem_attach *a,
 					    bool temp);
-int xmem_region_end_hold(struct xmem_device *dev,
-			 struct xmem_core_region *cr);
+int xmem_region_set_hold(struct xmem_device *dev,
+			 struct xmem_core_region *cr, bool hold);
 int xmem_region_call(struct xmem_core_region *cr,
 		     const struct xmem_wire_region_req *req,
 		     struct xmem_wire_region *wr);

@@ -148,6 +148,29 @@ static int xmem_check_attach(const struct xmem_attach *a)
 	return -EINVAL;
 }
 
+/*
+ * Take (ATTACH with SOLE of a region attached here) or end (DETACH with
+ * XMEM_DETACH_HOLD) the hold on @cr: its op_lock keeps a DETACH or
+ * DESTROY, a move and another change of the hold away meanwhile.
+ */
+static int xmem_ioctl_set_hold(struct xmem_core_region *cr, bool hold)
+{
+	int ret;
+
+	if (mutex_lock_killable(&cr->op_lock))
+		return -EINTR;
+	/*
+	 * A DETACH or DESTROY that ended it meanwhile: asking the appliance
+	 * now would attach it there again, for nobody.
+	 */
+	if (READ_ONCE(cr->dying))
+		ret = -ENOENT;
+	else
+		ret = xmem_region_set_hold(&xmem_dev, cr, hold);
+	mutex_unlock(&cr->op_lock);
+	return ret;
+}
+
 static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
 {
 	struct xmem_core_region *cr;
@@ -172,6 +195,14 @@ static long xmem_ioctl_attach(struct xmem_file *xf, void __user *arg)
 		ret = PTR_ERR(cr);
 		pr_warn_ratelimited("ATTACH %s: %ld\n", a.name, ret);
 		goto out;
+	}
+	/* Attached here already, without a hold: take one. */
+	if ((a.flags & XMEM_ATTACH_SOLE) && !READ_ONCE(cr->hold)) {
+		ret = xmem_ioctl_set_hold(cr, true);
+		if (ret) {
+			xmem_region_put(&cr->r);
+			goto out;
+		}
 	}
 	a.size = (u64)cr->r.nr_pages << PAGE_SHIFT;
 	a.region_id = cr->region_id;
@@ -284,23 +315,9 @@ static long xmem_ioctl_end_hold(struct xmem_region_op *op, void __user *arg)
 		ret = -EACCES;
 		goto out_put;
 	}
-	if (mutex_lock_killable(&cr->op_lock)) {
-		ret = -EINTR;
-		goto out_put;
-	}
-	/*
-	 * A DETACH or DESTROY that ended it meanwhile: asking the appliance
-	 * now would attach it there again, for nobody.
-	 */
-	if (READ_ONCE(cr->dying)) {
-		mutex_unlock(&cr->op_lock);
-		ret = -ENOENT;
-		goto out_put;
-	}
-	ret = xmem_region_end_hold(dev, cr);
-	op->size = (u64)cr->r.nr_pages << PAGE_SHIFT;
+	ret = xmem_ioctl_set_hold(cr, false);
+	op->size = (u64)READ_ONCE(cr->r.nr_pages) << PAGE_SHIFT;
 	op->region_id = cr->region_id;
-	mutex_unlock(&cr->op_lock);
 	if (!ret && copy_to_user(arg, op, sizeof(*op)))
 		ret = -EFAULT;
 out_put:

@@ -288,14 +288,16 @@ int xmem_remote_find(const char *name, struct xmem_appliance **ap,
  *
  * With XMEM_ATTACH_SOLE the appliance holds the region for this client
  * alone (a random token names the hold); a region it created so has its
- * never-written pages filled with zeroes instead of read.
+ * never-written pages filled with zeroes instead of read.  A region
+ * attached here already is returned as it is, held or not: the caller
+ * asks for the hold (xmem_region_set_hold()).
  *
  * Context: process; takes &xmem_device.attach_lock across the calls to
  * the appliance, and &xmem_device.lock only to look up, count and list.
  * Return: the region, referenced for the caller, or an ERR_PTR():
- * -EDQUOT over max_regions; with SOLE, -EBUSY (attached here without it,
- * or attached by another client) or -EOPNOTSUPP (appliance older than
- * protocol 1.9); else the appliance's or the transport's error.
+ * -EDQUOT over max_regions; with SOLE, -EBUSY (attached by another
+ * client) or -EOPNOTSUPP (appliance older than protocol 1.9); else the
+ * appliance's or the transport's error.
  */
 struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 					    const struct xmem_attach *a,
@@ -320,13 +322,6 @@ struct xmem_core_region *xmem_attach_region(struct xmem_device *dev,
 	cr = xmem_find_region(dev, a);
 	mutex_unlock(&dev->lock);
 	if (!IS_ERR_OR_NULL(cr) && temp) {
-		xmem_region_put(&cr->r);
-		cr = ERR_PTR(-EBUSY);
-	}
-	if (!IS_ERR_OR_NULL(cr) && (a->flags & XMEM_ATTACH_SOLE) &&
-	    !READ_ONCE(cr->hold)) {
-		pr_warn_ratelimited("region %s: attached here without SOLE already; detach it first\n",
-				    a->name);
 		xmem_region_put(&cr->r);
 		cr = ERR_PTR(-EBUSY);
 	}
@@ -454,34 +449,61 @@ out:
 	return cr;
 }
 
+/*
+ * Did the appliance answer @ret, or did the call end without an answer
+ * (no reply, a killed caller), whatever the appliance did?
+ */
+static bool xmem_region_unanswered(int ret)
+{
+	return ret == -ENOTCONN || ret == -ETIMEDOUT || ret == -EINTR ||
+	       ret == -EBADMSG;
+}
+
 /**
- * xmem_region_end_hold - end this client's hold on a region it keeps attached
+ * xmem_region_set_hold - take or end this client's hold on a region it
+ *	keeps attached
  * @dev: the device
  * @cr: the region, attached here
+ * @hold: take the hold (true) or end it (false)
  *
- * The appliance ends a hold when its holder attaches the region for
- * reading only, and turns an attachment for reading back into one that
- * writes when nobody holds the region: two ATTACHes on the same
- * connection, each replacing the region's keys, so the region's
- * transfers are held off (@cr->io_lock) until the second one's keys are
- * in place.  Never-written pages are read again from the first one on.
- * If the second one fails, the keys in place no longer write: the first
+ * The region stays attached, mapped and cached either way; what changes
+ * is whether the appliance lets other clients attach it for writing.
+ * The protocol has no message for this: ATTACHes of protocol 1.9 on the
+ * region's connection do it, each answered with new keys, so the
+ * region's transfers are held off (@cr->io_lock) until the last answer's
+ * keys are in place.
+ *
+ * Taking it: an ATTACH with SOLE and a new token, which the appliance
+ * grants when no other client has the region attached for writing.  The
+ * region has data, so its pages are read as before: only a region
+ * created held has its never-written pages filled here.  The token is
+ * recorded before the request goes: if the call ends without an answer,
+ * the hold may have been granted, and the reattach asks for it with that
+ * token (and goes on without it if refused), as for a region attached
+ * with SOLE.
+ *
+ * Ending it: an ATTACH with READ, which ends a hold, then one without,
+ * which gives the attachment keys that write again when nobody holds the
+ * region.  Never-written pages are read from the first one on.  If the
+ * second one fails, the keys in place no longer write: the first
  * write-back that tries fails the connection, and its reattach (an
  * ATTACH without SOLE) gives the region keys that write.
  *
  * Context: process, may sleep; the caller holds @cr->op_lock.  Calls the
- * appliance (up to twice io_timeout) with @cr->io_lock held for write.
- * Return: 0 (also when @cr was not held), -ENOTCONN without a working
- * connection, -EINTR if killed while transfers on @cr were ending,
- * -ESTALE if the appliance answered for another region, or the
- * appliance's or the transport's error.
+ * appliance (up to io_timeout per ATTACH) with @cr->io_lock held for
+ * write.
+ * Return: 0 (also when there was nothing to do), -ENOTCONN without a
+ * working connection, -EINTR if killed while transfers on @cr were
+ * ending, -ESTALE if the appliance answered for another region; taking
+ * it, -EBUSY (another client has the region attached, or a copy into it
+ * is in flight) or -EOPNOTSUPP (appliance older than protocol 1.9); else
+ * the appliance's or the transport's error.
  */
-int xmem_region_end_hold(struct xmem_device *dev,
-			 struct xmem_core_region *cr)
+int xmem_region_set_hold(struct xmem_device *dev,
+			 struct xmem_core_region *cr, bool hold)
 {
 	struct xmem_wire_region_req req = {
 		.op = XMEM_REGION_OP_ATTACH,
-		.flags = XMEM_ATTACH_F_READ,
 		.name = cr->r.name,
 	};
 	struct xmem_rdma_conn *conn;
@@ -490,7 +512,7 @@ int xmem_region_end_hold(struct xmem_device *dev,
 	int ret;
 
 	lockdep_assert_held(&cr->op_lock);
-	if (!READ_ONCE(cr->hold))
+	if (!!READ_ONCE(cr->hold) == hold)
 		return 0;
 	a = xmem_region_appl(cr);
 	conn = xmem_appliance_conn_now(a);
@@ -503,14 +525,27 @@ int xmem_region_end_hold(struct xmem_device *dev,
 		ret = -EINTR;
 		goto out_put_conn;
 	}
-	xmem_region_forget_zeroes(&cr->r);
-	ret = xmem_rdma_region(conn, &req, &wr);
-	if (ret)
-		goto out_unlock;
-	/* Given up on the appliance: a reattach must not ask for it. */
-	WRITE_ONCE(cr->hold, 0);
-	req.flags = 0;
-	ret = xmem_rdma_region(conn, &req, &wr);
+	if (hold) {
+		req.flags = XMEM_ATTACH_F_SOLE;
+		req.hold = get_random_u64() ?: 1;
+		WRITE_ONCE(cr->hold, req.hold);
+		ret = xmem_rdma_region(conn, &req, &wr);
+		if (ret == -EPROTO)
+			ret = -EOPNOTSUPP;
+		/* A refusal changed nothing on the appliance. */
+		if (ret && !xmem_region_unanswered(ret))
+			WRITE_ONCE(cr->hold, 0);
+	} else {
+		xmem_region_forget_zeroes(&cr->r);
+		req.flags = XMEM_ATTACH_F_READ;
+		ret = xmem_rdma_region(conn, &req, &wr);
+		if (!ret) {
+			/* Given up on the appliance: a reattach must not ask. */
+			WRITE_ONCE(cr->hold, 0);
+			req.flags = 0;
+			ret = xmem_rdma_region(conn, &req, &wr);
+		}
+	}
 	if (!ret && (wr.region_id != cr->region_id ||
 		     wr.size != cr->remote_size))
 		ret = -ESTALE;
@@ -520,19 +555,25 @@ int xmem_region_end_hold(struct xmem_device *dev,
 		cr->rkey = wr.rkey;
 		spin_unlock(&dev->remote_lock);
 	}
-out_unlock:
 	up_write(&cr->io_lock);
 out_put_conn:
 	xmem_rdma_put(conn);
 out_put_appl:
-	if (ret)
+	if (!ret)
+		pr_info("region %s: %s\n", cr->r.name,
+			hold ? "held alone from now on; other clients may not attach it" :
+			"no longer held alone; other clients may attach it");
+	else if (hold)
+		pr_warn_ratelimited("region %s: holding it alone on appliance %s failed: %d%s\n",
+				    cr->r.name, xmem_appliance_name(a), ret,
+				    ret == -EBUSY ? " (another client has it attached)" :
+				    READ_ONCE(cr->hold) ?
+				    "; a reconnection asks for it again" : "");
+	else
 		pr_warn_ratelimited("region %s: ending its hold on appliance %s failed: %d%s\n",
 				    cr->r.name, xmem_appliance_name(a), ret,
 				    READ_ONCE(cr->hold) ? "; still held" :
 				    "; no longer held, writes resume after a reconnection");
-	else
-		pr_info("region %s: no longer held alone; other clients may attach it\n",
-			cr->r.name);
 	xmem_appliance_put(a);
 	return ret;
 }

@@ -13,7 +13,8 @@
  * XMEM_IOC_DESTROY.  Version 1.1 added DETACH, RESIZE, DESTROY, LIST and
  * the @mode of struct xmem_attach; 1.2 added ACCOUNT; 1.3 SNAPSHOT; 1.4
  * GRANT; 1.5 SNAPSHOT INTO a region on another appliance; 1.6 SNAPSHOT
- * TEMP; 1.7 ATTACH SOLE; 1.8 DETACH HOLD and XMEM_ENTRY_HELD.
+ * TEMP; 1.7 ATTACH SOLE; 1.8 DETACH HOLD and XMEM_ENTRY_HELD; 1.9 ATTACH
+ * SOLE of a region attached here already.
  *
  * The mmap offset is relative to the start of the region.  msync(MS_SYNC)
  * and fsync() return once every dirty page of the range (fsync: of the
@@ -30,7 +31,7 @@
 #include <linux/types.h>
 
 #define XMEM_UAPI_MAJOR		1
-#define XMEM_UAPI_MINOR		8
+#define XMEM_UAPI_MINOR		9
 
 /* Region names: 1 to 63 characters of [A-Za-z0-9._-], NUL terminated. */
 #define XMEM_REGION_NAME_MAX	64
@@ -84,9 +85,12 @@ struct xmem_version {
  * appliance copying it does), resize it or fill it; for a grace period
  * after this client's connection ends too.  A region this call creates
  * then costs no read for a page this client never wrote: its first touch
- * is filled with zeroes locally (stats/zero_fills).  EBUSY if another
- * client has it attached, or if it is attached to this client without
- * SOLE; EOPNOTSUPP from an appliance older than protocol 1.9.
+ * is filled with zeroes locally (stats/zero_fills).  A region attached
+ * to this client already without SOLE is held from then on (1.9; before,
+ * EBUSY): it stays attached, mapped and cached, and its pages are read as
+ * before (a VM's memory held again by the host it migrated to).  EBUSY if
+ * another client has it attached; EOPNOTSUPP from an appliance older than
+ * protocol 1.9.
  */
 struct xmem_attach {
 	char name[XMEM_REGION_NAME_MAX];
@@ -141,8 +145,8 @@ struct xmem_region_info {
  * attached, mapped and cached here, and other clients may attach it from
  * then on (a VM's memory handed to the host it migrates to).  Its pages
  * never written are read like any others from then on.  A region not
- * held is left as it is (0).  The hold cannot be taken back while the
- * region stays attached here.
+ * held is left as it is (0).  ATTACH with XMEM_ATTACH_SOLE takes the hold
+ * again, if no other client has attached the region meanwhile (1.9).
  *
  * Errors: EINVAL (bad name, size, flags or reserved field), ENOENT (not
  * attached here, for DETACH; no such region, for the others), EBUSY (the

@@ -783,14 +783,13 @@ static void do_attach(int fi)
 		w = WANT(EBUSY);
 	else if (r >= 0 && fz_regs[r].exists)
 		/*
-		 * SOLE of a region attached here without it: EBUSY.  One not
-		 * attached here is attached by nobody else (this client is
-		 * the only one the fuzzer drives): the appliance holds it.
+		 * SOLE holds it, whether attached here already (without a
+		 * hold: uapi 1.9) or not: nobody else has it attached (this
+		 * client is the only one the fuzzer drives).
 		 */
 		w = in.flags & XMEM_ATTACH_EXCL ? WANT(EEXIST) :
 		    in.size && in.size != fz_regs[r].size ? WANT(EINVAL) :
-		    (in.flags & XMEM_ATTACH_SOLE) && fz_regs[r].here &&
-		    !fz_regs[r].sole ? WANT(EBUSY) : WANT(0);
+		    WANT(0);
 	else if (!(in.flags & XMEM_ATTACH_CREATE))
 		w = WANT(ENOENT);
 	else if (!in.size)
@@ -816,7 +815,7 @@ static void do_attach(int fi)
 		FZ_FAIL("ATTACH created size %llu id %llu",
 			(unsigned long long)a.size,
 			(unsigned long long)a.region_id);
-	if (!fz_regs[r].here)
+	if (!fz_regs[r].here || (in.flags & XMEM_ATTACH_SOLE))
 		fz_regs[r].sole = in.flags & XMEM_ATTACH_SOLE;
 	fz_regs[r].exists = fz_regs[r].here = true;
 	fz_regs[r].size = a.size;

@@ -215,7 +215,7 @@ TEST(attach_unknown_flag)
 	struct xmem_attach at;
 
 	attach_new(&at, "flag");
-	at.flags |= 1u << 4;	/* the first ATTACH flag uapi 1.8 does not know */
+	at.flags |= 1u << 4;	/* the first ATTACH flag uapi 1.9 does not know */
 	attach_fails(&at, EINVAL);
 }
 

@@ -502,15 +502,16 @@ TEST_TIMEOUT(sole_first_touch_reads_nothing, 300)
 }
 
 /*
- * SOLE is refused while another client has the region attached, and for
- * a region attached here without it; a region SOLE did not create is
- * read as any other.
+ * SOLE is refused while another client has the region attached; a region
+ * SOLE did not create is read as any other; SOLE of a region attached
+ * here without it holds it from then on (uapi 1.9; EBUSY before).
  */
 TEST_TIMEOUT(sole_refused_while_shared, 300)
 {
 	char name[XMEM_REGION_NAME_MAX], other[XMEM_REGION_NAME_MAX];
+	struct xmem_region_entry e;
+	int fd, fd2;
 	bool busy;
-	int fd;
 	char *p;
 
 	xr_require_connected();
@@ -535,7 +536,16 @@ TEST_TIMEOUT(sole_refused_while_shared, 300)
 	xr_name(other, "solelocal");
 	fd = ATTACH_OK(other, 1 * MiB, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL,
 		       NULL);
-	ASSERT_EQ(xr_attach(other, 0, XMEM_ATTACH_SOLE, NULL), -EBUSY);
+	if (!list_find(other, &e))
+		FAIL("%s not in XMEM_IOC_LIST", other);
+	ASSERT_EQ(e.flags, XMEM_ENTRY_ATTACHED);
+	fd2 = ATTACH_OK(other, 0, XMEM_ATTACH_SOLE, NULL);
+	if (!list_find(other, &e))
+		FAIL("%s not in XMEM_IOC_LIST after SOLE", other);
+	ASSERT_EQ(e.flags, XMEM_ENTRY_ATTACHED | XMEM_ENTRY_HELD);
+	ASSERT_NE(xmemctl_on_peer("attach", other, NULL, &busy), 0);
+	ASSERT_TRUE(busy);
+	ASSERT_OK(close(fd2));
 	ASSERT_OK(close(fd));
 	OP_OK(XMEM_IOC_DESTROY, other, 0, 0);
 }
@@ -545,7 +555,10 @@ TEST_TIMEOUT(sole_refused_while_shared, 300)
  * mapped here (what a VM's zero-copy migration does): the other client
  * may attach it from then on, writes made here after the hand-off reach
  * the appliance (the appliance changed the region's keys twice), and a
- * page never written is read from then on, not filled here.
+ * page never written is read from then on, not filled here.  SOLE takes
+ * the hold back once the other client detached it, and not before: what
+ * the destination of a migration does; writes made under the new keys
+ * reach the appliance too.
  */
 TEST_TIMEOUT(sole_hold_handed_over, 300)
 {
@@ -553,8 +566,8 @@ TEST_TIMEOUT(sole_hold_handed_over, 300)
 	uint64_t seed = xnow() * 1000 + 17, zeros, reads;
 	char name[XMEM_REGION_NAME_MAX], path[256];
 	struct xmem_region_entry e;
+	int fd, fd2, status;
 	bool busy;
-	int fd, status;
 	char *p;
 
 	xr_require_connected();
@@ -590,9 +603,34 @@ TEST_TIMEOUT(sole_hold_handed_over, 300)
 	status = verify_on_peer(name, seed + 1);
 	if (status)
 		FAIL("verifier on %s: wait status %#x", PEER, status);
+	/* The peer has it attached: no hold. */
+	ASSERT_EQ(xr_attach(name, 0, XMEM_ATTACH_SOLE, NULL), -EBUSY);
+	if (!list_find(name, &e))
+		FAIL("%s not in XMEM_IOC_LIST after a refused SOLE", name);
+	ASSERT_EQ(e.flags, XMEM_ENTRY_ATTACHED);
 	if (xmemctl_on_peer("detach", name, NULL, NULL))
 		FAIL("%s could not detach %s", PEER, name);
 	ASSERT_PATTERN(p, size, 0, seed + 1);
+
+	/* Held again, mapped all along. */
+	fd2 = ATTACH_OK(name, 0, XMEM_ATTACH_SOLE, NULL);
+	if (!list_find(name, &e))
+		FAIL("%s not in XMEM_IOC_LIST after SOLE", name);
+	ASSERT_EQ(e.flags, XMEM_ENTRY_ATTACHED | XMEM_ENTRY_HELD);
+	ASSERT_NE(xmemctl_on_peer("attach", name, NULL, &busy), 0);
+	ASSERT_TRUE(busy);
+	zeros = xr_region_u64(name, "stats/zero_fills");
+	xpat_fill(p, size, 0, seed + 2);
+	ASSERT_OK(msync(p, size, MS_SYNC));
+	/* It has data: nothing is filled here. */
+	ASSERT_EQ(xr_region_u64(name, "stats/zero_fills"), zeros);
+	OP_OK(XMEM_IOC_DETACH, name, 0, XMEM_DETACH_HOLD);
+	status = verify_on_peer(name, seed + 2);
+	if (status)
+		FAIL("verifier on %s: wait status %#x", PEER, status);
+	if (xmemctl_on_peer("detach", name, NULL, NULL))
+		FAIL("%s could not detach %s", PEER, name);
+	ASSERT_OK(close(fd2));
 	ASSERT_OK(munmap(p, size));
 	ASSERT_OK(close(fd));
 	OP_OK(XMEM_IOC_DESTROY, name, 0, 0);
