@@ -394,11 +394,62 @@ static void xmem_lru_add(struct xmem_cache *cache, struct xmem_portion *p)
 	spin_unlock(&cache->lock);
 }
 
+/* Pages per chunk of a region's written-page bits: a page of bits. */
+#define XMEM_WRITTEN_CHUNK	(PAGE_SIZE * BITS_PER_BYTE)
+
+/*
+ * The chunk of @region's written-page bits that holds @page's, if @page
+ * is below zero_pages (whose chunks exist), else NULL.
+ */
+static unsigned long *xmem_written_chunk(struct xmem_region *region,
+					 pgoff_t page)
+{
+	/* Pairs with the release that made zero_pages cover the chunk. */
+	if (page >= smp_load_acquire(&region->zero_pages))
+		return NULL;
+	return xa_load(&region->written, page / XMEM_WRITTEN_CHUNK);
+}
+
 /* Is page @page of @region known to hold zeroes on the appliance. */
 static bool xmem_page_unwritten(struct xmem_region *region, pgoff_t page)
 {
-	return page < READ_ONCE(region->zero_pages) &&
-	       !test_bit(page, region->written);
+	unsigned long *chunk = xmem_written_chunk(region, page);
+
+	return chunk && !test_bit(page % XMEM_WRITTEN_CHUNK, chunk);
+}
+
+/* Page @page of @region is about to be written on the appliance. */
+static void xmem_page_mark_written(struct xmem_region *region, pgoff_t page)
+{
+	unsigned long *chunk = xmem_written_chunk(region, page);
+
+	if (chunk)
+		set_bit(page % XMEM_WRITTEN_CHUNK, chunk);
+}
+
+/*
+ * Chunks of written-page bits, all clear, for pages [@from, @to) of
+ * @region that have none yet.  Those stored before a failure stay, unused
+ * until the region is freed.  Returns 0 or -ENOMEM.
+ */
+static int xmem_written_alloc(struct xmem_region *region, pgoff_t from,
+			      pgoff_t to)
+{
+	unsigned long i, last = (to - 1) / XMEM_WRITTEN_CHUNK;
+	unsigned long *chunk;
+
+	for (i = from / XMEM_WRITTEN_CHUNK; i <= last; i++) {
+		if (xa_load(&region->written, i))
+			continue;
+		chunk = kzalloc(PAGE_SIZE, GFP_KERNEL);
+		if (!chunk)
+			return -ENOMEM;
+		if (xa_err(xa_store(&region->written, i, chunk, GFP_KERNEL))) {
+			kfree(chunk);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 /* One backend call for @k pages of the portions marked in @in_call. */
@@ -463,8 +514,7 @@ static int xmem_pager_io(struct xmem_region *region, struct xmem_portion **v,
 			pgoff_t page = (v[i]->index << region->order) + j;
 
 			if (write) {
-				if (page < READ_ONCE(region->zero_pages))
-					set_bit(page, region->written);
+				xmem_page_mark_written(region, page);
 			} else if (zero && xmem_page_unwritten(region, page)) {
 				clear_highpage(v[i]->pages[j]);
 				zeroed++;
@@ -1283,6 +1333,7 @@ int xmem_region_init(struct xmem_region *region, struct xmem_cache *cache,
 	region->base = base;
 	region->order = READ_ONCE(cache->portion_shift) - PAGE_SHIFT;
 	xa_init(&region->portions);
+	xa_init(&region->written);
 	INIT_LIST_HEAD(&region->lru);
 	atomic_long_set(&region->nr_resident, 0);
 	region->wb_err = 0;
@@ -1310,8 +1361,8 @@ static void xmem_region_release(struct kref *ref)
 	struct xmem_region *region =
 		container_of(ref, struct xmem_region, ref);
 	struct xmem_cache *cache = region->cache;
+	unsigned long index, lost = 0, *chunk;
 	struct xmem_portion *p;
-	unsigned long index, lost = 0;
 
 	xmem_region_sysfs_del(region);
 	/*
@@ -1336,7 +1387,9 @@ static void xmem_region_release(struct kref *ref)
 		pr_err("region %s: %lu dirty pages could not be written back and are lost\n",
 		       region->name, lost);
 	xa_destroy(&region->portions);
-	kvfree(region->written);
+	xa_for_each(&region->written, index, chunk)
+		kfree(chunk);
+	xa_destroy(&region->written);
 	free_percpu(region->stats.cpu);
 	region->free(region);
 }
@@ -1742,8 +1795,9 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_region_drop);
  * write back, and a fetch fills every page below the current size that
  * it never wrote with zeroes instead of reading it, as long as the
  * backend's ->zero_ok() says that nobody else can have written it.
- * Pages beyond the current size (a later grow) are always read.  The
- * memory is a bit per page (32 KiB per GiB of region).
+ * A grow extends the tracking to the new pages (xmem_region_resize()),
+ * as long as it was not forgotten.  The memory is a bit per page (32 KiB
+ * per GiB of region).
  *
  * Context: process context, may sleep; before the region is used.
  * Return: 0, or -ENOMEM (then the region is simply read as before).
@@ -1752,11 +1806,10 @@ int xmem_region_track_zeroes(struct xmem_region *region)
 {
 	unsigned long nr = region->nr_pages;
 
-	region->written = kvcalloc(BITS_TO_LONGS(nr), sizeof(long),
-				   GFP_KERNEL);
-	if (!region->written)
+	if (xmem_written_alloc(region, 0, nr))
 		return -ENOMEM;
-	WRITE_ONCE(region->zero_pages, nr);
+	/* The chunks first: see xmem_written_chunk(). */
+	smp_store_release(&region->zero_pages, nr);
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_region_track_zeroes);
@@ -1837,19 +1890,36 @@ EXPORT_SYMBOL_IF_KUNIT(xmem_region_invalidate);
  * caller changes the appliance's side: after a shrink returned 0, nothing
  * of the removed range is cached or will be written any more.
  *
+ * A grow of a region whose never-written pages are tracked (see
+ * xmem_region_track_zeroes()) tracks the new pages too: the caller grew
+ * the region on the appliance, which gives new memory zeroed, and
+ * nobody else writes a region held alone.  Without memory for their
+ * bits, the new pages are read.
+ *
  * Context: process context, may sleep; no portion lock held; the caller
- * serialises resizes of a region.
+ * serialises resizes of a region, and grows it here only after it grew
+ * on the appliance.
  * Return: 0, -EINVAL for a zero size, or -EIO if a shrink could not write
  * back dirty pages: the region then keeps its old size.
  */
 int xmem_region_resize(struct xmem_region *region, pgoff_t nr_pages,
 		       bool writeback)
 {
+	unsigned long zero = READ_ONCE(region->zero_pages);
 	pgoff_t old, from, discard;
 	int ret;
 
 	if (!nr_pages)
 		return -EINVAL;
+	/*
+	 * Before the new pages can be faulted or written: each page below
+	 * zero_pages gets its bit set before its first write-back.  Only a
+	 * region tracked whole (none of its pages was ever written untracked)
+	 * and only if the tracking is not forgotten meanwhile.
+	 */
+	if (zero && zero >= READ_ONCE(region->nr_pages) && nr_pages > zero &&
+	    !xmem_written_alloc(region, zero, nr_pages))
+		cmpxchg_release(&region->zero_pages, zero, nr_pages);
 	xa_lock(&region->portions);
 	old = region->nr_pages;
 	WRITE_ONCE(region->nr_pages, nr_pages);

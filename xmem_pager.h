@@ -276,14 +276,17 @@ struct xmem_region {
 	struct rw_semaphore hold;
 	/*
 	 * Pages below zero_pages whose bit in @written is clear were never
-	 * written on the appliance (see xmem_region_track_zeroes()).  Atomic
-	 * bit operations; a bit is set before the write-back of its page
-	 * starts and never cleared.  zero_pages is read and written with
-	 * READ_ONCE()/WRITE_ONCE() and only ever drops to 0; @written is
-	 * freed with the region.
+	 * written on the appliance (see xmem_region_track_zeroes()).
+	 * @written holds the bits in chunks of XMEM_WRITTEN_CHUNK pages,
+	 * one for each chunk below zero_pages, stored before zero_pages
+	 * covers them (release/acquire) and freed with the region; atomic
+	 * bit operations, a bit is set before the write-back of its page
+	 * starts and never cleared.  zero_pages drops to 0 for good when
+	 * the tracking is forgotten, and rises only with a grow of a region
+	 * it covers whole (cmpxchg(), so a forget is never undone).
 	 */
 	unsigned long zero_pages;
-	unsigned long *written;
+	struct xarray written;
 	struct xmem_stats stats;
 	struct kobject *kobj;
 	struct work_struct release_work;

@@ -1027,6 +1027,48 @@ static void xmem_pager_test_zero_fill(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_ZERO_FILLS), 2);
 }
 
+/*
+ * A grow of a region tracked whole tracks the new pages: a page of the
+ * grown range is filled, not read (the fake's "remote" page holds a
+ * letter), until it is written back; shrunk and grown again, a page
+ * written back is still read.  Once the tracking is forgotten, a grow
+ * tracks nothing.
+ */
+static void xmem_pager_test_zero_grow(struct kunit *test)
+{
+	struct xmem_fake *f = test->priv;
+
+	KUNIT_ASSERT_EQ(test, xmem_region_resize(&f->region, 8, false), 0);
+	KUNIT_ASSERT_EQ(test, xmem_region_track_zeroes(&f->region), 0);
+	f->zero_ok = true;
+	KUNIT_ASSERT_EQ(test, xmem_region_resize(&f->region, 16, false), 0);
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 12, 0), 0);
+	KUNIT_EXPECT_EQ(test, f->reads, 0);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_ZERO_FILLS), 1);
+
+	/* Written back: read from then on. */
+	xmem_write_page(test, f, 12, 'G');
+	KUNIT_EXPECT_EQ(test, xmem_region_drop(&f->region), 0);
+	KUNIT_EXPECT_EQ(test, f->writes, 1);
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 12, 0), 'G');
+	KUNIT_EXPECT_EQ(test, f->reads, 1);
+
+	/* Shrunk and grown again: page 12 is read, page 13 filled. */
+	KUNIT_ASSERT_EQ(test, xmem_region_resize(&f->region, 8, false), 0);
+	KUNIT_ASSERT_EQ(test, xmem_region_resize(&f->region, 16, false), 0);
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 12, 0), 'G');
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 13, 0), 0);
+	KUNIT_EXPECT_EQ(test, f->reads, 2);
+
+	/* Forgotten: a grow tracks nothing. */
+	xmem_region_forget_zeroes(&f->region);
+	KUNIT_ASSERT_EQ(test, xmem_region_resize(&f->region, 8, false), 0);
+	KUNIT_ASSERT_EQ(test, xmem_region_resize(&f->region, 16, false), 0);
+	KUNIT_EXPECT_EQ(test, xmem_fetch_byte(test, f, 14, 0), 'a' + 14);
+	KUNIT_EXPECT_EQ(test, f->reads, 3);
+	KUNIT_EXPECT_EQ(test, xmem_fake_stat(f, XMEM_STAT_ZERO_FILLS), 2);
+}
+
 /* Without xmem_region_track_zeroes() nothing is zero-filled. */
 static void xmem_pager_test_zero_untracked(struct kunit *test)
 {
@@ -1781,6 +1823,7 @@ static struct kunit_case xmem_pager_cases[] = {
 	KUNIT_CASE(xmem_pager_test_limit_lowered),
 	KUNIT_CASE(xmem_pager_test_drop),
 	KUNIT_CASE(xmem_pager_test_zero_fill),
+	KUNIT_CASE(xmem_pager_test_zero_grow),
 	KUNIT_CASE(xmem_pager_test_zero_untracked),
 	KUNIT_CASE(xmem_pager_test_invalidate),
 	KUNIT_CASE(xmem_pager_test_invalidate_dirty),

@@ -502,6 +502,43 @@ TEST_TIMEOUT(sole_first_touch_reads_nothing, 300)
 }
 
 /*
+ * Pages a grow adds to a region held alone since created are filled here
+ * too, not read, and what is written there reaches the appliance: the
+ * peer finds every word once the region is detached here.
+ */
+TEST_TIMEOUT(sole_grown_pages_read_nothing, 300)
+{
+	const uint64_t size = 1 * MiB, grown = 4 * MiB, pages = grown / 4096;
+	uint64_t seed = xnow() * 1000 + 19, reads, zeros;
+	char name[XMEM_REGION_NAME_MAX];
+	int fd, status;
+	char *p;
+
+	xr_require_connected();
+	require_peer();
+	xr_name(name, "solegrow");
+	fd = ATTACH_OK(name, size, XMEM_ATTACH_CREATE | XMEM_ATTACH_EXCL |
+		       XMEM_ATTACH_SOLE, NULL);
+	OP_OK(XMEM_IOC_RESIZE, name, grown, 0);
+	p = MAP_OK(fd, 0, grown);
+	/* Three quarters of the pages were added by the grow. */
+	xpat_fill(p, grown, 0, seed);
+	reads = xr_region_u64(name, "stats/rdma_reads");
+	zeros = xr_region_u64(name, "stats/zero_fills");
+	xt_diag("filling %" PRIu64 " pages, 3/4 of them grown: %" PRIu64
+		" zero-filled, %" PRIu64 " read", pages, zeros, reads);
+	/* Reads only where the lease lapsed: see sole-first-touch-... */
+	ASSERT_GE(zeros, pages - pages / 16);
+	ASSERT_LE(reads, pages / 16);
+	ASSERT_OK(munmap(p, grown));
+	ASSERT_OK(close(fd));
+	OP_OK(XMEM_IOC_DETACH, name, 0, 0);
+	status = verify_on_peer(name, seed);
+	if (status)
+		FAIL("verifier on %s: wait status %#x", PEER, status);
+}
+
+/*
  * SOLE is refused while another client has the region attached; a region
  * SOLE did not create is read as any other; SOLE of a region attached
  * here without it holds it from then on (uapi 1.9; EBUSY before).
