@@ -13,9 +13,11 @@
 #	           filled with zeroes on client1, not read
 #	migrate    zero-copy migration client1 -> client2 -> client1, twice,
 #	           while the workload runs: RAM sent < 1 MiB each time, the
-#	           workload goes on with no verification error.  The first
-#	           hands the hold over: client2 may not attach vm1 before,
-#	           the migration ends client1's hold and client2 attaches it
+#	           workload goes on with no verification error.  Each one
+#	           hands the hold over: the destination may not attach vm1
+#	           before, the migration ends the source's hold, the
+#	           destination attaches vm1 and, once the source detached
+#	           it, holds it alone
 #	hotplug    memory add 128M: the guest onlines it and verifies a
 #	           pattern on pages of it; memory remove: region destroyed,
 #	           appliance bytes back
@@ -215,8 +217,9 @@ migrate_to() {
 
 	[[ -z $mode ]] || t=${mode#--}
 	[[ -z $appl ]] || t=copyappl
-	# Held alone on $where (run created it): $dest may not attach it, and
-	# the migration hands it over.  Else the destination's administrator
+	# Held alone on $where (run created it, or a migration here handed
+	# it over): $dest may not attach it, and the migration hands it over.
+	# Else the destination's administrator
 	# attaches it.  Pre-copy, copy: the destination creates regions of
 	# its own.
 	local held=
@@ -239,10 +242,11 @@ migrate_to() {
 	ok $rc "$t: $where -> $dest: $out"
 	((rc == 0)) || return 1
 	if [[ -n $held ]]; then
-		[[ $out == *"\"handed_over\": [\"$ram_region\"]"* ]] &&
-			! on "$dest" "xmemctl region show -j $ram_region" |
+		[[ $out == *"\"handed_over\": [\"$ram_region\"]"* &&
+			$out == *"\"held_there\": [\"$ram_region\"]"* ]] &&
+			on "$dest" "xmemctl region show -j $ram_region" |
 				grep -q '"held": true'
-		ok $? "$t: $where ended its hold on $ram_region, $dest attached it itself"
+		ok $? "$t: $where handed $ram_region over, $dest holds it alone now"
 	fi
 	sent=$(json_num ram_transferred "$out")
 	echo "# migration: ${t/migrate/zero-copy} $where -> $dest:" \
