@@ -30,7 +30,6 @@
 #define SSH_APPLIANCE	"ssh -o BatchMode=yes -o ConnectTimeout=20 appliance "
 #define REGION_SIZE	(2 * MiB)
 #define STATE_MS	(300 * 1000)
-#define MARK		"xmem-test-stall: appliance stopped"
 /* The module's line when a control call's reply did not come in time. */
 #define NO_REPLY	"no reply from the appliance"
 
@@ -59,12 +58,18 @@ static void xmemd_continue(void)
 		printf("# after test: module not connected again\n");
 }
 
+/* The last kmsg_mark()'s line: unique, so a rerun never finds an older one. */
+static char mark[64];
+
 /* A line in the kernel log, so that later checks read only what follows. */
 static void kmsg_mark(void)
 {
+	static unsigned int nr;
 	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	int len = snprintf(mark, sizeof(mark), "xmem-test-stall: mark %d.%u",
+			   (int)getpid(), ++nr);
 
-	if (fd < 0 || write(fd, MARK "\n", strlen(MARK) + 1) < 0)
+	if (fd < 0 || write(fd, mark, len) < 0)
 		FAIL("/dev/kmsg: %s", xt_errname(errno));
 	close(fd);
 }
@@ -75,7 +80,7 @@ static int kmsg_since_mark(const char *what)
 	char cmd[256];
 
 	snprintf(cmd, sizeof(cmd),
-		 "dmesg | sed -n '/%s/,$p' | grep -q '%s'", MARK, what);
+		 "dmesg | sed -n '/%s$/,$p' | grep -q '%s'", mark, what);
 	return !system(cmd);
 }
 
