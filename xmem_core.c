@@ -287,9 +287,12 @@ static int __init xmem_init(void)
 	}
 	/* Control calls wait io_timeout for a reply, like transfers. */
 	xmem_rdma_set_timeout(io_timeout);
-	ret = xmem_pool_init(&xmem_pool_ops, appliance);
+	ret = xmem_rdma_init();
 	if (ret)
 		return ret;
+	ret = xmem_pool_init(&xmem_pool_ops, appliance);
+	if (ret)
+		goto err_rdma_exit;
 
 	mutex_init(&dev->attach_lock);
 	mutex_init(&dev->lock);
@@ -301,7 +304,7 @@ static int __init xmem_init(void)
 
 	ret = simple_pin_fs(&xmem_fs_type, &dev->mnt, &xmem_mnt_count);
 	if (ret)
-		return ret;
+		goto err_rdma_exit;
 	dev->inode = alloc_anon_inode(dev->mnt->mnt_sb);
 	if (IS_ERR(dev->inode)) {
 		ret = PTR_ERR(dev->inode);
@@ -346,6 +349,8 @@ err_put_inode:
 	iput(dev->inode);
 err_release_fs:
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);
+err_rdma_exit:
+	xmem_rdma_exit();
 	return ret;
 }
 
@@ -398,6 +403,8 @@ static void __exit xmem_exit(void)
 	iput(dev->inode);
 	simple_release_fs(&dev->mnt, &xmem_mnt_count);
 	ida_destroy(&dev->windows);
+	/* Last: the connections the pool and the regions let go of. */
+	xmem_rdma_exit();
 	pr_info("unloaded\n");
 }
 

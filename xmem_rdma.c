@@ -25,7 +25,9 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <kunit/visibility.h>
+#include <net/net_namespace.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
 #include <rdma/rw.h>
@@ -148,6 +150,8 @@ struct xmem_rdma_buf {
 /**
  * struct xmem_rdma_conn - a connection to one appliance
  * @ref: references: the owner's and one per caller in a transfer or call
+ * @release_work: tears the connection down once the last reference is
+ *	dropped (xmem_rdma_put())
  * @dst: the appliance's address
  * @cm_id: RDMA CM identifier
  * @pd: protection domain
@@ -190,6 +194,7 @@ struct xmem_rdma_buf {
  */
 struct xmem_rdma_conn {
 	struct kref ref;
+	struct work_struct release_work;
 	struct sockaddr_storage dst;
 	struct rdma_cm_id *cm_id;
 	struct ib_pd *pd;
@@ -671,10 +676,25 @@ static int xmem_rdma_cm_handler(struct rdma_cm_id *cm_id,
 	return 0;
 }
 
-static void xmem_rdma_release(struct kref *ref)
+/*
+ * Runs the teardown of connections whose last reference is gone.  The
+ * teardown destroys the RDMA CM identifier, which takes the CM's handler
+ * mutex and waits for its address resolution work: never in the task
+ * that dropped the reference, which may be a fault holding the mmap lock
+ * (a transfer that outlived its connection) or the CM handler itself.
+ * Created by xmem_rdma_init(), drained by xmem_rdma_exit().
+ */
+static struct workqueue_struct *xmem_rdma_release_wq;
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/* Connections torn down since the module was loaded, for KUnit. */
+static atomic_t xmem_rdma_nr_released = ATOMIC_INIT(0);
+#endif
+
+static void xmem_rdma_release_work(struct work_struct *work)
 {
 	struct xmem_rdma_conn *conn =
-		container_of(ref, struct xmem_rdma_conn, ref);
+		container_of(work, struct xmem_rdma_conn, release_work);
 
 	if (conn->qp) {
 		rdma_destroy_qp(conn->cm_id);
@@ -688,6 +708,90 @@ static void xmem_rdma_release(struct kref *ref)
 	rdma_destroy_id(conn->cm_id);
 	kvfree(conn->rw_reqs);
 	kfree(conn);
+#if IS_ENABLED(CONFIG_KUNIT)
+	atomic_inc(&xmem_rdma_nr_released);
+#endif
+}
+
+static void xmem_rdma_release(struct kref *ref)
+{
+	struct xmem_rdma_conn *conn =
+		container_of(ref, struct xmem_rdma_conn, ref);
+
+	queue_work(xmem_rdma_release_wq, &conn->release_work);
+}
+
+/**
+ * xmem_rdma_init() - set up what every connection needs
+ *
+ * Context: process context, module load, before any connection.
+ * Return: 0 or -ENOMEM.
+ */
+int xmem_rdma_init(void)
+{
+	xmem_rdma_release_wq = alloc_workqueue("xmem_rdma_release", 0, 0);
+	return xmem_rdma_release_wq ? 0 : -ENOMEM;
+}
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/**
+ * xmem_rdma_test_conn() - a connection that never connects, for KUnit
+ *
+ * It has an RDMA CM identifier bound to no device and nothing else.
+ *
+ * Context: process context.
+ * Return: the connection, holding one reference, or an ERR_PTR().
+ */
+struct xmem_rdma_conn *xmem_rdma_test_conn(void)
+{
+	struct xmem_rdma_conn *conn = kzalloc(sizeof(*conn), GFP_KERNEL);
+	struct rdma_cm_id *id;
+
+	if (!conn)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&conn->ref);
+	INIT_WORK(&conn->release_work, xmem_rdma_release_work);
+	conn->state = XMEM_RDMA_CLOSED;
+	spin_lock_init(&conn->state_lock);
+	mutex_init(&conn->setup_lock);
+	id = rdma_create_id(&init_net, xmem_rdma_cm_handler, conn,
+			    RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(id)) {
+		kfree(conn);
+		return ERR_CAST(id);
+	}
+	conn->cm_id = id;
+	return conn;
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_rdma_test_conn);
+
+/**
+ * xmem_rdma_test_released() - connections torn down since load
+ *
+ * Waits for the teardowns queued so far first.
+ *
+ * Context: process context, may sleep.
+ * Return: the count.
+ */
+unsigned int xmem_rdma_test_released(void)
+{
+	flush_workqueue(xmem_rdma_release_wq);
+	return atomic_read(&xmem_rdma_nr_released);
+}
+EXPORT_SYMBOL_IF_KUNIT(xmem_rdma_test_released);
+#endif
+
+/**
+ * xmem_rdma_exit() - undo xmem_rdma_init()
+ *
+ * Waits until every connection whose last reference was dropped is torn
+ * down.  The caller has dropped its own references to all connections.
+ *
+ * Context: process context, module unload, may sleep.
+ */
+void xmem_rdma_exit(void)
+{
+	destroy_workqueue(xmem_rdma_release_wq);
 }
 
 /**
@@ -705,13 +809,16 @@ void xmem_rdma_get(struct xmem_rdma_conn *conn)
  * xmem_rdma_put() - drop a reference; the last one frees the connection
  * @conn: the connection
  *
- * Context: process context, may sleep.
+ * The last reference has the connection torn down by a worker, so the
+ * caller may hold any lock (the mmap lock in a fault, a CM handler's).
+ *
+ * Context: any.
  */
 void xmem_rdma_put(struct xmem_rdma_conn *conn)
 {
-	might_sleep();
 	kref_put(&conn->ref, xmem_rdma_release);
 }
+EXPORT_SYMBOL_IF_KUNIT(xmem_rdma_put);
 
 /* An exchange that started at @start has completed on @conn. */
 static void xmem_rdma_stamp(struct xmem_rdma_conn *conn, unsigned long start)
@@ -816,6 +923,7 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 	if (!conn)
 		return -ENOMEM;
 	kref_init(&conn->ref);
+	INIT_WORK(&conn->release_work, xmem_rdma_release_work);
 	/* It cannot have ended on the appliance before it began. */
 	conn->alive_at = jiffies;
 	conn->dst = *dst;

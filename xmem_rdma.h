@@ -37,6 +37,8 @@ struct xmem_io {
 	u64 offset;
 };
 
+int xmem_rdma_init(void);
+void xmem_rdma_exit(void);
 int xmem_rdma_connect(const struct sockaddr_storage *dst,
 		      const struct xmem_rdma_ops *ops, void *priv,
 		      const u8 *secret, size_t secret_len, const char *host,
@@ -65,6 +67,8 @@ int xmem_rdma_rw(struct xmem_rdma_conn *conn, u64 raddr, u32 rkey,
 #if IS_ENABLED(CONFIG_KUNIT)
 unsigned int xmem_rdma_run(const struct xmem_io *ios, unsigned int n,
 			   unsigned int max);
+struct xmem_rdma_conn *xmem_rdma_test_conn(void);
+unsigned int xmem_rdma_test_released(void);
 #endif
 
 #endif /* XMEM_RDMA_H */

@@ -411,6 +411,28 @@ static void xmem_rdma_test_run(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xmem_rdma_run(ios + 21, 19, 32), 9);
 }
 
+/*
+ * The last reference to a connection may go in any context: a fault
+ * holding the mmap lock, reclaim, a spinlock's section.  The teardown
+ * (rdma_destroy_id() sleeps on the RDMA CM's handler mutex) runs later,
+ * from a worker; with the teardown in xmem_rdma_put() itself the debug
+ * kernel reports a sleep in atomic context here.
+ */
+static void xmem_rdma_test_put_atomic(struct kunit *test)
+{
+	struct xmem_rdma_conn *conn = xmem_rdma_test_conn();
+	static DEFINE_SPINLOCK(lock);
+	unsigned int before;
+
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(conn), "rdma_create_id: %ld",
+			       PTR_ERR(conn));
+	before = xmem_rdma_test_released();
+	spin_lock(&lock);
+	xmem_rdma_put(conn);
+	spin_unlock(&lock);
+	KUNIT_EXPECT_EQ(test, xmem_rdma_test_released(), before + 1);
+}
+
 /* COPY_REQ: TEMP only together with CREATE and EXCL (minor 8). */
 static void xmem_wire_test_copy_req(struct kunit *test)
 {
@@ -585,6 +607,7 @@ static struct kunit_case xmem_wire_cases[] = {
 	KUNIT_CASE(xmem_wire_test_grant_req),
 	KUNIT_CASE(xmem_wire_test_copy_req),
 	KUNIT_CASE(xmem_rdma_test_run),
+	KUNIT_CASE(xmem_rdma_test_put_atomic),
 	{}
 };
 
