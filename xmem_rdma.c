@@ -721,6 +721,41 @@ static void xmem_rdma_release(struct kref *ref)
 	queue_work(xmem_rdma_release_wq, &conn->release_work);
 }
 
+/*
+ * A connection in @state holding one reference, its locks, lists and
+ * completions initialised and an RDMA CM identifier bound to nothing yet:
+ * no event reaches the handler before the caller resolves an address.
+ */
+static struct xmem_rdma_conn *xmem_rdma_conn_alloc(enum xmem_rdma_state state)
+{
+	struct xmem_rdma_conn *conn = kzalloc(sizeof(*conn), GFP_KERNEL);
+	struct rdma_cm_id *id;
+
+	if (!conn)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&conn->ref);
+	INIT_WORK(&conn->release_work, xmem_rdma_release_work);
+	conn->state = state;
+	spin_lock_init(&conn->state_lock);
+	mutex_init(&conn->setup_lock);
+	init_completion(&conn->cm_done);
+	mutex_init(&conn->call_lock);
+	spin_lock_init(&conn->rep_lock);
+	init_completion(&conn->rep_done);
+	init_completion(&conn->send_done);
+	spin_lock_init(&conn->rw_lock);
+	init_waitqueue_head(&conn->rw_wait);
+	INIT_LIST_HEAD(&conn->rw_free);
+	id = rdma_create_id(&init_net, xmem_rdma_cm_handler, conn,
+			    RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(id)) {
+		kfree(conn);
+		return ERR_CAST(id);
+	}
+	conn->cm_id = id;
+	return conn;
+}
+
 /**
  * xmem_rdma_init() - set up what every connection needs
  *
@@ -744,24 +779,7 @@ int xmem_rdma_init(void)
  */
 struct xmem_rdma_conn *xmem_rdma_test_conn(void)
 {
-	struct xmem_rdma_conn *conn = kzalloc(sizeof(*conn), GFP_KERNEL);
-	struct rdma_cm_id *id;
-
-	if (!conn)
-		return ERR_PTR(-ENOMEM);
-	kref_init(&conn->ref);
-	INIT_WORK(&conn->release_work, xmem_rdma_release_work);
-	conn->state = XMEM_RDMA_CLOSED;
-	spin_lock_init(&conn->state_lock);
-	mutex_init(&conn->setup_lock);
-	id = rdma_create_id(&init_net, xmem_rdma_cm_handler, conn,
-			    RDMA_PS_TCP, IB_QPT_RC);
-	if (IS_ERR(id)) {
-		kfree(conn);
-		return ERR_CAST(id);
-	}
-	conn->cm_id = id;
-	return conn;
+	return xmem_rdma_conn_alloc(XMEM_RDMA_CLOSED);
 }
 EXPORT_SYMBOL_IF_KUNIT(xmem_rdma_test_conn);
 
@@ -919,35 +937,14 @@ int xmem_rdma_connect(const struct sockaddr_storage *dst,
 	long left;
 	int ret;
 
-	conn = kzalloc(sizeof(*conn), GFP_KERNEL);
-	if (!conn)
-		return -ENOMEM;
-	kref_init(&conn->ref);
-	INIT_WORK(&conn->release_work, xmem_rdma_release_work);
+	conn = xmem_rdma_conn_alloc(XMEM_RDMA_CONNECTING);
+	if (IS_ERR(conn))
+		return PTR_ERR(conn);
 	/* It cannot have ended on the appliance before it began. */
 	conn->alive_at = jiffies;
 	conn->dst = *dst;
 	conn->ops = ops;
 	conn->priv = priv;
-	conn->state = XMEM_RDMA_CONNECTING;
-	spin_lock_init(&conn->state_lock);
-	mutex_init(&conn->setup_lock);
-	init_completion(&conn->cm_done);
-	mutex_init(&conn->call_lock);
-	spin_lock_init(&conn->rep_lock);
-	init_completion(&conn->rep_done);
-	init_completion(&conn->send_done);
-	spin_lock_init(&conn->rw_lock);
-	init_waitqueue_head(&conn->rw_wait);
-	INIT_LIST_HEAD(&conn->rw_free);
-
-	conn->cm_id = rdma_create_id(&init_net, xmem_rdma_cm_handler, conn,
-				     RDMA_PS_TCP, IB_QPT_RC);
-	if (IS_ERR(conn->cm_id)) {
-		ret = PTR_ERR(conn->cm_id);
-		kfree(conn);
-		return ret;
-	}
 
 	ret = rdma_resolve_addr(conn->cm_id, NULL, (struct sockaddr *)dst,
 				XMEM_RDMA_CM_TIMEOUT_MS);
