@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "xmem_proto.h"
+#include "tap.h"
 #include "wirec.h"
 
 #define WA_TIMEOUT_MS	30000
@@ -78,24 +79,6 @@ static const char *wa_op, *wa_arg1, *wa_arg2;
 static uint64_t wa_create_size;
 static uint32_t wa_uid = 1000;
 static unsigned int wa_minor = XMEM_PROTO_MINOR;
-static unsigned int wa_n, wa_failed;
-
-__attribute__((format(printf, 2, 3)))
-static bool wa_ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	wa_n++;
-	if (!cond)
-		wa_failed++;
-	printf("%sok %u - ", cond ? "" : "not ", wa_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	return cond;
-}
 
 static double wa_now(void)
 {
@@ -461,7 +444,7 @@ static void wa_bench(unsigned int n, uint64_t size)
 		return;
 	snprintf(name, sizeof(name), "attack-bench-%d", (int)getpid());
 	if (wa_connect(&c, wa_key, wa_key_len)) {
-		wa_ok(false, "bench: connect");
+		tap_ok(false, "bench: connect");
 		return;
 	}
 	good = !wa_region(&c, XMEM_REGION_OP_ATTACH, name, size,
@@ -480,8 +463,8 @@ static void wa_bench(unsigned int n, uint64_t size)
 		       !wa_region(&c, XMEM_REGION_OP_DETACH, name, 0, 0,
 				  &rep) && !rep.status;
 	t_att = (wa_now() - t0) / n;
-	if (wa_ok(good, "bench: %u INFO and %u ATTACH+DETACH of a %" PRIu64
-		  " MiB region", n, n, size >> 20))
+	if (tap_ok(good, "bench: %u INFO and %u ATTACH+DETACH of a %" PRIu64
+		   " MiB region", n, n, size >> 20))
 		printf("# bench: INFO %.3f ms, ATTACH+DETACH %.3f ms (%.2f INFO round trips) per call, %" PRIu64 " MiB region\n",
 		       t_info * 1e3, t_att * 1e3, t_att / t_info, size >> 20);
 	wa_region(&c, XMEM_REGION_OP_DESTROY, name, 0, 0, &rep);
@@ -588,32 +571,32 @@ int main(int argc, char **argv)
 		good = wa_rdma(&v, IBV_WR_RDMA_WRITE, WA_DATA, addr, rkey) ==
 		       IBV_WC_SUCCESS && wa_check(&v, addr, rkey, 1);
 	}
-	if (!wa_ok(good, "the victim%s%s creates '%s' and writes a pattern",
-		   wa_host ? " host " : "", wa_host ? wa_host : "", name))
+	if (!tap_ok(good, "the victim%s%s creates '%s' and writes a pattern",
+		    wa_host ? " host " : "", wa_host ? wa_host : "", name))
 		goto out;
 	printf("# the victim's region: addr 0x%" PRIx64 " rkey 0x%08x\n",
 	       addr, rkey);
 
 	good = wa_attack(IBV_WR_RDMA_READ, addr, rkey, NULL, &st);
-	wa_ok(good, "another connection's RDMA READ with the victim's key is refused (%s%s%s)",
-	      wa_st(st), wa_ahost ? "; attacker is host " : "",
-	      wa_ahost ? wa_ahost : "");
+	tap_ok(good, "another connection's RDMA READ with the victim's key is refused (%s%s%s)",
+	       wa_st(st), wa_ahost ? "; attacker is host " : "",
+	       wa_ahost ? wa_ahost : "");
 	good = wa_attack(IBV_WR_RDMA_WRITE, addr, rkey, NULL, &st);
-	wa_ok(good, "another connection's RDMA WRITE with the victim's key is refused (%s)",
-	      wa_st(st));
+	tap_ok(good, "another connection's RDMA WRITE with the victim's key is refused (%s)",
+	       wa_st(st));
 	good = wa_attack(IBV_WR_RDMA_WRITE, addr, rkey, own, &st);
-	wa_ok(good, "the same from a connection with a region of its own is refused (%s)",
-	      wa_st(st));
-	wa_ok(wa_check(&v, addr, rkey, 1),
-	      "the victim's data is unchanged and its key still works");
+	tap_ok(good, "the same from a connection with a region of its own is refused (%s)",
+	       wa_st(st));
+	tap_ok(wa_check(&v, addr, rkey, 1),
+	       "the victim's data is unchanged and its key still works");
 
 	/* DETACH revokes the key on the connection that held it. */
 	good = !wa_region(&v, XMEM_REGION_OP_DETACH, name, 0, 0, &rep) &&
 	       !rep.status;
 	st = good ? wa_rdma(&v, IBV_WR_RDMA_READ, WA_DATA, addr, rkey) : -1;
-	wa_ok(good && wa_refused(st),
-	      "after DETACH the old key fails on the victim's own connection (%s)",
-	      wa_st(st));
+	tap_ok(good && wa_refused(st),
+	       "after DETACH the old key fails on the victim's own connection (%s)",
+	       wa_st(st));
 	wirec_close(&v);
 
 	/* A shrink revokes the keys handed out before. */
@@ -622,8 +605,8 @@ int main(int argc, char **argv)
 	       !rep.status;
 	addr = le64toh(rep.addr);
 	rkey = le32toh(rep.rkey);
-	wa_ok(good && wa_check(&v, addr, rkey, 1),
-	      "the region and its data are there for the next ATTACH");
+	tap_ok(good && wa_check(&v, addr, rkey, 1),
+	       "the region and its data are there for the next ATTACH");
 	good = good && !wa_region(&v, XMEM_REGION_OP_RESIZE, name,
 				  WA_SIZE / 2, 0, &rep) && !rep.status;
 	addr2 = le64toh(rep.addr);
@@ -631,9 +614,9 @@ int main(int argc, char **argv)
 	st2 = good ? wa_rdma(&v, IBV_WR_RDMA_READ, WA_DATA, addr2, rkey2) :
 	      -1;
 	st = good ? wa_rdma(&v, IBV_WR_RDMA_READ, WA_DATA, addr, rkey) : -1;
-	wa_ok(good && st2 == IBV_WC_SUCCESS && wa_refused(st),
-	      "after a shrink the new key works (%s), the old one fails (%s)",
-	      wa_st(st2), wa_st(st));
+	tap_ok(good && st2 == IBV_WC_SUCCESS && wa_refused(st),
+	       "after a shrink the new key works (%s), the old one fails (%s)",
+	       wa_st(st2), wa_st(st));
 	wirec_close(&v);
 
 	if (!wa_connect(&v, wa_key, wa_key_len)) {
@@ -643,8 +626,7 @@ int main(int argc, char **argv)
 	}
 	wa_bench(bench, bench_size);
 out:
-	printf("1..%u\n", wa_n);
-	printf("# xmem-wire-attack: %u passed, %u failed\n", wa_n - wa_failed,
-	       wa_failed);
-	return wa_failed ? 1 : 0;
+	tap_diag("xmem-wire-attack: %u passed, %u failed", tap_n - tap_failed,
+		 tap_failed);
+	return tap_done();
 }

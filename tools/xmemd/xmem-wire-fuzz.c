@@ -48,6 +48,7 @@
 #include <rdma/rdma_cma.h>
 
 #include "xmem_proto.h"
+#include "tap.h"
 #include "wirec.h"
 
 #define NRX		32
@@ -92,44 +93,14 @@ static const char *fz_host;
 static uint8_t fz_key[XMEM_AUTH_SECRET_MAX];
 static size_t fz_key_len;
 
-static unsigned int tap_n, tap_failed;
 static uint64_t seed, rs, count = 20000, hellos = 50;
 static uint64_t n_msgs, n_hellos, n_reconnects, n_drops;
 
-__attribute__((format(printf, 2, 3)))
-static bool ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	tap_n++;
-	tap_failed += !cond;
-	printf("%sok %u - ", cond ? "" : "not ", tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	return cond;
-}
-
-__attribute__((format(printf, 1, 2)))
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
 static void summary(void)
 {
-	diag("xmem-wire-fuzz: seed %" PRIu64 ": %" PRIu64 " messages, %" PRIu64
-	     " hellos, %" PRIu64 " reconnections (%" PRIu64 " expected drops)",
-	     seed, n_msgs, n_hellos, n_reconnects, n_drops);
+	tap_diag("xmem-wire-fuzz: seed %" PRIu64 ": %" PRIu64 " messages, %" PRIu64
+		 " hellos, %" PRIu64 " reconnections (%" PRIu64 " expected drops)",
+		 seed, n_msgs, n_hellos, n_reconnects, n_drops);
 }
 
 __attribute__((noreturn, format(printf, 1, 2)))
@@ -141,9 +112,9 @@ static void bail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	ok(false, "seed %" PRIu64 ": %s", seed, why);
+	tap_ok(false, "seed %" PRIu64 ": %s", seed, why);
 	summary();
-	printf("1..%u\n", tap_n);
+	tap_done();
 	exit(1);
 }
 
@@ -233,7 +204,7 @@ static int conn_open(const void *hello, uint8_t len, struct xmem_hello_rep *rep)
 		return ret > 0 ? ret : -1;
 	}
 	if (ret) {
-		diag("connecting to %s:%s: %s", addr_s, port_s, strerror(ret));
+		tap_diag("connecting to %s:%s: %s", addr_s, port_s, strerror(ret));
 		return -1;
 	}
 	memcpy(rep, &C.w.rep, sizeof(*rep));
@@ -1325,7 +1296,7 @@ static void mismatch(const char *fmt, ...)
 	if (!n_mismatch++)
 		snprintf(first_mismatch, sizeof(first_mismatch), "%s", buf);
 	if (n_mismatch <= 10)
-		diag("FAILED: seed %" PRIu64 ": %s", seed, buf);
+		tap_diag("FAILED: seed %" PRIu64 ": %s", seed, buf);
 	need_resync = true;
 }
 
@@ -1464,7 +1435,7 @@ static void connect_good(void)
 		ret = conn_open(&h, sizeof(h), &rep);
 		if (!ret)
 			break;
-		diag("connecting: %d; again", ret);
+		tap_diag("connecting: %d; again", ret);
 		sleep(1);	/* xmemd may still be tearing the last one down */
 	}
 	if (ret)
@@ -1739,14 +1710,14 @@ int main(int argc, char **argv)
 	}
 	rs = seed;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	diag("xmem-wire-fuzz: --seed %" PRIu64 " --count %" PRIu64
-	     " --hellos %" PRIu64 " %s %s", seed, count, hellos, addr_s, port_s);
+	tap_diag("xmem-wire-fuzz: --seed %" PRIu64 " --count %" PRIu64
+		 " --hellos %" PRIu64 " %s %s", seed, count, hellos, addr_s, port_s);
 	snprintf(prefix, sizeof(prefix), "wf%x-", (unsigned int)getpid());
 	snprintf(anchor, sizeof(anchor), "%sanchor", prefix);
 
 	connect_good();
-	ok(true, "connected to %s:%s, %u requests in flight, protocol 1.%u",
-	   addr_s, port_s, C.window, C.minor);
+	tap_ok(true, "connected to %s:%s, %u requests in flight, protocol 1.%u",
+	       addr_s, port_s, C.window, C.minor);
 	memset(m, 0, sizeof(m));
 	hdr(m, XMEM_MSG_STAT_REQ, sizeof(struct xmem_msg_stat_req));
 	if (post_send(m, sizeof(struct xmem_msg_stat_req)) ||
@@ -1776,8 +1747,8 @@ int main(int argc, char **argv)
 	for (h = 0; h < hellos; h++)
 		fuzz_hello();
 	if (hellos)
-		ok(true, "%" PRIu64 " mutated hellos answered as expected (%.1f s)",
-		   hellos, now() - t0);
+		tap_ok(true, "%" PRIu64 " mutated hellos answered as expected (%.1f s)",
+		       hellos, now() - t0);
 	connect_good();
 
 	while (n_msgs < count) {
@@ -1811,9 +1782,9 @@ int main(int argc, char **argv)
 	drain();
 	if (need_resync)
 		resync();
-	ok(!n_mismatch, "%" PRIu64 " messages answered as expected (%" PRIu64
-	   " wrong answers%s%s)", n_msgs, n_mismatch, n_mismatch ? "; the first: " :
-	   "", first_mismatch);
+	tap_ok(!n_mismatch, "%" PRIu64 " messages answered as expected (%" PRIu64
+	       " wrong answers%s%s)", n_msgs, n_mismatch, n_mismatch ? "; the first: " :
+	       "", first_mismatch);
 
 	/* Afterwards: the appliance still answers, our regions go. */
 	health_check(anchor);
@@ -1828,12 +1799,11 @@ int main(int argc, char **argv)
 		memcpy(rq->name, regs[i].name, XMEM_NAME_MAX);
 		rpc(m, sizeof(*rq));
 	}
-	ok(true, "after the fuzz the appliance answers STAT and REGION INFO, "
-	   "and destroys our %u regions", nregs);
+	tap_ok(true, "after the fuzz the appliance answers STAT and REGION INFO, "
+	       "and destroys our %u regions", nregs);
 	conn_close();
 	summary();
-	diag("%.1f s, %.0f messages/s, %" PRIu64 " health checks", now() - t0,
-	     n_msgs / (now() - t0), n_msgs / CHECK_EVERY);
-	printf("1..%u\n", tap_n);
-	return tap_failed ? 1 : 0;
+	tap_diag("%.1f s, %.0f messages/s, %" PRIu64 " health checks",
+		 now() - t0, n_msgs / (now() - t0), n_msgs / CHECK_EVERY);
+	return tap_done();
 }

@@ -36,6 +36,7 @@
 #include <rdma/rdma_cma.h>
 
 #include "xmem_proto.h"
+#include "tap.h"
 #include "wirec.h"
 
 #define WT_TIMEOUT_MS	30000	/* QEMU without KVM is slow */
@@ -94,44 +95,13 @@ static uint8_t wt_secret[XMEM_AUTH_SECRET_MAX];
 static size_t wt_secret_len;
 /* --pull-refusing-source: a source the target must refuse (EACCES). */
 static const char *wt_nsrc_addr, *wt_nsrc_port;
-static unsigned int wt_n, wt_failed;
 static uint64_t wt_tag = 1000;
-
-__attribute__((format(printf, 2, 3)))
-static bool wt_ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	wt_n++;
-	if (!cond)
-		wt_failed++;
-	printf("%sok %u - ", cond ? "" : "not ", wt_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	return cond;
-}
-
-__attribute__((format(printf, 1, 2)))
-static void wt_diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 __attribute__((noreturn))
 static void wt_bail(const char *why)
 {
 	printf("Bail out! %s\n", why);
-	printf("1..%u\n", wt_n);
+	tap_done();
 	exit(1);
 }
 
@@ -179,7 +149,7 @@ static int wt_connect_to(struct wt_conn *c, const struct xmem_hello *hello,
 	if (err == ECONNREFUSED && c->w.id) {
 		err = c->w.reject_status;
 		if (err < 0)
-			wt_diag("rejected without xmem private data");
+			tap_diag("rejected without xmem private data");
 		wt_close(c);
 		return err > 0 ? err : -2;
 	}
@@ -187,16 +157,16 @@ static int wt_connect_to(struct wt_conn *c, const struct xmem_hello *hello,
 		return -1;
 	if (rep->status || (le32toh(rep->flags) & ~XMEM_HELLO_F_ALL) ||
 	    !le16toh(rep->credits)) {
-		wt_diag("bad accept data: magic 0x%08x major %u status %u credits %u",
-			le32toh(rep->magic), le16toh(rep->major),
-			le16toh(rep->status), le16toh(rep->credits));
+		tap_diag("bad accept data: magic 0x%08x major %u status %u credits %u",
+			 le32toh(rep->magic), le16toh(rep->major),
+			 le16toh(rep->status), le16toh(rep->credits));
 		goto err;
 	}
 	c->credits = le16toh(rep->credits);
 	c->hello_flags = le32toh(rep->flags);
 	if ((c->hello_flags & XMEM_HELLO_F_AUTH) && wt_secret_len &&
 	    wirec_auth(&c->w, NULL, wt_secret, wt_secret_len)) {
-		wt_diag("authentication with --secret-file failed");
+		tap_diag("authentication with --secret-file failed");
 		goto err;
 	}
 	return 0;
@@ -228,8 +198,8 @@ static int wt_handle_wc(struct wt_conn *c, const struct ibv_wc *wc)
 	struct wt_msg *m;
 
 	if (wc->status != IBV_WC_SUCCESS) {
-		wt_diag("work completion 0x%" PRIx64 " failed: %s",
-			(uint64_t)wc->wr_id, ibv_wc_status_str(wc->status));
+		tap_diag("work completion 0x%" PRIx64 " failed: %s",
+			 (uint64_t)wc->wr_id, ibv_wc_status_str(wc->status));
 		c->broken = true;
 		return -1;
 	}
@@ -262,7 +232,7 @@ static int wt_poll_until(struct wt_conn *c, bool (*done)(struct wt_conn *))
 	while (!done(c)) {
 		err = wirec_wc(&c->w, &wc, wt_timeout_ms);
 		if (err) {
-			wt_diag("waiting for a completion: %s", strerror(err));
+			tap_diag("waiting for a completion: %s", strerror(err));
 			c->broken = true;
 			return -1;
 		}
@@ -287,7 +257,7 @@ static int wt_send(struct wt_conn *c, const void *msg, uint32_t len)
 	if (c->broken || len > WT_MSG_SIZE || c->sends_out >= WT_NTX)
 		return -1;
 	if (wirec_send(&c->w, msg, len)) {
-		wt_diag("ibv_post_send failed");
+		tap_diag("ibv_post_send failed");
 		return -1;
 	}
 	c->sends_out++;
@@ -339,7 +309,7 @@ static int wt_rdma(struct wt_conn *c, enum ibv_wr_opcode opcode,
 		return -1;
 	c->rdma_done = false;
 	if (ibv_post_send(c->w.id->qp, &wr, &bad)) {
-		wt_diag("ibv_post_send (rdma) failed");
+		tap_diag("ibv_post_send (rdma) failed");
 		return -1;
 	}
 	return wt_poll_until(c, wt_have_rdma);
@@ -379,11 +349,11 @@ static int wt_parse_attach_rep(const struct wt_msg *m, uint64_t tag,
 			struct xmem_msg_error_rep e;
 
 			memcpy(&e, m->data, sizeof(e));
-			wt_diag("got ERROR_REP status %u instead of ATTACH_REP",
-				le32toh(e.status));
+			tap_diag("got ERROR_REP status %u instead of ATTACH_REP",
+				 le32toh(e.status));
 		} else {
-			wt_diag("reply of %u bytes, want %zu", m->len,
-				sizeof(rep));
+			tap_diag("reply of %u bytes, want %zu", m->len,
+				 sizeof(rep));
 		}
 		return -1;
 	}
@@ -391,10 +361,10 @@ static int wt_parse_attach_rep(const struct wt_msg *m, uint64_t tag,
 	if (le16toh(rep.hdr.type) != XMEM_MSG_ATTACH_REP || rep.hdr.flags ||
 	    le32toh(rep.hdr.len) != sizeof(rep) ||
 	    le64toh(rep.hdr.tag) != tag || rep.reserved || rep.reserved2) {
-		wt_diag("bad reply header: type %u flags %u len %u tag %" PRIu64
-			" (want %" PRIu64 ")", le16toh(rep.hdr.type),
-			le16toh(rep.hdr.flags), le32toh(rep.hdr.len),
-			(uint64_t)le64toh(rep.hdr.tag), tag);
+		tap_diag("bad reply header: type %u flags %u len %u tag %" PRIu64
+			 " (want %" PRIu64 ")", le16toh(rep.hdr.type),
+			 le16toh(rep.hdr.flags), le32toh(rep.hdr.len),
+			 (uint64_t)le64toh(rep.hdr.tag), tag);
 		return -1;
 	}
 	out->status = le32toh(rep.status);
@@ -405,7 +375,7 @@ static int wt_parse_attach_rep(const struct wt_msg *m, uint64_t tag,
 	out->rkey = le32toh(rep.rkey);
 	if (out->status && (out->created || out->region_id || out->size ||
 			    out->addr || out->rkey)) {
-		wt_diag("failed ATTACH_REP has nonzero fields");
+		tap_diag("failed ATTACH_REP has nonzero fields");
 		return -1;
 	}
 	return 0;
@@ -439,9 +409,9 @@ static void wt_expect_attach_status(struct wt_conn *c,
 	int ret = wt_attach_raw(c, req, &r);
 
 	if (!ret && r.status != status)
-		wt_diag("status %u (%s), want %u (%s)", r.status,
-			strerror(r.status), status, strerror(status));
-	wt_ok(!ret && r.status == status, "%s -> %s", desc, strerror(status));
+		tap_diag("status %u (%s), want %u (%s)", r.status,
+			 strerror(r.status), status, strerror(status));
+	tap_ok(!ret && r.status == status, "%s -> %s", desc, strerror(status));
 }
 
 /* Expect an ERROR_REP with @status and @tag to @len bytes of @msg. */
@@ -461,19 +431,19 @@ static void wt_expect_error(struct wt_conn *c, const void *msg, uint32_t len,
 			       le64toh(rep.hdr.tag) == tag &&
 			       le32toh(rep.status) == status;
 			if (!good)
-				wt_diag("reply: type %u len %u tag %" PRIu64
-					" status %u (want ERROR_REP tag %"
-					PRIu64 " status %u)",
-					le16toh(rep.hdr.type),
-					le32toh(rep.hdr.len),
-					(uint64_t)le64toh(rep.hdr.tag),
-					le32toh(rep.status), tag, status);
+				tap_diag("reply: type %u len %u tag %" PRIu64
+					 " status %u (want ERROR_REP tag %"
+					 PRIu64 " status %u)",
+					 le16toh(rep.hdr.type),
+					 le32toh(rep.hdr.len),
+					 (uint64_t)le64toh(rep.hdr.tag),
+					 le32toh(rep.status), tag, status);
 		} else {
-			wt_diag("reply of %u bytes, want %zu", m.len,
-				sizeof(rep));
+			tap_diag("reply of %u bytes, want %zu", m.len,
+				 sizeof(rep));
 		}
 	}
-	wt_ok(good, "%s -> ERROR_REP %s", desc, strerror(status));
+	tap_ok(good, "%s -> ERROR_REP %s", desc, strerror(status));
 }
 
 static int wt_stat(struct wt_conn *c, struct xmem_msg_stat_rep *out)
@@ -552,22 +522,22 @@ static void wt_test_hellos(void)
 	ret = wt_connect(&c, &h);
 	if (!ret)
 		wt_close(&c);
-	wt_ok(ret == EPROTO, "bad magic is rejected with EPROTO (got %d)", ret);
+	tap_ok(ret == EPROTO, "bad magic is rejected with EPROTO (got %d)", ret);
 
 	wt_good_hello(&h);
 	h.major = htole16(XMEM_PROTO_MAJOR + 1);
 	ret = wt_connect(&c, &h);
 	if (!ret)
 		wt_close(&c);
-	wt_ok(ret == EPROTO, "bad major is rejected with EPROTO (got %d)", ret);
+	tap_ok(ret == EPROTO, "bad major is rejected with EPROTO (got %d)", ret);
 
 	wt_good_hello(&h);
 	h.reserved[1] = htole16(1);
 	ret = wt_connect(&c, &h);
 	if (!ret)
 		wt_close(&c);
-	wt_ok(ret == EPROTO, "nonzero reserved hello field is rejected with EPROTO (got %d)",
-	      ret);
+	tap_ok(ret == EPROTO, "nonzero reserved hello field is rejected with EPROTO (got %d)",
+	       ret);
 }
 
 /* Requests that must be refused with an ATTACH_REP status. */
@@ -604,11 +574,11 @@ static void wt_test_bad_attach(struct wt_conn *c, const char *name,
 		wt_attach_req(&req, ++wt_tag, missing, size,
 			      XMEM_ATTACH_F_CREATE);
 		wt_expect_attach_status(c, &req, ENOMEM, "ATTACH larger than the free capacity");
-		wt_ok(!wt_attach(c, missing, 0, 0, &r) && r.status == ENOENT,
-		      "refused ATTACH created nothing");
+		tap_ok(!wt_attach(c, missing, 0, 0, &r) && r.status == ENOENT,
+		       "refused ATTACH created nothing");
 	} else {
-		wt_ok(true, "# SKIP capacity above 1 TiB");
-		wt_ok(true, "# SKIP capacity above 1 TiB");
+		tap_ok(true, "# SKIP capacity above 1 TiB");
+		tap_ok(true, "# SKIP capacity above 1 TiB");
 	}
 
 	/* Names. */
@@ -750,21 +720,21 @@ static int wt_region_raw(struct wt_conn *c, const struct xmem_msg_region_req *re
 	if (wt_rpc(c, req, sizeof(*req), &m))
 		return -1;
 	if (m.len != sizeof(*rep)) {
-		wt_diag("reply of %u bytes, want %zu", m.len, sizeof(*rep));
+		tap_diag("reply of %u bytes, want %zu", m.len, sizeof(*rep));
 		return -1;
 	}
 	memcpy(rep, m.data, sizeof(*rep));
 	if (le16toh(rep->hdr.type) != XMEM_MSG_REGION_REP || rep->hdr.flags ||
 	    le32toh(rep->hdr.len) != sizeof(*rep) ||
 	    rep->hdr.tag != req->hdr.tag || rep->reserved) {
-		wt_diag("bad REGION_REP header: type %u len %u",
-			le16toh(rep->hdr.type), le32toh(rep->hdr.len));
+		tap_diag("bad REGION_REP header: type %u len %u",
+			 le16toh(rep->hdr.type), le32toh(rep->hdr.len));
 		return -1;
 	}
 	if (rep->status &&
 	    memcmp(&rep->flags, zero, sizeof(*rep) -
 		   offsetof(struct xmem_msg_region_rep, flags))) {
-		wt_diag("failed REGION_REP has nonzero fields");
+		tap_diag("failed REGION_REP has nonzero fields");
 		return -1;
 	}
 	return 0;
@@ -791,9 +761,9 @@ static void wt_expect_region_status(struct wt_conn *c,
 	int ret = wt_region_raw(c, req, &rep);
 
 	if (!ret && le32toh(rep.status) != status)
-		wt_diag("status %u, want %u", le32toh(rep.status), status);
-	wt_ok(!ret && le32toh(rep.status) == status, "%s -> %s", desc,
-	      strerror(status));
+		tap_diag("status %u, want %u", le32toh(rep.status), status);
+	tap_ok(!ret && le32toh(rep.status) == status, "%s -> %s", desc,
+	       strerror(status));
 }
 
 static void wt_test_regions(struct wt_conn *c, struct wt_conn *c2,
@@ -823,51 +793,51 @@ static void wt_test_regions(struct wt_conn *c, struct wt_conn *c2,
 	       le32toh(rep.uid) == 1000 && le32toh(rep.gid) == 100 &&
 	       le32toh(rep.mode) == 0640 && le32toh(rep.users) == 1 &&
 	       !strcmp(rep.name, name);
-	if (!wt_ok(good, "REGION ATTACH CREATE sets owner, group, mode, users 1"))
+	if (!tap_ok(good, "REGION ATTACH CREATE sets owner, group, mode, users 1"))
 		return;
 	r.region_id = le64toh(rep.region_id);
 	r.addr = le64toh(rep.addr);
 	r.rkey = le32toh(rep.rkey);
 	r.size = le64toh(rep.size);
-	wt_ok(wt_write_data(c, &r, 0, WT_DATA_SIZE, 7) &&
-	      wt_check_data(c, &r, 0, WT_DATA_SIZE, 7),
-	      "RDMA through the REGION ATTACH key works");
+	tap_ok(wt_write_data(c, &r, 0, WT_DATA_SIZE, 7) &&
+	       wt_check_data(c, &r, 0, WT_DATA_SIZE, 7),
+	       "RDMA through the REGION ATTACH key works");
 
 	/* Permissions. */
 	good = !wt_region(c2, XMEM_REGION_OP_ATTACH, name, 0, 0, 2000, &rep2) &&
 	       le32toh(rep2.status) == EACCES;
-	wt_ok(good, "ATTACH by another uid of a 0640 region -> EACCES");
+	tap_ok(good, "ATTACH by another uid of a 0640 region -> EACCES");
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, name, 0, 0);
 	req.uid = htole32(2000);
 	req.gid = htole32(100);
 	good = !wt_region_raw(c2, &req, &rep2) &&
 	       le32toh(rep2.status) == EACCES;
-	wt_ok(good, "ATTACH by the group of a 0640 region (read only) -> EACCES");
+	tap_ok(good, "ATTACH by the group of a 0640 region (read only) -> EACCES");
 	good = !wt_region(c2, XMEM_REGION_OP_RESIZE, name, 2 * WT_REGION_SIZE,
 			  0, 2000, &rep2) && le32toh(rep2.status) == EACCES;
-	wt_ok(good, "RESIZE by another uid -> EACCES");
+	tap_ok(good, "RESIZE by another uid -> EACCES");
 	good = !wt_region(c2, XMEM_REGION_OP_DESTROY, name, 0, 0, 2000,
 			  &rep2) && le32toh(rep2.status) == EACCES;
-	wt_ok(good, "DESTROY by another uid -> EACCES");
+	tap_ok(good, "DESTROY by another uid -> EACCES");
 	good = !wt_region(c2, XMEM_REGION_OP_ATTACH, name, 0, 0, 0, &rep2) &&
 	       !rep2.status && rep2.region_id == rep.region_id &&
 	       le32toh(rep2.users) == 2 && !rep2.flags;
-	wt_ok(good, "ATTACH by uid 0 works; users 2");
+	tap_ok(good, "ATTACH by uid 0 works; users 2");
 
 	/* DESTROY while another connection uses it. */
 	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 1000, &rep2) &&
 	       le32toh(rep2.status) == EBUSY;
-	wt_ok(good, "DESTROY while another connection has it -> EBUSY");
+	tap_ok(good, "DESTROY while another connection has it -> EBUSY");
 	good = !wt_region(c2, XMEM_REGION_OP_DETACH, name, 0, 0, 0, &rep2) &&
 	       !rep2.status && le32toh(rep2.users) == 1 && !rep2.addr &&
 	       !rep2.rkey;
-	wt_ok(good, "DETACH answers users 1 and no key");
+	tap_ok(good, "DETACH answers users 1 and no key");
 
 	/* INFO and NEXT. */
 	good = !wt_region(c2, XMEM_REGION_OP_INFO, name, 0, 0, 4242, &rep2) &&
 	       !rep2.status && rep2.region_id == rep.region_id &&
 	       !rep2.addr && !rep2.rkey && le32toh(rep2.mode) == 0640;
-	wt_ok(good, "INFO describes the region to anyone, without a key");
+	tap_ok(good, "INFO describes the region to anyone, without a key");
 	cursor = 0;
 	good = true;
 	while (good && n++ < 100000) {
@@ -882,7 +852,7 @@ static void wt_test_regions(struct wt_conn *c, struct wt_conn *c2,
 		if (rep2.region_id == rep.region_id)
 			seen++;
 	}
-	wt_ok(good && seen == 1, "NEXT walks every region in id order, ours once");
+	tap_ok(good && seen == 1, "NEXT walks every region in id order, ours once");
 
 	/* RESIZE: grow keeps the data; the old key still works. */
 	good = !wt_stat(c, &st0);
@@ -893,9 +863,9 @@ static void wt_test_regions(struct wt_conn *c, struct wt_conn *c2,
 	good = good && !wt_stat(c, &st1) &&
 	       le64toh(st1.bytes_allocated) - le64toh(st0.bytes_allocated) ==
 	       3 * WT_REGION_SIZE;
-	wt_ok(good, "RESIZE grow by the owner: new size, new key, capacity counted");
-	wt_ok(wt_check_data(c, &r, 0, WT_DATA_SIZE, 7),
-	      "after a grow the old key still reads the old range");
+	tap_ok(good, "RESIZE grow by the owner: new size, new key, capacity counted");
+	tap_ok(wt_check_data(c, &r, 0, WT_DATA_SIZE, 7),
+	       "after a grow the old key still reads the old range");
 	addr = le64toh(rep2.addr);
 	r.addr = addr;
 	r.rkey = le32toh(rep2.rkey);
@@ -903,23 +873,23 @@ static void wt_test_regions(struct wt_conn *c, struct wt_conn *c2,
 	good = wt_check_data(c, &r, 0, WT_DATA_SIZE, 7) &&
 	       wt_write_data(c, &r, r.size - WT_PAGE, WT_PAGE, 8) &&
 	       wt_check_data(c, &r, r.size - WT_PAGE, WT_PAGE, 8);
-	wt_ok(good, "the new key reads the old data and reaches the new end");
+	tap_ok(good, "the new key reads the old data and reaches the new end");
 
 	/* RESIZE: shrink frees memory and keeps the front. */
 	good = !wt_region(c, XMEM_REGION_OP_RESIZE, name, WT_REGION_SIZE, 0,
 			  1000, &rep2) && !rep2.status &&
 	       le64toh(rep2.size) == WT_REGION_SIZE && !wt_stat(c, &st1) &&
 	       le64toh(st1.bytes_allocated) == le64toh(st0.bytes_allocated);
-	wt_ok(good, "RESIZE shrink gives the memory back");
+	tap_ok(good, "RESIZE shrink gives the memory back");
 	r.addr = le64toh(rep2.addr);
 	r.rkey = le32toh(rep2.rkey);
 	r.size = le64toh(rep2.size);
-	wt_ok(wt_check_data(c, &r, 0, WT_DATA_SIZE, 7),
-	      "after a shrink the kept range holds the data");
+	tap_ok(wt_check_data(c, &r, 0, WT_DATA_SIZE, 7),
+	       "after a shrink the kept range holds the data");
 	good = !wt_region(c, XMEM_REGION_OP_RESIZE, name,
 			  1ULL << 40, 0, 1000, &rep2) &&
 	       le32toh(rep2.status) == ENOMEM;
-	wt_ok(good, "RESIZE beyond the capacity -> ENOMEM");
+	tap_ok(good, "RESIZE beyond the capacity -> ENOMEM");
 
 	/* Semantic errors: REGION_REP EINVAL / ENOENT / EEXIST. */
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_RESIZE, name, 0, 0);
@@ -1000,7 +970,7 @@ static void wt_test_regions(struct wt_conn *c, struct wt_conn *c2,
 			good = le16toh(ar.hdr.type) == XMEM_MSG_AUTH_REP &&
 			       le32toh(ar.status) == EOPNOTSUPP;
 		}
-		wt_ok(good, "AUTH_REQ to an appliance without a secret -> AUTH_REP EOPNOTSUPP");
+		tap_ok(good, "AUTH_REQ to an appliance without a secret -> AUTH_REP EOPNOTSUPP");
 		a.reserved[1] = htole16(1);
 		a.hdr.tag = htole64(tag = ++wt_tag);
 		wt_expect_error(c, &a, sizeof(a), tag, EBADMSG, "AUTH_REQ reserved field not zero");
@@ -1017,12 +987,12 @@ static void wt_test_regions(struct wt_conn *c, struct wt_conn *c2,
 	       le64toh(st0.bytes_allocated) - le64toh(st1.bytes_allocated) ==
 	       WT_REGION_SIZE &&
 	       le64toh(st0.regions) - le64toh(st1.regions) == 1;
-	wt_ok(good, "DESTROY by the owner frees the region");
+	tap_ok(good, "DESTROY by the owner frees the region");
 	good = !wt_region(c, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rep2) &&
 	       le32toh(rep2.status) == ENOENT;
-	wt_ok(good, "a destroyed region is gone");
+	tap_ok(good, "a destroyed region is gone");
 	good = !wt_attach(c, name, 0, 0, &r) && r.status == ENOENT;
-	wt_ok(good, "ATTACH (protocol 1.0) agrees");
+	tap_ok(good, "ATTACH (protocol 1.0) agrees");
 }
 
 static void wt_test_pipeline(struct wt_conn *c)
@@ -1053,7 +1023,7 @@ static void wt_test_pipeline(struct wt_conn *c)
 		if (good)
 			seen[tag - first] = true;
 	}
-	wt_ok(good, "%u STAT_REQs in flight at once are all answered", n);
+	tap_ok(good, "%u STAT_REQs in flight at once are all answered", n);
 }
 
 /* ---- protocol 1.2: PULL_REQ ------------------------------------------ */
@@ -1074,7 +1044,7 @@ static int wt_pull_req(struct xmem_msg_pull_req *req, uint64_t tag,
 		       const char *addr, const char *port, const char *name)
 {
 	if (wirec_pull_req(req, tag, addr, port, name)) {
-		wt_diag("cannot resolve %s port %s", addr, port);
+		tap_diag("cannot resolve %s port %s", addr, port);
 		return -1;
 	}
 	return 0;
@@ -1091,11 +1061,11 @@ static int wt_parse_region_rep(const struct wt_msg *m, uint64_t tag,
 			struct xmem_msg_error_rep e;
 
 			memcpy(&e, m->data, sizeof(e));
-			wt_diag("got ERROR_REP status %u instead of REGION_REP",
-				le32toh(e.status));
+			tap_diag("got ERROR_REP status %u instead of REGION_REP",
+				 le32toh(e.status));
 		} else {
-			wt_diag("reply of %u bytes, want %zu", m->len,
-				sizeof(*rep));
+			tap_diag("reply of %u bytes, want %zu", m->len,
+				 sizeof(*rep));
 		}
 		return -1;
 	}
@@ -1103,15 +1073,15 @@ static int wt_parse_region_rep(const struct wt_msg *m, uint64_t tag,
 	if (le16toh(rep->hdr.type) != XMEM_MSG_REGION_REP || rep->hdr.flags ||
 	    le32toh(rep->hdr.len) != sizeof(*rep) ||
 	    le64toh(rep->hdr.tag) != tag || rep->reserved) {
-		wt_diag("bad REGION_REP header: type %u len %u tag %" PRIu64,
-			le16toh(rep->hdr.type), le32toh(rep->hdr.len),
-			(uint64_t)le64toh(rep->hdr.tag));
+		tap_diag("bad REGION_REP header: type %u len %u tag %" PRIu64,
+			 le16toh(rep->hdr.type), le32toh(rep->hdr.len),
+			 (uint64_t)le64toh(rep->hdr.tag));
 		return -1;
 	}
 	if (rep->status &&
 	    memcmp(&rep->flags, zero, sizeof(*rep) -
 		   offsetof(struct xmem_msg_region_rep, flags))) {
-		wt_diag("failed REGION_REP has nonzero fields");
+		tap_diag("failed REGION_REP has nonzero fields");
 		return -1;
 	}
 	return 0;
@@ -1168,11 +1138,11 @@ static void wt_expect_pull_status(struct wt_conn *c,
 			break;
 	good = good && i < n;
 	if (!good)
-		wt_diag("status %u (%s), want %u (%s)%s", status,
-			strerror(status), want[0], strerror(want[0]),
-			n > 1 ? " or another of the list" : "");
-	wt_ok(good, "%s -> %s%s", desc, strerror(want[0]),
-	      n > 1 ? " (or a like status)" : "");
+		tap_diag("status %u (%s), want %u (%s)%s", status,
+			 strerror(status), want[0], strerror(want[0]),
+			 n > 1 ? " or another of the list" : "");
+	tap_ok(good, "%s -> %s%s", desc, strerror(want[0]),
+	       n > 1 ? " (or a like status)" : "");
 }
 
 static void wt_expect_pull_one(struct wt_conn *c,
@@ -1216,7 +1186,7 @@ static int wt_bulk(struct wt_conn *c, enum ibv_wr_opcode opcode,
 				.wr.rdma.rkey = rkey,
 			};
 			if (c->broken || ibv_post_send(c->w.id->qp, &wr, &bad)) {
-				wt_diag("ibv_post_send (bulk) failed");
+				tap_diag("ibv_post_send (bulk) failed");
 				return -1;
 			}
 			posted++;
@@ -1315,7 +1285,7 @@ static void wt_test_pull_refusals(struct wt_conn *c, const char *base,
 	       st1.bytes_allocated == st0.bytes_allocated &&
 	       !wt_region(c, XMEM_REGION_OP_INFO, missing, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT;
-	wt_ok(good, "refused PULLs leave nothing behind on the target");
+	tap_ok(good, "refused PULLs leave nothing behind on the target");
 }
 
 /* Number of tests wt_test_pull_copy() prints, for the skip lines. */
@@ -1333,7 +1303,7 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	struct xmem_msg_stat_req sreq;
 	struct ibv_mr *smr = NULL, *tmr = NULL;
 	uint8_t *pattern = NULL, *back = NULL;
-	unsigned int ntests = wt_n;
+	unsigned int ntests = tap_n;
 	uint64_t ptag, stag, ctag;
 	double t0, tpull = 0, tread = 0;
 	struct wt_region r;
@@ -1347,9 +1317,9 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	snprintf(name, sizeof(name), "%.50s-p", base);
 	snprintf(missing, sizeof(missing), "%.50s-pm", base);
 	wt_good_hello(&h);
-	if (!wt_ok(!wt_connect_to(&sc, &h, wt_src_addr, wt_src_port),
-		   "connect to the pull source %s:%s", wt_src_addr,
-		   wt_src_port))
+	if (!tap_ok(!wt_connect_to(&sc, &h, wt_src_addr, wt_src_port),
+		    "connect to the pull source %s:%s", wt_src_addr,
+		    wt_src_port))
 		goto skip;
 
 	/* A source that the target must refuse for authentication. */
@@ -1385,8 +1355,8 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	good = good && smr && tmr &&
 	       !wt_bulk(&sc, IBV_WR_RDMA_WRITE, smr, pattern, WT_PULL_SIZE,
 			le64toh(rs.addr), le32toh(rs.rkey));
-	if (!wt_ok(good, "a %llu MiB region with owner 1234:567, mode 0640 and a pattern at the source",
-		   WT_PULL_SIZE >> 20))
+	if (!tap_ok(good, "a %llu MiB region with owner 1234:567, mode 0640 and a pattern at the source",
+		    WT_PULL_SIZE >> 20))
 		goto out;
 
 	/*
@@ -1407,12 +1377,12 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	       !wt_recv(c, &m3) && !wt_recv(c, &m2);
 	wt_timeout_ms = WT_TIMEOUT_MS;
 	tpull = wt_now() - t0;
-	wt_ok(good && m1.len == sizeof(st1) &&
-	      le64toh(((struct xmem_msg_hdr *)m1.data)->tag) == stag,
-	      "a STAT sent after the PULL is answered before it (xmemd serves during the copy)");
-	wt_ok(good && !wt_parse_region_rep(&m3, ctag, &rep) &&
-	      le32toh(rep.status) == EBUSY,
-	      "a CREATE of the name being pulled in -> EBUSY, answered during the copy");
+	tap_ok(good && m1.len == sizeof(st1) &&
+	       le64toh(((struct xmem_msg_hdr *)m1.data)->tag) == stag,
+	       "a STAT sent after the PULL is answered before it (xmemd serves during the copy)");
+	tap_ok(good && !wt_parse_region_rep(&m3, ctag, &rep) &&
+	       le32toh(rep.status) == EBUSY,
+	       "a CREATE of the name being pulled in -> EBUSY, answered during the copy");
 	good = good && !wt_parse_region_rep(&m2, ptag, &rep);
 	good = good && !rep.status &&
 	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED &&
@@ -1420,12 +1390,12 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	       le64toh(rep.size) == WT_PULL_SIZE && le32toh(rep.uid) == 1234 &&
 	       le32toh(rep.gid) == 567 && le32toh(rep.mode) == 0640 &&
 	       le32toh(rep.users) == 1 && !strcmp(rep.name, name);
-	if (!wt_ok(good, "PULL answers CREATED with the size, owner, group and mode of the source's region")) {
-		wt_diag("status %u flags 0x%x size %" PRIu64 " owner %u:%u mode %o users %u",
-			le32toh(rep.status), le32toh(rep.flags),
-			(uint64_t)le64toh(rep.size), le32toh(rep.uid),
-			le32toh(rep.gid), le32toh(rep.mode),
-			le32toh(rep.users));
+	if (!tap_ok(good, "PULL answers CREATED with the size, owner, group and mode of the source's region")) {
+		tap_diag("status %u flags 0x%x size %" PRIu64 " owner %u:%u mode %o users %u",
+			 le32toh(rep.status), le32toh(rep.flags),
+			 (uint64_t)le64toh(rep.size), le32toh(rep.uid),
+			 le32toh(rep.gid), le32toh(rep.mode),
+			 le32toh(rep.users));
 		goto out;
 	}
 
@@ -1433,12 +1403,12 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	good = !wt_bulk(c, IBV_WR_RDMA_READ, tmr, back, WT_PULL_SIZE,
 			le64toh(rep.addr), le32toh(rep.rkey));
 	tread = wt_now() - t0;
-	wt_ok(good && !memcmp(back, pattern, WT_PULL_SIZE),
-	      "the copy on the target equals the source byte for byte (%llu MiB)",
-	      WT_PULL_SIZE >> 20);
-	wt_diag("pull of %llu MiB: %.2f s (%.1f MiB/s, request to answer); RDMA READ of it from the target by this client: %.2f s (%.1f MiB/s)",
-		WT_PULL_SIZE >> 20, tpull, (WT_PULL_SIZE >> 20) / tpull,
-		tread, (WT_PULL_SIZE >> 20) / (tread > 0 ? tread : 1e-9));
+	tap_ok(good && !memcmp(back, pattern, WT_PULL_SIZE),
+	       "the copy on the target equals the source byte for byte (%llu MiB)",
+	       WT_PULL_SIZE >> 20);
+	tap_diag("pull of %llu MiB: %.2f s (%.1f MiB/s, request to answer); RDMA READ of it from the target by this client: %.2f s (%.1f MiB/s)",
+		 WT_PULL_SIZE >> 20, tpull, (WT_PULL_SIZE >> 20) / tpull,
+		 tread, (WT_PULL_SIZE >> 20) / (tread > 0 ? tread : 1e-9));
 
 	good = !wt_stat(c, &st1) &&
 	       le64toh(st1.regions) == le64toh(st0.regions) + 1 &&
@@ -1447,7 +1417,7 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	       !wt_region(c, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rep2) &&
 	       !rep2.status && rep2.region_id == rep.region_id &&
 	       le32toh(rep2.users) == 1;
-	wt_ok(good, "the target counts the new region, attached once (to the requester)");
+	tap_ok(good, "the target counts the new region, attached once (to the requester)");
 
 	r.addr = le64toh(rs.addr);
 	r.rkey = le32toh(rs.rkey);
@@ -1455,7 +1425,7 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	       !rep2.status && rep2.region_id == rs.region_id &&
 	       le32toh(rep2.users) == 1 &&
 	       wt_check_data(&sc, &r, 0, WT_DATA_SIZE, 11);
-	wt_ok(good, "the source keeps its region and data; the target detached (users 1)");
+	tap_ok(good, "the source keeps its region and data; the target detached (users 1)");
 
 	wt_pull_req(&req, ++wt_tag, wt_src_addr, wt_src_port, name);
 	wt_expect_pull_one(c, &req, EEXIST, "PULL again of the region the target now has");
@@ -1463,10 +1433,10 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	/* Attach of the copy by a user the mode lets in, and one it does not. */
 	good = !wt_region(c, XMEM_REGION_OP_ATTACH, name, 0, 0, 1234, &rep2) &&
 	       !rep2.status && rep2.region_id == rep.region_id;
-	wt_ok(good, "the owner (1234) attaches the copy");
+	tap_ok(good, "the owner (1234) attaches the copy");
 	good = !wt_region(c, XMEM_REGION_OP_ATTACH, name, 0, 0, 999, &rep2) &&
 	       le32toh(rep2.status) == EACCES;
-	wt_ok(good, "another user (999) may not (mode 0640 carried over)");
+	tap_ok(good, "another user (999) may not (mode 0640 carried over)");
 
 	/* FILL: new data at the source, pulled into the existing copy. */
 	wt_fill(pattern, WT_PULL_SIZE, 12);
@@ -1477,12 +1447,12 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	good = good && !wt_pull_raw(c, &req, &rep2) && !rep2.status &&
 	       !rep2.flags && rep2.region_id == rep.region_id &&
 	       rep2.addr && rep2.rkey;
-	wt_ok(good, "PULL with FILL into the existing copy: status 0, same region, not CREATED");
+	tap_ok(good, "PULL with FILL into the existing copy: status 0, same region, not CREATED");
 	memset(back, 0, WT_PULL_SIZE);
 	good = good && !wt_bulk(c, IBV_WR_RDMA_READ, tmr, back, WT_PULL_SIZE,
 				le64toh(rep2.addr), le32toh(rep2.rkey)) &&
 	       !memcmp(back, pattern, WT_PULL_SIZE);
-	wt_ok(good, "the filled region equals the source's new content byte for byte");
+	tap_ok(good, "the filled region equals the source's new content byte for byte");
 
 	/* FILL|DST (minor 7): into a region of another name on the target. */
 	snprintf(name2, sizeof(name2), "%.50s-pd", base);
@@ -1492,13 +1462,13 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	wt_pull_dst_req(&dreq, ++wt_tag, name, name2);
 	good = good && !wt_pull_len(c, &dreq.pull, sizeof(dreq), &rep2) &&
 	       le32toh(rep2.status) == ENOENT;
-	wt_ok(good, "PULL with DST into a region the target does not have -> ENOENT");
+	tap_ok(good, "PULL with DST into a region the target does not have -> ENOENT");
 	good = !wt_region(c, XMEM_REGION_OP_ATTACH, name2, WT_PULL_SIZE / 2,
 			  XMEM_ATTACH_F_CREATE, 0, &rd) && !rd.status;
 	wt_pull_dst_req(&dreq, ++wt_tag, name, name2);
 	good = good && !wt_pull_len(c, &dreq.pull, sizeof(dreq), &rep2) &&
 	       le32toh(rep2.status) == EINVAL;
-	wt_ok(good, "PULL with DST into a smaller region -> EINVAL");
+	tap_ok(good, "PULL with DST into a smaller region -> EINVAL");
 	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name2, 0, 0, 0, &rd) &&
 	       !rd.status &&
 	       !wt_region(c, XMEM_REGION_OP_ATTACH, name2, 2 * WT_PULL_SIZE,
@@ -1507,24 +1477,24 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	good = good && !wt_pull_len(c, &dreq.pull, sizeof(dreq), &rep2) &&
 	       !rep2.status && !rep2.flags && rep2.region_id == rd.region_id &&
 	       !strcmp(rep2.name, name2) && rep2.addr && rep2.rkey;
-	wt_ok(good, "PULL with DST fills the target's region of another name: status 0, not CREATED");
+	tap_ok(good, "PULL with DST fills the target's region of another name: status 0, not CREATED");
 	memset(back, 0, WT_PULL_SIZE);
 	good = good && !wt_bulk(c, IBV_WR_RDMA_READ, tmr, back, WT_PULL_SIZE,
 				le64toh(rep2.addr), le32toh(rep2.rkey)) &&
 	       !memcmp(back, pattern, WT_PULL_SIZE);
-	wt_ok(good, "the region of the other name equals the source byte for byte");
+	tap_ok(good, "the region of the other name equals the source byte for byte");
 	good = !wt_region(c, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rd) &&
 	       !rd.status && rd.region_id == rep.region_id;
 	memset(back, 0, WT_PULL_SIZE);
 	good = good && !wt_bulk(c, IBV_WR_RDMA_READ, tmr, back, WT_PULL_SIZE,
 				le64toh(rep.addr), le32toh(rep.rkey)) &&
 	       memcmp(back, pattern, WT_PULL_SIZE);
-	wt_ok(good, "the target's region of the source's name is not touched by it");
+	tap_ok(good, "the target's region of the source's name is not touched by it");
 	wt_pull_dst_req(&dreq, ++wt_tag, name, name2);
 	dreq.pull.flags = htole32(XMEM_PULL_F_DST);
 	good = !wt_pull_len(c, &dreq.pull, sizeof(dreq), &rep2) &&
 	       le32toh(rep2.status) == EINVAL;
-	wt_ok(good, "PULL with DST but without FILL -> EINVAL");
+	tap_ok(good, "PULL with DST but without FILL -> EINVAL");
 	wt_pull_dst_req(&dreq, ++wt_tag, name, name2);
 	wt_expect_error(c, &dreq, sizeof(dreq.pull), wt_tag, EBADMSG,
 			"PULL with DST of a pull_req's length");
@@ -1536,7 +1506,7 @@ static void wt_test_pull_copy(struct wt_conn *c, const char *base)
 	       !rep2.status &&
 	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep2) &&
 	       !rep2.status;
-	wt_ok(good, "DESTROY of the copy and of the original");
+	tap_ok(good, "DESTROY of the copy and of the original");
 
 out:
 	if (smr)
@@ -1547,9 +1517,9 @@ out:
 	free(back);
 	wt_close(&sc);
 skip:
-	while (wt_n - ntests < WT_PULL_COPY_TESTS)
-		wt_ok(true, "# SKIP real PULL: %s", wt_src_addr ?
-		      "an earlier step failed" : "no --pull-source");
+	while (tap_n - ntests < WT_PULL_COPY_TESTS)
+		tap_ok(true, "# SKIP real PULL: %s", wt_src_addr ?
+		       "an earlier step failed" : "no --pull-source");
 }
 
 /* ---- protocol 1.4: COPY_REQ ------------------------------------------ */
@@ -1624,7 +1594,7 @@ static void wt_test_copy(struct wt_conn *c, const char *base)
 	good = good && wt_write_data(c, &r, 0, WT_DATA_SIZE, 31) &&
 	       wt_write_data(c, &r, WT_COPY_SIZE - WT_DATA_SIZE, WT_DATA_SIZE,
 			     32);
-	if (!wt_ok(good, "a 1 MiB source region with data at both ends"))
+	if (!tap_ok(good, "a 1 MiB source region with data at both ends"))
 		return;
 
 	good = !wt_copy(c, a, b, XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL, 1234,
@@ -1633,7 +1603,7 @@ static void wt_test_copy(struct wt_conn *c, const char *base)
 	       !rep.addr && !rep.rkey && le64toh(rep.size) == WT_COPY_SIZE &&
 	       le32toh(rep.uid) == 1234 && !le32toh(rep.users) &&
 	       !strcmp(rep.name, b);
-	wt_ok(good, "COPY into a new region: CREATED, source's size, the requester owns it, not attached");
+	tap_ok(good, "COPY into a new region: CREATED, source's size, the requester owns it, not attached");
 	good = !wt_region(c, XMEM_REGION_OP_ATTACH, b, 0, 0, 0, &rb) &&
 	       !rb.status;
 	r.addr = le64toh(rb.addr);
@@ -1641,7 +1611,7 @@ static void wt_test_copy(struct wt_conn *c, const char *base)
 	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 31) &&
 	       wt_check_data(c, &r, WT_COPY_SIZE - WT_DATA_SIZE,
 			     WT_DATA_SIZE, 32);
-	wt_ok(good, "the new region holds the source's bytes");
+	tap_ok(good, "the new region holds the source's bytes");
 
 	good = !wt_region(c, XMEM_REGION_OP_ATTACH, big, 2 * WT_COPY_SIZE,
 			  XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, 0, &rb) &&
@@ -1655,28 +1625,28 @@ static void wt_test_copy(struct wt_conn *c, const char *base)
 	       wt_check_data(c, &r, WT_COPY_SIZE - WT_DATA_SIZE,
 			     WT_DATA_SIZE, 32) &&
 	       wt_check_data(c, &r, WT_COPY_SIZE, WT_DATA_SIZE, 33);
-	wt_ok(good, "COPY into an existing larger region: its start is the source's, the rest kept");
+	tap_ok(good, "COPY into an existing larger region: its start is the source's, the rest kept");
 
 	good = !wt_copy(c, a, b, XMEM_COPY_F_CREATE | XMEM_COPY_F_EXCL, 0,
 			&rep) && le32toh(rep.status) == EEXIST;
-	wt_ok(good, "COPY with CREATE|EXCL onto an existing region -> EEXIST");
+	tap_ok(good, "COPY with CREATE|EXCL onto an existing region -> EEXIST");
 	good = !wt_copy(c, none, b, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT &&
 	       !wt_copy(c, a, none, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT;
-	wt_ok(good, "COPY of a missing region, or into one without CREATE -> ENOENT");
+	tap_ok(good, "COPY of a missing region, or into one without CREATE -> ENOENT");
 	good = !wt_region(c, XMEM_REGION_OP_ATTACH, small, WT_COPY_SIZE / 2,
 			  XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_EXCL, 0, &rep) &&
 	       !rep.status && !wt_copy(c, a, small, 0, 0, &rep) &&
 	       le32toh(rep.status) == EINVAL &&
 	       !wt_copy(c, a, a, XMEM_COPY_F_CREATE, 0, &rep) &&
 	       le32toh(rep.status) == EINVAL;
-	wt_ok(good, "COPY into a smaller region, or onto itself -> EINVAL");
+	tap_ok(good, "COPY into a smaller region, or onto itself -> EINVAL");
 	good = !wt_copy(c, a, none, XMEM_COPY_F_CREATE, 999, &rep) &&
 	       le32toh(rep.status) == EACCES &&
 	       !wt_region(c, XMEM_REGION_OP_INFO, none, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT;
-	wt_ok(good, "COPY by a user the source's mode shuts out -> EACCES, nothing created");
+	tap_ok(good, "COPY by a user the source's mode shuts out -> EACCES, nothing created");
 	wt_copy_req(&req, tag = ++wt_tag, a, none, 0x100, 0);
 	wt_expect_error(c, &req, sizeof(req), tag, EPROTO, "COPY_REQ unknown flag");
 	wt_copy_req(&req, tag = ++wt_tag, a, none, 0, 0);
@@ -1691,7 +1661,7 @@ static void wt_test_copy(struct wt_conn *c, const char *base)
 	       !rep.status &&
 	       !wt_region(c, XMEM_REGION_OP_DESTROY, small, 0, 0, 0, &rep) &&
 	       !rep.status;
-	wt_ok(good, "DESTROY of the copies and the source");
+	tap_ok(good, "DESTROY of the copies and the source");
 }
 
 /* ---- a copy whose source goes away mid-way ------------------------- */
@@ -1711,7 +1681,7 @@ static int wt_on_target(const char *cmd)
 		 wt_addr, cmd);
 	ret = system(line);
 	if (ret)
-		wt_diag("%s: status %d", line, ret);
+		tap_diag("%s: status %d", line, ret);
 	return ret ? -1 : 0;
 }
 
@@ -1750,7 +1720,7 @@ static uint64_t wt_held_pull(struct wt_conn *c, struct wt_conn *sc,
 			return tag;
 		usleep(10000);
 	}
-	wt_diag("the held PULL of %s never showed at the source", name);
+	tap_diag("the held PULL of %s never showed at the source", name);
 	return 0;
 }
 
@@ -1776,7 +1746,7 @@ static void wt_test_break(struct wt_conn *c, const char *base)
 	struct xmem_msg_region_req rreq;
 	struct xmem_msg_copy_req creq;
 	struct xmem_msg_stat_rep st0, st1;
-	unsigned int ntests = wt_n;
+	unsigned int ntests = tap_n;
 	uint64_t ctag, dtag, ptag;
 	struct wt_region r;
 	struct xmem_hello h;
@@ -1789,8 +1759,8 @@ static void wt_test_break(struct wt_conn *c, const char *base)
 	snprintf(a2, sizeof(a2), "%.50s-bb", base);
 	snprintf(p, sizeof(p), "%.50s-bp", base);
 	wt_good_hello(&h);
-	if (!wt_ok(!wt_connect_to(&sc, &h, wt_src_addr, wt_src_port),
-		   "connect to the source %s:%s", wt_src_addr, wt_src_port))
+	if (!tap_ok(!wt_connect_to(&sc, &h, wt_src_addr, wt_src_port),
+		    "connect to the source %s:%s", wt_src_addr, wt_src_port))
 		goto skip;
 
 	/* 1. COPY on the target, its source destroyed mid-way. */
@@ -1811,12 +1781,12 @@ static void wt_test_break(struct wt_conn *c, const char *base)
 	       !wt_send(c, &rreq, sizeof(rreq)) && !wt_recv(c, &m1) &&
 	       !wt_parse_region_rep(&m1, dtag, &rep) &&
 	       le32toh(rep.status) == EBUSY;
-	wt_ok(good, "DESTROY of a COPY's source while the copy is held mid-way -> EBUSY");
+	tap_ok(good, "DESTROY of a COPY's source while the copy is held mid-way -> EBUSY");
 	good = good && !wt_hold(false) && !wt_recv(c, &m2) &&
 	       !wt_parse_region_rep(&m2, ctag, &rep) && !rep.status &&
 	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED;
 	wt_timeout_ms = WT_TIMEOUT_MS;
-	wt_ok(good, "the COPY completes once released (CREATED)");
+	tap_ok(good, "the COPY completes once released (CREATED)");
 	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 41) &&
 	       wt_check_data(c, &r, WT_BREAK_SIZE - WT_DATA_SIZE,
 			     WT_DATA_SIZE, 42) &&
@@ -1831,7 +1801,7 @@ static void wt_test_break(struct wt_conn *c, const char *base)
 	       !rep.status &&
 	       !wt_region(c, XMEM_REGION_OP_DESTROY, a, 0, 0, 0, &rep) &&
 	       !rep.status;
-	wt_ok(good, "the source is untouched and the copy equals it at both ends");
+	tap_ok(good, "the source is untouched and the copy equals it at both ends");
 
 	/* 2. PULL, its source region destroyed at the source mid-way. */
 	good = !wt_region(&sc, XMEM_REGION_OP_ATTACH, p, WT_BREAK_SIZE,
@@ -1844,14 +1814,14 @@ static void wt_test_break(struct wt_conn *c, const char *base)
 	good = good && (ptag = wt_held_pull(c, &sc, p)) &&
 	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, p, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == EBUSY;
-	wt_ok(good, "DESTROY at the source of a region a held PULL has attached -> EBUSY");
+	tap_ok(good, "DESTROY at the source of a region a held PULL has attached -> EBUSY");
 	wt_timeout_ms = WT_PULL_TIMEOUT_MS;
 	good = good && !wt_hold(false) && !wt_recv(c, &m1) &&
 	       !wt_parse_region_rep(&m1, ptag, &rep) && !rep.status;
 	wt_timeout_ms = WT_TIMEOUT_MS;
 	good = good && !wt_region(c, XMEM_REGION_OP_DESTROY, p, 0, 0, 0,
 				  &rep) && !rep.status;
-	wt_ok(good, "the PULL completes once released; its copy destroyed again");
+	tap_ok(good, "the PULL completes once released; its copy destroyed again");
 
 	/* 3. PULL, the source xmemd killed mid-way. */
 	good = !wt_hold(true) && (ptag = wt_held_pull(c, &sc, p));
@@ -1862,20 +1832,20 @@ static void wt_test_break(struct wt_conn *c, const char *base)
 	good = good && !wt_recv(c, &m1) &&
 	       !wt_parse_region_rep(&m1, ptag, &rep) && rep.status;
 	wt_timeout_ms = WT_TIMEOUT_MS;
-	wt_ok(good, "a PULL whose source xmemd is killed mid-way fails: %s",
-	      good ? strerror(le32toh(rep.status)) : "(no error)");
+	tap_ok(good, "a PULL whose source xmemd is killed mid-way fails: %s",
+	       good ? strerror(le32toh(rep.status)) : "(no error)");
 	good = good && !wt_region(c, XMEM_REGION_OP_INFO, p, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT && !wt_stat(c, &st1) &&
 	       st1.regions == st0.regions &&
 	       st1.bytes_allocated == st0.bytes_allocated;
-	wt_ok(good, "no region of that name is left on the target, its usage as before");
+	tap_ok(good, "no region of that name is left on the target, its usage as before");
 	wt_close(&sc);
 	wt_hold(false);
 	return;
 skip:
 	wt_hold(false);
-	while (wt_n - ntests < WT_BREAK_TESTS)
-		wt_ok(false, "source going away mid-way: no source");
+	while (tap_n - ntests < WT_BREAK_TESTS)
+		tap_ok(false, "source going away mid-way: no source");
 }
 
 /* ---- protocol 1.8: temporary copies (XMEM_COPY_F_TEMP) ---------------- */
@@ -1904,9 +1874,9 @@ static int wt_wait_info(struct wt_conn *c, const char *name, uint32_t status,
 			return 0;
 		usleep(100000);
 	} while (wt_now() < deadline);
-	wt_diag("%s: INFO still answers status %u users %u after %d s, want status %u users %u",
-		name, le32toh(rep.status), le32toh(rep.users), WT_TEMP_WAIT_S,
-		status, users);
+	tap_diag("%s: INFO still answers status %u users %u after %d s, want status %u users %u",
+		 name, le32toh(rep.status), le32toh(rep.users), WT_TEMP_WAIT_S,
+		 status, users);
 	return -1;
 }
 
@@ -1948,29 +1918,29 @@ static void wt_test_temp(struct wt_conn *c, const char *base)
 	snprintf(a, sizeof(a), "%.50s-tsrc", base);
 	snprintf(t, sizeof(t), "%.50s-tmp", base);
 	memset(&c3, 0, sizeof(c3));
-	if (!wt_ok(wt_temp_source(c, a), "a source region for the temporary copies"))
+	if (!tap_ok(wt_temp_source(c, a), "a source region for the temporary copies"))
 		return;
 
 	good = !wt_stat(c, &st0) &&
 	       !wt_copy(c, a, t, WT_TEMP_FLAGS, 0, &rt) && !rt.status &&
 	       le32toh(rt.flags) == XMEM_REGION_REP_F_CREATED &&
 	       !le32toh(rt.users) && !strcmp(rt.name, t);
-	wt_ok(good, "COPY with TEMP|CREATE|EXCL makes a new region, not attached");
+	tap_ok(good, "COPY with TEMP|CREATE|EXCL makes a new region, not attached");
 	good = !wt_region(c, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
 	       !rep.status && rep.region_id == rt.region_id &&
 	       le32toh(rep.users) == 1;
 	r.addr = le64toh(rep.addr);
 	r.rkey = le32toh(rep.rkey);
 	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 51);
-	wt_ok(good, "the requester attaches the temporary copy; it holds the source's bytes");
+	tap_ok(good, "the requester attaches the temporary copy; it holds the source's bytes");
 	good = !wt_region(c, XMEM_REGION_OP_DETACH, t, 0, 0, 0, &rep) &&
 	       !rep.status && !le32toh(rep.users) &&
 	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT;
-	wt_ok(good, "its DETACH by the last connection destroys it at once (INFO: ENOENT)");
+	tap_ok(good, "its DETACH by the last connection destroys it at once (INFO: ENOENT)");
 	good = !wt_stat(c, &st1) && st1.regions == st0.regions &&
 	       st1.bytes_allocated == st0.bytes_allocated;
-	wt_ok(good, "its memory is given back (STAT as before the copy)");
+	tap_ok(good, "its memory is given back (STAT as before the copy)");
 
 	good = !wt_copy(c, a, t, XMEM_COPY_F_TEMP, 0, &rep) &&
 	       le32toh(rep.status) == EINVAL &&
@@ -1980,12 +1950,12 @@ static void wt_test_temp(struct wt_conn *c, const char *base)
 			&rep) && le32toh(rep.status) == EINVAL &&
 	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT;
-	wt_ok(good, "COPY with TEMP without CREATE or without EXCL -> EINVAL, nothing made");
+	tap_ok(good, "COPY with TEMP without CREATE or without EXCL -> EINVAL, nothing made");
 
 	/* A client of protocol 1.7 cannot know the flag. */
 	wt_good_hello(&h);
 	h.minor = htole16(7);
-	if (wt_ok(!wt_connect(&c2, &h), "a client announcing protocol 1.7 is accepted")) {
+	if (tap_ok(!wt_connect(&c2, &h), "a client announcing protocol 1.7 is accepted")) {
 		wt_copy_req(&req, tag = ++wt_tag, a, t, WT_TEMP_FLAGS, 0);
 		wt_expect_error(&c2, &req, sizeof(req), tag, EPROTO,
 				"COPY with TEMP from a client of protocol 1.7");
@@ -1993,11 +1963,11 @@ static void wt_test_temp(struct wt_conn *c, const char *base)
 				XMEM_COPY_F_EXCL, 0, &rep) && !rep.status &&
 		       !wt_region(&c2, XMEM_REGION_OP_DESTROY, t, 0, 0, 0,
 				  &rep) && !rep.status;
-		wt_ok(good, "that client's COPY without TEMP works as before");
+		tap_ok(good, "that client's COPY without TEMP works as before");
 		wt_close(&c2);
 	} else {
-		wt_ok(false, "COPY with TEMP from a client of protocol 1.7: no connection");
-		wt_ok(false, "that client's COPY without TEMP: no connection");
+		tap_ok(false, "COPY with TEMP from a client of protocol 1.7: no connection");
+		tap_ok(false, "that client's COPY without TEMP: no connection");
 	}
 
 	/*
@@ -2011,20 +1981,20 @@ static void wt_test_temp(struct wt_conn *c, const char *base)
 	       !rep.status;
 	wt_close(&c2);
 	good = good && !wt_wait_info(c, t, 0, 0);
-	wt_ok(good, "the end of the only connection that had it leaves it there, attached by none");
+	tap_ok(good, "the end of the only connection that had it leaves it there, attached by none");
 	good = good && !wt_connect(&c3, &h) &&
 	       !wt_region(&c3, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
 	       !rep.status && rep.region_id == rt.region_id;
 	r.addr = le64toh(rep.addr);
 	r.rkey = le32toh(rep.rkey);
 	good = good && wt_check_data(&c3, &r, 0, WT_DATA_SIZE, 51);
-	wt_ok(good, "a new connection attaches it within the grace: the same region, the same data");
+	tap_ok(good, "a new connection attaches it within the grace: the same region, the same data");
 	good = good &&
 	       !wt_region(&c3, XMEM_REGION_OP_DETACH, t, 0, 0, 0, &rep) &&
 	       !rep.status &&
 	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT;
-	wt_ok(good, "its DETACH there destroys it");
+	tap_ok(good, "its DETACH there destroys it");
 	if (c3.w.id)
 		wt_close(&c3);
 
@@ -2034,16 +2004,16 @@ static void wt_test_temp(struct wt_conn *c, const char *base)
 	       !rep.status &&
 	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
 	       !rep.status && rep.region_id == rt.region_id;
-	wt_ok(good, "a DETACH by a connection that never attached it leaves it alone");
+	tap_ok(good, "a DETACH by a connection that never attached it leaves it alone");
 	good = !wt_region(c, XMEM_REGION_OP_DESTROY, t, 0, 0, 0, &rep) &&
 	       !rep.status &&
 	       !wt_region(c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT;
-	wt_ok(good, "DESTROY of a temporary region works as for any region");
+	tap_ok(good, "DESTROY of a temporary region works as for any region");
 
 	good = !wt_region(c, XMEM_REGION_OP_DESTROY, a, 0, 0, 0, &rep) &&
 	       !rep.status;
-	wt_ok(good, "DESTROY of the source");
+	tap_ok(good, "DESTROY of the source");
 }
 
 /* --temp: the appliance's --dir and the command that restarts it. */
@@ -2059,7 +2029,7 @@ static int wt_temp_restart_xmemd(const char *sig)
 		 wt_temp_restart);
 	ret = system(cmd);
 	if (ret)
-		wt_diag("%s: status %d", cmd, ret);
+		tap_diag("%s: status %d", cmd, ret);
 	return ret ? -1 : 0;
 }
 
@@ -2106,9 +2076,9 @@ static void wt_test_temp_grace(const char *base)
 	memset(&ca, 0, sizeof(ca));
 	memset(&cb, 0, sizeof(cb));
 	wt_good_hello(&h);
-	if (!wt_ok(!wt_connect(&c, &h), "connect to the appliance with --temp-grace 2"))
+	if (!tap_ok(!wt_connect(&c, &h), "connect to the appliance with --temp-grace 2"))
 		return;
-	if (!wt_ok(wt_temp_source(&c, a), "a source region"))
+	if (!tap_ok(wt_temp_source(&c, a), "a source region"))
 		goto out;
 
 	/* Never attached: gone after the grace, counted from the answer. */
@@ -2117,9 +2087,9 @@ static void wt_test_temp_grace(const char *base)
 	good = !wt_copy(&c, a, t, WT_TEMP_FLAGS, 0, &rt) && !rt.status &&
 	       !wt_wait_info(&c, t, ENOENT, 0);
 	secs = wt_now() - t0;
-	wt_ok(good && secs >= 1.5,
-	      "a temporary copy nobody attaches is gone after the grace (%.1f s, want 2 s at least)",
-	      secs);
+	tap_ok(good && secs >= 1.5,
+	       "a temporary copy nobody attaches is gone after the grace (%.1f s, want 2 s at least)",
+	       secs);
 
 	/* A and B have it; A ends: kept; B ends: gone after the grace. */
 	snprintf(t, sizeof(t), "%.50s-g2", base);
@@ -2129,36 +2099,36 @@ static void wt_test_temp_grace(const char *base)
 	       !rep.status &&
 	       !wt_region(&cb, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
 	       !rep.status && le32toh(rep.users) == 2;
-	wt_ok(good, "connections A and B attach a temporary copy A made");
+	tap_ok(good, "connections A and B attach a temporary copy A made");
 	if (ca.w.id)
 		wt_close(&ca);
 	good = good && !wt_wait_info(&c, t, 0, 1);
-	wt_ok(good, "A ends: the region stays, B has it");
+	tap_ok(good, "A ends: the region stays, B has it");
 	/* Nothing must happen now: let the grace pass, watching. */
 	for (i = 0; good && i < 30; i++) {
 		good = !wt_region(&c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
 		       !rep.status && le32toh(rep.users) == 1;
 		usleep(100000);
 	}
-	wt_ok(good, "it is still there a grace and more (3 s) after A ended");
+	tap_ok(good, "it is still there a grace and more (3 s) after A ended");
 	if (cb.w.id)
 		wt_close(&cb);
 	good = good && !wt_wait_info(&c, t, ENOENT, 0);
-	wt_ok(good, "B ends too: the region is gone after the grace");
+	tap_ok(good, "B ends too: the region is gone after the grace");
 
 	/* Killed (SIGKILL) while it is attached: not loaded again. */
 	snprintf(t, sizeof(t), "%.50s-g3", base);
 	good = !wt_copy(&c, a, t, WT_TEMP_FLAGS, 0, &rt) && !rt.status &&
 	       !wt_region(&c, XMEM_REGION_OP_ATTACH, t, 0, 0, 0, &rep) &&
 	       !rep.status && wt_temp_files(t, true);
-	wt_ok(good, "an attached temporary copy: its NAME.meta says \"temp yes\"");
+	tap_ok(good, "an attached temporary copy: its NAME.meta says \"temp yes\"");
 	good = good && !wt_temp_restart_xmemd("KILL");
 	c.broken = true;
 	wt_close(&c);
 	good = good && !wt_connect(&c, &h);
 	good = good && !wt_region(&c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT && wt_temp_files(t, false);
-	wt_ok(good, "after a kill and a restart it is gone, and its files");
+	tap_ok(good, "after a kill and a restart it is gone, and its files");
 	/* wt_on_target() quotes with ': any character for those around NAME. */
 	snprintf(cmd, sizeof(cmd),
 		 "grep -q \".%s.: temporary, not kept across a restart\" /var/log/xmemd-%s.log",
@@ -2166,7 +2136,7 @@ static void wt_test_temp_grace(const char *base)
 	good = good && !wt_on_target(cmd) &&
 	       !wt_region(&c, XMEM_REGION_OP_INFO, a, 0, 0, 0, &rep) &&
 	       !rep.status;
-	wt_ok(good, "the restart logs that it removed it; the source region is loaded again");
+	tap_ok(good, "the restart logs that it removed it; the source region is loaded again");
 
 	/* Stopped (SIGTERM) while it is attached: its files go at the stop. */
 	snprintf(t, sizeof(t), "%.50s-g4", base);
@@ -2184,11 +2154,11 @@ static void wt_test_temp_grace(const char *base)
 	good = good && !wt_region(&c, XMEM_REGION_OP_INFO, t, 0, 0, 0, &rep) &&
 	       le32toh(rep.status) == ENOENT && wt_temp_files(t, false) &&
 	       !wt_on_target(cmd);
-	wt_ok(good, "a clean stop destroys an attached temporary copy and its files (the next start finds none)");
+	tap_ok(good, "a clean stop destroys an attached temporary copy and its files (the next start finds none)");
 
 	good = c.w.id && !wt_region(&c, XMEM_REGION_OP_DESTROY, a, 0, 0, 0,
 				    &rep) && !rep.status;
-	wt_ok(good, "DESTROY of the source");
+	tap_ok(good, "DESTROY of the source");
 out:
 	if (c.w.id)
 		wt_close(&c);
@@ -2254,7 +2224,7 @@ static int wt_attach_wait(struct wt_conn *c, const char *name, int secs,
 			return st;
 		usleep(100000);
 	} while (wt_now() < deadline);
-	wt_diag("%s: ATTACH still EBUSY after %d s", name, secs);
+	tap_diag("%s: ATTACH still EBUSY after %d s", name, secs);
 	return st;
 }
 
@@ -2328,8 +2298,8 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	memset(&cb, 0, sizeof(cb));
 	memset(&cd, 0, sizeof(cd));
 	wt_good_hello(&h);
-	if (!wt_ok(!wt_connect(&ca, &h) && !wt_connect(&cb, &h),
-		   "connections A and B for the holds"))
+	if (!tap_ok(!wt_connect(&ca, &h) && !wt_connect(&cb, &h),
+		    "connections A and B for the holds"))
 		goto out;
 
 	good = !wt_attach_st(&ca, s, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE |
@@ -2337,18 +2307,18 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED && rep.rkey;
 	ra = wt_region_of(&rep);
 	good = good && wt_write_data(&ca, &ra, 0, WT_DATA_SIZE, 61);
-	if (!wt_ok(good, "A creates a region with SOLE and writes to it"))
+	if (!tap_ok(good, "A creates a region with SOLE and writes to it"))
 		goto out;
-	wt_ok(wt_status_sole(s, "held by conn"), "xmemd --status lists it as held (sole region ... held by conn)");
-	wt_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
-	      "B's ATTACH of A's held region -> EBUSY");
-	wt_ok(wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_SOLE, &rep) == EBUSY,
-	      "B's ATTACH with SOLE of it -> EBUSY");
+	tap_ok(wt_status_sole(s, "held by conn"), "xmemd --status lists it as held (sole region ... held by conn)");
+	tap_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
+	       "B's ATTACH of A's held region -> EBUSY");
+	tap_ok(wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_SOLE, &rep) == EBUSY,
+	       "B's ATTACH with SOLE of it -> EBUSY");
 	good = !wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_READ, &rep) &&
 	       le32toh(rep.users) == 2;
 	rb = wt_region_of(&rep);
 	good = good && wt_check_data(&cb, &rb, 0, WT_DATA_SIZE, 61);
-	wt_ok(good, "B's ATTACH with READ works beside the holder; RDMA READ with its key returns A's data");
+	tap_ok(good, "B's ATTACH with READ works beside the holder; RDMA READ with its key returns A's data");
 
 	/* A WRITE with a READ key: the QP goes to error, so a throwaway one. */
 	good = !wt_connect(&cd, &h) &&
@@ -2362,7 +2332,7 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	}
 	wt_close(&cd);
 	good = good && wt_check_data(&cb, &rb, 0, WT_DATA_SIZE, 61);
-	wt_ok(good, "an RDMA WRITE with a READ attachment's key fails; the data is unchanged");
+	tap_ok(good, "an RDMA WRITE with a READ attachment's key fails; the data is unchanged");
 
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_RESIZE, s,
 		      2 * WT_REGION_SIZE, 0);
@@ -2371,17 +2341,17 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 			     XMEM_ATTACH_F_EXCL, &rep) &&
 	       !wt_copy(&cb, src, s, 0, 0, &rep) &&
 	       le32toh(rep.status) == EBUSY;
-	wt_ok(good, "B's COPY into A's held region -> EBUSY");
+	tap_ok(good, "B's COPY into A's held region -> EBUSY");
 	good = !wt_copy(&ca, src, s, 0, 0, &rep) && !rep.status;
-	wt_ok(good, "the holder's own COPY into it works");
+	tap_ok(good, "the holder's own COPY into it works");
 	good = good && wt_write_data(&ca, &ra, 0, WT_DATA_SIZE, 61);
 	if (wt_src_addr) {
 		wt_pull_dst_req(&dreq, ++wt_tag, nx, s);
 		good = !wt_pull_len(&cb, &dreq.pull, sizeof(dreq), &rep) &&
 		       le32toh(rep.status) == EBUSY;
-		wt_ok(good, "B's PULL with FILL|DST into A's held region -> EBUSY");
+		tap_ok(good, "B's PULL with FILL|DST into A's held region -> EBUSY");
 	} else {
-		wt_ok(true, "# SKIP PULL into a held region: no --pull-source");
+		tap_ok(true, "# SKIP PULL into a held region: no --pull-source");
 	}
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_DESTROY, s, 0, 0);
 	wt_expect_region_status(&cb, &req, EBUSY, "B's DESTROY of A's held region");
@@ -2391,21 +2361,21 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	rb = wt_region_of(&rep);
 	good = good && wt_write_data(&cb, &rb, 0, WT_DATA_SIZE, 63) &&
 	       wt_check_data(&cb, &rb, 0, WT_DATA_SIZE, 63);
-	wt_ok(good, "A's DETACH ends the hold: B's ATTACH works, its new key writes");
-	wt_ok(wt_status_sole(s, NULL), "xmemd --status no longer lists it as held");
+	tap_ok(good, "A's DETACH ends the hold: B's ATTACH works, its new key writes");
+	tap_ok(wt_status_sole(s, NULL), "xmemd --status no longer lists it as held");
 
 	/* B has it attached, for writing: no hold for A. */
-	wt_ok(wt_attach_st(&ca, s, 0, XMEM_ATTACH_F_SOLE, &rep) == EBUSY,
-	      "A's SOLE while B has it attached -> EBUSY");
+	tap_ok(wt_attach_st(&ca, s, 0, XMEM_ATTACH_F_SOLE, &rep) == EBUSY,
+	       "A's SOLE while B has it attached -> EBUSY");
 	good = !wt_region(&cb, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
 	       !rep.status &&
 	       !wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_READ, &rep) &&
 	       !wt_attach_st(&ca, s, 0, 0, &rep) &&
 	       !wt_attach_st(&ca, s, 0, XMEM_ATTACH_F_SOLE, &rep) &&
 	       le32toh(rep.users) == 2;
-	wt_ok(good, "B attached with READ only: A's plain ATTACH, then its SOLE, work");
-	wt_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
-	      "the SOLE of A's own attachment is a hold: B's ATTACH -> EBUSY");
+	tap_ok(good, "B attached with READ only: A's plain ATTACH, then its SOLE, work");
+	tap_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
+	       "the SOLE of A's own attachment is a hold: B's ATTACH -> EBUSY");
 
 	/*
 	 * A DETACH gives the hold up: no grace, though A's connection ends
@@ -2415,17 +2385,17 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	       !rep.status;
 	wt_close(&ca);
 	good = good && !wt_attach_st(&cb, s, 0, 0, &rep);
-	wt_ok(good, "A DETACHes, its connection ends: B's ATTACH works at once (no grace)");
+	tap_ok(good, "A DETACHes, its connection ends: B's ATTACH works at once (no grace)");
 	good = good && !wt_attach_st(&cb, s, 0, XMEM_ATTACH_F_SOLE, &rep) &&
 	       le32toh(rep.users) == 1;
-	wt_ok(good, "SOLE of B's own attachment, nobody else attached");
+	tap_ok(good, "SOLE of B's own attachment, nobody else attached");
 
 	/* READ with CREATE or SOLE. */
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, nx, WT_PAGE,
 		      XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_READ);
 	wt_expect_region_status(&cb, &req, EINVAL, "ATTACH with READ|CREATE");
-	wt_ok(!wt_region(&cb, XMEM_REGION_OP_INFO, nx, 0, 0, 0, &rep) &&
-	      le32toh(rep.status) == ENOENT, "... made nothing");
+	tap_ok(!wt_region(&cb, XMEM_REGION_OP_INFO, nx, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT, "... made nothing");
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, s, 0,
 		      XMEM_ATTACH_F_SOLE | XMEM_ATTACH_F_READ);
 	req.reserved = htole64(wt_token(&cb));
@@ -2437,12 +2407,12 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 	wt_expect_attach_status(c, &areq, 0, "ATTACH_REQ with READ beside the holder");
 	wt_attach_req(&areq, ++wt_tag, s, 0, 0);
 	wt_expect_attach_status(c, &areq, EBUSY, "ATTACH_REQ without READ of a held region");
-	wt_ok(!wt_region(c, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
-	      !rep.status, "DETACH of that READ attachment");
+	tap_ok(!wt_region(c, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
+	       !rep.status, "DETACH of that READ attachment");
 
 	/* A client of protocol 1.8 does not know the flags. */
 	h.minor = htole16(8);
-	if (wt_ok(!wt_connect(&cd, &h), "a client announcing protocol 1.8 is accepted")) {
+	if (tap_ok(!wt_connect(&cd, &h), "a client announcing protocol 1.8 is accepted")) {
 		wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_ATTACH, s,
 			      0, XMEM_ATTACH_F_SOLE);
 		wt_expect_error(&cd, &req, sizeof(req), tag, EPROTO,
@@ -2456,16 +2426,16 @@ static void wt_test_sole(struct wt_conn *c, const char *base)
 				"ATTACH_REQ with SOLE from a client of protocol 1.8");
 		wt_close(&cd);
 	} else {
-		wt_ok(false, "SOLE from a client of protocol 1.8: no connection");
-		wt_ok(false, "READ from a client of protocol 1.8: no connection");
-		wt_ok(false, "ATTACH_REQ SOLE from a client of protocol 1.8: no connection");
+		tap_ok(false, "SOLE from a client of protocol 1.8: no connection");
+		tap_ok(false, "READ from a client of protocol 1.8: no connection");
+		tap_ok(false, "ATTACH_REQ SOLE from a client of protocol 1.8: no connection");
 	}
 
 	good = !wt_region(&cb, XMEM_REGION_OP_DESTROY, s, 0, 0, 0, &rep) &&
 	       !rep.status &&
 	       !wt_region(&cb, XMEM_REGION_OP_DESTROY, src, 0, 0, 0, &rs) &&
 	       !rs.status;
-	wt_ok(good, "the holder's DESTROY works");
+	tap_ok(good, "the holder's DESTROY works");
 out:
 	if (ca.w.id)
 		wt_close(&ca);
@@ -2505,16 +2475,16 @@ static void wt_test_sole_grace(const char *base)
 	memset(&ca2, 0, sizeof(ca2));
 	memset(&cb, 0, sizeof(cb));
 	wt_good_hello(&h);
-	if (!wt_ok(!wt_connect(&ca, &h) && !wt_connect(&cb, &h),
-		   "connections A and B for the grace of holds"))
+	if (!tap_ok(!wt_connect(&ca, &h) && !wt_connect(&cb, &h),
+		    "connections A and B for the grace of holds"))
 		goto out;
 
 	/* The token: nonzero with SOLE, and only there. */
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_ATTACH, nx, WT_PAGE,
 		      XMEM_ATTACH_F_CREATE | XMEM_ATTACH_F_SOLE);
 	wt_expect_region_status(&ca, &req, EINVAL, "ATTACH CREATE|SOLE without a token");
-	wt_ok(!wt_region(&ca, XMEM_REGION_OP_INFO, nx, 0, 0, 0, &rep) &&
-	      le32toh(rep.status) == ENOENT, "... made nothing");
+	tap_ok(!wt_region(&ca, XMEM_REGION_OP_INFO, nx, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT, "... made nothing");
 	wt_region_req(&req, tag = ++wt_tag, XMEM_REGION_OP_ATTACH, nx,
 		      WT_PAGE, XMEM_ATTACH_F_CREATE);
 	req.reserved = htole64(WT_TOKEN_T);
@@ -2524,59 +2494,59 @@ static void wt_test_sole_grace(const char *base)
 	req.reserved = htole64(WT_TOKEN_T);
 	wt_expect_error(&ca, &req, sizeof(req), tag, EBADMSG,
 			"INFO with a token");
-	wt_ok(!wt_region(&ca, XMEM_REGION_OP_INFO, nx, 0, 0, 0, &rep) &&
-	      le32toh(rep.status) == ENOENT, "... made nothing either");
+	tap_ok(!wt_region(&ca, XMEM_REGION_OP_INFO, nx, 0, 0, 0, &rep) &&
+	       le32toh(rep.status) == ENOENT, "... made nothing either");
 
 	/* Taken over by the holder's second connection, A still there. */
 	good = !wt_attach_tok(&ca, g, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE |
 			      XMEM_ATTACH_F_EXCL | XMEM_ATTACH_F_SOLE,
 			      WT_TOKEN_T, &rep) &&
 	       le32toh(rep.flags) == XMEM_REGION_REP_F_CREATED;
-	if (!wt_ok(good, "A creates a region with SOLE and token T"))
+	if (!tap_ok(good, "A creates a region with SOLE and token T"))
 		goto out;
 	good = !wt_connect(&ca2, &h) &&
 	       wt_attach_tok(&ca2, g, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_WRONG,
 			     &rep) == EBUSY;
-	wt_ok(good, "A2, a new connection, SOLE with a wrong token -> EBUSY");
+	tap_ok(good, "A2, a new connection, SOLE with a wrong token -> EBUSY");
 	good = good && !wt_attach_tok(&ca2, g, 0, XMEM_ATTACH_F_SOLE,
 				      WT_TOKEN_T, &rep) &&
 	       le32toh(rep.users) == 2;
-	wt_ok(good, "A2's SOLE with T takes the hold over while A is still connected");
-	wt_ok(wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY,
-	      "A2 holds it: B's ATTACH -> EBUSY");
-	wt_ok(wt_attach_st(&ca, g, 0, 0, &rep) == EBUSY,
-	      "A, no longer the holder, is refused too: its ATTACH -> EBUSY");
+	tap_ok(good, "A2's SOLE with T takes the hold over while A is still connected");
+	tap_ok(wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY,
+	       "A2 holds it: B's ATTACH -> EBUSY");
+	tap_ok(wt_attach_st(&ca, g, 0, 0, &rep) == EBUSY,
+	       "A, no longer the holder, is refused too: its ATTACH -> EBUSY");
 	wt_close(&ca);
 	good = wt_status_sole_wait(g, "held by conn") &&
 	       wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY;
-	wt_ok(good, "A's end leaves A2's hold: --status says held by conn, B's ATTACH -> EBUSY");
+	tap_ok(good, "A's end leaves A2's hold: --status says held by conn, B's ATTACH -> EBUSY");
 
 	/* A2 ends without a DETACH: the hold stays for the grace. */
 	wt_close(&ca2);
-	wt_ok(wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY,
-	      "A2's connection ends: right away B's ATTACH -> EBUSY");
-	wt_ok(wt_status_sole_wait(g, "holder gone"),
-	      "xmemd --status says \"holder gone\" for it");
-	wt_ok(wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY,
-	      "in the grace B's ATTACH -> EBUSY");
-	wt_ok(wt_attach_tok(&cb, g, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_WRONG,
-			    &rep) == EBUSY,
-	      "in the grace B's SOLE with a wrong token -> EBUSY");
+	tap_ok(wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY,
+	       "A2's connection ends: right away B's ATTACH -> EBUSY");
+	tap_ok(wt_status_sole_wait(g, "holder gone"),
+	       "xmemd --status says \"holder gone\" for it");
+	tap_ok(wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY,
+	       "in the grace B's ATTACH -> EBUSY");
+	tap_ok(wt_attach_tok(&cb, g, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_WRONG,
+			     &rep) == EBUSY,
+	       "in the grace B's SOLE with a wrong token -> EBUSY");
 	wt_region_req(&req, ++wt_tag, XMEM_REGION_OP_RESIZE, g,
 		      2 * WT_REGION_SIZE, 0);
 	wt_expect_region_status(&cb, &req, EBUSY, "in the grace B's RESIZE");
 	good = !wt_attach_st(&cb, g, 0, XMEM_ATTACH_F_READ, &rep) &&
 	       !wt_region(&cb, XMEM_REGION_OP_DETACH, g, 0, 0, 0, &rep) &&
 	       !rep.status;
-	wt_ok(good, "in the grace B's ATTACH with READ works");
+	tap_ok(good, "in the grace B's ATTACH with READ works");
 
 	/* The holder back: A3 (in ca) takes it over in the grace. */
 	good = !wt_connect(&ca, &h) &&
 	       !wt_attach_tok(&ca, g, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_T, &rep);
-	wt_ok(good, "in the grace A3's SOLE with T takes the hold over");
+	tap_ok(good, "in the grace A3's SOLE with T takes the hold over");
 	good = good && wt_status_sole(g, "held by conn") &&
 	       wt_attach_st(&cb, g, 0, 0, &rep) == EBUSY;
-	wt_ok(good, "A3 holds it: --status says held by conn, B's ATTACH -> EBUSY");
+	tap_ok(good, "A3 holds it: --status says held by conn, B's ATTACH -> EBUSY");
 
 	/*
 	 * A3 ends: B attaches after the grace, not before.  The grace starts
@@ -2586,10 +2556,10 @@ static void wt_test_sole_grace(const char *base)
 	wt_close(&ca);
 	st = wt_attach_wait(&cb, g, WT_SOLE_GRACE_S + 15, &rep);
 	secs = wt_now() - t0;
-	wt_ok(!st && secs >= WT_SOLE_GRACE_S,
-	      "A3 ends: B's ATTACH works after the grace (%.1f s, want %d s at least)",
-	      secs, WT_SOLE_GRACE_S);
-	wt_ok(wt_status_sole(g, NULL), "xmemd --status no longer lists it");
+	tap_ok(!st && secs >= WT_SOLE_GRACE_S,
+	       "A3 ends: B's ATTACH works after the grace (%.1f s, want %d s at least)",
+	       secs, WT_SOLE_GRACE_S);
+	tap_ok(wt_status_sole(g, NULL), "xmemd --status no longer lists it");
 	/*
 	 * The test bed's xmemd keeps its arguments in /run/xmemd.args; with
 	 * --dir (and if it is the one on wt_port) NAME.meta must have lost
@@ -2598,11 +2568,11 @@ static void wt_test_sole_grace(const char *base)
 	snprintf(cmd, sizeof(cmd),
 		 "a=\" $(cat /run/xmemd.args 2>/dev/null) \"; case $a in *\" -p %s \"*\" --dir \"*) d=${a##* --dir }; d=${d%%%% *}; ! grep -q \"^sole \" $d/%s.meta;; esac",
 		 wt_port, g);
-	wt_ok(!wt_on_target(cmd),
-	      "the expired hold's token is gone from NAME.meta (with --dir)");
+	tap_ok(!wt_on_target(cmd),
+	       "the expired hold's token is gone from NAME.meta (with --dir)");
 	good = !wt_region(&cb, XMEM_REGION_OP_DESTROY, g, 0, 0, 0, &rep) &&
 	       !rep.status;
-	wt_ok(good, "DESTROY of it");
+	tap_ok(good, "DESTROY of it");
 out:
 	if (ca.w.id)
 		wt_close(&ca);
@@ -2655,11 +2625,11 @@ static void wt_test_sole_restart(const char *base)
 	       wt_sole_meta(d, WT_TOKEN_T, true) &&
 	       !wt_region(&ca, XMEM_REGION_OP_DETACH, d, 0, 0, 0, &rep) &&
 	       !rep.status;
-	if (!wt_ok(good, "A holds one region with token T, and held another until its DETACH"))
+	if (!tap_ok(good, "A holds one region with token T, and held another until its DETACH"))
 		goto out;
-	wt_ok(wt_sole_meta(s, WT_TOKEN_T, true) &&
-	      wt_sole_meta(d, WT_TOKEN_T, false),
-	      "the held one's NAME.meta says \"sole T\", the other's no longer");
+	tap_ok(wt_sole_meta(s, WT_TOKEN_T, true) &&
+	       wt_sole_meta(d, WT_TOKEN_T, false),
+	       "the held one's NAME.meta says \"sole T\", the other's no longer");
 
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		good = !wt_temp_restart_xmemd(sigs[i]);
@@ -2668,38 +2638,38 @@ static void wt_test_sole_restart(const char *base)
 		wt_close(&ca);
 		wt_close(&cb);
 		good = good && !wt_connect(&ca, &h) && !wt_connect(&cb, &h);
-		if (!wt_ok(good, "SIG%s and a restart of the appliance; A and B connect again",
-			   sigs[i]))
+		if (!tap_ok(good, "SIG%s and a restart of the appliance; A and B connect again",
+			    sigs[i]))
 			goto out;
-		wt_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
-		      "right after it B's ATTACH of the held region -> EBUSY");
-		wt_ok(wt_status_sole(s, "holder gone"),
-		      "xmemd --status says \"holder gone\" for it");
-		wt_ok(wt_attach_tok(&cb, s, 0, XMEM_ATTACH_F_SOLE,
-				    WT_TOKEN_WRONG, &rep) == EBUSY,
-		      "B's SOLE with a wrong token -> EBUSY");
+		tap_ok(wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY,
+		       "right after it B's ATTACH of the held region -> EBUSY");
+		tap_ok(wt_status_sole(s, "holder gone"),
+		       "xmemd --status says \"holder gone\" for it");
+		tap_ok(wt_attach_tok(&cb, s, 0, XMEM_ATTACH_F_SOLE,
+				     WT_TOKEN_WRONG, &rep) == EBUSY,
+		       "B's SOLE with a wrong token -> EBUSY");
 		if (!i) {
 			good = !wt_attach_st(&cb, d, 0, 0, &rep) &&
 			       !wt_region(&cb, XMEM_REGION_OP_DETACH, d, 0, 0,
 					  0, &rep) && !rep.status;
-			wt_ok(good, "the hold ended by DETACH before did not come back: B's ATTACH works");
+			tap_ok(good, "the hold ended by DETACH before did not come back: B's ATTACH works");
 		}
 		good = !wt_attach_tok(&ca, s, 0, XMEM_ATTACH_F_SOLE, WT_TOKEN_T,
 				      &rep) &&
 		       wt_status_sole(s, "held by conn") &&
 		       wt_attach_st(&cb, s, 0, 0, &rep) == EBUSY;
-		wt_ok(good, "A's SOLE with T takes it over; B's ATTACH -> EBUSY");
+		tap_ok(good, "A's SOLE with T takes it over; B's ATTACH -> EBUSY");
 	}
 
 	good = !wt_region(&ca, XMEM_REGION_OP_DETACH, s, 0, 0, 0, &rep) &&
 	       !rep.status && !wt_attach_st(&cb, s, 0, 0, &rep) &&
 	       wt_sole_meta(s, WT_TOKEN_T, false);
-	wt_ok(good, "after A's DETACH B attaches; NAME.meta says \"sole\" no more");
+	tap_ok(good, "after A's DETACH B attaches; NAME.meta says \"sole\" no more");
 	good = !wt_region(&cb, XMEM_REGION_OP_DESTROY, s, 0, 0, 0, &rep) &&
 	       !rep.status &&
 	       !wt_region(&cb, XMEM_REGION_OP_DESTROY, d, 0, 0, 0, &rep) &&
 	       !rep.status;
-	wt_ok(good, "DESTROY of both");
+	tap_ok(good, "DESTROY of both");
 out:
 	if (ca.w.id)
 		wt_close(&ca);
@@ -2718,7 +2688,7 @@ out:
 static void wt_test_sole_pull(struct wt_conn *c, const char *base)
 {
 	struct xmem_msg_region_rep rep, rs;
-	unsigned int ntests = wt_n;
+	unsigned int ntests = tap_n;
 	struct xmem_msg_pull_req req;
 	char name[XMEM_NAME_MAX];
 	struct wt_region r;
@@ -2730,37 +2700,37 @@ static void wt_test_sole_pull(struct wt_conn *c, const char *base)
 		goto skip;
 	snprintf(name, sizeof(name), "%.50s-spull", base);
 	wt_good_hello(&h);
-	if (!wt_ok(!wt_connect_to(&sc, &h, wt_src_addr, wt_src_port),
-		   "connect to the pull source %s:%s", wt_src_addr,
-		   wt_src_port))
+	if (!tap_ok(!wt_connect_to(&sc, &h, wt_src_addr, wt_src_port),
+		    "connect to the pull source %s:%s", wt_src_addr,
+		    wt_src_port))
 		goto skip;
 	good = !wt_attach_st(&sc, name, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE |
 			     XMEM_ATTACH_F_EXCL | XMEM_ATTACH_F_SOLE, &rs);
 	r = wt_region_of(&rs);
 	good = good && wt_write_data(&sc, &r, 0, WT_DATA_SIZE, 71);
-	if (!wt_ok(good, "a client of the source holds a region there (SOLE) with data"))
+	if (!tap_ok(good, "a client of the source holds a region there (SOLE) with data"))
 		goto out;
 	wt_pull_req(&req, ++wt_tag, wt_src_addr, wt_src_port, name);
 	good = !wt_pull_raw(c, &req, &rep) && !rep.status;
 	r = wt_region_of(&rep);
 	good = good && wt_check_data(c, &r, 0, WT_DATA_SIZE, 71);
-	wt_ok(good, "a PULL of the held region works (READ at the source): the copy has its data");
+	tap_ok(good, "a PULL of the held region works (READ at the source): the copy has its data");
 	good = !wt_region(&sc, XMEM_REGION_OP_INFO, name, 0, 0, 0, &rs) &&
 	       !rs.status && le32toh(rs.users) == 1 &&
 	       !wt_region(&sc, XMEM_REGION_OP_RESIZE, name,
 			  2 * WT_REGION_SIZE, 0, 0, &rs) && !rs.status;
-	wt_ok(good, "the pull detached at the source; the holder still resizes its region");
+	tap_ok(good, "the pull detached at the source; the holder still resizes its region");
 	good = !wt_region(c, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rep) &&
 	       !rep.status &&
 	       !wt_region(&sc, XMEM_REGION_OP_DESTROY, name, 0, 0, 0, &rs) &&
 	       !rs.status;
-	wt_ok(good, "DESTROY of the copy, and of the held region by its holder");
+	tap_ok(good, "DESTROY of the copy, and of the held region by its holder");
 out:
 	wt_close(&sc);
 skip:
-	while (wt_n - ntests < WT_SOLE_PULL_TESTS)
-		wt_ok(true, "# SKIP PULL of a held region: %s", wt_src_addr ?
-		      "an earlier step failed" : "no --pull-source");
+	while (tap_n - ntests < WT_SOLE_PULL_TESTS)
+		tap_ok(true, "# SKIP PULL of a held region: %s", wt_src_addr ?
+		       "an earlier step failed" : "no --pull-source");
 }
 
 /* Split ADDR:PORT or [ADDR]:PORT (in place); 0 or -1 with a message. */
@@ -2864,23 +2834,21 @@ int main(int argc, char **argv)
 			 (long)getpid(), (long)time(NULL));
 		wt_test_temp_grace(name);
 		wt_test_sole_restart(name);
-		printf("1..%u\n", wt_n);
-		return wt_failed ? 1 : 0;
+		return tap_done();
 	}
 	if (pull_only || wt_hold_file) {
 		snprintf(name, sizeof(name), "wire-test-%ld-%ld",
 			 (long)getpid(), (long)time(NULL));
 		wt_good_hello(&h);
-		if (!wt_ok(wt_connect(&c, &h) == 0, "connect to the target %s:%s",
-			   wt_addr, wt_port))
+		if (!tap_ok(wt_connect(&c, &h) == 0, "connect to the target %s:%s",
+			    wt_addr, wt_port))
 			wt_bail("cannot connect");
 		if (wt_hold_file)
 			wt_test_break(&c, name);
 		else
 			wt_test_pull_copy(&c, name);
 		wt_close(&c);
-		printf("1..%u\n", wt_n);
-		return wt_failed ? 1 : 0;
+		return tap_done();
 	}
 	snprintf(name, sizeof(name), "wire-test-%ld-%ld", (long)getpid(),
 		 (long)time(NULL));
@@ -2890,46 +2858,46 @@ int main(int argc, char **argv)
 	wt_test_hellos();
 
 	wt_good_hello(&h);
-	if (!wt_ok(wt_connect(&c, &h) == 0, "good hello is accepted"))
+	if (!tap_ok(wt_connect(&c, &h) == 0, "good hello is accepted"))
 		wt_bail("cannot connect");
-	wt_diag("appliance grants %u credits", c.credits);
+	tap_diag("appliance grants %u credits", c.credits);
 
 	good = !wt_stat(&c, &st);
-	wt_ok(good && le64toh(st.bytes_capacity) > 0,
-	      "STAT_REQ is answered (%" PRIu64 " regions, %" PRIu64 " of %" PRIu64 " bytes)",
-	      (uint64_t)le64toh(st.regions), (uint64_t)le64toh(st.bytes_allocated),
-	      (uint64_t)le64toh(st.bytes_capacity));
+	tap_ok(good && le64toh(st.bytes_capacity) > 0,
+	       "STAT_REQ is answered (%" PRIu64 " regions, %" PRIu64 " of %" PRIu64 " bytes)",
+	       (uint64_t)le64toh(st.regions), (uint64_t)le64toh(st.bytes_allocated),
+	       (uint64_t)le64toh(st.bytes_capacity));
 
 	good = !wt_attach(&c, name, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE, &r);
-	if (!wt_ok(good && !r.status && r.created == 1 && r.region_id &&
-		   r.addr && r.rkey && r.size == WT_REGION_SIZE,
-		   "ATTACH CREATE of '%s' returns a new region", name)) {
-		wt_diag("status %u created %u id %" PRIu64 " size %" PRIu64
-			" addr 0x%" PRIx64 " rkey 0x%x", r.status, r.created,
-			r.region_id, r.size, r.addr, r.rkey);
+	if (!tap_ok(good && !r.status && r.created == 1 && r.region_id &&
+		    r.addr && r.rkey && r.size == WT_REGION_SIZE,
+		    "ATTACH CREATE of '%s' returns a new region", name)) {
+		tap_diag("status %u created %u id %" PRIu64 " size %" PRIu64
+			 " addr 0x%" PRIx64 " rkey 0x%x", r.status, r.created,
+			 r.region_id, r.size, r.addr, r.rkey);
 		wt_bail("cannot create a region");
 	}
 
 	memset(wt_data(&c, 1), 0xff, WT_DATA_SIZE);
-	wt_ok(!wt_rdma(&c, IBV_WR_RDMA_READ, 1, WT_DATA_SIZE, r.addr, r.rkey, 0) &&
-	      wt_all_zero(wt_data(&c, 1), WT_DATA_SIZE),
-	      "a new region reads as zeroes");
+	tap_ok(!wt_rdma(&c, IBV_WR_RDMA_READ, 1, WT_DATA_SIZE, r.addr, r.rkey, 0) &&
+	       wt_all_zero(wt_data(&c, 1), WT_DATA_SIZE),
+	       "a new region reads as zeroes");
 	good = wt_write_data(&c, &r, 0, WT_DATA_SIZE, 1) &&
 	       wt_write_data(&c, &r, r.size - WT_PAGE, WT_PAGE, 2);
 	good = good && wt_check_data(&c, &r, 0, WT_DATA_SIZE, 1) &&
 	       wt_check_data(&c, &r, r.size - WT_PAGE, WT_PAGE, 2);
-	wt_ok(good, "RDMA WRITE then READ returns the data (first 64K, last page)");
+	tap_ok(good, "RDMA WRITE then READ returns the data (first 64K, last page)");
 
 	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);
-	wt_ok(good && !r2.status && !r2.created && r2.region_id == r.region_id &&
-	      r2.addr == r.addr && r2.rkey == r.rkey && r2.size == r.size,
-	      "ATTACH without CREATE returns the same region");
+	tap_ok(good && !r2.status && !r2.created && r2.region_id == r.region_id &&
+	       r2.addr == r.addr && r2.rkey == r.rkey && r2.size == r.size,
+	       "ATTACH without CREATE returns the same region");
 	good = !wt_attach(&c, name, 0, 0, &r2);
-	wt_ok(good && !r2.status && r2.region_id == r.region_id &&
-	      r2.size == r.size, "ATTACH with size 0 takes the existing size");
+	tap_ok(good && !r2.status && r2.region_id == r.region_id &&
+	       r2.size == r.size, "ATTACH with size 0 takes the existing size");
 	good = !wt_attach(&c, name, WT_REGION_SIZE, XMEM_ATTACH_F_CREATE, &r2);
-	wt_ok(good && !r2.status && !r2.created && r2.region_id == r.region_id,
-	      "ATTACH CREATE of an existing region attaches it");
+	tap_ok(good && !r2.status && !r2.created && r2.region_id == r.region_id,
+	       "ATTACH CREATE of an existing region attaches it");
 
 	wt_test_bad_attach(&c, name, missing, &st);
 	wt_test_bad_messages(&c, name);
@@ -2946,7 +2914,7 @@ int main(int argc, char **argv)
 		       le16toh(e.hdr.type) == XMEM_MSG_ERROR_REP &&
 		       le32toh(e.status) == EBADMSG && !e.hdr.tag;
 	}
-	wt_ok(good, "RDMA WRITE with immediate -> ERROR_REP EBADMSG");
+	tap_ok(good, "RDMA WRITE with immediate -> ERROR_REP EBADMSG");
 
 	wt_test_pipeline(&c);
 	wt_test_pull_refusals(&c, name, missing);
@@ -2958,9 +2926,9 @@ int main(int argc, char **argv)
 	wt_test_sole_pull(&c, name);
 
 	good = !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2);
-	wt_ok(good && !r2.status && r2.region_id == r.region_id &&
-	      wt_check_data(&c, &r, 0, WT_DATA_SIZE, 1),
-	      "after all that the connection still works (ATTACH, RDMA READ)");
+	tap_ok(good && !r2.status && r2.region_id == r.region_id &&
+	       wt_check_data(&c, &r, 0, WT_DATA_SIZE, 1),
+	       "after all that the connection still works (ATTACH, RDMA READ)");
 
 	/* A second client sees the same region; it outlives connections. */
 	wt_good_hello(&h);
@@ -2969,25 +2937,24 @@ int main(int argc, char **argv)
 		wt_test_regions(&c, &c2, name);
 	good = good && !wt_attach(&c2, name, 0, 0, &r2) && !r2.status &&
 	       r2.region_id == r.region_id;
-	wt_ok(good, "a second connection attaches the same region");
+	tap_ok(good, "a second connection attaches the same region");
 	wt_close(&c);
 	good = good && wt_check_data(&c2, &r2, 0, WT_DATA_SIZE, 1) &&
 	       wt_check_data(&c2, &r2, r2.size - WT_PAGE, WT_PAGE, 2);
-	wt_ok(good, "the region and its data survive the first disconnect");
+	tap_ok(good, "the region and its data survive the first disconnect");
 	wt_close(&c2);
 
 	good = !wt_connect(&c, &h);
 	good = good && !wt_attach(&c, name, WT_REGION_SIZE, 0, &r2) &&
 	       !r2.status && r2.region_id == r.region_id &&
 	       wt_check_data(&c, &r2, 0, WT_DATA_SIZE, 1);
-	wt_ok(good, "after reconnecting, the region still holds the data");
+	tap_ok(good, "after reconnecting, the region still holds the data");
 	good = good && !wt_stat(&c, &st) && le64toh(st.regions) >= 1 &&
 	       le64toh(st.bytes_allocated) >= WT_REGION_SIZE;
-	wt_ok(good, "STAT_REP counts the region");
+	tap_ok(good, "STAT_REP counts the region");
 	wt_close(&c);
 
-	printf("1..%u\n", wt_n);
-	if (wt_failed)
-		wt_diag("%u of %u tests failed", wt_failed, wt_n);
-	return wt_failed ? 1 : 0;
+	if (tap_failed)
+		tap_diag("%u of %u tests failed", tap_failed, tap_n);
+	return tap_done();
 }
