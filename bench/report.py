@@ -24,7 +24,7 @@ EXPECTED = [
     "ib_read_lat.median", "ib_read_bw",
     "xmem.fault.median", "xmem.fault.p99", "xmem.seq", "seq.pair_ratio",
     "xmem.rand2x.ro", "xmem.rand2x.rw50", "xmem.rand4x.ro", "xmem.rand4x.rw50",
-    "xmem.rand2x.ro.t1", "xmem.rand2x.ro.t4",
+    "xmem.rand2x.ro.t1", "xmem.rand2x.ro.t4", "rand2x.pair_ratio",
     "nvme_swap.rand2x.ro", "nvme_swap.rand2x.rw50",
     "nvme_swap.rand4x.ro", "nvme_swap.rand4x.rw50", "nvme_swap.seq",
     "dram.rand2x.ro", "dram.rand2x.rw50", "dram.rand4x.ro", "dram.rand4x.rw50",
@@ -48,7 +48,8 @@ RATIOS = {
                           "median of alternated pairs"),
     "rand2x_vs_nvme_swap": ("xmem.rand2x.ro", "nvme_swap.rand2x.ro", 2.4, ">=",
                             "xmem random reads/s / nvme-rdma swap random "
-                            "reads/s, set 2x the limit"),
+                            "reads/s, set 2x the limit, median of "
+                            "alternated pairs"),
     "threads4_vs_1": ("xmem.rand2x.ro.t4", "xmem.rand2x.ro.t1", 1.5, ">=",
                       "xmem random reads/s, 4 threads of one process / "
                       "1 thread, set 2x the limit"),
@@ -104,9 +105,11 @@ RATIOS.update({
 # A ratio whose pairs were measured alternately in the run: the row holding
 # the median of the pairs' ratios (with its spread) replaces the quotient of
 # the two rows' medians.
-PAIRED = {"seq_vs_ib_read_bw": "seq.pair_ratio"}
+PAIRED = {"seq_vs_ib_read_bw": "seq.pair_ratio",
+          "rand2x_vs_nvme_swap": "rand2x.pair_ratio"}
 
 GROUPS = [("ib_", "transport"), ("xmem.", "xmem"), ("seq.", "xmem"),
+          ("rand2x.", "xmem"),
           ("vm.", "VM"),
           ("nvme_swap.", "nvme-rdma swap"), ("dram.", "local DRAM"),
           ("libxmem.", "libxmem malloc"), ("snap.", "snapshots"),
